@@ -1,0 +1,71 @@
+// Package sqlite opens the embedded SQLite store (the default backend): one
+// writer connection so writers never meet "database is locked", and a pool of
+// read-only connections that WAL lets run beside it. It holds only the driver,
+// the schema and the error mapping; the queries live in package store.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/tkesj/tkesj/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations returns the schema scripts (for tools such as backup checks).
+func Migrations() fs.FS { sub, _ := fs.Sub(migrations, "migrations"); return sub }
+
+var dialect = &store.Dialect{
+	Name: "sqlite",
+	IsUnique: func(err error) bool {
+		var e *sqlite.Error
+		if errors.As(err, &e) {
+			return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+		}
+		return false
+	},
+}
+
+// Open opens (creating if needed) the database file at path and applies the
+// migrations. readers is the size of the reader pool (4 when <= 0).
+func Open(ctx context.Context, path string, readers int) (*store.DB, error) {
+	if readers <= 0 {
+		readers = 4
+	}
+	// synchronous(FULL): a message acknowledged to its sender survives a power
+	// cut, not only a process crash. Group commit pays for it (messaging).
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite writer: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	db := store.New(w, w, dialect)
+	if err := db.Migrate(ctx, Migrations()); err != nil {
+		w.Close()
+		return nil, err
+	}
+	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite readers: %w", err)
+	}
+	r.SetMaxOpenConns(readers)
+	r.SetMaxIdleConns(readers)
+	r.SetConnMaxIdleTime(0)
+	return store.New(w, r, dialect), nil
+}

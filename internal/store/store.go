@@ -1,0 +1,232 @@
+// Package store is the backend-neutral storage layer: every query tkesj makes,
+// written once over database/sql. The sqlite and postgres packages below it hold
+// only what differs: the driver, the schema (migrations) and the error mapping.
+//
+// The store never sees plaintext personal data. Personal fields arrive sealed
+// by the keyring, and look-ups go through keyed hashes ("…_idx" columns). Only
+// the service layer may import this package.
+//
+// Reads go through DB.Read (a pool of readers); every write goes through
+// DB.Update, which runs one transaction on the writer. SQLite has a single
+// writer connection, so writers queue in Go instead of meeting "database is
+// locked".
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tkesj/tkesj"
+)
+
+// Dialect is what a backend tells the shared code about itself.
+type Dialect struct {
+	Name string // "sqlite" or "postgres"
+	// Placeholders is true when the backend numbers its parameters ($1, $2);
+	// queries are written with ? and rebound once, when first used.
+	Placeholders bool
+	// IsUnique reports whether err is a unique-constraint violation.
+	IsUnique func(err error) bool
+	// Lock serialises migrations between processes (PostgreSQL advisory lock);
+	// nil when the backend needs none.
+	Lock func(ctx context.Context, tx *sql.Tx) error
+}
+
+// DB is an open store.
+type DB struct {
+	w, r *sql.DB
+	d    *Dialect
+}
+
+// New wraps a writer and a reader pool (they may be the same *sql.DB).
+func New(writer, reader *sql.DB, d *Dialect) *DB {
+	return &DB{w: writer, r: reader, d: d}
+}
+
+// Dialect returns the backend's name.
+func (db *DB) Dialect() string { return db.d.Name }
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	err := db.w.Close()
+	if db.r != db.w {
+		if rerr := db.r.Close(); err == nil {
+			err = rerr
+		}
+	}
+	return err
+}
+
+// Ping checks that the store answers; /healthz uses it.
+func (db *DB) Ping(ctx context.Context) error { return db.r.PingContext(ctx) }
+
+// Migrate applies, in order and once each, the files NNNN_name.sql of migrations.
+func (db *DB) Migrate(ctx context.Context, migrations fs.FS) error {
+	names, err := fs.Glob(migrations, "*.sql")
+	if err != nil {
+		return fmt.Errorf("list migrations: %w", err)
+	}
+	sort.Strings(names)
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin migration: %w", err)
+	}
+	defer tx.Rollback()
+	if db.d.Lock != nil {
+		if err := db.d.Lock(ctx, tx); err != nil {
+			return fmt.Errorf("lock migrations: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	applied := map[int]bool{}
+	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return fmt.Errorf("read schema_migrations: %w", err)
+		}
+		applied[v] = true
+	}
+	rows.Close()
+	for _, name := range names {
+		v, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with a number", name)
+		}
+		if applied[v] {
+			continue
+		}
+		body, err := fs.ReadFile(migrations, name)
+		if err != nil {
+			return fmt.Errorf("read migration %s: %w", name, err)
+		}
+		for _, stmt := range splitSQL(string(body)) {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("migration %s: %w", name, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, db.bind(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), v, time.Now().UnixMicro()); err != nil {
+			return fmt.Errorf("record migration %s: %w", name, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// splitSQL splits a migration on semicolons that end a line. Migrations hold no
+// procedural code, so this is enough.
+func splitSQL(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ";\n") {
+		var lines []string
+		for _, l := range strings.Split(part, "\n") {
+			if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "--") {
+				lines = append(lines, l)
+			}
+		}
+		if stmt := strings.TrimSuffix(strings.TrimSpace(strings.Join(lines, "\n")), ";"); stmt != "" {
+			out = append(out, stmt)
+		}
+	}
+	return out
+}
+
+// bind rewrites ? placeholders to $n for backends that number them.
+func (db *DB) bind(q string) string {
+	if !db.d.Placeholders {
+		return q
+	}
+	return rebind(q)
+}
+
+func rebind(q string) string {
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Queries runs the store's queries on a reader pool (DB.Read) or inside a write
+// transaction (DB.Update). Write methods called on a reader fail.
+type Queries struct {
+	q querier
+	d *Dialect
+}
+
+// Read returns queries on the reader pool.
+func (db *DB) Read() *Queries { return &Queries{q: db.r, d: db.d} }
+
+// Update runs fn in one write transaction and commits it when fn returns nil.
+// An *tkesj.Error returned by fn is passed through unchanged.
+func (db *DB) Update(ctx context.Context, fn func(q *Queries) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(&Queries{q: tx, d: db.d}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func (q *Queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if q.d.Placeholders {
+		query = rebind(query)
+	}
+	return q.q.ExecContext(ctx, query, args...)
+}
+
+func (q *Queries) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if q.d.Placeholders {
+		query = rebind(query)
+	}
+	return q.q.QueryContext(ctx, query, args...)
+}
+
+func (q *Queries) row(ctx context.Context, query string, args ...any) *sql.Row {
+	if q.d.Placeholders {
+		query = rebind(query)
+	}
+	return q.q.QueryRowContext(ctx, query, args...)
+}
+
+// notFound maps sql.ErrNoRows to the domain's not-found error.
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return tkesj.ErrNotFound(what)
+	}
+	return err
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
