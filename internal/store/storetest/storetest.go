@@ -300,7 +300,9 @@ func testPolicies(t *testing.T, db *store.DB) {
 	if err != nil || p.Version != "2" || p.Major || p.Text != "two" {
 		t.Errorf("CurrentPolicy = %+v, %v; want version 2, minor", p, err)
 	}
-	err = db.Update(ctx, func(q *store.Queries) error { return q.PublishPolicy(ctx, tkesj.Policy{Version: "2", PublishedAt: now}) })
+	err = db.Update(ctx, func(q *store.Queries) error {
+		return q.PublishPolicy(ctx, tkesj.Policy{Version: "2", PublishedAt: now})
+	})
 	if tkesj.ErrorKindOf(err) != tkesj.EConflict {
 		t.Errorf("publishing version 2 again = %v, want conflict", err)
 	}
