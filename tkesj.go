@@ -6,6 +6,7 @@
 package tkesj
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -16,18 +17,19 @@ import (
 type ErrorKind string
 
 const (
-	EMalformed       ErrorKind = "malformed"       // the request could not be parsed (400)
-	EInvalid         ErrorKind = "invalid"         // parsed, but a value is not acceptable (422)
-	EUnauthenticated ErrorKind = "unauthenticated" // no valid credentials (401)
-	EForbidden       ErrorKind = "forbidden"       // authenticated, but not allowed (403)
-	ENotFound        ErrorKind = "not_found"       // missing, or withheld from this caller (404)
-	EConflict        ErrorKind = "conflict"        // clashes with current state (409)
-	EGone            ErrorKind = "gone"            // existed, expired or was used (410)
-	ETooLarge        ErrorKind = "too_large"       // body or upload over its limit (413)
-	EUnsupported     ErrorKind = "unsupported"     // media type not accepted (415)
-	ERateLimited     ErrorKind = "rate_limited"    // slow down; RetryAfter says how long (429)
-	EInternal        ErrorKind = "internal"        // our fault; details are logged, never shown (500)
-	EUnavailable     ErrorKind = "unavailable"     // temporarily cannot serve (503)
+	EMalformed        ErrorKind = "malformed"          // the request could not be parsed (400)
+	EInvalid          ErrorKind = "invalid"            // parsed, but a value is not acceptable (422)
+	EUnauthenticated  ErrorKind = "unauthenticated"    // no valid credentials (401)
+	EForbidden        ErrorKind = "forbidden"          // authenticated, but not allowed (403)
+	ENotFound         ErrorKind = "not_found"          // missing, or withheld from this caller (404)
+	EMethodNotAllowed ErrorKind = "method_not_allowed" // the path exists, the method does not (405)
+	EConflict         ErrorKind = "conflict"           // clashes with current state (409)
+	EGone             ErrorKind = "gone"               // existed, expired or was used (410)
+	ETooLarge         ErrorKind = "too_large"          // body or upload over its limit (413)
+	EUnsupported      ErrorKind = "unsupported"        // media type not accepted (415)
+	ERateLimited      ErrorKind = "rate_limited"       // slow down; RetryAfter says how long (429)
+	EInternal         ErrorKind = "internal"           // our fault; details are logged, never shown (500)
+	EUnavailable      ErrorKind = "unavailable"        // temporarily cannot serve (503)
 )
 
 // Error is the one error type that crosses package boundaries towards clients.
@@ -84,4 +86,12 @@ func ErrorCode(err error) string {
 		return e.Code
 	}
 	return "internal"
+}
+
+// CodeSender delivers one-time codes to a phone (R-ACC-1). Implementations:
+// a log sender for development and an HTTP webhook for an SMS gateway.
+type CodeSender interface {
+	// SendCode delivers code to phone (E.164). purpose is one of the Purpose
+	// constants. It returns once the gateway has accepted the code.
+	SendCode(ctx context.Context, phone, code, purpose string) error
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -41,6 +42,11 @@ var dialect = &store.Dialect{
 func Open(ctx context.Context, path string, readers int) (*store.DB, error) {
 	if readers <= 0 {
 		readers = 4
+	}
+	// The database holds only sealed personal data, but it is still nobody
+	// else's business: create it private.
+	if f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600); err == nil {
+		f.Close()
 	}
 	// synchronous(FULL): a message acknowledged to its sender survives a power
 	// cut, not only a process crash. Group commit pays for it (messaging).

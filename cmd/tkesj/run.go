@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime/debug"
+
+	"github.com/tkesj/tkesj/internal/app"
+)
+
+const usage = `tkesj — a self-hostable messenger whose privacy policy is enforced in code.
+
+Usage:
+  tkesj serve [flags]    run the server (tkesj serve -h lists the flags)
+  tkesj version          print the version
+`
+
+// run is the whole program; main only supplies the process's environment.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		cfg, err := app.ParseConfig(args[1:], getenv, stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		return app.Serve(ctx, cfg, app.NewLogger(stderr, cfg.LogLevel), nil)
+	case "version":
+		fmt.Fprintln(stdout, "tkesj", version())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}

@@ -1,0 +1,205 @@
+// Package app wires tkesj together: it reads the configuration, opens the
+// store, the key store and the keyring, and serves HTTP until its context ends.
+// cmd/tkesj calls it; end-to-end tests call it to run real servers in-process.
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/httpapi"
+	"github.com/tkesj/tkesj/internal/keyring"
+	"github.com/tkesj/tkesj/internal/service"
+	"github.com/tkesj/tkesj/internal/sms"
+	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/store/postgres"
+	"github.com/tkesj/tkesj/internal/store/sqlite"
+	"github.com/tkesj/tkesj/web"
+)
+
+// Config is everything `tkesj serve` can be told. Every flag has an env var.
+type Config struct {
+	Addr        string // --addr, TKESJ_ADDR
+	Data        string // --data, TKESJ_DATA
+	DB          string // --db, TKESJ_DB: empty for SQLite under Data, or a postgres:// URL
+	SMSWebhook  string // --sms-webhook, TKESJ_SMS_WEBHOOK
+	PhoneRegion string // --phone-region, TKESJ_PHONE_REGION
+	LogLevel    string // --log-level, TKESJ_LOG_LEVEL
+	MasterKey   string // TKESJ_MASTER_KEY only: never a flag, so it stays out of process lists
+	KeySchema   string // PostgreSQL schema of the key store; "tkesj_keys" when empty
+
+	// Service tunes the service; tests shorten its timings.
+	Service service.Config
+}
+
+// flagSpec names each flag with its env var, default and help.
+type flagSpec struct {
+	name, env, def, help string
+	dst                  *string
+}
+
+func (c *Config) specs() []flagSpec {
+	return []flagSpec{
+		{"addr", "TKESJ_ADDR", "127.0.0.1:8080", "listen address HOST:PORT", &c.Addr},
+		{"data", "TKESJ_DATA", "./tkesj-data", "data directory: SQLite database, key store, media", &c.Data},
+		{"db", "TKESJ_DB", "", "database URL: empty for the embedded SQLite, or postgres://...", &c.DB},
+		{"sms-webhook", "TKESJ_SMS_WEBHOOK", "", `URL that one-time codes are POSTed to as {"phone","code","purpose"}; empty writes them to the log`, &c.SMSWebhook},
+		{"phone-region", "TKESJ_PHONE_REGION", "CN", "region for phone numbers written without +", &c.PhoneRegion},
+		{"log-level", "TKESJ_LOG_LEVEL", "info", "debug, info, warn or error", &c.LogLevel},
+	}
+}
+
+// ParseConfig reads flags from args, falling back to env vars, then defaults.
+func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	var c Config
+	fset := flag.NewFlagSet("tkesj serve", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	for _, s := range c.specs() {
+		def := s.def
+		if v := getenv(s.env); v != "" {
+			def = v
+		}
+		fset.StringVar(s.dst, s.name, def, s.help+" (env "+s.env+")")
+	}
+	if err := fset.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fset.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fset.Args(), " "))
+	}
+	c.MasterKey = getenv("TKESJ_MASTER_KEY")
+	c.Service.PhoneRegion = c.PhoneRegion
+	return c, nil
+}
+
+// NewLogger returns the JSON logger at the configured level.
+func NewLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// App is an opened tkesj: its store, keys and HTTP handler.
+type App struct {
+	Handler http.Handler
+	Service *service.Service
+	db      *store.DB
+	keys    keyring.Store
+}
+
+// Open opens everything Config names, creating the data directory if needed.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	master, err := keyring.LoadOrCreateMasterKey(cfg.Data, cfg.MasterKey)
+	if err != nil {
+		return nil, err
+	}
+	var db *store.DB
+	var ks keyring.Store
+	if strings.HasPrefix(cfg.DB, "postgres://") || strings.HasPrefix(cfg.DB, "postgresql://") {
+		if db, err = postgres.Open(ctx, cfg.DB, 0); err != nil {
+			return nil, err
+		}
+		schema := cfg.KeySchema
+		if schema == "" {
+			schema = "tkesj_keys"
+		}
+		ks, err = keyring.OpenPostgres(ctx, cfg.DB, schema)
+	} else if cfg.DB != "" {
+		return nil, fmt.Errorf("--db must be empty (SQLite) or a postgres:// URL")
+	} else {
+		if db, err = sqlite.Open(ctx, filepath.Join(cfg.Data, "tkesj.db"), 0); err != nil {
+			return nil, err
+		}
+		// The key store is a file of its own so that backups of the data
+		// never carry the keys (R-DEL-3).
+		ks, err = keyring.OpenSQLite(filepath.Join(cfg.Data, "keys.db"))
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	keys, err := keyring.New(master, ks, 0)
+	if err != nil {
+		db.Close()
+		ks.Close()
+		return nil, err
+	}
+	var sender tkesj.CodeSender = sms.Log{Logger: log}
+	if cfg.SMSWebhook != "" {
+		sender = sms.Webhook{URL: cfg.SMSWebhook}
+	}
+	svc, err := service.New(ctx, db, keys, sender, log, cfg.Service)
+	if err != nil {
+		db.Close()
+		ks.Close()
+		return nil, err
+	}
+	dist, err := fs.Sub(web.Dist, "dist")
+	if err != nil {
+		dist = nil
+	}
+	h := httpapi.NewServer(svc, log, httpapi.Options{Web: dist})
+	return &App{Handler: h, Service: svc, db: db, keys: ks}, nil
+}
+
+// Close closes the store and the key store.
+func (a *App) Close() error {
+	return errors.Join(a.db.Close(), a.keys.Close())
+}
+
+// Serve opens the app, listens on cfg.Addr and serves until ctx ends; then it
+// lets in-flight requests finish (up to 10 s) and closes the store. ready, when
+// not nil, is told the address once the listener is open.
+func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr string)) error {
+	a, err := Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           a.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	log.Info("tkesj listening", "addr", ln.Addr().String(), "store", a.db.Dialect())
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,301 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/service"
+)
+
+// userJSON is API.md's user; phone only when the caller is that person.
+type userJSON struct {
+	ID        string `json:"id"`
+	Username  string `json:"username"`
+	Nickname  string `json:"nickname"`
+	Gender    string `json:"gender"`
+	AvatarURL string `json:"avatar_url"`
+	Phone     string `json:"phone,omitempty"`
+	Status    string `json:"status,omitempty"`
+}
+
+func selfJSON(u tkesj.User) userJSON {
+	j := userJSON{ID: u.ID, Username: u.Username, Nickname: u.Nickname, Gender: u.Gender, Phone: u.Phone, Status: string(u.Status)}
+	if u.AvatarID != "" {
+		j.AvatarURL = "/api/v1/media/" + u.AvatarID
+	}
+	return j
+}
+
+type deviceJSON struct {
+	ID         string `json:"id"`
+	Model      string `json:"model,omitempty"`
+	OS         string `json:"os,omitempty"`
+	AppVersion string `json:"app_version,omitempty"`
+	Network    string `json:"network,omitempty"`
+}
+
+func (d deviceJSON) input() service.DeviceInput {
+	return service.DeviceInput{ID: d.ID, Model: d.Model, OS: d.OS, AppVersion: d.AppVersion, Network: d.Network}
+}
+
+func (s *server) handleHealthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.svc.Ping(ctx); err != nil {
+			writeError(w, r, s.log, errorf(tkesj.EUnavailable, "unavailable", "the store does not answer"))
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+}
+
+func (s *server) handlePolicy() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.svc.Policy(r.Context())
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"version": p.Version, "major": p.Major, "text": p.Text, "published_at": p.PublishedAt.Format(time.RFC3339)})
+	})
+}
+
+func (s *server) handleRequestCode() http.Handler {
+	type request struct {
+		Phone   string `json:"phone"`
+		Purpose string `json:"purpose"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if err := s.svc.RequestCode(r.Context(), req.Phone, req.Purpose, clientIP(r)); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusAccepted, map[string]any{"status": "accepted", "expires_in": 300})
+	})
+}
+
+func (s *server) handleRegister() http.Handler {
+	type request struct {
+		Phone         string     `json:"phone"`
+		Code          string     `json:"code"`
+		Username      string     `json:"username"`
+		Password      string     `json:"password"`
+		Nickname      string     `json:"nickname"`
+		Gender        string     `json:"gender"`
+		PolicyVersion string     `json:"policy_version"`
+		BirthDate     string     `json:"birth_date"`
+		Device        deviceJSON `json:"device"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		u, token, err := s.svc.Register(r.Context(), service.RegisterInput{
+			Phone: req.Phone, Code: req.Code, Username: req.Username, Password: req.Password, Nickname: req.Nickname,
+			Gender: req.Gender, PolicyVersion: req.PolicyVersion, BirthDate: req.BirthDate, Device: req.Device.input(), IP: clientIP(r),
+		})
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, map[string]any{"user": selfJSON(u), "token": token})
+	})
+}
+
+func (s *server) handleLogin() http.Handler {
+	type request struct {
+		Login    string     `json:"login"`
+		Password string     `json:"password"`
+		Phone    string     `json:"phone"`
+		Code     string     `json:"code"`
+		Device   deviceJSON `json:"device"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		u, token, err := s.svc.Login(r.Context(), service.LoginInput{
+			Login: req.Login, Password: req.Password, Phone: req.Phone, Code: req.Code, Device: req.Device.input(), IP: clientIP(r),
+		})
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, map[string]any{"user": selfJSON(u), "token": token})
+	})
+}
+
+func (s *server) handleLogout() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.svc.Logout(r.Context(), authOf(r)); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func (s *server) handleMe() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, err := s.svc.Me(r.Context(), authOf(r))
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, selfJSON(u))
+	})
+}
+
+func (s *server) handleUpdateMe() http.Handler {
+	type request struct {
+		Nickname *string `json:"nickname"`
+		Gender   *string `json:"gender"`
+		Username *string `json:"username"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		u, err := s.svc.UpdateMe(r.Context(), authOf(r), tkesj.UserUpdate{Nickname: req.Nickname, Gender: req.Gender, Username: req.Username})
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, selfJSON(u))
+	})
+}
+
+func (s *server) handleDestroyAccount() http.Handler {
+	type request struct {
+		Password string `json:"password"`
+		Code     string `json:"code"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if err := s.svc.DestroyAccount(r.Context(), authOf(r), service.DestroyInput{Password: req.Password, Code: req.Code}); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func (s *server) handleDevices() http.Handler {
+	type device struct {
+		ID         string `json:"id"`
+		Model      string `json:"model"`
+		OS         string `json:"os"`
+		AppVersion string `json:"app_version"`
+		Network    string `json:"network"`
+		LoginIP    string `json:"login_ip,omitempty"`
+		CreatedAt  string `json:"created_at"`
+		LastSeenAt string `json:"last_seen_at"`
+		Current    bool   `json:"current"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ds, err := s.svc.Devices(r.Context(), authOf(r))
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		out := make([]device, 0, len(ds))
+		for _, d := range ds {
+			out = append(out, device{ID: d.ID, Model: d.Model, OS: d.OS, AppVersion: d.AppVersion, Network: d.Network, LoginIP: d.LoginIP,
+				CreatedAt: d.CreatedAt.Format(time.RFC3339), LastSeenAt: d.LastSeenAt.Format(time.RFC3339), Current: d.Current})
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"devices": out})
+	})
+}
+
+func (s *server) handleSignOutDevice() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.svc.SignOutDevice(r.Context(), authOf(r), r.PathValue("id")); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func (s *server) handlePermissions() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.svc.Permissions(r.Context(), authOf(r))
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"permissions": p})
+	})
+}
+
+func (s *server) handleSetPermission() http.Handler {
+	type request struct {
+		Granted *bool `json:"granted"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		if !service.IsPermission(name) {
+			writeError(w, r, s.log, errorf(tkesj.ENotFound, "unknown_permission",
+				"no permission is called that; use phone_state, storage, album, camera, location or microphone"))
+			return
+		}
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if req.Granted == nil {
+			writeError(w, r, s.log, errorf(tkesj.EInvalid, "missing_field", `send {"granted": true} or {"granted": false}`))
+			return
+		}
+		c, err := s.svc.SetPermission(r.Context(), authOf(r), name, *req.Granted)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"name": name, "granted": c.Granted, "at": c.At.Format(time.RFC3339Nano)})
+	})
+}
+
+func (s *server) handleConsents() http.Handler {
+	type consent struct {
+		Kind          string `json:"kind"`
+		Subject       string `json:"subject"`
+		Granted       bool   `json:"granted"`
+		PolicyVersion string `json:"policy_version"`
+		At            string `json:"at"`
+		Purpose       string `json:"purpose"`
+		Method        string `json:"method"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cs, err := s.svc.Consents(r.Context(), authOf(r))
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		out := make([]consent, 0, len(cs))
+		for _, c := range cs {
+			out = append(out, consent{Kind: c.Kind, Subject: c.Subject, Granted: c.Granted, PolicyVersion: c.PolicyVersion,
+				At: c.At.Format(time.RFC3339Nano), Purpose: c.Purpose, Method: c.Method})
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"consents": out})
+	})
+}

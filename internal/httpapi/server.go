@@ -1,0 +1,197 @@
+// Package httpapi is tkesj's HTTP API: NewServer returns the handler that
+// serves /api/v1 (API.md), /healthz and the embedded web client. Handlers only
+// decode, call the service and encode; every rule lives in the service.
+// Only cmd/tkesj imports this package.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/service"
+)
+
+// Options configure the server.
+type Options struct {
+	// Web is the built web client; nil serves none.
+	Web fs.FS
+}
+
+type server struct {
+	svc  *service.Service
+	log  *slog.Logger
+	opts Options
+	mux  *http.ServeMux
+}
+
+// NewServer returns the whole HTTP surface of tkesj.
+func NewServer(svc *service.Service, log *slog.Logger, opts Options) http.Handler {
+	s := &server{svc: svc, log: log, opts: opts, mux: http.NewServeMux()}
+	allowed := map[string][]string{}
+	for _, rt := range s.routes() {
+		h := rt.handler
+		if rt.auth {
+			h = s.authenticated(h)
+		}
+		s.mux.Handle(rt.method+" "+rt.path, h)
+		allowed[rt.path] = append(allowed[rt.path], rt.method)
+	}
+	// A known path with another method gets a problem document, not the
+	// mux's plain-text 405.
+	for path, methods := range allowed {
+		allow := strings.Join(methods, ", ")
+		s.mux.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeError(w, r, s.log, errorf(tkesj.EMethodNotAllowed, "method_not_allowed", "%s is not allowed here; use %s", r.Method, allow))
+		}))
+	}
+	s.mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, s.log, errorf(tkesj.ENotFound, "not_found", "no such API endpoint"))
+	}))
+	if opts.Web != nil {
+		s.mux.Handle("/", s.handleWeb(opts.Web))
+	}
+	return s.middleware(s.mux)
+}
+
+type ctxKey int
+
+const (
+	authKey ctxKey = iota
+	requestIDKey
+)
+
+// statusWriter remembers the status for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// middleware adds a request id, security headers, panic recovery and an access
+// log line. The log names the route pattern, never the URL: query strings may
+// hold phone numbers.
+func (s *server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		b := make([]byte, 8)
+		rand.Read(b)
+		rid := hex.EncodeToString(b)
+		ctx := context.WithValue(r.Context(), requestIDKey, rid)
+		r = r.WithContext(ctx)
+		h := w.Header()
+		h.Set("X-Request-Id", rid)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(self), microphone=(self), geolocation=(self)")
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			h.Set("Cache-Control", "no-store")
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.ErrorContext(ctx, "panic", "request_id", rid, "route", r.Pattern, "panic", slog.AnyValue(p).String())
+				if sw.status == 0 {
+					writeError(sw, r, s.log, tkesj.Internal(nil))
+				}
+			}
+			s.log.LogAttrs(ctx, slog.LevelInfo, "request",
+				slog.String("request_id", rid), slog.String("method", r.Method), slog.String("route", r.Pattern),
+				slog.Int("status", sw.status), slog.Float64("ms", float64(time.Since(start).Microseconds())/1000))
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// authenticated requires a valid bearer token (or ?token= on the WebSocket).
+func (s *server) authenticated(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			token = "" // CutPrefix hands back the whole header when the scheme is not Bearer
+			if r.URL.Path == "/api/v1/ws" {
+				token = r.URL.Query().Get("token")
+			}
+		}
+		a, err := s.svc.Authenticate(r.Context(), strings.TrimSpace(token))
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), authKey, a)))
+	})
+}
+
+func authOf(r *http.Request) service.Auth { return r.Context().Value(authKey).(service.Auth) }
+
+// clientIP is the peer's address. Behind a reverse proxy this is the proxy;
+// trusting X-Forwarded-For needs a configured proxy list (not yet offered).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// handleWeb serves the web client: files as they are, and index.html for any
+// other path so the client's own routes work on reload.
+func (s *server) handleWeb(dist fs.FS) http.Handler {
+	files := http.FileServerFS(dist)
+	const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; " +
+		"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, r, s.log, errorf(tkesj.EMethodNotAllowed, "method_not_allowed", "only GET and HEAD are allowed here"))
+			return
+		}
+		w.Header().Set("Content-Security-Policy", csp)
+		p := strings.TrimPrefix(r.URL.Path, "/")
+		if p != "" {
+			if st, err := fs.Stat(dist, p); err == nil && !st.IsDir() {
+				if strings.HasPrefix(p, "assets/") {
+					w.Header().Set("Cache-Control", "public, max-age=3600")
+				}
+				files.ServeHTTP(w, r)
+				return
+			}
+		}
+		index, err := fs.ReadFile(dist, "index.html")
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Write(index)
+	})
+}

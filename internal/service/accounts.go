@@ -1,0 +1,569 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/keyring"
+	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/validate"
+)
+
+// profile is the sealed part of a user row.
+type profile struct {
+	Username  string `json:"username"`
+	Phone     string `json:"phone"`
+	Nickname  string `json:"nickname"`
+	Gender    string `json:"gender"`
+	AvatarID  string `json:"avatar_id,omitempty"`
+	BirthDate string `json:"birth_date,omitempty"`
+}
+
+func profileAD(userID string) string { return "users/" + userID + "/profile" }
+
+func deviceAD(userID string, idx []byte) string {
+	return "devices/" + userID + "/" + hex.EncodeToString(idx)
+}
+
+func (s *Service) phoneIdx(phone string) []byte { return s.keys.Index("phone", phone) }
+
+func (s *Service) usernameIdx(username string) []byte { return s.keys.Index("username", username) }
+
+func (s *Service) deviceIdx(userID, deviceID string) []byte {
+	return s.keys.Index("device", userID+"\x00"+deviceID)
+}
+
+func (s *Service) codeMAC(phone, purpose, code string) []byte {
+	return s.keys.Index("code", phone+"\x00"+purpose+"\x00"+code)
+}
+
+func validPurpose(p string) bool {
+	switch p {
+	case tkesj.PurposeRegister, tkesj.PurposeLogin, tkesj.PurposeStepUp, tkesj.PurposeReset:
+		return true
+	}
+	return false
+}
+
+func rateLimited(wait time.Duration, what string) error {
+	secs := int(wait.Seconds() + 0.999)
+	if secs < 1 {
+		secs = 1
+	}
+	e := tkesj.Errorf(tkesj.ERateLimited, "rate_limited", "too many %s; try again in %d seconds", what, secs)
+	e.RetryAfter = time.Duration(secs) * time.Second
+	return e
+}
+
+// RequestCode sends a one-time code to phone for purpose (R-ACC-1). It never
+// reveals whether the phone has an account: for login, step_up and reset to an
+// unknown phone, nothing is sent and the answer is the same.
+func (s *Service) RequestCode(ctx context.Context, rawPhone, purpose, clientIP string) error {
+	if !validPurpose(purpose) {
+		return tkesj.Errorf(tkesj.EInvalid, "invalid_purpose", "purpose must be one of register, login, step_up, reset")
+	}
+	phone, err := validate.Phone(rawPhone, s.cfg.PhoneRegion)
+	if err != nil {
+		return err
+	}
+	if ok, wait := s.codesPerIP.Allow(clientIP); !ok {
+		return rateLimited(wait, "code requests from this network")
+	}
+	idx := s.phoneIdx(phone)
+	now := s.now()
+	if c, err := s.db.Read().FindCode(ctx, idx, purpose); err == nil && now.Before(c.ExpiresAt) {
+		if wait := c.CreatedAt.Add(s.cfg.CodeCooldown).Sub(now); wait > 0 {
+			return rateLimited(wait, "code requests for this phone")
+		}
+	}
+	if ok, wait := s.codesPerPhone.Allow(phone); !ok {
+		return rateLimited(wait, "code requests for this phone")
+	}
+	if purpose != tkesj.PurposeRegister {
+		if _, err := s.db.Read().FindUserByPhoneIdx(ctx, idx); err != nil {
+			if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
+				return nil // same answer as for a known phone
+			}
+			return s.internal(ctx, "request code", err)
+		}
+	}
+	code, err := sixDigits()
+	if err != nil {
+		return s.internal(ctx, "request code", err)
+	}
+	rec := store.CodeRecord{PhoneIdx: idx, Purpose: purpose, CodeMAC: s.codeMAC(phone, purpose, code), ExpiresAt: now.Add(s.cfg.CodeTTL), CreatedAt: now}
+	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.PutCode(ctx, rec) }); err != nil {
+		return s.internal(ctx, "request code", err)
+	}
+	if err := s.codes.SendCode(ctx, phone, code, purpose); err != nil {
+		s.db.Update(ctx, func(q *store.Queries) error { return q.DeleteCode(ctx, idx, purpose) })
+		s.log.WarnContext(ctx, "code delivery failed", "purpose", purpose, "err", err.Error())
+		return tkesj.Errorf(tkesj.EUnavailable, "code_delivery_failed", "the code could not be sent just now; try again in a minute")
+	}
+	return nil
+}
+
+func sixDigits() (string, error) {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%06d", n.Int64()), nil
+}
+
+var errCodeMismatch = tkesj.Errorf(tkesj.EInvalid, "code_mismatch", "the code is wrong or has expired; request a new one")
+
+// consumeCode checks code for phone and purpose and burns it when it matches.
+// A wrong try is counted (and committed); the last allowed wrong try burns it.
+func (s *Service) consumeCode(ctx context.Context, phone, purpose, code string) error {
+	if len(code) != 6 || strings.Trim(code, "0123456789") != "" {
+		return errCodeMismatch
+	}
+	idx := s.phoneIdx(phone)
+	mismatch := false
+	err := s.db.Update(ctx, func(q *store.Queries) error {
+		c, err := q.FindCode(ctx, idx, purpose)
+		if err != nil {
+			if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
+				mismatch = true
+				return nil
+			}
+			return err
+		}
+		if !s.now().Before(c.ExpiresAt) || c.Attempts >= s.cfg.CodeMaxAttempts {
+			mismatch = true
+			return q.DeleteCode(ctx, idx, purpose)
+		}
+		if subtle.ConstantTimeCompare(c.CodeMAC, s.codeMAC(phone, purpose, code)) != 1 {
+			mismatch = true
+			if c.Attempts+1 >= s.cfg.CodeMaxAttempts {
+				return q.DeleteCode(ctx, idx, purpose)
+			}
+			return q.CountCodeAttempt(ctx, idx, purpose)
+		}
+		return q.DeleteCode(ctx, idx, purpose)
+	})
+	if err != nil {
+		return s.internal(ctx, "check code", err)
+	}
+	if mismatch {
+		return errCodeMismatch
+	}
+	return nil
+}
+
+// DeviceInput is what a client says about its device (R-DEV-1).
+type DeviceInput struct {
+	ID, Model, OS, AppVersion, Network string
+}
+
+func (d DeviceInput) validate(ip string) (tkesj.Device, error) {
+	id, err := validate.DeviceID(d.ID)
+	if err != nil {
+		return tkesj.Device{}, err
+	}
+	out := tkesj.Device{ID: id, LoginIP: ip}
+	for _, f := range []struct {
+		name string
+		in   string
+		out  *string
+	}{{"model", d.Model, &out.Model}, {"os", d.OS, &out.OS}, {"app_version", d.AppVersion, &out.AppVersion}, {"network", d.Network, &out.Network}} {
+		if *f.out, err = validate.DeviceField(f.name, f.in); err != nil {
+			return tkesj.Device{}, err
+		}
+	}
+	return out, nil
+}
+
+// RegisterInput is a registration (API.md POST /accounts).
+type RegisterInput struct {
+	Phone, Code, Username, Password, Nickname, Gender, PolicyVersion, BirthDate string
+	Device                                                                      DeviceInput
+	IP                                                                          string
+}
+
+// Register creates an account after checking the one-time code, records the
+// accepted policy in the consent ledger (R-ACC-2) and signs the device in.
+func (s *Service) Register(ctx context.Context, in RegisterInput) (tkesj.User, string, error) {
+	phone, err := validate.Phone(in.Phone, s.cfg.PhoneRegion)
+	if err != nil {
+		return tkesj.User{}, "", err
+	}
+	username, err := validate.Username(in.Username)
+	if err != nil {
+		return tkesj.User{}, "", err
+	}
+	nickname, err := validate.Nickname(in.Nickname)
+	if err != nil {
+		return tkesj.User{}, "", err
+	}
+	gender, err := validate.Gender(in.Gender)
+	if err != nil {
+		return tkesj.User{}, "", err
+	}
+	if err := validate.Password(in.Password, username, strings.TrimPrefix(phone, "+"), nickname); err != nil {
+		return tkesj.User{}, "", err
+	}
+	dev, err := in.Device.validate(in.IP)
+	if err != nil {
+		return tkesj.User{}, "", err
+	}
+	minor, err := s.checkBirthDate(in.BirthDate)
+	if err != nil {
+		return tkesj.User{}, "", err
+	}
+	pol, err := s.db.Read().CurrentPolicy(ctx)
+	if err != nil {
+		return tkesj.User{}, "", s.internal(ctx, "register", err)
+	}
+	if in.PolicyVersion != pol.Version {
+		return tkesj.User{}, "", tkesj.Errorf(tkesj.EConflict, "policy_acceptance_required",
+			"accept the current privacy policy (version %s) to register; read it at /api/v1/policy", pol.Version)
+	}
+	// Usernames are public (people find each other by them), so saying one is
+	// taken before the code is checked reveals nothing private and spares the code.
+	if _, err := s.db.Read().FindUserByUsernameIdx(ctx, s.usernameIdx(username)); err == nil {
+		return tkesj.User{}, "", tkesj.Errorf(tkesj.EConflict, "username_taken", "this username is taken; choose another")
+	}
+	if err := s.consumeCode(ctx, phone, tkesj.PurposeRegister, in.Code); err != nil {
+		return tkesj.User{}, "", err
+	}
+	hash, err := s.hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return tkesj.User{}, "", s.internal(ctx, "register", err)
+	}
+	now := s.now()
+	u := tkesj.User{ID: newID("u"), Username: username, Nickname: nickname, Gender: gender, Phone: phone, BirthDate: in.BirthDate, Status: tkesj.UserActive, CreatedAt: now}
+	if minor {
+		u.Status = tkesj.UserPendingGuardian
+	}
+	if err := s.keys.CreateKey(ctx, u.ID); err != nil {
+		return tkesj.User{}, "", s.internal(ctx, "register", err)
+	}
+	sealed, err := s.seal(ctx, u.ID, profileAD(u.ID), profileOf(u))
+	if err != nil {
+		s.keys.Destroy(ctx, u.ID)
+		return tkesj.User{}, "", s.internal(ctx, "register", err)
+	}
+	rec := store.UserRecord{ID: u.ID, UsernameIdx: s.usernameIdx(username), PhoneIdx: s.phoneIdx(phone), Profile: sealed,
+		PasswordHash: hash, Status: string(u.Status), CreatedAt: now, UpdatedAt: now}
+	var token string
+	err = s.db.Update(ctx, func(q *store.Queries) error {
+		if err := q.CreateUser(ctx, rec); err != nil {
+			return err
+		}
+		if err := q.AppendConsent(ctx, u.ID, tkesj.Consent{Kind: tkesj.ConsentPolicy, Subject: pol.Version, Granted: true,
+			Purpose: "acceptance of the privacy policy at registration", PolicyVersion: pol.Version, Method: "registration", At: now}); err != nil {
+			return err
+		}
+		token, err = s.startSession(ctx, q, u.ID, dev)
+		return err
+	})
+	if err != nil {
+		s.keys.Destroy(ctx, u.ID)
+		if tkesj.ErrorKindOf(err) == tkesj.EConflict {
+			return tkesj.User{}, "", err
+		}
+		return tkesj.User{}, "", s.internal(ctx, "register", err)
+	}
+	return u, token, nil
+}
+
+func (s *Service) checkBirthDate(raw string) (minor bool, err error) {
+	if raw == "" {
+		return false, nil
+	}
+	d, err := time.Parse("2006-01-02", raw)
+	now := s.now()
+	if err != nil || d.After(now) || d.Before(now.AddDate(-150, 0, 0)) {
+		return false, tkesj.Errorf(tkesj.EInvalid, "invalid_birth_date", "birth_date must be a past date written YYYY-MM-DD")
+	}
+	return d.After(now.AddDate(-s.cfg.MinorAge, 0, 0)), nil
+}
+
+func profileOf(u tkesj.User) profile {
+	return profile{Username: u.Username, Phone: u.Phone, Nickname: u.Nickname, Gender: u.Gender, AvatarID: u.AvatarID, BirthDate: u.BirthDate}
+}
+
+// startSession records the device and a new session on it; it returns the token.
+func (s *Service) startSession(ctx context.Context, q *store.Queries, userID string, dev tkesj.Device) (string, error) {
+	now := s.now()
+	dev.CreatedAt, dev.LastSeenAt = now, now
+	idx := s.deviceIdx(userID, dev.ID)
+	sealed, err := s.seal(ctx, userID, deviceAD(userID, idx), dev)
+	if err != nil {
+		return "", err
+	}
+	if err := q.UpsertDevice(ctx, store.DeviceRecord{UserID: userID, DeviceIdx: idx, Sealed: sealed, CreatedAt: now, LastSeenAt: now}); err != nil {
+		return "", err
+	}
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	token := "tk_" + base64.RawURLEncoding.EncodeToString(raw)
+	err = q.CreateSession(ctx, store.SessionRecord{TokenHash: tokenHash(token), UserID: userID, DeviceIdx: idx, CreatedAt: now, LastSeenAt: now})
+	return token, err
+}
+
+func tokenHash(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// LoginInput is a login (API.md POST /sessions): Login+Password or Phone+Code.
+type LoginInput struct {
+	Login, Password, Phone, Code string
+	Device                       DeviceInput
+	IP                           string
+}
+
+var errBadCredentials = tkesj.Errorf(tkesj.EUnauthenticated, "invalid_credentials", "the login, password or code is wrong")
+
+// Login signs a device in (R-ACC-4). Unknown accounts and wrong secrets give
+// the same answer in about the same time.
+func (s *Service) Login(ctx context.Context, in LoginInput) (tkesj.User, string, error) {
+	dev, err := in.Device.validate(in.IP)
+	if err != nil {
+		return tkesj.User{}, "", err
+	}
+	var rec store.UserRecord
+	switch {
+	case in.Code != "" || (in.Phone != "" && in.Password == ""):
+		phone, err := validate.Phone(in.Phone, s.cfg.PhoneRegion)
+		if err != nil {
+			return tkesj.User{}, "", err
+		}
+		if ok, wait := s.loginFailures.Allow("acct:" + phone); !ok {
+			return tkesj.User{}, "", rateLimited(wait, "failed logins")
+		}
+		if err := s.consumeCode(ctx, phone, tkesj.PurposeLogin, in.Code); err != nil {
+			return tkesj.User{}, "", errBadCredentials
+		}
+		if rec, err = s.db.Read().FindUserByPhoneIdx(ctx, s.phoneIdx(phone)); err != nil {
+			return tkesj.User{}, "", s.credentialsOr(ctx, err)
+		}
+		s.loginFailures.Reset("acct:" + phone)
+	default:
+		login := in.Login
+		if login == "" {
+			login = in.Phone
+		}
+		if login == "" || in.Password == "" {
+			return tkesj.User{}, "", tkesj.Errorf(tkesj.EInvalid, "missing_credentials", "send login and password, or phone and code")
+		}
+		if len(in.Password) > 1024 {
+			return tkesj.User{}, "", errBadCredentials
+		}
+		key, idx := s.loginIndex(login)
+		if ok, wait := s.loginFailures.Allow(key); !ok {
+			return tkesj.User{}, "", rateLimited(wait, "failed logins")
+		}
+		rec, err = s.db.Read().FindUserByUsernameIdx(ctx, idx)
+		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
+			rec, err = s.db.Read().FindUserByPhoneIdx(ctx, idx)
+		}
+		if err != nil {
+			s.hasher.Dummy(ctx, in.Password)
+			return tkesj.User{}, "", s.credentialsOr(ctx, err)
+		}
+		ok, err := s.hasher.Verify(ctx, in.Password, rec.PasswordHash)
+		if err != nil {
+			return tkesj.User{}, "", s.internal(ctx, "login", err)
+		}
+		if !ok {
+			return tkesj.User{}, "", errBadCredentials
+		}
+		s.loginFailures.Reset(key)
+	}
+	u, err := s.userFromRecord(ctx, rec)
+	if err != nil {
+		return tkesj.User{}, "", s.internal(ctx, "login", err)
+	}
+	var token string
+	err = s.db.Update(ctx, func(q *store.Queries) (err error) {
+		token, err = s.startSession(ctx, q, u.ID, dev)
+		return err
+	})
+	if err != nil {
+		return tkesj.User{}, "", s.internal(ctx, "login", err)
+	}
+	return u, token, nil
+}
+
+// loginIndex turns a login (a username or a phone number) into the rate-limit
+// key and the look-up index to try.
+func (s *Service) loginIndex(login string) (string, []byte) {
+	if u, err := validate.Username(login); err == nil {
+		return "acct:" + u, s.usernameIdx(u)
+	}
+	if p, err := validate.Phone(login, s.cfg.PhoneRegion); err == nil {
+		return "acct:" + p, s.phoneIdx(p)
+	}
+	return "acct:?" + login, []byte("no such login")
+}
+
+func (s *Service) credentialsOr(ctx context.Context, err error) error {
+	if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
+		return errBadCredentials
+	}
+	return s.internal(ctx, "login", err)
+}
+
+func (s *Service) userFromRecord(ctx context.Context, rec store.UserRecord) (tkesj.User, error) {
+	var p profile
+	if err := s.open(ctx, rec.ID, profileAD(rec.ID), rec.Profile, &p); err != nil {
+		return tkesj.User{}, err
+	}
+	return tkesj.User{ID: rec.ID, Username: p.Username, Nickname: p.Nickname, Gender: p.Gender, Phone: p.Phone,
+		AvatarID: p.AvatarID, BirthDate: p.BirthDate, Status: tkesj.UserStatus(rec.Status), CreatedAt: rec.CreatedAt}, nil
+}
+
+// Auth is an authenticated caller: a person on one device session.
+type Auth struct {
+	UserID    string
+	DeviceIdx []byte
+	tokenHash []byte
+}
+
+var errBadToken = tkesj.Errorf(tkesj.EUnauthenticated, "unauthenticated", "sign in again: the session is missing, signed out or expired")
+
+// Authenticate resolves a bearer token to its session.
+func (s *Service) Authenticate(ctx context.Context, token string) (Auth, error) {
+	if !strings.HasPrefix(token, "tk_") || len(token) > 128 {
+		return Auth{}, errBadToken
+	}
+	h := tokenHash(token)
+	sess, err := s.db.Read().FindSession(ctx, h)
+	if err != nil {
+		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
+			return Auth{}, errBadToken
+		}
+		return Auth{}, s.internal(ctx, "authenticate", err)
+	}
+	if now := s.now(); now.Sub(sess.LastSeenAt) > s.cfg.SessionTouchStep {
+		if err := s.db.Update(ctx, func(q *store.Queries) error { return q.TouchSession(ctx, sess, now) }); err != nil {
+			s.log.WarnContext(ctx, "touch session", "err", err.Error())
+		}
+	}
+	return Auth{UserID: sess.UserID, DeviceIdx: sess.DeviceIdx, tokenHash: h}, nil
+}
+
+// Logout ends the caller's own session.
+func (s *Service) Logout(ctx context.Context, a Auth) error {
+	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.DeleteSession(ctx, a.tokenHash) }); err != nil {
+		return s.internal(ctx, "logout", err)
+	}
+	return nil
+}
+
+// Me returns the caller's own profile.
+func (s *Service) Me(ctx context.Context, a Auth) (tkesj.User, error) {
+	rec, err := s.db.Read().FindUserByID(ctx, a.UserID)
+	if err != nil {
+		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
+			return tkesj.User{}, errBadToken
+		}
+		return tkesj.User{}, s.internal(ctx, "me", err)
+	}
+	u, err := s.userFromRecord(ctx, rec)
+	if errors.Is(err, keyring.ErrShredded) {
+		return tkesj.User{}, errBadToken
+	} else if err != nil {
+		return tkesj.User{}, s.internal(ctx, "me", err)
+	}
+	return u, nil
+}
+
+// UpdateMe corrects the caller's profile (R-ACC-5).
+func (s *Service) UpdateMe(ctx context.Context, a Auth, up tkesj.UserUpdate) (tkesj.User, error) {
+	u, err := s.Me(ctx, a)
+	if err != nil {
+		return tkesj.User{}, err
+	}
+	var usernameIdx []byte
+	if up.Nickname != nil {
+		if u.Nickname, err = validate.Nickname(*up.Nickname); err != nil {
+			return tkesj.User{}, err
+		}
+	}
+	if up.Gender != nil {
+		if u.Gender, err = validate.Gender(*up.Gender); err != nil {
+			return tkesj.User{}, err
+		}
+	}
+	if up.Username != nil {
+		name, err := validate.Username(*up.Username)
+		if err != nil {
+			return tkesj.User{}, err
+		}
+		if name != u.Username {
+			u.Username, usernameIdx = name, s.usernameIdx(name)
+		}
+	}
+	sealed, err := s.seal(ctx, u.ID, profileAD(u.ID), profileOf(u))
+	if err != nil {
+		return tkesj.User{}, s.internal(ctx, "update me", err)
+	}
+	err = s.db.Update(ctx, func(q *store.Queries) error { return q.UpdateUserProfile(ctx, u.ID, usernameIdx, sealed, s.now()) })
+	if err != nil {
+		if tkesj.ErrorKindOf(err) == tkesj.EConflict {
+			return tkesj.User{}, err
+		}
+		return tkesj.User{}, s.internal(ctx, "update me", err)
+	}
+	return u, nil
+}
+
+// DeviceView is a device as its owner sees it.
+type DeviceView struct {
+	tkesj.Device
+	Current bool
+}
+
+// Devices lists the caller's devices (R-DEV-4), most recently used first.
+func (s *Service) Devices(ctx context.Context, a Auth) ([]DeviceView, error) {
+	recs, err := s.db.Read().Devices(ctx, a.UserID)
+	if err != nil {
+		return nil, s.internal(ctx, "devices", err)
+	}
+	out := make([]DeviceView, 0, len(recs))
+	for _, r := range recs {
+		var d tkesj.Device
+		if err := s.open(ctx, a.UserID, deviceAD(a.UserID, r.DeviceIdx), r.Sealed, &d); err != nil {
+			return nil, s.internal(ctx, "devices", err)
+		}
+		d.CreatedAt, d.LastSeenAt = r.CreatedAt, r.LastSeenAt
+		out = append(out, DeviceView{Device: d, Current: subtle.ConstantTimeCompare(r.DeviceIdx, a.DeviceIdx) == 1})
+	}
+	return out, nil
+}
+
+// SignOutDevice deletes one of the caller's devices and every session on it;
+// its tokens fail from the next request on. Another person's device id, or an
+// unknown one, is not_found.
+func (s *Service) SignOutDevice(ctx context.Context, a Auth, deviceID string) error {
+	if _, err := validate.DeviceID(deviceID); err != nil {
+		return tkesj.ErrNotFound("device")
+	}
+	var found bool
+	err := s.db.Update(ctx, func(q *store.Queries) (err error) {
+		found, err = q.DeleteDevice(ctx, a.UserID, s.deviceIdx(a.UserID, deviceID))
+		return err
+	})
+	if err != nil {
+		return s.internal(ctx, "sign out device", err)
+	}
+	if !found {
+		return tkesj.ErrNotFound("device")
+	}
+	return nil
+}

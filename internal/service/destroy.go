@@ -1,0 +1,55 @@
+package service
+
+import (
+	"context"
+
+	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/store"
+)
+
+// DestroyInput re-verifies the person before their account is destroyed:
+// their password or a fresh one-time code (login or step_up) sent to their phone.
+type DestroyInput struct {
+	Password, Code string
+}
+
+// DestroyAccount destroys the caller's account at once (R-DEL-2): the data
+// key is destroyed first, so every sealed byte of theirs is unreadable in the
+// database and in every backup (R-DEL-3); then the rows go, ending every
+// session. The same phone may register again as a new, empty account.
+func (s *Service) DestroyAccount(ctx context.Context, a Auth, in DestroyInput) error {
+	u, err := s.Me(ctx, a)
+	if err != nil {
+		return err
+	}
+	rec, err := s.db.Read().FindUserByID(ctx, a.UserID)
+	if err != nil {
+		return s.internal(ctx, "destroy account", err)
+	}
+	switch {
+	case in.Password != "":
+		ok, err := s.hasher.Verify(ctx, in.Password, rec.PasswordHash)
+		if err != nil {
+			return s.internal(ctx, "destroy account", err)
+		}
+		if !ok {
+			return tkesj.Errorf(tkesj.EForbidden, "reverification_failed", "the password is wrong; enter it again to confirm")
+		}
+	case in.Code != "":
+		if s.consumeCode(ctx, u.Phone, tkesj.PurposeStepUp, in.Code) != nil && s.consumeCode(ctx, u.Phone, tkesj.PurposeLogin, in.Code) != nil {
+			return tkesj.Errorf(tkesj.EForbidden, "reverification_failed", "the code is wrong or has expired; request a new one (purpose step_up)")
+		}
+	default:
+		return tkesj.Errorf(tkesj.EInvalid, "reverification_required", "confirm with your password or a one-time code to destroy the account")
+	}
+	if err := s.keys.Destroy(ctx, a.UserID); err != nil {
+		return s.internal(ctx, "destroy key", err)
+	}
+	if err := s.db.Update(ctx, func(q *store.Queries) error { _, err := q.DeleteUser(ctx, a.UserID); return err }); err != nil {
+		// The key is gone already, so nothing of theirs can be read; the
+		// rows are unreadable leftovers until the next purge.
+		return s.internal(ctx, "destroy account", err)
+	}
+	s.log.InfoContext(ctx, "account destroyed", "user", a.UserID)
+	return nil
+}

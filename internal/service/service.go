@@ -1,0 +1,158 @@
+// Package service is tkesj's backend-neutral logic: it validates input, applies
+// the privacy rules, seals personal data with the owner's key before it reaches
+// the store and opens it on the way out. Handlers call only this package.
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/keyring"
+	"github.com/tkesj/tkesj/internal/passhash"
+	"github.com/tkesj/tkesj/internal/ratelimit"
+	"github.com/tkesj/tkesj/internal/store"
+)
+
+// Config holds the service's tunables; zero values take the defaults.
+type Config struct {
+	PhoneRegion      string        // default region for numbers without +; "CN"
+	CodeTTL          time.Duration // one-time code lifetime; 5 min
+	CodeMaxAttempts  int           // wrong tries that burn a code; 5
+	CodeCooldown     time.Duration // per phone and purpose while a code is unused; 30 s
+	CodesPerPhone    int           // codes per phone per hour; 10
+	CodesPerIP       int           // codes per client IP per hour; 300
+	LoginFailures    int           // failed logins per account per 15 min before 429; 10
+	MinorAge         int           // under this age a guardian must consent; 14
+	HashConcurrency  int           // argon2id hashes at once; 4
+	PasswordParams   *passhash.Params
+	SessionTouchStep time.Duration // how stale last_seen_at may get; 1 min
+}
+
+func (c *Config) defaults() {
+	if c.PhoneRegion == "" {
+		c.PhoneRegion = "CN"
+	}
+	if c.CodeTTL == 0 {
+		c.CodeTTL = 5 * time.Minute
+	}
+	if c.CodeMaxAttempts == 0 {
+		c.CodeMaxAttempts = 5
+	}
+	if c.CodeCooldown == 0 {
+		c.CodeCooldown = 30 * time.Second
+	}
+	if c.CodesPerPhone == 0 {
+		c.CodesPerPhone = 10
+	}
+	if c.CodesPerIP == 0 {
+		c.CodesPerIP = 300
+	}
+	if c.LoginFailures == 0 {
+		c.LoginFailures = 10
+	}
+	if c.MinorAge == 0 {
+		c.MinorAge = 14
+	}
+	if c.SessionTouchStep == 0 {
+		c.SessionTouchStep = time.Minute
+	}
+}
+
+// Service is the whole of tkesj's logic. It is safe for concurrent use.
+type Service struct {
+	db     *store.DB
+	keys   *keyring.Keyring
+	codes  tkesj.CodeSender
+	hasher *passhash.Hasher
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+
+	codesPerPhone *ratelimit.Limiter
+	codesPerIP    *ratelimit.Limiter
+	loginFailures *ratelimit.Limiter
+}
+
+// New returns a Service. It publishes the first policy version if the store has none.
+func New(ctx context.Context, db *store.DB, keys *keyring.Keyring, codes tkesj.CodeSender, log *slog.Logger, cfg Config) (*Service, error) {
+	cfg.defaults()
+	params := passhash.Default
+	if cfg.PasswordParams != nil {
+		params = *cfg.PasswordParams
+	}
+	s := &Service{
+		db: db, keys: keys, codes: codes, cfg: cfg, log: log, now: func() time.Time { return time.Now().UTC() },
+		hasher:        passhash.New(params, cfg.HashConcurrency),
+		codesPerPhone: ratelimit.New(cfg.CodesPerPhone, time.Hour, 0),
+		codesPerIP:    ratelimit.New(cfg.CodesPerIP, time.Hour, 0),
+		loginFailures: ratelimit.New(cfg.LoginFailures, 15*time.Minute, 0),
+	}
+	if _, err := db.Read().CurrentPolicy(ctx); tkesj.ErrorKindOf(err) == tkesj.ENotFound {
+		err = db.Update(ctx, func(q *store.Queries) error {
+			return q.PublishPolicy(ctx, tkesj.Policy{Version: tkesj.FirstPolicyVersion, Major: true, Text: tkesj.FirstPolicyText, PublishedAt: s.now()})
+		})
+		if err != nil && tkesj.ErrorKindOf(err) != tkesj.EConflict {
+			return nil, fmt.Errorf("publish first policy: %w", err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("read policy: %w", err)
+	}
+	return s, nil
+}
+
+// SetClock replaces the clock (tests).
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+// Ping reports whether the store answers.
+func (s *Service) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newID returns a random id with a one-letter prefix naming its kind.
+func newID(prefix string) string {
+	b := make([]byte, 10)
+	rand.Read(b)
+	return prefix + idEncoding.EncodeToString(b)
+}
+
+// seal encrypts v as JSON with owner's data key, bound to ad.
+func (s *Service) seal(ctx context.Context, owner, ad string, v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", ad, err)
+	}
+	return s.keys.Seal(ctx, owner, b, []byte(ad))
+}
+
+// open decrypts a sealed value into v.
+func (s *Service) open(ctx context.Context, owner, ad string, sealed []byte, v any) error {
+	b, err := s.keys.Open(ctx, owner, sealed, []byte(ad))
+	if err != nil {
+		return fmt.Errorf("open %s: %w", ad, err)
+	}
+	return json.Unmarshal(b, v)
+}
+
+// internal logs an unexpected error with an opaque reference and returns the
+// error a client sees, which carries no detail.
+func (s *Service) internal(ctx context.Context, op string, err error) error {
+	if _, ok := err.(*tkesj.Error); ok {
+		return err
+	}
+	ref := newID("e")
+	s.log.ErrorContext(ctx, "internal error", slog.String("op", op), slog.String("ref", ref), slog.String("err", err.Error()))
+	e := tkesj.Internal(err)
+	e.Message = "something went wrong on our side; try again (reference " + ref + ")"
+	return e
+}
+
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}
