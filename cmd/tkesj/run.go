@@ -15,6 +15,7 @@ const usage = `tkesj — a self-hostable messenger whose privacy policy is enfor
 
 Usage:
   tkesj serve [flags]    run the server (tkesj serve -h lists the flags)
+  tkesj keys rotate      re-wrap every data key under a new master key (server stopped)
   tkesj version          print the version
 `
 
@@ -33,6 +34,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return app.Serve(ctx, cfg, app.NewLogger(stderr, cfg.LogLevel), nil)
+	case "keys":
+		return keysCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "tkesj", version())
 		return nil

@@ -106,39 +106,13 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	master, err := keyring.LoadOrCreateMasterKey(cfg.Data, cfg.MasterKey)
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	var db *store.DB
-	var ks keyring.Store
-	if strings.HasPrefix(cfg.DB, "postgres://") || strings.HasPrefix(cfg.DB, "postgresql://") {
-		if db, err = postgres.Open(ctx, cfg.DB, 0); err != nil {
-			return nil, err
-		}
-		schema := cfg.KeySchema
-		if schema == "" {
-			schema = "tkesj_keys"
-		}
-		ks, err = keyring.OpenPostgres(ctx, cfg.DB, schema)
-	} else if cfg.DB != "" {
-		return nil, fmt.Errorf("--db must be empty (SQLite) or a postgres:// URL")
-	} else {
-		if db, err = sqlite.Open(ctx, filepath.Join(cfg.Data, "tkesj.db"), 0); err != nil {
-			return nil, err
-		}
-		// The key store is a file of its own so that backups of the data
-		// never carry the keys (R-DEL-3).
-		ks, err = keyring.OpenSQLite(filepath.Join(cfg.Data, "keys.db"))
-	}
+	keys, ks, err := OpenKeyring(ctx, cfg)
 	if err != nil {
 		db.Close()
-		return nil, err
-	}
-	keys, err := keyring.New(master, ks, 0)
-	if err != nil {
-		db.Close()
-		ks.Close()
 		return nil, err
 	}
 	var sender tkesj.CodeSender = sms.Log{Logger: log}
@@ -157,6 +131,55 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	h := httpapi.NewServer(svc, log, httpapi.Options{Web: dist})
 	return &App{Handler: h, Service: svc, db: db, keys: ks}, nil
+}
+
+func isPostgres(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}
+
+func openStore(ctx context.Context, cfg Config) (*store.DB, error) {
+	switch {
+	case isPostgres(cfg.DB):
+		return postgres.Open(ctx, cfg.DB, 0)
+	case cfg.DB != "":
+		return nil, fmt.Errorf("--db must be empty (SQLite) or a postgres:// URL")
+	}
+	return sqlite.Open(ctx, filepath.Join(cfg.Data, "tkesj.db"), 0)
+}
+
+// OpenKeyStore opens where wrapped data keys live: keys.db in the data
+// directory, or the key schema on PostgreSQL. It is apart from the data so
+// that backups of the data never carry keys (R-DEL-3).
+func OpenKeyStore(ctx context.Context, cfg Config) (keyring.Store, error) {
+	if isPostgres(cfg.DB) {
+		schema := cfg.KeySchema
+		if schema == "" {
+			schema = "tkesj_keys"
+		}
+		return keyring.OpenPostgres(ctx, cfg.DB, schema)
+	}
+	return keyring.OpenSQLite(filepath.Join(cfg.Data, "keys.db"))
+}
+
+// OpenKeyring loads the master key and opens the keyring over the key store.
+func OpenKeyring(ctx context.Context, cfg Config) (*keyring.Keyring, keyring.Store, error) {
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("create data dir: %w", err)
+	}
+	master, err := keyring.LoadOrCreateMasterKey(cfg.Data, cfg.MasterKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	ks, err := OpenKeyStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := keyring.New(master, ks, 0)
+	if err != nil {
+		ks.Close()
+		return nil, nil, err
+	}
+	return k, ks, nil
 }
 
 // Close closes the store and the key store.
