@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Runs every test of tkesj: formatting, vet, the Go suite with the race
+# detector (PostgreSQL and NATS legs when their URLs are set), short fuzz runs,
+# and the web client's end-to-end suite in headless Chromium.
+#
+#   TKESJ_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+#   TKESJ_TEST_NATS_URL=nats://127.0.0.1:4222
+#
+# Outside CI a leg whose URL is unset is skipped; in CI (CI=true) it fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './web/node_modules/*'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+step "go vet"
+go vet ./...
+
+step "go test -race"
+go test -race -count=1 -timeout 20m ./...
+
+step "fuzz (${FUZZTIME:=5s} each)"
+for target in \
+  internal/httpapi:FuzzDecode \
+  internal/validate:FuzzPhone internal/validate:FuzzUsername internal/validate:FuzzPassword internal/validate:FuzzNickname \
+  internal/keyring:FuzzOpen; do
+  pkg=${target%%:*}; fn=${target##*:}
+  if [ -d "$pkg" ]; then
+    go test -run=NONE -fuzz="^${fn}\$" -fuzztime="$FUZZTIME" "./$pkg" >/tmp/tkesj-fuzz.log 2>&1 || { cat /tmp/tkesj-fuzz.log; exit 1; }
+    echo "ok  $fn"
+  fi
+done
+# Fuzz targets of packages that other issues add are listed in their own file.
+if [ -f scripts/fuzz-targets ]; then
+  while read -r pkg fn; do
+    [ -z "$pkg" ] && continue
+    go test -run=NONE -fuzz="^${fn}\$" -fuzztime="$FUZZTIME" "./$pkg" >/tmp/tkesj-fuzz.log 2>&1 || { cat /tmp/tkesj-fuzz.log; exit 1; }
+    echo "ok  $fn"
+  done < scripts/fuzz-targets
+fi
+
+if [ -f web/package.json ]; then
+  step "web client: rebuild and compare with the committed build"
+  if [ ! -d web/node_modules ]; then (cd web && npm ci --no-audit --no-fund); fi
+  (cd web && npm run --silent build)
+  if [ -n "$(git status --porcelain -- web/dist 2>/dev/null)" ]; then
+    echo "web/dist differs from a fresh build of web/src: run 'cd web && npm run build' and commit web/dist"
+    git status --porcelain -- web/dist
+    [ -n "${CI:-}" ] && exit 1
+  fi
+  if [ -x /usr/bin/chromium ]; then
+    step "web client: end-to-end in headless Chromium"
+    go build -o /tmp/tkesj-e2e-bin ./cmd/tkesj
+    (cd web && TKESJ_BIN=/tmp/tkesj-e2e-bin npm run --silent e2e)
+  elif [ -n "${CI:-}" ]; then
+    echo "chromium is missing; .ci/run installs it"; exit 1
+  else
+    echo "skipping the browser suite: /usr/bin/chromium is not installed (apt-get install chromium)"
+  fi
+fi
+echo
+echo "all tests passed"
