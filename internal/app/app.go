@@ -19,8 +19,11 @@ import (
 	"time"
 
 	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/bus/inmem"
+	"github.com/tkesj/tkesj/internal/bus/natsbus"
 	"github.com/tkesj/tkesj/internal/httpapi"
 	"github.com/tkesj/tkesj/internal/keyring"
+	"github.com/tkesj/tkesj/internal/media/disk"
 	"github.com/tkesj/tkesj/internal/service"
 	"github.com/tkesj/tkesj/internal/sms"
 	"github.com/tkesj/tkesj/internal/store"
@@ -34,6 +37,7 @@ type Config struct {
 	Addr        string // --addr, TKESJ_ADDR
 	Data        string // --data, TKESJ_DATA
 	DB          string // --db, TKESJ_DB: empty for SQLite under Data, or a postgres:// URL
+	NATS        string // --nats, TKESJ_NATS: empty for in-process delivery, or nats://... to run several nodes
 	SMSWebhook  string // --sms-webhook, TKESJ_SMS_WEBHOOK
 	PhoneRegion string // --phone-region, TKESJ_PHONE_REGION
 	LogLevel    string // --log-level, TKESJ_LOG_LEVEL
@@ -55,6 +59,7 @@ func (c *Config) specs() []flagSpec {
 		{"addr", "TKESJ_ADDR", "127.0.0.1:8080", "listen address HOST:PORT", &c.Addr},
 		{"data", "TKESJ_DATA", "./tkesj-data", "data directory: SQLite database, key store, media", &c.Data},
 		{"db", "TKESJ_DB", "", "database URL: empty for the embedded SQLite, or postgres://...", &c.DB},
+		{"nats", "TKESJ_NATS", "", "NATS URL (JetStream) carrying events between nodes; empty delivers in-process (one node)", &c.NATS},
 		{"sms-webhook", "TKESJ_SMS_WEBHOOK", "", `URL that one-time codes are POSTed to as {"phone","code","purpose"}; empty writes them to the log`, &c.SMSWebhook},
 		{"phone-region", "TKESJ_PHONE_REGION", "CN", "region for phone numbers written without +", &c.PhoneRegion},
 		{"log-level", "TKESJ_LOG_LEVEL", "info", "debug, info, warn or error", &c.LogLevel},
@@ -99,6 +104,7 @@ type App struct {
 	Service *service.Service
 	db      *store.DB
 	keys    keyring.Store
+	bus     tkesj.Bus
 }
 
 // Open opens everything Config names, creating the data directory if needed.
@@ -119,10 +125,28 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if cfg.SMSWebhook != "" {
 		sender = sms.Webhook{URL: cfg.SMSWebhook}
 	}
-	svc, err := service.New(ctx, db, keys, sender, log, cfg.Service)
-	if err != nil {
+	closeAll := func(more ...interface{ Close() error }) {
 		db.Close()
 		ks.Close()
+		for _, c := range more {
+			c.Close()
+		}
+	}
+	blobs, err := disk.Open(filepath.Join(cfg.Data, "media"))
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	var bus tkesj.Bus = inmem.New(0)
+	if cfg.NATS != "" {
+		if bus, err = natsbus.Open(ctx, cfg.NATS, "", ""); err != nil {
+			closeAll()
+			return nil, err
+		}
+	}
+	svc, err := service.New(ctx, service.Deps{DB: db, Keys: keys, Codes: sender, Bus: bus, Blobs: blobs, Log: log}, cfg.Service)
+	if err != nil {
+		closeAll(bus)
 		return nil, err
 	}
 	dist, err := fs.Sub(web.Dist, "dist")
@@ -130,7 +154,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		dist = nil
 	}
 	h := httpapi.NewServer(svc, log, httpapi.Options{Web: dist})
-	return &App{Handler: h, Service: svc, db: db, keys: ks}, nil
+	return &App{Handler: h, Service: svc, db: db, keys: ks, bus: bus}, nil
 }
 
 func isPostgres(url string) bool {
@@ -182,9 +206,10 @@ func OpenKeyring(ctx context.Context, cfg Config) (*keyring.Keyring, keyring.Sto
 	return k, ks, nil
 }
 
-// Close closes the store and the key store.
+// Close stops the writer and closes the bus, the store and the key store.
 func (a *App) Close() error {
-	return errors.Join(a.db.Close(), a.keys.Close())
+	a.Service.Close()
+	return errors.Join(a.bus.Close(), a.db.Close(), a.keys.Close())
 }
 
 // Serve opens the app, listens on cfg.Addr and serves until ctx ends; then it

@@ -313,3 +313,45 @@ func (s *server) login(t *testing.T, p person, device string) string {
 	want(t, r, 201, "")
 	return r.str(t, "token")
 }
+
+// befriend makes a and b friends through requests, as people would.
+func (s *server) befriend(t *testing.T, a, b person) {
+	t.Helper()
+	r := s.do(t, a.Token, "POST", "/api/v1/friend-requests", map[string]any{"to": b.ID, "greeting": "hi, it's me"})
+	want(t, r, 201, "")
+	if r.str(t, "status") == "accepted" {
+		return
+	}
+	want(t, s.do(t, b.Token, "POST", "/api/v1/friend-requests/"+r.str(t, "id")+"/accept", nil), 200, "")
+}
+
+// direct opens the direct chat between a and b and returns its id.
+func (s *server) direct(t *testing.T, a, b person) string {
+	t.Helper()
+	r := s.do(t, a.Token, "POST", "/api/v1/conversations", map[string]any{"kind": "direct", "members": []string{b.ID}})
+	want(t, r, 201, "")
+	return r.str(t, "id")
+}
+
+var clientSeq atomic.Int64
+
+// send sends a text and returns the stored message.
+func (s *server) send(t *testing.T, p person, conv, text string) map[string]any {
+	t.Helper()
+	r := s.do(t, p.Token, "POST", "/api/v1/conversations/"+conv+"/messages",
+		map[string]any{"client_id": fmt.Sprintf("c-%d", clientSeq.Add(1)), "kind": "text", "text": text})
+	want(t, r, 201, "")
+	return r.JSON(t)
+}
+
+// messages lists a conversation after seq.
+func (s *server) messages(t *testing.T, p person, conv string, after int) []map[string]any {
+	t.Helper()
+	r := s.do(t, p.Token, "GET", fmt.Sprintf("/api/v1/conversations/%s/messages?after_seq=%d&limit=100", conv, after), nil)
+	want(t, r, 200, "")
+	var out []map[string]any
+	for _, m := range r.JSON(t)["messages"].([]any) {
+		out = append(out, m.(map[string]any))
+	}
+	return out
+}

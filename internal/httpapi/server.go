@@ -23,6 +23,10 @@ import (
 type Options struct {
 	// Web is the built web client; nil serves none.
 	Web fs.FS
+	// Realtime serves /api/v1/ws for an authenticated person.
+	Realtime interface {
+		ServeWS(w http.ResponseWriter, r *http.Request, userID string, deviceIdx []byte)
+	}
 }
 
 type server struct {

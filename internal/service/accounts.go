@@ -462,6 +462,7 @@ func (s *Service) Logout(ctx context.Context, a Auth) error {
 	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.DeleteSession(ctx, a.tokenHash) }); err != nil {
 		return s.internal(ctx, "logout", err)
 	}
+	s.closeConnections(ctx, a.UserID, a.DeviceIdx)
 	return nil
 }
 
@@ -565,5 +566,6 @@ func (s *Service) SignOutDevice(ctx context.Context, a Auth, deviceID string) er
 	if !found {
 		return tkesj.ErrNotFound("device")
 	}
+	s.closeConnections(ctx, a.UserID, s.deviceIdx(a.UserID, deviceID))
 	return nil
 }

@@ -45,10 +45,38 @@ func (s *Service) DestroyAccount(ctx context.Context, a Auth, in DestroyInput) e
 	if err := s.keys.Destroy(ctx, a.UserID); err != nil {
 		return s.internal(ctx, "destroy key", err)
 	}
-	if err := s.db.Update(ctx, func(q *store.Queries) error { _, err := q.DeleteUser(ctx, a.UserID); return err }); err != nil {
+	var groups []string
+	err = s.db.Update(ctx, func(q *store.Queries) error {
+		// Groups they own pass to the next admin, else the next member.
+		cs, ms, err := q.ConversationsOf(ctx, a.UserID)
+		if err != nil {
+			return err
+		}
+		for i, c := range cs {
+			if c.Kind != "group" {
+				continue
+			}
+			groups = append(groups, c.ID)
+			if _, err := q.RemoveMember(ctx, c.ID, a.UserID); err != nil {
+				return err
+			}
+			if ms[i].Role == "owner" {
+				if err := s.passOwnership(ctx, q, c.ID); err != nil {
+					return err
+				}
+			}
+		}
+		_, err = q.DeleteUser(ctx, a.UserID)
+		return err
+	})
+	if err != nil {
 		// The key is gone already, so nothing of theirs can be read; the
 		// rows are unreadable leftovers until the next purge.
 		return s.internal(ctx, "destroy account", err)
+	}
+	s.closeConnections(ctx, a.UserID, nil)
+	for _, id := range groups {
+		s.publishToMembers(ctx, id, map[string]any{"type": "conversation", "conversation_id": id, "event": "members_changed"})
 	}
 	s.log.InfoContext(ctx, "account destroyed", "user", a.UserID)
 	return nil

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/tkesj/tkesj"
@@ -33,6 +32,11 @@ type Config struct {
 	HashConcurrency  int           // argon2id hashes at once; 4
 	PasswordParams   *passhash.Params
 	SessionTouchStep time.Duration // how stale last_seen_at may get; 1 min
+	GroupCap         int           // most members a group may have; 500
+	RecallWindow     time.Duration // how long a sender may recall a message; 2 min
+	Writers          int           // group-commit workers; 1 (SQLite has one writer anyway)
+	MaxBatch         int           // most writes in one group commit; 256
+	SendsPerMinute   int           // messages one person may send per minute; 600
 }
 
 func (c *Config) defaults() {
@@ -63,6 +67,25 @@ func (c *Config) defaults() {
 	if c.SessionTouchStep == 0 {
 		c.SessionTouchStep = time.Minute
 	}
+	if c.GroupCap == 0 {
+		c.GroupCap = 500
+	}
+	if c.RecallWindow == 0 {
+		c.RecallWindow = 2 * time.Minute
+	}
+	if c.SendsPerMinute == 0 {
+		c.SendsPerMinute = 600
+	}
+}
+
+// Deps are the service's collaborators.
+type Deps struct {
+	DB    *store.DB
+	Keys  *keyring.Keyring
+	Codes tkesj.CodeSender
+	Bus   tkesj.Bus // nil: no real-time delivery (tests of pure logic)
+	Blobs tkesj.BlobStore
+	Log   *slog.Logger
 }
 
 // Service is the whole of tkesj's logic. It is safe for concurrent use.
@@ -70,29 +93,42 @@ type Service struct {
 	db     *store.DB
 	keys   *keyring.Keyring
 	codes  tkesj.CodeSender
+	bus    tkesj.Bus
+	blobs  tkesj.BlobStore
+	writer *writer
 	hasher *passhash.Hasher
 	cfg    Config
 	log    *slog.Logger
 	now    func() time.Time
 
-	codesPerPhone *ratelimit.Limiter
-	codesPerIP    *ratelimit.Limiter
-	loginFailures *ratelimit.Limiter
+	codesPerPhone  *ratelimit.Limiter
+	codesPerIP     *ratelimit.Limiter
+	loginFailures  *ratelimit.Limiter
+	searches       *ratelimit.Limiter
+	friendRequests *ratelimit.Limiter
+	sends          *ratelimit.Limiter
+	typing         *ratelimit.Limiter
 }
 
 // New returns a Service. It publishes the first policy version if the store has none.
-func New(ctx context.Context, db *store.DB, keys *keyring.Keyring, codes tkesj.CodeSender, log *slog.Logger, cfg Config) (*Service, error) {
+func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 	cfg.defaults()
+	db, log := d.DB, d.Log
 	params := passhash.Default
 	if cfg.PasswordParams != nil {
 		params = *cfg.PasswordParams
 	}
 	s := &Service{
-		db: db, keys: keys, codes: codes, cfg: cfg, log: log, now: func() time.Time { return time.Now().UTC() },
-		hasher:        passhash.New(params, cfg.HashConcurrency),
-		codesPerPhone: ratelimit.New(cfg.CodesPerPhone, time.Hour, 0),
-		codesPerIP:    ratelimit.New(cfg.CodesPerIP, time.Hour, 0),
-		loginFailures: ratelimit.New(cfg.LoginFailures, 15*time.Minute, 0),
+		db: db, keys: d.Keys, codes: d.Codes, bus: d.Bus, blobs: d.Blobs, cfg: cfg, log: log, now: func() time.Time { return time.Now().UTC() },
+		writer:         newWriter(db, cfg.Writers, cfg.MaxBatch),
+		searches:       ratelimit.New(30, time.Minute, 0),
+		friendRequests: ratelimit.New(30, time.Hour, 0),
+		sends:          ratelimit.New(cfg.SendsPerMinute, time.Minute, 0),
+		typing:         ratelimit.New(5, 5*time.Second, 0),
+		hasher:         passhash.New(params, cfg.HashConcurrency),
+		codesPerPhone:  ratelimit.New(cfg.CodesPerPhone, time.Hour, 0),
+		codesPerIP:     ratelimit.New(cfg.CodesPerIP, time.Hour, 0),
+		loginFailures:  ratelimit.New(cfg.LoginFailures, 15*time.Minute, 0),
 	}
 	if _, err := db.Read().CurrentPolicy(ctx); tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 		err = db.Update(ctx, func(q *store.Queries) error {
@@ -106,6 +142,12 @@ func New(ctx context.Context, db *store.DB, keys *keyring.Keyring, codes tkesj.C
 	}
 	return s, nil
 }
+
+// Close stops the group-commit writer after the batches under way.
+func (s *Service) Close() { s.writer.close() }
+
+// WriterStats reports group commits and the writes they held.
+func (s *Service) WriterStats() (batches, writes uint64) { return s.writer.stats() }
 
 // SetClock replaces the clock (tests).
 func (s *Service) SetClock(now func() time.Time) { s.now = now }
@@ -151,8 +193,4 @@ func (s *Service) internal(ctx context.Context, op string, err error) error {
 	e := tkesj.Internal(err)
 	e.Message = "something went wrong on our side; try again (reference " + ref + ")"
 	return e
-}
-
-func containsFold(s, sub string) bool {
-	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }

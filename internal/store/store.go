@@ -230,3 +230,50 @@ func notFound(err error, what string) error {
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+// UpdateBatch runs each fn in one shared write transaction, each inside its
+// own savepoint: a failing fn is rolled back alone and its error returned in
+// its slot, the others commit together. This is group commit: many writers
+// share one fsync. If the commit itself fails, every slot holds that error.
+func (db *DB) UpdateBatch(ctx context.Context, fns []func(q *Queries) error) []error {
+	errs := make([]error, len(fns))
+	fail := func(err error) []error {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fail(fmt.Errorf("begin: %w", err))
+	}
+	q := &Queries{q: tx, d: db.d}
+	for i, fn := range fns {
+		if len(fns) == 1 {
+			errs[i] = fn(q)
+			break
+		}
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT b"); err != nil {
+			tx.Rollback()
+			return fail(fmt.Errorf("savepoint: %w", err))
+		}
+		if errs[i] = fn(q); errs[i] != nil {
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT b"); err != nil {
+				tx.Rollback()
+				return fail(fmt.Errorf("rollback to savepoint: %w", err))
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT b"); err != nil {
+			tx.Rollback()
+			return fail(fmt.Errorf("release savepoint: %w", err))
+		}
+	}
+	if len(fns) == 1 && errs[0] != nil {
+		tx.Rollback()
+		return errs
+	}
+	if err := tx.Commit(); err != nil {
+		return fail(fmt.Errorf("commit: %w", err))
+	}
+	return errs
+}

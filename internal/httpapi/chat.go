@@ -1,0 +1,441 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/service"
+)
+
+// handle wraps the common shape of a handler: run fn, write its error as a
+// problem document or its value as JSON with status.
+func (s *server) handle(status int, fn func(w http.ResponseWriter, r *http.Request) (any, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, err := fn(w, r)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if status == http.StatusNoContent {
+			w.WriteHeader(status)
+			return
+		}
+		writeJSON(w, status, v)
+	})
+}
+
+func profileJSON(p service.Profile) map[string]any {
+	j := map[string]any{"id": p.ID, "username": p.Username, "nickname": p.Nickname, "gender": p.Gender, "avatar_url": ""}
+	if p.AvatarID != "" {
+		j["avatar_url"] = "/api/v1/users/" + p.ID + "/avatar"
+	}
+	if p.Remark != "" {
+		j["remark"] = p.Remark
+	}
+	return j
+}
+
+func profilesJSON(ps []service.Profile) []map[string]any {
+	out := make([]map[string]any, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, profileJSON(p))
+	}
+	return out
+}
+
+func requestJSON(fr service.FriendRequest) map[string]any {
+	j := map[string]any{"id": fr.ID, "from": fr.FromID, "to": fr.ToID, "status": fr.Status,
+		"created_at": fr.CreatedAt.Format(time.RFC3339), "expires_at": fr.ExpiresAt.Format(time.RFC3339)}
+	if fr.Greeting != "" {
+		j["greeting"] = fr.Greeting
+	}
+	if fr.From.ID != "" {
+		j["from_user"] = profileJSON(fr.From)
+	}
+	if fr.To.ID != "" {
+		j["to_user"] = profileJSON(fr.To)
+	}
+	return j
+}
+
+func settingsJSON(st service.Settings) map[string]any {
+	return map[string]any{"found_by_phone": st.FoundByPhone, "found_by_username": st.FoundByUsername,
+		"friend_requests_need_approval": st.FriendRequestsNeedApproval, "moments_range": st.MomentsRange,
+		"push_enabled": st.PushEnabled, "push_show_text": st.PushShowText}
+}
+
+func (s *server) handleSearchUsers() http.Handler {
+	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		ps, err := s.svc.SearchUsers(r.Context(), authOf(r), r.URL.Query().Get("q"))
+		return map[string]any{"users": profilesJSON(ps)}, err
+	})
+}
+
+func (s *server) handleSettings() http.Handler {
+	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		st, err := s.svc.Settings(r.Context(), authOf(r))
+		return settingsJSON(st), err
+	})
+}
+
+func (s *server) handleUpdateSettings() http.Handler {
+	type request struct {
+		FoundByPhone               *bool   `json:"found_by_phone"`
+		FoundByUsername            *bool   `json:"found_by_username"`
+		FriendRequestsNeedApproval *bool   `json:"friend_requests_need_approval"`
+		MomentsRange               *string `json:"moments_range"`
+		PushEnabled                *bool   `json:"push_enabled"`
+		PushShowText               *bool   `json:"push_show_text"`
+	}
+	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			return nil, err
+		}
+		st, err := s.svc.UpdateSettings(r.Context(), authOf(r), service.SettingsUpdate{
+			FoundByPhone: req.FoundByPhone, FoundByUsername: req.FoundByUsername, FriendRequestsNeedApproval: req.FriendRequestsNeedApproval,
+			MomentsRange: req.MomentsRange, PushEnabled: req.PushEnabled, PushShowText: req.PushShowText})
+		return settingsJSON(st), err
+	})
+}
+
+func (s *server) handleSendFriendRequest() http.Handler {
+	type request struct {
+		To       string `json:"to"`
+		Greeting string `json:"greeting"`
+	}
+	return s.handle(201, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			return nil, err
+		}
+		fr, err := s.svc.SendFriendRequest(r.Context(), authOf(r), req.To, req.Greeting)
+		return requestJSON(fr), err
+	})
+}
+
+func (s *server) handleFriendRequests() http.Handler {
+	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		frs, err := s.svc.FriendRequests(r.Context(), authOf(r))
+		out := make([]map[string]any, 0, len(frs))
+		for _, fr := range frs {
+			out = append(out, requestJSON(fr))
+		}
+		return map[string]any{"requests": out}, err
+	})
+}
+
+func (s *server) handleAnswerFriendRequest(accept bool) http.Handler {
+	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		fr, err := s.svc.AnswerFriendRequest(r.Context(), authOf(r), r.PathValue("id"), accept)
+		return requestJSON(fr), err
+	})
+}
+
+func (s *server) handleContacts() http.Handler {
+	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		ps, err := s.svc.Contacts(r.Context(), authOf(r))
+		return map[string]any{"contacts": profilesJSON(ps)}, err
+	})
+}
+
+func (s *server) handleUpdateContact() http.Handler {
+	type request struct {
+		Remark *string `json:"remark"`
+	}
+	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			return nil, err
+		}
+		if req.Remark == nil {
+			return nil, errorf(tkesj.EInvalid, "missing_field", `send {"remark": "..."}`)
+		}
+		return nil, s.svc.SetRemark(r.Context(), authOf(r), r.PathValue("id"), *req.Remark)
+	})
+}
+
+func (s *server) handleRemoveContact() http.Handler {
+	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return nil, s.svc.RemoveContact(r.Context(), authOf(r), r.PathValue("id"))
+	})
+}
+
+func (s *server) handleBlocked() http.Handler {
+	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		ps, err := s.svc.Blocked(r.Context(), authOf(r))
+		return map[string]any{"blocked": profilesJSON(ps)}, err
+	})
+}
+
+func (s *server) handleBlock(block bool) http.Handler {
+	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		if block {
+			return nil, s.svc.Block(r.Context(), authOf(r), r.PathValue("id"))
+		}
+		return nil, s.svc.Unblock(r.Context(), authOf(r), r.PathValue("id"))
+	})
+}
+
+func conversationJSON(c service.Conversation) map[string]any {
+	j := map[string]any{"id": c.ID, "kind": c.Kind, "role": c.Role, "last_seq": c.LastSeq, "read_seq": c.ReadSeq,
+		"received_seq": c.ReceivedSeq, "unread": max(0, c.LastSeq-c.ReadSeq), "muted": c.Muted, "updated_at": c.UpdatedAt.Format(time.RFC3339Nano)}
+	if c.Kind == "group" {
+		j["name"], j["announcement"] = c.Name, c.Announcement
+	}
+	if c.Peer != nil {
+		if c.Peer.Username == "" {
+			j["peer"] = map[string]any{"id": c.Peer.ID, "deleted": true}
+		} else {
+			j["peer"] = profileJSON(*c.Peer)
+		}
+	}
+	if c.Members != nil {
+		ms := make([]map[string]any, 0, len(c.Members))
+		for _, m := range c.Members {
+			mj := profileJSON(m.Profile)
+			mj["role"], mj["read_seq"] = m.Role, m.ReadSeq
+			ms = append(ms, mj)
+		}
+		j["members"] = ms
+		j["member_count"] = c.MemberCount
+	}
+	if c.LastMessage != nil {
+		j["last_message"] = service.MessageJSON(*c.LastMessage)
+	}
+	return j
+}
+
+func (s *server) handleCreateConversation() http.Handler {
+	type request struct {
+		Kind    string   `json:"kind"`
+		Name    string   `json:"name"`
+		Members []string `json:"members"`
+	}
+	return s.handle(201, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			return nil, err
+		}
+		a := authOf(r)
+		switch req.Kind {
+		case "direct":
+			if len(req.Members) != 1 {
+				return nil, errorf(tkesj.EInvalid, "invalid_members", "a direct chat names exactly one other person in members")
+			}
+			c, _, err := s.svc.CreateDirect(r.Context(), a, req.Members[0])
+			return conversationJSON(c), err
+		case "group":
+			if len(req.Members) > 1000 {
+				return nil, errorf(tkesj.EInvalid, "group_full", "too many members")
+			}
+			c, err := s.svc.CreateGroup(r.Context(), a, req.Name, req.Members)
+			return conversationJSON(c), err
+		}
+		return nil, errorf(tkesj.EInvalid, "invalid_kind", `kind must be "direct" or "group"`)
+	})
+}
+
+func (s *server) handleConversations() http.Handler {
+	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		cs, err := s.svc.Conversations(r.Context(), authOf(r))
+		out := make([]map[string]any, 0, len(cs))
+		for _, c := range cs {
+			out = append(out, conversationJSON(c))
+		}
+		return map[string]any{"conversations": out}, err
+	})
+}
+
+func (s *server) handleConversation() http.Handler {
+	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		c, err := s.svc.Conversation(r.Context(), authOf(r), r.PathValue("id"))
+		return conversationJSON(c), err
+	})
+}
+
+func (s *server) handleUpdateConversation() http.Handler {
+	type request struct {
+		Name         *string `json:"name"`
+		Announcement *string `json:"announcement"`
+	}
+	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			return nil, err
+		}
+		c, err := s.svc.UpdateGroup(r.Context(), authOf(r), r.PathValue("id"), service.GroupUpdate{Name: req.Name, Announcement: req.Announcement})
+		return conversationJSON(c), err
+	})
+}
+
+func (s *server) handleAddMembers() http.Handler {
+	type request struct {
+		Members []string `json:"members"`
+	}
+	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			return nil, err
+		}
+		if len(req.Members) > 1000 {
+			return nil, errorf(tkesj.EInvalid, "group_full", "too many members")
+		}
+		c, err := s.svc.AddMembers(r.Context(), authOf(r), r.PathValue("id"), req.Members)
+		return conversationJSON(c), err
+	})
+}
+
+func (s *server) handleRemoveMember() http.Handler {
+	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return nil, s.svc.RemoveMember(r.Context(), authOf(r), r.PathValue("id"), r.PathValue("user"))
+	})
+}
+
+func (s *server) handleSetRole() http.Handler {
+	type request struct {
+		Role string `json:"role"`
+	}
+	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			return nil, err
+		}
+		return nil, s.svc.SetRole(r.Context(), authOf(r), r.PathValue("id"), r.PathValue("user"), req.Role)
+	})
+}
+
+func (s *server) handleMute() http.Handler {
+	type request struct {
+		Muted *bool `json:"muted"`
+	}
+	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			return nil, err
+		}
+		if req.Muted == nil {
+			return nil, errorf(tkesj.EInvalid, "missing_field", `send {"muted": true} or {"muted": false}`)
+		}
+		return map[string]any{"muted": *req.Muted}, s.svc.Mute(r.Context(), authOf(r), r.PathValue("id"), *req.Muted)
+	})
+}
+
+func (s *server) handleSendMessage() http.Handler {
+	type request struct {
+		ClientID string            `json:"client_id"`
+		Kind     string            `json:"kind"`
+		Text     string            `json:"text"`
+		MediaID  string            `json:"media_id"`
+		Location *service.Location `json:"location"`
+		CardUser string            `json:"card_user"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		m, created, err := s.svc.Send(r.Context(), authOf(r), r.PathValue("id"), service.SendInput{
+			ClientID: req.ClientID, Kind: req.Kind, Text: req.Text, MediaID: req.MediaID, Location: req.Location, CardUser: req.CardUser})
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		status := http.StatusCreated
+		if !created {
+			status = http.StatusOK
+		}
+		writeJSON(w, status, service.MessageJSON(m))
+	})
+}
+
+// queryInt reads a non-negative integer query parameter (def when absent).
+func queryInt(r *http.Request, name string, def int64) (int64, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, errorf(tkesj.EInvalid, "invalid_query", "%s must be a non-negative whole number", name)
+	}
+	return n, nil
+}
+
+func (s *server) handleMessages() http.Handler {
+	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		after, err := queryInt(r, "after_seq", 0)
+		if err != nil {
+			return nil, err
+		}
+		before, err := queryInt(r, "before_seq", 0)
+		if err != nil {
+			return nil, err
+		}
+		limit, err := queryInt(r, "limit", 50)
+		if err != nil {
+			return nil, err
+		}
+		ms, err := s.svc.Messages(r.Context(), authOf(r), r.PathValue("id"), after, before, int(min(limit, 1000)))
+		out := make([]map[string]any, 0, len(ms))
+		for _, m := range ms {
+			out = append(out, service.MessageJSON(m))
+		}
+		return map[string]any{"messages": out}, err
+	})
+}
+
+func pathSeq(r *http.Request) (int64, error) {
+	n, err := strconv.ParseInt(r.PathValue("seq"), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, errorf(tkesj.ENotFound, "not_found", "message not found")
+	}
+	return n, nil
+}
+
+func (s *server) handleRecall() http.Handler {
+	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		seq, err := pathSeq(r)
+		if err != nil {
+			return nil, err
+		}
+		return nil, s.svc.Recall(r.Context(), authOf(r), r.PathValue("id"), seq)
+	})
+}
+
+func (s *server) handleDeleteForMe() http.Handler {
+	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		seq, err := pathSeq(r)
+		if err != nil {
+			return nil, err
+		}
+		return nil, s.svc.DeleteForMe(r.Context(), authOf(r), r.PathValue("id"), seq)
+	})
+}
+
+func (s *server) handleRead() http.Handler {
+	type request struct {
+		Seq int64 `json:"seq"`
+	}
+	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			return nil, err
+		}
+		return nil, s.svc.MarkRead(r.Context(), authOf(r), r.PathValue("id"), req.Seq)
+	})
+}
+
+func (s *server) handleWS() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.Realtime == nil {
+			writeError(w, r, s.log, errorf(tkesj.EUnavailable, "unavailable", "real-time delivery is not running"))
+			return
+		}
+		a := authOf(r)
+		s.opts.Realtime.ServeWS(w, r, a.UserID, a.DeviceIdx)
+	})
+}

@@ -1,0 +1,350 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"time"
+
+	"github.com/tkesj/tkesj"
+)
+
+// ConversationRecord is a conversation row. Meta (group name, announcement)
+// is sealed with the conversation's own key.
+type ConversationRecord struct {
+	ID, Kind  string
+	DirectKey sql.NullString
+	Meta      []byte
+	LastSeq   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// MemberRecord is one person's place in a conversation.
+type MemberRecord struct {
+	ConvID, UserID string
+	Role           string // owner, admin, member
+	JoinedSeq      int64  // the person sees messages after this seq
+	ReceivedSeq    int64
+	ReadSeq        int64
+	Muted          bool
+	JoinedAt       time.Time
+}
+
+// MessageRecord is a stored message. Body is sealed with the sender's key and
+// is nil once recalled.
+type MessageRecord struct {
+	ConvID   string
+	Seq      int64
+	ID       string
+	SenderID string
+	ClientID string
+	Kind     string
+	Body     []byte
+	MediaID  sql.NullString
+	SentAt   time.Time
+	Recalled bool
+}
+
+// CreateConversation inserts a conversation. For direct chats a taken
+// DirectKey is a conflict (the caller then reads the existing one).
+func (q *Queries) CreateConversation(ctx context.Context, c ConversationRecord) error {
+	_, err := q.exec(ctx, `INSERT INTO conversations (id, kind, direct_key, meta, last_seq, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.Kind, c.DirectKey, c.Meta, c.LastSeq, micros(c.CreatedAt), micros(c.UpdatedAt))
+	if err != nil && q.d.IsUnique(err) {
+		return tkesj.Errorf(tkesj.EConflict, "conversation_exists", "the conversation exists already")
+	}
+	return err
+}
+
+const convCols = `id, kind, direct_key, meta, last_seq, created_at, updated_at`
+
+func scanConversation(sc interface{ Scan(...any) error }) (ConversationRecord, error) {
+	var c ConversationRecord
+	var cr, up int64
+	err := sc.Scan(&c.ID, &c.Kind, &c.DirectKey, &c.Meta, &c.LastSeq, &cr, &up)
+	c.CreatedAt, c.UpdatedAt = fromMicros(cr), fromMicros(up)
+	return c, err
+}
+
+// FindConversation returns a conversation by id, or not_found.
+func (q *Queries) FindConversation(ctx context.Context, id string) (ConversationRecord, error) {
+	c, err := scanConversation(q.row(ctx, `SELECT `+convCols+` FROM conversations WHERE id = ?`, id))
+	return c, notFound(err, "conversation")
+}
+
+// FindDirectConversation returns the direct conversation with that key, or not_found.
+func (q *Queries) FindDirectConversation(ctx context.Context, key string) (ConversationRecord, error) {
+	c, err := scanConversation(q.row(ctx, `SELECT `+convCols+` FROM conversations WHERE direct_key = ?`, key))
+	return c, notFound(err, "conversation")
+}
+
+// UpdateConversationMeta replaces a conversation's sealed meta.
+func (q *Queries) UpdateConversationMeta(ctx context.Context, id string, meta []byte, at time.Time) error {
+	_, err := q.exec(ctx, `UPDATE conversations SET meta = ? WHERE id = ?`, meta, id)
+	return err
+}
+
+// DeleteConversation removes a conversation with its members and messages.
+func (q *Queries) DeleteConversation(ctx context.Context, id string) error {
+	_, err := q.exec(ctx, `DELETE FROM conversations WHERE id = ?`, id)
+	return err
+}
+
+// ConversationsOf lists the conversations userID is a member of, with the
+// member's row, most recently active first.
+func (q *Queries) ConversationsOf(ctx context.Context, userID string) ([]ConversationRecord, []MemberRecord, error) {
+	rows, err := q.query(ctx, `SELECT c.id, c.kind, c.direct_key, c.meta, c.last_seq, c.created_at, c.updated_at,
+		m.role, m.joined_seq, m.received_seq, m.read_seq, m.muted, m.joined_at
+		FROM members m JOIN conversations c ON c.id = m.conv_id WHERE m.user_id = ? ORDER BY c.updated_at DESC, c.id`, userID)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var cs []ConversationRecord
+	var ms []MemberRecord
+	for rows.Next() {
+		var c ConversationRecord
+		m := MemberRecord{UserID: userID}
+		var cr, up, j int64
+		if err := rows.Scan(&c.ID, &c.Kind, &c.DirectKey, &c.Meta, &c.LastSeq, &cr, &up,
+			&m.Role, &m.JoinedSeq, &m.ReceivedSeq, &m.ReadSeq, &m.Muted, &j); err != nil {
+			return nil, nil, err
+		}
+		c.CreatedAt, c.UpdatedAt, m.JoinedAt, m.ConvID = fromMicros(cr), fromMicros(up), fromMicros(j), c.ID
+		cs, ms = append(cs, c), append(ms, m)
+	}
+	return cs, ms, rows.Err()
+}
+
+// AddMember adds a person to a conversation; a repeat is a conflict.
+func (q *Queries) AddMember(ctx context.Context, m MemberRecord) error {
+	_, err := q.exec(ctx, `INSERT INTO members (conv_id, user_id, role, joined_seq, received_seq, read_seq, muted, joined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ConvID, m.UserID, m.Role, m.JoinedSeq, m.ReceivedSeq, m.ReadSeq, m.Muted, micros(m.JoinedAt))
+	if err != nil && q.d.IsUnique(err) {
+		return tkesj.Errorf(tkesj.EConflict, "already_member", "that person is in the conversation already")
+	}
+	return err
+}
+
+const memberCols = `conv_id, user_id, role, joined_seq, received_seq, read_seq, muted, joined_at`
+
+func scanMember(sc interface{ Scan(...any) error }) (MemberRecord, error) {
+	var m MemberRecord
+	var j int64
+	err := sc.Scan(&m.ConvID, &m.UserID, &m.Role, &m.JoinedSeq, &m.ReceivedSeq, &m.ReadSeq, &m.Muted, &j)
+	m.JoinedAt = fromMicros(j)
+	return m, err
+}
+
+// FindMember returns userID's membership of convID, or not_found (which is
+// also the answer for a conversation that does not exist).
+func (q *Queries) FindMember(ctx context.Context, convID, userID string) (MemberRecord, error) {
+	m, err := scanMember(q.row(ctx, `SELECT `+memberCols+` FROM members WHERE conv_id = ? AND user_id = ?`, convID, userID))
+	return m, notFound(err, "conversation")
+}
+
+// Members lists a conversation's members, owner first, then by joining time.
+func (q *Queries) Members(ctx context.Context, convID string) ([]MemberRecord, error) {
+	rows, err := q.query(ctx, `SELECT `+memberCols+` FROM members WHERE conv_id = ?
+		ORDER BY CASE role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, joined_at, user_id`, convID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []MemberRecord
+	for rows.Next() {
+		m, err := scanMember(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// MemberIDs lists the ids of a conversation's members.
+func (q *Queries) MemberIDs(ctx context.Context, convID string) ([]string, error) {
+	return q.strings(ctx, `SELECT user_id FROM members WHERE conv_id = ?`, convID)
+}
+
+// CountMembers counts a conversation's members.
+func (q *Queries) CountMembers(ctx context.Context, convID string) (int, error) {
+	var n int
+	err := q.row(ctx, `SELECT COUNT(*) FROM members WHERE conv_id = ?`, convID).Scan(&n)
+	return n, err
+}
+
+// RemoveMember takes a person out of a conversation; it reports whether they were in it.
+func (q *Queries) RemoveMember(ctx context.Context, convID, userID string) (bool, error) {
+	res, err := q.exec(ctx, `DELETE FROM members WHERE conv_id = ? AND user_id = ?`, convID, userID)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// SetMemberRole changes a member's role.
+func (q *Queries) SetMemberRole(ctx context.Context, convID, userID, role string) error {
+	_, err := q.exec(ctx, `UPDATE members SET role = ? WHERE conv_id = ? AND user_id = ?`, role, convID, userID)
+	return err
+}
+
+// SetMuted mutes or unmutes a conversation for one member.
+func (q *Queries) SetMuted(ctx context.Context, convID, userID string, muted bool) error {
+	_, err := q.exec(ctx, `UPDATE members SET muted = ? WHERE conv_id = ? AND user_id = ?`, muted, convID, userID)
+	return err
+}
+
+// AdvanceReceived moves a member's received position forward (never back,
+// never past the last message).
+func (q *Queries) AdvanceReceived(ctx context.Context, convID, userID string, seq int64) error {
+	_, err := q.exec(ctx, `UPDATE members SET received_seq = ? WHERE conv_id = ? AND user_id = ? AND received_seq < ?
+		AND ? <= (SELECT last_seq FROM conversations WHERE id = ?)`, seq, convID, userID, seq, seq, convID)
+	return err
+}
+
+// AdvanceRead moves a member's read position forward; reading implies receiving.
+func (q *Queries) AdvanceRead(ctx context.Context, convID, userID string, seq int64) error {
+	_, err := q.exec(ctx, `UPDATE members SET read_seq = ?, received_seq = CASE WHEN received_seq < ? THEN ? ELSE received_seq END
+		WHERE conv_id = ? AND user_id = ? AND read_seq < ? AND ? <= (SELECT last_seq FROM conversations WHERE id = ?)`,
+		seq, seq, seq, convID, userID, seq, seq, convID)
+	return err
+}
+
+// NextSeq takes the next sequence number of a conversation, in the caller's
+// transaction, and stamps its activity time.
+func (q *Queries) NextSeq(ctx context.Context, convID string, at time.Time) (int64, error) {
+	var seq int64
+	err := q.row(ctx, `UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq`, micros(at), convID).Scan(&seq)
+	return seq, notFound(err, "conversation")
+}
+
+// InsertMessage stores a message whose seq came from NextSeq.
+func (q *Queries) InsertMessage(ctx context.Context, m MessageRecord) error {
+	_, err := q.exec(ctx, `INSERT INTO messages (conv_id, seq, id, sender_id, client_id, kind, body, media_id, sent_at, recalled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ConvID, m.Seq, m.ID, m.SenderID, m.ClientID, m.Kind, m.Body, m.MediaID, micros(m.SentAt), m.Recalled)
+	return err
+}
+
+const messageCols = `conv_id, seq, id, sender_id, client_id, kind, body, media_id, sent_at, recalled`
+
+func scanMessage(sc interface{ Scan(...any) error }) (MessageRecord, error) {
+	var m MessageRecord
+	var at int64
+	err := sc.Scan(&m.ConvID, &m.Seq, &m.ID, &m.SenderID, &m.ClientID, &m.Kind, &m.Body, &m.MediaID, &at, &m.Recalled)
+	m.SentAt = fromMicros(at)
+	return m, err
+}
+
+// FindMessageByClientID returns the message a sender sent with clientID, or not_found.
+func (q *Queries) FindMessageByClientID(ctx context.Context, senderID, clientID string) (MessageRecord, error) {
+	m, err := scanMessage(q.row(ctx, `SELECT `+messageCols+` FROM messages WHERE sender_id = ? AND client_id = ?`, senderID, clientID))
+	return m, notFound(err, "message")
+}
+
+// FindMessage returns one message of a conversation, or not_found.
+func (q *Queries) FindMessage(ctx context.Context, convID string, seq int64) (MessageRecord, error) {
+	m, err := scanMessage(q.row(ctx, `SELECT `+messageCols+` FROM messages WHERE conv_id = ? AND seq = ?`, convID, seq))
+	return m, notFound(err, "message")
+}
+
+// MessageFilter selects a page of a conversation for one viewer.
+type MessageFilter struct {
+	ConvID    string
+	ViewerID  string // hidden (deleted-for-me) messages of this viewer are left out
+	AfterSeq  int64  // exclusive lower bound
+	BeforeSeq int64  // exclusive upper bound; 0 means none
+	Limit     int
+	Newest    bool // with BeforeSeq: the newest page below it, still returned ascending
+}
+
+// Messages returns a page of messages in ascending seq order.
+func (q *Queries) Messages(ctx context.Context, f MessageFilter) ([]MessageRecord, error) {
+	query := `SELECT ` + messageCols + ` FROM messages m WHERE conv_id = ? AND seq > ?`
+	args := []any{f.ConvID, f.AfterSeq}
+	if f.BeforeSeq > 0 {
+		query += ` AND seq < ?`
+		args = append(args, f.BeforeSeq)
+	}
+	query += ` AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ? AND h.conv_id = m.conv_id AND h.seq = m.seq)`
+	args = append(args, f.ViewerID)
+	order := " ORDER BY seq ASC"
+	if f.Newest {
+		order = " ORDER BY seq DESC"
+	}
+	query += order + " LIMIT " + strconv.Itoa(f.Limit)
+	rows, err := q.query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []MessageRecord
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	if f.Newest {
+		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+	}
+	return out, rows.Err()
+}
+
+// RecallMessage drops a message's body and marks it recalled.
+func (q *Queries) RecallMessage(ctx context.Context, convID string, seq int64) error {
+	_, err := q.exec(ctx, `UPDATE messages SET body = NULL, media_id = NULL, recalled = ? WHERE conv_id = ? AND seq = ?`, true, convID, seq)
+	return err
+}
+
+// HideMessage deletes a message for one person only.
+func (q *Queries) HideMessage(ctx context.Context, userID, convID string, seq int64) error {
+	_, err := q.exec(ctx, `INSERT INTO hidden_messages (user_id, conv_id, seq) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, userID, convID, seq)
+	return err
+}
+
+// MediaRecord describes an uploaded blob; the bytes are in the blob store,
+// sealed with the owner's key.
+type MediaRecord struct {
+	ID, OwnerID, Kind, Mime string
+	Size                    int64
+	Meta                    string // JSON: width, height, duration...
+	CreatedAt               time.Time
+}
+
+// CreateMedia records an upload.
+func (q *Queries) CreateMedia(ctx context.Context, m MediaRecord) error {
+	_, err := q.exec(ctx, `INSERT INTO media (id, owner_id, kind, mime, size, meta, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		m.ID, m.OwnerID, m.Kind, m.Mime, m.Size, m.Meta, micros(m.CreatedAt))
+	return err
+}
+
+// FindMedia returns a media record, or not_found.
+func (q *Queries) FindMedia(ctx context.Context, id string) (MediaRecord, error) {
+	var m MediaRecord
+	var at int64
+	err := q.row(ctx, `SELECT id, owner_id, kind, mime, size, meta, created_at FROM media WHERE id = ?`, id).
+		Scan(&m.ID, &m.OwnerID, &m.Kind, &m.Mime, &m.Size, &m.Meta, &at)
+	m.CreatedAt = fromMicros(at)
+	return m, notFound(err, "media")
+}
+
+// CanSeeMediaInChats reports whether viewerID is a member of a conversation
+// holding a message with that media, sent after they joined.
+func (q *Queries) CanSeeMediaInChats(ctx context.Context, mediaID, viewerID string) (bool, error) {
+	var n int
+	err := q.row(ctx, `SELECT COUNT(*) FROM messages msg JOIN members mem ON mem.conv_id = msg.conv_id
+		WHERE msg.media_id = ? AND mem.user_id = ? AND msg.seq > mem.joined_seq`, mediaID, viewerID).Scan(&n)
+	return n > 0, err
+}
+
+// DeleteMedia removes a media record.
+func (q *Queries) DeleteMedia(ctx context.Context, id string) error {
+	_, err := q.exec(ctx, `DELETE FROM media WHERE id = ?`, id)
+	return err
+}
