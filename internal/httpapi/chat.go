@@ -439,3 +439,14 @@ func (s *server) handleWS() http.Handler {
 		s.opts.Realtime.ServeWS(w, r, a.UserID, a.DeviceIdx)
 	})
 }
+
+func (s *server) handleSearch() http.Handler {
+	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		res, err := s.svc.Search(r.Context(), authOf(r), r.URL.Query().Get("q"))
+		ms := make([]map[string]any, 0, len(res.Messages))
+		for _, m := range res.Messages {
+			ms = append(ms, service.MessageJSON(m))
+		}
+		return map[string]any{"messages": ms, "contacts": profilesJSON(res.Contacts)}, err
+	})
+}

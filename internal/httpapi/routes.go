@@ -58,6 +58,7 @@ func (s *server) routes() []route {
 		{"GET", "/api/v1/conversations/{id}/messages", true, s.handleMessages()},
 		{"POST", "/api/v1/conversations/{id}/messages/{seq}/recall", true, s.handleRecall()},
 		{"DELETE", "/api/v1/conversations/{id}/messages/{seq}", true, s.handleDeleteForMe()},
+		{"GET", "/api/v1/search", true, s.handleSearch()},
 		{"GET", "/api/v1/ws", true, s.handleWS()},
 	}
 }

@@ -66,6 +66,10 @@ func (s *Service) DestroyAccount(ctx context.Context, a Auth, in DestroyInput) e
 				}
 			}
 		}
+		// The index must not keep even hashes of their words (R-DEL-4).
+		if err := q.UnindexSender(ctx, a.UserID); err != nil {
+			return err
+		}
 		_, err = q.DeleteUser(ctx, a.UserID)
 		return err
 	})

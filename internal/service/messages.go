@@ -180,6 +180,7 @@ func (s *Service) Send(ctx context.Context, a Auth, convID string, in SendInput)
 	msg := Message{ID: newID("m"), ConversationID: convID, SenderID: a.UserID, ClientID: in.ClientID, Kind: in.Kind,
 		Text: in.Text, Media: media, Location: in.Location, Card: card, SentAt: now}
 	sealed, err := s.seal(ctx, a.UserID, messageAD(convID, msg.ID), body{Text: in.Text, MediaID: in.MediaID, Location: in.Location, CardUser: in.CardUser})
+	tokens := s.tokenHashes(in.Text)
 	if err != nil {
 		return Message{}, false, s.internal(ctx, "send", err)
 	}
@@ -203,6 +204,9 @@ func (s *Service) Send(ctx context.Context, a Auth, convID string, in SendInput)
 			rec.MediaID = sql.NullString{String: in.MediaID, Valid: true}
 		}
 		if err := q.InsertMessage(ctx, rec); err != nil {
+			return err
+		}
+		if err := q.IndexMessage(ctx, convID, seq, tokens); err != nil {
 			return err
 		}
 		// The sender has received and read their own message.
@@ -353,6 +357,9 @@ func (s *Service) Recall(ctx context.Context, a Auth, convID string, seq int64) 
 		}
 		if s.now().Sub(m.SentAt) > s.cfg.RecallWindow {
 			return tkesj.Errorf(tkesj.EConflict, "recall_window_passed", "messages can be recalled within %s of sending", s.cfg.RecallWindow)
+		}
+		if err := q.UnindexMessage(ctx, convID, seq); err != nil {
+			return err
 		}
 		return q.RecallMessage(ctx, convID, seq)
 	})
