@@ -1,8 +1,8 @@
 // Package disk is the default tkesj.BlobStore: media blobs as files in a
 // local directory (R-MED-4).
 //
-// Only the wiring in cmd/tkesj and tests import it; the service layer sees a
-// tkesj.BlobStore and nothing of files.
+// Only the wiring (internal/app) and tests import it; the service layer sees
+// a tkesj.BlobStore and nothing of files.
 package disk
 
 import (
@@ -145,9 +145,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) (e
 	} else if err != nil {
 		return fmt.Errorf("put media %s: %w", key, err)
 	}
-	if err := os.Remove(tmp); err != nil {
-		return fmt.Errorf("put media %s: %w", key, err)
-	}
+	// The blob is in place; a temporary name that fails to go is only litter
+	// (the deferred Remove tries again, and Keys never lists it).
+	os.Remove(tmp)
 	if err := syncDir(dir); err != nil {
 		return fmt.Errorf("put media %s: %w", key, err)
 	}

@@ -1,0 +1,110 @@
+package s3
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/minio/minio-go/v7"
+	"github.com/tkesj/tkesj/internal/media/mediatest"
+)
+
+// fakeS3 starts an in-process S3-compatible server with an empty in-memory
+// backend and returns its host:port.
+func fakeS3(tb testing.TB) string {
+	tb.Helper()
+	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	tb.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+var buckets atomic.Int64
+
+// MustOpen opens a Store on a fresh fake S3 server and a fresh bucket.
+func MustOpen(tb testing.TB, prefix string) *Store {
+	tb.Helper()
+	s, err := Open(context.Background(), Config{
+		Endpoint:  fakeS3(tb),
+		Bucket:    fmt.Sprintf("tkesj-test-%d", buckets.Add(1)),
+		AccessKey: "test-access",
+		SecretKey: "test-secret",
+		Region:    "us-east-1",
+		Prefix:    prefix,
+	})
+	if err != nil {
+		tb.Fatalf("Open = %v", err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	// R-MED-4: S3-compatible object storage is one of the two backends.
+	t.Run("with no prefix", func(t *testing.T) {
+		mediatest.Run(t, func(t *testing.T) mediatest.Store { return MustOpen(t, "") })
+	})
+	t.Run("under a prefix", func(t *testing.T) {
+		mediatest.Run(t, func(t *testing.T) mediatest.Store { return MustOpen(t, "media/") })
+	})
+}
+
+func TestKeysStaysUnderItsPrefix(t *testing.T) {
+	a := MustOpen(t, "a/")
+	// A second store on the same bucket under another prefix, and objects
+	// that are not keys, must not show up in a's Keys.
+	b := &Store{client: a.client, bucket: a.bucket, prefix: "b/"}
+	mediatest.MustPut(t, a, "mmine", []byte("x"))
+	mediatest.MustPut(t, b, "mtheirs", []byte("y"))
+	for _, name := range []string{"a/sub/dir", "a/UPPER", "loose"} {
+		if _, err := a.client.PutObject(context.Background(), a.bucket, name, strings.NewReader("z"), 1, putOptions()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := mediatest.MustKeys(t, a); len(got) != 1 || got[0] != "mmine" {
+		t.Errorf("Keys = %q, want [mmine]", got)
+	}
+	if got := mediatest.MustGet(t, b, "mtheirs"); string(got) != "y" {
+		t.Errorf("Get under the other prefix = %q, want %q", got, "y")
+	}
+}
+
+func TestOpen(t *testing.T) {
+	endpoint := fakeS3(t)
+	cfg := Config{Endpoint: endpoint, Bucket: "tkesj-open", AccessKey: "k", SecretKey: "s", Region: "us-east-1"}
+	t.Run("a missing bucket is created and an existing one reused", func(t *testing.T) {
+		s1, err := Open(context.Background(), cfg)
+		if err != nil {
+			t.Fatalf("first Open = %v", err)
+		}
+		mediatest.MustPut(t, s1, "mkept", []byte("kept"))
+		s2, err := Open(context.Background(), cfg)
+		if err != nil {
+			t.Fatalf("second Open = %v", err)
+		}
+		if got := mediatest.MustGet(t, s2, "mkept"); string(got) != "kept" {
+			t.Errorf("Get through the second Store = %q, want %q", got, "kept")
+		}
+	})
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"an endpoint with a scheme is refused", Config{Endpoint: "http://" + endpoint, Bucket: "b"}},
+		{"a missing endpoint is refused", Config{Bucket: "b"}},
+		{"a missing bucket name is refused", Config{Endpoint: endpoint}},
+		{"an invalid bucket name is refused", Config{Endpoint: endpoint, Bucket: "Not_A_Bucket"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Open(context.Background(), tt.cfg); err == nil {
+				t.Errorf("Open(%+v) = nil error, want one", tt.cfg)
+			}
+		})
+	}
+}
+
+func putOptions() minio.PutObjectOptions { return minio.PutObjectOptions{} }
