@@ -27,6 +27,7 @@ const (
 	EGone             ErrorKind = "gone"               // existed, expired or was used (410)
 	ETooLarge         ErrorKind = "too_large"          // body or upload over its limit (413)
 	EUnsupported      ErrorKind = "unsupported"        // media type not accepted (415)
+	EUnsatisfiable    ErrorKind = "unsatisfiable"      // the byte range is outside the file (416)
 	ERateLimited      ErrorKind = "rate_limited"       // slow down; RetryAfter says how long (429)
 	EInternal         ErrorKind = "internal"           // our fault; details are logged, never shown (500)
 	EUnavailable      ErrorKind = "unavailable"        // temporarily cannot serve (503)

@@ -23,7 +23,7 @@ type userJSON struct {
 func selfJSON(u tkesj.User) userJSON {
 	j := userJSON{ID: u.ID, Username: u.Username, Nickname: u.Nickname, Gender: u.Gender, Phone: u.Phone, Status: string(u.Status)}
 	if u.AvatarID != "" {
-		j.AvatarURL = "/api/v1/media/" + u.AvatarID
+		j.AvatarURL = "/api/v1/users/" + u.ID + "/avatar"
 	}
 	return j
 }

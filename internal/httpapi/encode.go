@@ -102,6 +102,8 @@ func statusOf(k tkesj.ErrorKind) int {
 		return http.StatusRequestEntityTooLarge
 	case tkesj.EUnsupported:
 		return http.StatusUnsupportedMediaType
+	case tkesj.EUnsatisfiable:
+		return http.StatusRequestedRangeNotSatisfiable
 	case tkesj.ERateLimited:
 		return http.StatusTooManyRequests
 	case tkesj.EUnavailable:

@@ -59,6 +59,11 @@ func (s *server) routes() []route {
 		{"POST", "/api/v1/conversations/{id}/messages/{seq}/recall", true, s.handleRecall()},
 		{"DELETE", "/api/v1/conversations/{id}/messages/{seq}", true, s.handleDeleteForMe()},
 		{"GET", "/api/v1/search", true, s.handleSearch()},
+		{"POST", "/api/v1/media", true, s.handleUpload()},
+		{"GET", "/api/v1/media/{id}", true, s.handleMedia()},
+		{"DELETE", "/api/v1/media/{id}", true, s.handleDeleteMedia()},
+		{"PUT", "/api/v1/me/avatar", true, s.handleSetAvatar()},
+		{"GET", "/api/v1/users/{id}/avatar", true, s.handleAvatar()},
 		{"GET", "/api/v1/ws", true, s.handleWS()},
 	}
 }

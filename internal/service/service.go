@@ -14,6 +14,7 @@ import (
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/keyring"
+	"github.com/tkesj/tkesj/internal/media/process"
 	"github.com/tkesj/tkesj/internal/passhash"
 	"github.com/tkesj/tkesj/internal/ratelimit"
 	"github.com/tkesj/tkesj/internal/store"
@@ -31,12 +32,14 @@ type Config struct {
 	MinorAge         int           // under this age a guardian must consent; 14
 	HashConcurrency  int           // argon2id hashes at once; 4
 	PasswordParams   *passhash.Params
-	SessionTouchStep time.Duration // how stale last_seen_at may get; 1 min
-	GroupCap         int           // most members a group may have; 500
-	RecallWindow     time.Duration // how long a sender may recall a message; 2 min
-	Writers          int           // group-commit workers; 1 (SQLite has one writer anyway)
-	MaxBatch         int           // most writes in one group commit; 256
-	SendsPerMinute   int           // messages one person may send per minute; 600
+	SessionTouchStep time.Duration  // how stale last_seen_at may get; 1 min
+	GroupCap         int            // most members a group may have; 500
+	RecallWindow     time.Duration  // how long a sender may recall a message; 2 min
+	Writers          int            // group-commit workers; 1 (SQLite has one writer anyway)
+	MaxBatch         int            // most writes in one group commit; 256
+	SendsPerMinute   int            // messages one person may send per minute; 600
+	MediaLimits      process.Limits // per-kind upload caps; process.DefaultLimits
+	Reencodes        int            // picture re-encodes at once (each may hold ~200 MB); 2
 }
 
 func (c *Config) defaults() {
@@ -76,6 +79,18 @@ func (c *Config) defaults() {
 	if c.SendsPerMinute == 0 {
 		c.SendsPerMinute = 600
 	}
+	d := process.DefaultLimits
+	for _, f := range []struct {
+		dst *int64
+		def int64
+	}{{&c.MediaLimits.Image, d.Image}, {&c.MediaLimits.Video, d.Video}, {&c.MediaLimits.Voice, d.Voice}, {&c.MediaLimits.File, d.File}} {
+		if *f.dst == 0 {
+			*f.dst = f.def
+		}
+	}
+	if c.Reencodes == 0 {
+		c.Reencodes = 2
+	}
 }
 
 // Deps are the service's collaborators.
@@ -108,6 +123,8 @@ type Service struct {
 	friendRequests *ratelimit.Limiter
 	sends          *ratelimit.Limiter
 	typing         *ratelimit.Limiter
+	uploads        *ratelimit.Limiter
+	reencodes      chan struct{} // bounds concurrent picture re-encodes
 }
 
 // New returns a Service. It publishes the first policy version if the store has none.
@@ -125,6 +142,8 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 		friendRequests: ratelimit.New(30, time.Hour, 0),
 		sends:          ratelimit.New(cfg.SendsPerMinute, time.Minute, 0),
 		typing:         ratelimit.New(5, 5*time.Second, 0),
+		uploads:        ratelimit.New(120, time.Hour, 0),
+		reencodes:      make(chan struct{}, cfg.Reencodes),
 		hasher:         passhash.New(params, cfg.HashConcurrency),
 		codesPerPhone:  ratelimit.New(cfg.CodesPerPhone, time.Hour, 0),
 		codesPerIP:     ratelimit.New(cfg.CodesPerIP, time.Hour, 0),
