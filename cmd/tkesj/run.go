@@ -16,6 +16,9 @@ const usage = `tkesj — a self-hostable messenger whose privacy policy is enfor
 Usage:
   tkesj serve [flags]    run the server (tkesj serve -h lists the flags)
   tkesj keys rotate      re-wrap every data key under a new master key (server stopped)
+  tkesj backup --out DIR online snapshot of the embedded store and media (never the keys)
+  tkesj restore --from DIR  restore a backup (server stopped); destroyed accounts stay destroyed
+  tkesj purge            finish destroying accounts (after a PostgreSQL restore)
   tkesj version          print the version
 `
 
@@ -34,6 +37,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return app.Serve(ctx, cfg, app.NewLogger(stderr, cfg.LogLevel), nil)
+	case "backup", "restore", "purge":
+		return storeCommand(ctx, args[0], args[1:], getenv, stdout, stderr)
 	case "keys":
 		return keysCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "version":

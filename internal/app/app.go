@@ -233,6 +233,10 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	purgeCtx, stopPurger := context.WithCancel(context.WithoutCancel(ctx))
+	purgerDone := make(chan struct{})
+	go func() { defer close(purgerDone); a.Service.RunPurger(purgeCtx, 10*time.Minute) }()
+	defer func() { stopPurger(); <-purgerDone }()
 	log.Info("tkesj listening", "addr", ln.Addr().String(), "store", a.db.Dialect())
 	if ready != nil {
 		ready(ln.Addr().String())

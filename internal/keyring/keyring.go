@@ -303,6 +303,22 @@ func (k *Keyring) Destroy(ctx context.Context, id string) error {
 	return err
 }
 
+// Exists reports whether id has a data key. An account row whose key does
+// not exist belongs to a destroyed person: the key store is the destruction
+// log that a restored data backup is checked against (R-DEL-3).
+func (k *Keyring) Exists(ctx context.Context, id string) (bool, error) {
+	if err := checkID(id); err != nil {
+		return false, err
+	}
+	k.wrapMu.RLock()
+	_, err := k.store.Key(ctx, id)
+	k.wrapMu.RUnlock()
+	if errors.Is(err, ErrNoKey) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // Index returns HMAC-SHA256(index key, kind || 0x00 || value): a 32-byte value
 // to store and search in a look-up column (phone number, username) instead of
 // the plaintext. It is deterministic and survives restarts and Rotate. Callers

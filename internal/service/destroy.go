@@ -70,8 +70,10 @@ func (s *Service) DestroyAccount(ctx context.Context, a Auth, in DestroyInput) e
 		if err := q.UnindexSender(ctx, a.UserID); err != nil {
 			return err
 		}
-		_, err = q.DeleteUser(ctx, a.UserID)
-		return err
+		if _, err = q.DeleteUser(ctx, a.UserID); err != nil {
+			return err
+		}
+		return q.EnqueuePurge(ctx, a.UserID, s.now())
 	})
 	if err != nil {
 		// The key is gone already, so nothing of theirs can be read; the
@@ -79,6 +81,10 @@ func (s *Service) DestroyAccount(ctx context.Context, a Auth, in DestroyInput) e
 		return s.internal(ctx, "destroy account", err)
 	}
 	s.closeConnections(ctx, a.UserID, nil)
+	select {
+	case s.purgeNow <- struct{}{}:
+	default:
+	}
 	for _, id := range groups {
 		s.publishToMembers(ctx, id, map[string]any{"type": "conversation", "conversation_id": id, "event": "members_changed"})
 	}

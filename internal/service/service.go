@@ -125,6 +125,7 @@ type Service struct {
 	typing         *ratelimit.Limiter
 	uploads        *ratelimit.Limiter
 	reencodes      chan struct{} // bounds concurrent picture re-encodes
+	purgeNow       chan struct{} // wakes the purger after a destruction
 }
 
 // New returns a Service. It publishes the first policy version if the store has none.
@@ -144,6 +145,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 		typing:         ratelimit.New(5, 5*time.Second, 0),
 		uploads:        ratelimit.New(120, time.Hour, 0),
 		reencodes:      make(chan struct{}, cfg.Reencodes),
+		purgeNow:       make(chan struct{}, 1),
 		hasher:         passhash.New(params, cfg.HashConcurrency),
 		codesPerPhone:  ratelimit.New(cfg.CodesPerPhone, time.Hour, 0),
 		codesPerIP:     ratelimit.New(cfg.CodesPerIP, time.Hour, 0),
