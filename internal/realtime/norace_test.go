@@ -1,0 +1,6 @@
+//go:build !race
+
+package realtime_test
+
+// raceEnabled tells memory measurements that the race detector inflates them.
+const raceEnabled = false

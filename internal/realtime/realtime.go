@@ -1,0 +1,377 @@
+// Package realtime is the WebSocket side of tkesj: it holds the connections
+// of the people connected to this node, delivers the frames of bus events to
+// them and hands the frames clients send to the service.
+//
+// Only internal/app (which wires it) and internal/httpapi (which
+// authenticates a request and calls Hub.ServeWS) import it.
+//
+// A Hub never lets a connection hold up anyone else: every connection has a
+// bounded send queue, enqueueing never blocks, and a connection whose queue is
+// full (or that does not read a frame within the write timeout) is closed as a
+// slow consumer. The client reconnects and catches up from its last seq.
+package realtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/tkesj/tkesj"
+)
+
+// Handler is the service's side of a connection.
+type Handler interface {
+	// ReadyFrame returns the JSON "ready" frame for a person who just connected:
+	// {"type":"ready", ...sync summary...}. It is sent first, before any event.
+	ReadyFrame(ctx context.Context, userID string) ([]byte, error)
+	// ClientFrame handles one JSON text frame a client sent (ack, read, typing, ping...).
+	// A returned *tkesj.Error is sent back as {"type":"error","code":...,"detail":...}; the connection stays open.
+	ClientFrame(ctx context.Context, userID string, deviceIdx []byte, frame []byte) error
+}
+
+// Options tune a Hub. A zero field takes its default; a negative one is an
+// error.
+type Options struct {
+	SendQueue    int           // frames queued per connection before it counts as slow; default 256
+	ReadLimit    int64         // max bytes of one client frame; default 8 KiB
+	PingInterval time.Duration // default 30 s; a connection that misses 2 pongs is closed
+	FramesPerSec float64       // client frame rate limit per connection; default 20, burst 40; over it -> error frame "rate_limited"; 10 violations -> close (policy violation)
+	WriteTimeout time.Duration // default 10 s per frame; a client that does not read within it is slow
+}
+
+// Defaults of Options.
+const (
+	DefaultSendQueue    = 256
+	DefaultReadLimit    = 8 << 10
+	DefaultPingInterval = 30 * time.Second
+	DefaultFramesPerSec = 20
+	DefaultWriteTimeout = 10 * time.Second
+)
+
+const (
+	// maxViolations is how many frames over the rate limit a connection may
+	// send before it is closed.
+	maxViolations = 10
+	// maxMissedPongs is how many pings in a row may go unanswered.
+	maxMissedPongs = 2
+	// closeWait bounds how long Hub.Close waits for connections to finish
+	// their close handshake before cutting them off, and cutWait how long it
+	// then waits for ServeWS calls to return.
+	closeWait = 4 * time.Second
+	cutWait   = time.Second
+	// shardCount spreads the user -> connections index over this many locks.
+	shardCount = 32
+)
+
+// Close codes the hub sends. 4001 is ours (the 4000-4999 range is private).
+const (
+	statusSignedOut websocket.StatusCode = 4001
+)
+
+// Control events understood by the hub (tkesj.Event.Control).
+const (
+	controlCloseDevice = "close_device"
+	controlCloseUser   = "close_user"
+)
+
+// Hub holds this node's WebSocket connections and delivers bus events to them.
+// It is safe for concurrent use.
+type Hub struct {
+	handler     Handler
+	log         *slog.Logger
+	opts        Options
+	unsubscribe func()
+	epoch       time.Time // the rate limiter's clock starts here
+	seed        maphash.Seed
+	shards      [shardCount]shard
+
+	mu      sync.Mutex // guards closed and serving.Add
+	closed  bool
+	serving sync.WaitGroup // one per ServeWS call
+
+	conns          atomic.Int64
+	slowDropped    atomic.Uint64
+	framesSent     atomic.Uint64
+	framesReceived atomic.Uint64
+	rateLimited    atomic.Uint64
+
+	// Frames the hub itself sends, encoded once.
+	pongFrame        []byte
+	rateLimitedFrame []byte
+	malformedFrame   []byte
+	unsupportedFrame []byte
+}
+
+// shard indexes the connections of some users. Delivery takes the read lock;
+// connecting and disconnecting take the write lock.
+type shard struct {
+	mu    sync.RWMutex
+	users map[string][]*conn
+}
+
+// New returns a hub that delivers the events of bus to the connections it
+// serves, calling h for ready frames and client frames. log receives only
+// opaque ids and counts, never frame contents; nil discards. Close the hub to
+// end its subscription.
+func New(bus tkesj.Bus, h Handler, log *slog.Logger, opts Options) (*Hub, error) {
+	if bus == nil || h == nil {
+		return nil, fmt.Errorf("new realtime hub: %w", tkesj.Errorf(tkesj.EInvalid, "missing_dependency", "the event bus and the handler are required"))
+	}
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("new realtime hub: %w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	hub := &Hub{
+		handler:          h,
+		log:              log,
+		opts:             opts,
+		epoch:            time.Now(),
+		seed:             maphash.MakeSeed(),
+		pongFrame:        []byte(`{"type":"pong"}`),
+		rateLimitedFrame: errorFrame("rate_limited", "you are sending too fast; slow down"),
+		malformedFrame:   errorFrame("malformed_json", "a frame must be a JSON object"),
+		unsupportedFrame: errorFrame("unsupported_frame", "only JSON text frames are accepted"),
+	}
+	for i := range hub.shards {
+		hub.shards[i].users = make(map[string][]*conn)
+	}
+	unsubscribe, err := bus.Subscribe(hub.deliver)
+	if err != nil {
+		return nil, fmt.Errorf("new realtime hub: subscribe: %w", err)
+	}
+	hub.unsubscribe = unsubscribe
+	return hub, nil
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.SendQueue < 0 || o.ReadLimit < 0 || o.PingInterval < 0 || o.FramesPerSec < 0 || o.WriteTimeout < 0 {
+		return o, tkesj.Errorf(tkesj.EInvalid, "negative_option", "realtime options may not be negative")
+	}
+	if o.SendQueue == 0 {
+		o.SendQueue = DefaultSendQueue
+	}
+	if o.ReadLimit == 0 {
+		o.ReadLimit = DefaultReadLimit
+	}
+	if o.PingInterval == 0 {
+		o.PingInterval = DefaultPingInterval
+	}
+	if o.FramesPerSec == 0 {
+		o.FramesPerSec = DefaultFramesPerSec
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	return o, nil
+}
+
+// Stats are the hub's counters since New. Connections is the number of
+// connections held now; the rest only grow.
+type Stats struct {
+	Connections    int
+	SlowDropped    uint64 // connections closed because they did not keep up
+	FramesSent     uint64 // frames written to clients
+	FramesReceived uint64 // data frames read from clients
+	RateLimited    uint64 // client frames refused for going over the rate limit
+}
+
+// Stats reports the hub's counters.
+func (h *Hub) Stats() Stats {
+	return Stats{
+		Connections:    int(h.conns.Load()),
+		SlowDropped:    h.slowDropped.Load(),
+		FramesSent:     h.framesSent.Load(),
+		FramesReceived: h.framesReceived.Load(),
+		RateLimited:    h.rateLimited.Load(),
+	}
+}
+
+// Close ends the bus subscription, closes every connection with status 1001
+// (going away) and waits, a bounded time, for every ServeWS call to return.
+// Connections that have not finished their close handshake by then are cut
+// off. ServeWS calls made after Close answer 503. Closing twice is not an
+// error.
+func (h *Hub) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	h.mu.Unlock()
+	h.unsubscribe()
+
+	all := h.allConns()
+	for _, c := range all {
+		c.shutdown(websocket.StatusGoingAway, "going away", false)
+	}
+	if waitTimeout(&h.serving, closeWait) {
+		return nil
+	}
+	for _, c := range h.allConns() {
+		c.cut()
+	}
+	if waitTimeout(&h.serving, cutWait) {
+		return nil
+	}
+	return fmt.Errorf("close realtime hub: %d connections still open after %v", h.conns.Load(), closeWait+cutWait)
+}
+
+// waitTimeout waits for wg up to d and reports whether it finished.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// enter counts a ServeWS call; it reports false once the hub is closed.
+func (h *Hub) enter() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.serving.Add(1)
+	return true
+}
+
+func (h *Hub) isClosed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
+}
+
+func (h *Hub) shard(userID string) *shard {
+	return &h.shards[maphash.String(h.seed, userID)%shardCount]
+}
+
+// register makes c reachable by deliveries. If the hub closed meanwhile, c
+// is closed at once: either Close saw it in the index, or it sees Close here.
+func (h *Hub) register(c *conn) {
+	s := h.shard(c.userID)
+	s.mu.Lock()
+	s.users[c.userID] = append(s.users[c.userID], c)
+	s.mu.Unlock()
+	h.conns.Add(1)
+	if h.isClosed() {
+		c.shutdown(websocket.StatusGoingAway, "going away", false)
+	}
+}
+
+func (h *Hub) unregister(c *conn) {
+	s := h.shard(c.userID)
+	s.mu.Lock()
+	list := slices.DeleteFunc(s.users[c.userID], func(x *conn) bool { return x == c })
+	if len(list) == 0 {
+		delete(s.users, c.userID)
+	} else {
+		s.users[c.userID] = list
+	}
+	s.mu.Unlock()
+	h.conns.Add(-1)
+}
+
+func (h *Hub) allConns() []*conn {
+	var all []*conn
+	for i := range h.shards {
+		s := &h.shards[i]
+		s.mu.RLock()
+		for _, list := range s.users {
+			all = append(all, list...)
+		}
+		s.mu.RUnlock()
+	}
+	return all
+}
+
+// deliver is the bus subscription. It never blocks: enqueueing on a
+// connection either succeeds at once or closes that connection as slow.
+func (h *Hub) deliver(e tkesj.Event) {
+	switch e.Control {
+	case "":
+		if len(e.Frame) == 0 {
+			return
+		}
+		for _, userID := range e.Users {
+			s := h.shard(userID)
+			s.mu.RLock()
+			for _, c := range s.users[userID] {
+				c.enqueue(e.Frame)
+			}
+			s.mu.RUnlock()
+		}
+	case controlCloseDevice, controlCloseUser:
+		if len(e.Users) == 0 {
+			return
+		}
+		userID := e.Users[0]
+		s := h.shard(userID)
+		s.mu.RLock()
+		for _, c := range s.users[userID] {
+			if e.Control == controlCloseDevice && !bytes.Equal(c.deviceIdx, e.DeviceIdx) {
+				continue
+			}
+			if len(e.Frame) > 0 {
+				c.enqueue(e.Frame)
+			}
+			c.shutdown(statusSignedOut, "signed out", true)
+		}
+		s.mu.RUnlock()
+	default:
+		// A newer node may publish controls this one does not know; acting
+		// on half of an event would be worse than ignoring it.
+		h.log.Warn("realtime: unknown control event ignored", "control", e.Control, "users", len(e.Users))
+	}
+}
+
+// errorFrame encodes {"type":"error","code":code,"detail":detail}.
+func errorFrame(code, detail string) []byte {
+	// Marshalling a struct of strings cannot fail.
+	b, _ := json.Marshal(struct {
+		Type   string `json:"type"`
+		Code   string `json:"code"`
+		Detail string `json:"detail,omitempty"`
+	}{"error", code, detail})
+	return b
+}
+
+// errorFrameFor turns an error from the Handler into an error frame. Only a
+// *tkesj.Error's code and user-safe message are sent; anything else is
+// reported as internal, and its cause is logged by the caller.
+func errorFrameFor(err error) []byte {
+	var e *tkesj.Error
+	if errors.As(err, &e) && e.Kind != tkesj.EInternal {
+		return errorFrame(e.Code, e.Message)
+	}
+	in := tkesj.Internal(err)
+	return errorFrame(in.Code, in.Message)
+}
+
+// deviceAttr logs a device index, which is an opaque number, as hex.
+func deviceAttr(deviceIdx []byte) slog.Attr {
+	return slog.String("device", hex.EncodeToString(deviceIdx))
+}
