@@ -35,7 +35,7 @@ func TestImportRules(t *testing.T) {
 		t.Fatalf("go list found only %d packages; the test would prove nothing", len(pkgs))
 	}
 	// Adapters: each technology in its own package; none imports another.
-	adapters := []string{"/internal/store/sqlite", "/internal/store/postgres", "/internal/keyring", "/internal/bus/", "/internal/media/disk", "/internal/media/s3", "/internal/sms"}
+	adapters := []string{"/internal/store/sqlite", "/internal/store/postgres", "/internal/keyring", "/internal/bus/", "/internal/media/disk", "/internal/media/s3", "/internal/sms", "/internal/push/webpush", "/internal/realtime"}
 	isAdapter := func(p string) bool {
 		for _, a := range adapters {
 			if strings.Contains(p+"/", a) {
