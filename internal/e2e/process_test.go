@@ -48,6 +48,7 @@ type proc struct {
 	*server
 	cmd  *exec.Cmd
 	args []string
+	env  []string
 	log  *syncBuffer
 }
 
@@ -64,6 +65,11 @@ func freePort(t *testing.T) string {
 // startProc runs `tkesj serve` with args (plus --addr and --sms-webhook) and
 // waits for /healthz.
 func startProc(t *testing.T, inbox *smsInbox, data string, extra ...string) *proc {
+	return startProcEnv(t, inbox, data, nil, extra...)
+}
+
+// startProcEnv is startProc with extra environment variables.
+func startProcEnv(t *testing.T, inbox *smsInbox, data string, env []string, extra ...string) *proc {
 	t.Helper()
 	if inbox == nil {
 		inbox = &smsInbox{}
@@ -72,7 +78,7 @@ func startProc(t *testing.T, inbox *smsInbox, data string, extra ...string) *pro
 	t.Cleanup(gw.Close)
 	addr := freePort(t)
 	args := append([]string{"serve", "--addr", addr, "--data", data, "--sms-webhook", gw.URL, "--log-level", "warn"}, extra...)
-	p := &proc{args: args, log: &syncBuffer{}}
+	p := &proc{args: args, env: env, log: &syncBuffer{}}
 	p.server = &server{URL: "http://" + addr, Data: data, SMS: inbox, Log: p.log}
 	p.start(t)
 	return p
@@ -81,6 +87,7 @@ func startProc(t *testing.T, inbox *smsInbox, data string, extra ...string) *pro
 func (p *proc) start(t *testing.T) {
 	t.Helper()
 	p.cmd = exec.Command(tkesjBinary(t), p.args...)
+	p.cmd.Env = append(os.Environ(), p.env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
