@@ -19,6 +19,7 @@ Usage:
   tkesj backup --out DIR online snapshot of the embedded store and media (never the keys)
   tkesj restore --from DIR  restore a backup (server stopped); destroyed accounts stay destroyed
   tkesj purge            finish destroying accounts (after a PostgreSQL restore)
+  tkesj admin ...        publish policy versions, work the rights-request queue
   tkesj version          print the version
 `
 
@@ -39,6 +40,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return app.Serve(ctx, cfg, app.NewLogger(stderr, cfg.LogLevel), nil)
 	case "backup", "restore", "purge":
 		return storeCommand(ctx, args[0], args[1:], getenv, stdout, stderr)
+	case "admin":
+		return adminCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "keys":
 		return keysCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "version":

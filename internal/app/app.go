@@ -24,6 +24,8 @@ import (
 	"github.com/tkesj/tkesj/internal/httpapi"
 	"github.com/tkesj/tkesj/internal/keyring"
 	"github.com/tkesj/tkesj/internal/media/disk"
+	"github.com/tkesj/tkesj/internal/push/webpush"
+	"github.com/tkesj/tkesj/internal/realtime"
 	"github.com/tkesj/tkesj/internal/service"
 	"github.com/tkesj/tkesj/internal/sms"
 	"github.com/tkesj/tkesj/internal/store"
@@ -41,6 +43,7 @@ type Config struct {
 	SMSWebhook  string // --sms-webhook, TKESJ_SMS_WEBHOOK
 	PhoneRegion string // --phone-region, TKESJ_PHONE_REGION
 	LogLevel    string // --log-level, TKESJ_LOG_LEVEL
+	PushSubject string // --push-subject, TKESJ_PUSH_SUBJECT: the VAPID contact (mailto: or https:)
 	MasterKey   string // TKESJ_MASTER_KEY only: never a flag, so it stays out of process lists
 	KeySchema   string // PostgreSQL schema of the key store; "tkesj_keys" when empty
 
@@ -63,6 +66,7 @@ func (c *Config) specs() []flagSpec {
 		{"sms-webhook", "TKESJ_SMS_WEBHOOK", "", `URL that one-time codes are POSTed to as {"phone","code","purpose"}; empty writes them to the log`, &c.SMSWebhook},
 		{"phone-region", "TKESJ_PHONE_REGION", "CN", "region for phone numbers written without +", &c.PhoneRegion},
 		{"log-level", "TKESJ_LOG_LEVEL", "info", "debug, info, warn or error", &c.LogLevel},
+		{"push-subject", "TKESJ_PUSH_SUBJECT", "mailto:operator@tkesj.invalid", "contact the Web Push services may reach the operator at (mailto: or https:)", &c.PushSubject},
 		{"key-schema", "TKESJ_KEY_SCHEMA", "tkesj_keys", "PostgreSQL schema of the key store (kept apart from the data)", &c.KeySchema},
 	}
 }
@@ -103,6 +107,7 @@ func NewLogger(w io.Writer, level string) *slog.Logger {
 type App struct {
 	Handler http.Handler
 	Service *service.Service
+	Hub     *realtime.Hub
 	db      *store.DB
 	keys    keyring.Store
 	bus     tkesj.Bus
@@ -154,8 +159,25 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		dist = nil
 	}
-	h := httpapi.NewServer(svc, log, httpapi.Options{Web: dist})
-	return &App{Handler: h, Service: svc, db: db, keys: ks, bus: bus}, nil
+	vapid, err := webpush.LoadOrCreateKeys(cfg.Data)
+	if err != nil {
+		svc.Close()
+		closeAll(bus)
+		return nil, err
+	}
+	subject := cfg.PushSubject
+	if subject == "" {
+		subject = "mailto:operator@tkesj.invalid"
+	}
+	svc.SetPushProvider(webpush.New(vapid, subject, nil))
+	hub, err := realtime.New(bus, svc, log, realtime.Options{})
+	if err != nil {
+		svc.Close()
+		closeAll(bus)
+		return nil, err
+	}
+	h := httpapi.NewServer(svc, log, httpapi.Options{Web: dist, Realtime: hub, VAPIDPublicKey: vapid.Public})
+	return &App{Handler: h, Service: svc, Hub: hub, db: db, keys: ks, bus: bus}, nil
 }
 
 func isPostgres(url string) bool {
@@ -209,8 +231,9 @@ func OpenKeyring(ctx context.Context, cfg Config) (*keyring.Keyring, keyring.Sto
 
 // Close stops the writer and closes the bus, the store and the key store.
 func (a *App) Close() error {
+	hubErr := a.Hub.Close()
 	a.Service.Close()
-	return errors.Join(a.bus.Close(), a.db.Close(), a.keys.Close())
+	return errors.Join(hubErr, a.bus.Close(), a.db.Close(), a.keys.Close())
 }
 
 // Serve opens the app, listens on cfg.Addr and serves until ctx ends; then it
@@ -251,6 +274,9 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// WebSockets are hijacked connections that Shutdown does not wait for:
+	// close them first (1001 going away), then let requests finish.
+	a.Hub.Close()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -63,7 +63,7 @@ func requestJSON(fr service.FriendRequest) map[string]any {
 func settingsJSON(st service.Settings) map[string]any {
 	return map[string]any{"found_by_phone": st.FoundByPhone, "found_by_username": st.FoundByUsername,
 		"friend_requests_need_approval": st.FriendRequestsNeedApproval, "moments_range": st.MomentsRange,
-		"push_enabled": st.PushEnabled, "push_show_text": st.PushShowText}
+		"push_enabled": st.PushEnabled, "push_show_text": st.PushShowText, "default_post_visibility": st.DefaultPostVisibility}
 }
 
 func (s *server) handleSearchUsers() http.Handler {
@@ -88,6 +88,7 @@ func (s *server) handleUpdateSettings() http.Handler {
 		MomentsRange               *string `json:"moments_range"`
 		PushEnabled                *bool   `json:"push_enabled"`
 		PushShowText               *bool   `json:"push_show_text"`
+		DefaultPostVisibility      *string `json:"default_post_visibility"`
 	}
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		var req request
@@ -96,7 +97,7 @@ func (s *server) handleUpdateSettings() http.Handler {
 		}
 		st, err := s.svc.UpdateSettings(r.Context(), authOf(r), service.SettingsUpdate{
 			FoundByPhone: req.FoundByPhone, FoundByUsername: req.FoundByUsername, FriendRequestsNeedApproval: req.FriendRequestsNeedApproval,
-			MomentsRange: req.MomentsRange, PushEnabled: req.PushEnabled, PushShowText: req.PushShowText})
+			MomentsRange: req.MomentsRange, PushEnabled: req.PushEnabled, PushShowText: req.PushShowText, DefaultPostVisibility: req.DefaultPostVisibility})
 		return settingsJSON(st), err
 	})
 }

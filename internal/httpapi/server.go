@@ -23,6 +23,8 @@ import (
 type Options struct {
 	// Web is the built web client; nil serves none.
 	Web fs.FS
+	// VAPIDPublicKey is the Web Push application server key clients subscribe with.
+	VAPIDPublicKey string
 	// Realtime serves /api/v1/ws for an authenticated person.
 	Realtime interface {
 		ServeWS(w http.ResponseWriter, r *http.Request, userID string, deviceIdx []byte)
@@ -43,7 +45,7 @@ func NewServer(svc *service.Service, log *slog.Logger, opts Options) http.Handle
 	for _, rt := range s.routes() {
 		h := rt.handler
 		if rt.auth {
-			h = s.authenticated(h)
+			h = s.authenticated(rt.method+" "+rt.path, h)
 		}
 		s.mux.Handle(rt.method+" "+rt.path, h)
 		allowed[rt.path] = append(allowed[rt.path], rt.method)
@@ -135,8 +137,24 @@ func (s *server) middleware(next http.Handler) http.Handler {
 	})
 }
 
+// policyExempt lists what a person may still do while a major policy update
+// waits for their acceptance (R-POL-1): read and accept the policy, see who
+// they are, export their data, destroy the account, sign out, and keep the
+// socket that tells them about it.
+var policyExempt = map[string]bool{
+	"POST /api/v1/policy/accept":           true,
+	"GET /api/v1/me":                       true,
+	"DELETE /api/v1/me":                    true,
+	"DELETE /api/v1/sessions/current":      true,
+	"POST /api/v1/me/exports":              true,
+	"GET /api/v1/me/exports":               true,
+	"GET /api/v1/me/exports/{id}":          true,
+	"GET /api/v1/me/exports/{id}/download": true,
+	"GET /api/v1/ws":                       true,
+}
+
 // authenticated requires a valid bearer token (or ?token= on the WebSocket).
-func (s *server) authenticated(next http.Handler) http.Handler {
+func (s *server) authenticated(route string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok {
@@ -148,6 +166,11 @@ func (s *server) authenticated(next http.Handler) http.Handler {
 		a, err := s.svc.Authenticate(r.Context(), strings.TrimSpace(token))
 		if err != nil {
 			writeError(w, r, s.log, err)
+			return
+		}
+		if a.PolicyPending && !policyExempt[route] {
+			writeError(w, r, s.log, errorf(tkesj.EConflict, "policy_acceptance_required",
+				"the privacy policy has changed; read it at /api/v1/policy and accept it (POST /api/v1/policy/accept) to continue, or export your data or destroy your account"))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), authKey, a)))

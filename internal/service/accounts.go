@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -97,17 +98,25 @@ func (s *Service) RequestCode(ctx context.Context, rawPhone, purpose, clientIP s
 			return s.internal(ctx, "request code", err)
 		}
 	}
+	return s.issueCode(ctx, phone, purpose, purpose)
+}
+
+// issueCode stores a fresh code for phone under purpose and sends it,
+// telling the gateway sendAs as its purpose.
+func (s *Service) issueCode(ctx context.Context, phone, purpose, sendAs string) error {
 	code, err := sixDigits()
 	if err != nil {
-		return s.internal(ctx, "request code", err)
+		return s.internal(ctx, "issue code", err)
 	}
+	now := s.now()
+	idx := s.phoneIdx(phone)
 	rec := store.CodeRecord{PhoneIdx: idx, Purpose: purpose, CodeMAC: s.codeMAC(phone, purpose, code), ExpiresAt: now.Add(s.cfg.CodeTTL), CreatedAt: now}
 	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.PutCode(ctx, rec) }); err != nil {
-		return s.internal(ctx, "request code", err)
+		return s.internal(ctx, "issue code", err)
 	}
-	if err := s.codes.SendCode(ctx, phone, code, purpose); err != nil {
+	if err := s.codes.SendCode(ctx, phone, code, sendAs); err != nil {
 		s.db.Update(ctx, func(q *store.Queries) error { return q.DeleteCode(ctx, idx, purpose) })
-		s.log.WarnContext(ctx, "code delivery failed", "purpose", purpose, "err", err.Error())
+		s.log.WarnContext(ctx, "code delivery failed", "purpose", sendAs, "err", err.Error())
 		return tkesj.Errorf(tkesj.EUnavailable, "code_delivery_failed", "the code could not be sent just now; try again in a minute")
 	}
 	return nil
@@ -265,6 +274,17 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (tkesj.User, s
 		if err := q.AppendConsent(ctx, u.ID, tkesj.Consent{Kind: tkesj.ConsentPolicy, Subject: pol.Version, Granted: true,
 			Purpose: "acceptance of the privacy policy at registration", PolicyVersion: pol.Version, Method: "registration", At: now}); err != nil {
 			return err
+		}
+		if err := q.SetPolicyAccepted(ctx, u.ID, pol.PublishedAt); err != nil {
+			return err
+		}
+		if minor {
+			st := DefaultSettings()
+			st.DefaultPostVisibility = "private" // a minor's Moments start private (R-MIN-1)
+			doc, _ := json.Marshal(st)
+			if err := q.PutSettings(ctx, u.ID, string(doc), now); err != nil {
+				return err
+			}
 		}
 		token, err = s.startSession(ctx, q, u.ID, dev)
 		return err
@@ -431,7 +451,11 @@ func (s *Service) userFromRecord(ctx context.Context, rec store.UserRecord) (tke
 type Auth struct {
 	UserID    string
 	DeviceIdx []byte
-	tokenHash []byte
+	// PolicyPending is set while a major policy update waits for this
+	// person's acceptance (R-POL-1); the HTTP layer then lets through only
+	// reading and accepting the policy, exporting and destroying the account.
+	PolicyPending bool
+	tokenHash     []byte
 }
 
 var errBadToken = tkesj.Errorf(tkesj.EUnauthenticated, "unauthenticated", "sign in again: the session is missing, signed out or expired")
@@ -454,7 +478,11 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Auth, error) 
 			s.log.WarnContext(ctx, "touch session", "err", err.Error())
 		}
 	}
-	return Auth{UserID: sess.UserID, DeviceIdx: sess.DeviceIdx, tokenHash: h}, nil
+	pending, err := s.policyPending(ctx, sess.PolicyAcceptedAt)
+	if err != nil {
+		return Auth{}, err
+	}
+	return Auth{UserID: sess.UserID, DeviceIdx: sess.DeviceIdx, PolicyPending: pending, tokenHash: h}, nil
 }
 
 // Logout ends the caller's own session.

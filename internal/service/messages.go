@@ -226,6 +226,10 @@ func (s *Service) Send(ctx context.Context, a Auth, convID string, in SendInput)
 		return s.sameMessage(ctx, *dup, convID)
 	}
 	s.publish(ctx, members, map[string]any{"type": "message", "conversation_id": convID, "message": MessageJSON(msg)})
+	if s.pusher != nil {
+		me, _ := s.profile(ctx, s.db.Read(), a.UserID)
+		s.schedulePush(msg, me.Nickname)
+	}
 	return msg, true, nil
 }
 

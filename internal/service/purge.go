@@ -83,7 +83,7 @@ func (s *Service) Purge(ctx context.Context) (PurgeStats, error) {
 			}
 		}
 		for {
-			ids, err := s.db.Read().MediaOf(ctx, id, 100)
+			ids, err := s.db.Read().OwnedMediaIDs(ctx, id, 100)
 			if err != nil {
 				return st, s.internal(ctx, "purge media", err)
 			}

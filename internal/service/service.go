@@ -10,12 +10,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/keyring"
 	"github.com/tkesj/tkesj/internal/media/process"
 	"github.com/tkesj/tkesj/internal/passhash"
+	"github.com/tkesj/tkesj/internal/push"
 	"github.com/tkesj/tkesj/internal/ratelimit"
 	"github.com/tkesj/tkesj/internal/store"
 )
@@ -40,6 +42,11 @@ type Config struct {
 	SendsPerMinute   int            // messages one person may send per minute; 600
 	MediaLimits      process.Limits // per-kind upload caps; process.DefaultLimits
 	Reencodes        int            // picture re-encodes at once (each may hold ~200 MB); 2
+	PolicyCacheTTL   time.Duration  // how long a node trusts its view of the newest major policy; 5 s
+	PushDelay        time.Duration  // how long after a message a push goes to members no device acknowledged it for; 3 s
+	ExportInterval   time.Duration  // one data export per person per this, unless the last failed (R-RGT-1); 24 h
+	ExportTTL        time.Duration  // how long a ready export may be downloaded; 24 h
+	ExportWorkers    int            // exports built at once on this node; 2
 }
 
 func (c *Config) defaults() {
@@ -91,6 +98,21 @@ func (c *Config) defaults() {
 	if c.Reencodes == 0 {
 		c.Reencodes = 2
 	}
+	if c.PolicyCacheTTL == 0 {
+		c.PolicyCacheTTL = 5 * time.Second
+	}
+	if c.PushDelay == 0 {
+		c.PushDelay = 3 * time.Second
+	}
+	if c.ExportInterval == 0 {
+		c.ExportInterval = 24 * time.Hour
+	}
+	if c.ExportTTL == 0 {
+		c.ExportTTL = 24 * time.Hour
+	}
+	if c.ExportWorkers == 0 {
+		c.ExportWorkers = 2
+	}
 }
 
 // Deps are the service's collaborators.
@@ -126,6 +148,11 @@ type Service struct {
 	uploads        *ratelimit.Limiter
 	reencodes      chan struct{} // bounds concurrent picture re-encodes
 	purgeNow       chan struct{} // wakes the purger after a destruction
+	exports        *exportJobs   // data exports building on this node (export.go)
+	major          majorCache
+	pusher         push.Provider
+	pushSlots      chan struct{} // bounds pushes in flight
+	pushesSent     atomic.Uint64
 }
 
 // New returns a Service. It publishes the first policy version if the store has none.
@@ -146,6 +173,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 		uploads:        ratelimit.New(120, time.Hour, 0),
 		reencodes:      make(chan struct{}, cfg.Reencodes),
 		purgeNow:       make(chan struct{}, 1),
+		pushSlots:      make(chan struct{}, 64),
 		hasher:         passhash.New(params, cfg.HashConcurrency),
 		codesPerPhone:  ratelimit.New(cfg.CodesPerPhone, time.Hour, 0),
 		codesPerIP:     ratelimit.New(cfg.CodesPerIP, time.Hour, 0),
@@ -161,11 +189,16 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("read policy: %w", err)
 	}
+	s.exports = s.startExports(ctx)
 	return s, nil
 }
 
-// Close stops the group-commit writer after the batches under way.
-func (s *Service) Close() { s.writer.close() }
+// Close stops the exports under way (they are marked failed) and the
+// group-commit writer after the batches under way.
+func (s *Service) Close() {
+	s.stopExports()
+	s.writer.close()
+}
 
 // WriterStats reports group commits and the writes they held.
 func (s *Service) WriterStats() (batches, writes uint64) { return s.writer.stats() }

@@ -18,18 +18,19 @@ type Settings struct {
 	FriendRequestsNeedApproval bool   `json:"friend_requests_need_approval"`
 	MomentsRange               string `json:"moments_range"` // "3d", "6m" or "all": how far back friends see my Moments
 	PushEnabled                bool   `json:"push_enabled"`
-	PushShowText               bool   `json:"push_show_text"` // previews show message text; off by default
+	PushShowText               bool   `json:"push_show_text"`          // previews show message text; off by default
+	DefaultPostVisibility      string `json:"default_post_visibility"` // "friends" or "private" (minors start private)
 }
 
 // DefaultSettings are what a new account starts with.
 func DefaultSettings() Settings {
-	return Settings{FoundByPhone: true, FoundByUsername: true, FriendRequestsNeedApproval: true, MomentsRange: "all", PushEnabled: true}
+	return Settings{FoundByPhone: true, FoundByUsername: true, FriendRequestsNeedApproval: true, MomentsRange: "all", PushEnabled: true, DefaultPostVisibility: "friends"}
 }
 
 // SettingsUpdate changes some settings; nil means unchanged.
 type SettingsUpdate struct {
 	FoundByPhone, FoundByUsername, FriendRequestsNeedApproval, PushEnabled, PushShowText *bool
-	MomentsRange                                                                         *string
+	MomentsRange, DefaultPostVisibility                                                  *string
 }
 
 func (s *Service) settings(ctx context.Context, q *store.Queries, userID string) (Settings, error) {
@@ -64,6 +65,9 @@ func (s *Service) UpdateSettings(ctx context.Context, a Auth, up SettingsUpdate)
 			return Settings{}, tkesj.Errorf(tkesj.EInvalid, "invalid_moments_range", "moments_range must be 3d, 6m or all")
 		}
 	}
+	if up.DefaultPostVisibility != nil && *up.DefaultPostVisibility != "friends" && *up.DefaultPostVisibility != "private" {
+		return Settings{}, tkesj.Errorf(tkesj.EInvalid, "invalid_visibility", "default_post_visibility must be friends or private")
+	}
 	var st Settings
 	err := s.db.Update(ctx, func(q *store.Queries) (err error) {
 		if st, err = s.settings(ctx, q, a.UserID); err != nil {
@@ -80,6 +84,9 @@ func (s *Service) UpdateSettings(ctx context.Context, a Auth, up SettingsUpdate)
 		}
 		if up.MomentsRange != nil {
 			st.MomentsRange = *up.MomentsRange
+		}
+		if up.DefaultPostVisibility != nil {
+			st.DefaultPostVisibility = *up.DefaultPostVisibility
 		}
 		doc, _ := json.Marshal(st)
 		return q.PutSettings(ctx, a.UserID, string(doc), s.now())

@@ -31,12 +31,16 @@ type DeviceRecord struct {
 }
 
 // SessionRecord is a session row; the token itself is never stored.
+// FindSession also fills the account's status and policy acceptance, which
+// every authenticated request needs.
 type SessionRecord struct {
-	TokenHash  []byte
-	UserID     string
-	DeviceIdx  []byte
-	CreatedAt  time.Time
-	LastSeenAt time.Time
+	TokenHash        []byte
+	UserID           string
+	DeviceIdx        []byte
+	CreatedAt        time.Time
+	LastSeenAt       time.Time
+	UserStatus       string
+	PolicyAcceptedAt time.Time
 }
 
 // CodeRecord is an outstanding one-time code, stored as a keyed MAC.
@@ -183,10 +187,11 @@ func (q *Queries) CreateSession(ctx context.Context, s SessionRecord) error {
 // FindSession returns the session with that token hash, or not_found.
 func (q *Queries) FindSession(ctx context.Context, tokenHash []byte) (SessionRecord, error) {
 	var s SessionRecord
-	var c, l int64
-	err := q.row(ctx, `SELECT token_hash, user_id, device_idx, created_at, last_seen_at FROM sessions WHERE token_hash = ?`, tokenHash).
-		Scan(&s.TokenHash, &s.UserID, &s.DeviceIdx, &c, &l)
-	s.CreatedAt, s.LastSeenAt = fromMicros(c), fromMicros(l)
+	var c, l, p int64
+	err := q.row(ctx, `SELECT s.token_hash, s.user_id, s.device_idx, s.created_at, s.last_seen_at, u.status, u.policy_accepted_at
+		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`, tokenHash).
+		Scan(&s.TokenHash, &s.UserID, &s.DeviceIdx, &c, &l, &s.UserStatus, &p)
+	s.CreatedAt, s.LastSeenAt, s.PolicyAcceptedAt = fromMicros(c), fromMicros(l), fromMicros(p)
 	return s, notFound(err, "session")
 }
 
@@ -244,4 +249,11 @@ func (q *Queries) DeleteExpiredCodes(ctx context.Context, now time.Time) (int64,
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// SetPolicyAccepted records the publication time of the newest policy a
+// person accepted.
+func (q *Queries) SetPolicyAccepted(ctx context.Context, userID string, publishedAt time.Time) error {
+	_, err := q.exec(ctx, `UPDATE users SET policy_accepted_at = ? WHERE id = ?`, micros(publishedAt), userID)
+	return err
 }

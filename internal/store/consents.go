@@ -65,3 +65,22 @@ func (q *Queries) CurrentPolicy(ctx context.Context) (tkesj.Policy, error) {
 	p.PublishedAt = fromMicros(at)
 	return p, notFound(err, "policy")
 }
+
+// LatestMajorPolicy returns the newest policy marked major, or not_found.
+func (q *Queries) LatestMajorPolicy(ctx context.Context) (tkesj.Policy, error) {
+	var p tkesj.Policy
+	var at int64
+	err := q.row(ctx, `SELECT version, major, text, published_at FROM policies WHERE major = ? ORDER BY published_at DESC LIMIT 1`, true).
+		Scan(&p.Version, &p.Major, &p.Text, &at)
+	p.PublishedAt = fromMicros(at)
+	return p, notFound(err, "policy")
+}
+
+// FindPolicy returns one version, or not_found.
+func (q *Queries) FindPolicy(ctx context.Context, version string) (tkesj.Policy, error) {
+	var p tkesj.Policy
+	var at int64
+	err := q.row(ctx, `SELECT version, major, text, published_at FROM policies WHERE version = ?`, version).Scan(&p.Version, &p.Major, &p.Text, &at)
+	p.PublishedAt = fromMicros(at)
+	return p, notFound(err, "policy")
+}

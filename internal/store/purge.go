@@ -34,8 +34,8 @@ func (q *Queries) EmptyMessageBodies(ctx context.Context, senderID string, limit
 	return res.RowsAffected()
 }
 
-// MediaOf lists up to limit media ids a person owns.
-func (q *Queries) MediaOf(ctx context.Context, ownerID string, limit int) ([]string, error) {
+// OwnedMediaIDs lists up to limit media ids a person owns.
+func (q *Queries) OwnedMediaIDs(ctx context.Context, ownerID string, limit int) ([]string, error) {
 	return q.strings(ctx, `SELECT id FROM media WHERE owner_id = ? LIMIT ?`, ownerID, limit)
 }
 
