@@ -191,3 +191,92 @@ func TestPurgeAfterDestroy(t *testing.T) {
 		t.Errorf("the stayer's first page after the purge = %d messages", len(msgs))
 	}
 }
+
+// R-DEL-2: destroying an account also deletes its export archives on disk.
+func TestDestroyDeletesExportArchives(t *testing.T) {
+	s := startServer(t, "sqlite")
+	p := s.register(t, "Exporter")
+	r := s.do(t, p.Token, "POST", "/api/v1/me/exports", nil)
+	want(t, r, 202, "")
+	id := r.str(t, "id")
+	deadline := time.Now().Add(20 * time.Second)
+	for s.do(t, p.Token, "GET", "/api/v1/me/exports/"+id, nil).str(t, "status") != "ready" {
+		if time.Now().After(deadline) {
+			t.Fatal("export never became ready")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	archives := func() (n int) {
+		filepath.WalkDir(filepath.Join(s.Data, "media"), func(path string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), "x") {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	if archives() != 1 {
+		t.Fatalf("found %d archive blobs before destruction, want 1", archives())
+	}
+	want(t, s.do(t, p.Token, "DELETE", "/api/v1/me", map[string]any{"password": p.Password}), 204, "")
+	if n := archives(); n != 0 {
+		t.Errorf("%d export archives survive the account", n)
+	}
+}
+
+// R-DEL-2, R-DEL-3: after destruction and the purge, no file the server keeps
+// (database, WAL, key store, media) holds any byte of the person's phone,
+// nickname, username, messages or media, and their media files are gone.
+func TestNothingOfADestroyedPersonOnDisk(t *testing.T) {
+	s := startServer(t, "sqlite")
+	p, q := s.register(t, "Nickname Qx7 Destroyed"), s.register(t, "Witness")
+	s.befriend(t, p, q)
+	conv := s.direct(t, p, q)
+	s.send(t, p, conv, "message text zq9 that must vanish")
+	doc := append([]byte("%PDF-1.4\n"), []byte(strings.Repeat("MEDIA-MARKER-77 ", 2000))...)
+	up := s.upload(t, p.Token, "", "doc.pdf", doc)
+	want(t, up, 201, "")
+	want(t, s.do(t, p.Token, "POST", "/api/v1/conversations/"+conv+"/messages", map[string]any{"client_id": "doc", "kind": "file", "media_id": up.str(t, "id")}), 201, "")
+	before := s.get(t, q.Token, "/api/v1/media/"+up.str(t, "id"))
+	want(t, before, 200, "")
+	want(t, s.do(t, p.Token, "DELETE", "/api/v1/me", map[string]any{"password": p.Password}), 204, "")
+	db := openStoreForCheck(t, "sqlite", s)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var n int
+		db.QueryRow(`SELECT COUNT(*) FROM purges`).Scan(&n)
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the purge did not finish")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.stop()
+	secrets := map[string][]byte{
+		"phone": []byte(p.Phone), "local phone": []byte(p.Phone[3:]), "nickname": []byte("Nickname Qx7 Destroyed"),
+		"username": []byte(p.Username), "message text": []byte("text zq9 that must vanish"), "media bytes": []byte("MEDIA-MARKER-77"),
+		"media as served": before.Body[len(before.Body)/2 : len(before.Body)/2+64],
+	}
+	files := 0
+	filepath.WalkDir(s.Data, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		files++
+		b, _ := os.ReadFile(path)
+		for what, secret := range secrets {
+			if bytes.Contains(b, secret) {
+				t.Errorf("%s holds the destroyed person's %s", strings.TrimPrefix(path, s.Data), what)
+			}
+		}
+		if strings.HasPrefix(d.Name(), up.str(t, "id")) {
+			t.Errorf("their media file %s is still on disk", d.Name())
+		}
+		return nil
+	})
+	if files < 3 {
+		t.Fatalf("scanned only %d files; the test would prove nothing", files)
+	}
+}

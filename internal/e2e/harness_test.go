@@ -96,7 +96,7 @@ var cheapHash = passhash.Params{MemoryKiB: 64, Time: 1, Threads: 1}
 
 // startServer runs a server on b with a fresh data directory (and, on
 // PostgreSQL, fresh schemas), stopped when the test ends.
-func startServer(t *testing.T, b backend, tweak ...func(*app.Config)) *server {
+func startServer(t testing.TB, b backend, tweak ...func(*app.Config)) *server {
 	t.Helper()
 	inbox := &smsInbox{}
 	gw := httptest.NewServer(inbox)
@@ -113,7 +113,7 @@ func startServer(t *testing.T, b backend, tweak ...func(*app.Config)) *server {
 	return runServer(t, cfg, inbox)
 }
 
-func runServer(t *testing.T, cfg app.Config, inbox *smsInbox) *server {
+func runServer(t testing.TB, cfg app.Config, inbox *smsInbox) *server {
 	t.Helper()
 	log := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -147,7 +147,7 @@ func runServer(t *testing.T, cfg app.Config, inbox *smsInbox) *server {
 }
 
 // restart stops s and starts a new server on the same data and database.
-func (s *server) restart(t *testing.T) *server {
+func (s *server) restart(t testing.TB) *server {
 	t.Helper()
 	s.stop()
 	return runServer(t, s.cfg, s.SMS)
@@ -155,7 +155,7 @@ func (s *server) restart(t *testing.T) *server {
 
 // postgresSchemas returns a URL whose search_path is a new schema, and a
 // second new schema for the key store; both are dropped when the test ends.
-func postgresSchemas(t *testing.T) (string, string) {
+func postgresSchemas(t testing.TB) (string, string) {
 	base := storetest.PostgresURL(t)
 	admin, err := sql.Open("pgx", base)
 	if err != nil {
@@ -192,7 +192,7 @@ type response struct {
 }
 
 // JSON decodes the body into a map.
-func (r response) JSON(t *testing.T) map[string]any {
+func (r response) JSON(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.Body, &m); err != nil {
@@ -202,14 +202,14 @@ func (r response) JSON(t *testing.T) map[string]any {
 }
 
 // str returns a string field of the body.
-func (r response) str(t *testing.T, key string) string {
+func (r response) str(t testing.TB, key string) string {
 	t.Helper()
 	v, _ := r.JSON(t)[key].(string)
 	return v
 }
 
 // do sends a request; body may be nil, a string (sent raw) or anything JSON.
-func (s *server) do(t *testing.T, token, method, path string, body any) response {
+func (s *server) do(t testing.TB, token, method, path string, body any) response {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -245,7 +245,7 @@ func (s *server) do(t *testing.T, token, method, path string, body any) response
 }
 
 // want fails the test unless r has status (and, for problems, code).
-func want(t *testing.T, r response, status int, code string) {
+func want(t testing.TB, r response, status int, code string) {
 	t.Helper()
 	if r.Status != status {
 		t.Fatalf("status = %d, want %d; body: %s", r.Status, status, r.Body)
@@ -274,7 +274,7 @@ func newUsername(prefix string) string {
 }
 
 // code asks for a code and returns what the gateway received.
-func (s *server) code(t *testing.T, phone, purpose string) string {
+func (s *server) code(t testing.TB, phone, purpose string) string {
 	t.Helper()
 	want(t, s.do(t, "", "POST", "/api/v1/verification-codes", map[string]string{"phone": phone, "purpose": purpose}), 202, "")
 	c := s.SMS.last(phone, purpose)
@@ -292,7 +292,7 @@ type person struct {
 const goodPassword = "Pa55-word-ok"
 
 // register makes a new person through the public API.
-func (s *server) register(t *testing.T, nick string) person {
+func (s *server) register(t testing.TB, nick string) person {
 	t.Helper()
 	p := person{Phone: newPhone(), Username: newUsername("user"), Password: goodPassword, Device: fmt.Sprintf("dev-%d", nameSeq.Add(1))}
 	r := s.do(t, "", "POST", "/api/v1/accounts", map[string]any{
@@ -307,7 +307,7 @@ func (s *server) register(t *testing.T, nick string) person {
 }
 
 // login signs p in on another device and returns its token.
-func (s *server) login(t *testing.T, p person, device string) string {
+func (s *server) login(t testing.TB, p person, device string) string {
 	t.Helper()
 	r := s.do(t, "", "POST", "/api/v1/sessions", map[string]any{"login": p.Username, "password": p.Password, "device": map[string]string{"id": device}})
 	want(t, r, 201, "")
@@ -315,7 +315,7 @@ func (s *server) login(t *testing.T, p person, device string) string {
 }
 
 // befriend makes a and b friends through requests, as people would.
-func (s *server) befriend(t *testing.T, a, b person) {
+func (s *server) befriend(t testing.TB, a, b person) {
 	t.Helper()
 	r := s.do(t, a.Token, "POST", "/api/v1/friend-requests", map[string]any{"to": b.ID, "greeting": "hi, it's me"})
 	want(t, r, 201, "")
@@ -326,7 +326,7 @@ func (s *server) befriend(t *testing.T, a, b person) {
 }
 
 // direct opens the direct chat between a and b and returns its id.
-func (s *server) direct(t *testing.T, a, b person) string {
+func (s *server) direct(t testing.TB, a, b person) string {
 	t.Helper()
 	r := s.do(t, a.Token, "POST", "/api/v1/conversations", map[string]any{"kind": "direct", "members": []string{b.ID}})
 	want(t, r, 201, "")
@@ -336,7 +336,7 @@ func (s *server) direct(t *testing.T, a, b person) string {
 var clientSeq atomic.Int64
 
 // send sends a text and returns the stored message.
-func (s *server) send(t *testing.T, p person, conv, text string) map[string]any {
+func (s *server) send(t testing.TB, p person, conv, text string) map[string]any {
 	t.Helper()
 	r := s.do(t, p.Token, "POST", "/api/v1/conversations/"+conv+"/messages",
 		map[string]any{"client_id": fmt.Sprintf("c-%d", clientSeq.Add(1)), "kind": "text", "text": text})
@@ -345,7 +345,7 @@ func (s *server) send(t *testing.T, p person, conv, text string) map[string]any 
 }
 
 // messages lists a conversation after seq.
-func (s *server) messages(t *testing.T, p person, conv string, after int) []map[string]any {
+func (s *server) messages(t testing.TB, p person, conv string, after int) []map[string]any {
 	t.Helper()
 	r := s.do(t, p.Token, "GET", fmt.Sprintf("/api/v1/conversations/%s/messages?after_seq=%d&limit=100", conv, after), nil)
 	want(t, r, 200, "")

@@ -135,6 +135,12 @@ var errCodeMismatch = tkesj.Errorf(tkesj.EInvalid, "code_mismatch", "the code is
 // consumeCode checks code for phone and purpose and burns it when it matches.
 // A wrong try is counted (and committed); the last allowed wrong try burns it.
 func (s *Service) consumeCode(ctx context.Context, phone, purpose, code string) error {
+	return s.checkCode(ctx, phone, purpose, code, true)
+}
+
+// checkCode is consumeCode; with burn false a matching code stays, for the
+// caller to burn in the transaction that uses it.
+func (s *Service) checkCode(ctx context.Context, phone, purpose, code string, burn bool) error {
 	if len(code) != 6 || strings.Trim(code, "0123456789") != "" {
 		return errCodeMismatch
 	}
@@ -159,6 +165,9 @@ func (s *Service) consumeCode(ctx context.Context, phone, purpose, code string) 
 				return q.DeleteCode(ctx, idx, purpose)
 			}
 			return q.CountCodeAttempt(ctx, idx, purpose)
+		}
+		if !burn {
+			return nil
 		}
 		return q.DeleteCode(ctx, idx, purpose)
 	})
@@ -244,7 +253,11 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (tkesj.User, s
 	if _, err := s.db.Read().FindUserByUsernameIdx(ctx, s.usernameIdx(username)); err == nil {
 		return tkesj.User{}, "", tkesj.Errorf(tkesj.EConflict, "username_taken", "this username is taken; choose another")
 	}
-	if err := s.consumeCode(ctx, phone, tkesj.PurposeRegister, in.Code); err != nil {
+	// The code is checked now and burnt in the transaction that creates the
+	// account, after the insert: of two registrations racing for one phone,
+	// the loser meets the unique phone index (409 phone_taken), and a code
+	// can never make two accounts.
+	if err := s.checkCode(ctx, phone, tkesj.PurposeRegister, in.Code, false); err != nil {
 		return tkesj.User{}, "", err
 	}
 	hash, err := s.hasher.Hash(ctx, in.Password)
@@ -271,6 +284,11 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (tkesj.User, s
 		if err := q.CreateUser(ctx, rec); err != nil {
 			return err
 		}
+		if burnt, err := q.BurnCode(ctx, rec.PhoneIdx, tkesj.PurposeRegister); err != nil {
+			return err
+		} else if !burnt {
+			return errCodeMismatch // used by a registration that won the race
+		}
 		if err := q.AppendConsent(ctx, u.ID, tkesj.Consent{Kind: tkesj.ConsentPolicy, Subject: pol.Version, Granted: true,
 			Purpose: "acceptance of the privacy policy at registration", PolicyVersion: pol.Version, Method: "registration", At: now}); err != nil {
 			return err
@@ -291,7 +309,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (tkesj.User, s
 	})
 	if err != nil {
 		s.keys.Destroy(ctx, u.ID)
-		if tkesj.ErrorKindOf(err) == tkesj.EConflict {
+		if k := tkesj.ErrorKindOf(err); k == tkesj.EConflict || k == tkesj.EInvalid {
 			return tkesj.User{}, "", err
 		}
 		return tkesj.User{}, "", s.internal(ctx, "register", err)

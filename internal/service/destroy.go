@@ -45,8 +45,14 @@ func (s *Service) DestroyAccount(ctx context.Context, a Auth, in DestroyInput) e
 	if err := s.keys.Destroy(ctx, a.UserID); err != nil {
 		return s.internal(ctx, "destroy key", err)
 	}
-	var groups []string
+	var groups, archives []string
 	err = s.db.Update(ctx, func(q *store.Queries) error {
+		// Export archives are blobs named by rows that go with the account:
+		// note them now, delete them once the rows are gone.
+		var err error
+		if archives, err = exportBlobKeys(ctx, q, a.UserID); err != nil {
+			return err
+		}
 		// Groups they own pass to the next admin, else the next member.
 		cs, ms, err := q.ConversationsOf(ctx, a.UserID)
 		if err != nil {
@@ -81,6 +87,9 @@ func (s *Service) DestroyAccount(ctx context.Context, a Auth, in DestroyInput) e
 		return s.internal(ctx, "destroy account", err)
 	}
 	s.closeConnections(ctx, a.UserID, nil)
+	for _, k := range archives {
+		s.blobs.Delete(ctx, k)
+	}
 	select {
 	case s.purgeNow <- struct{}{}:
 	default:

@@ -242,6 +242,16 @@ func (q *Queries) DeleteCode(ctx context.Context, phoneIdx []byte, purpose strin
 	return err
 }
 
+// BurnCode deletes a code and reports whether it was still there.
+func (q *Queries) BurnCode(ctx context.Context, phoneIdx []byte, purpose string) (bool, error) {
+	res, err := q.exec(ctx, `DELETE FROM codes WHERE phone_idx = ? AND purpose = ?`, phoneIdx, purpose)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
 // DeleteExpiredCodes removes codes that expired before now (retention, R-SEC-2).
 func (q *Queries) DeleteExpiredCodes(ctx context.Context, now time.Time) (int64, error) {
 	res, err := q.exec(ctx, `DELETE FROM codes WHERE expires_at < ?`, micros(now))
