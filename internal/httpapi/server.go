@@ -7,11 +7,13 @@ package httpapi
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,13 +53,19 @@ func NewServer(svc *service.Service, log *slog.Logger, opts Options) http.Handle
 		allowed[rt.path] = append(allowed[rt.path], rt.method)
 	}
 	// A known path with another method gets a problem document, not the
-	// mux's plain-text 405.
+	// mux's plain-text 405. Registered per method, so that a fixed path such
+	// as /moments/timeline never clashes with a pattern such as /moments/{id}.
 	for path, methods := range allowed {
 		allow := strings.Join(methods, ", ")
-		s.mux.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", allow)
-			writeError(w, r, s.log, errorf(tkesj.EMethodNotAllowed, "method_not_allowed", "%s is not allowed here; use %s", r.Method, allow))
-		}))
+		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+			if slices.Contains(methods, m) {
+				continue
+			}
+			s.mux.Handle(m+" "+path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Allow", allow)
+				writeError(w, r, s.log, errorf(tkesj.EMethodNotAllowed, "method_not_allowed", "%s is not allowed here; use %s", r.Method, allow))
+			}))
+		}
 	}
 	s.mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, errorf(tkesj.ENotFound, "not_found", "no such API endpoint"))
@@ -190,11 +198,23 @@ func clientIP(r *http.Request) string {
 }
 
 // handleWeb serves the web client: files as they are, and index.html for any
-// other path so the client's own routes work on reload.
+// other path so the client's own routes work on reload. Asset names are
+// stable across builds, so assets are revalidated (ETag from their content)
+// rather than cached blind; a missing asset is a 404, not the index page.
 func (s *server) handleWeb(dist fs.FS) http.Handler {
-	files := http.FileServerFS(dist)
 	const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; " +
 		"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+	etags := map[string]string{}
+	fs.WalkDir(dist, ".", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, err := fs.ReadFile(dist, p); err == nil {
+				sum := sha256.Sum256(b)
+				etags[p] = `"` + hex.EncodeToString(sum[:8]) + `"`
+			}
+		}
+		return nil
+	})
+	files := http.FileServerFS(dist)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -203,14 +223,15 @@ func (s *server) handleWeb(dist fs.FS) http.Handler {
 		}
 		w.Header().Set("Content-Security-Policy", csp)
 		p := strings.TrimPrefix(r.URL.Path, "/")
-		if p != "" {
-			if st, err := fs.Stat(dist, p); err == nil && !st.IsDir() {
-				if strings.HasPrefix(p, "assets/") {
-					w.Header().Set("Cache-Control", "public, max-age=3600")
-				}
-				files.ServeHTTP(w, r)
-				return
-			}
+		if etag, ok := etags[p]; ok && p != "index.html" {
+			w.Header().Set("Cache-Control", "no-cache")
+			w.Header().Set("ETag", etag)
+			files.ServeHTTP(w, r) // answers If-None-Match with 304
+			return
+		}
+		if strings.HasPrefix(p, "assets/") {
+			http.NotFound(w, r)
+			return
 		}
 		index, err := fs.ReadFile(dist, "index.html")
 		if err != nil {

@@ -304,8 +304,13 @@ func (s *Service) OpenMedia(ctx context.Context, a Auth, id string, thumb bool) 
 }
 
 // mediaVisible says whether viewer may fetch another person's media.
+// R-MED-2: in a chat they were in when it was sent, or in a post they may see.
 func (s *Service) mediaVisible(ctx context.Context, q *store.Queries, rec store.MediaRecord, viewer string) (bool, error) {
-	return q.CanSeeMediaInChats(ctx, rec.ID, viewer)
+	ok, err := q.CanSeeMediaInChats(ctx, rec.ID, viewer)
+	if err != nil || ok {
+		return ok, err
+	}
+	return s.momentMediaVisible(ctx, q, rec.ID, viewer)
 }
 
 func (s *Service) mediaFile(ctx context.Context, rec store.MediaRecord, thumb bool) (MediaFile, error) {

@@ -116,22 +116,24 @@ func (s *Service) SeedFriends(ctx context.Context, pairs [][2]string) error {
 	return nil
 }
 
-// SeedMessages stores n text messages from sender in convID (which sender
+// SeedMessages stores n text messages ("text (1)", "text (2)"...) from sender in convID (which sender
 // must belong to), sealed and indexed as Send stores them, in large
 // transactions and without fan-out. Bench only (see above).
 func (s *Service) SeedMessages(ctx context.Context, senderID, convID string, n int, text string) error {
-	tokens := s.tokenHashes(text)
 	for start := 0; start < n; start += 2 * seedBatch {
 		end := min(n, start+2*seedBatch)
 		now := s.now()
 		recs := make([]store.MessageRecord, 0, end-start)
+		tokens := make([][][]byte, 0, end-start)
 		for i := start; i < end; i++ {
 			id := newID("m")
-			sealed, err := s.seal(ctx, senderID, messageAD(convID, id), body{Text: text})
+			txt := fmt.Sprintf("%s (%d)", text, i+1)
+			sealed, err := s.seal(ctx, senderID, messageAD(convID, id), body{Text: txt})
 			if err != nil {
 				return err
 			}
 			recs = append(recs, store.MessageRecord{ConvID: convID, ID: id, SenderID: senderID, ClientID: fmt.Sprintf("seed-%s-%d", convID, i), Kind: KindText, Body: sealed, SentAt: now})
+			tokens = append(tokens, s.tokenHashes(txt))
 		}
 		err := s.db.Update(ctx, func(q *store.Queries) error {
 			var seq int64
@@ -144,7 +146,7 @@ func (s *Service) SeedMessages(ctx context.Context, senderID, convID string, n i
 				if err := q.InsertMessage(ctx, recs[i]); err != nil {
 					return err
 				}
-				if err := q.IndexMessage(ctx, convID, seq, tokens); err != nil {
+				if err := q.IndexMessage(ctx, convID, seq, tokens[i]); err != nil {
 					return err
 				}
 			}

@@ -47,6 +47,8 @@ type Config struct {
 	ExportInterval   time.Duration  // one data export per person per this, unless the last failed (R-RGT-1); 24 h
 	ExportTTL        time.Duration  // how long a ready export may be downloaded; 24 h
 	ExportWorkers    int            // exports built at once on this node; 2
+	GroupQRTTL       time.Duration  // how long a group's invitation QR code works (R-QR-1); 7 days
+	LoginQRTTL       time.Duration  // how long a scan-to-login code works (R-QR-2); 2 min
 }
 
 func (c *Config) defaults() {
@@ -153,6 +155,7 @@ type Service struct {
 	pusher         push.Provider
 	pushSlots      chan struct{} // bounds pushes in flight
 	pushesSent     atomic.Uint64
+	qr             qrLimits // QR scans and login codes (qr.go)
 }
 
 // New returns a Service. It publishes the first policy version if the store has none.

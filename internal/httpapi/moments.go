@@ -1,0 +1,169 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/service"
+)
+
+func momentJSON(m service.Moment) map[string]any {
+	media := make([]map[string]any, 0, len(m.Media))
+	for _, x := range m.Media {
+		media = append(media, map[string]any{"id": x.ID, "kind": x.Kind, "mime": x.Mime, "url": "/api/v1/media/" + x.ID})
+	}
+	likes := make([]map[string]any, 0, len(m.Likes))
+	for _, p := range m.Likes {
+		likes = append(likes, map[string]any{"user": profileJSON(p)})
+	}
+	comments := make([]map[string]any, 0, len(m.Comments))
+	for _, c := range m.Comments {
+		comments = append(comments, commentJSON(c))
+	}
+	j := map[string]any{"id": m.ID, "author": profileJSON(m.Author), "text": m.Text, "media": media,
+		"created_at": m.CreatedAt.Format(time.RFC3339Nano), "likes": likes, "comments": comments}
+	if m.Location != nil {
+		j["location"] = m.Location
+	}
+	if m.Visibility != "" {
+		users := m.Users
+		if users == nil {
+			users = []string{}
+		}
+		j["visibility"] = map[string]any{"kind": m.Visibility, "users": users}
+	}
+	return j
+}
+
+func commentJSON(c service.Comment) map[string]any {
+	j := map[string]any{"id": c.ID, "user": profileJSON(c.User), "text": c.Text, "created_at": c.CreatedAt.Format(time.RFC3339Nano)}
+	if c.ReplyTo != "" {
+		j["reply_to"] = c.ReplyTo
+	}
+	return j
+}
+
+func (s *server) handleCreateMoment() http.Handler {
+	type request struct {
+		Text       string            `json:"text"`
+		MediaIDs   []string          `json:"media_ids"`
+		Location   *service.Location `json:"location"`
+		Visibility *struct {
+			Kind  string   `json:"kind"`
+			Users []string `json:"users"`
+		} `json:"visibility"`
+	}
+	return s.handle(201, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			return nil, err
+		}
+		in := service.MomentInput{Text: req.Text, MediaIDs: req.MediaIDs, Location: req.Location}
+		if req.Visibility != nil {
+			in.Visibility, in.Users = req.Visibility.Kind, req.Visibility.Users
+			if in.Visibility == "" {
+				return nil, errorf(tkesj.EInvalid, "invalid_visibility", "visibility.kind must be friends, only, except or private")
+			}
+		}
+		m, err := s.svc.CreateMoment(r.Context(), authOf(r), in)
+		return momentJSON(m), err
+	})
+}
+
+func pageJSON(ms []service.Moment, next string) map[string]any {
+	out := make([]map[string]any, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, momentJSON(m))
+	}
+	j := map[string]any{"moments": out}
+	if next != "" {
+		j["next_cursor"] = next
+	}
+	return j
+}
+
+func queryLimit(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, errorf(tkesj.EInvalid, "invalid_query", "limit must be a non-negative whole number")
+	}
+	return n, nil
+}
+
+func (s *server) handleTimeline() http.Handler {
+	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		limit, err := queryLimit(r)
+		if err != nil {
+			return nil, err
+		}
+		ms, next, err := s.svc.Timeline(r.Context(), authOf(r), r.URL.Query().Get("cursor"), limit)
+		return pageJSON(ms, next), err
+	})
+}
+
+func (s *server) handleUserMoments() http.Handler {
+	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		limit, err := queryLimit(r)
+		if err != nil {
+			return nil, err
+		}
+		ms, next, err := s.svc.UserMoments(r.Context(), authOf(r), r.PathValue("id"), r.URL.Query().Get("cursor"), limit)
+		return pageJSON(ms, next), err
+	})
+}
+
+func (s *server) handleMoment() http.Handler {
+	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		m, err := s.svc.GetMoment(r.Context(), authOf(r), r.PathValue("id"))
+		return momentJSON(m), err
+	})
+}
+
+func (s *server) handleDeleteMoment() http.Handler {
+	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return nil, s.svc.DeleteMoment(r.Context(), authOf(r), r.PathValue("id"))
+	})
+}
+
+func (s *server) handleLike(like bool) http.Handler {
+	status := 200
+	if !like {
+		status = 204
+	}
+	return s.handle(status, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return map[string]any{"liked": like}, s.svc.Like(r.Context(), authOf(r), r.PathValue("id"), like)
+	})
+}
+
+func (s *server) handleComment() http.Handler {
+	type request struct {
+		Text    string `json:"text"`
+		ReplyTo string `json:"reply_to"`
+	}
+	return s.handle(201, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			return nil, err
+		}
+		c, err := s.svc.AddComment(r.Context(), authOf(r), r.PathValue("id"), req.Text, req.ReplyTo)
+		return commentJSON(c), err
+	})
+}
+
+func (s *server) handleDeleteComment() http.Handler {
+	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return nil, s.svc.DeleteComment(r.Context(), authOf(r), r.PathValue("id"), r.PathValue("comment"))
+	})
+}
+
+func (s *server) handleMomentPref(kind string, on bool) http.Handler {
+	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return nil, s.svc.SetMomentPref(r.Context(), authOf(r), r.PathValue("id"), kind, on)
+	})
+}

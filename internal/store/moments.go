@@ -1,0 +1,259 @@
+package store
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MomentRecord is a post; Body is sealed with the author's key.
+type MomentRecord struct {
+	ID, AuthorID string
+	Body         []byte
+	Visibility   string
+	CreatedAt    time.Time
+	Audience     []string // for only/except
+	MediaIDs     []string // in order
+}
+
+// CommentRecord is a comment; Body is sealed with the commenter's key.
+type CommentRecord struct {
+	ID, MomentID, UserID, ReplyTo string
+	Body                          []byte
+	CreatedAt                     time.Time
+}
+
+// LikeRecord is a like.
+type LikeRecord struct {
+	MomentID, UserID string
+	CreatedAt        time.Time
+}
+
+// CreateMoment stores a post with its audience list and media.
+func (q *Queries) CreateMoment(ctx context.Context, m MomentRecord) error {
+	if _, err := q.exec(ctx, `INSERT INTO moments (id, author_id, body, visibility, created_at) VALUES (?, ?, ?, ?, ?)`,
+		m.ID, m.AuthorID, m.Body, m.Visibility, micros(m.CreatedAt)); err != nil {
+		return err
+	}
+	for _, u := range m.Audience {
+		if _, err := q.exec(ctx, `INSERT INTO moment_audience (moment_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, m.ID, u); err != nil {
+			return err
+		}
+	}
+	for i, id := range m.MediaIDs {
+		if _, err := q.exec(ctx, `INSERT INTO moment_media (moment_id, media_id, position) VALUES (?, ?, ?)`, m.ID, id, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const momentCols = `m.id, m.author_id, m.body, m.visibility, m.created_at`
+
+func scanMoment(sc interface{ Scan(...any) error }) (MomentRecord, error) {
+	var m MomentRecord
+	var at int64
+	err := sc.Scan(&m.ID, &m.AuthorID, &m.Body, &m.Visibility, &at)
+	m.CreatedAt = fromMicros(at)
+	return m, err
+}
+
+// FindMoment returns a post with its audience and media, or not_found.
+func (q *Queries) FindMoment(ctx context.Context, id string) (MomentRecord, error) {
+	m, err := scanMoment(q.row(ctx, `SELECT `+momentCols+` FROM moments m WHERE m.id = ?`, id))
+	if err != nil {
+		return m, notFound(err, "moment")
+	}
+	return m, q.fillMoments(ctx, []*MomentRecord{&m})
+}
+
+// MomentPage selects posts newest first, strictly before a cursor.
+type MomentPage struct {
+	Authors  []string // posts by these people (empty: none)
+	BeforeAt time.Time
+	BeforeID string
+	Limit    int
+}
+
+// Moments returns a page of posts by the given authors, newest first.
+func (q *Queries) Moments(ctx context.Context, p MomentPage) ([]MomentRecord, error) {
+	if len(p.Authors) == 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, len(p.Authors)+3)
+	for _, a := range p.Authors {
+		args = append(args, a)
+	}
+	query := `SELECT ` + momentCols + ` FROM moments m WHERE m.author_id IN (?` + strings.Repeat(", ?", len(p.Authors)-1) + `)`
+	if !p.BeforeAt.IsZero() {
+		query += ` AND (m.created_at < ? OR (m.created_at = ? AND m.id < ?))`
+		args = append(args, micros(p.BeforeAt), micros(p.BeforeAt), p.BeforeID)
+	}
+	query += ` ORDER BY m.created_at DESC, m.id DESC LIMIT ` + strconv.Itoa(p.Limit)
+	rows, err := q.query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []MomentRecord
+	for rows.Next() {
+		m, err := scanMoment(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	ptrs := make([]*MomentRecord, len(out))
+	for i := range out {
+		ptrs[i] = &out[i]
+	}
+	return out, q.fillMoments(ctx, ptrs)
+}
+
+// fillMoments loads the audience lists and media of posts.
+func (q *Queries) fillMoments(ctx context.Context, ms []*MomentRecord) error {
+	for _, m := range ms {
+		var err error
+		if m.Visibility == "only" || m.Visibility == "except" {
+			if m.Audience, err = q.strings(ctx, `SELECT user_id FROM moment_audience WHERE moment_id = ?`, m.ID); err != nil {
+				return err
+			}
+		}
+		if m.MediaIDs, err = q.strings(ctx, `SELECT media_id FROM moment_media WHERE moment_id = ? ORDER BY position`, m.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteMoment removes a post; comments, likes, audience and media links go with it.
+func (q *Queries) DeleteMoment(ctx context.Context, id string) error {
+	_, err := q.exec(ctx, `DELETE FROM moments WHERE id = ?`, id)
+	return err
+}
+
+// MomentsWithMedia lists the posts a media file is attached to.
+func (q *Queries) MomentsWithMedia(ctx context.Context, mediaID string) ([]string, error) {
+	return q.strings(ctx, `SELECT moment_id FROM moment_media WHERE media_id = ?`, mediaID)
+}
+
+// MediaInMessages reports whether any message carries the media.
+func (q *Queries) MediaInMessages(ctx context.Context, mediaID string) (bool, error) {
+	var n int
+	err := q.row(ctx, `SELECT COUNT(*) FROM messages WHERE media_id = ?`, mediaID).Scan(&n)
+	return n > 0, err
+}
+
+// Like records a like (a repeat is harmless).
+func (q *Queries) Like(ctx context.Context, momentID, userID string, at time.Time) error {
+	_, err := q.exec(ctx, `INSERT INTO moment_likes (moment_id, user_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, momentID, userID, micros(at))
+	return err
+}
+
+// Unlike removes a like.
+func (q *Queries) Unlike(ctx context.Context, momentID, userID string) error {
+	_, err := q.exec(ctx, `DELETE FROM moment_likes WHERE moment_id = ? AND user_id = ?`, momentID, userID)
+	return err
+}
+
+// Likes lists a post's likes, oldest first.
+func (q *Queries) Likes(ctx context.Context, momentID string) ([]LikeRecord, error) {
+	rows, err := q.query(ctx, `SELECT moment_id, user_id, created_at FROM moment_likes WHERE moment_id = ? ORDER BY created_at, user_id`, momentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []LikeRecord
+	for rows.Next() {
+		var l LikeRecord
+		var at int64
+		if err := rows.Scan(&l.MomentID, &l.UserID, &at); err != nil {
+			return nil, err
+		}
+		l.CreatedAt = fromMicros(at)
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// AddComment stores a comment.
+func (q *Queries) AddComment(ctx context.Context, c CommentRecord) error {
+	var reply any
+	if c.ReplyTo != "" {
+		reply = c.ReplyTo
+	}
+	_, err := q.exec(ctx, `INSERT INTO moment_comments (id, moment_id, user_id, reply_to, body, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		c.ID, c.MomentID, c.UserID, reply, c.Body, micros(c.CreatedAt))
+	return err
+}
+
+// Comments lists a post's comments, oldest first.
+func (q *Queries) Comments(ctx context.Context, momentID string) ([]CommentRecord, error) {
+	rows, err := q.query(ctx, `SELECT id, moment_id, user_id, COALESCE(reply_to, ''), body, created_at FROM moment_comments WHERE moment_id = ? ORDER BY created_at, id`, momentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []CommentRecord
+	for rows.Next() {
+		var c CommentRecord
+		var at int64
+		if err := rows.Scan(&c.ID, &c.MomentID, &c.UserID, &c.ReplyTo, &c.Body, &at); err != nil {
+			return nil, err
+		}
+		c.CreatedAt = fromMicros(at)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// FindComment returns a comment, or not_found.
+func (q *Queries) FindComment(ctx context.Context, id string) (CommentRecord, error) {
+	var c CommentRecord
+	var at int64
+	err := q.row(ctx, `SELECT id, moment_id, user_id, COALESCE(reply_to, ''), body, created_at FROM moment_comments WHERE id = ?`, id).
+		Scan(&c.ID, &c.MomentID, &c.UserID, &c.ReplyTo, &c.Body, &at)
+	c.CreatedAt = fromMicros(at)
+	return c, notFound(err, "comment")
+}
+
+// DeleteComment removes a comment.
+func (q *Queries) DeleteComment(ctx context.Context, id string) error {
+	_, err := q.exec(ctx, `DELETE FROM moment_comments WHERE id = ?`, id)
+	return err
+}
+
+// SetMomentPref adds or removes a hide/mute preference.
+func (q *Queries) SetMomentPref(ctx context.Context, userID, targetID, kind string, on bool) error {
+	if on {
+		_, err := q.exec(ctx, `INSERT INTO moment_prefs (user_id, target_id, kind) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, userID, targetID, kind)
+		return err
+	}
+	_, err := q.exec(ctx, `DELETE FROM moment_prefs WHERE user_id = ? AND target_id = ? AND kind = ?`, userID, targetID, kind)
+	return err
+}
+
+// MomentPrefs lists the targets of a user's preferences of kind.
+func (q *Queries) MomentPrefs(ctx context.Context, userID, kind string) ([]string, error) {
+	return q.strings(ctx, `SELECT target_id FROM moment_prefs WHERE user_id = ? AND kind = ?`, userID, kind)
+}
+
+// HidersOf lists the people who hide their posts from target.
+func (q *Queries) HidersOf(ctx context.Context, targetID string) ([]string, error) {
+	return q.strings(ctx, `SELECT user_id FROM moment_prefs WHERE target_id = ? AND kind = 'hide'`, targetID)
+}
+
+// BlocksOf lists the ids a user blocks or is blocked by.
+func (q *Queries) BlocksOf(ctx context.Context, userID string) ([]string, error) {
+	return q.strings(ctx, `SELECT blocked_id FROM blocks WHERE user_id = ? UNION SELECT user_id FROM blocks WHERE blocked_id = ?`, userID, userID)
+}
+
+// FriendIDs lists a user's friends' ids.
+func (q *Queries) FriendIDs(ctx context.Context, userID string) ([]string, error) {
+	return q.strings(ctx, `SELECT friend_id FROM friends WHERE user_id = ?`, userID)
+}
