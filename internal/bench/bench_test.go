@@ -1,0 +1,180 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tkesj/tkesj/internal/app"
+)
+
+// childEnv makes the test binary run `tkesj serve` instead of the tests, so
+// the bench can start its server as a child process without a built binary.
+const childEnv = "TKESJ_BENCH_TEST_SERVE"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		os.Exit(serveChild(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// profileEnv, set for TestProfile's servers, names the file the child
+// server writes its CPU profile to. tkesj serve itself has no such switch.
+const profileEnv = "TKESJ_BENCH_TEST_CPUPROFILE"
+
+// TestProfile runs scenarios with a CPU profile of the server, for finding
+// what limits a figure: TKESJ_BENCH_PROFILE=DIR [TKESJ_BENCH_SCENARIOS=B2]
+// [TKESJ_BENCH_SIZE=small] [TKESJ_BENCH_DB=postgres://...] go test -run
+// TestProfile ./internal/bench, then go tool pprof DIR/<scenario>.pprof.
+// Each server writes its profile when stopped; the last one wins per run.
+func TestProfile(t *testing.T) {
+	dir := os.Getenv("TKESJ_BENCH_PROFILE")
+	if dir == "" {
+		t.Skip("set TKESJ_BENCH_PROFILE=DIR to profile the server under the bench")
+	}
+	scen, err := Scenarios(os.Getenv("TKESJ_BENCH_SCENARIOS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range scen {
+		path := filepath.Join(dir, s+".pprof")
+		rep, err := Run(context.Background(), Options{Scenarios: []string{s}, Size: os.Getenv("TKESJ_BENCH_SIZE"), DB: os.Getenv("TKESJ_BENCH_DB"),
+			ServerCommand: []string{os.Args[0]}, ServerEnv: []string{childEnv + "=1", profileEnv + "=" + path}, Log: os.Stderr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		rep.WriteTable(&b)
+		t.Logf("profile in %s\n%s", path, b.String())
+	}
+}
+
+func serveChild(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if path := os.Getenv(profileEnv); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	cfg, err := app.ParseConfig(args, os.Getenv, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	if err := app.Serve(ctx, cfg, app.NewLogger(os.Stderr, cfg.LogLevel), nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// TestBenchTiny runs every scenario at a tiny size and checks that the tool
+// works: each scenario produces numbers and no error. It checks no timings.
+func TestBenchTiny(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs servers and load for ~20 s")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var log bytes.Buffer
+	rep, err := Run(ctx, Options{Size: "tiny", ServerCommand: []string{os.Args[0]}, ServerEnv: []string{childEnv + "=1"}, Log: &log})
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, log.String())
+	}
+	if err := rep.Err(); err != nil {
+		t.Fatalf("scenarios failed: %v", err)
+	}
+	want := map[string][]string{
+		"B1": {"server RSS per connection", "idle server CPU"},
+		"B2": {"highest sustained target rate", "send→deliver p99 at half that rate", "messages per server CPU-second at it"},
+		"B3": {"stored writes per group message", "deliveries per server CPU-second (best step)"},
+		"B4": {"reconnect → last message pulled"},
+		"B6": {"until invisible (messages read sender_deleted)", "until purged (no body left in the store)"},
+		"B7": {"request → downloaded", "extra RSS at peak"},
+	}
+	got := map[string]*Result{}
+	for _, s := range rep.Scenarios {
+		got[s.Name] = s
+	}
+	if s := got["B5"]; s == nil || s.Skipped != "B5 skipped: Moments not implemented" {
+		t.Errorf("B5 = %+v, want skipped", s)
+	}
+	for name, metrics := range want {
+		s := got[name]
+		if s == nil {
+			t.Errorf("%s missing from the report", name)
+			continue
+		}
+		if s.Skipped != "" {
+			t.Logf("%s: %s", name, s.Skipped)
+			continue
+		}
+		for _, m := range metrics {
+			found := false
+			for _, mt := range s.Metrics {
+				if mt.Name == m {
+					found = true
+					if mt.Value <= 0 && !strings.Contains(m, "RSS") && !strings.Contains(m, "CPU") {
+						t.Errorf("%s %q = %v, want > 0", name, m, mt.Value)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("%s has no metric %q", name, m)
+			}
+		}
+	}
+	if s := got["B3"]; s != nil {
+		for _, m := range s.Metrics {
+			if m.Name == "stored writes per group message" && m.Value != 1 {
+				t.Errorf("stored writes per group message = %v, want 1", m.Value)
+			}
+		}
+	}
+	var table, js bytes.Buffer
+	rep.WriteTable(&table)
+	if err := rep.WriteJSON(&js); err != nil || !json.Valid(js.Bytes()) {
+		t.Errorf("JSON report invalid: %v", err)
+	}
+	if !strings.Contains(table.String(), "B5 skipped: Moments not implemented") {
+		t.Errorf("table lacks B5's skip line:\n%s", table.String())
+	}
+	t.Logf("\n%s", table.String())
+}
+
+func TestScenarios(t *testing.T) {
+	got, err := Scenarios("b7,B2, b2")
+	if err != nil || strings.Join(got, ",") != "B2,B7" {
+		t.Errorf("Scenarios = %v, %v", got, err)
+	}
+	if _, err := Scenarios("B9"); err == nil {
+		t.Error("B9 accepted")
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	var s []time.Duration
+	for i := 1; i <= 1000; i++ {
+		s = append(s, time.Duration(i)*time.Millisecond)
+	}
+	l := summarize("x", s)
+	if l.P50 != 500 || l.P90 != 900 || l.P99 != 990 || l.P999 != 999 || l.Max != 1000 || l.Count != 1000 {
+		t.Errorf("summarize = %+v", l)
+	}
+}

@@ -1,0 +1,403 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to make and drop schemas and count rows
+	_ "modernc.org/sqlite"             // the "sqlite" driver, to read the SQLite file read-only
+
+	"github.com/tkesj/tkesj/internal/app"
+	"github.com/tkesj/tkesj/internal/service"
+)
+
+// bench is one run.
+type bench struct {
+	o    Options
+	sz   size
+	root string
+	sms  *http.Server
+	smsU string
+	seq  int
+}
+
+// startSMSSink runs the local no-op SMS gateway the servers are pointed at.
+func (b *bench) startSMSSink() error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	b.sms = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go b.sms.Serve(ln)
+	b.smsU = "http://" + ln.Addr().String() + "/sms"
+	return nil
+}
+
+// instance is one scenario's store: a data directory and, on PostgreSQL,
+// a data schema and a key schema.
+type instance struct {
+	b        *bench
+	cfg      app.Config
+	schemas  []string
+	seeder   *app.App
+	srv      *server
+	password string
+}
+
+const benchPassword = "Bench-pa55-word"
+
+// newInstance prepares a fresh store for a scenario and opens it for seeding.
+func (b *bench) newInstance(ctx context.Context, name string) (*instance, error) {
+	b.seq++
+	dir := filepath.Join(b.root, fmt.Sprintf("%02d-%s", b.seq, name))
+	cfg := app.Config{Data: dir, SMSWebhook: b.smsU, PhoneRegion: "CN", LogLevel: "info"}
+	cfg.Service.PhoneRegion = "CN"
+	in := &instance{b: b, password: benchPassword}
+	if b.o.DB != "" {
+		admin, err := sql.Open("pgx", b.o.DB)
+		if err != nil {
+			return nil, err
+		}
+		defer admin.Close()
+		for i := 0; i < 2; i++ {
+			r := make([]byte, 5)
+			rand.Read(r)
+			s := "bench_" + hex.EncodeToString(r)
+			if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+s); err != nil {
+				in.dropSchemas()
+				return nil, fmt.Errorf("create schema: %w", err)
+			}
+			in.schemas = append(in.schemas, s)
+		}
+		u, err := url.Parse(b.o.DB)
+		if err != nil {
+			in.dropSchemas()
+			return nil, err
+		}
+		q := u.Query()
+		q.Set("search_path", in.schemas[0])
+		u.RawQuery = q.Encode()
+		cfg.DB, cfg.KeySchema = u.String(), in.schemas[1]
+	}
+	in.cfg = cfg
+	a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		in.dropSchemas()
+		return nil, err
+	}
+	in.seeder = a
+	return in, nil
+}
+
+// svc is the seeding service; it is there until start.
+func (in *instance) svc() *service.Service { return in.seeder.Service }
+
+// seedUsers makes n signed-in accounts.
+func (in *instance) seedUsers(ctx context.Context, n int, prefix string, phoneBase int) ([]user, error) {
+	us, err := in.svc().SeedUsers(ctx, n, prefix, phoneBase, in.password)
+	if err != nil {
+		return nil, fmt.Errorf("seed users: %w", err)
+	}
+	out := make([]user, len(us))
+	for i, u := range us {
+		out[i] = user{ID: u.ID, Token: u.Token}
+	}
+	return out, nil
+}
+
+// direct seeds a friendship and opens the direct chat, as people would.
+func (in *instance) directs(ctx context.Context, pairs [][2]user) ([]string, error) {
+	ids := make([][2]string, len(pairs))
+	for i, p := range pairs {
+		ids[i] = [2]string{p[0].ID, p[1].ID}
+	}
+	if err := in.svc().SeedFriends(ctx, ids); err != nil {
+		return nil, fmt.Errorf("seed friends: %w", err)
+	}
+	convs := make([]string, len(pairs))
+	for i, p := range pairs {
+		c, _, err := in.svc().CreateDirect(ctx, service.Auth{UserID: p[0].ID}, p[1].ID)
+		if err != nil {
+			return nil, fmt.Errorf("create direct chat: %w", err)
+		}
+		convs[i] = c.ID
+	}
+	return convs, nil
+}
+
+// start closes the seeding store and starts the server on it.
+func (in *instance) start(ctx context.Context) (*server, error) {
+	if in.seeder != nil {
+		if err := in.seeder.Close(); err != nil {
+			return nil, fmt.Errorf("close seeded store: %w", err)
+		}
+		in.seeder = nil
+	}
+	s, err := in.b.startServer(ctx, in.cfg)
+	if err != nil {
+		return nil, err
+	}
+	in.srv = s
+	return s, nil
+}
+
+// close stops the server and removes the schemas (unless --keep).
+func (in *instance) close() {
+	if in.seeder != nil {
+		in.seeder.Close()
+		in.seeder = nil
+	}
+	if in.srv != nil {
+		in.srv.stop()
+		in.srv = nil
+	}
+	if !in.b.o.Keep {
+		in.dropSchemas()
+		os.RemoveAll(in.cfg.Data)
+	}
+}
+
+func (in *instance) dropSchemas() {
+	if len(in.schemas) == 0 {
+		return
+	}
+	admin, err := sql.Open("pgx", in.b.o.DB)
+	if err != nil {
+		return
+	}
+	defer admin.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, s := range in.schemas {
+		admin.ExecContext(ctx, `DROP SCHEMA `+s+` CASCADE`)
+	}
+	in.schemas = nil
+}
+
+// readDB opens the store read-only for counting rows: the SQLite file with
+// mode=ro, or the data schema on PostgreSQL.
+func (in *instance) readDB() (*sql.DB, func(string) string, error) {
+	if in.cfg.DB != "" {
+		db, err := sql.Open("pgx", in.cfg.DB)
+		return db, func(q string) string { return strings.Replace(q, "?", "$1", 1) }, err
+	}
+	path := filepath.Join(in.cfg.Data, "tkesj.db")
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro&_pragma=busy_timeout(5000)&_pragma=query_only(1)")
+	if err != nil {
+		return nil, nil, err
+	}
+	db.SetMaxOpenConns(1)
+	return db, func(q string) string { return q }, nil
+}
+
+// countRows runs a one-argument COUNT query on the read-only store.
+func (in *instance) countRows(ctx context.Context, query string, arg any) (int64, error) {
+	db, bind, err := in.readDB()
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var n int64
+	err = db.QueryRowContext(ctx, bind(query), arg).Scan(&n)
+	return n, err
+}
+
+// server is a running `tkesj serve` child process.
+type server struct {
+	cmd  *exec.Cmd
+	pid  int
+	base string // http://127.0.0.1:port
+	ws   string // ws://127.0.0.1:port/api/v1/ws
+	log  *os.File
+	done chan error
+}
+
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// startServer runs `tkesj serve` on cfg's store at a free loopback port and
+// waits until /healthz answers.
+func (b *bench) startServer(ctx context.Context, cfg app.Config) (*server, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{}, b.o.ServerCommand...)
+	args = append(args, "--addr", addr, "--data", cfg.Data, "--sms-webhook", cfg.SMSWebhook)
+	if cfg.DB != "" {
+		args = append(args, "--db", cfg.DB, "--key-schema", cfg.KeySchema)
+	}
+	if b.o.ServerCPUs != "" {
+		if path, err := exec.LookPath("taskset"); err == nil {
+			args = append([]string{path, "-c", b.o.ServerCPUs}, args...)
+		} else {
+			fmt.Fprintln(b.o.Log, "bench: taskset not found; --server-cpus ignored")
+		}
+	}
+	logf, err := os.Create(filepath.Join(cfg.Data, "server.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), b.o.ServerEnv...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start server: %w", err)
+	}
+	s := &server{cmd: cmd, pid: cmd.Process.Pid, base: "http://" + addr, ws: "ws://" + addr + "/api/v1/ws", log: logf, done: make(chan error, 1)}
+	go func() { s.done <- cmd.Wait() }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(s.base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s, nil
+			}
+		}
+		select {
+		case err := <-s.done:
+			s.done <- err
+			logf.Close()
+			return nil, fmt.Errorf("server exited at start (%v): %s", err, tail(logf.Name()))
+		case <-ctx.Done():
+			s.stop()
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, fmt.Errorf("server not healthy within 60 s: %s", tail(logf.Name()))
+		}
+	}
+}
+
+// stop asks the server to stop (SIGTERM) and kills it after 20 s.
+func (s *server) stop() {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(20 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+	s.log.Close()
+}
+
+// tail returns the end of a log file, for error messages.
+func tail(path string) string {
+	b, _ := os.ReadFile(path)
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(bytes.TrimSpace(b))
+}
+
+// procStat is a process's CPU time (user+system) and resident memory.
+type procStat struct {
+	CPU    float64 // seconds
+	RSSKiB int64
+}
+
+// clockTicks is USER_HZ, which is 100 on every Linux the kernel ABI allows.
+const clockTicks = 100
+
+func readProc(pid int) (procStat, error) {
+	var st procStat
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return st, err
+	}
+	// The command name may hold spaces; the fields after it start at ") ".
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return st, errors.New("malformed /proc stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state); utime is field 14, stime field 15.
+	if len(f) < 13 {
+		return st, errors.New("short /proc stat")
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	stt, _ := strconv.ParseInt(f[12], 10, 64)
+	st.CPU = float64(ut+stt) / clockTicks
+	b, err = os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return st, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			fmt.Sscanf(strings.TrimSpace(v), "%d", &st.RSSKiB)
+		}
+	}
+	return st, nil
+}
+
+func (s *server) stat() procStat {
+	st, _ := readProc(s.pid)
+	return st
+}
+
+// rssSampler records the highest RSS seen every 5 ms until stopped.
+func (s *server) rssSampler() (stop func() int64) {
+	quit := make(chan struct{})
+	peak := make(chan int64, 1)
+	go func() {
+		var max int64
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if st, err := readProc(s.pid); err == nil && st.RSSKiB > max {
+				max = st.RSSKiB
+			}
+			select {
+			case <-quit:
+				peak <- max
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() int64 { close(quit); return <-peak }
+}
+
+// raiseFileLimit lifts the soft open-files limit to the hard one and returns it.
+func raiseFileLimit() uint64 {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return 0
+	}
+	if l.Cur < l.Max {
+		l.Cur = l.Max
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
+	}
+	return l.Cur
+}
