@@ -1,0 +1,501 @@
+// End-to-end tests of the web client against a real tkesj server.
+//
+// Needs: TKESJ_BIN, the path to a built tkesj binary (e.g. `go build -o /tmp/tkesj
+// ./cmd/tkesj`), and Debian's Chromium at /usr/bin/chromium (or CHROMIUM=path).
+// Run from web/: `TKESJ_BIN=/tmp/tkesj npm run e2e` (or `node --test e2e/`).
+//
+// Each run starts its own server on a free loopback port with a fresh data
+// directory, and a tiny HTTP server that receives the one-time codes the server
+// would text (--sms-webhook), so the browser can type them.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const AXE = fileURLToPath(import.meta.resolve('axe-core/axe.min.js'));
+const SHOTS = path.join(HERE, 'screenshots');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const PASSWORD = 'Str0ng-Passw0rd!';
+
+/** @type {{ base: string, proc: import('node:child_process').ChildProcess, dir: string, log: string }} */
+let server;
+/** @type {import('playwright-core').Browser} */
+let browser;
+/** @type {{ server: http.Server, url: string, codes: {phone: string, code: string, purpose: string}[] }} */
+let sms;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = /** @type {net.AddressInfo} */ (s.address());
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Records every code the server posts to its SMS webhook. */
+async function startSmsSink() {
+  const codes = [];
+  const srv = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      try {
+        const m = JSON.parse(body);
+        if (req.method === 'POST' && req.url === '/sms' && m.code) codes.push(m);
+      } catch {
+        // ignore junk; the test will time out waiting for the code
+      }
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = /** @type {net.AddressInfo} */ (srv.address());
+  return { server: srv, url: `http://127.0.0.1:${port}/sms`, codes };
+}
+
+const digits = (s) => String(s).replace(/\D/g, '');
+
+/** Waits for a code sent to phone for purpose after the first `since` codes. */
+async function codeFor(phone, purpose, since, timeout = 15_000) {
+  const end = Date.now() + timeout;
+  while (Date.now() < end) {
+    const hit = sms.codes.slice(since).find((c) => digits(c.phone) === digits(phone) && c.purpose === purpose);
+    if (hit) return hit.code;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no ${purpose} code for ${phone} reached the SMS webhook in ${timeout} ms; got ${JSON.stringify(sms.codes)}`);
+}
+
+async function startServer() {
+  const bin = process.env.TKESJ_BIN;
+  assert.ok(bin, 'set TKESJ_BIN to a built tkesj binary, e.g. `go build -o /tmp/tkesj ./cmd/tkesj`');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tkesj-e2e-'));
+  const port = await freePort();
+  const log = path.join(dir, 'server.log');
+  const out = fs.openSync(log, 'a');
+  const proc = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data', path.join(dir, 'data'), '--sms-webhook', sms.url], {
+    stdio: ['ignore', out, out],
+  });
+  fs.closeSync(out);
+  let exited = null;
+  proc.on('exit', (code, signal) => (exited = { code, signal }));
+  const base = `http://127.0.0.1:${port}`;
+  const end = Date.now() + 60_000;
+  for (;;) {
+    if (exited) throw new Error(`tkesj exited early (${JSON.stringify(exited)}):\n${fs.readFileSync(log, 'utf8').slice(-4000)}`);
+    try {
+      const res = await fetch(`${base}/healthz`);
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > end) throw new Error(`tkesj did not answer /healthz within 60 s:\n${fs.readFileSync(log, 'utf8').slice(-4000)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { base, proc, dir, log };
+}
+
+async function stopServer() {
+  if (!server) return;
+  const { proc } = server;
+  if (proc.exitCode === null && proc.signalCode === null) {
+    const gone = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+    await gone;
+    clearTimeout(t);
+  }
+}
+
+before(async () => {
+  sms = await startSmsSink();
+  server = await startServer();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // launch() gives every run a fresh temporary profile (user-data dir).
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  fs.mkdirSync(SHOTS, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  await stopServer();
+  await new Promise((r) => (sms ? sms.server.close(r) : r()));
+  if (server) {
+    if (process.exitCode) console.error(`server log kept at ${server.log}`);
+    else fs.rmSync(server.dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * A browser context as a person in English would have; collects page errors and
+ * Content-Security-Policy violations, which must never happen.
+ */
+async function newPerson() {
+  const context = await browser.newContext({ locale: 'en-US', viewport: { width: 360, height: 800 }, acceptDownloads: true });
+  context.setDefaultTimeout(15_000);
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`csp: ${m.text()}`);
+  });
+  return { context, page, problems };
+}
+
+/** Waits until the locator's text matches re, and answers the text. */
+async function textMatches(locator, re, timeout = 15_000) {
+  const end = Date.now() + timeout;
+  let last = '';
+  for (;;) {
+    last = (await locator.first().textContent({ timeout }).catch(() => '')) ?? '';
+    if (re.test(last)) return last;
+    if (Date.now() > end) throw new Error(`text ${JSON.stringify(last)} never matched ${re}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function until(what, f, timeout = 15_000) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    if (await f()) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Screenshots at phone and desktop widths. The viewport grows to the page's
+ * height rather than using fullPage, so the sticky tab bar shows where a person
+ * sees it: at the bottom.
+ */
+async function shots(page, name) {
+  for (const width of [360, 1280]) {
+    const min = width === 360 ? 800 : 900;
+    await page.setViewportSize({ width, height: min });
+    const height = await page.evaluate(() => document.documentElement.scrollHeight);
+    await page.setViewportSize({ width, height: Math.max(min, height) });
+    await page.screenshot({ path: path.join(SHOTS, `${name}-${width}.png`) });
+  }
+  await page.setViewportSize({ width: 360, height: 800 });
+}
+
+const alert = (page) => page.getByRole('alert').filter({ hasText: /\S/ });
+
+/** Fills the registration form; leaves submitting to the caller. */
+async function fillRegistration(page, p) {
+  await page.goto(`${server.base}/register`);
+  await page.getByRole('heading', { name: 'Create account' }).waitFor();
+  await page.getByLabel('Mobile phone number').fill(p.phone);
+  const since = sms.codes.length;
+  await page.getByRole('button', { name: 'Send code' }).click();
+  await textMatches(page.getByRole('status').filter({ hasText: /\S/ }), /code was sent/);
+  await page.getByLabel('Verification code').fill(await codeFor(p.phone, 'register', since));
+  await page.getByLabel('Username').fill(p.username);
+  await page.getByRole('textbox', { name: 'Password', exact: true }).fill(PASSWORD);
+  await page.getByLabel('Nickname').fill(p.nickname);
+  await page.getByLabel('Gender').selectOption(p.gender);
+  // The policy is shown in full, in its own scrollable region.
+  await textMatches(page.getByRole('region', { name: /Privacy policy/ }), /personal information/);
+  await page.getByLabel('I have read and accept the privacy policy').check();
+}
+
+async function register(page, p) {
+  await fillRegistration(page, p);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.waitForURL('**/me');
+  await page.getByText(p.nickname, { exact: true }).waitFor();
+}
+
+/** A link of the main tab bar: Chats, Contacts, Moments, Me. */
+const tab = (page, name) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
+
+async function openFromMe(page, item) {
+  await tab(page, 'Me').click();
+  await page.getByRole('link', { name: item }).click();
+  await page.getByRole('heading', { name: item, level: 1 }).waitFor();
+}
+
+test('R-ACC-1 R-ACC-4 R-DEV-4 R-PRM-1 R-CON-1: register, permissions and their history, devices, logins, remote sign-out', { timeout: 240_000 }, async () => {
+  const alice = { phone: '+8613800138000', username: 'alice_e2e', nickname: 'Alice Wang', gender: 'female' };
+  const a = await newPerson();
+  const page = a.page;
+
+  // Live password feedback names what is missing.
+  await page.goto(`${server.base}/register`);
+  const pw = page.getByRole('textbox', { name: 'Password', exact: true });
+  await pw.fill('abcdefgh');
+  await textMatches(page.locator('#password-summary'), /Missing: uppercase, digit, symbol\. Add 2 of them/);
+  await pw.fill('abcdefgH1');
+  await textMatches(page.locator('#password-summary'), /Strong enough/);
+  await pw.fill('aaaaaaaaaaaaaaaa');
+  await textMatches(page.locator('#password-summary'), /Strong enough/);
+  await page.getByLabel('Username').fill(alice.username);
+  await pw.fill(`${alice.username.toUpperCase()}-2026`);
+  await textMatches(page.locator('#password-summary'), /contains your username/);
+
+  await fillRegistration(page, alice);
+  await shots(page, 'register');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.waitForURL('**/me');
+  await page.getByText(alice.nickname, { exact: true }).waitFor();
+  await page.getByText(`Username: ${alice.username}`).waitFor();
+  await shots(page, 'me');
+
+  // Privacy: grant then revoke location; both show in the history, oldest first.
+  await openFromMe(page, 'Privacy');
+  const location = page.getByRole('switch', { name: 'Location' });
+  await until('switches to load', () => location.isEnabled());
+  assert.equal(await location.isChecked(), false, 'permissions start not granted');
+  await location.click();
+  await textMatches(page.getByRole('status').filter({ hasText: /\S/ }), /Location allowed/);
+  await until('location on', async () => (await location.isChecked()) && (await location.isEnabled()));
+  await location.click();
+  await textMatches(page.getByRole('status').filter({ hasText: /\S/ }), /Location turned off/);
+  await until('location off', async () => !(await location.isChecked()) && (await location.isEnabled()));
+  const history = page.getByRole('list', { name: 'Consent history' }).getByRole('listitem');
+  await until('two location entries', async () => (await history.filter({ hasText: 'Permission: Location' }).count()) === 2);
+  const entries = await history.allTextContents();
+  assert.match(entries[0], /Privacy policy/, 'registration recorded the policy acceptance first');
+  const loc = entries.filter((e) => e.includes('Permission: Location'));
+  assert.match(loc[0], /Granted/);
+  assert.match(loc[1], /Withdrawn/);
+  assert.equal((await page.getByRole('switch', { checked: true }).count()), 0, 'no permission is on after revoking');
+  await shots(page, 'privacy');
+
+  // Devices: only this one, marked as current.
+  await openFromMe(page, 'Account and Security');
+  const devicesA = page.locator('li.device');
+  await until('one device', async () => (await devicesA.count()) === 1);
+  await textMatches(devicesA, /This device/);
+
+  // Log out, then back in with username and password.
+  await tab(page, 'Me').click();
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.waitForURL('**/login');
+  assert.equal(await page.evaluate(() => localStorage.getItem('tkesj.token')), null, 'logging out forgets the token');
+  await page.getByLabel('Username or phone number').fill(alice.username);
+  await page.getByRole('textbox', { name: 'Password', exact: true }).fill('not-the-password');
+  await page.getByRole('button', { name: 'Log in', exact: true }).click();
+  await textMatches(alert(page), /\S/); // the server's detail for a wrong password
+  assert.match(page.url(), /\/login$/);
+  // This time by keyboard alone: Tab from the login field, Enter submits.
+  await page.getByLabel('Username or phone number').focus();
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'password', 'Tab moves from login to password');
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type(PASSWORD);
+  await page.keyboard.press('Enter');
+  await page.waitForURL('**/me');
+  await page.getByText(alice.nickname, { exact: true }).waitFor();
+
+  // A second browser logs in with phone and one-time code.
+  const b = await newPerson();
+  await b.page.goto(`${server.base}/login`);
+  // The login tabs follow the tab-list keyboard pattern: arrows move between them.
+  await b.page.getByRole('tab', { name: 'Password' }).focus();
+  await b.page.keyboard.press('ArrowRight');
+  assert.equal(await b.page.getByRole('tab', { name: 'Code' }).getAttribute('aria-selected'), 'true');
+  await b.page.getByLabel('Mobile phone number').fill(alice.phone);
+  const since = sms.codes.length;
+  await b.page.getByRole('button', { name: 'Send code' }).click();
+  await b.page.getByLabel('Verification code').fill(await codeFor(alice.phone, 'login', since));
+  await b.page.getByRole('button', { name: 'Log in', exact: true }).click();
+  await b.page.waitForURL('**/me');
+  await b.page.getByText(alice.nickname, { exact: true }).waitFor();
+  const deviceB = await b.page.evaluate(() => localStorage.getItem('tkesj.device'));
+  assert.ok(deviceB);
+
+  // The first browser sees both devices and signs the second one out.
+  await openFromMe(page, 'Account and Security');
+  await until('two devices', async () => (await devicesA.count()) === 2);
+  const rowB = page.locator(`li.device[data-device-id="${deviceB}"]`);
+  assert.doesNotMatch(await rowB.textContent(), /This device/);
+  await shots(page, 'security');
+  await rowB.getByRole('button', { name: /^Sign out/ }).click();
+  await rowB.getByRole('button', { name: 'Yes, sign it out' }).click();
+  await textMatches(page.getByRole('status').filter({ hasText: /\S/ }), /was signed out/);
+  await until('one device left', async () => (await devicesA.count()) === 1);
+
+  // The second browser's next call answers 401, and it lands on the login screen.
+  await b.page.getByRole('link', { name: 'Account and Security' }).click();
+  await b.page.waitForURL('**/login');
+  await textMatches(b.page.getByRole('status').filter({ hasText: /\S/ }), /signed out/);
+  assert.equal(await b.page.evaluate(() => localStorage.getItem('tkesj.token')), null);
+
+  // The first browser is still signed in.
+  await page.reload();
+  await page.getByRole('heading', { name: 'Account and Security', level: 1 }).waitFor();
+
+  assert.deepEqual([...a.problems, ...b.problems], [], 'no page errors or CSP violations');
+  await a.context.close();
+  await b.context.close();
+});
+
+test('R-ACC-5 R-DEL-2: profile edit, language, coming-soon tabs, code rate limit, destroy account', { timeout: 240_000 }, async (t) => {
+  const bob = { phone: '+8613900139000', username: 'bob_e2e', nickname: 'Bob Li', gender: 'male' };
+  const p = await newPerson();
+  const page = p.page;
+  await register(page, bob);
+
+  // Correct the nickname.
+  await openFromMe(page, 'Profile');
+  await page.getByLabel('Nickname').fill('Bob Li Jr');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await textMatches(page.getByRole('status').filter({ hasText: /\S/ }), /Saved/);
+  await tab(page, 'Me').click();
+  await page.getByText('Bob Li Jr', { exact: true }).waitFor();
+
+  // Switch the language to Chinese and back.
+  await page.getByLabel('Language').selectOption('zh');
+  await page.getByRole('heading', { name: '我', level: 1 }).waitFor();
+  await page.getByLabel('语言').selectOption('en');
+  await page.getByRole('heading', { name: 'Me', level: 1 }).waitFor();
+
+  // The tabs without server support say so honestly.
+  await tab(page, 'Chats').click();
+  await page.getByText('Chats: coming soon').waitFor();
+
+  // Asking for codes too fast: a 429 shows how long to wait (from Retry-After).
+  // API.md allows, but does not require, a per-phone cooldown.
+  const other = await newPerson();
+  let limited = '';
+  for (let i = 0; i < 2 && !limited; i++) {
+    await other.page.goto(`${server.base}/login`);
+    await other.page.getByRole('tab', { name: 'Code' }).click();
+    await other.page.getByLabel('Mobile phone number').fill(bob.phone);
+    await other.page.getByRole('button', { name: 'Send code' }).click();
+    await until('an answer to Send code', async () => (await other.page.getByRole('button', { name: /Resend in \d+ s/ }).count()) === 1);
+    limited = (await alert(other.page).count()) ? await alert(other.page).textContent() : '';
+  }
+  if (limited) assert.match(limited, /Try again in \d+ seconds/);
+  else t.diagnostic('the server has no per-phone code cooldown; the 429 message was not exercised');
+  await other.context.close();
+
+  // Destroy: a wrong password is refused with the server's explanation, and
+  // does not sign the person out.
+  await openFromMe(page, 'Account and Security');
+  await page.getByRole('link', { name: 'Destroy account' }).click();
+  await page.getByText('This cannot be undone.').waitFor();
+  await page.getByLabel('Enter your password to confirm').fill('Wrong-passw0rd');
+  await page.getByRole('button', { name: 'Destroy my account' }).click();
+  await textMatches(alert(page), /\S/);
+  assert.match(page.url(), /\/me\/security\/destroy$/, 'a wrong password keeps the person on the form');
+  await page.getByLabel('Enter your password to confirm').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Destroy my account' }).click();
+  await page.waitForURL((u) => u.pathname === '/');
+  await page.getByText('Your account has been destroyed.').waitFor();
+  assert.equal(await page.evaluate(() => localStorage.getItem('tkesj.token')), null);
+
+  // The account is gone: its password no longer logs in.
+  await page.getByRole('link', { name: 'Log in' }).click();
+  await page.getByLabel('Username or phone number').fill(bob.username);
+  await page.getByRole('textbox', { name: 'Password', exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in', exact: true }).click();
+  await textMatches(alert(page), /\S/);
+  assert.match(page.url(), /\/login$/);
+
+  assert.deepEqual(p.problems, [], 'no page errors or CSP violations');
+  await p.context.close();
+});
+
+test('R-RGT-1: request a data export and download it with the bearer token', { timeout: 240_000 }, async (t) => {
+  const carol = { phone: '+8613700137000', username: 'carol_e2e', nickname: 'Carol Zhao', gender: 'unspecified' };
+  const p = await newPerson();
+  const page = p.page;
+  await register(page, carol);
+
+  // The export endpoints come after the foundation: until the server's OpenAPI
+  // document lists them, say so rather than fail.
+  const doc = await (await fetch(`${server.base}/api/v1/openapi.json`)).json();
+  if (!doc.paths?.['/api/v1/me/exports']) {
+    t.skip('the server does not serve POST /api/v1/me/exports yet (absent from /api/v1/openapi.json)');
+    await p.context.close();
+    return;
+  }
+
+  await openFromMe(page, 'My data');
+  await page.getByRole('button', { name: 'Request export' }).click();
+  await page.getByText('Your export is ready.').waitFor({ timeout: 120_000 });
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download export' }).click()]);
+  const file = await download.path();
+  assert.ok(fs.statSync(file).size > 0, 'the export archive is not empty');
+  assert.match(download.suggestedFilename(), /\.zip$/);
+
+  // Where the server lists earlier exports (beyond API.md), the screen picks the
+  // ready one up again after leaving it.
+  if (doc.paths['/api/v1/me/exports'].get) {
+    await openFromMe(page, 'Profile');
+    await openFromMe(page, 'My data');
+    await page.getByText('Your export is ready.').waitFor();
+    await page.getByRole('button', { name: 'Download export' }).waitFor();
+  }
+
+  assert.deepEqual(p.problems, [], 'no page errors or CSP violations');
+  await p.context.close();
+});
+
+/** Runs axe-core (WCAG 2 A and AA rules) on the page; answers readable violations. */
+async function axeViolations(page, where) {
+  await page.addScriptTag({ path: AXE });
+  const res = await page.evaluate(() =>
+    // @ts-ignore axe is the global the script tag defines
+    window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }),
+  );
+  return res.violations.map(
+    (v) => `${where}: ${v.id} (${v.impact}) ${v.help}: ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`,
+  );
+}
+
+test('accessibility: axe finds no WCAG 2.1 A/AA violations on the foundation screens', { timeout: 240_000 }, async () => {
+  // axe is injected as a script, which the server's CSP rightly forbids; this
+  // context alone bypasses CSP (the other tests check that the app needs no
+  // exception).
+  const found = [];
+  for (const scheme of ['light', 'dark']) {
+    const context = await browser.newContext({ locale: 'en-US', viewport: { width: 360, height: 800 }, bypassCSP: true, colorScheme: scheme });
+    context.setDefaultTimeout(15_000);
+    const page = await context.newPage();
+    const check = async (where) => found.push(...(await axeViolations(page, `${where} [${scheme}]`)));
+
+    await page.goto(`${server.base}/`);
+    await page.getByRole('link', { name: 'Create account' }).waitFor();
+    await check('welcome');
+    await page.goto(`${server.base}/login`);
+    await page.getByRole('tab', { name: 'Code' }).click();
+    await check('login');
+    await page.goto(`${server.base}/register`);
+    await page.getByRole('region', { name: /Privacy policy/ }).waitFor();
+    await check('register');
+    const n = scheme === 'light' ? '1' : '2';
+    await register(page, { phone: `+861350013500${n}`, username: `axe_${scheme}`, nickname: `Axe ${scheme}`, gender: 'other' });
+    await check('me');
+    for (const item of ['Profile', 'Account and Security', 'Privacy', 'My data']) {
+      await openFromMe(page, item);
+      await page.waitForLoadState('networkidle');
+      await check(item);
+    }
+    await openFromMe(page, 'Account and Security');
+    await page.getByRole('link', { name: 'Destroy account' }).click();
+    await page.getByText('This cannot be undone.').waitFor();
+    await check('destroy');
+    await tab(page, 'Chats').click();
+    await check('chats');
+    await context.close();
+  }
+  assert.deepEqual(found, []);
+});

@@ -1,0 +1,111 @@
+import { useState } from 'preact/hooks';
+import { api, type User } from '../api';
+import { Field, Notices, Page, SendCodeButton, useAction } from '../components';
+import { t } from '../i18n';
+import { link } from '../router';
+
+type Mode = 'password' | 'code';
+const MODES: Mode[] = ['password', 'code'];
+
+/** R-ACC-4: log in by username or phone with a password, or by phone with a code. */
+export function Login({ notice, onSignedIn }: { notice?: string; onSignedIn: (u: User, token: string) => void }) {
+  const [mode, setMode] = useState<Mode>('password');
+  const [login, setLogin] = useState('');
+  const [password, setPassword] = useState('');
+  const [phone, setPhone] = useState('');
+  const [code, setCode] = useState('');
+  const form = useAction();
+
+  function pick(m: Mode, focus = false) {
+    setMode(m);
+    form.setError(null);
+    form.setInfo('');
+    if (focus) document.getElementById(`tab-${m}`)?.focus();
+  }
+
+  // Arrow keys move between the tabs, as in any tab list.
+  function onTabKey(e: KeyboardEvent) {
+    const i = MODES.indexOf(mode);
+    let next = -1;
+    if (e.key === 'ArrowRight') next = (i + 1) % MODES.length;
+    else if (e.key === 'ArrowLeft') next = (i + MODES.length - 1) % MODES.length;
+    else if (e.key === 'Home') next = 0;
+    else if (e.key === 'End') next = MODES.length - 1;
+    if (next < 0) return;
+    e.preventDefault();
+    pick(MODES[next], true);
+  }
+
+  async function submit(e: Event) {
+    e.preventDefault();
+    await form.run(async () => {
+      const res = mode === 'password' ? await api.loginPassword(login.trim(), password) : await api.loginCode(phone.trim(), code.trim());
+      onSignedIn(res.user, res.token);
+    });
+  }
+
+  const label = { password: t('login.tabPassword'), code: t('login.tabCode') };
+  return (
+    <Page title={t('login.title')} back="/" narrow>
+      <Notices info={form.info || notice} error={form.error} />
+      <div class="tabs" role="tablist" aria-label={t('login.tabs')}>
+        {MODES.map((m) => (
+          <button
+            key={m}
+            type="button"
+            role="tab"
+            id={`tab-${m}`}
+            aria-selected={mode === m}
+            aria-controls="login-panel"
+            tabIndex={mode === m ? 0 : -1}
+            onClick={() => pick(m)}
+            onKeyDown={onTabKey}
+          >
+            {label[m]}
+          </button>
+        ))}
+      </div>
+      <div id="login-panel" role="tabpanel" aria-labelledby={`tab-${mode}`}>
+        <form onSubmit={submit}>
+          {mode === 'password' ? (
+            <>
+              <Field id="login" label={t('login.login')} autocomplete="username" value={login} onValue={setLogin} required />
+              <Field id="password" label={t('field.password')} type="password" autocomplete="current-password" value={password} onValue={setPassword} required />
+            </>
+          ) : (
+            <>
+              <Field
+                id="phone"
+                label={t('field.phone')}
+                hint={t('field.phoneHint')}
+                type="tel"
+                inputMode="tel"
+                autocomplete="tel"
+                value={phone}
+                onValue={setPhone}
+                required
+                after={
+                  <SendCodeButton
+                    phone={phone}
+                    purpose="login"
+                    onResult={(err, info) => {
+                      form.setError(err);
+                      form.setInfo(info);
+                    }}
+                  />
+                }
+              />
+              <Field id="code" label={t('field.code')} inputMode="numeric" autocomplete="one-time-code" value={code} onValue={setCode} required />
+            </>
+          )}
+          <button type="submit" class="primary" disabled={form.busy}>
+            {t('login.submit')}
+          </button>
+        </form>
+      </div>
+      <p class="alt-action">
+        {t('login.noAccount')} <a {...link('/register')}>{t('welcome.register')}</a>
+      </p>
+    </Page>
+  );
+}

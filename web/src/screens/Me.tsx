@@ -1,0 +1,61 @@
+import type { User } from '../api';
+import { Notices, Page, useAction } from '../components';
+import { t } from '../i18n';
+import { LanguageSelect } from '../language';
+import { link } from '../router';
+
+export function Avatar({ user, size = 'large' }: { user: User; size?: 'large' | 'small' }) {
+  if (user.avatar_url) return <img class={`avatar avatar-${size}`} src={user.avatar_url} alt="" />;
+  const initial = Array.from(user.nickname || user.username || '?')[0].toUpperCase();
+  return (
+    <span class={`avatar avatar-${size}`} aria-hidden="true">
+      {initial}
+    </span>
+  );
+}
+
+/** The "Me" tab: who you are, and the way to every account and privacy setting. */
+export function Me({ user, onLogout, onLang }: { user: User; onLogout: () => Promise<void>; onLang: () => void }) {
+  const action = useAction();
+  const items: [string, string][] = [
+    ['/me/profile', t('me.profile')],
+    ['/me/security', t('me.security')],
+    ['/me/privacy', t('me.privacy')],
+    ['/me/data', t('me.data')],
+  ];
+  return (
+    <Page title={t('me.title')}>
+      <section class="card me-card" aria-label={t('me.profile')}>
+        <Avatar user={user} />
+        <div>
+          <p class="me-nickname">{user.nickname}</p>
+          <p class="muted">{t('me.username', { u: user.username })}</p>
+          {user.phone && <p class="muted">{user.phone}</p>}
+        </div>
+      </section>
+      {user.status === 'pending_guardian' && <p class="notice notice-error">{t('me.pendingGuardian')}</p>}
+      {user.status === 'frozen' && <p class="notice notice-error">{t('me.frozen')}</p>}
+      <nav aria-label={t('me.title')}>
+        <ul class="list card">
+          {items.map(([href, label]) => (
+            <li key={href}>
+              <a class="list-item" {...link(href)}>
+                <span>{label}</span>
+                <span class="chevron" aria-hidden="true">
+                  ›
+                </span>
+              </a>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      <div class="card card-pad">
+        <LanguageSelect onChange={onLang} />
+      </div>
+      <Notices error={action.error} />
+      <button type="button" class="secondary danger-text" disabled={action.busy} onClick={() => action.run(onLogout)}>
+        {t('me.logout')}
+      </button>
+    </Page>
+  );
+}
