@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -44,6 +45,8 @@ type Config struct {
 	PhoneRegion string // --phone-region, TKESJ_PHONE_REGION
 	LogLevel    string // --log-level, TKESJ_LOG_LEVEL
 	PushSubject string // --push-subject, TKESJ_PUSH_SUBJECT: the VAPID contact (mailto: or https:)
+	TLSCert     string // --tls-cert, TKESJ_TLS_CERT: PEM certificate chain; with --tls-key, serve HTTPS
+	TLSKey      string // --tls-key, TKESJ_TLS_KEY
 	MasterKey   string // TKESJ_MASTER_KEY only: never a flag, so it stays out of process lists
 	KeySchema   string // PostgreSQL schema of the key store; "tkesj_keys" when empty
 
@@ -67,6 +70,8 @@ func (c *Config) specs() []flagSpec {
 		{"phone-region", "TKESJ_PHONE_REGION", "CN", "region for phone numbers written without +", &c.PhoneRegion},
 		{"log-level", "TKESJ_LOG_LEVEL", "info", "debug, info, warn or error", &c.LogLevel},
 		{"push-subject", "TKESJ_PUSH_SUBJECT", "mailto:operator@tkesj.invalid", "contact the Web Push services may reach the operator at (mailto: or https:)", &c.PushSubject},
+		{"tls-cert", "TKESJ_TLS_CERT", "", "PEM certificate (chain) file; with --tls-key, serve HTTPS (TLS 1.2+)", &c.TLSCert},
+		{"tls-key", "TKESJ_TLS_KEY", "", "PEM private key file for --tls-cert", &c.TLSKey},
 		{"key-schema", "TKESJ_KEY_SCHEMA", "tkesj_keys", "PostgreSQL schema of the key store (kept apart from the data)", &c.KeySchema},
 	}
 }
@@ -264,8 +269,17 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		ln.Close()
+		return errors.New("--tls-cert and --tls-key go together")
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	if cfg.TLSCert != "" {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		go func() { errc <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey) }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
 	select {
 	case err := <-errc:
 		return err

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -49,13 +50,35 @@ func TestProfile(t *testing.T) {
 	for _, s := range scen {
 		path := filepath.Join(dir, s+".pprof")
 		rep, err := Run(context.Background(), Options{Scenarios: []string{s}, Size: os.Getenv("TKESJ_BENCH_SIZE"), DB: os.Getenv("TKESJ_BENCH_DB"),
-			ServerCommand: []string{os.Args[0]}, ServerEnv: []string{childEnv + "=1", profileEnv + "=" + path}, Log: os.Stderr})
+			ServerCommand: []string{os.Args[0]}, ServerEnv: []string{childEnv + "=1", profileEnv + "=" + path, heapEnv + "=" + filepath.Join(dir, s)}, Log: os.Stderr})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var b bytes.Buffer
 		rep.WriteTable(&b)
 		t.Logf("profile in %s\n%s", path, b.String())
+	}
+}
+
+// heapEnv, set for TestProfile's servers, names the file prefix the child
+// writes its heap profile and memory statistics to, at the highest heap seen.
+const heapEnv = "TKESJ_BENCH_TEST_HEAPPROFILE"
+
+func peakHeap(prefix string) {
+	var peak uint64
+	for range time.Tick(500 * time.Millisecond) {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		if ms.HeapInuse+ms.StackInuse <= peak {
+			continue
+		}
+		peak = ms.HeapInuse + ms.StackInuse
+		if f, err := os.Create(prefix + ".heap"); err == nil {
+			pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+		os.WriteFile(prefix+".memstats", fmt.Appendf(nil, "goroutines %d\nHeapInuse %d\nHeapAlloc %d\nStackInuse %d\nSys %d\nHeapSys %d\nHeapIdle %d\nHeapReleased %d\nNextGC %d\nNumGC %d\n",
+			runtime.NumGoroutine(), ms.HeapInuse, ms.HeapAlloc, ms.StackInuse, ms.Sys, ms.HeapSys, ms.HeapIdle, ms.HeapReleased, ms.NextGC, ms.NumGC), 0o600)
 	}
 }
 
@@ -71,6 +94,9 @@ func serveChild(args []string) int {
 		defer f.Close()
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
+	}
+	if path := os.Getenv(heapEnv); path != "" {
+		go peakHeap(path)
 	}
 	cfg, err := app.ParseConfig(args, os.Getenv, os.Stderr)
 	if err != nil {

@@ -89,6 +89,15 @@ func TestRegisterConflicts(t *testing.T) {
 			"nickname": "Second", "policy_version": "1", "device": map[string]string{"id": "d"},
 		})
 		want(t, r, 409, "phone_taken")
+		// The loser of a race who checks its code after the winner committed
+		// still learns the phone is taken: it holds the right code.
+		phone2 := newPhone()
+		code := s.code(t, phone2, "register")
+		body := map[string]any{"phone": phone2, "code": code, "username": newUsername("first"), "password": goodPassword,
+			"nickname": "First", "policy_version": "1", "device": map[string]string{"id": "d"}}
+		want(t, s.do(t, "", "POST", "/api/v1/accounts", body), 201, "")
+		body["username"] = newUsername("late")
+		want(t, s.do(t, "", "POST", "/api/v1/accounts", body), 409, "phone_taken")
 		phone := newPhone()
 		r = s.do(t, "", "POST", "/api/v1/accounts", map[string]any{
 			"phone": phone, "code": s.code(t, phone, "register"), "username": strings.ToUpper(p.Username), "password": goodPassword,

@@ -199,6 +199,11 @@ func TestQRHostilePayloads(t *testing.T) {
 	}
 	want(t, s.do(t, p.Token, "POST", "/api/v1/qr/scan", map[string]any{"payload": "tkesj:login:" + token}), 422, "invalid_qr")
 	want(t, s.do(t, p.Token, "POST", "/api/v1/qr/scan", map[string]any{"payload": "nope"}), 422, "invalid_qr")
+	for _, bad := range []string{"internal error", "unhandled error", "panic"} {
+		if strings.Contains(s.Log.String(), bad) {
+			t.Errorf("the server logged %q while handling hostile QR input", bad)
+		}
+	}
 }
 
 // group makes a group of owner and friends, returning its id.

@@ -114,11 +114,12 @@ func (s *server) handleRegister() http.Handler {
 
 func (s *server) handleLogin() http.Handler {
 	type request struct {
-		Login    string     `json:"login"`
-		Password string     `json:"password"`
-		Phone    string     `json:"phone"`
-		Code     string     `json:"code"`
-		Device   deviceJSON `json:"device"`
+		Login      string     `json:"login"`
+		Password   string     `json:"password"`
+		Phone      string     `json:"phone"`
+		Code       string     `json:"code"`
+		StepUpCode string     `json:"step_up_code"`
+		Device     deviceJSON `json:"device"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req request
@@ -127,7 +128,7 @@ func (s *server) handleLogin() http.Handler {
 			return
 		}
 		u, token, err := s.svc.Login(r.Context(), service.LoginInput{
-			Login: req.Login, Password: req.Password, Phone: req.Phone, Code: req.Code, Device: req.Device.input(), IP: clientIP(r),
+			Login: req.Login, Password: req.Password, Phone: req.Phone, Code: req.Code, StepUpCode: req.StepUpCode, Device: req.Device.input(), IP: clientIP(r),
 		})
 		if err != nil {
 			writeError(w, r, s.log, err)

@@ -258,6 +258,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (tkesj.User, s
 	// the loser meets the unique phone index (409 phone_taken), and a code
 	// can never make two accounts.
 	if err := s.checkCode(ctx, phone, tkesj.PurposeRegister, in.Code, false); err != nil {
+		if s.usedForRegistration(ctx, phone, in.Code) {
+			return tkesj.User{}, "", tkesj.Errorf(tkesj.EConflict, "phone_taken", "this phone number already has an account; log in instead")
+		}
 		return tkesj.User{}, "", err
 	}
 	hash, err := s.hasher.Hash(ctx, in.Password)
@@ -296,6 +299,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (tkesj.User, s
 		if err := q.SetPolicyAccepted(ctx, u.ID, pol.PublishedAt); err != nil {
 			return err
 		}
+		if err := q.RememberNetwork(ctx, u.ID, s.networkIdx(u.ID, dev.LoginIP), now); err != nil {
+			return err
+		}
 		if minor {
 			st := DefaultSettings()
 			st.DefaultPostVisibility = "private" // a minor's Moments start private (R-MIN-1)
@@ -315,6 +321,13 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (tkesj.User, s
 		return tkesj.User{}, "", s.internal(ctx, "register", err)
 	}
 	return u, token, nil
+}
+
+// usedForRegistration reports whether code is the right code for phone that a
+// registration has just used: only its holder learns the phone is taken.
+func (s *Service) usedForRegistration(ctx context.Context, phone, code string) bool {
+	c, err := s.db.Read().FindCode(ctx, s.phoneIdx(phone), tkesj.PurposeRegister+"_used")
+	return err == nil && s.now().Before(c.ExpiresAt) && subtle.ConstantTimeCompare(c.CodeMAC, s.codeMAC(phone, tkesj.PurposeRegister, code)) == 1
 }
 
 func (s *Service) checkBirthDate(raw string) (minor bool, err error) {
@@ -360,6 +373,7 @@ func tokenHash(token string) []byte {
 // LoginInput is a login (API.md POST /sessions): Login+Password or Phone+Code.
 type LoginInput struct {
 	Login, Password, Phone, Code string
+	StepUpCode                   string // the code a risky password login was asked for
 	Device                       DeviceInput
 	IP                           string
 }
@@ -374,22 +388,25 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (tkesj.User, string,
 		return tkesj.User{}, "", err
 	}
 	var rec store.UserRecord
+	byPassword := false
 	switch {
 	case in.Code != "" || (in.Phone != "" && in.Password == ""):
 		phone, err := validate.Phone(in.Phone, s.cfg.PhoneRegion)
 		if err != nil {
 			return tkesj.User{}, "", err
 		}
-		if ok, wait := s.loginFailures.Allow("acct:" + phone); !ok {
-			return tkesj.User{}, "", rateLimited(wait, "failed logins")
+		key := "acct:" + phone
+		if err := s.beforePassword(ctx, nil, key, in.IP); err != nil {
+			return tkesj.User{}, "", err
 		}
 		if err := s.consumeCode(ctx, phone, tkesj.PurposeLogin, in.Code); err != nil {
+			s.afterFailure(ctx, nil, key, in.IP)
 			return tkesj.User{}, "", errBadCredentials
 		}
 		if rec, err = s.db.Read().FindUserByPhoneIdx(ctx, s.phoneIdx(phone)); err != nil {
 			return tkesj.User{}, "", s.credentialsOr(ctx, err)
 		}
-		s.loginFailures.Reset("acct:" + phone)
+		s.fails.reset(key)
 	default:
 		login := in.Login
 		if login == "" {
@@ -402,34 +419,58 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (tkesj.User, string,
 			return tkesj.User{}, "", errBadCredentials
 		}
 		key, idx := s.loginIndex(login)
-		if ok, wait := s.loginFailures.Allow(key); !ok {
-			return tkesj.User{}, "", rateLimited(wait, "failed logins")
-		}
-		rec, err = s.db.Read().FindUserByUsernameIdx(ctx, idx)
+		found, err := s.db.Read().FindUserByUsernameIdx(ctx, idx)
 		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
-			rec, err = s.db.Read().FindUserByPhoneIdx(ctx, idx)
+			found, err = s.db.Read().FindUserByPhoneIdx(ctx, idx)
 		}
-		if err != nil {
+		var account *store.UserRecord
+		if err == nil {
+			account = &found
+		} else if tkesj.ErrorKindOf(err) != tkesj.ENotFound {
+			return tkesj.User{}, "", s.internal(ctx, "login", err)
+		}
+		if err := s.beforePassword(ctx, account, key, in.IP); err != nil {
+			return tkesj.User{}, "", err
+		}
+		if account == nil {
 			s.hasher.Dummy(ctx, in.Password)
-			return tkesj.User{}, "", s.credentialsOr(ctx, err)
+			s.afterFailure(ctx, nil, key, in.IP)
+			return tkesj.User{}, "", errBadCredentials
 		}
-		ok, err := s.hasher.Verify(ctx, in.Password, rec.PasswordHash)
+		ok, err := s.hasher.Verify(ctx, in.Password, found.PasswordHash)
 		if err != nil {
 			return tkesj.User{}, "", s.internal(ctx, "login", err)
 		}
 		if !ok {
+			s.afterFailure(ctx, account, key, in.IP)
 			return tkesj.User{}, "", errBadCredentials
 		}
-		s.loginFailures.Reset(key)
+		s.fails.reset(key)
+		rec, byPassword = found, true
+	}
+	if tkesj.UserStatus(rec.Status) == tkesj.UserFrozen {
+		return tkesj.User{}, "", tkesj.Errorf(tkesj.EForbidden, "account_frozen", "this account is frozen; unfreeze it with a code sent to your phone and a new password")
 	}
 	u, err := s.userFromRecord(ctx, rec)
 	if err != nil {
 		return tkesj.User{}, "", s.internal(ctx, "login", err)
 	}
+	if byPassword {
+		if err := s.stepUp(ctx, u, dev, in.StepUpCode); err != nil {
+			return tkesj.User{}, "", err
+		}
+	}
+	newDevice, err := s.db.Read().KnownDevice(ctx, u.ID, s.deviceIdx(u.ID, dev.ID))
+	if err != nil {
+		return tkesj.User{}, "", s.internal(ctx, "login", err)
+	}
+	newDevice = !newDevice
 	var token string
 	err = s.db.Update(ctx, func(q *store.Queries) (err error) {
-		token, err = s.startSession(ctx, q, u.ID, dev)
-		return err
+		if token, err = s.startSession(ctx, q, u.ID, dev); err != nil {
+			return err
+		}
+		return s.afterLogin(ctx, q, u, dev, newDevice)
 	})
 	if err != nil {
 		return tkesj.User{}, "", s.internal(ctx, "login", err)

@@ -65,6 +65,15 @@ func (s *Service) Purge(ctx context.Context) (PurgeStats, error) {
 		return st, s.internal(ctx, "purge queue", err)
 	}
 	for _, id := range queue {
+		// A legal hold (R-LEG-1) on the person, or on a conversation they
+		// wrote in, pauses their purge: the entry stays queued and the next
+		// pass after the release carries on. Destruction itself already
+		// ended their sessions and visibility.
+		if held, err := s.heldFromPurge(ctx, id); err != nil {
+			return st, s.internal(ctx, "purge hold", err)
+		} else if held {
+			continue
+		}
 		for {
 			var n int64
 			err := s.db.Update(ctx, func(q *store.Queries) (err error) {
@@ -118,12 +127,15 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// RunPurger purges at start and then whenever an account is destroyed (or
-// every interval), until ctx ends.
+// RunPurger enforces retention and purges destroyed accounts at start, then
+// whenever an account is destroyed (or every interval), until ctx ends.
 func (s *Service) RunPurger(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		if err := s.RunRetention(ctx); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "retention", "err", err.Error())
+		}
 		if st, err := s.Purge(ctx); err != nil {
 			if ctx.Err() != nil {
 				return

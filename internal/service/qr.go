@@ -502,6 +502,7 @@ func (s *Service) JoinByQR(ctx context.Context, a Auth, payload string) (JoinRes
 	}
 	convID := code.ConvID
 	var res JoinResult
+	already := false
 	now := s.now()
 	err = s.db.Update(ctx, func(q *store.Queries) error {
 		// Checked again in the transaction: the code may have been revoked since.
@@ -509,7 +510,7 @@ func (s *Service) JoinByQR(ctx context.Context, a Auth, payload string) (JoinRes
 			return err
 		}
 		if _, err := q.FindMember(ctx, convID, a.UserID); err == nil {
-			res.Status = "joined"
+			res.Status, already = "joined", true
 			return nil
 		}
 		approval, err := q.JoinApproval(ctx, convID)
@@ -540,7 +541,9 @@ func (s *Service) JoinByQR(ctx context.Context, a Auth, payload string) (JoinRes
 		s.publish(ctx, s.groupAdmins(ctx, convID), map[string]any{"type": "conversation", "conversation_id": convID, "event": "join_requested", "request_id": res.Request.ID})
 		return res, nil
 	}
-	s.publishToMembers(ctx, convID, map[string]any{"type": "conversation", "conversation_id": convID, "event": "members_changed"})
+	if !already {
+		s.publishToMembers(ctx, convID, map[string]any{"type": "conversation", "conversation_id": convID, "event": "members_changed"})
+	}
 	res.Conversation, err = s.Conversation(ctx, a, convID)
 	return res, err
 }

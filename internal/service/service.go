@@ -30,7 +30,6 @@ type Config struct {
 	CodeCooldown     time.Duration // per phone and purpose while a code is unused; 30 s
 	CodesPerPhone    int           // codes per phone per hour; 10
 	CodesPerIP       int           // codes per client IP per hour; 300
-	LoginFailures    int           // failed logins per account per 15 min before 429; 10
 	MinorAge         int           // under this age a guardian must consent; 14
 	HashConcurrency  int           // argon2id hashes at once; 4
 	PasswordParams   *passhash.Params
@@ -44,6 +43,9 @@ type Config struct {
 	Reencodes        int            // picture re-encodes at once (each may hold ~200 MB); 2
 	PolicyCacheTTL   time.Duration  // how long a node trusts its view of the newest major policy; 5 s
 	PushDelay        time.Duration  // how long after a message a push goes to members no device acknowledged it for; 3 s
+	LockAfter        int            // wrong passwords within 15 min that lock password logins; 10
+	LockFor          time.Duration  // how long such a lock lasts; 15 min
+	Retention        Retention      // how long each category of data is kept (retention.go)
 	ExportInterval   time.Duration  // one data export per person per this, unless the last failed (R-RGT-1); 24 h
 	ExportTTL        time.Duration  // how long a ready export may be downloaded; 24 h
 	ExportWorkers    int            // exports built at once on this node; 2
@@ -69,9 +71,6 @@ func (c *Config) defaults() {
 	}
 	if c.CodesPerIP == 0 {
 		c.CodesPerIP = 300
-	}
-	if c.LoginFailures == 0 {
-		c.LoginFailures = 10
 	}
 	if c.MinorAge == 0 {
 		c.MinorAge = 14
@@ -106,6 +105,13 @@ func (c *Config) defaults() {
 	if c.PushDelay == 0 {
 		c.PushDelay = 3 * time.Second
 	}
+	if c.LockAfter == 0 {
+		c.LockAfter = 10
+	}
+	if c.LockFor == 0 {
+		c.LockFor = 15 * time.Minute
+	}
+	c.Retention.defaults()
 	if c.ExportInterval == 0 {
 		c.ExportInterval = 24 * time.Hour
 	}
@@ -142,7 +148,6 @@ type Service struct {
 
 	codesPerPhone  *ratelimit.Limiter
 	codesPerIP     *ratelimit.Limiter
-	loginFailures  *ratelimit.Limiter
 	searches       *ratelimit.Limiter
 	friendRequests *ratelimit.Limiter
 	sends          *ratelimit.Limiter
@@ -155,6 +160,8 @@ type Service struct {
 	pusher         push.Provider
 	pushSlots      chan struct{} // bounds pushes in flight
 	pushesSent     atomic.Uint64
+	fails          *failures // failed logins per account and per address (risk.go)
+	retention      RetentionStats
 	qr             qrLimits // QR scans and login codes (qr.go)
 }
 
@@ -177,10 +184,10 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 		reencodes:      make(chan struct{}, cfg.Reencodes),
 		purgeNow:       make(chan struct{}, 1),
 		pushSlots:      make(chan struct{}, 64),
+		fails:          newFailures(),
 		hasher:         passhash.New(params, cfg.HashConcurrency),
 		codesPerPhone:  ratelimit.New(cfg.CodesPerPhone, time.Hour, 0),
 		codesPerIP:     ratelimit.New(cfg.CodesPerIP, time.Hour, 0),
-		loginFailures:  ratelimit.New(cfg.LoginFailures, 15*time.Minute, 0),
 	}
 	if _, err := db.Read().CurrentPolicy(ctx); tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 		err = db.Update(ctx, func(q *store.Queries) error {

@@ -432,7 +432,8 @@ func (s *Service) requireActive(ctx context.Context, a Auth) error {
 	}
 	switch tkesj.UserStatus(rec.Status) {
 	case tkesj.UserActive:
-		return nil
+		// A moderation restriction or ban (moderation.go) also stops sending and posting.
+		return s.checkRestrictions(ctx, a.UserID)
 	case tkesj.UserPendingGuardian:
 		return tkesj.Errorf(tkesj.EForbidden, "guardian_consent_required", "a parent or guardian must consent before this account can chat or post")
 	}

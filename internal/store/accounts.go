@@ -140,9 +140,11 @@ func (q *Queries) DeleteUser(ctx context.Context, id string) (bool, error) {
 
 // UpsertDevice records a device or refreshes its sealed fields and last use.
 func (q *Queries) UpsertDevice(ctx context.Context, d DeviceRecord) error {
-	_, err := q.exec(ctx, `INSERT INTO devices (user_id, device_idx, sealed, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (user_id, device_idx) DO UPDATE SET sealed = excluded.sealed, last_seen_at = excluded.last_seen_at`,
-		d.UserID, d.DeviceIdx, d.Sealed, micros(d.CreatedAt), micros(d.LastSeenAt))
+	// Each login stores a fresh login IP: its age restarts and it is whole again.
+	_, err := q.exec(ctx, `INSERT INTO devices (user_id, device_idx, sealed, created_at, last_seen_at, logged_in_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (user_id, device_idx) DO UPDATE SET sealed = excluded.sealed, last_seen_at = excluded.last_seen_at,
+		logged_in_at = excluded.logged_in_at, ip_truncated = 0`,
+		d.UserID, d.DeviceIdx, d.Sealed, micros(d.CreatedAt), micros(d.LastSeenAt), micros(d.LastSeenAt))
 	return err
 }
 
@@ -242,9 +244,15 @@ func (q *Queries) DeleteCode(ctx context.Context, phoneIdx []byte, purpose strin
 	return err
 }
 
-// BurnCode deletes a code and reports whether it was still there.
+// BurnCode marks a code used (purpose becomes purpose+"_used", kept until
+// it expires) and reports whether it was still unused. The used row lets a
+// second registration that raced with the first, holding the same right
+// code, learn that the phone is taken, and nobody else.
 func (q *Queries) BurnCode(ctx context.Context, phoneIdx []byte, purpose string) (bool, error) {
-	res, err := q.exec(ctx, `DELETE FROM codes WHERE phone_idx = ? AND purpose = ?`, phoneIdx, purpose)
+	if _, err := q.exec(ctx, `DELETE FROM codes WHERE phone_idx = ? AND purpose = ?`, phoneIdx, purpose+"_used"); err != nil {
+		return false, err
+	}
+	res, err := q.exec(ctx, `UPDATE codes SET purpose = ? WHERE phone_idx = ? AND purpose = ?`, purpose+"_used", phoneIdx, purpose)
 	if err != nil {
 		return false, err
 	}

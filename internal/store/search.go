@@ -24,8 +24,9 @@ func (q *Queries) UnindexMessage(ctx context.Context, convID string, seq int64) 
 
 // UnindexSender removes every message a person sent from the index.
 func (q *Queries) UnindexSender(ctx context.Context, senderID string) error {
-	_, err := q.exec(ctx, `DELETE FROM search_tokens WHERE EXISTS (SELECT 1 FROM messages m
-		WHERE m.sender_id = ? AND m.conv_id = search_tokens.conv_id AND m.seq = search_tokens.seq)`, senderID)
+	// Driven from the sender's messages (messages_sender index) into the
+	// index by message (search_tokens_message), never a scan of the index.
+	_, err := q.exec(ctx, `DELETE FROM search_tokens WHERE (conv_id, seq) IN (SELECT conv_id, seq FROM messages WHERE sender_id = ?)`, senderID)
 	return err
 }
 

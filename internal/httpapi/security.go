@@ -1,0 +1,91 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/tkesj/tkesj/internal/service"
+)
+
+func decisionJSON(d service.Decision) map[string]any {
+	j := map[string]any{"id": d.ID, "rule": d.Rule, "outcome": d.Outcome, "reason": d.Reason, "inputs": d.Inputs, "created_at": d.CreatedAt.Format(time.RFC3339)}
+	if d.AppealID != "" {
+		j["appeal_id"] = d.AppealID
+	}
+	return j
+}
+
+func (s *server) handleDecisions() http.Handler {
+	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		ds, err := s.svc.Decisions(r.Context(), authOf(r))
+		out := make([]map[string]any, 0, len(ds))
+		for _, d := range ds {
+			out = append(out, decisionJSON(d))
+		}
+		return map[string]any{"decisions": out}, err
+	})
+}
+
+func (s *server) handleAppeal() http.Handler {
+	type request struct {
+		Kind string `json:"kind"`
+		Text string `json:"text"`
+	}
+	return s.handle(201, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			return nil, err
+		}
+		q, err := s.svc.AppealDecision(r.Context(), authOf(r), r.PathValue("id"), req.Kind, req.Text)
+		return rightsJSON(q), err
+	})
+}
+
+func (s *server) handleFreeze() http.Handler {
+	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return nil, s.svc.Freeze(r.Context(), authOf(r))
+	})
+}
+
+func (s *server) handleFreezeByCode() http.Handler {
+	type request struct {
+		Phone string `json:"phone"`
+		Code  string `json:"code"`
+	}
+	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			return nil, err
+		}
+		return nil, s.svc.FreezeByCode(r.Context(), req.Phone, req.Code)
+	})
+}
+
+func (s *server) handleUnfreeze() http.Handler {
+	type request struct {
+		Phone       string `json:"phone"`
+		Code        string `json:"code"`
+		NewPassword string `json:"new_password"`
+	}
+	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			return nil, err
+		}
+		return nil, s.svc.Unfreeze(r.Context(), req.Phone, req.Code, req.NewPassword)
+	})
+}
+
+func (s *server) handleChangePassword() http.Handler {
+	type request struct {
+		Current string `json:"current"`
+		New     string `json:"new"`
+	}
+	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			return nil, err
+		}
+		return nil, s.svc.ChangePassword(r.Context(), authOf(r), req.Current, req.New)
+	})
+}

@@ -1,0 +1,96 @@
+package service
+
+import (
+	"context"
+	"time"
+
+	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/store"
+)
+
+// Decision is an automated (or moderation) decision that restricted someone,
+// in words the person can read (R-ADM-1, R-RGT-3).
+type Decision struct {
+	ID, Rule, Outcome string
+	Inputs            map[string]string // what the rule looked at, without secrets
+	Reason            string            // why, in words
+	AppealID          string            // the rights request appealing it, if any
+	CreatedAt         time.Time
+}
+
+type decisionDetails struct {
+	Inputs map[string]string `json:"inputs"`
+	Reason string            `json:"reason"`
+}
+
+func decisionAD(id string) string { return "decisions/" + id }
+
+// RecordDecision stores a decision about userID. It is called by every rule
+// that restricts someone: throttles, step-up, locks, rate limits, content
+// blocks and moderation. It never fails the caller's action: a decision that
+// cannot be stored is logged.
+func (s *Service) RecordDecision(ctx context.Context, userID, rule, outcome, reason string, inputs map[string]string) {
+	id := newID("d")
+	sealed, err := s.seal(ctx, userID, decisionAD(id), decisionDetails{Inputs: inputs, Reason: reason})
+	if err == nil {
+		err = s.db.Update(ctx, func(q *store.Queries) error {
+			return q.AddDecision(ctx, store.DecisionRecord{ID: id, UserID: userID, Rule: rule, Outcome: outcome, Details: sealed, CreatedAt: s.now()})
+		})
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "record decision", "rule", rule, "user", userID, "err", err.Error())
+	}
+}
+
+// Decisions lists the decisions about the caller, newest first.
+func (s *Service) Decisions(ctx context.Context, a Auth) ([]Decision, error) {
+	recs, err := s.db.Read().Decisions(ctx, a.UserID, 200)
+	if err != nil {
+		return nil, s.internal(ctx, "decisions", err)
+	}
+	out := make([]Decision, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, s.decisionView(ctx, r))
+	}
+	return out, nil
+}
+
+func (s *Service) decisionView(ctx context.Context, r store.DecisionRecord) Decision {
+	d := Decision{ID: r.ID, Rule: r.Rule, Outcome: r.Outcome, AppealID: r.AppealID, CreatedAt: r.CreatedAt}
+	var det decisionDetails
+	if s.open(ctx, r.UserID, decisionAD(r.ID), r.Details, &det) == nil {
+		d.Inputs, d.Reason = det.Inputs, det.Reason
+	}
+	return d
+}
+
+// AppealDecision asks for an explanation of, or complains about, a decision:
+// it opens a rights request (R-RGT-3) linked to the decision.
+func (s *Service) AppealDecision(ctx context.Context, a Auth, id, kind, text string) (RightsRequest, error) {
+	rec, err := s.db.Read().FindDecision(ctx, id)
+	if err != nil || rec.UserID != a.UserID {
+		return RightsRequest{}, tkesj.ErrNotFound("decision")
+	}
+	if rec.AppealID != "" {
+		return RightsRequest{}, tkesj.Errorf(tkesj.EConflict, "already_appealed", "this decision is already appealed (request %s)", rec.AppealID)
+	}
+	if kind == "" {
+		kind = "explanation"
+	}
+	if kind != "explanation" && kind != "complaint" {
+		return RightsRequest{}, tkesj.Errorf(tkesj.EInvalid, "invalid_kind", "an appeal asks for an explanation or makes a complaint")
+	}
+	d := s.decisionView(ctx, rec)
+	details := "Appeal of decision " + id + " (" + d.Rule + ": " + d.Outcome + " on " + d.CreatedAt.Format("2006-01-02 15:04") + " UTC)."
+	if text != "" {
+		details += " " + text
+	}
+	req, err := s.CreateRightsRequest(ctx, a, kind, details)
+	if err != nil {
+		return RightsRequest{}, err
+	}
+	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.SetAppeal(ctx, id, req.ID) }); err != nil {
+		return RightsRequest{}, s.internal(ctx, "appeal", err)
+	}
+	return req, nil
+}

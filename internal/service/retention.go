@@ -1,0 +1,107 @@
+package service
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/store"
+)
+
+// Retention says how long each category of data is kept (R-SEC-2, R-DEV-2).
+// The README's retention table is written from these defaults.
+type Retention struct {
+	DeviceIdle     time.Duration // a device unused this long is deleted, with its sessions; 180 days
+	LoginIP        time.Duration // a login IP older than this is cut to its /24 or /48; 30 days
+	FriendRequests time.Duration // an expired friend request is deleted this long after it expired; 30 days
+	Decisions      time.Duration // decisions about a person are kept this long; 3 years
+}
+
+func (r *Retention) defaults() {
+	if r.DeviceIdle == 0 {
+		r.DeviceIdle = 180 * 24 * time.Hour
+	}
+	if r.LoginIP == 0 {
+		r.LoginIP = 30 * 24 * time.Hour
+	}
+	if r.FriendRequests == 0 {
+		r.FriendRequests = 30 * 24 * time.Hour
+	}
+	if r.Decisions == 0 {
+		r.Decisions = 3 * 365 * 24 * time.Hour
+	}
+}
+
+// RetentionStats counts what retention removed since start (metrics).
+type RetentionStats struct {
+	Codes, Devices, IPsTruncated, FriendRequests, Decisions atomic.Int64
+}
+
+// truncateIP keeps the network of an address and drops the host part.
+func truncateIP(ip string) string {
+	p := net.ParseIP(ip)
+	if p == nil {
+		return ""
+	}
+	return networkOf(ip)
+}
+
+// RunRetention enforces the retention periods once (R-SEC-2). Each category
+// is bounded per pass; the next pass carries on.
+func (s *Service) RunRetention(ctx context.Context) error {
+	now := s.now()
+	r := s.cfg.Retention
+	var n int64
+	step := func(what string, counter *atomic.Int64, fn func(q *store.Queries) (int64, error)) error {
+		err := s.db.Update(ctx, func(q *store.Queries) (err error) { n, err = fn(q); return err })
+		if err != nil {
+			return s.internal(ctx, "retention "+what, err)
+		}
+		counter.Add(n)
+		return nil
+	}
+	st := &s.retention
+	if err := step("codes", &st.Codes, func(q *store.Queries) (int64, error) { return q.DeleteExpiredCodes(ctx, now) }); err != nil {
+		return err
+	}
+	if err := step("devices", &st.Devices, func(q *store.Queries) (int64, error) { return q.DeleteIdleDevices(ctx, now.Add(-r.DeviceIdle)) }); err != nil {
+		return err
+	}
+	if err := step("friend requests", &st.FriendRequests, func(q *store.Queries) (int64, error) {
+		return q.DeleteExpiredFriendRequests(ctx, now.Add(-r.FriendRequests))
+	}); err != nil {
+		return err
+	}
+	if err := step("decisions", &st.Decisions, func(q *store.Queries) (int64, error) { return q.DeleteOldDecisions(ctx, now.Add(-r.Decisions)) }); err != nil {
+		return err
+	}
+	devs, err := s.db.Read().DevicesWithOldIPs(ctx, now.Add(-r.LoginIP), 500)
+	if err != nil {
+		return s.internal(ctx, "retention ips", err)
+	}
+	for _, d := range devs {
+		var dev tkesj.Device
+		if err := s.open(ctx, d.UserID, deviceAD(d.UserID, d.DeviceIdx), d.Sealed, &dev); err != nil {
+			continue // a destroyed person's leftover: the purge removes it
+		}
+		dev.LoginIP = truncateIP(dev.LoginIP)
+		sealed, err := s.seal(ctx, d.UserID, deviceAD(d.UserID, d.DeviceIdx), dev)
+		if err != nil {
+			return s.internal(ctx, "retention ips", err)
+		}
+		if err := s.db.Update(ctx, func(q *store.Queries) error { return q.SetTruncatedDevice(ctx, d.UserID, d.DeviceIdx, sealed) }); err != nil {
+			return s.internal(ctx, "retention ips", err)
+		}
+		st.IPsTruncated.Add(1)
+	}
+	return nil
+}
+
+// RetentionCounts reports what retention removed since start.
+func (s *Service) RetentionCounts() map[string]int64 {
+	st := &s.retention
+	return map[string]int64{"codes": st.Codes.Load(), "devices": st.Devices.Load(), "login_ips_truncated": st.IPsTruncated.Load(),
+		"friend_requests": st.FriendRequests.Load(), "decisions": st.Decisions.Load()}
+}
