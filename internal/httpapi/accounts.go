@@ -68,18 +68,14 @@ func (s *server) handleRequestCode() http.Handler {
 		Phone   string `json:"phone"`
 		Purpose string `json:"purpose"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		if err := s.svc.RequestCode(r.Context(), req.Phone, req.Purpose, clientIP(r)); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		writeJSON(w, http.StatusAccepted, map[string]any{"status": "accepted", "expires_in": 300})
+	return handleJSON(s, http.StatusAccepted, func(r *http.Request, req request) (any, error) {
+		err := s.svc.RequestCode(r.Context(), req.Phone, req.Purpose, clientIP(r))
+		return map[string]any{"status": "accepted", "expires_in": 300}, err
 	})
+}
+
+func sessionJSON(u tkesj.User, token string) map[string]any {
+	return map[string]any{"user": selfJSON(u), "token": token}
 }
 
 func (s *server) handleRegister() http.Handler {
@@ -94,21 +90,12 @@ func (s *server) handleRegister() http.Handler {
 		BirthDate     string     `json:"birth_date"`
 		Device        deviceJSON `json:"device"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
+	return handleJSON(s, http.StatusCreated, func(r *http.Request, req request) (any, error) {
 		u, token, err := s.svc.Register(r.Context(), service.RegisterInput{
 			Phone: req.Phone, Code: req.Code, Username: req.Username, Password: req.Password, Nickname: req.Nickname,
 			Gender: req.Gender, PolicyVersion: req.PolicyVersion, BirthDate: req.BirthDate, Device: req.Device.input(), IP: clientIP(r),
 		})
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		writeJSON(w, http.StatusCreated, map[string]any{"user": selfJSON(u), "token": token})
+		return sessionJSON(u, token), err
 	})
 }
 
@@ -121,41 +108,24 @@ func (s *server) handleLogin() http.Handler {
 		StepUpCode string     `json:"step_up_code"`
 		Device     deviceJSON `json:"device"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
+	return handleJSON(s, http.StatusCreated, func(r *http.Request, req request) (any, error) {
 		u, token, err := s.svc.Login(r.Context(), service.LoginInput{
 			Login: req.Login, Password: req.Password, Phone: req.Phone, Code: req.Code, StepUpCode: req.StepUpCode, Device: req.Device.input(), IP: clientIP(r),
 		})
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		writeJSON(w, http.StatusCreated, map[string]any{"user": selfJSON(u), "token": token})
+		return sessionJSON(u, token), err
 	})
 }
 
 func (s *server) handleLogout() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.svc.Logout(r.Context(), authOf(r)); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+	return s.handle(http.StatusNoContent, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return nil, s.svc.Logout(r.Context(), authOf(r))
 	})
 }
 
 func (s *server) handleMe() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.handle(http.StatusOK, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		u, err := s.svc.Me(r.Context(), authOf(r))
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, selfJSON(u))
+		return selfJSON(u), err
 	})
 }
 
@@ -165,18 +135,9 @@ func (s *server) handleUpdateMe() http.Handler {
 		Gender   *string `json:"gender"`
 		Username *string `json:"username"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
+	return handleJSON(s, http.StatusOK, func(r *http.Request, req request) (any, error) {
 		u, err := s.svc.UpdateMe(r.Context(), authOf(r), tkesj.UserUpdate{Nickname: req.Nickname, Gender: req.Gender, Username: req.Username})
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, selfJSON(u))
+		return selfJSON(u), err
 	})
 }
 
@@ -185,17 +146,8 @@ func (s *server) handleDestroyAccount() http.Handler {
 		Password string `json:"password"`
 		Code     string `json:"code"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		if err := s.svc.DestroyAccount(r.Context(), authOf(r), service.DestroyInput{Password: req.Password, Code: req.Code}); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+	return handleJSON(s, http.StatusNoContent, func(r *http.Request, req request) (any, error) {
+		return nil, s.svc.DestroyAccount(r.Context(), authOf(r), service.DestroyInput{Password: req.Password, Code: req.Code})
 	})
 }
 
@@ -211,39 +163,27 @@ func (s *server) handleDevices() http.Handler {
 		LastSeenAt string `json:"last_seen_at"`
 		Current    bool   `json:"current"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.handle(http.StatusOK, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		ds, err := s.svc.Devices(r.Context(), authOf(r))
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
 		out := make([]device, 0, len(ds))
 		for _, d := range ds {
 			out = append(out, device{ID: d.ID, Model: d.Model, OS: d.OS, AppVersion: d.AppVersion, Network: d.Network, LoginIP: d.LoginIP,
 				CreatedAt: d.CreatedAt.Format(time.RFC3339), LastSeenAt: d.LastSeenAt.Format(time.RFC3339), Current: d.Current})
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"devices": out})
+		return map[string]any{"devices": out}, err
 	})
 }
 
 func (s *server) handleSignOutDevice() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.svc.SignOutDevice(r.Context(), authOf(r), r.PathValue("id")); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+	return s.handle(http.StatusNoContent, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return nil, s.svc.SignOutDevice(r.Context(), authOf(r), r.PathValue("id"))
 	})
 }
 
 func (s *server) handlePermissions() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.handle(http.StatusOK, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		p, err := s.svc.Permissions(r.Context(), authOf(r))
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"permissions": p})
+		return map[string]any{"permissions": p}, err
 	})
 }
 
@@ -251,28 +191,21 @@ func (s *server) handleSetPermission() http.Handler {
 	type request struct {
 		Granted *bool `json:"granted"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	unknown := errorf(tkesj.ENotFound, "unknown_permission", "no permission is called that; use phone_state, storage, album, camera, location or microphone")
+	return s.handle(http.StatusOK, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		name := r.PathValue("name")
 		if !service.IsPermission(name) {
-			writeError(w, r, s.log, errorf(tkesj.ENotFound, "unknown_permission",
-				"no permission is called that; use phone_state, storage, album, camera, location or microphone"))
-			return
+			return nil, unknown // before reading the body: the path is wrong whatever it holds
 		}
 		var req request
 		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, s.log, err)
-			return
+			return nil, err
 		}
 		if req.Granted == nil {
-			writeError(w, r, s.log, errorf(tkesj.EInvalid, "missing_field", `send {"granted": true} or {"granted": false}`))
-			return
+			return nil, errorf(tkesj.EInvalid, "missing_field", `send {"granted": true} or {"granted": false}`)
 		}
 		c, err := s.svc.SetPermission(r.Context(), authOf(r), name, *req.Granted)
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"name": name, "granted": c.Granted, "at": c.At.Format(time.RFC3339Nano)})
+		return map[string]any{"name": name, "granted": c.Granted, "at": c.At.Format(time.RFC3339Nano)}, err
 	})
 }
 
@@ -286,17 +219,13 @@ func (s *server) handleConsents() http.Handler {
 		Purpose       string `json:"purpose"`
 		Method        string `json:"method"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.handle(http.StatusOK, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		cs, err := s.svc.Consents(r.Context(), authOf(r))
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
 		out := make([]consent, 0, len(cs))
 		for _, c := range cs {
 			out = append(out, consent{Kind: c.Kind, Subject: c.Subject, Granted: c.Granted, PolicyVersion: c.PolicyVersion,
 				At: c.At.Format(time.RFC3339Nano), Purpose: c.Purpose, Method: c.Method})
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"consents": out})
+		return map[string]any{"consents": out}, err
 	})
 }

@@ -26,6 +26,18 @@ func (s *server) handle(status int, fn func(w http.ResponseWriter, r *http.Reque
 	})
 }
 
+// handleJSON is handle for a handler that takes a JSON body: it decodes Req
+// (with decode's limits and rules) before calling fn.
+func handleJSON[Req any](s *server, status int, fn func(r *http.Request, req Req) (any, error)) http.Handler {
+	return s.handle(status, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req Req
+		if err := decode(w, r, &req); err != nil {
+			return nil, err
+		}
+		return fn(r, req)
+	})
+}
+
 func profileJSON(p service.Profile) map[string]any {
 	j := map[string]any{"id": p.ID, "username": p.Username, "nickname": p.Nickname, "gender": p.Gender, "avatar_url": ""}
 	if p.AvatarID != "" {
@@ -90,11 +102,7 @@ func (s *server) handleUpdateSettings() http.Handler {
 		PushShowText               *bool   `json:"push_show_text"`
 		DefaultPostVisibility      *string `json:"default_post_visibility"`
 	}
-	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			return nil, err
-		}
+	return handleJSON(s, 200, func(r *http.Request, req request) (any, error) {
 		st, err := s.svc.UpdateSettings(r.Context(), authOf(r), service.SettingsUpdate{
 			FoundByPhone: req.FoundByPhone, FoundByUsername: req.FoundByUsername, FriendRequestsNeedApproval: req.FriendRequestsNeedApproval,
 			MomentsRange: req.MomentsRange, PushEnabled: req.PushEnabled, PushShowText: req.PushShowText, DefaultPostVisibility: req.DefaultPostVisibility})
@@ -107,11 +115,7 @@ func (s *server) handleSendFriendRequest() http.Handler {
 		To       string `json:"to"`
 		Greeting string `json:"greeting"`
 	}
-	return s.handle(201, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			return nil, err
-		}
+	return handleJSON(s, 201, func(r *http.Request, req request) (any, error) {
 		fr, err := s.svc.SendFriendRequest(r.Context(), authOf(r), req.To, req.Greeting)
 		return requestJSON(fr), err
 	})
@@ -146,11 +150,7 @@ func (s *server) handleUpdateContact() http.Handler {
 	type request struct {
 		Remark *string `json:"remark"`
 	}
-	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			return nil, err
-		}
+	return handleJSON(s, 204, func(r *http.Request, req request) (any, error) {
 		if req.Remark == nil {
 			return nil, errorf(tkesj.EInvalid, "missing_field", `send {"remark": "..."}`)
 		}
@@ -215,11 +215,7 @@ func (s *server) handleCreateConversation() http.Handler {
 		Name    string   `json:"name"`
 		Members []string `json:"members"`
 	}
-	return s.handle(201, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			return nil, err
-		}
+	return handleJSON(s, 201, func(r *http.Request, req request) (any, error) {
 		a := authOf(r)
 		switch req.Kind {
 		case "direct":
@@ -262,11 +258,7 @@ func (s *server) handleUpdateConversation() http.Handler {
 		Name         *string `json:"name"`
 		Announcement *string `json:"announcement"`
 	}
-	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			return nil, err
-		}
+	return handleJSON(s, 200, func(r *http.Request, req request) (any, error) {
 		c, err := s.svc.UpdateGroup(r.Context(), authOf(r), r.PathValue("id"), service.GroupUpdate{Name: req.Name, Announcement: req.Announcement})
 		return conversationJSON(c), err
 	})
@@ -276,11 +268,7 @@ func (s *server) handleAddMembers() http.Handler {
 	type request struct {
 		Members []string `json:"members"`
 	}
-	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			return nil, err
-		}
+	return handleJSON(s, 200, func(r *http.Request, req request) (any, error) {
 		if len(req.Members) > 1000 {
 			return nil, errorf(tkesj.EInvalid, "group_full", "too many members")
 		}
@@ -299,11 +287,7 @@ func (s *server) handleSetRole() http.Handler {
 	type request struct {
 		Role string `json:"role"`
 	}
-	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			return nil, err
-		}
+	return handleJSON(s, 204, func(r *http.Request, req request) (any, error) {
 		return nil, s.svc.SetRole(r.Context(), authOf(r), r.PathValue("id"), r.PathValue("user"), req.Role)
 	})
 }
@@ -312,11 +296,7 @@ func (s *server) handleMute() http.Handler {
 	type request struct {
 		Muted *bool `json:"muted"`
 	}
-	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			return nil, err
-		}
+	return handleJSON(s, 200, func(r *http.Request, req request) (any, error) {
 		if req.Muted == nil {
 			return nil, errorf(tkesj.EInvalid, "missing_field", `send {"muted": true} or {"muted": false}`)
 		}
@@ -421,11 +401,7 @@ func (s *server) handleRead() http.Handler {
 	type request struct {
 		Seq int64 `json:"seq"`
 	}
-	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			return nil, err
-		}
+	return handleJSON(s, 204, func(r *http.Request, req request) (any, error) {
 		return nil, s.svc.MarkRead(r.Context(), authOf(r), r.PathValue("id"), req.Seq)
 	})
 }

@@ -55,11 +55,7 @@ func (s *server) handleCreateMoment() http.Handler {
 			Users []string `json:"users"`
 		} `json:"visibility"`
 	}
-	return s.handle(201, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			return nil, err
-		}
+	return handleJSON(s, 201, func(r *http.Request, req request) (any, error) {
 		in := service.MomentInput{Text: req.Text, MediaIDs: req.MediaIDs, Location: req.Location}
 		if req.Visibility != nil {
 			in.Visibility, in.Users = req.Visibility.Kind, req.Visibility.Users
@@ -146,11 +142,7 @@ func (s *server) handleComment() http.Handler {
 		Text    string `json:"text"`
 		ReplyTo string `json:"reply_to"`
 	}
-	return s.handle(201, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			return nil, err
-		}
+	return handleJSON(s, 201, func(r *http.Request, req request) (any, error) {
 		c, err := s.svc.AddComment(r.Context(), authOf(r), r.PathValue("id"), req.Text, req.ReplyTo)
 		return commentJSON(c), err
 	})

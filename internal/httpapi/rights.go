@@ -11,11 +11,7 @@ func (s *server) handleAcceptPolicy() http.Handler {
 	type request struct {
 		Version string `json:"version"`
 	}
-	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			return nil, err
-		}
+	return handleJSON(s, 204, func(r *http.Request, req request) (any, error) {
 		return nil, s.svc.AcceptPolicy(r.Context(), authOf(r), req.Version)
 	})
 }
@@ -24,11 +20,7 @@ func (s *server) handleGuardianCode() http.Handler {
 	type request struct {
 		Phone string `json:"phone"`
 	}
-	return s.handle(202, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			return nil, err
-		}
+	return handleJSON(s, 202, func(r *http.Request, req request) (any, error) {
 		return map[string]any{"status": "sent"}, s.svc.RequestGuardianCode(r.Context(), authOf(r), req.Phone)
 	})
 }
@@ -38,11 +30,7 @@ func (s *server) handleGuardianConfirm() http.Handler {
 		Phone string `json:"phone"`
 		Code  string `json:"code"`
 	}
-	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			return nil, err
-		}
+	return handleJSON(s, 204, func(r *http.Request, req request) (any, error) {
 		return nil, s.svc.ConfirmGuardian(r.Context(), authOf(r), req.Phone, req.Code)
 	})
 }
@@ -64,11 +52,7 @@ func (s *server) handleCreateRightsRequest() http.Handler {
 		Kind    string `json:"kind"`
 		Details string `json:"details"`
 	}
-	return s.handle(201, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			return nil, err
-		}
+	return handleJSON(s, 201, func(r *http.Request, req request) (any, error) {
 		q, err := s.svc.CreateRightsRequest(r.Context(), authOf(r), req.Kind, req.Details)
 		return rightsJSON(q), err
 	})
@@ -89,11 +73,7 @@ func (s *server) handleVerifyRightsRequest() http.Handler {
 	type request struct {
 		Code string `json:"code"`
 	}
-	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			return nil, err
-		}
+	return handleJSON(s, 200, func(r *http.Request, req request) (any, error) {
 		q, err := s.svc.VerifyRightsRequest(r.Context(), authOf(r), r.PathValue("id"), req.Code)
 		return rightsJSON(q), err
 	})

@@ -31,11 +31,7 @@ func (s *server) handleAppeal() http.Handler {
 		Kind string `json:"kind"`
 		Text string `json:"text"`
 	}
-	return s.handle(201, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			return nil, err
-		}
+	return handleJSON(s, 201, func(r *http.Request, req request) (any, error) {
 		q, err := s.svc.AppealDecision(r.Context(), authOf(r), r.PathValue("id"), req.Kind, req.Text)
 		return rightsJSON(q), err
 	})
@@ -52,11 +48,7 @@ func (s *server) handleFreezeByCode() http.Handler {
 		Phone string `json:"phone"`
 		Code  string `json:"code"`
 	}
-	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			return nil, err
-		}
+	return handleJSON(s, 204, func(r *http.Request, req request) (any, error) {
 		return nil, s.svc.FreezeByCode(r.Context(), req.Phone, req.Code)
 	})
 }
@@ -67,11 +59,7 @@ func (s *server) handleUnfreeze() http.Handler {
 		Code        string `json:"code"`
 		NewPassword string `json:"new_password"`
 	}
-	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			return nil, err
-		}
+	return handleJSON(s, 204, func(r *http.Request, req request) (any, error) {
 		return nil, s.svc.Unfreeze(r.Context(), req.Phone, req.Code, req.NewPassword)
 	})
 }
@@ -81,11 +69,7 @@ func (s *server) handleChangePassword() http.Handler {
 		Current string `json:"current"`
 		New     string `json:"new"`
 	}
-	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req request
-		if err := decode(w, r, &req); err != nil {
-			return nil, err
-		}
+	return handleJSON(s, 204, func(r *http.Request, req request) (any, error) {
 		return nil, s.svc.ChangePassword(r.Context(), authOf(r), req.Current, req.New)
 	})
 }

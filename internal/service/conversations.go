@@ -357,9 +357,6 @@ func (s *Service) AddMembers(ctx context.Context, a Auth, id string, users []str
 		return nil
 	})
 	if err != nil {
-		if _, ok := err.(*tkesj.Error); ok {
-			return Conversation{}, err
-		}
 		return Conversation{}, s.internal(ctx, "add members", err)
 	}
 	s.publishToMembers(ctx, id, map[string]any{"type": "conversation", "conversation_id": id, "event": "members_changed"})
@@ -403,9 +400,6 @@ func (s *Service) RemoveMember(ctx context.Context, a Auth, id, userID string) e
 		return nil
 	})
 	if err != nil {
-		if _, ok := err.(*tkesj.Error); ok {
-			return err
-		}
 		return s.internal(ctx, "remove member", err)
 	}
 	s.publish(ctx, notify, map[string]any{"type": "conversation", "conversation_id": id, "event": "members_changed"})
@@ -451,9 +445,6 @@ func (s *Service) SetRole(ctx context.Context, a Auth, id, userID, role string) 
 		return q.SetMemberRole(ctx, id, userID, role)
 	})
 	if err != nil {
-		if _, ok := err.(*tkesj.Error); ok {
-			return err
-		}
 		return s.internal(ctx, "set role", err)
 	}
 	s.publishToMembers(ctx, id, map[string]any{"type": "conversation", "conversation_id": id, "event": "members_changed"})

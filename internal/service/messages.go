@@ -368,9 +368,6 @@ func (s *Service) Recall(ctx context.Context, a Auth, convID string, seq int64) 
 		return q.RecallMessage(ctx, convID, seq)
 	})
 	if err != nil {
-		if _, ok := err.(*tkesj.Error); ok {
-			return err
-		}
 		return s.internal(ctx, "recall", err)
 	}
 	s.publishToMembers(ctx, convID, map[string]any{"type": "recall", "conversation_id": convID, "seq": seq})

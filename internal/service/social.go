@@ -307,9 +307,6 @@ func (s *Service) AnswerFriendRequest(ctx context.Context, a Auth, id string, ac
 		return err
 	})
 	if err != nil {
-		if _, ok := err.(*tkesj.Error); ok {
-			return FriendRequest{}, err
-		}
 		return FriendRequest{}, s.internal(ctx, "answer friend request", err)
 	}
 	fr := FriendRequest{ID: rec.ID, FromID: rec.FromID, ToID: rec.ToID, Status: rec.Status, CreatedAt: rec.CreatedAt, ExpiresAt: rec.ExpiresAt}

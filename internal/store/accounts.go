@@ -150,7 +150,11 @@ func (q *Queries) UpsertDevice(ctx context.Context, d DeviceRecord) error {
 
 // Devices lists a user's devices, most recently used first.
 func (q *Queries) Devices(ctx context.Context, userID string) ([]DeviceRecord, error) {
-	rows, err := q.query(ctx, `SELECT user_id, device_idx, sealed, created_at, last_seen_at FROM devices WHERE user_id = ? ORDER BY last_seen_at DESC`, userID)
+	return q.devices(ctx, `SELECT user_id, device_idx, sealed, created_at, last_seen_at FROM devices WHERE user_id = ? ORDER BY last_seen_at DESC`, userID)
+}
+
+func (q *Queries) devices(ctx context.Context, query string, args ...any) ([]DeviceRecord, error) {
+	rows, err := q.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -17,23 +17,8 @@ func (q *Queries) DeleteIdleDevices(ctx context.Context, before time.Time) (int6
 // DevicesWithOldIPs lists up to limit devices whose login IP is older than
 // before and not yet truncated.
 func (q *Queries) DevicesWithOldIPs(ctx context.Context, before time.Time, limit int) ([]DeviceRecord, error) {
-	rows, err := q.query(ctx, `SELECT user_id, device_idx, sealed, created_at, last_seen_at FROM devices
+	return q.devices(ctx, `SELECT user_id, device_idx, sealed, created_at, last_seen_at FROM devices
 		WHERE ip_truncated = 0 AND logged_in_at < ? LIMIT ?`, micros(before), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []DeviceRecord
-	for rows.Next() {
-		var d DeviceRecord
-		var c, l int64
-		if err := rows.Scan(&d.UserID, &d.DeviceIdx, &d.Sealed, &c, &l); err != nil {
-			return nil, err
-		}
-		d.CreatedAt, d.LastSeenAt = fromMicros(c), fromMicros(l)
-		out = append(out, d)
-	}
-	return out, rows.Err()
 }
 
 // SetTruncatedDevice replaces a device's sealed record with one whose IP is truncated.
