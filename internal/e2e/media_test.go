@@ -41,7 +41,7 @@ func photoWithGPS(t *testing.T, w, h int) []byte {
 }
 
 // upload posts a multipart upload and returns the response.
-func (s *server) upload(t *testing.T, token, source, name string, content []byte) response {
+func (s *server) upload(t testing.TB, token, source, name string, content []byte) response {
 	t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)

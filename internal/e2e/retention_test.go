@@ -54,3 +54,23 @@ func TestIdleDevicesExpire(t *testing.T) {
 	})
 	want(t, s.do(t, old, "GET", "/api/v1/me", nil), 401, "unauthenticated")
 }
+
+// R-MED-1, R-SEC-2: an upload nothing carries is purged after a day (here
+// 200 ms); one sent in a chat stays.
+func TestOrphanUploadsPurged(t *testing.T) {
+	s := startServer(t, "sqlite", func(c *app.Config) { c.Service.Retention.OrphanUploads = 200 * time.Millisecond })
+	a, c := s.register(t, "A"), s.register(t, "C")
+	s.befriend(t, a, c)
+	conv := s.direct(t, a, c)
+	orphan := s.upload(t, a.Token, "", "o.pdf", []byte("%PDF-1.4 orphan"))
+	kept := s.upload(t, a.Token, "", "k.pdf", []byte("%PDF-1.4 kept"))
+	want(t, s.do(t, a.Token, "POST", "/api/v1/conversations/"+conv+"/messages", map[string]any{"client_id": "k", "kind": "file", "media_id": kept.str(t, "id")}), 201, "")
+	time.Sleep(300 * time.Millisecond)
+	withApp(t, s, func(app *app.App) {
+		if err := app.Service.RunRetention(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	want(t, s.get(t, a.Token, "/api/v1/media/"+orphan.str(t, "id")), 404, "not_found")
+	want(t, s.get(t, c.Token, "/api/v1/media/"+kept.str(t, "id")), 200, "")
+}

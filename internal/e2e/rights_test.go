@@ -10,7 +10,7 @@ import (
 )
 
 // withApp opens the server's store beside it, as an operator command does.
-func withApp(t *testing.T, s *server, fn func(a *app.App)) {
+func withApp(t testing.TB, s *server, fn func(a *app.App)) {
 	t.Helper()
 	a, err := app.Open(context.Background(), s.cfg, app.NewLogger(&syncBuffer{}, "error"))
 	if err != nil {

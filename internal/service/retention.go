@@ -17,6 +17,7 @@ type Retention struct {
 	LoginIP        time.Duration // a login IP older than this is cut to its /24 or /48; 30 days
 	FriendRequests time.Duration // an expired friend request is deleted this long after it expired; 30 days
 	Decisions      time.Duration // decisions about a person are kept this long; 3 years
+	OrphanUploads  time.Duration // an upload nothing carries is deleted after this; 24 hours
 }
 
 func (r *Retention) defaults() {
@@ -32,11 +33,14 @@ func (r *Retention) defaults() {
 	if r.Decisions == 0 {
 		r.Decisions = 3 * 365 * 24 * time.Hour
 	}
+	if r.OrphanUploads == 0 {
+		r.OrphanUploads = 24 * time.Hour
+	}
 }
 
 // RetentionStats counts what retention removed since start (metrics).
 type RetentionStats struct {
-	Codes, Devices, IPsTruncated, FriendRequests, Decisions atomic.Int64
+	Codes, Devices, IPsTruncated, FriendRequests, Decisions, OrphanUploads atomic.Int64
 }
 
 // truncateIP keeps the network of an address and drops the host part.
@@ -77,6 +81,18 @@ func (s *Service) RunRetention(ctx context.Context) error {
 	if err := step("decisions", &st.Decisions, func(q *store.Queries) (int64, error) { return q.DeleteOldDecisions(ctx, now.Add(-r.Decisions)) }); err != nil {
 		return err
 	}
+	orphans, err := s.db.Read().OrphanMedia(ctx, now.Add(-r.OrphanUploads), 500)
+	if err != nil {
+		return s.internal(ctx, "retention uploads", err)
+	}
+	for _, id := range orphans {
+		if err := s.db.Update(ctx, func(q *store.Queries) error { return q.DeleteMedia(ctx, id) }); err != nil {
+			return s.internal(ctx, "retention uploads", err)
+		}
+		s.blobs.Delete(ctx, id)
+		s.blobs.Delete(ctx, id+"_t")
+		st.OrphanUploads.Add(1)
+	}
 	devs, err := s.db.Read().DevicesWithOldIPs(ctx, now.Add(-r.LoginIP), 500)
 	if err != nil {
 		return s.internal(ctx, "retention ips", err)
@@ -103,5 +119,5 @@ func (s *Service) RunRetention(ctx context.Context) error {
 func (s *Service) RetentionCounts() map[string]int64 {
 	st := &s.retention
 	return map[string]int64{"codes": st.Codes.Load(), "devices": st.Devices.Load(), "login_ips_truncated": st.IPsTruncated.Load(),
-		"friend_requests": st.FriendRequests.Load(), "decisions": st.Decisions.Load()}
+		"friend_requests": st.FriendRequests.Load(), "decisions": st.Decisions.Load(), "orphan_uploads": st.OrphanUploads.Load()}
 }
