@@ -45,10 +45,10 @@ func decisionRules(t *testing.T, s *server, token string) []string {
 // the account; each restriction is a decision with its reason that the person
 // reads and may appeal (R-RGT-3).
 func TestLoginThrottleAndLock(t *testing.T) {
-	s := startServer(t, "sqlite", func(c *app.Config) { c.Service.LockAfter = 4 })
+	s := startServer(t, "sqlite", func(c *app.Config) { c.Service.LockAfter = 6 })
 	p := s.register(t, "Guarded")
 	bad := map[string]any{"login": p.Username, "password": "Wrong-pass-1", "device": map[string]string{"id": p.Device}}
-	for i := 0; i < 3; i++ {
+	for i := 0; i < 5; i++ {
 		want(t, s.do(t, "", "POST", "/api/v1/sessions", bad), 401, "invalid_credentials")
 	}
 	r := s.do(t, "", "POST", "/api/v1/sessions", bad)
@@ -58,7 +58,7 @@ func TestLoginThrottleAndLock(t *testing.T) {
 	}
 	time.Sleep(1100 * time.Millisecond)
 	want(t, s.do(t, "", "POST", "/api/v1/sessions", bad), 401, "invalid_credentials")
-	// The fourth failure locked password logins; even the right one is refused now.
+	// The sixth failure locked password logins; even the right one is refused now.
 	good := map[string]any{"login": p.Username, "password": p.Password, "device": map[string]string{"id": p.Device}}
 	want(t, s.do(t, "", "POST", "/api/v1/sessions", good), 403, "account_locked")
 	// A one-time code still lets the owner in.

@@ -36,7 +36,7 @@ func (s *Service) DestroyAccount(ctx context.Context, a Auth, in DestroyInput) e
 			return tkesj.Errorf(tkesj.EForbidden, "reverification_failed", "the password is wrong; enter it again to confirm")
 		}
 	case in.Code != "":
-		if s.consumeCode(ctx, u.Phone, tkesj.PurposeStepUp, in.Code) != nil && s.consumeCode(ctx, u.Phone, tkesj.PurposeLogin, in.Code) != nil {
+		if !s.consumeAnyCode(ctx, u.Phone, in.Code, tkesj.PurposeStepUp, tkesj.PurposeLogin, tkesj.PurposeReset) {
 			return tkesj.Errorf(tkesj.EForbidden, "reverification_failed", "the code is wrong or has expired; request a new one (purpose step_up)")
 		}
 	default:
@@ -76,6 +76,11 @@ func (s *Service) DestroyAccount(ctx context.Context, a Auth, in DestroyInput) e
 		if err := q.UnindexSender(ctx, a.UserID); err != nil {
 			return err
 		}
+		// Recipients that got their data are told to delete it (R-SHR-3,
+		// R-DEL-4): the notices go from the worker in sharing.go.
+		if err := s.noticeRecipients(ctx, q, a.UserID); err != nil {
+			return err
+		}
 		if _, err = q.DeleteUser(ctx, a.UserID); err != nil {
 			return err
 		}
@@ -99,4 +104,15 @@ func (s *Service) DestroyAccount(ctx context.Context, a Auth, in DestroyInput) e
 	}
 	s.log.InfoContext(ctx, "account destroyed", "user", a.UserID)
 	return nil
+}
+
+// consumeAnyCode burns code if it is the outstanding code of one of the
+// purposes; a wrong code counts against each.
+func (s *Service) consumeAnyCode(ctx context.Context, phone, code string, purposes ...string) bool {
+	for _, p := range purposes {
+		if s.consumeCode(ctx, phone, p, code) == nil {
+			return true
+		}
+	}
+	return false
 }

@@ -18,10 +18,10 @@ import (
 // appeal (R-ADM-1). Counters are per node and in memory; locks are in the
 // store, so every node honours them.
 const (
-	freeFailures   = 3                // failures before delays start
+	freeFailures   = 5                // failures before delays start
 	maxDelay       = 5 * time.Minute  // the longest delay between tries
 	failureWindow  = 15 * time.Minute // failures older than this are forgotten
-	ipFreeFailures = 20               // an address shared by many people gets more room
+	ipFreeFailures = 100              // an address shared by many people (NAT, a test runner) gets more room
 )
 
 type failures struct {

@@ -29,7 +29,7 @@ type Config struct {
 	CodeMaxAttempts  int           // wrong tries that burn a code; 5
 	CodeCooldown     time.Duration // per phone and purpose while a code is unused; 30 s
 	CodesPerPhone    int           // codes per phone per hour; 10
-	CodesPerIP       int           // codes per client IP per hour; 300
+	CodesPerIP       int           // codes per client IP per hour; 2000
 	MinorAge         int           // under this age a guardian must consent; 14
 	HashConcurrency  int           // argon2id hashes at once; 4
 	PasswordParams   *passhash.Params
@@ -51,6 +51,12 @@ type Config struct {
 	ExportWorkers    int            // exports built at once on this node; 2
 	GroupQRTTL       time.Duration  // how long a group's invitation QR code works (R-QR-1); 7 days
 	LoginQRTTL       time.Duration  // how long a scan-to-login code works (R-QR-2); 2 min
+	// Sharing and operations (sharing.go, ops.go, support.go).
+	Region          string        // the region the deployment keeps data in (R-XBT-1); "CN"
+	StatsK          int           // statistics cells below this count are suppressed (R-SHR-5); 10
+	NoticeRetryBase time.Duration // first retry of an unacknowledged deletion notice, doubling (R-SHR-3); 30 s
+	NoticePoll      time.Duration // how often the notice worker looks for due retries at most; 1 min
+	TicketRetention time.Duration // how long a closed support ticket is kept (R-OPS-1); 365 days
 }
 
 func (c *Config) defaults() {
@@ -70,7 +76,7 @@ func (c *Config) defaults() {
 		c.CodesPerPhone = 10
 	}
 	if c.CodesPerIP == 0 {
-		c.CodesPerIP = 300
+		c.CodesPerIP = 2000 // a carrier NAT or an office shares one address
 	}
 	if c.MinorAge == 0 {
 		c.MinorAge = 14
@@ -121,6 +127,21 @@ func (c *Config) defaults() {
 	if c.ExportWorkers == 0 {
 		c.ExportWorkers = 2
 	}
+	if c.Region == "" {
+		c.Region = "CN"
+	}
+	if c.StatsK == 0 {
+		c.StatsK = 10
+	}
+	if c.NoticeRetryBase == 0 {
+		c.NoticeRetryBase = 30 * time.Second
+	}
+	if c.NoticePoll == 0 {
+		c.NoticePoll = time.Minute
+	}
+	if c.TicketRetention == 0 {
+		c.TicketRetention = 365 * 24 * time.Hour
+	}
 }
 
 // Deps are the service's collaborators.
@@ -131,6 +152,9 @@ type Deps struct {
 	Bus   tkesj.Bus // nil: no real-time delivery (tests of pure logic)
 	Blobs tkesj.BlobStore
 	Log   *slog.Logger
+	// KeyIDs lists every data key id (not the index key); the cessation of
+	// the service destroys them all (ops.go). Nil: only the people's own keys.
+	KeyIDs func(ctx context.Context) ([]string, error)
 }
 
 // Service is the whole of tkesj's logic. It is safe for concurrent use.
@@ -162,7 +186,9 @@ type Service struct {
 	pushesSent     atomic.Uint64
 	fails          *failures // failed logins per account and per address (risk.go)
 	retention      RetentionStats
-	qr             qrLimits // QR scans and login codes (qr.go)
+	qr             qrLimits  // QR scans and login codes (qr.go)
+	ops            *opsState // sharing, notices, cessation (ops.go)
+	keyIDs         func(ctx context.Context) ([]string, error)
 }
 
 // New returns a Service. It publishes the first policy version if the store has none.
@@ -188,6 +214,8 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 		hasher:         passhash.New(params, cfg.HashConcurrency),
 		codesPerPhone:  ratelimit.New(cfg.CodesPerPhone, time.Hour, 0),
 		codesPerIP:     ratelimit.New(cfg.CodesPerIP, time.Hour, 0),
+		ops:            newOpsState(),
+		keyIDs:         d.KeyIDs,
 	}
 	if _, err := db.Read().CurrentPolicy(ctx); tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 		err = db.Update(ctx, func(q *store.Queries) error {
