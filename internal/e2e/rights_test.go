@@ -168,3 +168,19 @@ func TestRightsRequests(t *testing.T) {
 	want(t, s.do(t, p.Token, "POST", "/api/v1/me/rights-requests", map[string]any{"kind": "gossip", "details": "x"}), 422, "invalid_kind")
 	want(t, s.do(t, p.Token, "POST", "/api/v1/me/rights-requests", map[string]any{"kind": "access", "details": " "}), 422, "invalid_details")
 }
+
+// R-RGT-2 on both backends: verification moves a request on (PostgreSQL
+// once typed a bare CASE parameter as int4 here).
+func TestRightsRequestVerifiesOnEveryBackend(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s := startServer(t, b)
+		p := s.register(t, "Asker")
+		r := s.do(t, p.Token, "POST", "/api/v1/me/rights-requests", map[string]any{"kind": "access", "details": "my login history"})
+		want(t, r, 201, "")
+		v := s.do(t, p.Token, "POST", "/api/v1/me/rights-requests/"+r.str(t, "id")+"/verify", map[string]any{"code": s.SMS.last(p.Phone, "step_up")})
+		want(t, v, 200, "")
+		if v.str(t, "status") != "identity_verified" || v.str(t, "verified_at") == "" {
+			t.Errorf("verified request = %s", v.Body)
+		}
+	})
+}

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -206,53 +207,92 @@ func (s *Service) profileOf(ctx context.Context, q *store.Queries, v *viewer, id
 	return p, true
 }
 
-// momentView opens a post for a viewer who may see it.
-func (s *Service) momentView(ctx context.Context, q *store.Queries, v *viewer, m store.MomentRecord) (Moment, error) {
-	var b momentBody
-	if err := s.open(ctx, m.AuthorID, momentAD(m.ID), m.Body, &b); err != nil {
-		return Moment{}, err
+// momentViews opens posts for a viewer who may see them, loading the likes,
+// comments and media of the whole page in three queries.
+func (s *Service) momentViews(ctx context.Context, q *store.Queries, v *viewer, ms []store.MomentRecord) ([]Moment, error) {
+	ids := make([]string, 0, len(ms))
+	var mediaIDs []string
+	for _, m := range ms {
+		ids = append(ids, m.ID)
+		mediaIDs = append(mediaIDs, m.MediaIDs...)
 	}
-	author, _ := s.profileOf(ctx, q, v, m.AuthorID)
-	out := Moment{ID: m.ID, Author: author, Text: b.Text, Location: b.Location, CreatedAt: m.CreatedAt,
-		Likes: []Profile{}, Comments: []Comment{}, Media: []MediaInfo{}}
-	if m.AuthorID == v.id {
-		out.Visibility, out.Users = m.Visibility, m.Audience // the audience is the author's business only
-	}
-	for _, id := range m.MediaIDs {
-		if mr, err := q.FindMedia(ctx, id); err == nil {
-			out.Media = append(out.Media, MediaInfo{ID: mr.ID, Kind: mr.Kind, Mime: mr.Mime, Size: mr.Size})
-		}
-	}
-	likes, err := q.Likes(ctx, m.ID)
+	likes, err := q.LikesOf(ctx, ids)
 	if err != nil {
-		return Moment{}, err
+		return nil, err
 	}
-	for _, l := range likes {
-		if privacy.CanSeeInteraction(v.id, l.UserID, v.friends[l.UserID], v.blocked[l.UserID]) {
-			if p, ok := s.profileOf(ctx, q, v, l.UserID); ok {
-				out.Likes = append(out.Likes, p)
+	comments, err := q.CommentsOf(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	media, err := q.MediaByIDs(ctx, mediaIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Moment, 0, len(ms))
+	for _, m := range ms {
+		var b momentBody
+		if err := s.open(ctx, m.AuthorID, momentAD(m.ID), m.Body, &b); err != nil {
+			continue // a post whose author's key is gone
+		}
+		author, _ := s.profileOf(ctx, q, v, m.AuthorID)
+		view := Moment{ID: m.ID, Author: author, Text: b.Text, Location: b.Location, CreatedAt: m.CreatedAt,
+			Likes: []Profile{}, Comments: []Comment{}, Media: []MediaInfo{}}
+		if m.AuthorID == v.id {
+			view.Visibility, view.Users = m.Visibility, m.Audience // the audience is the author's business only
+		}
+		for _, id := range m.MediaIDs {
+			if mr, ok := media[id]; ok {
+				view.Media = append(view.Media, MediaInfo{ID: mr.ID, Kind: mr.Kind, Mime: mr.Mime, Size: mr.Size})
 			}
 		}
-	}
-	comments, err := q.Comments(ctx, m.ID)
-	if err != nil {
-		return Moment{}, err
-	}
-	for _, c := range comments {
-		if !privacy.CanSeeInteraction(v.id, c.UserID, v.friends[c.UserID], v.blocked[c.UserID]) {
-			continue
+		for _, l := range likes[m.ID] {
+			if privacy.CanSeeInteraction(v.id, l.UserID, v.friends[l.UserID], v.blocked[l.UserID]) {
+				if p, ok := s.profileOf(ctx, q, v, l.UserID); ok {
+					view.Likes = append(view.Likes, p)
+				}
+			}
 		}
-		p, ok := s.profileOf(ctx, q, v, c.UserID)
-		if !ok {
-			continue
+		for _, c := range comments[m.ID] {
+			if !privacy.CanSeeInteraction(v.id, c.UserID, v.friends[c.UserID], v.blocked[c.UserID]) {
+				continue
+			}
+			p, ok := s.profileOf(ctx, q, v, c.UserID)
+			if !ok {
+				continue
+			}
+			var text string
+			if err := s.open(ctx, c.UserID, commentAD(c.ID), c.Body, &text); err != nil {
+				continue
+			}
+			view.Comments = append(view.Comments, Comment{ID: c.ID, ReplyTo: c.ReplyTo, User: p, Text: text, CreatedAt: c.CreatedAt})
 		}
-		var text string
-		if err := s.open(ctx, c.UserID, commentAD(c.ID), c.Body, &text); err != nil {
-			continue
-		}
-		out.Comments = append(out.Comments, Comment{ID: c.ID, ReplyTo: c.ReplyTo, User: p, Text: text, CreatedAt: c.CreatedAt})
+		out = append(out, view)
 	}
 	return out, nil
+}
+
+// preloadRanges loads, in one query, the Moments range of authors not yet known.
+func (s *Service) preloadRanges(ctx context.Context, q *store.Queries, v *viewer, ms []store.MomentRecord) {
+	var need []string
+	for _, m := range ms {
+		if _, ok := v.ranges[m.AuthorID]; !ok {
+			need = append(need, m.AuthorID)
+			v.ranges[m.AuthorID] = privacy.RangeAll
+		}
+	}
+	docs, err := q.SettingsOf(ctx, need)
+	if err != nil {
+		for _, id := range need {
+			delete(v.ranges, id) // fall back to one query each
+		}
+		return
+	}
+	for id, doc := range docs {
+		st := DefaultSettings()
+		if json.Unmarshal([]byte(doc), &st) == nil {
+			v.ranges[id] = st.MomentsRange
+		}
+	}
 }
 
 // visibleMoment returns a post the caller may see, or not_found.
@@ -281,11 +321,14 @@ func (s *Service) GetMoment(ctx context.Context, a Auth, id string) (Moment, err
 	if err != nil {
 		return Moment{}, err
 	}
-	out, err := s.momentView(ctx, q, v, m)
+	views, err := s.momentViews(ctx, q, v, []store.MomentRecord{m})
 	if err != nil {
 		return Moment{}, s.internal(ctx, "moment", err)
 	}
-	return out, nil
+	if len(views) == 0 {
+		return Moment{}, tkesj.ErrNotFound("moment")
+	}
+	return views[0], nil
 }
 
 // Cursor pages are "micros:id" of the last post, base64url-encoded.
@@ -345,33 +388,36 @@ func (s *Service) momentPage(ctx context.Context, q *store.Queries, v *viewer, a
 	if err != nil {
 		return nil, "", err
 	}
-	out := []Moment{}
+	var page []store.MomentRecord
+	more := true
 	// Over-fetch and filter with the privacy rules; stop after a bounded
 	// number of rounds so a viewer who may see little costs little.
-	for round := 0; round < 10 && len(out) < limit; round++ {
+	for round := 0; round < 10 && len(page) < limit && more; round++ {
 		recs, err := q.Moments(ctx, store.MomentPage{Authors: authors, BeforeAt: at, BeforeID: id, Limit: limit * 2})
 		if err != nil {
 			return nil, "", s.internal(ctx, "moments", err)
 		}
+		more = len(recs) == limit*2
+		s.preloadRanges(ctx, q, v, recs)
 		for _, m := range recs {
 			at, id = m.CreatedAt, m.ID
-			if !s.canSee(ctx, q, v, m) {
-				continue
+			if s.canSee(ctx, q, v, m) {
+				page = append(page, m)
+				if len(page) == limit {
+					more = true
+					break
+				}
 			}
-			view, err := s.momentView(ctx, q, v, m)
-			if err != nil {
-				continue // a post whose author's key is gone
-			}
-			out = append(out, view)
-			if len(out) == limit {
-				return out, encodeCursor(at, id), nil
-			}
-		}
-		if len(recs) < limit*2 {
-			return out, "", nil
 		}
 	}
-	return out, encodeCursor(at, id), nil
+	views, err := s.momentViews(ctx, q, v, page)
+	if err != nil {
+		return nil, "", s.internal(ctx, "moments", err)
+	}
+	if !more {
+		return views, "", nil
+	}
+	return views, encodeCursor(at, id), nil
 }
 
 // DeleteMoment deletes the caller's post with its comments, likes and media

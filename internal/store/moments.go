@@ -81,11 +81,8 @@ func (q *Queries) Moments(ctx context.Context, p MomentPage) ([]MomentRecord, er
 	if len(p.Authors) == 0 {
 		return nil, nil
 	}
-	args := make([]any, 0, len(p.Authors)+3)
-	for _, a := range p.Authors {
-		args = append(args, a)
-	}
-	query := `SELECT ` + momentCols + ` FROM moments m WHERE m.author_id IN (?` + strings.Repeat(", ?", len(p.Authors)-1) + `)`
+	in, args := inList(p.Authors)
+	query := `SELECT ` + momentCols + ` FROM moments m WHERE m.author_id IN ` + in
 	if !p.BeforeAt.IsZero() {
 		query += ` AND (m.created_at < ? OR (m.created_at = ? AND m.id < ?))`
 		args = append(args, micros(p.BeforeAt), micros(p.BeforeAt), p.BeforeID)
@@ -115,20 +112,148 @@ func (q *Queries) Moments(ctx context.Context, p MomentPage) ([]MomentRecord, er
 	return out, q.fillMoments(ctx, ptrs)
 }
 
-// fillMoments loads the audience lists and media of posts.
+// inList returns "(?, ?, ...)" for n values and the values as arguments.
+func inList(ids []string) (string, []any) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return "(?" + strings.Repeat(", ?", len(ids)-1) + ")", args
+}
+
+// fillMoments loads the audience lists and media of posts, two queries for
+// the whole page.
 func (q *Queries) fillMoments(ctx context.Context, ms []*MomentRecord) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	byID := map[string]*MomentRecord{}
+	ids := make([]string, 0, len(ms))
 	for _, m := range ms {
-		var err error
-		if m.Visibility == "only" || m.Visibility == "except" {
-			if m.Audience, err = q.strings(ctx, `SELECT user_id FROM moment_audience WHERE moment_id = ?`, m.ID); err != nil {
-				return err
-			}
-		}
-		if m.MediaIDs, err = q.strings(ctx, `SELECT media_id FROM moment_media WHERE moment_id = ? ORDER BY position`, m.ID); err != nil {
+		byID[m.ID] = m
+		ids = append(ids, m.ID)
+	}
+	in, args := inList(ids)
+	rows, err := q.query(ctx, `SELECT moment_id, user_id FROM moment_audience WHERE moment_id IN `+in, args...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var mid, uid string
+		if err := rows.Scan(&mid, &uid); err != nil {
+			rows.Close()
 			return err
 		}
+		byID[mid].Audience = append(byID[mid].Audience, uid)
 	}
-	return nil
+	rows.Close()
+	rows, err = q.query(ctx, `SELECT moment_id, media_id FROM moment_media WHERE moment_id IN `+in+` ORDER BY moment_id, position`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var mid, media string
+		if err := rows.Scan(&mid, &media); err != nil {
+			return err
+		}
+		byID[mid].MediaIDs = append(byID[mid].MediaIDs, media)
+	}
+	return rows.Err()
+}
+
+// LikesOf returns the likes of posts, oldest first per post.
+func (q *Queries) LikesOf(ctx context.Context, ids []string) (map[string][]LikeRecord, error) {
+	out := map[string][]LikeRecord{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	in, args := inList(ids)
+	rows, err := q.query(ctx, `SELECT moment_id, user_id, created_at FROM moment_likes WHERE moment_id IN `+in+` ORDER BY created_at, user_id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var l LikeRecord
+		var at int64
+		if err := rows.Scan(&l.MomentID, &l.UserID, &at); err != nil {
+			return nil, err
+		}
+		l.CreatedAt = fromMicros(at)
+		out[l.MomentID] = append(out[l.MomentID], l)
+	}
+	return out, rows.Err()
+}
+
+// CommentsOf returns the comments of posts, oldest first per post.
+func (q *Queries) CommentsOf(ctx context.Context, ids []string) (map[string][]CommentRecord, error) {
+	out := map[string][]CommentRecord{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	in, args := inList(ids)
+	rows, err := q.query(ctx, `SELECT id, moment_id, user_id, COALESCE(reply_to, ''), body, created_at FROM moment_comments WHERE moment_id IN `+in+` ORDER BY created_at, id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c CommentRecord
+		var at int64
+		if err := rows.Scan(&c.ID, &c.MomentID, &c.UserID, &c.ReplyTo, &c.Body, &at); err != nil {
+			return nil, err
+		}
+		c.CreatedAt = fromMicros(at)
+		out[c.MomentID] = append(out[c.MomentID], c)
+	}
+	return out, rows.Err()
+}
+
+// MediaByIDs returns media records by id (missing ones are absent).
+func (q *Queries) MediaByIDs(ctx context.Context, ids []string) (map[string]MediaRecord, error) {
+	out := map[string]MediaRecord{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	in, args := inList(ids)
+	rows, err := q.query(ctx, `SELECT id, owner_id, kind, mime, size, meta, created_at FROM media WHERE id IN `+in, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m MediaRecord
+		var at int64
+		if err := rows.Scan(&m.ID, &m.OwnerID, &m.Kind, &m.Mime, &m.Size, &m.Meta, &at); err != nil {
+			return nil, err
+		}
+		m.CreatedAt = fromMicros(at)
+		out[m.ID] = m
+	}
+	return out, rows.Err()
+}
+
+// SettingsOf returns the settings documents of people (absent: defaults).
+func (q *Queries) SettingsOf(ctx context.Context, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	in, args := inList(ids)
+	rows, err := q.query(ctx, `SELECT user_id, doc FROM settings WHERE user_id IN `+in, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, doc string
+		if err := rows.Scan(&id, &doc); err != nil {
+			return nil, err
+		}
+		out[id] = doc
+	}
+	return out, rows.Err()
 }
 
 // DeleteMoment removes a post; comments, likes, audience and media links go with it.

@@ -70,8 +70,9 @@ func (q *Queries) UpdateRightsRequest(ctx context.Context, id, status string, an
 	if !verifiedAt.IsZero() {
 		v = micros(verifiedAt)
 	}
+	// CAST: PostgreSQL would otherwise type the bare parameter as a 32-bit integer.
 	_, err := q.exec(ctx, `UPDATE rights_requests SET status = ?, answer = COALESCE(?, answer),
-		verified_at = CASE WHEN ? > 0 THEN ? ELSE verified_at END, updated_at = ? WHERE id = ?`, status, answer, v, v, micros(at), id)
+		verified_at = CASE WHEN CAST(? AS BIGINT) > 0 THEN CAST(? AS BIGINT) ELSE verified_at END, updated_at = ? WHERE id = ?`, status, answer, v, v, micros(at), id)
 	return err
 }
 
