@@ -25,6 +25,7 @@ import (
 	"github.com/tkesj/tkesj/internal/httpapi"
 	"github.com/tkesj/tkesj/internal/keyring"
 	"github.com/tkesj/tkesj/internal/media/disk"
+	"github.com/tkesj/tkesj/internal/metrics"
 	"github.com/tkesj/tkesj/internal/push/webpush"
 	"github.com/tkesj/tkesj/internal/realtime"
 	"github.com/tkesj/tkesj/internal/service"
@@ -49,6 +50,8 @@ type Config struct {
 	TLSKey      string // --tls-key, TKESJ_TLS_KEY
 	MasterKey   string // TKESJ_MASTER_KEY only: never a flag, so it stays out of process lists
 	KeySchema   string // PostgreSQL schema of the key store; "tkesj_keys" when empty
+	Region      string // --region, TKESJ_REGION: where this deployment keeps data (R-XBT-1)
+	MetricsAddr string // --metrics-addr, TKESJ_METRICS_ADDR: Prometheus /metrics listener; empty is off
 
 	// Service tunes the service; tests shorten its timings.
 	Service service.Config
@@ -73,6 +76,8 @@ func (c *Config) specs() []flagSpec {
 		{"tls-cert", "TKESJ_TLS_CERT", "", "PEM certificate (chain) file; with --tls-key, serve HTTPS (TLS 1.2+)", &c.TLSCert},
 		{"tls-key", "TKESJ_TLS_KEY", "", "PEM private key file for --tls-cert", &c.TLSKey},
 		{"key-schema", "TKESJ_KEY_SCHEMA", "tkesj_keys", "PostgreSQL schema of the key store (kept apart from the data)", &c.KeySchema},
+		{"region", "TKESJ_REGION", "CN", "region this deployment keeps data in; recipients elsewhere need cross-border consent", &c.Region},
+		{"metrics-addr", "TKESJ_METRICS_ADDR", "", "listen address HOST:PORT for Prometheus /metrics, apart from the API; empty is off", &c.MetricsAddr},
 	}
 }
 
@@ -96,6 +101,7 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	c.MasterKey = getenv("TKESJ_MASTER_KEY")
 	c.Service.PhoneRegion = c.PhoneRegion
+	c.Service.Region = c.Region
 	return c, nil
 }
 
@@ -113,6 +119,7 @@ type App struct {
 	Handler http.Handler
 	Service *service.Service
 	Hub     *realtime.Hub
+	Metrics *metrics.Registry // served on --metrics-addr (metrics.go)
 	db      *store.DB
 	keys    keyring.Store
 	bus     tkesj.Bus
@@ -155,7 +162,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 			return nil, err
 		}
 	}
-	svc, err := service.New(ctx, service.Deps{DB: db, Keys: keys, Codes: sender, Bus: bus, Blobs: blobs, Log: log}, cfg.Service)
+	svc, err := service.New(ctx, service.Deps{DB: db, Keys: keys, Codes: sender, Bus: bus, Blobs: blobs, Log: log, KeyIDs: dataKeyIDs(ks)}, cfg.Service)
 	if err != nil {
 		closeAll(bus)
 		return nil, err
@@ -182,7 +189,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	h := httpapi.NewServer(svc, log, httpapi.Options{Web: dist, Realtime: hub, VAPIDPublicKey: vapid.Public})
-	return &App{Handler: h, Service: svc, Hub: hub, db: db, keys: ks, bus: bus}, nil
+	a := &App{Service: svc, Hub: hub, db: db, keys: ks, bus: bus}
+	a.Metrics, a.Handler = instrument(a, h, log)
+	return a, nil
 }
 
 func isPostgres(url string) bool {
@@ -265,6 +274,15 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	purgerDone := make(chan struct{})
 	go func() { defer close(purgerDone); a.Service.RunPurger(purgeCtx, 10*time.Minute) }()
 	defer func() { stopPurger(); <-purgerDone }()
+	opsDone := make(chan struct{})
+	go func() { defer close(opsDone); a.Service.RunOps(purgeCtx, 10*time.Minute) }()
+	defer func() { stopPurger(); <-opsDone }()
+	stopMetrics, err := serveMetrics(ctx, cfg.MetricsAddr, a.Metrics, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopMetrics()
 	log.Info("tkesj listening", "addr", ln.Addr().String(), "store", a.db.Dialect())
 	if ready != nil {
 		ready(ln.Addr().String())

@@ -28,9 +28,10 @@ type size struct {
 	B4Convs   int
 	B6Msgs    int
 	B6Convs   int
-	B6Pairs   int     // online pairs carrying B2-style load during the purge
-	B6Rate    float64 // their messages per second
-	InFlight  int     // open-loop cap on outstanding sends
+	B6Pairs   int           // online pairs carrying B2-style load during the purge
+	B6Rate    float64       // their messages per second
+	InFlight  int           // open-loop cap on outstanding sends
+	Settle    time.Duration // pauses: after a start, a connection burst, between steps
 }
 
 var sizes = map[string]size{
@@ -39,8 +40,8 @@ var sizes = map[string]size{
 		B2Pairs: 10, B2Rates: []float64{50, 100}, B2Step: time.Second, B2Measure: time.Second,
 		B3Members: 30, B3Rates: []float64{20}, B3Step: time.Second,
 		B4Msgs: 200, B4Convs: 4,
-		B6Msgs: 2000, B6Convs: 4, B6Pairs: 5, B6Rate: 50,
-		InFlight: 256,
+		B6Msgs: 1000, B6Convs: 4, B6Pairs: 5, B6Rate: 50,
+		InFlight: 256, Settle: 200 * time.Millisecond,
 	},
 	"small": {
 		B1Conns: 1000, B1Idle: 3 * time.Second,
@@ -48,7 +49,7 @@ var sizes = map[string]size{
 		B3Members: 500, B3Rates: []float64{20, 100}, B3Step: 3 * time.Second,
 		B4Msgs: 1000, B4Convs: 10,
 		B6Msgs: 10_000, B6Convs: 10, B6Pairs: 20, B6Rate: 200,
-		InFlight: 1024,
+		InFlight: 1024, Settle: time.Second,
 	},
 	"full": {
 		B1Conns: 15_000, B1Idle: 35 * time.Second,
@@ -56,7 +57,7 @@ var sizes = map[string]size{
 		B3Members: 500, B3Rates: []float64{20, 100, 200}, B3Step: 10 * time.Second,
 		B4Msgs: 10_000, B4Convs: 50,
 		B6Msgs: 100_000, B6Convs: 20, B6Pairs: 100, B6Rate: 500,
-		InFlight: 2048,
+		InFlight: 2048, Settle: time.Second,
 	},
 }
 
@@ -85,7 +86,7 @@ func (b *bench) b1(ctx context.Context) *Result {
 	if err != nil {
 		return fail(r, err)
 	}
-	time.Sleep(time.Second)
+	time.Sleep(b.sz.Settle)
 	before := srv.stat()
 	t1 := time.Now()
 	conns, err := dialAll(ctx, srv, users, 64, nil)
@@ -94,7 +95,7 @@ func (b *bench) b1(ctx context.Context) *Result {
 	}
 	defer closeAll(conns)
 	connectS := time.Since(t1).Seconds()
-	time.Sleep(2 * time.Second) // let the server settle after the connection burst
+	time.Sleep(2 * b.sz.Settle) // let the server settle after the connection burst
 	mid := srv.stat()
 	time.Sleep(b.sz.B1Idle)
 	after := srv.stat()
@@ -124,7 +125,7 @@ func (b *bench) directStep(ctx context.Context, srv *server, pairs [][2]user, co
 	onMsg.Store(&fn)
 	var mu sync.Mutex
 	acks := make([]time.Duration, 0, int(rate*dur.Seconds()))
-	c0 := srv.stat()
+	c0, me0 := srv.stat(), selfCPU()
 	ls := openLoop(ctx, rate, dur, b.sz.InFlight, func(i int, sched time.Time) bool {
 		p := i % len(pairs)
 		from := pairs[p][(i/len(pairs))%2]
@@ -143,6 +144,7 @@ func (b *bench) directStep(ctx context.Context, srv *server, pairs [][2]user, co
 	t.drain(ctx, 5*time.Second)
 	c1 := srv.stat()
 	st := stepOf(rate, ls, t, c1.CPU-c0.CPU, 1)
+	st.ClientCPU = selfCPU() - me0
 	st.PerCPUSecond = 0
 	if st.ServerCPU > 0 {
 		st.PerCPUSecond = float64(ls.OK) / st.ServerCPU
@@ -218,12 +220,12 @@ func (b *bench) b2(ctx context.Context) *Result {
 			break
 		}
 		best = st
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(b.sz.Settle / 2)
 	}
 	// One more step between the highest sustained rate and the first that
 	// was not, so the answer is within 25 %, not 50 %.
 	if last := r.Steps[len(r.Steps)-1]; !last.Sustained && best.Rate > 0 && ctx.Err() == nil {
-		time.Sleep(time.Second)
+		time.Sleep(b.sz.Settle)
 		st, _, _ := b.directStep(ctx, srv, pairs, convs, (best.Rate+last.Rate)/2, b.sz.B2Step, &onMsg)
 		r.Steps = append(r.Steps, st)
 		if st.Sustained {
@@ -235,7 +237,7 @@ func (b *bench) b2(ctx context.Context) *Result {
 		half = b.sz.B2Rates[0] / 2
 		r.note("no rate of the ramp was sustained; latency measured at half the lowest")
 	}
-	time.Sleep(time.Second)
+	time.Sleep(b.sz.Settle)
 	st, t, acks := b.directStep(ctx, srv, pairs, convs, half, b.sz.B2Measure, &onMsg)
 	r.Steps = append(r.Steps, st)
 	dl := summarize(fmt.Sprintf("send→deliver at %s/s", num(half)), t.perDeliv)
@@ -305,7 +307,7 @@ func (b *bench) b3(ctx context.Context) *Result {
 		t := newTracker()
 		fn := deliveryFunc(t.deliver)
 		onMsg.Store(&fn)
-		c0 := srv.stat()
+		c0, me0 := srv.stat(), selfCPU()
 		ls := openLoop(ctx, rate, b.sz.B3Step, b.sz.InFlight, func(i int, sched time.Time) bool {
 			from := users[(i*7+k)%m]
 			id := benchIDs.Add(1)
@@ -319,6 +321,7 @@ func (b *bench) b3(ctx context.Context) *Result {
 		t.drain(ctx, 10*time.Second)
 		c1 := srv.stat()
 		st := stepOf(rate, ls, t, c1.CPU-c0.CPU, m-1)
+		st.ClientCPU = selfCPU() - me0
 		r.Steps = append(r.Steps, st)
 		sent += ls.OK
 		t.mu.Lock()
@@ -338,7 +341,7 @@ func (b *bench) b3(ctx context.Context) *Result {
 		if ctx.Err() != nil {
 			return fail(r, ctx.Err())
 		}
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(b.sz.Settle / 2)
 	}
 	rows, err := in.countRows(ctx, "SELECT COUNT(*) FROM messages WHERE conv_id = ?", g.ID)
 	if err != nil {
@@ -588,7 +591,7 @@ func (b *bench) b67(ctx context.Context, doB6, doB7 bool) []*Result {
 		}
 	})
 	onMsg.Store(&wrapped)
-	time.Sleep(2 * time.Second) // baseline under load before the destruction
+	time.Sleep(2 * b.sz.Settle) // baseline under load before the destruction
 
 	del0 := time.Now()
 	if err := callJSON(ctx, srv, d.Token, "DELETE", "/api/v1/me", map[string]string{"password": in.password}, 204, nil); err != nil {
@@ -629,7 +632,7 @@ func (b *bench) b67(ctx context.Context, doB6, doB7 bool) []*Result {
 			break
 		}
 	}
-	time.Sleep(time.Second)
+	time.Sleep(b.sz.Settle)
 	stopLoad()
 	ls := <-loadDone
 	t.drain(ctx, 5*time.Second)
@@ -673,7 +676,7 @@ func (b *bench) b67(ctx context.Context, doB6, doB7 bool) []*Result {
 
 // export runs B7: POST an export, poll until ready, download it.
 func (b *bench) export(ctx context.Context, srv *server, d user, r *Result) {
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(b.sz.Settle / 2)
 	base := srv.stat()
 	stopRSS := srv.rssSampler()
 	t0 := time.Now()

@@ -361,6 +361,12 @@ func readProc(pid int) (procStat, error) {
 	return st, nil
 }
 
+// selfCPU is the load generator's own CPU time in seconds.
+func selfCPU() float64 {
+	st, _ := readProc(os.Getpid())
+	return st.CPU
+}
+
 func (s *server) stat() procStat {
 	st, _ := readProc(s.pid)
 	return st

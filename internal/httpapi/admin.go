@@ -12,8 +12,8 @@ import (
 // The staff API (/api/v1/admin, R-SEC-1), the person's side of it (access
 // log, notices), reports and the public enforcement page. Staff sign in as
 // anyone does; the service checks their role against its permission table
-// before it reads any input, so a caller without the role gets 403 forbidden
-// whatever they send.
+// before it looks at the input, so a caller without the role gets 403
+// forbidden whatever well-formed request they send.
 
 func rfc3339(t time.Time) any {
 	if t.IsZero() {
@@ -106,7 +106,7 @@ func (s *server) handleAccessLog() http.Handler {
 		out := make([]map[string]any, 0, len(es))
 		for _, e := range es {
 			j := map[string]any{"id": e.ID, "action": e.Action, "what": e.What, "staff_role": e.StaffRole, "staff_ref": e.StaffRef, "at": rfc3339(e.At)}
-			for k, v := range map[string]string{"purpose": e.Purpose, "ground": e.Ground, "reference": e.Reference, "description": e.Detail} {
+			for k, v := range map[string]string{"purpose": e.Purpose, "ground": e.Ground, "ground_wording": e.GroundWording, "reference": e.Reference, "description": e.Detail} {
 				if v != "" {
 					j[k] = v
 				}

@@ -63,6 +63,8 @@ type Staff struct {
 	UserID, Role string
 }
 
+var errInvalidRole = tkesj.Errorf(tkesj.EInvalid, "invalid_role", "role must be one of %s", strings.Join(StaffRoles(), ", "))
+
 var errForbidden = tkesj.Errorf(tkesj.EForbidden, "forbidden", "your role does not allow this")
 
 // staff checks that the caller is staff with permission p; anyone else,
@@ -201,6 +203,9 @@ func (s *Service) RemoveStaff(ctx context.Context, a Auth, userID string) error 
 
 // SetStaffRoleByUsername is the operator's `tkesj admin staff add`.
 func (s *Service) SetStaffRoleByUsername(ctx context.Context, username, role string) (StaffMember, error) {
+	if _, ok := rolePermissions[role]; !ok {
+		return StaffMember{}, errInvalidRole
+	}
 	rec, err := s.db.Read().FindUserByUsernameIdx(ctx, s.usernameIdx(strings.ToLower(strings.TrimSpace(username))))
 	if err != nil {
 		return StaffMember{}, tkesj.ErrNotFound("user")
@@ -219,7 +224,7 @@ func (s *Service) RemoveStaffByUsername(ctx context.Context, username string) er
 
 func (s *Service) setStaffRole(ctx context.Context, st Staff, userID, role string) (StaffMember, error) {
 	if _, ok := rolePermissions[role]; !ok {
-		return StaffMember{}, tkesj.Errorf(tkesj.EInvalid, "invalid_role", "role must be one of %s", strings.Join(StaffRoles(), ", "))
+		return StaffMember{}, errInvalidRole
 	}
 	p, err := s.profile(ctx, s.db.Read(), userID)
 	if err != nil {
@@ -320,6 +325,7 @@ func (s *Service) StaffReadUser(ctx context.Context, a Auth, userID, purpose str
 type AccessEntry struct {
 	ID, Action, What, StaffRole, StaffRef string
 	Purpose, Ground, Reference, Detail    string
+	GroundWording                         string // the policy's words for Ground
 	At                                    time.Time
 }
 
@@ -350,6 +356,9 @@ func (s *Service) AccessLog(ctx context.Context, a Auth) ([]AccessEntry, error) 
 		}
 		if g, ok := strings.CutPrefix(r.Note, "ground "); ok {
 			e.Ground = g
+			if lg, err := legalGround(g); err == nil {
+				e.GroundWording = lg.Wording
+			}
 		}
 		out = append(out, e)
 	}

@@ -1,0 +1,97 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/tkesj/tkesj/internal/httpapi"
+	"github.com/tkesj/tkesj/internal/keyring"
+	"github.com/tkesj/tkesj/internal/metrics"
+)
+
+// instrument builds the node's metrics registry and wraps h so every
+// request is counted and timed by its route pattern (never its URL, so the
+// label set stays bounded) and passes the cessation gate.
+func instrument(a *App, h http.Handler, log *slog.Logger) (*metrics.Registry, http.Handler) {
+	reg := metrics.New()
+	requests := reg.CounterVec("tkesj_http_requests_total", "HTTP requests by route pattern and status class.", "route", "code")
+	latency := reg.HistogramVec("tkesj_http_request_duration_seconds", "HTTP request latency by route pattern.", metrics.DefaultBuckets, "route")
+	var sent atomic.Uint64
+	const sendRoute = "POST /api/v1/conversations/{id}/messages"
+	obs := func(route string, status int, d time.Duration) {
+		requests.Add(1, route, httpapi.StatusClass(status))
+		latency.Observe(d.Seconds(), route)
+		if route == sendRoute && status == http.StatusCreated {
+			sent.Add(1)
+		}
+	}
+	reg.CounterFunc("tkesj_messages_sent_total", "Messages stored through this node (201 answers to POST .../messages).", func() float64 { return float64(sent.Load()) })
+	reg.GaugeFunc("tkesj_ws_connections", "Open WebSocket connections on this node.", func() float64 { return float64(a.Hub.Stats().Connections) })
+	reg.CounterFunc("tkesj_ws_frames_sent_total", "Frames written to WebSocket clients.", func() float64 { return float64(a.Hub.Stats().FramesSent) })
+	reg.CounterFunc("tkesj_ws_frames_received_total", "Data frames read from WebSocket clients.", func() float64 { return float64(a.Hub.Stats().FramesReceived) })
+	reg.CounterFunc("tkesj_ws_slow_dropped_total", "WebSocket connections closed for not keeping up.", func() float64 { return float64(a.Hub.Stats().SlowDropped) })
+	reg.CounterFunc("tkesj_ws_rate_limited_total", "Client frames refused for going over the rate limit.", func() float64 { return float64(a.Hub.Stats().RateLimited) })
+	reg.CounterFunc("tkesj_writer_batches_total", "Group commits of the writer.", func() float64 { b, _ := a.Service.WriterStats(); return float64(b) })
+	reg.CounterFunc("tkesj_writer_writes_total", "Writes carried by group commits.", func() float64 { _, w := a.Service.WriterStats(); return float64(w) })
+	reg.CounterFunc("tkesj_pushes_sent_total", "Web Push notifications sent.", func() float64 { return float64(a.Service.PushesSent()) })
+	reg.CounterMapFunc("tkesj_retention_deleted_total", "Items removed by retention since start, by category.", "category", func() map[string]float64 {
+		out := map[string]float64{}
+		for k, v := range a.Service.RetentionCounts() {
+			out[k] = float64(v)
+		}
+		out["tickets"] = float64(a.Service.OpsCounts()["tickets_purged"])
+		return out
+	})
+	reg.CounterFunc("tkesj_deletion_notices_acked_total", "Deletion notices recipients acknowledged (R-SHR-3).", func() float64 {
+		return float64(a.Service.OpsCounts()["deletion_notices_acked"])
+	})
+	return reg, httpapi.Instrument(h, a.Service, log, obs)
+}
+
+// serveMetrics serves reg at /metrics on addr, a listener apart from the
+// API so it need not be exposed with it. Empty addr serves nothing.
+func serveMetrics(ctx context.Context, addr string, reg *metrics.Registry, log *slog.Logger) (stop func(), err error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", reg)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("metrics server", "err", err.Error())
+		}
+	}()
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}, nil
+}
+
+// dataKeyIDs lists every data key in the key store but the index key (ids
+// that start with a NUL byte are the keyring's own).
+func dataKeyIDs(ks keyring.Store) func(ctx context.Context) ([]string, error) {
+	return func(ctx context.Context) ([]string, error) {
+		var ids []string
+		err := ks.EachKey(ctx, func(id string, _ []byte) error {
+			if !strings.HasPrefix(id, "\x00") {
+				ids = append(ids, id)
+			}
+			return nil
+		})
+		return ids, err
+	}
+}
