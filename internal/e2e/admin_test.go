@@ -315,6 +315,25 @@ func TestLegalHoldPausesPurge(t *testing.T) {
 		if n := bodies(); n != 3 {
 			t.Fatalf("under the hold, %d of 3 message bodies remain", n)
 		}
+		// Visibility still ended at once: others see a deleted account ...
+		if msgs := s.messages(t, stay, conv, 0); len(msgs) != 3 || msgs[0]["sender_deleted"] != true || msgs[0]["text"] != nil {
+			t.Errorf("under a hold, the destroyed person's messages show as %v", msgs)
+		}
+		// ... while the key waits under its held id, to be shredded on release.
+		heldKeys := func() int {
+			if b == "postgres" {
+				var n int
+				kdb := openKeysForCheck(t, s)
+				kdb.QueryRow(`SELECT COUNT(*) FROM `+s.cfg.KeySchema+`.data_keys WHERE id = $1`, "held:"+gone.ID).Scan(&n)
+				return n
+			}
+			var n int
+			openKeysForCheck(t, s).QueryRow(`SELECT COUNT(*) FROM data_keys WHERE id = ?`, "held:"+gone.ID).Scan(&n)
+			return n
+		}
+		if heldKeys() != 1 {
+			t.Fatal("no held key kept for the destroyed account under a hold")
+		}
 
 		want(t, s.do(t, po1.Token, "POST", "/api/v1/admin/holds/"+hold+"/release", nil), 200, "")
 		deadline := time.Now().Add(20 * time.Second)
@@ -323,6 +342,9 @@ func TestLegalHoldPausesPurge(t *testing.T) {
 				t.Fatal("after the release the purge did not proceed within 20 s")
 			}
 			time.Sleep(20 * time.Millisecond)
+		}
+		if heldKeys() != 0 {
+			t.Error("the held key survives the release and the purge")
 		}
 
 		audit := s.do(t, admin.Token, "GET", "/api/v1/admin/audit?purpose=checking+the+hold+trail+for+the+DPO", nil)
@@ -478,4 +500,21 @@ func TestReportsAndModeration(t *testing.T) {
 			t.Errorf("the public enforcement page shows %q: %s", secret, pub.Body)
 		}
 	}
+}
+
+// openKeysForCheck opens the key store read-only for assertions.
+func openKeysForCheck(t *testing.T, s *server) *sql.DB {
+	t.Helper()
+	var db *sql.DB
+	var err error
+	if s.cfg.DB == "" {
+		db, err = sql.Open("sqlite", "file:"+filepath.Join(s.Data, "keys.db")+"?mode=ro")
+	} else {
+		db, err = sql.Open("pgx", s.cfg.DB)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

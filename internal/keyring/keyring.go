@@ -303,6 +303,28 @@ func (k *Keyring) Destroy(ctx context.Context, id string) error {
 	return err
 }
 
+// Move gives the data key of from to the id to, and destroys it under from:
+// everything sealed with it reads as shredded through from (ErrShredded),
+// while a holder of to can still open it. A legal hold on a destroyed
+// account uses it (R-LEG-1); destroying to later completes the shredding.
+func (k *Keyring) Move(ctx context.Context, from, to string) error {
+	if err := checkID(to); err != nil {
+		return err
+	}
+	key, err := k.dataKey(ctx, from)
+	if err != nil {
+		return err
+	}
+	k.wrapMu.RLock()
+	_, err = k.putNew(ctx, to, key[:])
+	k.wrapMu.RUnlock()
+	clear(key[:])
+	if err != nil {
+		return fmt.Errorf("move data key: %w", err)
+	}
+	return k.Destroy(ctx, from)
+}
+
 // Exists reports whether id has a data key. An account row whose key does
 // not exist belongs to a destroyed person: the key store is the destruction
 // log that a restored data backup is checked against (R-DEL-3).

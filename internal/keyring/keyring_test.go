@@ -1141,3 +1141,33 @@ func BenchmarkSealOpen(b *testing.B) {
 		}
 	}
 }
+
+// R-LEG-1, R-DEL-3: Move keeps a destroyed person's data recoverable under a
+// held id while the person's own id reads as shredded; destroying the held
+// id completes the shredding.
+func TestMove(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		k := newKeyring(t, randomBytes(t, 32), s, 0)
+		createKeys(t, k, "u1")
+		sealed := mustSeal(t, k, "u1", []byte("evidence"), []byte("row"))
+		if err := k.Move(ctx, "u1", "held:u1"); err != nil {
+			t.Fatalf("Move = %v", err)
+		}
+		if _, err := k.Open(ctx, "u1", sealed, []byte("row")); !errors.Is(err, ErrShredded) {
+			t.Errorf("Open(u1) after Move = %v, want ErrShredded", err)
+		}
+		if got, err := k.Open(ctx, "held:u1", sealed, []byte("row")); err != nil || string(got) != "evidence" {
+			t.Errorf("Open(held:u1) = %q, %v; want the plaintext", got, err)
+		}
+		if err := k.Move(ctx, "u1", "held:u1"); !errors.Is(err, ErrShredded) {
+			t.Errorf("moving a key that is gone = %v, want ErrShredded", err)
+		}
+		if err := k.Destroy(ctx, "held:u1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := k.Open(ctx, "held:u1", sealed, []byte("row")); !errors.Is(err, ErrShredded) {
+			t.Errorf("Open(held:u1) after Destroy = %v, want ErrShredded", err)
+		}
+	})
+}

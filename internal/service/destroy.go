@@ -42,7 +42,20 @@ func (s *Service) DestroyAccount(ctx context.Context, a Auth, in DestroyInput) e
 	default:
 		return tkesj.Errorf(tkesj.EInvalid, "reverification_required", "confirm with your password or a one-time code to destroy the account")
 	}
-	if err := s.keys.Destroy(ctx, a.UserID); err != nil {
+	// The key goes first: from now on nothing of theirs reads. Under a legal
+	// hold (R-LEG-1) it is kept under a separate id instead, so what the hold
+	// names stays recoverable for its lawful purpose while nobody else can
+	// read it; the purge shreds that key when the hold is released.
+	held, err := s.heldFromPurge(ctx, a.UserID)
+	if err != nil {
+		return s.internal(ctx, "destroy account", err)
+	}
+	if held {
+		err = s.keys.Move(ctx, a.UserID, heldKeyID(a.UserID))
+	} else {
+		err = s.keys.Destroy(ctx, a.UserID)
+	}
+	if err != nil {
 		return s.internal(ctx, "destroy key", err)
 	}
 	var groups, archives []string
@@ -116,3 +129,6 @@ func (s *Service) consumeAnyCode(ctx context.Context, phone, code string, purpos
 	}
 	return false
 }
+
+// heldKeyID is where a destroyed account's key waits out a legal hold.
+func heldKeyID(userID string) string { return "held:" + userID }

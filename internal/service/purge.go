@@ -74,6 +74,10 @@ func (s *Service) Purge(ctx context.Context) (PurgeStats, error) {
 		} else if held {
 			continue
 		}
+		// No hold (any more): a key kept for one is shredded now.
+		if err := s.keys.Destroy(ctx, heldKeyID(id)); err != nil {
+			return st, s.internal(ctx, "purge held key", err)
+		}
 		for {
 			var n int64
 			err := s.db.Update(ctx, func(q *store.Queries) (err error) {
