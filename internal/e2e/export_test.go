@@ -537,3 +537,34 @@ func exportTiming(t *testing.T, b backend) {
 		}
 	}
 }
+
+// R-RGT-1: the export holds the person's Moments with their likes and
+// comments, and the comments they wrote on friends' posts.
+func TestExportIncludesMoments(t *testing.T) {
+	s := startServer(t, "sqlite")
+	p, f := s.register(t, "Poster"), s.register(t, "Friend")
+	s.befriend(t, p, f)
+	up := s.upload(t, p.Token, "", "p.jpg", photoWithGPS(t, 32, 32))
+	mine := s.do(t, p.Token, "POST", "/api/v1/moments", map[string]any{"text": "my trip", "media_ids": []string{up.str(t, "id")}}).str(t, "id")
+	want(t, s.do(t, f.Token, "POST", "/api/v1/moments/"+mine+"/likes", nil), 200, "")
+	want(t, s.do(t, f.Token, "POST", "/api/v1/moments/"+mine+"/comments", map[string]any{"text": "lovely"}), 201, "")
+	theirs := s.do(t, f.Token, "POST", "/api/v1/moments", map[string]any{"text": "their post"}).str(t, "id")
+	want(t, s.do(t, p.Token, "POST", "/api/v1/moments/"+theirs+"/comments", map[string]any{"text": "my comment on theirs"}), 201, "")
+	_, x, _ := s.exportNow(t, p)
+	m := x.json(t, "moments.json")
+	posts := m["moments"].([]any)
+	if len(posts) != 1 || x.manifest.Counts["moments"] != 1 {
+		t.Fatalf("moments.json holds %d posts (manifest %d), want 1", len(posts), x.manifest.Counts["moments"])
+	}
+	post := posts[0].(map[string]any)
+	if post["text"] != "my trip" || len(post["likes"].([]any)) != 1 || post["comments"].([]any)[0].(map[string]any)["text"] != "lovely" {
+		t.Errorf("exported post = %v", post)
+	}
+	if path := post["media"].([]any)[0].(map[string]any)["path"].(string); !x.has(path) {
+		t.Errorf("the post's picture %q is not in the archive", path)
+	}
+	written := m["comments_written"].([]any)
+	if len(written) != 1 || written[0].(map[string]any)["text"] != "my comment on theirs" {
+		t.Errorf("comments written = %v", written)
+	}
+}

@@ -547,6 +547,9 @@ func (s *Service) writeExport(ctx context.Context, a Auth, st *exportState, w io
 	if err != nil {
 		return err
 	}
+	if err := s.exportMoments(ctx, a, st, paths); err != nil {
+		return err
+	}
 	items, err := s.exportMedia(ctx, a, st, media, me.AvatarID, paths)
 	if err != nil {
 		return err
@@ -958,7 +961,8 @@ func (s *Service) exportIndex(st *exportState, me tkesj.User, convs []exportConv
 		{"Devices and login history", "devices.json", "devices"}, {"Contacts (with your remarks)", "contacts.json", "contacts"},
 		{"Blocked people", "blocked.json", "blocked"}, {"Friend requests", "friend_requests.json", "friend_requests"},
 		{"Notification, privacy and permission settings", "settings.json", ""}, {"Consent history", "consents.json", "consents"},
-		{"Conversations and groups", "conversations.json", "conversations"}, {"Your uploads (list)", "media.json", "media"},
+		{"Conversations and groups", "conversations.json", "conversations"}, {"Moments, with their likes and comments", "moments.json", "moments"},
+		{"Your uploads (list)", "media.json", "media"},
 		{"Manifest (machine-readable)", "manifest.json", ""},
 	} {
 		n := 1

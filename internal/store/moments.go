@@ -382,3 +382,23 @@ func (q *Queries) BlocksOf(ctx context.Context, userID string) ([]string, error)
 func (q *Queries) FriendIDs(ctx context.Context, userID string) ([]string, error) {
 	return q.strings(ctx, `SELECT friend_id FROM friends WHERE user_id = ?`, userID)
 }
+
+// CommentsBy lists the comments a person wrote, oldest first.
+func (q *Queries) CommentsBy(ctx context.Context, userID string) ([]CommentRecord, error) {
+	rows, err := q.query(ctx, `SELECT id, moment_id, user_id, COALESCE(reply_to, ''), body, created_at FROM moment_comments WHERE user_id = ? ORDER BY created_at, id`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []CommentRecord
+	for rows.Next() {
+		var c CommentRecord
+		var at int64
+		if err := rows.Scan(&c.ID, &c.MomentID, &c.UserID, &c.ReplyTo, &c.Body, &at); err != nil {
+			return nil, err
+		}
+		c.CreatedAt = fromMicros(at)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
