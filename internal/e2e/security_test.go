@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -175,5 +176,30 @@ func TestNoPhoneEnumeration(t *testing.T) {
 		want(t, r, 422, "code_mismatch")
 		r = s.do(t, "", "POST", "/api/v1/account-unfreezes", map[string]any{"phone": phone, "code": "123456", "new_password": "Brand-new-Pass-7"})
 		want(t, r, 422, "code_mismatch")
+	}
+}
+
+// R-ADM-1: a rate limit that stops someone is a decision they can read, once
+// per rule per ten minutes however often they hit it.
+func TestRateLimitsAreDecisions(t *testing.T) {
+	s := startServer(t, "sqlite")
+	p := s.register(t, "Searcher")
+	limited := 0
+	for i := 0; i < 40; i++ {
+		if s.do(t, p.Token, "GET", "/api/v1/users?q=nobody_"+fmt.Sprint(i), nil).Status == 429 {
+			limited++
+		}
+	}
+	if limited < 5 {
+		t.Fatalf("only %d of 40 searches were limited", limited)
+	}
+	n := 0
+	for _, r := range decisionRules(t, s, p.Token) {
+		if r == "rate_limit:searches" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d rate-limit decisions for %d refused searches, want exactly 1", n, limited)
 	}
 }

@@ -94,3 +94,15 @@ func (s *Service) AppealDecision(ctx context.Context, a Auth, id, kind, text str
 	}
 	return req, nil
 }
+
+// limitedFor answers a person who hit a rate limit and records the decision
+// (R-ADM-1) — at most once per rule per person every 10 minutes, so a flood
+// of refused calls cannot flood the person's decision list.
+func (s *Service) limitedFor(ctx context.Context, userID, rule, what string, wait time.Duration) error {
+	if ok, _ := s.decisionNotes.Allow(userID + "\x00" + rule); ok {
+		s.RecordDecision(ctx, userID, rule, "slowed down for "+wait.Round(time.Second).String(),
+			"too many "+what+" in a short time: limits keep the service usable for everyone and stop abuse",
+			map[string]string{"limit": what})
+	}
+	return rateLimited(wait, what)
+}

@@ -167,7 +167,7 @@ func (s *Service) Upload(ctx context.Context, a Auth, up MediaUpload) (Media, er
 		return Media{}, tkesj.Errorf(tkesj.EInvalid, "invalid_source", "source must be album or camera")
 	}
 	if ok, wait := s.uploads.Allow(a.UserID); !ok {
-		return Media{}, rateLimited(wait, "uploads")
+		return Media{}, s.limitedFor(ctx, a.UserID, "rate_limit:uploads", "uploads", wait)
 	}
 	br := bufio.NewReaderSize(up.Body, process.SniffLen)
 	head, err := br.Peek(process.SniffLen)

@@ -132,7 +132,7 @@ func (s *Service) Send(ctx context.Context, a Auth, convID string, in SendInput)
 		return s.sameMessage(ctx, prev, convID)
 	}
 	if ok, wait := s.sends.Allow(a.UserID); !ok {
-		return Message{}, false, rateLimited(wait, "messages")
+		return Message{}, false, s.limitedFor(ctx, a.UserID, "rate_limit:messages", "messages", wait)
 	}
 	conv, err := q.FindConversation(ctx, convID)
 	if err != nil {

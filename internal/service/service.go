@@ -57,6 +57,9 @@ type Config struct {
 	NoticeRetryBase time.Duration // first retry of an unacknowledged deletion notice, doubling (R-SHR-3); 30 s
 	NoticePoll      time.Duration // how often the notice worker looks for due retries at most; 1 min
 	TicketRetention time.Duration // how long a closed support ticket is kept (R-OPS-1); 365 days
+	// RelayAnnouncements pushes announcements stored by another process
+	// (tkesj admin) to this node's sockets; set for in-process delivery only.
+	RelayAnnouncements bool
 }
 
 func (c *Config) defaults() {
@@ -186,8 +189,9 @@ type Service struct {
 	pushesSent     atomic.Uint64
 	fails          *failures // failed logins per account and per address (risk.go)
 	retention      RetentionStats
-	qr             qrLimits  // QR scans and login codes (qr.go)
-	ops            *opsState // sharing, notices, cessation (ops.go)
+	decisionNotes  *ratelimit.Limiter // one rate-limit decision per person and rule per 10 min
+	qr             qrLimits           // QR scans and login codes (qr.go)
+	ops            *opsState          // sharing, notices, cessation (ops.go)
 	keyIDs         func(ctx context.Context) ([]string, error)
 }
 
@@ -211,6 +215,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 		purgeNow:       make(chan struct{}, 1),
 		pushSlots:      make(chan struct{}, 64),
 		fails:          newFailures(),
+		decisionNotes:  ratelimit.New(1, 10*time.Minute, 0),
 		hasher:         passhash.New(params, cfg.HashConcurrency),
 		codesPerPhone:  ratelimit.New(cfg.CodesPerPhone, time.Hour, 0),
 		codesPerIP:     ratelimit.New(cfg.CodesPerIP, time.Hour, 0),

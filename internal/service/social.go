@@ -121,7 +121,7 @@ func (s *Service) profile(ctx context.Context, q *store.Queries, id string) (Pro
 // who blocks the caller. It is rate-limited against enumeration.
 func (s *Service) SearchUsers(ctx context.Context, a Auth, query string) ([]Profile, error) {
 	if ok, wait := s.searches.Allow(a.UserID); !ok {
-		return nil, rateLimited(wait, "searches")
+		return nil, s.limitedFor(ctx, a.UserID, "rate_limit:searches", "searches", wait)
 	}
 	query = strings.TrimSpace(query)
 	if query == "" || len(query) > 64 {
@@ -185,7 +185,7 @@ func (s *Service) SendFriendRequest(ctx context.Context, a Auth, to, greeting st
 		return FriendRequest{}, tkesj.Errorf(tkesj.EInvalid, "cannot_befriend_self", "you cannot send a friend request to yourself")
 	}
 	if ok, wait := s.friendRequests.Allow(a.UserID); !ok {
-		return FriendRequest{}, rateLimited(wait, "friend requests")
+		return FriendRequest{}, s.limitedFor(ctx, a.UserID, "rate_limit:friend_requests", "friend requests", wait)
 	}
 	q := s.db.Read()
 	target, err := s.profile(ctx, q, to)
