@@ -568,3 +568,18 @@ func TestExportIncludesMoments(t *testing.T) {
 		t.Errorf("comments written = %v", written)
 	}
 }
+
+// R-RGT-1, R-OPS-1, R-SHR-2: support tickets and the sharing report are part of the export.
+func TestExportIncludesTicketsAndSharing(t *testing.T) {
+	s := startServer(t, "sqlite")
+	p := s.register(t, "Asker")
+	want(t, s.do(t, p.Token, "POST", "/api/v1/me/tickets", map[string]any{"kind": "question", "subject": "How do I export?", "body": "Where is the button?"}), 201, "")
+	_, x, _ := s.exportNow(t, p)
+	tickets := x.json(t, "tickets.json")
+	if fmt.Sprint(tickets) == "map[]" || x.manifest.Counts["tickets"] != 1 {
+		t.Errorf("tickets.json = %v, manifest count %d", tickets, x.manifest.Counts["tickets"])
+	}
+	if !x.has("sharing.json") {
+		t.Error("the export has no sharing.json")
+	}
+}

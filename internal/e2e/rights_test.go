@@ -38,6 +38,10 @@ func TestPolicyUpdates(t *testing.T) {
 		if v := s.do(t, "", "GET", "/api/v1/policy", nil).str(t, "version"); v != "1.1" {
 			t.Fatalf("current policy = %q, want 1.1", v)
 		}
+		// R-OPS-2: the update is announced to everyone.
+		if an := s.do(t, p.Token, "GET", "/api/v1/announcements", nil); !strings.Contains(string(an.Body), "version 1.1") {
+			t.Errorf("announcements after a policy update = %s", an.Body)
+		}
 		withApp(t, s, func(a *app.App) {
 			if _, err := a.Service.PublishPolicy(context.Background(), "2", true, "we now process more things"); err != nil {
 				t.Fatal(err)

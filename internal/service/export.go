@@ -550,6 +550,9 @@ func (s *Service) writeExport(ctx context.Context, a Auth, st *exportState, w io
 	if err := s.exportMoments(ctx, a, st, paths); err != nil {
 		return err
 	}
+	if err := s.exportTicketsAndSharing(ctx, a, st); err != nil {
+		return err
+	}
 	items, err := s.exportMedia(ctx, a, st, media, me.AvatarID, paths)
 	if err != nil {
 		return err
@@ -962,6 +965,7 @@ func (s *Service) exportIndex(st *exportState, me tkesj.User, convs []exportConv
 		{"Blocked people", "blocked.json", "blocked"}, {"Friend requests", "friend_requests.json", "friend_requests"},
 		{"Notification, privacy and permission settings", "settings.json", ""}, {"Consent history", "consents.json", "consents"},
 		{"Conversations and groups", "conversations.json", "conversations"}, {"Moments, with their likes and comments", "moments.json", "moments"},
+		{"Support tickets and complaints", "tickets.json", "tickets"}, {"What was shared with whom", "sharing.json", "sharing"},
 		{"Your uploads (list)", "media.json", "media"},
 		{"Manifest (machine-readable)", "manifest.json", ""},
 	} {

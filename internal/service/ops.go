@@ -32,10 +32,14 @@ type opsState struct {
 
 	ticketsPurged atomic.Int64
 	noticesAcked  atomic.Int64
+
+	relayMu   sync.Mutex
+	relayedTo time.Time       // announcements up to here are pushed (relayAnnouncements)
+	ownIDs    map[string]bool // announcements this node pushed itself
 }
 
 func newOpsState() *opsState {
-	return &opsState{client: &http.Client{Timeout: 15 * time.Second}, noticeNow: make(chan struct{}, 1)}
+	return &opsState{client: &http.Client{Timeout: 15 * time.Second}, noticeNow: make(chan struct{}, 1), relayedTo: time.Now().UTC(), ownIDs: map[string]bool{}}
 }
 
 // Announcement is a message from the operator to everyone (R-OPS-2).
@@ -47,7 +51,7 @@ type Announcement struct {
 // Announce stores an announcement and pushes it to everyone connected
 // (staff with "announcements"). Kind is "general" or "policy".
 func (s *Service) Announce(ctx context.Context, a Auth, kind, title, body string) (Announcement, error) {
-	st, err := s.opsStaff(ctx, a, PermAnnouncements)
+	st, err := s.staff(ctx, a, PermAnnouncements)
 	if err != nil {
 		return Announcement{}, err
 	}
@@ -84,13 +88,55 @@ func (s *Service) announce(ctx context.Context, kind, title, body string) (Annou
 		return Announcement{}, tkesj.Errorf(tkesj.EInvalid, "invalid_body", "an announcement has a body of 1 to 10000 characters")
 	}
 	an := Announcement{ID: newID("n"), Kind: kind, Title: title, Body: body, At: s.now()}
+	// Noted before it is stored, so that the relay never pushes it again.
+	s.ops.relayMu.Lock()
+	s.ops.ownIDs[an.ID] = true
+	s.ops.relayMu.Unlock()
 	if err := s.db.Update(ctx, func(q *store.Queries) error {
 		return q.CreateAnnouncement(ctx, store.AnnouncementRecord{ID: an.ID, Kind: an.Kind, Title: an.Title, Body: an.Body, CreatedAt: an.At})
 	}); err != nil {
+		s.ops.relayMu.Lock()
+		delete(s.ops.ownIDs, an.ID)
+		s.ops.relayMu.Unlock()
 		return Announcement{}, s.internal(ctx, "announce", err)
 	}
-	s.broadcast(ctx, map[string]any{"type": "announcement", "id": an.ID, "kind": an.Kind, "title": an.Title, "body": an.Body, "at": an.At.Format(time.RFC3339)})
+	s.pushAnnouncement(ctx, an)
 	return an, nil
+}
+
+func (s *Service) pushAnnouncement(ctx context.Context, an Announcement) {
+	s.broadcast(ctx, map[string]any{"type": "announcement", "id": an.ID, "kind": an.Kind, "title": an.Title, "body": an.Body, "at": an.At.Format(time.RFC3339)})
+}
+
+// relayAnnouncements pushes announcements that another process stored (the
+// tkesj admin command) to this node's connections. Only a single node with
+// in-process delivery needs it (Config.RelayAnnouncements): with NATS the
+// command's own push reaches every node.
+func (s *Service) relayAnnouncements(ctx context.Context) {
+	recs, err := s.db.Read().Announcements(ctx, 50)
+	if err != nil {
+		return
+	}
+	s.ops.relayMu.Lock()
+	var todo []Announcement
+	newest := s.ops.relayedTo
+	for i := len(recs) - 1; i >= 0; i-- {
+		r := recs[i]
+		if !r.CreatedAt.After(s.ops.relayedTo) {
+			continue
+		}
+		newest = r.CreatedAt
+		if s.ops.ownIDs[r.ID] {
+			delete(s.ops.ownIDs, r.ID)
+			continue
+		}
+		todo = append(todo, Announcement{ID: r.ID, Kind: r.Kind, Title: r.Title, Body: r.Body, At: r.CreatedAt})
+	}
+	s.ops.relayedTo = newest
+	s.ops.relayMu.Unlock()
+	for _, an := range todo {
+		s.pushAnnouncement(ctx, an)
+	}
 }
 
 // Announcements is everyone's in-app inbox of announcements, newest first.
@@ -127,7 +173,7 @@ type Statistics struct {
 // Statistics computes the aggregates of the last days days (staff with
 // "stats"); the read is in the audit log.
 func (s *Service) Statistics(ctx context.Context, a Auth, days int) (Statistics, error) {
-	st, err := s.opsStaff(ctx, a, PermStats)
+	st, err := s.staff(ctx, a, PermStats)
 	if err != nil {
 		return Statistics{}, err
 	}
@@ -327,7 +373,7 @@ var ErasureKept = map[string]string{
 	"schema_migrations": "the schema version, so the database can still be opened",
 	"policies":          "the published privacy policy texts (no personal data)",
 	"announcements":     "announcements, including the cessation notice (no personal data)",
-	"audit_log":         "the append-only log of staff access and legal processing, kept as the law requires; ids only, the sealed purposes are unreadable once the keys are gone",
+	"audit_log":         "the append-only log of staff access and legal processing, kept as the law requires; opaque ids only, the sealed purposes are unreadable once the keys are gone",
 	"incidents":         "security incident summaries, kept for the regulator (R-SEC-4); who was affected is deleted",
 	"recipients":        "the recipient registry, needed to send the deletion notices",
 	"sharing_records":   "what was shared with whom and when, by opaque id, until each recipient acknowledges the deletion notice; then the id is emptied",
@@ -462,8 +508,10 @@ func (s *Service) RunOps(ctx context.Context, interval time.Duration) {
 	defer func() { <-notices }()
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	relay := time.NewTicker(2 * time.Second)
+	defer relay.Stop()
 	for {
-		if n, err := s.purgeClosedTickets(ctx); err != nil && ctx.Err() == nil {
+		if n, err := s.RunTicketRetention(ctx); err != nil && ctx.Err() == nil {
 			s.log.WarnContext(ctx, "ticket retention", "err", err.Error())
 		} else if n > 0 {
 			s.log.InfoContext(ctx, "closed tickets past retention deleted", "tickets", n)
@@ -473,10 +521,17 @@ func (s *Service) RunOps(ctx context.Context, interval time.Duration) {
 				s.log.WarnContext(ctx, "cessation erase", "err", err.Error())
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		for waiting := true; waiting; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				waiting = false
+			case <-relay.C:
+				if s.cfg.RelayAnnouncements {
+					s.relayAnnouncements(ctx)
+				}
+			}
 		}
 	}
 }

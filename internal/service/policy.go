@@ -61,6 +61,14 @@ func (s *Service) PublishPolicy(ctx context.Context, version string, major bool,
 	s.major.fetched = time.Time{}
 	s.major.mu.Unlock()
 	s.broadcast(ctx, map[string]any{"type": "policy", "version": p.Version, "major": p.Major})
+	// Everyone also finds it in their announcements inbox (R-OPS-2).
+	title, body := "The privacy policy was updated (version "+p.Version+")", "Read it at /api/v1/policy."
+	if p.Major {
+		body = "This is a major change: read it at /api/v1/policy and accept it to continue, or export your data or destroy your account."
+	}
+	if _, err := s.announce(ctx, "policy", title, body); err != nil {
+		s.log.WarnContext(ctx, "policy announcement", "err", err.Error())
+	}
 	return p, nil
 }
 

@@ -40,23 +40,6 @@ const (
 	RecipientSDK       = "sdk"
 )
 
-// Staff permissions of this part of the service. They are the role table's
-// (staff.go rolePermissions, which TestEveryAdminRouteByRole walks) until it
-// has permissions of their own: sharing is the privacy officer's work with
-// legal processing, statistics and announcements are the admin's, support
-// answers tickets with what support may read.
-const (
-	PermSharing       = PermLegalProcessing // the recipient registry and every sharing record
-	PermStats         = PermAudit           // de-identified statistics (admin)
-	PermSupport       = PermUsersRead       // answering support tickets and complaints
-	PermAnnouncements = PermStaff           // announcements to everyone (admin)
-)
-
-// opsStaff is staff() for the permissions above.
-func (s *Service) opsStaff(ctx context.Context, a Auth, p Permission) (Staff, error) {
-	return s.staff(ctx, a, p)
-}
-
 // Recipient is a registered recipient as staff and people see it; the
 // signing secret is shown once, when it is created.
 type Recipient struct {
@@ -130,7 +113,7 @@ func (s *Service) Region() string { return normRegion(s.cfg.Region) }
 // AddRecipient registers a recipient (staff with "sharing"). It returns the
 // recipient and its signing secret, shown this once.
 func (s *Service) AddRecipient(ctx context.Context, a Auth, in RecipientInput) (Recipient, string, error) {
-	st, err := s.opsStaff(ctx, a, PermSharing)
+	st, err := s.staff(ctx, a, PermSharing)
 	if err != nil {
 		return Recipient{}, "", err
 	}
@@ -210,7 +193,7 @@ func (s *Service) Recipients(ctx context.Context) ([]Recipient, error) {
 
 // StaffRecipients lists the registry with its webhook URLs (staff with "sharing").
 func (s *Service) StaffRecipients(ctx context.Context, a Auth) ([]Recipient, error) {
-	if _, err := s.opsStaff(ctx, a, PermSharing); err != nil {
+	if _, err := s.staff(ctx, a, PermSharing); err != nil {
 		return nil, err
 	}
 	return s.Recipients(ctx)
@@ -250,7 +233,7 @@ func (s *Service) recipientNames(ctx context.Context) (map[string]string, error)
 // SharingRecords lists the records of one recipient, or all (staff with
 // "sharing"), newest first, with the person's opaque id.
 func (s *Service) SharingRecords(ctx context.Context, a Auth, recipientID string) ([]SharingRecord, error) {
-	if _, err := s.opsStaff(ctx, a, PermSharing); err != nil {
+	if _, err := s.staff(ctx, a, PermSharing); err != nil {
 		return nil, err
 	}
 	recs, err := s.db.Read().SharingRecordsByRecipient(ctx, recipientID, 1000)
@@ -549,6 +532,9 @@ func (s *Service) noticeRecipients(ctx context.Context, q *store.Queries, userID
 	if _, err := q.RequestDeletion(ctx, userID, "", "account_destroyed", s.now()); err != nil {
 		return err
 	}
+	if err := q.DeleteRefusedSharing(ctx, userID); err != nil {
+		return err
+	}
 	// After the commit: the worker reads committed rows only.
 	time.AfterFunc(50*time.Millisecond, s.wakeNotices)
 	return nil
@@ -596,6 +582,13 @@ func (s *Service) SendDeletionNotices(ctx context.Context) (int, error) {
 			ids = append(ids, r.ID)
 			attempts = max(attempts, r.Attempts)
 		}
+		// Taken for a minute: a node that dies mid-send leaves it to the next.
+		err := s.db.Update(ctx, func(q *store.Queries) error { _, err := q.ClaimNotice(ctx, g.recs, now.Add(time.Minute)); return err })
+		if store.IsClaimed(err) {
+			continue
+		} else if err != nil {
+			return acked, s.internal(ctx, "deletion notices", err)
+		}
 		rcp, err := s.db.Read().FindRecipient(ctx, g.recipient)
 		var sendErr error
 		if err != nil {
@@ -624,10 +617,10 @@ func (s *Service) SendDeletionNotices(ctx context.Context) (int, error) {
 			return acked, s.internal(ctx, "deletion notices", err)
 		}
 	}
-	if acked > 0 {
-		if err := s.db.Update(ctx, func(q *store.Queries) error { _, err := q.ForgetAckedDestroyed(ctx); return err }); err != nil {
-			return acked, s.internal(ctx, "deletion notices", err)
-		}
+	// Acknowledged records of accounts that are gone (destroyed, or erased
+	// at the cessation, maybe after the acknowledgement) forget the person.
+	if err := s.db.Update(ctx, func(q *store.Queries) error { _, err := q.ForgetAckedDestroyed(ctx); return err }); err != nil {
+		return acked, s.internal(ctx, "deletion notices", err)
 	}
 	return acked, nil
 }

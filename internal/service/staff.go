@@ -37,17 +37,21 @@ const (
 	PermLegalProcessing Permission = "legal_processing" // processing without consent, under a legal ground
 	PermStaff           Permission = "staff"            // who is staff, in which role
 	PermAudit           Permission = "audit"            // the whole audit log
+	PermSharing         Permission = "sharing"          // the recipient registry, sharing records, disclosures
+	PermStats           Permission = "stats"            // de-identified statistics
+	PermSupport         Permission = "support"          // answering support tickets and complaints
+	PermAnnouncements   Permission = "announcements"    // announcements to everyone
 )
 
 // rolePermissions is least privilege for staff: the one place that says
 // which role may do what. Tests walk every admin route with every role
 // against this table.
 var rolePermissions = map[string][]Permission{
-	RoleSupport:        {PermSelf, PermUsersRead},
+	RoleSupport:        {PermSelf, PermUsersRead, PermSupport},
 	RoleModerator:      {PermSelf, PermModeration},
-	RolePrivacyOfficer: {PermSelf, PermRightsRequests, PermHolds, PermIncidents, PermLegalProcessing},
+	RolePrivacyOfficer: {PermSelf, PermRightsRequests, PermHolds, PermIncidents, PermLegalProcessing, PermSharing},
 	RoleAdmin: {PermSelf, PermUsersRead, PermModeration, PermRightsRequests, PermHolds, PermIncidents,
-		PermLegalProcessing, PermStaff, PermAudit},
+		PermLegalProcessing, PermStaff, PermAudit, PermSharing, PermStats, PermSupport, PermAnnouncements},
 }
 
 // StaffRoles lists the roles, least powerful first.

@@ -197,7 +197,7 @@ func (s *Service) addTicketMessage(ctx context.Context, t store.TicketRecord, st
 // status (open, answered, closed; all when empty), oldest change first,
 // without their subject or messages.
 func (s *Service) StaffTickets(ctx context.Context, a Auth, status string) ([]Ticket, error) {
-	if _, err := s.opsStaff(ctx, a, PermSupport); err != nil {
+	if _, err := s.staff(ctx, a, PermSupport); err != nil {
 		return nil, err
 	}
 	recs, err := s.db.Read().TicketsByStatus(ctx, status, 500)
@@ -214,7 +214,7 @@ func (s *Service) StaffTickets(ctx context.Context, a Auth, status string) ([]Ti
 // StaffTicket reads one ticket with its messages, for a stated purpose that
 // is logged and shown to the requester (R-SEC-1).
 func (s *Service) StaffTicket(ctx context.Context, a Auth, id, purpose string) (Ticket, error) {
-	st, err := s.opsStaff(ctx, a, PermSupport)
+	st, err := s.staff(ctx, a, PermSupport)
 	if err != nil {
 		return Ticket{}, err
 	}
@@ -237,7 +237,7 @@ func (s *Service) StaffTicket(ctx context.Context, a Auth, id, purpose string) (
 // StaffAnswerTicket adds support's answer; close ends the ticket (its
 // retention period starts).
 func (s *Service) StaffAnswerTicket(ctx context.Context, a Auth, id, body string, close bool) (Ticket, error) {
-	st, err := s.opsStaff(ctx, a, PermSupport)
+	st, err := s.staff(ctx, a, PermSupport)
 	if err != nil {
 		return Ticket{}, err
 	}
@@ -252,8 +252,9 @@ func (s *Service) StaffAnswerTicket(ctx context.Context, a Auth, id, body string
 	return s.addTicketMessage(ctx, t, st, body, status)
 }
 
-// purgeClosedTickets deletes tickets closed more than TicketRetention ago.
-func (s *Service) purgeClosedTickets(ctx context.Context) (int64, error) {
+// RunTicketRetention deletes tickets closed more than TicketRetention ago
+// (R-OPS-1) and reports how many; RunOps calls it every interval.
+func (s *Service) RunTicketRetention(ctx context.Context) (int64, error) {
 	cutoff := s.now().Add(-s.cfg.TicketRetention)
 	var total int64
 	for {
@@ -271,4 +272,44 @@ func (s *Service) purgeClosedTickets(ctx context.Context) (int64, error) {
 			return total, nil
 		}
 	}
+}
+
+// exportTicketsAndSharing writes tickets.json (every support conversation
+// of the person, R-OPS-1) and sharing.json (the transparency report,
+// R-SHR-2) into a data export (R-RGT-1).
+func (s *Service) exportTicketsAndSharing(ctx context.Context, a Auth, st *exportState) error {
+	recs, err := s.db.Read().TicketsOf(ctx, a.UserID)
+	if err != nil {
+		st.lost("tickets.json", "", "read_failed")
+	} else {
+		out := make([]map[string]any, 0, len(recs))
+		for _, r := range recs {
+			t, err := s.ticketView(ctx, r, true)
+			if err != nil {
+				continue
+			}
+			ms := make([]map[string]any, 0, len(t.Messages))
+			for _, m := range t.Messages {
+				ms = append(ms, map[string]any{"author": m.Author, "staff_ref": m.StaffRef, "body": m.Body, "at": m.At.Format(time.RFC3339)})
+			}
+			out = append(out, map[string]any{"id": t.ID, "kind": t.Kind, "status": t.Status, "subject": t.Subject,
+				"created_at": t.CreatedAt.Format(time.RFC3339), "messages": ms})
+		}
+		st.counts["tickets"] = len(out)
+		if err := st.json("tickets.json", "tickets", len(out), map[string]any{"tickets": out}); err != nil {
+			return err
+		}
+	}
+	rep, err := s.SharingReport(ctx, a)
+	if err != nil {
+		st.lost("sharing.json", "", "read_failed")
+		return nil
+	}
+	recsOut := make([]map[string]any, 0, len(rep.Records))
+	for _, r := range rep.Records {
+		recsOut = append(recsOut, map[string]any{"recipient": r.RecipientName, "recipient_id": r.RecipientID, "purpose": r.Purpose,
+			"categories": r.Categories, "basis": r.Basis, "status": r.Status, "refusal": r.Refusal, "at": r.At.Format(time.RFC3339)})
+	}
+	st.counts["sharing"] = len(recsOut)
+	return st.json("sharing.json", "sharing", len(recsOut), map[string]any{"region": rep.Region, "records": recsOut})
 }
