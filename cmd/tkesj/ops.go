@@ -28,8 +28,8 @@ const opsUsage = `usage:
 // (recipients, stats, announce, cease). It reports handled false for any
 // other subcommand, which adminCommand then runs.
 func opsAdminCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (handled bool, err error) {
-	if len(args) == 0 {
-		return false, nil
+	if len(args) == 0 || args[0] == "help" {
+		return true, errors.New(adminUsage + "\n" + strings.TrimPrefix(opsUsage, "usage:\n"))
 	}
 	what, rest := args[0], args[1:]
 	switch what {

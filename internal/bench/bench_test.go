@@ -134,6 +134,10 @@ func TestBenchTiny(t *testing.T) {
 		"B6": {"until invisible (messages read sender_deleted)", "until purged (no body left in the store)"},
 		"B7": {"request → downloaded", "extra RSS at peak"},
 	}
+	// Figures that are positive however loaded the machine is (a sustained
+	// rate or a CPU figure may be 0 on a busy machine or with 10 ms ticks).
+	positive := map[string]bool{"send→deliver p99 at half that rate": true, "reconnect → last message pulled": true,
+		"until invisible (messages read sender_deleted)": true, "until purged (no body left in the store)": true, "request → downloaded": true}
 	got := map[string]*Result{}
 	for _, s := range rep.Scenarios {
 		got[s.Name] = s
@@ -156,7 +160,7 @@ func TestBenchTiny(t *testing.T) {
 			for _, mt := range s.Metrics {
 				if mt.Name == m {
 					found = true
-					if mt.Value <= 0 && !strings.Contains(m, "RSS") && !strings.Contains(m, "CPU") {
+					if positive[m] && !(mt.Value > 0) {
 						t.Errorf("%s %q = %v, want > 0", name, m, mt.Value)
 					}
 				}

@@ -281,7 +281,8 @@ func (t *tracker) drain(ctx context.Context, max time.Duration) {
 // loopStats is what an open loop did.
 type loopStats struct {
 	Scheduled, OK, Failed, Overflow int
-	Elapsed                         time.Duration
+	Window                          time.Duration // the scheduled span: count / rate
+	Elapsed                         time.Duration // until the last send finished
 }
 
 // openLoop schedules rate*dur sends at fixed intervals from now. Each due
@@ -296,7 +297,7 @@ func openLoop(ctx context.Context, rate float64, dur time.Duration, maxInFlight 
 	sem := make(chan struct{}, maxInFlight)
 	var wg sync.WaitGroup
 	var ok, failed atomic.Int64
-	st := loopStats{Scheduled: n}
+	st := loopStats{Scheduled: n, Window: time.Duration(n) * interval}
 	start := time.Now()
 	for i := 0; i < n && ctx.Err() == nil; i++ {
 		sched := start.Add(time.Duration(i) * interval)

@@ -125,7 +125,8 @@ func (in *instance) seedUsers(ctx context.Context, n int, prefix string, phoneBa
 	return out, nil
 }
 
-// direct seeds a friendship and opens the direct chat, as people would.
+// directs seeds each pair's friendship and opens their direct chat through
+// the service, as the API would; it returns the chat ids.
 func (in *instance) directs(ctx context.Context, pairs [][2]user) ([]string, error) {
 	ids := make([][2]string, len(pairs))
 	for i, p := range pairs {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/tkesj/tkesj"
@@ -161,6 +162,13 @@ func (q *Queries) RequestDeletion(ctx context.Context, userID, recipientID, reas
 	return res.RowsAffected()
 }
 
+// DeleteRefusedSharing deletes a person's refused-transfer records (with
+// the account: nothing went anywhere, so nobody needs telling).
+func (q *Queries) DeleteRefusedSharing(ctx context.Context, userID string) error {
+	_, err := q.exec(ctx, `DELETE FROM sharing_records WHERE user_id = ? AND status = 'refused'`, userID)
+	return err
+}
+
 // DueDeletionNotices lists records whose deletion notice is unacknowledged
 // and due by now, oldest first.
 func (q *Queries) DueDeletionNotices(ctx context.Context, now time.Time, limit int) ([]SharingRecord, error) {
@@ -178,6 +186,28 @@ func (q *Queries) NextDeletionNotice(ctx context.Context) (time.Time, error) {
 	}
 	return fromMicros(*v), nil
 }
+
+// ClaimNotice takes the records of one deletion notice for this node until
+// until, so that nodes sharing the store do not send it twice at once. It
+// reports false, changing nothing, when another node took any of them first.
+func (q *Queries) ClaimNotice(ctx context.Context, recs []SharingRecord, until time.Time) (bool, error) {
+	for _, r := range recs {
+		res, err := q.exec(ctx, `UPDATE sharing_records SET next_attempt_at = ? WHERE id = ? AND acked_at = 0 AND next_attempt_at = ?`,
+			micros(until), r.ID, optMicros(r.NextAttempt))
+		if err != nil {
+			return false, err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return false, errClaimed
+		}
+	}
+	return true, nil
+}
+
+var errClaimed = errors.New("claimed by another node")
+
+// IsClaimed reports whether err is ClaimNotice's "another node took it".
+func IsClaimed(err error) bool { return errors.Is(err, errClaimed) }
 
 // NoticeAttempted records one delivery attempt of a deletion notice for the
 // given records: acknowledged (ackedAt set), or due again at next.
