@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	_ "modernc.org/sqlite"
 )
@@ -54,6 +55,20 @@ func TestSearch(t *testing.T) {
 	}
 	want(t, s.do(t, c.Token, "GET", "/api/v1/search?q=", nil), 422, "invalid_query")
 
+	// The destroyed person's words leave the index with the purge.
+	check := openStoreForCheck(t, "sqlite", s)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var queued int
+		check.QueryRow(`SELECT COUNT(*) FROM purges`).Scan(&queued)
+		if queued == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the purge did not finish within 20 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	s.stop()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.Data, "tkesj.db")+"?mode=ro")
 	if err != nil {

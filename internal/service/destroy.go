@@ -85,10 +85,10 @@ func (s *Service) DestroyAccount(ctx context.Context, a Auth, in DestroyInput) e
 				}
 			}
 		}
-		// The index must not keep even hashes of their words (R-DEL-4).
-		if err := q.UnindexSender(ctx, a.UserID); err != nil {
-			return err
-		}
+		// Their words leave the search index with their bodies, in the
+		// purge's bounded batches (R-DEL-4): the key is gone already, so no
+		// search can match them meanwhile, and a large account no longer
+		// holds the writer for a million index rows here.
 		// Recipients that got their data are told to delete it (R-SHR-3,
 		// R-DEL-4): the notices go from the worker in sharing.go.
 		if err := s.noticeRecipients(ctx, q, a.UserID); err != nil {

@@ -46,9 +46,6 @@ func (s *Service) Purge(ctx context.Context) (PurgeStats, error) {
 			}
 			st.RestoredGhost++
 			err = s.db.Update(ctx, func(q *store.Queries) error {
-				if err := q.UnindexSender(ctx, id); err != nil {
-					return err
-				}
 				if _, err := q.DeleteUser(ctx, id); err != nil {
 					return err
 				}

@@ -23,11 +23,15 @@ func (q *Queries) DonePurge(ctx context.Context, userID string) error {
 }
 
 // EmptyMessageBodies drops the bodies of up to limit messages a person sent
-// (their rows stay, so others see "message from a deleted account") and
-// reports how many it emptied.
+// (their rows stay, so others see "message from a deleted account"), with
+// their search-index rows, and reports how many it emptied. The partial
+// index messages_sender_live keeps each batch from rescanning earlier ones.
 func (q *Queries) EmptyMessageBodies(ctx context.Context, senderID string, limit int) (int64, error) {
-	res, err := q.exec(ctx, `UPDATE messages SET body = NULL, media_id = NULL WHERE (conv_id, seq) IN (
-		SELECT conv_id, seq FROM messages WHERE sender_id = ? AND (body IS NOT NULL OR media_id IS NOT NULL) LIMIT ?)`, senderID, limit)
+	batch := `SELECT conv_id, seq FROM messages WHERE sender_id = ? AND (body IS NOT NULL OR media_id IS NOT NULL) LIMIT ?`
+	if _, err := q.exec(ctx, `DELETE FROM search_tokens WHERE (conv_id, seq) IN (`+batch+`)`, senderID, limit); err != nil {
+		return 0, err
+	}
+	res, err := q.exec(ctx, `UPDATE messages SET body = NULL, media_id = NULL WHERE (conv_id, seq) IN (`+batch+`)`, senderID, limit)
 	if err != nil {
 		return 0, err
 	}

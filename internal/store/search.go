@@ -22,14 +22,6 @@ func (q *Queries) UnindexMessage(ctx context.Context, convID string, seq int64) 
 	return err
 }
 
-// UnindexSender removes every message a person sent from the index.
-func (q *Queries) UnindexSender(ctx context.Context, senderID string) error {
-	// Driven from the sender's messages (messages_sender index) into the
-	// index by message (search_tokens_message), never a scan of the index.
-	_, err := q.exec(ctx, `DELETE FROM search_tokens WHERE (conv_id, seq) IN (SELECT conv_id, seq FROM messages WHERE sender_id = ?)`, senderID)
-	return err
-}
-
 // SearchMessages returns, newest first, messages that carry every token and
 // that viewerID may see: in a conversation they belong to, sent after they
 // joined, not deleted for them.
