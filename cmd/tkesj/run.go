@@ -20,6 +20,7 @@ Usage:
   tkesj restore --from DIR  restore a backup (server stopped); destroyed accounts stay destroyed
   tkesj purge            finish destroying accounts (after a PostgreSQL restore)
   tkesj admin ...        publish policy versions, work the rights-request queue
+  tkesj bench [flags]    load-test a fresh server on 127.0.0.1 (BENCHMARKS.md)
   tkesj version          print the version
 `
 

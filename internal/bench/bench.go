@@ -214,7 +214,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		case "B4":
 			res = []*Result{b.b4(ctx)}
 		case "B5":
-			res = []*Result{{Name: "B5", Title: "Moments", Skipped: "B5 skipped: Moments not implemented", Metrics: []Metric{}}}
+			res = []*Result{b.b5(ctx)}
 		case "B6":
 			res = b.b67(ctx, true, slices.Contains(scen, "B7"))
 		case "B7":

@@ -26,6 +26,9 @@ type size struct {
 	B3Step    time.Duration
 	B4Msgs    int
 	B4Convs   int
+	B5Friends int // the viewer's friends, each with B5Posts posts
+	B5Posts   int
+	B5Reads   int // timeline first pages fetched
 	B6Msgs    int
 	B6Convs   int
 	B6Pairs   int           // online pairs carrying B2-style load during the purge
@@ -40,6 +43,7 @@ var sizes = map[string]size{
 		B2Pairs: 10, B2Rates: []float64{50, 100}, B2Step: time.Second, B2Measure: time.Second,
 		B3Members: 30, B3Rates: []float64{20}, B3Step: time.Second,
 		B4Msgs: 200, B4Convs: 4,
+		B5Friends: 20, B5Posts: 3, B5Reads: 20,
 		B6Msgs: 1000, B6Convs: 4, B6Pairs: 5, B6Rate: 50,
 		InFlight: 256, Settle: 200 * time.Millisecond,
 	},
@@ -48,6 +52,7 @@ var sizes = map[string]size{
 		B2Pairs: 50, B2Rates: []float64{250, 500, 1000, 2000, 4000, 8000}, B2Step: 2 * time.Second, B2Measure: 3 * time.Second,
 		B3Members: 500, B3Rates: []float64{20, 100}, B3Step: 3 * time.Second,
 		B4Msgs: 1000, B4Convs: 10,
+		B5Friends: 200, B5Posts: 10, B5Reads: 200,
 		B6Msgs: 10_000, B6Convs: 10, B6Pairs: 20, B6Rate: 200,
 		InFlight: 1024, Settle: time.Second,
 	},
@@ -56,6 +61,7 @@ var sizes = map[string]size{
 		B2Pairs: 1000, B2Rates: []float64{500, 1000, 2000, 4000, 8000, 16000}, B2Step: 5 * time.Second, B2Measure: 10 * time.Second,
 		B3Members: 500, B3Rates: []float64{20, 100, 200}, B3Step: 10 * time.Second,
 		B4Msgs: 10_000, B4Convs: 50,
+		B5Friends: 1000, B5Posts: 20, B5Reads: 500,
 		B6Msgs: 100_000, B6Convs: 20, B6Pairs: 100, B6Rate: 500,
 		InFlight: 2048, Settle: time.Second,
 	},
@@ -471,6 +477,65 @@ func (b *bench) b4(ctx context.Context) *Result {
 	r.metric("reconnect → last message pulled", done.Sub(start).Seconds()*1000, "ms")
 	r.metric("page requests (limit 100, 4 conversations at once)", float64(requests.Load()), "")
 	r.metric("messages pulled per second", float64(pulled.Load())/done.Sub(readyAt).Seconds(), "msg/s")
+	return r
+}
+
+// b5 is the Moments timeline: the first page (20 posts) for a person whose
+// friends have each posted B5Posts times, fetched B5Reads times one after
+// another on a cold server.
+func (b *bench) b5(ctx context.Context) *Result {
+	r := &Result{Name: "B5", Title: "Moments timeline"}
+	in, err := b.newInstance(ctx, "b5")
+	if err != nil {
+		return fail(r, err)
+	}
+	defer in.close()
+	users, err := in.seedUsers(ctx, b.sz.B5Friends+1, "tl", 0)
+	if err != nil {
+		return fail(r, err)
+	}
+	viewer := users[0]
+	pairs := make([][2]string, 0, b.sz.B5Friends)
+	for _, f := range users[1:] {
+		pairs = append(pairs, [2]string{viewer.ID, f.ID})
+	}
+	if err := in.svc().SeedFriends(ctx, pairs); err != nil {
+		return fail(r, err)
+	}
+	seedStart := time.Now()
+	for _, f := range users[1:] {
+		for i := 0; i < b.sz.B5Posts; i++ {
+			if _, err := in.svc().CreateMoment(ctx, service.Auth{UserID: f.ID}, service.MomentInput{Text: fmt.Sprint("post ", i), Visibility: "friends"}); err != nil {
+				return fail(r, fmt.Errorf("seed posts: %w", err))
+			}
+		}
+	}
+	seedS := time.Since(seedStart).Seconds()
+	srv, err := in.start(ctx)
+	if err != nil {
+		return fail(r, err)
+	}
+	var samples []time.Duration
+	for i := 0; i < b.sz.B5Reads && ctx.Err() == nil; i++ {
+		var page struct {
+			Moments []json.RawMessage `json:"moments"`
+		}
+		start := time.Now()
+		if err := callJSON(ctx, srv, viewer.Token, "GET", "/api/v1/moments/timeline?limit=20", nil, 200, &page); err != nil {
+			return fail(r, err)
+		}
+		samples = append(samples, time.Since(start))
+		if want := min(20, b.sz.B5Friends*b.sz.B5Posts); len(page.Moments) != want {
+			return fail(r, fmt.Errorf("timeline page has %d posts, want %d", len(page.Moments), want))
+		}
+	}
+	r.metric("friends", float64(b.sz.B5Friends), "")
+	r.metric("posts per friend", float64(b.sz.B5Posts), "")
+	r.metric("seeding the posts", seedS, "s")
+	lat := summarize("timeline first page", samples)
+	r.metric("timeline first page p50", lat.P50, "ms")
+	r.metric("timeline first page p99", lat.P99, "ms")
+	r.Latencies = append(r.Latencies, lat)
 	return r
 }
 
