@@ -400,3 +400,19 @@ func TestMessagingHostileInput(t *testing.T) {
 		t.Error("hostile messaging input caused a 500")
 	}
 }
+
+// R-DEL-2: even a message the destroyed person had recalled shows only as
+// from a deleted account (API.md).
+func TestRecalledMessageOfDestroyedSender(t *testing.T) {
+	s := startServer(t, "sqlite")
+	a, c := s.register(t, "Leaver"), s.register(t, "Stayer")
+	s.befriend(t, a, c)
+	conv := s.direct(t, a, c)
+	m := s.send(t, a, conv, "oops")
+	want(t, s.do(t, a.Token, "POST", fmt.Sprintf("/api/v1/conversations/%s/messages/%v/recall", conv, m["seq"]), nil), 204, "")
+	want(t, s.do(t, a.Token, "DELETE", "/api/v1/me", map[string]any{"password": a.Password}), 204, "")
+	got := s.messages(t, c, conv, 0)[0]
+	if got["sender_deleted"] != true || got["sender_id"] != nil || got["recalled"] != nil || got["kind"] != nil {
+		t.Errorf("a destroyed person's recalled message = %v, want only id, seq and sender_deleted", got)
+	}
+}

@@ -255,9 +255,12 @@ func mediaFits(msgKind, mediaKind string) bool {
 // key is destroyed shows as from a deleted account, with nothing of its content.
 func (s *Service) messageView(ctx context.Context, r store.MessageRecord) Message {
 	m := Message{ID: r.ID, ConversationID: r.ConvID, Seq: r.Seq, SenderID: r.SenderID, ClientID: r.ClientID, Kind: r.Kind, SentAt: r.SentAt, Recalled: r.Recalled}
+	deleted := Message{ID: r.ID, ConversationID: r.ConvID, Seq: r.Seq, SentAt: r.SentAt, SenderDeleted: true}
 	if r.Recalled || r.Body == nil {
-		if !r.Recalled {
-			return Message{ID: r.ID, ConversationID: r.ConvID, Seq: r.Seq, SentAt: r.SentAt, SenderDeleted: true}
+		// Without a body there is nothing to fail to decrypt: ask the key
+		// store whether the sender still exists (recalled messages are rare).
+		if gone, err := s.keys.Exists(ctx, r.SenderID); !r.Recalled || (err == nil && !gone) {
+			return deleted
 		}
 		return m
 	}
@@ -266,7 +269,7 @@ func (s *Service) messageView(ctx context.Context, r store.MessageRecord) Messag
 		if !errors.Is(err, keyring.ErrShredded) {
 			s.log.WarnContext(ctx, "message unreadable", "message", r.ID, "err", err.Error())
 		}
-		return Message{ID: r.ID, ConversationID: r.ConvID, Seq: r.Seq, SentAt: r.SentAt, SenderDeleted: true}
+		return deleted
 	}
 	m.Text, m.Location = b.Text, b.Location
 	if b.MediaID != "" {

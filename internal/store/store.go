@@ -37,17 +37,29 @@ type Dialect struct {
 	// Lock serialises migrations between processes (PostgreSQL advisory lock);
 	// nil when the backend needs none.
 	Lock func(ctx context.Context, tx *sql.Tx) error
+	// PrepareStatements caches prepared statements per query text.
+	PrepareStatements bool
 }
 
 // DB is an open store.
 type DB struct {
 	w, r *sql.DB
 	d    *Dialect
+	// Prepared statements of the reader pool, when the dialect wants them
+	// (SQLite re-parses every statement otherwise; pgx caches its own).
+	// Writes prepare per transaction instead: preparing on the writer pool
+	// while a transaction holds SQLite's only writer connection would wait
+	// for ever.
+	rStmts *stmtCache
 }
 
 // New wraps a writer and a reader pool (they may be the same *sql.DB).
 func New(writer, reader *sql.DB, d *Dialect) *DB {
-	return &DB{w: writer, r: reader, d: d}
+	db := &DB{w: writer, r: reader, d: d}
+	if d.PrepareStatements {
+		db.rStmts = newStmtCache(reader)
+	}
+	return db
 }
 
 // Dialect returns the backend's name.
@@ -55,6 +67,7 @@ func (db *DB) Dialect() string { return db.d.Name }
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	db.rStmts.close()
 	err := db.w.Close()
 	if db.r != db.w {
 		if rerr := db.r.Close(); err == nil {
@@ -174,12 +187,23 @@ type querier interface {
 // Queries runs the store's queries on a reader pool (DB.Read) or inside a write
 // transaction (DB.Update). Write methods called on a reader fail.
 type Queries struct {
-	q querier
-	d *Dialect
+	q       querier
+	d       *Dialect
+	stmts   *stmtCache           // the reader pool's statements; nil: none
+	tx      *sql.Tx              // set inside DB.Update and DB.UpdateBatch
+	txStmts map[string]*sql.Stmt // statements prepared in tx, closed with it
+}
+
+func (db *DB) txQueries(tx *sql.Tx) *Queries {
+	q := &Queries{q: tx, d: db.d, tx: tx}
+	if db.d.PrepareStatements {
+		q.txStmts = map[string]*sql.Stmt{}
+	}
+	return q
 }
 
 // Read returns queries on the reader pool.
-func (db *DB) Read() *Queries { return &Queries{q: db.r, d: db.d} }
+func (db *DB) Read() *Queries { return &Queries{q: db.r, d: db.d, stmts: db.rStmts} }
 
 // Update runs fn in one write transaction and commits it when fn returns nil.
 // An *tkesj.Error returned by fn is passed through unchanged.
@@ -188,7 +212,7 @@ func (db *DB) Update(ctx context.Context, fn func(q *Queries) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(&Queries{q: tx, d: db.d}); err != nil {
+	if err := fn(db.txQueries(tx)); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -198,9 +222,34 @@ func (db *DB) Update(ctx context.Context, fn func(q *Queries) error) error {
 	return nil
 }
 
+// stmt returns a prepared statement for query, or nil when statements are
+// not cached: in a transaction, prepared once per transaction (a group
+// commit runs the same few statements hundreds of times); outside, from the
+// reader pool's cache.
+func (q *Queries) stmt(ctx context.Context, query string) *sql.Stmt {
+	if q.txStmts != nil {
+		if st := q.txStmts[query]; st != nil {
+			return st
+		}
+		st, err := q.tx.PrepareContext(ctx, query)
+		if err != nil {
+			return nil // run the text directly; its error surfaces there
+		}
+		q.txStmts[query] = st
+		return st
+	}
+	if q.stmts == nil || q.tx != nil {
+		return nil
+	}
+	return q.stmts.get(ctx, query)
+}
+
 func (q *Queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if q.d.Placeholders {
 		query = rebind(query)
+	}
+	if st := q.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
 	}
 	return q.q.ExecContext(ctx, query, args...)
 }
@@ -209,12 +258,18 @@ func (q *Queries) query(ctx context.Context, query string, args ...any) (*sql.Ro
 	if q.d.Placeholders {
 		query = rebind(query)
 	}
+	if st := q.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return q.q.QueryContext(ctx, query, args...)
 }
 
 func (q *Queries) row(ctx context.Context, query string, args ...any) *sql.Row {
 	if q.d.Placeholders {
 		query = rebind(query)
+	}
+	if st := q.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
 	}
 	return q.q.QueryRowContext(ctx, query, args...)
 }
@@ -247,7 +302,7 @@ func (db *DB) UpdateBatch(ctx context.Context, fns []func(q *Queries) error) []e
 	if err != nil {
 		return fail(fmt.Errorf("begin: %w", err))
 	}
-	q := &Queries{q: tx, d: db.d}
+	q := db.txQueries(tx)
 	for i, fn := range fns {
 		if len(fns) == 1 {
 			errs[i] = fn(q)

@@ -27,7 +27,8 @@ var migrations embed.FS
 func Migrations() fs.FS { sub, _ := fs.Sub(migrations, "migrations"); return sub }
 
 var dialect = &store.Dialect{
-	Name: "sqlite",
+	Name:              "sqlite",
+	PrepareStatements: true,
 	IsUnique: func(err error) bool {
 		var e *sqlite.Error
 		if errors.As(err, &e) {
