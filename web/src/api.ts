@@ -98,11 +98,19 @@ export function token(): string | null {
 }
 
 export function setToken(t: string | null): void {
+  // Media fetched with one person's token must not outlive their session.
+  if (t !== memoryToken) clearBlobs();
   memoryToken = t;
   const s = storage();
   if (!s) return;
   if (t) s.setItem(TOKEN_KEY, t);
   else s.removeItem(TOKEN_KEY);
+}
+
+/** Called when an authenticated call answers 409 policy_acceptance_required. */
+let onPolicyRequired: () => void = () => {};
+export function setPolicyRequiredHandler(f: () => void): void {
+  onPolicyRequired = f;
 }
 
 /** Called with no arguments when the server says our token is dead. */
@@ -115,6 +123,7 @@ export function setSignedOutHandler(f: () => void): void {
 export function watchOtherTabs(f: () => void): void {
   window.addEventListener('storage', (e) => {
     if (e.key !== TOKEN_KEY) return;
+    if (e.newValue !== memoryToken) clearBlobs();
     memoryToken = e.newValue;
     f();
   });
@@ -183,7 +192,8 @@ interface Options {
 async function send(method: string, path: string, opts: Options = {}): Promise<Response> {
   const auth = opts.auth ?? true;
   const headers: Record<string, string> = { Accept: opts.accept ?? 'application/json' };
-  if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+  const form = opts.body instanceof FormData;
+  if (opts.body !== undefined && !form) headers['Content-Type'] = 'application/json';
   const sent = memoryToken;
   if (auth && sent) headers.Authorization = `Bearer ${sent}`;
   let res: Response;
@@ -191,7 +201,7 @@ async function send(method: string, path: string, opts: Options = {}): Promise<R
     res = await fetch(path, {
       method,
       headers,
-      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      body: opts.body === undefined ? undefined : form ? (opts.body as FormData) : JSON.stringify(opts.body),
       credentials: 'omit',
       cache: 'no-store',
     });
@@ -204,9 +214,13 @@ async function send(method: string, path: string, opts: Options = {}): Promise<R
   // re-entered to destroy the account) is also 401, with code
   // invalid_credentials: that is the form's business, not a sign-out.
   if (res.status === 401 && auth && sent && err.code !== 'invalid_credentials') {
-    if (memoryToken === sent) setToken(null);
-    onSignedOut();
+    // A token replaced meanwhile (log out, destroy, another login) is not news.
+    if (memoryToken === sent) {
+      setToken(null);
+      onSignedOut();
+    }
   }
+  if (res.status === 409 && auth && sent && err.code === 'policy_acceptance_required') onPolicyRequired();
   throw err;
 }
 
@@ -296,4 +310,242 @@ export async function download(path: string): Promise<{ blob: Blob; name: string
     }
   }
   return { blob: await res.blob(), name };
+}
+
+// ---- Contacts, conversations, messages, Moments, QR (issue 6) ----
+
+export interface PublicUser {
+  id: string;
+  username: string;
+  nickname: string;
+  gender?: string;
+  avatar_url?: string;
+  remark?: string;
+  /** A destroyed account, as a direct chat's peer. */
+  deleted?: boolean;
+}
+
+export interface FriendRequest {
+  id: string;
+  from: string;
+  to: string;
+  greeting?: string;
+  status: 'pending' | 'accepted' | 'declined' | 'expired' | string;
+  created_at?: string;
+  from_user?: PublicUser;
+  to_user?: PublicUser;
+}
+
+export interface MediaRef {
+  id: string;
+  kind: string;
+  mime?: string;
+  size?: number;
+  url?: string;
+  meta?: Record<string, unknown>;
+}
+
+export interface Location {
+  lat: number;
+  lng: number;
+  name?: string;
+}
+
+export interface Message {
+  id: string;
+  seq: number;
+  conversation_id?: string;
+  sender_id?: string;
+  client_id?: string;
+  kind?: string;
+  text?: string;
+  media_id?: string;
+  media?: MediaRef;
+  location?: Location;
+  card?: { id: string; username: string; nickname: string };
+  sent_at?: string;
+  recalled?: boolean;
+  sender_deleted?: boolean;
+}
+
+export interface Member extends PublicUser {
+  role?: string;
+  read_seq?: number;
+}
+
+export interface Conversation {
+  id: string;
+  kind: 'direct' | 'group';
+  name?: string;
+  announcement?: string;
+  peer?: PublicUser;
+  role?: string;
+  last_seq?: number;
+  read_seq?: number;
+  received_seq?: number;
+  unread?: number;
+  muted?: boolean;
+  updated_at?: string;
+  member_count?: number;
+  members?: Member[];
+  last_message?: Message;
+}
+
+export interface NewMessage {
+  client_id: string;
+  kind: 'text' | 'image' | 'file' | 'voice' | 'location' | 'video';
+  text?: string;
+  media_id?: string;
+  location?: Location;
+}
+
+export interface Comment {
+  id: string;
+  user: PublicUser;
+  text: string;
+  reply_to?: string;
+  created_at?: string;
+}
+
+export interface Moment {
+  id: string;
+  author: PublicUser;
+  text: string;
+  media: MediaRef[];
+  location?: Location;
+  created_at: string;
+  likes: { user: PublicUser }[];
+  comments: Comment[];
+  visibility?: { kind: string; users: string[] };
+}
+
+export type Visibility = { kind: 'friends' | 'only' | 'except' | 'private'; users: string[] };
+
+export interface Settings {
+  found_by_phone?: boolean;
+  found_by_username?: boolean;
+  friend_requests_need_approval?: boolean;
+  moments_range?: '3d' | '6m' | 'all';
+  push_enabled?: boolean;
+  push_show_text?: boolean;
+  default_post_visibility?: string;
+}
+
+export interface LoginQR {
+  id: string;
+  payload: string;
+  poll_token: string;
+  expires_at: string;
+  png?: string;
+}
+
+export interface LoginQRRequester {
+  id: string;
+  expires_at?: string;
+  requester: { device?: Partial<DeviceInfo>; ip?: string; created_at?: string };
+}
+
+export interface RightsRequest {
+  id: string;
+  kind: string;
+  details: string;
+  status: string;
+  answer?: string;
+  received_at?: string;
+  due_at?: string;
+}
+
+const enc = encodeURIComponent;
+const C = (id: string) => `/api/v1/conversations/${enc(id)}`;
+
+export const social = {
+  searchUsers: (q: string) => request<{ users: PublicUser[] }>('GET', `/api/v1/users?q=${enc(q)}`),
+  sendRequest: (to: string, greeting: string) => request<FriendRequest>('POST', '/api/v1/friend-requests', { body: { to, greeting } }),
+  requests: () => request<{ requests: FriendRequest[] }>('GET', '/api/v1/friend-requests'),
+  answer: (id: string, accept: boolean) => request<FriendRequest>('POST', `/api/v1/friend-requests/${enc(id)}/${accept ? 'accept' : 'decline'}`),
+  contacts: () => request<{ contacts: PublicUser[] }>('GET', '/api/v1/contacts'),
+  setRemark: (id: string, remark: string) => request<void>('PATCH', `/api/v1/contacts/${enc(id)}`, { body: { remark } }),
+  removeContact: (id: string) => request<void>('DELETE', `/api/v1/contacts/${enc(id)}`),
+  blocks: () => request<{ blocked: PublicUser[] }>('GET', '/api/v1/blocks'),
+  block: (id: string, on: boolean) => request<void>(on ? 'PUT' : 'DELETE', `/api/v1/blocks/${enc(id)}`),
+  settings: () => request<Settings>('GET', '/api/v1/me/settings'),
+  updateSettings: (s: Settings) => request<Settings>('PATCH', '/api/v1/me/settings', { body: s }),
+  search: (q: string) => request<{ messages?: Message[]; contacts?: PublicUser[] }>('GET', `/api/v1/search?q=${enc(q)}`),
+  rightsRequests: () => request<{ requests: RightsRequest[] }>('GET', '/api/v1/me/rights-requests'),
+  createRightsRequest: (kind: string, details: string) => request<RightsRequest>('POST', '/api/v1/me/rights-requests', { body: { kind, details } }),
+  verifyRightsRequest: (id: string, code: string) => request<RightsRequest>('POST', `/api/v1/me/rights-requests/${enc(id)}/verify`, { body: { code } }),
+  acceptPolicy: (version: string) => request<void>('POST', '/api/v1/policy/accept', { body: { version } }),
+};
+
+export const chat = {
+  list: () => request<{ conversations: Conversation[] }>('GET', '/api/v1/conversations'),
+  get: (id: string) => request<Conversation>('GET', C(id)),
+  createDirect: (peer: string) => request<Conversation>('POST', '/api/v1/conversations', { body: { kind: 'direct', members: [peer] } }),
+  createGroup: (name: string, members: string[]) => request<Conversation>('POST', '/api/v1/conversations', { body: { kind: 'group', name, members } }),
+  update: (id: string, u: { name?: string; announcement?: string }) => request<Conversation>('PATCH', C(id), { body: u }),
+  addMembers: (id: string, members: string[]) => request<Conversation>('POST', `${C(id)}/members`, { body: { members } }),
+  removeMember: (id: string, user: string) => request<void>('DELETE', `${C(id)}/members/${enc(user)}`),
+  mute: (id: string, muted: boolean) => request<{ muted: boolean }>('PUT', `${C(id)}/mute`, { body: { muted } }),
+  read: (id: string, seq: number) => request<void>('POST', `${C(id)}/read`, { body: { seq } }),
+  send: (id: string, m: NewMessage) => request<Message>('POST', `${C(id)}/messages`, { body: m }),
+  messages: (id: string, q: { after_seq?: number; before_seq?: number; limit?: number }) => {
+    const p = new URLSearchParams();
+    for (const [k, v] of Object.entries(q)) if (v !== undefined) p.set(k, String(v));
+    return request<{ messages: Message[] }>('GET', `${C(id)}/messages?${p}`);
+  },
+  recall: (id: string, seq: number) => request<void>('POST', `${C(id)}/messages/${seq}/recall`),
+  deleteForMe: (id: string, seq: number) => request<void>('DELETE', `${C(id)}/messages/${seq}`),
+};
+
+export const moments = {
+  create: (text: string, media_ids: string[], visibility: Visibility, location?: Location) =>
+    request<Moment>('POST', '/api/v1/moments', { body: { text, media_ids, visibility, ...(location ? { location } : {}) } }),
+  timeline: (cursor?: string, limit = 10) =>
+    request<{ moments: Moment[]; next_cursor?: string }>('GET', `/api/v1/moments/timeline?limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ''}`),
+  ofUser: (id: string, cursor?: string) =>
+    request<{ moments: Moment[]; next_cursor?: string }>('GET', `/api/v1/users/${enc(id)}/moments?limit=10${cursor ? `&cursor=${enc(cursor)}` : ''}`),
+  get: (id: string) => request<Moment>('GET', `/api/v1/moments/${enc(id)}`),
+  remove: (id: string) => request<void>('DELETE', `/api/v1/moments/${enc(id)}`),
+  like: (id: string, on: boolean) => request<unknown>(on ? 'POST' : 'DELETE', `/api/v1/moments/${enc(id)}/likes`),
+  comment: (id: string, text: string, reply_to?: string) =>
+    request<Comment>('POST', `/api/v1/moments/${enc(id)}/comments`, { body: { text, ...(reply_to ? { reply_to } : {}) } }),
+};
+
+export const qr = {
+  createLogin: () => request<LoginQR>('POST', '/api/v1/login-qr', { body: { device: deviceInfo() }, auth: false }),
+  pollLogin: (id: string, poll: string) =>
+    request<{ status: string; token?: string; user?: User }>('GET', `/api/v1/login-qr/${enc(id)}?poll_token=${enc(poll)}`, { auth: false }),
+  scanLogin: (payload: string) => request<LoginQRRequester>('POST', '/api/v1/login-qr/scan', { body: { payload } }),
+  answerLogin: (id: string, confirm: boolean) => request<{ id: string; status: string }>('POST', `/api/v1/login-qr/${enc(id)}/${confirm ? 'confirm' : 'deny'}`),
+  myCode: () => request<{ token: string; payload: string }>('GET', '/api/v1/me/qr?format=json'),
+  scan: (payload: string) => request<{ kind: string; user?: PublicUser; is_friend?: boolean }>('POST', '/api/v1/qr/scan', { body: { payload } }),
+};
+
+/** Uploads a file; `source` (album or camera) goes before the file, as the server requires. */
+export function upload(file: Blob, name: string, source?: 'album' | 'camera'): Promise<MediaRef> {
+  const f = new FormData();
+  if (source) f.append('source', source);
+  f.append('file', file, name);
+  return request<MediaRef>('POST', '/api/v1/media', { body: f });
+}
+
+const blobs = new Map<string, Promise<string>>();
+function clearBlobs() {
+  for (const p of blobs.values()) p.then(URL.revokeObjectURL, () => {});
+  blobs.clear();
+}
+/** A blob: URL for a file that needs the bearer token (media, avatars, QR codes); cached per path. */
+export function blobURL(path: string): Promise<string> {
+  let p = blobs.get(path);
+  if (!p) {
+    p = send('GET', path, { accept: '*/*' }).then(async (r) => URL.createObjectURL(await r.blob()));
+    p.catch(() => blobs.delete(path));
+    blobs.set(path, p);
+  }
+  return p;
+}
+
+/** A random id for client_id (idempotent retries of a send). */
+export function newClientId(): string {
+  return 'c' + randomId().slice(0, 24);
 }

@@ -1,12 +1,12 @@
 // The app shell: who is signed in, which screen the path names, and the tab bar.
 
 import type { JSX } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api, setSignedOutHandler, setToken, token, watchOtherTabs, type User } from './api';
-import { Notices } from './components';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, api, chat, setPolicyRequiredHandler, setSignedOutHandler, setToken, social, token, watchOtherTabs, type Policy, type User } from './api';
+import { Notices, PolicyText, errorText } from './components';
 import { t, type Key } from './i18n';
+import { onFrame, startRealtime, stopRealtime } from './realtime';
 import { link, navigate, usePath } from './router';
-import { ComingSoon } from './screens/ComingSoon';
 import { Destroy } from './screens/Destroy';
 import { Login } from './screens/Login';
 import { Me } from './screens/Me';
@@ -26,26 +26,118 @@ type Auth =
 const PUBLIC = new Set(['/', '/login', '/register']);
 const HOME = '/me';
 
-interface Ctx {
+export interface Ctx {
   user: User;
   setUser: (u: User) => void;
   logout: () => Promise<void>;
   destroyed: () => void;
   onLang: () => void;
+  /** Path parameters: /chats/:id and the like. */
+  params: string[];
 }
 
-/** Every screen of a signed-in person, by path. */
-const SCREENS: Record<string, (c: Ctx) => JSX.Element> = {
-  '/chats': () => <ComingSoon tab="chats" />,
-  '/contacts': () => <ComingSoon tab="contacts" />,
-  '/moments': () => <ComingSoon tab="moments" />,
-  '/me': (c) => <Me user={c.user} onLogout={c.logout} onLang={c.onLang} />,
-  '/me/profile': (c) => <Profile user={c.user} onUser={c.setUser} />,
-  '/me/security': (c) => <Security user={c.user} />,
-  '/me/security/destroy': (c) => <Destroy onDestroyed={c.destroyed} />,
-  '/me/privacy': () => <Privacy />,
-  '/me/data': () => <MyData />,
-};
+type Screen = (c: Ctx) => JSX.Element;
+type Module = object;
+
+function Loading() {
+  return (
+    <main class="page" id="main">
+      <p class="center muted" role="status">
+        {t('app.loading')}
+      </p>
+    </main>
+  );
+}
+
+/**
+ * A screen from a lazily loaded chunk (chats, contacts, Moments, QR), so the
+ * first load carries only the shell and the account screens.
+ */
+function lazy(load: () => Promise<Module>, name: string): Screen {
+  let mod: Module | null = null;
+  let pending: Promise<unknown> | null = null;
+  function Lazy({ c }: { c: Ctx }) {
+    const [, force] = useState(0);
+    const [err, setErr] = useState<unknown>(null);
+    useEffect(() => {
+      if (mod) return;
+      let alive = true;
+      pending ??= load().then((m) => (mod = m));
+      pending.then(
+        () => alive && force((n) => n + 1),
+        (e) => {
+          pending = null;
+          if (alive) setErr(e);
+        },
+      );
+      return () => {
+        alive = false;
+      };
+    }, []);
+    if (mod) {
+      const Screen = (mod as Record<string, (c: Ctx) => JSX.Element>)[name];
+      return <Screen {...c} />;
+    }
+    if (err)
+      return (
+        <main class="page" id="main">
+          <Notices error={t('err.network')} />
+        </main>
+      );
+    return <Loading />;
+  }
+  return (c) => <Lazy c={c} />;
+}
+
+const chatMod = () => import('./chat');
+const contactsMod = () => import('./contacts');
+const momentsMod = () => import('./moments');
+const qrMod = () => import('./qr');
+
+/** Every screen of a signed-in person, by path pattern (":" marks a parameter). */
+const ROUTES: [string, Screen][] = [
+  ['/chats', lazy(chatMod, 'Chats')],
+  ['/chats/:', lazy(chatMod, 'ConversationScreen')],
+  ['/chats/:/info', lazy(chatMod, 'ChatInfo')],
+  ['/contacts', lazy(contactsMod, 'Contacts')],
+  ['/contacts/add', lazy(contactsMod, 'AddFriend')],
+  ['/contacts/new-group', lazy(contactsMod, 'NewGroup')],
+  ['/contacts/blocked', lazy(contactsMod, 'Blocked')],
+  ['/contacts/:', lazy(contactsMod, 'ContactDetail')],
+  ['/moments', lazy(momentsMod, 'Timeline')],
+  ['/moments/new', lazy(momentsMod, 'Compose')],
+  ['/moments/user/:', lazy(momentsMod, 'Album')],
+  ['/me', (c) => <Me user={c.user} onLogout={c.logout} onLang={c.onLang} />],
+  ['/me/profile', (c) => <Profile user={c.user} onUser={c.setUser} />],
+  ['/me/security', (c) => <Security user={c.user} />],
+  ['/me/security/destroy', (c) => <Destroy onDestroyed={c.destroyed} />],
+  ['/me/privacy', () => <Privacy />],
+  ['/me/data', (c) => <MyData user={c.user} />],
+  ['/me/qr', lazy(qrMod, 'MyQR')],
+  ['/me/scan', lazy(qrMod, 'ScanLogin')],
+];
+
+/** The screen for a path and its parameters, or null. Literal segments win over parameters. */
+function route(path: string): { screen: Screen; params: string[] } | null {
+  const parts = path.split('/').slice(1);
+  let best: { screen: Screen; params: string[]; score: number } | null = null;
+  for (const [pattern, screen] of ROUTES) {
+    const pp = pattern.split('/').slice(1);
+    if (pp.length !== parts.length) continue;
+    const params: string[] = [];
+    let score = 0;
+    let ok = true;
+    for (let i = 0; i < pp.length; i++) {
+      if (pp[i] === ':') {
+        if (!parts[i]) ok = false;
+        else params.push(decodeURIComponent(parts[i]));
+      } else if (pp[i] === parts[i]) score++;
+      else ok = false;
+    }
+    if (ok && (!best || score > best.score)) best = { screen, params, score };
+  }
+  return best;
+}
 
 const TABS = ['chats', 'contacts', 'moments', 'me'] as const;
 
@@ -63,7 +155,7 @@ function TabIcon({ tab }: { tab: (typeof TABS)[number] }) {
   );
 }
 
-function TabBar({ path }: { path: string }) {
+function TabBar({ path, unread }: { path: string; unread: number }) {
   return (
     <nav class="tabbar" aria-label={t('tab.nav')}>
       <ul>
@@ -73,7 +165,14 @@ function TabBar({ path }: { path: string }) {
           return (
             <li key={tab}>
               <a {...link(href)} aria-current={active ? 'page' : undefined} class={active ? 'active' : undefined}>
-                <TabIcon tab={tab} />
+                <span class="tab-icon">
+                  <TabIcon tab={tab} />
+                  {tab === 'chats' && unread > 0 && (
+                    <span class="tab-badge" aria-hidden="true">
+                      {unread > 99 ? '99+' : unread}
+                    </span>
+                  )}
+                </span>
                 <span>{t(`tab.${tab}` as Key)}</span>
               </a>
             </li>
@@ -84,9 +183,66 @@ function TabBar({ path }: { path: string }) {
   );
 }
 
+/**
+ * A major policy update: every call answers 409 until the person accepts the
+ * new version, so the app blocks with the text and an Accept button.
+ */
+function PolicyGate({ onAccepted, onLogout, onExport }: { onAccepted: () => void; onLogout: () => void; onExport: () => void }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const [policy, setPolicy] = useState<Policy | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    const d = ref.current;
+    if (d && !d.open) d.showModal();
+    api.policy().then(setPolicy, setError);
+  }, []);
+  async function accept() {
+    if (!policy) return;
+    setBusy(true);
+    setError(null);
+    try {
+      await social.acceptPolicy(policy.version);
+      ref.current?.close();
+      onAccepted();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <dialog
+      ref={ref}
+      class="dialog policy-dialog"
+      aria-labelledby="policy-gate-title"
+      onCancel={(e) => e.preventDefault() /* it cannot be dismissed, only answered */}
+    >
+      <h2 id="policy-gate-title">{t('gate.title')}</h2>
+      <p>{t('gate.body')}</p>
+      {policy ? <PolicyText policy={policy} /> : !error && <p>{t('app.loading')}</p>}
+      <Notices error={error} />
+      <div class="dialog-actions">
+        <button type="button" class="secondary" onClick={onLogout}>
+          {t('me.logout')}
+        </button>
+        <button type="button" class="secondary" onClick={onExport}>
+          {t('gate.export')}
+        </button>
+        <button type="button" class="primary" disabled={!policy || busy} onClick={accept}>
+          {t('gate.accept')}
+        </button>
+      </div>
+    </dialog>
+  );
+}
+
 export function App() {
   const [auth, setAuth] = useState<Auth>(token() ? { state: 'loading' } : { state: 'out' });
   const [, setLangTick] = useState(0);
+  const [gate, setGate] = useState(false);
+  const [epoch, setEpoch] = useState(0);
+  const [unread, setUnread] = useState(0);
   const path = usePath();
 
   async function loadMe() {
@@ -108,6 +264,7 @@ export function App() {
       setAuth({ state: 'out', notice: t('login.signedOut') });
       navigate('/login', true);
     });
+    setPolicyRequiredHandler(() => setGate(true));
     watchOtherTabs(loadMe);
     loadMe();
     // Coming back to the tab re-reads the profile, so a device signed out from
@@ -118,11 +275,44 @@ export function App() {
     document.addEventListener('visibilitychange', onVisible);
   }, []);
 
+  // One socket per signed-in tab; the unread total on the Chats tab follows it.
+  useEffect(() => {
+    if (auth.state !== 'in') {
+      stopRealtime();
+      return;
+    }
+    startRealtime();
+    // Fetch the chat chunk in the background once the first screen is up, so
+    // opening Chats later does not wait for it. (It is not part of the first load.)
+    const prefetch = window.setTimeout(() => chatMod().catch(() => {}), 3000);
+    let timer: number | undefined;
+    const refresh = () => {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(() => {
+        chat.list().then(
+          (r) => setUnread((r.conversations ?? []).reduce((n, c) => n + (c.muted ? 0 : c.unread ?? 0), 0)),
+          () => {},
+        );
+      }, 400);
+    };
+    refresh();
+    const off = onFrame((f) => {
+      if (f.type === 'policy' && f.major) setGate(true);
+      if (['message', 'sync', 'conversation', 'read', 'recall', 'unread'].includes(f.type)) refresh();
+      if (f.type === 'receipt' && f.user_id === auth.user.id) refresh();
+    });
+    return () => {
+      off();
+      window.clearTimeout(timer);
+      window.clearTimeout(prefetch);
+    };
+  }, [auth.state === 'in' ? auth.user.id : '']);
+
   // Keep the path and the auth state consistent: signed-out people see only
   // the public screens, signed-in people skip them.
   useEffect(() => {
-    if (auth.state === 'out' && !PUBLIC.has(path)) navigate(path in SCREENS ? '/login' : '/', true);
-    if (auth.state === 'in' && !(path in SCREENS)) navigate(HOME, true);
+    if (auth.state === 'out' && !PUBLIC.has(path)) navigate(route(path) ? '/login' : '/', true);
+    if (auth.state === 'in' && !route(path)) navigate(HOME, true);
   }, [auth.state, path]);
 
   function signedIn(user: User, tok: string) {
@@ -138,12 +328,15 @@ export function App() {
       // A dead token is as good as logged out; anything else is worth showing.
       if (!(e instanceof ApiError && e.status === 401)) throw e;
     }
+    stopRealtime();
+    setGate(false);
     setToken(null);
     setAuth({ state: 'out' });
     navigate('/login');
   }
 
   function destroyed() {
+    stopRealtime();
     setToken(null);
     setAuth({ state: 'out', notice: t('welcome.destroyed') });
     navigate('/');
@@ -176,16 +369,33 @@ export function App() {
     return <Welcome notice={auth.notice} onLang={onLang} />;
   }
 
-  const ctx: Ctx = { user: auth.user, setUser: (u) => setAuth({ state: 'in', user: u }), logout, destroyed, onLang };
-  const screen = (SCREENS[path] ?? SCREENS[HOME])(ctx);
+  const r = route(path) ?? route(HOME)!;
+  const ctx: Ctx = { user: auth.user, setUser: (u) => setAuth({ state: 'in', user: u }), logout, destroyed, onLang, params: r.params };
+  const screen = r.screen(ctx);
   // The content comes first in the document, the tab bar after it: keyboard and
   // screen-reader users land on the screen, as in a native app.
   return (
-    <div class="shell">
-      <div class="shell-main" key={path}>
+    <div class={path.match(/^\/chats\/[^/]+$/) ? 'shell shell-chat' : 'shell'}>
+      <div class="shell-main" key={`${path}#${epoch}`}>
         {screen}
       </div>
-      <TabBar path={path} />
+      <TabBar path={path} unread={unread} />
+      {gate && (
+        <PolicyGate
+          onAccepted={() => {
+            setGate(false);
+            setEpoch((n) => n + 1);
+          }}
+          onExport={() => {
+            setGate(false);
+            navigate('/me/data');
+          }}
+          onLogout={() => {
+            setGate(false);
+            logout().catch((e) => alert(errorText(e)));
+          }}
+        />
+      )}
     </div>
   );
 }

@@ -1,11 +1,87 @@
-import { useState } from 'preact/hooks';
-import { api, type User } from '../api';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, qr, type LoginQR, type User } from '../api';
 import { Field, Notices, Page, SendCodeButton, useAction } from '../components';
 import { t } from '../i18n';
 import { link } from '../router';
 
-type Mode = 'password' | 'code';
-const MODES: Mode[] = ['password', 'code'];
+type Mode = 'password' | 'code' | 'qr';
+const MODES: Mode[] = ['password', 'code', 'qr'];
+const POLL_MS = 1500;
+
+/**
+ * Log in by QR: the server issues a one-time login code (with its PNG); a
+ * phone or browser already signed in takes it (Me > Scan to log in) and
+ * confirms. This page polls until then and picks the session up.
+ */
+function QRLogin({ onSignedIn }: { onSignedIn: (u: User, token: string) => void }) {
+  const [code, setCode] = useState<LoginQR | null>(null);
+  const [status, setStatus] = useState('pending');
+  const [error, setError] = useState<unknown>(null);
+  const timer = useRef<number | undefined>(undefined);
+
+  async function fresh() {
+    setError(null);
+    setStatus('pending');
+    setCode(null);
+    try {
+      setCode(await qr.createLogin());
+    } catch (e) {
+      setError(e);
+    }
+  }
+  useEffect(() => {
+    fresh();
+    return () => window.clearTimeout(timer.current);
+  }, []);
+  useEffect(() => {
+    if (!code || status === 'denied' || status === 'expired' || status === 'confirmed') return;
+    timer.current = window.setTimeout(async () => {
+      try {
+        const r = await qr.pollLogin(code.id, code.poll_token);
+        if (r.status === 'confirmed' && r.token && r.user) {
+          onSignedIn(r.user, r.token);
+          return;
+        }
+        setStatus(r.status === 'confirmed' ? 'expired' : r.status);
+        setError(null);
+      } catch (e) {
+        setError(e);
+        setStatus((s) => s); // retry on the next tick
+        setCode((c) => (c ? { ...c } : c));
+      }
+    }, POLL_MS);
+    return () => window.clearTimeout(timer.current);
+  }, [code, status]);
+
+  const over = status === 'denied' || status === 'expired';
+  return (
+    <div class="qr-login">
+      <Notices error={error} />
+      {code ? (
+        <>
+          {code.png && <img class={over ? 'qr-img qr-stale' : 'qr-img'} src={code.png} alt={t('qr.loginAlt')} width={256} height={256} />}
+          <p class="center" role="status" aria-live="polite">
+            {t(`qr.status.${status}` as 'qr.status.pending')}
+          </p>
+          {over && (
+            <button type="button" class="primary" onClick={fresh}>
+              {t('qr.newCode')}
+            </button>
+          )}
+          <details class="small">
+            <summary>{t('qr.cantScan')}</summary>
+            <p>{t('qr.cantScanHint')}</p>
+            <p class="qr-payload" data-payload={code.payload}>
+              {code.payload}
+            </p>
+          </details>
+        </>
+      ) : (
+        !error && <p class="center muted">{t('app.loading')}</p>
+      )}
+    </div>
+  );
+}
 
 /** R-ACC-4: log in by username or phone with a password, or by phone with a code. */
 export function Login({ notice, onSignedIn }: { notice?: string; onSignedIn: (u: User, token: string) => void }) {
@@ -44,7 +120,7 @@ export function Login({ notice, onSignedIn }: { notice?: string; onSignedIn: (u:
     });
   }
 
-  const label = { password: t('login.tabPassword'), code: t('login.tabCode') };
+  const label = { password: t('login.tabPassword'), code: t('login.tabCode'), qr: t('login.tabQR') };
   return (
     <Page title={t('login.title')} back="/" narrow>
       <Notices info={form.info || notice} error={form.error} />
@@ -66,6 +142,9 @@ export function Login({ notice, onSignedIn }: { notice?: string; onSignedIn: (u:
         ))}
       </div>
       <div id="login-panel" role="tabpanel" aria-labelledby={`tab-${mode}`}>
+        {mode === 'qr' ? (
+          <QRLogin onSignedIn={onSignedIn} />
+        ) : (
         <form onSubmit={submit}>
           {mode === 'password' ? (
             <>
@@ -102,6 +181,7 @@ export function Login({ notice, onSignedIn }: { notice?: string; onSignedIn: (u:
             {t('login.submit')}
           </button>
         </form>
+        )}
       </div>
       <p class="alt-action">
         {t('login.noAccount')} <a {...link('/register')}>{t('welcome.register')}</a>

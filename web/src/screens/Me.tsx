@@ -22,6 +22,8 @@ export function Me({ user, onLogout, onLang }: { user: User; onLogout: () => Pro
     ['/me/security', t('me.security')],
     ['/me/privacy', t('me.privacy')],
     ['/me/data', t('me.data')],
+    ['/me/qr', t('qr.mine')],
+    ['/me/scan', t('qr.scanLogin')],
   ];
   return (
     <Page title={t('me.title')}>

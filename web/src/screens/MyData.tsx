@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, api, download, type Export } from '../api';
+import { ApiError, api, download, type Export, type User } from '../api';
+import { RightsRequests } from './Rights';
 import { Notices, Page, useAction } from '../components';
 import { formatTime, t } from '../i18n';
 
@@ -12,7 +13,7 @@ function formatBytes(n: number): string {
 }
 
 /** R-RGT-1: request an export of everything the server holds, then download it. */
-export function MyData() {
+export function MyData({ user }: { user: User }) {
   const [exp, setExp] = useState<Export | null>(null);
   const [retries, setRetries] = useState(0);
   const action = useAction();
@@ -101,6 +102,7 @@ export function MyData() {
           {t('data.request')}
         </button>
       </div>
+      <RightsRequests user={user} />
     </Page>
   );
 }

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { PERMISSIONS, api, type Consent, type Permission, type Policy } from '../api';
+import { PERMISSIONS, api, social, type Consent, type Permission, type Policy, type Settings } from '../api';
 import { Notices, Page, PolicyText, useAction } from '../components';
 import { formatTime, t, tMaybe, type Key } from '../i18n';
 
@@ -14,6 +14,75 @@ function permissionState(consents: Consent[]): Record<string, boolean> {
   const state: Record<string, boolean> = {};
   for (const c of consents) if (c.kind === 'permission') state[c.subject] = c.granted;
   return state;
+}
+
+const SWITCHES = ['found_by_phone', 'found_by_username', 'friend_requests_need_approval', 'push_show_text'] as const;
+type SwitchKey = (typeof SWITCHES)[number];
+
+/** Discoverability, friend requests, notification text and the Moments range (settings API). */
+function SettingsSection() {
+  const [st, setSt] = useState<Settings | null>(null);
+  const [busy, setBusy] = useState<string>('');
+  const action = useAction();
+  useEffect(() => {
+    action.run(async () => setSt(await social.settings()));
+    if (location.hash === '#moments-range') setTimeout(() => document.getElementById('moments-range')?.focus(), 300);
+  }, []);
+  async function save(change: Settings, what: string) {
+    setBusy(what);
+    const ok = await action.run(async () => setSt(await social.updateSettings(change)));
+    setBusy('');
+    if (ok) action.setInfo(t('common.saved'));
+  }
+  return (
+    <section aria-labelledby="settings-heading">
+      <h2 id="settings-heading">{t('settings.title')}</h2>
+      <Notices error={action.error} info={action.info} />
+      <ul class="list card">
+        {SWITCHES.map((k: SwitchKey) => (
+          <li key={k} class="perm">
+            <div class="perm-text">
+              <label for={`set-${k}`}>{t(`settings.${k}` as Key)}</label>
+              <p class="muted small" id={`set-${k}-desc`}>
+                {t(`settings.${k}.desc` as Key)}
+              </p>
+            </div>
+            <input
+              type="checkbox"
+              role="switch"
+              class="switch"
+              id={`set-${k}`}
+              checked={!!st?.[k]}
+              aria-checked={!!st?.[k]}
+              aria-describedby={`set-${k}-desc`}
+              disabled={!st || busy === k}
+              onChange={(e) => save({ [k]: (e.currentTarget as HTMLInputElement).checked }, k)}
+            />
+          </li>
+        ))}
+        <li class="perm">
+          <div class="perm-text">
+            <label for="moments-range">{t('settings.moments_range')}</label>
+            <p class="muted small" id="moments-range-desc">
+              {t('settings.moments_range.desc')}
+            </p>
+          </div>
+          <select
+            id="moments-range"
+            class="inline-select"
+            value={st?.moments_range ?? 'all'}
+            aria-describedby="moments-range-desc"
+            disabled={!st || busy === 'range'}
+            onChange={(e) => save({ moments_range: (e.currentTarget as HTMLSelectElement).value as Settings['moments_range'] }, 'range')}
+          >
+            <option value="3d">{t('settings.range.3d')}</option>
+            <option value="6m">{t('settings.range.6m')}</option>
+            <option value="all">{t('settings.range.all')}</option>
+          </select>
+        </li>
+      </ul>
+    </section>
+  );
 }
 
 /** R-PRM-1, R-CON-1: permission switches and the full consent history. */
@@ -48,6 +117,7 @@ export function Privacy() {
   const state = permissionState(consents ?? []);
   return (
     <Page title={t('privacy.title')} back="/me">
+      <SettingsSection />
       <Notices error={action.error} info={action.info} />
       <section aria-labelledby="perm-heading">
         <h2 id="perm-heading">{t('privacy.permissions')}</h2>

@@ -1,0 +1,241 @@
+// Shared harness of the web client's end-to-end tests (see foundation.test.mjs
+// for the conventions): a server on a free port with its own data directory,
+// the SMS webhook sink, Chromium, people in browser contexts, screenshots, axe.
+
+import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const AXE = fileURLToPath(import.meta.resolve('axe-core/axe.min.js'));
+export const SHOTS = path.join(HERE, 'screenshots');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const PASSWORD = 'Str0ng-Passw0rd!';
+
+/** @type {{ base: string, proc: import('node:child_process').ChildProcess, dir: string, log: string }} */
+export let server;
+/** @type {import('playwright-core').Browser} */
+export let browser;
+/** @type {{ server: http.Server, url: string, codes: {phone: string, code: string, purpose: string}[] }} */
+export let sms;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = /** @type {net.AddressInfo} */ (s.address());
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Records every code the server posts to its SMS webhook. */
+async function startSmsSink() {
+  const codes = [];
+  const srv = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      try {
+        const m = JSON.parse(body);
+        if (req.method === 'POST' && req.url === '/sms' && m.code) codes.push(m);
+      } catch {
+        // ignore junk; the test will time out waiting for the code
+      }
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = /** @type {net.AddressInfo} */ (srv.address());
+  return { server: srv, url: `http://127.0.0.1:${port}/sms`, codes };
+}
+
+export const digits = (s) => String(s).replace(/\D/g, '');
+
+/** Waits for a code sent to phone for purpose after the first `since` codes. */
+export async function codeFor(phone, purpose, since, timeout = 15_000) {
+  const end = Date.now() + timeout;
+  while (Date.now() < end) {
+    const hit = sms.codes.slice(since).find((c) => digits(c.phone) === digits(phone) && c.purpose === purpose);
+    if (hit) return hit.code;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no ${purpose} code for ${phone} reached the SMS webhook in ${timeout} ms; got ${JSON.stringify(sms.codes)}`);
+}
+
+export async function startServer() {
+  const bin = process.env.TKESJ_BIN;
+  assert.ok(bin, 'set TKESJ_BIN to a built tkesj binary, e.g. `go build -o /tmp/tkesj ./cmd/tkesj`');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tkesj-e2e-'));
+  const port = await freePort();
+  const log = path.join(dir, 'server.log');
+  const out = fs.openSync(log, 'a');
+  const proc = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data', path.join(dir, 'data'), '--sms-webhook', sms.url], {
+    stdio: ['ignore', out, out],
+  });
+  fs.closeSync(out);
+  let exited = null;
+  proc.on('exit', (code, signal) => (exited = { code, signal }));
+  const base = `http://127.0.0.1:${port}`;
+  const end = Date.now() + 60_000;
+  for (;;) {
+    if (exited) throw new Error(`tkesj exited early (${JSON.stringify(exited)}):\n${fs.readFileSync(log, 'utf8').slice(-4000)}`);
+    try {
+      const res = await fetch(`${base}/healthz`);
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > end) throw new Error(`tkesj did not answer /healthz within 60 s:\n${fs.readFileSync(log, 'utf8').slice(-4000)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { base, proc, dir, log };
+}
+
+async function stopServer() {
+  if (!server) return;
+  const { proc } = server;
+  if (proc.exitCode === null && proc.signalCode === null) {
+    const gone = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+    await gone;
+    clearTimeout(t);
+  }
+}
+
+/** Extra Chromium flags for this file's browser (set before the hooks run). */
+export const launchArgs = [];
+
+before(async () => {
+  sms = await startSmsSink();
+  server = await startServer();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // launch() gives every run a fresh temporary profile (user-data dir).
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...launchArgs],
+  });
+  fs.mkdirSync(SHOTS, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  await stopServer();
+  await new Promise((r) => (sms ? sms.server.close(r) : r()));
+  if (server) {
+    if (process.exitCode) console.error(`server log kept at ${server.log}`);
+    else fs.rmSync(server.dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * A browser context as a person in English would have; collects page errors and
+ * Content-Security-Policy violations, which must never happen.
+ */
+export async function newPerson() {
+  const context = await browser.newContext({ locale: 'en-US', viewport: { width: 360, height: 800 }, acceptDownloads: true });
+  context.setDefaultTimeout(15_000);
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`csp: ${m.text()}`);
+  });
+  return { context, page, problems };
+}
+
+/** Waits until the locator's text matches re, and answers the text. */
+export async function textMatches(locator, re, timeout = 15_000) {
+  const end = Date.now() + timeout;
+  let last = '';
+  for (;;) {
+    last = (await locator.first().textContent({ timeout }).catch(() => '')) ?? '';
+    if (re.test(last)) return last;
+    if (Date.now() > end) throw new Error(`text ${JSON.stringify(last)} never matched ${re}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function until(what, f, timeout = 15_000) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    if (await f()) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Screenshots at phone and desktop widths. The viewport grows to the page's
+ * height rather than using fullPage, so the sticky tab bar shows where a person
+ * sees it: at the bottom.
+ */
+export async function shots(page, name) {
+  for (const width of [360, 1280]) {
+    const min = width === 360 ? 800 : 900;
+    await page.setViewportSize({ width, height: min });
+    const height = await page.evaluate(() => document.documentElement.scrollHeight);
+    await page.setViewportSize({ width, height: Math.max(min, height) });
+    await page.screenshot({ path: path.join(SHOTS, `${name}-${width}.png`) });
+  }
+  await page.setViewportSize({ width: 360, height: 800 });
+}
+
+export const alert = (page) => page.getByRole('alert').filter({ hasText: /\S/ });
+
+/** Fills the registration form; leaves submitting to the caller. */
+export async function fillRegistration(page, p) {
+  await page.goto(`${server.base}/register`);
+  await page.getByRole('heading', { name: 'Create account' }).waitFor();
+  await page.getByLabel('Mobile phone number').fill(p.phone);
+  const since = sms.codes.length;
+  await page.getByRole('button', { name: 'Send code' }).click();
+  await textMatches(page.getByRole('status').filter({ hasText: /\S/ }), /code was sent/);
+  await page.getByLabel('Verification code').fill(await codeFor(p.phone, 'register', since));
+  await page.getByLabel('Username').fill(p.username);
+  await page.getByRole('textbox', { name: 'Password', exact: true }).fill(PASSWORD);
+  await page.getByLabel('Nickname').fill(p.nickname);
+  await page.getByLabel('Gender').selectOption(p.gender);
+  // The policy is shown in full, in its own scrollable region.
+  await textMatches(page.getByRole('region', { name: /Privacy policy/ }), /personal information/);
+  await page.getByLabel('I have read and accept the privacy policy').check();
+}
+
+export async function register(page, p) {
+  await fillRegistration(page, p);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.waitForURL('**/me');
+  await page.getByText(p.nickname, { exact: true }).waitFor();
+}
+
+/** A link of the main tab bar: Chats, Contacts, Moments, Me. */
+export const tab = (page, name) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
+
+export async function openFromMe(page, item) {
+  await tab(page, 'Me').click();
+  await page.getByRole('link', { name: item }).click();
+  await page.getByRole('heading', { name: item, level: 1 }).waitFor();
+}
+
+/** Runs axe-core (WCAG 2 A and AA rules) on the page; answers readable violations. */
+export async function axeViolations(page, where) {
+  await page.addScriptTag({ path: AXE });
+  const res = await page.evaluate(() =>
+    // @ts-ignore axe is the global the script tag defines
+    window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }),
+  );
+  return res.violations.map(
+    (v) => `${where}: ${v.id} (${v.impact}) ${v.help}: ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`,
+  );
+}
+

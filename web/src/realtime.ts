@@ -1,0 +1,307 @@
+// Real time: one WebSocket per tab, reconnecting with exponential back-off
+// (1 s doubling to 30 s, with jitter). Every "message" frame is acknowledged
+// as delivered. After each (re)connect the "ready" frame names the
+// conversations with messages this person has not acknowledged; those, and
+// every conversation this tab already holds, are pulled by after_seq, so
+// nothing missed while the socket was down is lost. Messages are kept per
+// conversation sorted by seq and de-duplicated by seq (and id), so a message
+// that arrives both by socket and by a pull shows once.
+
+import { api, chat, token, type Message } from './api';
+
+export type Frame = { type: string; [k: string]: any };
+type Listener = (f: Frame) => void;
+
+const frameListeners = new Set<Listener>();
+/** Subscribes to every server frame (plus the client's own "sync" event after a catch-up). */
+export function onFrame(f: Listener): () => void {
+  frameListeners.add(f);
+  return () => frameListeners.delete(f);
+}
+function emit(f: Frame) {
+  frameListeners.forEach((l) => {
+    try {
+      l(f);
+    } catch (e) {
+      console.warn('frame listener failed', e);
+    }
+  });
+}
+
+let ws: WebSocket | null = null;
+let attempt = 0;
+let retryTimer: number | undefined;
+let pingTimer: number | undefined;
+let running = false;
+let status: 'connecting' | 'open' | 'offline' = 'offline';
+const statusListeners = new Set<(s: typeof status) => void>();
+
+export function connectionStatus() {
+  return status;
+}
+export function onStatus(f: (s: typeof status) => void): () => void {
+  statusListeners.add(f);
+  return () => statusListeners.delete(f);
+}
+function setStatus(s: typeof status) {
+  status = s;
+  statusListeners.forEach((f) => f(s));
+}
+
+/** The delay before reconnect attempt n (0-based): 1, 2, 4 … 30 s, ±20 %. */
+export function backoff(n: number): number {
+  const base = Math.min(30_000, 1000 * 2 ** n);
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}
+
+export function startRealtime(): void {
+  if (running) return;
+  running = true;
+  attempt = 0;
+  connect();
+}
+
+export function stopRealtime(): void {
+  running = false;
+  window.clearTimeout(retryTimer);
+  window.clearInterval(pingTimer);
+  const s = ws;
+  ws = null;
+  s?.close(1000, 'bye');
+  store.clear();
+  setStatus('offline');
+}
+
+function connect() {
+  const tok = token();
+  if (!running || !tok) return;
+  setStatus('connecting');
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/ws?token=${encodeURIComponent(tok)}`;
+  let sock: WebSocket;
+  try {
+    sock = new WebSocket(url);
+  } catch {
+    schedule();
+    return;
+  }
+  ws = sock;
+  sock.onmessage = (e) => {
+    let f: Frame;
+    try {
+      f = JSON.parse(String(e.data));
+    } catch {
+      return;
+    }
+    if (!f || typeof f.type !== 'string') return;
+    handle(f);
+  };
+  sock.onclose = (e) => {
+    if (ws !== sock) return;
+    ws = null;
+    window.clearInterval(pingTimer);
+    setStatus('offline');
+    if (!running) return;
+    // 4001: this device was signed out. Asking who we are goes through the
+    // signed-out handler; anything else is a reason to try again later.
+    if (e.code === 4001) {
+      window.setTimeout(() => running && token() && api.me().catch(() => {}), 500);
+      return;
+    }
+    schedule();
+  };
+  sock.onerror = () => {
+    // onclose follows and schedules the retry.
+  };
+}
+
+function schedule() {
+  window.clearTimeout(retryTimer);
+  if (!running) return;
+  const d = backoff(attempt++);
+  retryTimer = window.setTimeout(connect, d);
+}
+
+/** Sends a frame if the socket is open; answers whether it was sent. */
+export function sendFrame(f: Frame): boolean {
+  if (ws && ws.readyState === WebSocket.OPEN) {
+    ws.send(JSON.stringify(f));
+    return true;
+  }
+  return false;
+}
+
+// Offline: the socket is dead even if the browser has not noticed yet; close
+// it so the catch-up runs on the next ready frame.
+window.addEventListener('offline', () => {
+  if (ws) ws.close(4000, 'offline');
+});
+
+// Back online: try at once instead of waiting out the back-off.
+window.addEventListener('online', () => {
+  if (running && !ws) {
+    attempt = 0;
+    window.clearTimeout(retryTimer);
+    connect();
+  }
+});
+
+function ack(convId: string, seq: number) {
+  const prev = store.acked.get(convId) ?? 0;
+  if (seq <= prev) return;
+  if (sendFrame({ type: 'ack', conversation_id: convId, seq })) store.acked.set(convId, seq);
+}
+
+function handle(f: Frame) {
+  switch (f.type) {
+    case 'ready':
+      attempt = 0;
+      setStatus('open');
+      window.clearInterval(pingTimer);
+      pingTimer = window.setInterval(() => sendFrame({ type: 'ping' }), 25_000);
+      catchUp(f);
+      break;
+    case 'message': {
+      const m = f.message as Message;
+      const id = (f.conversation_id as string) || m.conversation_id || '';
+      if (id && m && typeof m.seq === 'number') {
+        store.merge(id, [m]);
+        ack(id, m.seq);
+      }
+      break;
+    }
+    case 'recall':
+      store.patch(f.conversation_id, f.seq, { recalled: true, text: undefined, media: undefined, location: undefined });
+      break;
+  }
+  emit(f);
+}
+
+async function catchUp(ready: Frame) {
+  const pending = new Map<string, number>();
+  for (const c of (ready.conversations ?? []) as { id: string; received_seq?: number }[]) pending.set(c.id, c.received_seq ?? 0);
+  // Conversations this tab holds may have been acknowledged by another tab or
+  // device while this socket was down: pull those after what we have, too.
+  for (const id of store.loaded()) pending.set(id, Math.min(pending.get(id) ?? Infinity, store.maxSeq(id)));
+  await Promise.all(
+    [...pending].map(async ([id, after]) => {
+      try {
+        for (let i = 0; i < 20; i++) {
+          const { messages } = await chat.messages(id, { after_seq: after, limit: 100 });
+          if (!messages?.length) break;
+          store.merge(id, messages);
+          after = messages[messages.length - 1].seq;
+          ack(id, after);
+          if (messages.length < 100) break;
+        }
+      } catch {
+        // the next reconnect tries again
+      }
+    }),
+  );
+  emit({ type: 'sync' });
+}
+
+type ConvListener = () => void;
+
+/** Messages held by this tab, per conversation, ascending by seq, one per seq. */
+class MessageStore {
+  private byConv = new Map<string, Message[]>();
+  private listeners = new Map<string, Set<ConvListener>>();
+  /** Conversations whose oldest message is known to be loaded. */
+  readonly complete = new Set<string>();
+  readonly acked = new Map<string, number>();
+
+  clear() {
+    this.byConv.clear();
+    this.complete.clear();
+    this.acked.clear();
+  }
+  loaded(): string[] {
+    return [...this.byConv.keys()];
+  }
+  has(id: string) {
+    return this.byConv.has(id);
+  }
+  get(id: string): Message[] {
+    return this.byConv.get(id) ?? [];
+  }
+  maxSeq(id: string): number {
+    const l = this.byConv.get(id);
+    return l && l.length ? l[l.length - 1].seq : 0;
+  }
+  minSeq(id: string): number {
+    const l = this.byConv.get(id);
+    return l && l.length ? l[0].seq : 0;
+  }
+  /** Adds messages, replacing any held one with the same seq or id. */
+  merge(id: string, msgs: Message[]) {
+    const cur = this.byConv.get(id) ?? [];
+    const bySeq = new Map<number, Message>();
+    for (const m of cur) bySeq.set(m.seq, m);
+    let changed = !this.byConv.has(id);
+    for (const m of msgs) {
+      if (typeof m?.seq !== 'number') continue;
+      const old = bySeq.get(m.seq);
+      // A recall seen earlier by socket wins over an older copy from a page.
+      if (old && old.recalled && !m.recalled) continue;
+      if (old && JSON.stringify(old) === JSON.stringify(m)) continue;
+      bySeq.set(m.seq, m);
+      changed = true;
+    }
+    if (!changed) return;
+    const ids = new Set<string>();
+    const next = [...bySeq.values()]
+      .sort((a, b) => a.seq - b.seq)
+      .filter((m) => (m.id && ids.has(m.id) ? false : (ids.add(m.id), true)));
+    this.byConv.set(id, next);
+    this.notify(id);
+  }
+  /** Starts a conversation over from a fresh page (older pages load again on scroll). */
+  replace(id: string, msgs: Message[]) {
+    this.byConv.set(id, []);
+    this.complete.delete(id);
+    this.merge(id, msgs);
+    this.notify(id);
+  }
+  patch(id: string, seq: number, p: Partial<Message>) {
+    const l = this.byConv.get(id);
+    if (!l) return;
+    const i = l.findIndex((m) => m.seq === seq);
+    if (i < 0) return;
+    const next = l.slice();
+    next[i] = { ...l[i], ...p };
+    this.byConv.set(id, next);
+    this.notify(id);
+  }
+  remove(id: string, seq: number) {
+    const l = this.byConv.get(id);
+    if (!l) return;
+    this.byConv.set(
+      id,
+      l.filter((m) => m.seq !== seq),
+    );
+    this.notify(id);
+  }
+  subscribe(id: string, f: ConvListener): () => void {
+    let s = this.listeners.get(id);
+    if (!s) this.listeners.set(id, (s = new Set()));
+    s.add(f);
+    return () => s!.delete(f);
+  }
+  private notify(id: string) {
+    this.listeners.get(id)?.forEach((f) => f());
+  }
+}
+
+export const store = new MessageStore();
+
+/** Tells this tab's listeners (the unread badge) that a conversation was read here. */
+export function notifyRead(convId: string) {
+  emit({ type: 'read', conversation_id: convId });
+}
+
+/** Acknowledges messages pulled by a page load (the server ignores old seqs). */
+export function ackLoaded(id: string) {
+  const s = store.maxSeq(id);
+  if (s) ack(id, s);
+}
