@@ -44,6 +44,10 @@ if [ -f scripts/fuzz-targets ]; then
   done < scripts/fuzz-targets
 fi
 
+step "tkesj bench, small size of every scenario (a smoke test of the tool, not of timings)"
+go run ./cmd/tkesj bench --size small >/tmp/tkesj-bench.txt 2>&1 || { cat /tmp/tkesj-bench.txt; exit 1; }
+grep -E '^B[0-9] ' /tmp/tkesj-bench.txt
+
 step "govulncheck"
 # The checker installs through the Go module proxy; its vulnerability
 # database lives at vuln.go.dev, which this network cannot reach. Then the
