@@ -512,8 +512,20 @@ func TestControlEvents(t *testing.T) {
 					continue
 				}
 				if tt.lastFrame != nil {
-					if got := rd.next(t); !bytes.Equal(got, tt.lastFrame) {
-						t.Errorf("%v got %s before the close, want %s", d, got, tt.lastFrame)
+					// The frame is best effort (Event.Control): under heavy
+					// load the close has been seen to win the race. What
+					// arrives before the close must be that frame and
+					// nothing else; the close must come either way.
+					select {
+					case got := <-rd.frames:
+						if !bytes.Equal(got, tt.lastFrame) {
+							t.Errorf("%v got %s before the close, want %s", d, got, tt.lastFrame)
+						}
+					case code := <-rd.closed:
+						rd.closed <- code // for closeStatus below
+						t.Logf("%v closed before its control frame arrived (best effort)", d)
+					case <-time.After(wait):
+						t.Fatalf("%v: neither frame nor close after %v", d, wait)
 					}
 				}
 				if got := rd.closeStatus(t); got != 4001 {

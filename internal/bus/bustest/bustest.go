@@ -291,6 +291,19 @@ func testUnsubscribeFromHandler(t *testing.T, open func(t *testing.T) tkesj.Bus)
 		mustPublish(t, bus, numbered("h", i))
 	}
 	witness.waitFor(t, "the other subscriber", 5)
+	// Each subscription has its own goroutine: on a loaded machine the
+	// handler may not have run yet when the witness has everything. Wait
+	// for its first (and only) call before checking there are no more.
+	deadline := time.Now().Add(Wait)
+	for {
+		mu.Lock()
+		n := calls
+		mu.Unlock()
+		if n > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	// The handler unsubscribed during its first call; give it as long as
 	// the witness took to receive a second one, then require it did not.
 	mustPublish(t, bus, numbered("h", 5))

@@ -1,6 +1,7 @@
 // Package postgres opens the PostgreSQL store used when tkesj runs as several
-// nodes. It holds only the driver, the schema and the error mapping; the
-// queries live in package store.
+// nodes. It holds only the driver, the error mapping and the rare migration
+// that differs in more than type names; the queries live in package store and
+// the schema in package schema.
 package postgres
 
 import (
@@ -15,13 +16,24 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/store/schema"
 )
 
-//go:embed migrations/*.sql
-var migrations embed.FS
+// overrides are the migrations PostgreSQL needs in more than other type
+// names (0011: the append-only audit log's trigger); schema.Postgres
+// rewrites the rest from the one schema.
+//
+//go:embed overrides/*.sql
+var overrides embed.FS
 
-// Migrations returns the schema scripts.
-func Migrations() fs.FS { sub, _ := fs.Sub(migrations, "migrations"); return sub }
+// Migrations returns the schema scripts for PostgreSQL.
+func Migrations() (fs.FS, error) {
+	sub, err := fs.Sub(overrides, "overrides")
+	if err != nil {
+		return nil, err
+	}
+	return schema.Postgres(sub)
+}
 
 var dialect = &store.Dialect{
 	Name:         "postgres",
@@ -54,7 +66,12 @@ func Open(ctx context.Context, url string, maxConns int) (*store.DB, error) {
 		return nil, fmt.Errorf("connect postgres: %w", err)
 	}
 	s := store.New(db, db, dialect)
-	if err := s.Migrate(ctx, Migrations()); err != nil {
+	m, err := Migrations()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.Migrate(ctx, m); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -1,13 +1,13 @@
 // Package sqlite opens the embedded SQLite store (the default backend): one
 // writer connection so writers never meet "database is locked", and a pool of
-// read-only connections that WAL lets run beside it. It holds only the driver,
-// the schema and the error mapping; the queries live in package store.
+// read-only connections that WAL lets run beside it. It holds only the driver
+// and the error mapping; the queries live in package store and the schema in
+// package schema.
 package sqlite
 
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,13 +18,11 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/store/schema"
 )
 
-//go:embed migrations/*.sql
-var migrations embed.FS
-
-// Migrations returns the schema scripts (for tools such as backup checks).
-func Migrations() fs.FS { sub, _ := fs.Sub(migrations, "migrations"); return sub }
+// Migrations returns the schema scripts, which SQLite takes as written.
+func Migrations() fs.FS { return schema.SQLite() }
 
 var dialect = &store.Dialect{
 	Name:              "sqlite",

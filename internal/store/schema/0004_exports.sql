@@ -8,11 +8,11 @@ CREATE TABLE exports (
     id           TEXT PRIMARY KEY,
     user_id      TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     status       TEXT NOT NULL,
-    created_at   BIGINT NOT NULL,
-    finished_at  BIGINT NOT NULL,
-    expires_at   BIGINT NOT NULL,
-    heartbeat_at BIGINT NOT NULL,
-    size         BIGINT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    finished_at  INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    heartbeat_at INTEGER NOT NULL,
+    size         INTEGER NOT NULL,
     error_code   TEXT NOT NULL,
     purged       BOOLEAN NOT NULL
 );

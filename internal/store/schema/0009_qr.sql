@@ -30,7 +30,7 @@ CREATE INDEX qr_group_codes_expires ON qr_group_codes (expires_at);
 -- Per-group "joining needs approval"; no row means off.
 CREATE TABLE qr_group_settings (
     conv_id       TEXT PRIMARY KEY REFERENCES conversations (id) ON DELETE CASCADE,
-    join_approval INTEGER NOT NULL,
+    join_approval BOOLEAN NOT NULL,
     updated_at    INTEGER NOT NULL
 );
 

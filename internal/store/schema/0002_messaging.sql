@@ -53,7 +53,7 @@ CREATE TABLE members (
     joined_seq   INTEGER NOT NULL,
     received_seq INTEGER NOT NULL,
     read_seq     INTEGER NOT NULL,
-    muted        INTEGER NOT NULL,
+    muted        BOOLEAN NOT NULL,
     joined_at    INTEGER NOT NULL,
     PRIMARY KEY (conv_id, user_id)
 );
@@ -69,7 +69,7 @@ CREATE TABLE messages (
     body      BLOB,
     media_id  TEXT,
     sent_at   INTEGER NOT NULL,
-    recalled  INTEGER NOT NULL,
+    recalled  BOOLEAN NOT NULL,
     PRIMARY KEY (conv_id, seq)
 );
 CREATE UNIQUE INDEX messages_client ON messages (sender_id, client_id);

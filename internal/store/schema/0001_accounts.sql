@@ -46,7 +46,7 @@ CREATE TABLE consents (
     user_id        TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     kind           TEXT NOT NULL,
     subject        TEXT NOT NULL,
-    granted        INTEGER NOT NULL,
+    granted        BOOLEAN NOT NULL,
     purpose        TEXT NOT NULL,
     policy_version TEXT NOT NULL,
     method         TEXT NOT NULL,
@@ -56,7 +56,7 @@ CREATE INDEX consents_user ON consents (user_id, kind, subject, seq);
 
 CREATE TABLE policies (
     version      TEXT PRIMARY KEY,
-    major        INTEGER NOT NULL,
+    major        BOOLEAN NOT NULL,
     text         TEXT NOT NULL,
     published_at INTEGER NOT NULL
 );
