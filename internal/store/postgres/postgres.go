@@ -20,7 +20,7 @@ import (
 )
 
 // overrides are the migrations PostgreSQL needs in more than other type
-// names (0011: the append-only audit log's trigger); schema.Postgres
+// names (0015: the append-only audit log's trigger); schema.Postgres
 // rewrites the rest from the one schema.
 //
 //go:embed overrides/*.sql

@@ -23,7 +23,7 @@ func TestToPostgres(t *testing.T) {
 }
 
 func TestPostgresOverrides(t *testing.T) {
-	over := fstest.MapFS{"0011_staff.sql": {Data: []byte("-- the PostgreSQL version\n")}}
+	over := fstest.MapFS{"0015_audit_log_append_only.sql": {Data: []byte("-- the PostgreSQL version\n")}}
 	pg, err := Postgres(over)
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +33,7 @@ func TestPostgresOverrides(t *testing.T) {
 	if len(names) != len(all) {
 		t.Fatalf("postgres has %d migrations, sqlite %d", len(names), len(all))
 	}
-	b, _ := fs.ReadFile(pg, "0011_staff.sql")
+	b, _ := fs.ReadFile(pg, "0015_audit_log_append_only.sql")
 	if string(b) != "-- the PostgreSQL version\n" {
 		t.Errorf("override not used: %q", b)
 	}

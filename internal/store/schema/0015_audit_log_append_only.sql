@@ -1,0 +1,5 @@
+-- The audit log is append-only: the database itself refuses to change or
+-- delete an entry (R-SEC-1). PostgreSQL's form of these triggers is in
+-- postgres/overrides.
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
