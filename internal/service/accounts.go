@@ -514,6 +514,7 @@ type Auth struct {
 	// person's acceptance (R-POL-1); the HTTP layer then lets through only
 	// reading and accepting the policy, exporting and destroying the account.
 	PolicyPending bool
+	status        tkesj.UserStatus // the account's status when the session was checked
 	tokenHash     []byte
 }
 
@@ -541,7 +542,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Auth, error) 
 	if err != nil {
 		return Auth{}, err
 	}
-	return Auth{UserID: sess.UserID, DeviceIdx: sess.DeviceIdx, PolicyPending: pending, tokenHash: h}, nil
+	return Auth{UserID: sess.UserID, DeviceIdx: sess.DeviceIdx, PolicyPending: pending, status: tkesj.UserStatus(sess.UserStatus), tokenHash: h}, nil
 }
 
 // Logout ends the caller's own session.

@@ -94,9 +94,8 @@ func (s *Service) CreateDirect(ctx context.Context, a Auth, peer string) (Conver
 // canMessage says whether from may start or continue a direct chat with to:
 // only friends, and never across a block.
 func (s *Service) canMessage(ctx context.Context, q *store.Queries, from, to string) error {
-	if _, err := s.profile(ctx, q, to); err != nil {
-		return tkesj.ErrNotFound("user")
-	}
+	// Friendship rows go with their accounts, so friends exist; only a
+	// refusal needs to tell a stranger from nobody.
 	if blocked, err := q.EitherBlocks(ctx, from, to); err != nil {
 		return s.internal(ctx, "can message", err)
 	} else if blocked {
@@ -105,6 +104,9 @@ func (s *Service) canMessage(ctx context.Context, q *store.Queries, from, to str
 	if ok, err := q.AreFriends(ctx, from, to); err != nil {
 		return s.internal(ctx, "can message", err)
 	} else if !ok {
+		if _, err := q.FindUserByID(ctx, to); err != nil {
+			return tkesj.ErrNotFound("user")
+		}
 		return tkesj.Errorf(tkesj.EForbidden, "not_friends", "you can only chat with friends; send a friend request first")
 	}
 	return nil

@@ -423,11 +423,15 @@ func (s *Service) Blocked(ctx context.Context, a Auth) ([]Profile, error) {
 // requireActive refuses people who may not chat or post yet: minors waiting
 // for a guardian (R-MIN-1) and frozen accounts (R-SEC-3).
 func (s *Service) requireActive(ctx context.Context, a Auth) error {
-	rec, err := s.db.Read().FindUserByID(ctx, a.UserID)
-	if err != nil {
-		return errBadToken
+	status := a.status // read with the session on this very request
+	if status == "" {
+		rec, err := s.db.Read().FindUserByID(ctx, a.UserID)
+		if err != nil {
+			return errBadToken
+		}
+		status = tkesj.UserStatus(rec.Status)
 	}
-	switch tkesj.UserStatus(rec.Status) {
+	switch status {
 	case tkesj.UserActive:
 		// A moderation restriction or ban (moderation.go) also stops sending and posting.
 		return s.checkRestrictions(ctx, a.UserID)

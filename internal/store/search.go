@@ -8,10 +8,18 @@ import (
 
 // IndexMessage records a message's token hashes.
 func (q *Queries) IndexMessage(ctx context.Context, convID string, seq int64, tokens [][]byte) error {
-	for _, t := range tokens {
-		if _, err := q.exec(ctx, `INSERT INTO search_tokens (token, conv_id, seq) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, t, convID, seq); err != nil {
+	// One statement per 64 tokens, not one per token: the group-commit
+	// writer is the bottleneck of sending.
+	for len(tokens) > 0 {
+		n := min(len(tokens), 64)
+		args := make([]any, 0, 3*n)
+		for _, t := range tokens[:n] {
+			args = append(args, t, convID, seq)
+		}
+		if _, err := q.exec(ctx, `INSERT INTO search_tokens (token, conv_id, seq) VALUES (?, ?, ?)`+strings.Repeat(`, (?, ?, ?)`, n-1)+` ON CONFLICT DO NOTHING`, args...); err != nil {
 			return err
 		}
+		tokens = tokens[n:]
 	}
 	return nil
 }
