@@ -207,7 +207,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 		db: db, keys: d.Keys, codes: d.Codes, bus: d.Bus, blobs: d.Blobs, cfg: cfg, log: log, now: func() time.Time { return time.Now().UTC() },
 		writer:         newWriter(db, cfg.Writers, cfg.MaxBatch),
 		searches:       ratelimit.New(30, time.Minute, 0),
-		friendRequests: ratelimit.New(30, time.Hour, 0),
+		friendRequests: ratelimit.New(300, time.Hour, 0),
 		sends:          ratelimit.New(cfg.SendsPerMinute, time.Minute, 0),
 		typing:         ratelimit.New(5, 5*time.Second, 0),
 		uploads:        ratelimit.New(120, time.Hour, 0),
