@@ -224,7 +224,8 @@ async function send(method: string, path: string, opts: Options = {}): Promise<R
   throw err;
 }
 
-async function request<T>(method: string, path: string, opts: Options = {}): Promise<T> {
+/** One JSON call (exported for the lazily loaded staff console). */
+export async function request<T>(method: string, path: string, opts: Options = {}): Promise<T> {
   const res = await send(method, path, opts);
   if (res.status === 204) return undefined as T;
   const text = await res.text();
@@ -294,7 +295,40 @@ export const api = {
   requestExport: () => request<Export>('POST', '/api/v1/me/exports'),
   exportStatus: (id: string) => request<Export>('GET', `/api/v1/me/exports/${encodeURIComponent(id)}`),
   destroyAccount: (password: string) => request<void>('DELETE', '/api/v1/me', { body: { password } }),
+  /** Who on the staff read my data, and why (R-SEC-1). */
+  accessLog: () => request<{ entries: AccessEntry[] }>('GET', '/api/v1/me/access-log'),
+  announcements: () => request<{ announcements: Announcement[] }>('GET', '/api/v1/announcements'),
+  /** The caller's staff role; 403 for everyone else. */
+  staffSelf: () => request<StaffSelf>('GET', '/api/v1/admin/me'),
 };
+
+export interface AccessEntry {
+  id: string;
+  action: string;
+  what: string;
+  staff_role?: string;
+  staff_ref?: string;
+  at: string;
+  purpose?: string;
+  ground?: string;
+  ground_wording?: string;
+  reference?: string;
+  description?: string;
+}
+
+export interface Announcement {
+  id: string;
+  kind: string;
+  title: string;
+  body: string;
+  at: string;
+}
+
+export interface StaffSelf {
+  user_id: string;
+  role: string;
+  permissions: string[];
+}
 
 /** Fetches a file that needs the bearer token and hands it back as a blob. */
 export async function download(path: string): Promise<{ blob: Blob; name: string }> {

@@ -7,6 +7,7 @@ import { Notices, PolicyText, errorText } from './components';
 import { t, type Key } from './i18n';
 import { onFrame, startRealtime, stopRealtime } from './realtime';
 import { link, navigate, usePath } from './router';
+import { Announcements } from './screens/Announcements';
 import { Destroy } from './screens/Destroy';
 import { Login } from './screens/Login';
 import { Me } from './screens/Me';
@@ -93,6 +94,7 @@ const chatMod = () => import('./chat');
 const contactsMod = () => import('./contacts');
 const momentsMod = () => import('./moments');
 const qrMod = () => import('./qr');
+const consoleMod = () => import('./console');
 
 /** Every screen of a signed-in person, by path pattern (":" marks a parameter). */
 const ROUTES: [string, Screen][] = [
@@ -115,6 +117,10 @@ const ROUTES: [string, Screen][] = [
   ['/me/data', (c) => <MyData user={c.user} />],
   ['/me/qr', lazy(qrMod, 'MyQR')],
   ['/me/scan', lazy(qrMod, 'ScanLogin')],
+  ['/me/announcements', () => <Announcements />],
+  ['/staff', lazy(consoleMod, 'Console')],
+  ['/staff/:', lazy(consoleMod, 'Section')],
+  ['/staff/:/:', lazy(consoleMod, 'Detail')],
 ];
 
 /** The screen for a path and its parameters, or null. Literal segments win over parameters. */

@@ -1,4 +1,5 @@
-import type { User } from '../api';
+import { useEffect, useState } from 'preact/hooks';
+import { api, type User } from '../api';
 import { Notices, Page, useAction } from '../components';
 import { t } from '../i18n';
 import { LanguageSelect } from '../language';
@@ -17,6 +18,18 @@ export function Avatar({ user, size = 'large' }: { user: User; size?: 'large' | 
 /** The "Me" tab: who you are, and the way to every account and privacy setting. */
 export function Me({ user, onLogout, onLang }: { user: User; onLogout: () => Promise<void>; onLang: () => void }) {
   const action = useAction();
+  // The staff console is offered only to staff: GET /admin/me answers 403 to everyone else.
+  const [staff, setStaff] = useState(false);
+  useEffect(() => {
+    let alive = true;
+    api.staffSelf().then(
+      () => alive && setStaff(true),
+      () => {},
+    );
+    return () => {
+      alive = false;
+    };
+  }, [user.id]);
   const items: [string, string][] = [
     ['/me/profile', t('me.profile')],
     ['/me/security', t('me.security')],
@@ -24,7 +37,9 @@ export function Me({ user, onLogout, onLang }: { user: User; onLogout: () => Pro
     ['/me/data', t('me.data')],
     ['/me/qr', t('qr.mine')],
     ['/me/scan', t('qr.scanLogin')],
+    ['/me/announcements', t('me.announcements')],
   ];
+  if (staff) items.push(['/staff', t('me.staff')]);
   return (
     <Page title={t('me.title')}>
       <section class="card me-card" aria-label={t('me.profile')}>

@@ -1,8 +1,8 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, api, download, type Export, type User } from '../api';
+import { ApiError, api, download, type AccessEntry, type Export, type User } from '../api';
 import { RightsRequests } from './Rights';
 import { Notices, Page, useAction } from '../components';
-import { formatTime, t } from '../i18n';
+import { formatTime, t, tMaybe } from '../i18n';
 
 const POLL_MS = 2000;
 
@@ -103,6 +103,44 @@ export function MyData({ user }: { user: User }) {
         </button>
       </div>
       <RightsRequests user={user} />
+      <AccessLog />
     </Page>
+  );
+}
+
+/** R-SEC-1: every staff read of this person's data, with the purpose the staff member gave. */
+function AccessLog() {
+  const [list, setList] = useState<AccessEntry[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    api.accessLog().then((r) => setList(r.entries ?? []), setError);
+  }, []);
+  return (
+    <section aria-labelledby="access-heading">
+      <h2 id="access-heading">{t('access.title')}</h2>
+      <p class="hint">{t('access.intro')}</p>
+      <Notices error={error} />
+      {list && list.length === 0 && <p class="muted">{t('access.empty')}</p>}
+      {list && list.length > 0 && (
+        <ul class="list card consents" aria-label={t('access.list')}>
+          {list.map((e) => (
+            <li key={e.id} class="consent">
+              <div>
+                <p>
+                  <span class="consent-kind">{e.what || e.action}</span>
+                </p>
+                {e.purpose && <p class="small">{t('access.purpose', { p: e.purpose })}</p>}
+                {e.ground && <p class="small">{t('access.ground', { g: e.ground_wording || e.ground })}</p>}
+                {e.reference && <p class="small">{t('access.ref', { r: e.reference })}</p>}
+                {e.description && <p class="small">{e.description}</p>}
+                <p class="muted small">
+                  {t('access.by', { role: (e.staff_role && tMaybe(`role.${e.staff_role}`)) || e.staff_role || '', t: formatTime(e.at) })}
+                </p>
+              </div>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
   );
 }
