@@ -24,6 +24,7 @@ import {
   tab,
   textMatches,
   until,
+  apiRegister,
 } from './harness.mjs';
 
 launchArgs.push('--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--autoplay-policy=no-user-gesture-required');
@@ -66,42 +67,6 @@ const log = (page) => page.getByRole('log');
 async function sendText(page, text) {
   await page.getByLabel('Message', { exact: true }).fill(text);
   await page.getByRole('button', { name: 'Send', exact: true }).click();
-}
-
-/** Registers through the API, for the accessibility test's setup. */
-async function apiRegister(u) {
-  const since = sms.codes.length;
-  const post = (p, body, token) =>
-    fetch(`${server.base}${p}`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify(body),
-    });
-  await post('/api/v1/verification-codes', { phone: u.phone, purpose: 'register' });
-  const code = await codeFor(u.phone, 'register', since);
-  const policy = await (await fetch(`${server.base}/api/v1/policy`)).json();
-  const res = await post('/api/v1/accounts', {
-    phone: u.phone,
-    code,
-    username: u.username,
-    password: PASSWORD,
-    nickname: u.nickname,
-    gender: 'unspecified',
-    policy_version: policy.version,
-    device: { id: `api-${u.username}`, model: 'node', os: 'Linux', app_version: 'e2e' },
-  });
-  assert.equal(res.status, 201, await res.clone().text());
-  const j = await res.json();
-  const call = async (method, p, body) => {
-    const r = await fetch(`${server.base}${p}`, {
-      method,
-      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${j.token}` },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    assert.ok(r.ok, `${method} ${p}: ${r.status} ${await r.clone().text()}`);
-    return r.status === 204 ? null : r.json();
-  };
-  return { ...j, call };
 }
 
 test('issue 6: friends, real-time chat with pictures and voice, Moments, QR login, export, destroy', { timeout: 420_000 }, async (t) => {

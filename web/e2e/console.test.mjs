@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import {
-  PASSWORD,
   alert,
   axeViolations,
   browser,
@@ -22,31 +21,10 @@ import {
   sms,
   tab,
   textMatches,
+  apiRegister,
 } from './harness.mjs';
 
 const status = (page) => page.getByRole('status').filter({ hasText: /\S/ });
-
-/** Registers through the API (staff set-up); answers the user and token. */
-async function apiRegister(u) {
-  const since = sms.codes.length;
-  const post = (p, body) =>
-    fetch(`${server.base}${p}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-  await post('/api/v1/verification-codes', { phone: u.phone, purpose: 'register' });
-  const code = await codeFor(u.phone, 'register', since);
-  const policy = await (await fetch(`${server.base}/api/v1/policy`)).json();
-  const res = await post('/api/v1/accounts', {
-    phone: u.phone,
-    code,
-    username: u.username,
-    password: PASSWORD,
-    nickname: u.nickname,
-    gender: 'unspecified',
-    policy_version: policy.version,
-    device: { id: `api-${u.username}`, model: 'node', os: 'Linux', app_version: 'e2e' },
-  });
-  assert.equal(res.status, 201, await res.clone().text());
-  return res.json();
-}
 
 /** `tkesj admin staff add`, on the running server's data directory. */
 function addStaff(username, role) {

@@ -13,43 +13,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { AXE, PASSWORD, server, browser, sms, codeFor, newPerson, textMatches, until, shots, alert } from './harness.mjs';
+import { AXE, PASSWORD, server, browser, sms, codeFor, newPerson, textMatches, until, shots, alert, fillRegistration, register, tab, openFromMe, axeViolations } from './harness.mjs';
 
-
-/** Fills the registration form; leaves submitting to the caller. */
-async function fillRegistration(page, p) {
-  await page.goto(`${server.base}/register`);
-  await page.getByRole('heading', { name: 'Create account' }).waitFor();
-  await page.getByLabel('Mobile phone number').fill(p.phone);
-  const since = sms.codes.length;
-  await page.getByRole('button', { name: 'Send code' }).click();
-  await textMatches(page.getByRole('status').filter({ hasText: /\S/ }), /code was sent/);
-  await page.getByLabel('Verification code').fill(await codeFor(p.phone, 'register', since));
-  await page.getByLabel('Username').fill(p.username);
-  await page.getByRole('textbox', { name: 'Password', exact: true }).fill(PASSWORD);
-  await page.getByLabel('Nickname').fill(p.nickname);
-  await page.getByLabel('Gender').selectOption(p.gender);
-  // The policy is shown in full, in its own scrollable region.
-  await textMatches(page.getByRole('region', { name: /Privacy policy/ }), /personal information/);
-  await page.getByLabel('I have read and accept the privacy policy').check();
-}
-
-async function register(page, p) {
-  await fillRegistration(page, p);
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await page.waitForURL('**/me');
-  await page.getByText(p.nickname, { exact: true }).waitFor();
-}
 
 /** A link of the main tab bar: Chats, Contacts, Moments, Me. */
-const tab = (page, name) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
-
-async function openFromMe(page, item) {
-  await tab(page, 'Me').click();
-  await page.getByRole('link', { name: item }).click();
-  await page.getByRole('heading', { name: item, level: 1 }).waitFor();
-}
-
 test('R-ACC-1 R-ACC-4 R-DEV-4 R-PRM-1 R-CON-1: register, permissions and their history, devices, logins, remote sign-out', { timeout: 240_000 }, async () => {
   const alice = { phone: '+8613800138000', username: 'alice_e2e', nickname: 'Alice Wang', gender: 'female' };
   const a = await newPerson();
@@ -273,18 +240,6 @@ test('R-RGT-1: request a data export and download it with the bearer token', { t
   assert.deepEqual(p.problems, [], 'no page errors or CSP violations');
   await p.context.close();
 });
-
-/** Runs axe-core (WCAG 2 A and AA rules) on the page; answers readable violations. */
-async function axeViolations(page, where) {
-  await page.addScriptTag({ path: AXE });
-  const res = await page.evaluate(() =>
-    // @ts-ignore axe is the global the script tag defines
-    window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }),
-  );
-  return res.violations.map(
-    (v) => `${where}: ${v.id} (${v.impact}) ${v.help}: ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`,
-  );
-}
 
 test('accessibility: axe finds no WCAG 2.1 A/AA violations on the foundation screens', { timeout: 240_000 }, async () => {
   // axe is injected as a script, which the server's CSP rightly forbids; this
