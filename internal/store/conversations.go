@@ -326,11 +326,7 @@ func (q *Queries) CreateMedia(ctx context.Context, m MediaRecord) error {
 
 // FindMedia returns a media record, or not_found.
 func (q *Queries) FindMedia(ctx context.Context, id string) (MediaRecord, error) {
-	var m MediaRecord
-	var at int64
-	err := q.row(ctx, `SELECT id, owner_id, kind, mime, size, meta, created_at FROM media WHERE id = ?`, id).
-		Scan(&m.ID, &m.OwnerID, &m.Kind, &m.Mime, &m.Size, &m.Meta, &at)
-	m.CreatedAt = fromMicros(at)
+	m, err := scanMedia(q.row(ctx, `SELECT `+mediaCols+` FROM media WHERE id = ?`, id))
 	return m, notFound(err, "media")
 }
 

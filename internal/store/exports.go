@@ -153,20 +153,5 @@ func (q *Queries) MarkExportPurged(ctx context.Context, id string) error {
 
 // MediaOf lists the media a person uploaded (their avatar included), oldest first.
 func (q *Queries) MediaOf(ctx context.Context, ownerID string) ([]MediaRecord, error) {
-	rows, err := q.query(ctx, `SELECT id, owner_id, kind, mime, size, meta, created_at FROM media WHERE owner_id = ? ORDER BY created_at, id`, ownerID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []MediaRecord
-	for rows.Next() {
-		var m MediaRecord
-		var at int64
-		if err := rows.Scan(&m.ID, &m.OwnerID, &m.Kind, &m.Mime, &m.Size, &m.Meta, &at); err != nil {
-			return nil, err
-		}
-		m.CreatedAt = fromMicros(at)
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return collect(ctx, q, scanMedia, `SELECT `+mediaCols+` FROM media WHERE owner_id = ? ORDER BY created_at, id`, ownerID)
 }

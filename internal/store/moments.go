@@ -162,100 +162,6 @@ func (q *Queries) fillMoments(ctx context.Context, ms []*MomentRecord) error {
 	return rows.Err()
 }
 
-// LikesOf returns the likes of posts, oldest first per post.
-func (q *Queries) LikesOf(ctx context.Context, ids []string) (map[string][]LikeRecord, error) {
-	out := map[string][]LikeRecord{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	in, args := inList(ids)
-	rows, err := q.query(ctx, `SELECT moment_id, user_id, created_at FROM moment_likes WHERE moment_id IN `+in+` ORDER BY created_at, user_id`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var l LikeRecord
-		var at int64
-		if err := rows.Scan(&l.MomentID, &l.UserID, &at); err != nil {
-			return nil, err
-		}
-		l.CreatedAt = fromMicros(at)
-		out[l.MomentID] = append(out[l.MomentID], l)
-	}
-	return out, rows.Err()
-}
-
-// CommentsOf returns the comments of posts, oldest first per post.
-func (q *Queries) CommentsOf(ctx context.Context, ids []string) (map[string][]CommentRecord, error) {
-	out := map[string][]CommentRecord{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	in, args := inList(ids)
-	rows, err := q.query(ctx, `SELECT id, moment_id, user_id, COALESCE(reply_to, ''), body, created_at FROM moment_comments WHERE moment_id IN `+in+` ORDER BY created_at, id`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var c CommentRecord
-		var at int64
-		if err := rows.Scan(&c.ID, &c.MomentID, &c.UserID, &c.ReplyTo, &c.Body, &at); err != nil {
-			return nil, err
-		}
-		c.CreatedAt = fromMicros(at)
-		out[c.MomentID] = append(out[c.MomentID], c)
-	}
-	return out, rows.Err()
-}
-
-// MediaByIDs returns media records by id (missing ones are absent).
-func (q *Queries) MediaByIDs(ctx context.Context, ids []string) (map[string]MediaRecord, error) {
-	out := map[string]MediaRecord{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	in, args := inList(ids)
-	rows, err := q.query(ctx, `SELECT id, owner_id, kind, mime, size, meta, created_at FROM media WHERE id IN `+in, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var m MediaRecord
-		var at int64
-		if err := rows.Scan(&m.ID, &m.OwnerID, &m.Kind, &m.Mime, &m.Size, &m.Meta, &at); err != nil {
-			return nil, err
-		}
-		m.CreatedAt = fromMicros(at)
-		out[m.ID] = m
-	}
-	return out, rows.Err()
-}
-
-// SettingsOf returns the settings documents of people (absent: defaults).
-func (q *Queries) SettingsOf(ctx context.Context, ids []string) (map[string]string, error) {
-	out := map[string]string{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	in, args := inList(ids)
-	rows, err := q.query(ctx, `SELECT user_id, doc FROM settings WHERE user_id IN `+in, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, doc string
-		if err := rows.Scan(&id, &doc); err != nil {
-			return nil, err
-		}
-		out[id] = doc
-	}
-	return out, rows.Err()
-}
-
 // DeleteMoment removes a post; comments, likes, audience and media links go with it.
 func (q *Queries) DeleteMoment(ctx context.Context, id string) error {
 	_, err := q.exec(ctx, `DELETE FROM moments WHERE id = ?`, id)
@@ -286,26 +192,6 @@ func (q *Queries) Unlike(ctx context.Context, momentID, userID string) error {
 	return err
 }
 
-// Likes lists a post's likes, oldest first.
-func (q *Queries) Likes(ctx context.Context, momentID string) ([]LikeRecord, error) {
-	rows, err := q.query(ctx, `SELECT moment_id, user_id, created_at FROM moment_likes WHERE moment_id = ? ORDER BY created_at, user_id`, momentID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []LikeRecord
-	for rows.Next() {
-		var l LikeRecord
-		var at int64
-		if err := rows.Scan(&l.MomentID, &l.UserID, &at); err != nil {
-			return nil, err
-		}
-		l.CreatedAt = fromMicros(at)
-		out = append(out, l)
-	}
-	return out, rows.Err()
-}
-
 // AddComment stores a comment.
 func (q *Queries) AddComment(ctx context.Context, c CommentRecord) error {
 	var reply any
@@ -315,36 +201,6 @@ func (q *Queries) AddComment(ctx context.Context, c CommentRecord) error {
 	_, err := q.exec(ctx, `INSERT INTO moment_comments (id, moment_id, user_id, reply_to, body, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		c.ID, c.MomentID, c.UserID, reply, c.Body, micros(c.CreatedAt))
 	return err
-}
-
-// Comments lists a post's comments, oldest first.
-func (q *Queries) Comments(ctx context.Context, momentID string) ([]CommentRecord, error) {
-	rows, err := q.query(ctx, `SELECT id, moment_id, user_id, COALESCE(reply_to, ''), body, created_at FROM moment_comments WHERE moment_id = ? ORDER BY created_at, id`, momentID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []CommentRecord
-	for rows.Next() {
-		var c CommentRecord
-		var at int64
-		if err := rows.Scan(&c.ID, &c.MomentID, &c.UserID, &c.ReplyTo, &c.Body, &at); err != nil {
-			return nil, err
-		}
-		c.CreatedAt = fromMicros(at)
-		out = append(out, c)
-	}
-	return out, rows.Err()
-}
-
-// FindComment returns a comment, or not_found.
-func (q *Queries) FindComment(ctx context.Context, id string) (CommentRecord, error) {
-	var c CommentRecord
-	var at int64
-	err := q.row(ctx, `SELECT id, moment_id, user_id, COALESCE(reply_to, ''), body, created_at FROM moment_comments WHERE id = ?`, id).
-		Scan(&c.ID, &c.MomentID, &c.UserID, &c.ReplyTo, &c.Body, &at)
-	c.CreatedAt = fromMicros(at)
-	return c, notFound(err, "comment")
 }
 
 // DeleteComment removes a comment.
@@ -383,22 +239,121 @@ func (q *Queries) FriendIDs(ctx context.Context, userID string) ([]string, error
 	return q.strings(ctx, `SELECT friend_id FROM friends WHERE user_id = ?`, userID)
 }
 
-// CommentsBy lists the comments a person wrote, oldest first.
-func (q *Queries) CommentsBy(ctx context.Context, userID string) ([]CommentRecord, error) {
-	rows, err := q.query(ctx, `SELECT id, moment_id, user_id, COALESCE(reply_to, ''), body, created_at FROM moment_comments WHERE user_id = ? ORDER BY created_at, id`, userID)
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(...any) error }
+
+// collect runs query and scans every row it answers.
+func collect[T any](ctx context.Context, q *Queries, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []CommentRecord
+	var out []T
 	for rows.Next() {
-		var c CommentRecord
-		var at int64
-		if err := rows.Scan(&c.ID, &c.MomentID, &c.UserID, &c.ReplyTo, &c.Body, &at); err != nil {
+		v, err := scan(rows)
+		if err != nil {
 			return nil, err
 		}
-		c.CreatedAt = fromMicros(at)
-		out = append(out, c)
+		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+func scanLike(sc scanner) (LikeRecord, error) {
+	var l LikeRecord
+	var at int64
+	err := sc.Scan(&l.MomentID, &l.UserID, &at)
+	l.CreatedAt = fromMicros(at)
+	return l, err
+}
+
+const commentCols = `id, moment_id, user_id, COALESCE(reply_to, ''), body, created_at`
+
+func scanComment(sc scanner) (CommentRecord, error) {
+	var c CommentRecord
+	var at int64
+	err := sc.Scan(&c.ID, &c.MomentID, &c.UserID, &c.ReplyTo, &c.Body, &at)
+	c.CreatedAt = fromMicros(at)
+	return c, err
+}
+
+const mediaCols = `id, owner_id, kind, mime, size, meta, created_at`
+
+func scanMedia(sc scanner) (MediaRecord, error) {
+	var m MediaRecord
+	var at int64
+	err := sc.Scan(&m.ID, &m.OwnerID, &m.Kind, &m.Mime, &m.Size, &m.Meta, &at)
+	m.CreatedAt = fromMicros(at)
+	return m, err
+}
+
+// LikesOf returns the likes of posts, oldest first per post.
+func (q *Queries) LikesOf(ctx context.Context, ids []string) (map[string][]LikeRecord, error) {
+	out := map[string][]LikeRecord{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	in, args := inList(ids)
+	likes, err := collect(ctx, q, scanLike, `SELECT moment_id, user_id, created_at FROM moment_likes WHERE moment_id IN `+in+` ORDER BY created_at, user_id`, args...)
+	for _, l := range likes {
+		out[l.MomentID] = append(out[l.MomentID], l)
+	}
+	return out, err
+}
+
+// CommentsOf returns the comments of posts, oldest first per post.
+func (q *Queries) CommentsOf(ctx context.Context, ids []string) (map[string][]CommentRecord, error) {
+	out := map[string][]CommentRecord{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	in, args := inList(ids)
+	cs, err := collect(ctx, q, scanComment, `SELECT `+commentCols+` FROM moment_comments WHERE moment_id IN `+in+` ORDER BY created_at, id`, args...)
+	for _, c := range cs {
+		out[c.MomentID] = append(out[c.MomentID], c)
+	}
+	return out, err
+}
+
+// CommentsBy lists the comments a person wrote, oldest first.
+func (q *Queries) CommentsBy(ctx context.Context, userID string) ([]CommentRecord, error) {
+	return collect(ctx, q, scanComment, `SELECT `+commentCols+` FROM moment_comments WHERE user_id = ? ORDER BY created_at, id`, userID)
+}
+
+// FindComment returns a comment, or not_found.
+func (q *Queries) FindComment(ctx context.Context, id string) (CommentRecord, error) {
+	c, err := scanComment(q.row(ctx, `SELECT `+commentCols+` FROM moment_comments WHERE id = ?`, id))
+	return c, notFound(err, "comment")
+}
+
+// MediaByIDs returns media records by id (missing ones are absent).
+func (q *Queries) MediaByIDs(ctx context.Context, ids []string) (map[string]MediaRecord, error) {
+	out := map[string]MediaRecord{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	in, args := inList(ids)
+	ms, err := collect(ctx, q, scanMedia, `SELECT `+mediaCols+` FROM media WHERE id IN `+in, args...)
+	for _, m := range ms {
+		out[m.ID] = m
+	}
+	return out, err
+}
+
+// SettingsOf returns the settings documents of people (absent: defaults).
+func (q *Queries) SettingsOf(ctx context.Context, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	in, args := inList(ids)
+	pairs, err := collect(ctx, q, func(sc scanner) ([2]string, error) {
+		var p [2]string
+		return p, sc.Scan(&p[0], &p[1])
+	}, `SELECT user_id, doc FROM settings WHERE user_id IN `+in, args...)
+	for _, p := range pairs {
+		out[p[0]] = p[1]
+	}
+	return out, err
 }
