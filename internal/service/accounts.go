@@ -30,22 +30,22 @@ type profile struct {
 	BirthDate string `json:"birth_date,omitempty"`
 }
 
-func profileAD(userID string) string { return "users/" + userID + "/profile" }
+func ProfileAD(userID string) string { return "users/" + userID + "/profile" }
 
-func deviceAD(userID string, idx []byte) string {
+func DeviceAD(userID string, idx []byte) string {
 	return "devices/" + userID + "/" + hex.EncodeToString(idx)
 }
 
-func (s *Service) phoneIdx(phone string) []byte { return s.keys.Index("phone", phone) }
+func (s *Service) PhoneIdx(phone string) []byte { return s.Keys.Index("phone", phone) }
 
-func (s *Service) usernameIdx(username string) []byte { return s.keys.Index("username", username) }
+func (s *Service) UsernameIdx(username string) []byte { return s.Keys.Index("username", username) }
 
 func (s *Service) deviceIdx(userID, deviceID string) []byte {
-	return s.keys.Index("device", userID+"\x00"+deviceID)
+	return s.Keys.Index("device", userID+"\x00"+deviceID)
 }
 
 func (s *Service) codeMAC(phone, purpose, code string) []byte {
-	return s.keys.Index("code", phone+"\x00"+purpose+"\x00"+code)
+	return s.Keys.Index("code", phone+"\x00"+purpose+"\x00"+code)
 }
 
 func validPurpose(p string) bool {
@@ -56,7 +56,7 @@ func validPurpose(p string) bool {
 	return false
 }
 
-func rateLimited(wait time.Duration, what string) error {
+func RateLimited(wait time.Duration, what string) error {
 	secs := int(wait.Seconds() + 0.999)
 	if secs < 1 {
 		secs = 1
@@ -73,50 +73,50 @@ func (s *Service) RequestCode(ctx context.Context, rawPhone, purpose, clientIP s
 	if !validPurpose(purpose) {
 		return tkesj.Errorf(tkesj.EInvalid, "invalid_purpose", "purpose must be one of register, login, step_up, reset")
 	}
-	phone, err := validate.Phone(rawPhone, s.cfg.PhoneRegion)
+	phone, err := validate.Phone(rawPhone, s.Cfg.PhoneRegion)
 	if err != nil {
 		return err
 	}
 	if ok, wait := s.codesPerIP.Allow(clientIP); !ok {
-		return rateLimited(wait, "code requests from this network")
+		return RateLimited(wait, "code requests from this network")
 	}
-	idx := s.phoneIdx(phone)
-	now := s.now()
-	if c, err := s.db.Read().FindCode(ctx, idx, purpose); err == nil && now.Before(c.ExpiresAt) {
-		if wait := c.CreatedAt.Add(s.cfg.CodeCooldown).Sub(now); wait > 0 {
-			return rateLimited(wait, "code requests for this phone")
+	idx := s.PhoneIdx(phone)
+	now := s.Now()
+	if c, err := s.DB.Read().FindCode(ctx, idx, purpose); err == nil && now.Before(c.ExpiresAt) {
+		if wait := c.CreatedAt.Add(s.Cfg.CodeCooldown).Sub(now); wait > 0 {
+			return RateLimited(wait, "code requests for this phone")
 		}
 	}
-	if ok, wait := s.codesPerPhone.Allow(phone); !ok {
-		return rateLimited(wait, "code requests for this phone")
+	if ok, wait := s.CodesPerPhone.Allow(phone); !ok {
+		return RateLimited(wait, "code requests for this phone")
 	}
 	if purpose != tkesj.PurposeRegister {
-		if _, err := s.db.Read().FindUserByPhoneIdx(ctx, idx); err != nil {
+		if _, err := s.DB.Read().FindUserByPhoneIdx(ctx, idx); err != nil {
 			if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 				return nil // same answer as for a known phone
 			}
-			return s.internal(ctx, "request code", err)
+			return s.Internal(ctx, "request code", err)
 		}
 	}
-	return s.issueCode(ctx, phone, purpose, purpose)
+	return s.IssueCode(ctx, phone, purpose, purpose)
 }
 
 // issueCode stores a fresh code for phone under purpose and sends it,
 // telling the gateway sendAs as its purpose.
-func (s *Service) issueCode(ctx context.Context, phone, purpose, sendAs string) error {
+func (s *Service) IssueCode(ctx context.Context, phone, purpose, sendAs string) error {
 	code, err := sixDigits()
 	if err != nil {
-		return s.internal(ctx, "issue code", err)
+		return s.Internal(ctx, "issue code", err)
 	}
-	now := s.now()
-	idx := s.phoneIdx(phone)
-	rec := store.CodeRecord{PhoneIdx: idx, Purpose: purpose, CodeMAC: s.codeMAC(phone, purpose, code), ExpiresAt: now.Add(s.cfg.CodeTTL), CreatedAt: now}
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.PutCode(ctx, rec) }); err != nil {
-		return s.internal(ctx, "issue code", err)
+	now := s.Now()
+	idx := s.PhoneIdx(phone)
+	rec := store.CodeRecord{PhoneIdx: idx, Purpose: purpose, CodeMAC: s.codeMAC(phone, purpose, code), ExpiresAt: now.Add(s.Cfg.CodeTTL), CreatedAt: now}
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.PutCode(ctx, rec) }); err != nil {
+		return s.Internal(ctx, "issue code", err)
 	}
-	if err := s.codes.SendCode(ctx, phone, code, sendAs); err != nil {
-		s.db.Update(ctx, func(q *store.Queries) error { return q.DeleteCode(ctx, idx, purpose) })
-		s.log.WarnContext(ctx, "code delivery failed", "purpose", sendAs, "err", err.Error())
+	if err := s.Codes.SendCode(ctx, phone, code, sendAs); err != nil {
+		s.DB.Update(ctx, func(q *store.Queries) error { return q.DeleteCode(ctx, idx, purpose) })
+		s.Log.WarnContext(ctx, "code delivery failed", "purpose", sendAs, "err", err.Error())
 		return tkesj.Errorf(tkesj.EUnavailable, "code_delivery_failed", "the code could not be sent just now; try again in a minute")
 	}
 	return nil
@@ -134,7 +134,7 @@ var errCodeMismatch = tkesj.Errorf(tkesj.EInvalid, "code_mismatch", "the code is
 
 // consumeCode checks code for phone and purpose and burns it when it matches.
 // A wrong try is counted (and committed); the last allowed wrong try burns it.
-func (s *Service) consumeCode(ctx context.Context, phone, purpose, code string) error {
+func (s *Service) ConsumeCode(ctx context.Context, phone, purpose, code string) error {
 	return s.checkCode(ctx, phone, purpose, code, true)
 }
 
@@ -144,9 +144,9 @@ func (s *Service) checkCode(ctx context.Context, phone, purpose, code string, bu
 	if len(code) != 6 || strings.Trim(code, "0123456789") != "" {
 		return errCodeMismatch
 	}
-	idx := s.phoneIdx(phone)
+	idx := s.PhoneIdx(phone)
 	mismatch := false
-	err := s.db.Update(ctx, func(q *store.Queries) error {
+	err := s.DB.Update(ctx, func(q *store.Queries) error {
 		c, err := q.FindCode(ctx, idx, purpose)
 		if err != nil {
 			if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
@@ -155,13 +155,13 @@ func (s *Service) checkCode(ctx context.Context, phone, purpose, code string, bu
 			}
 			return err
 		}
-		if !s.now().Before(c.ExpiresAt) || c.Attempts >= s.cfg.CodeMaxAttempts {
+		if !s.Now().Before(c.ExpiresAt) || c.Attempts >= s.Cfg.CodeMaxAttempts {
 			mismatch = true
 			return q.DeleteCode(ctx, idx, purpose)
 		}
 		if subtle.ConstantTimeCompare(c.CodeMAC, s.codeMAC(phone, purpose, code)) != 1 {
 			mismatch = true
-			if c.Attempts+1 >= s.cfg.CodeMaxAttempts {
+			if c.Attempts+1 >= s.Cfg.CodeMaxAttempts {
 				return q.DeleteCode(ctx, idx, purpose)
 			}
 			return q.CountCodeAttempt(ctx, idx, purpose)
@@ -172,7 +172,7 @@ func (s *Service) checkCode(ctx context.Context, phone, purpose, code string, bu
 		return q.DeleteCode(ctx, idx, purpose)
 	})
 	if err != nil {
-		return s.internal(ctx, "check code", err)
+		return s.Internal(ctx, "check code", err)
 	}
 	if mismatch {
 		return errCodeMismatch
@@ -185,7 +185,7 @@ type DeviceInput struct {
 	ID, Model, OS, AppVersion, Network string
 }
 
-func (d DeviceInput) validate(ip string) (tkesj.Device, error) {
+func (d DeviceInput) Validate(ip string) (tkesj.Device, error) {
 	id, err := validate.DeviceID(d.ID)
 	if err != nil {
 		return tkesj.Device{}, err
@@ -213,7 +213,7 @@ type RegisterInput struct {
 // Register creates an account after checking the one-time code, records the
 // accepted policy in the consent ledger (R-ACC-2) and signs the device in.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (tkesj.User, string, error) {
-	phone, err := validate.Phone(in.Phone, s.cfg.PhoneRegion)
+	phone, err := validate.Phone(in.Phone, s.Cfg.PhoneRegion)
 	if err != nil {
 		return tkesj.User{}, "", err
 	}
@@ -232,17 +232,17 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (tkesj.User, s
 	if err := validate.Password(in.Password, username, strings.TrimPrefix(phone, "+"), nickname); err != nil {
 		return tkesj.User{}, "", err
 	}
-	dev, err := in.Device.validate(in.IP)
+	dev, err := in.Device.Validate(in.IP)
 	if err != nil {
 		return tkesj.User{}, "", err
 	}
-	minor, err := s.checkBirthDate(in.BirthDate)
+	minor, err := s.CheckBirthDate(in.BirthDate)
 	if err != nil {
 		return tkesj.User{}, "", err
 	}
-	pol, err := s.db.Read().CurrentPolicy(ctx)
+	pol, err := s.DB.Read().CurrentPolicy(ctx)
 	if err != nil {
-		return tkesj.User{}, "", s.internal(ctx, "register", err)
+		return tkesj.User{}, "", s.Internal(ctx, "register", err)
 	}
 	if in.PolicyVersion != pol.Version {
 		return tkesj.User{}, "", tkesj.Errorf(tkesj.EConflict, "policy_acceptance_required",
@@ -250,7 +250,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (tkesj.User, s
 	}
 	// Usernames are public (people find each other by them), so saying one is
 	// taken before the code is checked reveals nothing private and spares the code.
-	if _, err := s.db.Read().FindUserByUsernameIdx(ctx, s.usernameIdx(username)); err == nil {
+	if _, err := s.DB.Read().FindUserByUsernameIdx(ctx, s.UsernameIdx(username)); err == nil {
 		return tkesj.User{}, "", tkesj.Errorf(tkesj.EConflict, "username_taken", "this username is taken; choose another")
 	}
 	// The code is checked now and burnt in the transaction that creates the
@@ -263,27 +263,27 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (tkesj.User, s
 		}
 		return tkesj.User{}, "", err
 	}
-	hash, err := s.hasher.Hash(ctx, in.Password)
+	hash, err := s.Hasher.Hash(ctx, in.Password)
 	if err != nil {
-		return tkesj.User{}, "", s.internal(ctx, "register", err)
+		return tkesj.User{}, "", s.Internal(ctx, "register", err)
 	}
-	now := s.now()
-	u := tkesj.User{ID: newID("u"), Username: username, Nickname: nickname, Gender: gender, Phone: phone, BirthDate: in.BirthDate, Status: tkesj.UserActive, CreatedAt: now}
+	now := s.Now()
+	u := tkesj.User{ID: NewID("u"), Username: username, Nickname: nickname, Gender: gender, Phone: phone, BirthDate: in.BirthDate, Status: tkesj.UserActive, CreatedAt: now}
 	if minor {
 		u.Status = tkesj.UserPendingGuardian
 	}
-	if err := s.keys.CreateKey(ctx, u.ID); err != nil {
-		return tkesj.User{}, "", s.internal(ctx, "register", err)
+	if err := s.Keys.CreateKey(ctx, u.ID); err != nil {
+		return tkesj.User{}, "", s.Internal(ctx, "register", err)
 	}
-	sealed, err := s.seal(ctx, u.ID, profileAD(u.ID), profileOf(u))
+	sealed, err := s.Seal(ctx, u.ID, ProfileAD(u.ID), ProfileOf(u))
 	if err != nil {
-		s.keys.Destroy(ctx, u.ID)
-		return tkesj.User{}, "", s.internal(ctx, "register", err)
+		s.Keys.Destroy(ctx, u.ID)
+		return tkesj.User{}, "", s.Internal(ctx, "register", err)
 	}
-	rec := store.UserRecord{ID: u.ID, UsernameIdx: s.usernameIdx(username), PhoneIdx: s.phoneIdx(phone), Profile: sealed,
+	rec := store.UserRecord{ID: u.ID, UsernameIdx: s.UsernameIdx(username), PhoneIdx: s.PhoneIdx(phone), Profile: sealed,
 		PasswordHash: hash, Status: string(u.Status), CreatedAt: now, UpdatedAt: now}
 	var token string
-	err = s.db.Update(ctx, func(q *store.Queries) error {
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		if err := q.CreateUser(ctx, rec); err != nil {
 			return err
 		}
@@ -310,15 +310,15 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (tkesj.User, s
 				return err
 			}
 		}
-		token, err = s.startSession(ctx, q, u.ID, dev)
+		token, err = s.StartSession(ctx, q, u.ID, dev)
 		return err
 	})
 	if err != nil {
-		s.keys.Destroy(ctx, u.ID)
+		s.Keys.Destroy(ctx, u.ID)
 		if k := tkesj.ErrorKindOf(err); k == tkesj.EConflict || k == tkesj.EInvalid {
 			return tkesj.User{}, "", err
 		}
-		return tkesj.User{}, "", s.internal(ctx, "register", err)
+		return tkesj.User{}, "", s.Internal(ctx, "register", err)
 	}
 	return u, token, nil
 }
@@ -326,32 +326,32 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (tkesj.User, s
 // usedForRegistration reports whether code is the right code for phone that a
 // registration has just used: only its holder learns the phone is taken.
 func (s *Service) usedForRegistration(ctx context.Context, phone, code string) bool {
-	c, err := s.db.Read().FindCode(ctx, s.phoneIdx(phone), tkesj.PurposeRegister+"_used")
-	return err == nil && s.now().Before(c.ExpiresAt) && subtle.ConstantTimeCompare(c.CodeMAC, s.codeMAC(phone, tkesj.PurposeRegister, code)) == 1
+	c, err := s.DB.Read().FindCode(ctx, s.PhoneIdx(phone), tkesj.PurposeRegister+"_used")
+	return err == nil && s.Now().Before(c.ExpiresAt) && subtle.ConstantTimeCompare(c.CodeMAC, s.codeMAC(phone, tkesj.PurposeRegister, code)) == 1
 }
 
-func (s *Service) checkBirthDate(raw string) (minor bool, err error) {
+func (s *Service) CheckBirthDate(raw string) (minor bool, err error) {
 	if raw == "" {
 		return false, nil
 	}
 	d, err := time.Parse("2006-01-02", raw)
-	now := s.now()
+	now := s.Now()
 	if err != nil || d.After(now) || d.Before(now.AddDate(-150, 0, 0)) {
 		return false, tkesj.Errorf(tkesj.EInvalid, "invalid_birth_date", "birth_date must be a past date written YYYY-MM-DD")
 	}
-	return d.After(now.AddDate(-s.cfg.MinorAge, 0, 0)), nil
+	return d.After(now.AddDate(-s.Cfg.MinorAge, 0, 0)), nil
 }
 
-func profileOf(u tkesj.User) profile {
+func ProfileOf(u tkesj.User) profile {
 	return profile{Username: u.Username, Phone: u.Phone, Nickname: u.Nickname, Gender: u.Gender, AvatarID: u.AvatarID, BirthDate: u.BirthDate}
 }
 
 // startSession records the device and a new session on it; it returns the token.
-func (s *Service) startSession(ctx context.Context, q *store.Queries, userID string, dev tkesj.Device) (string, error) {
-	now := s.now()
+func (s *Service) StartSession(ctx context.Context, q *store.Queries, userID string, dev tkesj.Device) (string, error) {
+	now := s.Now()
 	dev.CreatedAt, dev.LastSeenAt = now, now
 	idx := s.deviceIdx(userID, dev.ID)
-	sealed, err := s.seal(ctx, userID, deviceAD(userID, idx), dev)
+	sealed, err := s.Seal(ctx, userID, DeviceAD(userID, idx), dev)
 	if err != nil {
 		return "", err
 	}
@@ -383,7 +383,7 @@ var errBadCredentials = tkesj.Errorf(tkesj.EUnauthenticated, "invalid_credential
 // Login signs a device in (R-ACC-4). Unknown accounts and wrong secrets give
 // the same answer in about the same time.
 func (s *Service) Login(ctx context.Context, in LoginInput) (tkesj.User, string, error) {
-	dev, err := in.Device.validate(in.IP)
+	dev, err := in.Device.Validate(in.IP)
 	if err != nil {
 		return tkesj.User{}, "", err
 	}
@@ -391,7 +391,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (tkesj.User, string,
 	byPassword := false
 	switch {
 	case in.Code != "" || (in.Phone != "" && in.Password == ""):
-		phone, err := validate.Phone(in.Phone, s.cfg.PhoneRegion)
+		phone, err := validate.Phone(in.Phone, s.Cfg.PhoneRegion)
 		if err != nil {
 			return tkesj.User{}, "", err
 		}
@@ -399,11 +399,11 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (tkesj.User, string,
 		if err := s.beforePassword(ctx, nil, key, in.IP); err != nil {
 			return tkesj.User{}, "", err
 		}
-		if err := s.consumeCode(ctx, phone, tkesj.PurposeLogin, in.Code); err != nil {
+		if err := s.ConsumeCode(ctx, phone, tkesj.PurposeLogin, in.Code); err != nil {
 			s.afterFailure(ctx, nil, key, in.IP)
 			return tkesj.User{}, "", errBadCredentials
 		}
-		if rec, err = s.db.Read().FindUserByPhoneIdx(ctx, s.phoneIdx(phone)); err != nil {
+		if rec, err = s.DB.Read().FindUserByPhoneIdx(ctx, s.PhoneIdx(phone)); err != nil {
 			return tkesj.User{}, "", s.credentialsOr(ctx, err)
 		}
 		s.fails.reset(key)
@@ -419,27 +419,27 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (tkesj.User, string,
 			return tkesj.User{}, "", errBadCredentials
 		}
 		key, idx := s.loginIndex(login)
-		found, err := s.db.Read().FindUserByUsernameIdx(ctx, idx)
+		found, err := s.DB.Read().FindUserByUsernameIdx(ctx, idx)
 		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
-			found, err = s.db.Read().FindUserByPhoneIdx(ctx, idx)
+			found, err = s.DB.Read().FindUserByPhoneIdx(ctx, idx)
 		}
 		var account *store.UserRecord
 		if err == nil {
 			account = &found
 		} else if tkesj.ErrorKindOf(err) != tkesj.ENotFound {
-			return tkesj.User{}, "", s.internal(ctx, "login", err)
+			return tkesj.User{}, "", s.Internal(ctx, "login", err)
 		}
 		if err := s.beforePassword(ctx, account, key, in.IP); err != nil {
 			return tkesj.User{}, "", err
 		}
 		if account == nil {
-			s.hasher.Dummy(ctx, in.Password)
+			s.Hasher.Dummy(ctx, in.Password)
 			s.afterFailure(ctx, nil, key, in.IP)
 			return tkesj.User{}, "", errBadCredentials
 		}
-		ok, err := s.hasher.Verify(ctx, in.Password, found.PasswordHash)
+		ok, err := s.Hasher.Verify(ctx, in.Password, found.PasswordHash)
 		if err != nil {
-			return tkesj.User{}, "", s.internal(ctx, "login", err)
+			return tkesj.User{}, "", s.Internal(ctx, "login", err)
 		}
 		if !ok {
 			s.afterFailure(ctx, account, key, in.IP)
@@ -451,29 +451,29 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (tkesj.User, string,
 	if tkesj.UserStatus(rec.Status) == tkesj.UserFrozen {
 		return tkesj.User{}, "", tkesj.Errorf(tkesj.EForbidden, "account_frozen", "this account is frozen; unfreeze it with a code sent to your phone and a new password")
 	}
-	u, err := s.userFromRecord(ctx, rec)
+	u, err := s.UserFromRecord(ctx, rec)
 	if err != nil {
-		return tkesj.User{}, "", s.internal(ctx, "login", err)
+		return tkesj.User{}, "", s.Internal(ctx, "login", err)
 	}
 	if byPassword {
 		if err := s.stepUp(ctx, u, dev, in.StepUpCode); err != nil {
 			return tkesj.User{}, "", err
 		}
 	}
-	newDevice, err := s.db.Read().KnownDevice(ctx, u.ID, s.deviceIdx(u.ID, dev.ID))
+	newDevice, err := s.DB.Read().KnownDevice(ctx, u.ID, s.deviceIdx(u.ID, dev.ID))
 	if err != nil {
-		return tkesj.User{}, "", s.internal(ctx, "login", err)
+		return tkesj.User{}, "", s.Internal(ctx, "login", err)
 	}
 	newDevice = !newDevice
 	var token string
-	err = s.db.Update(ctx, func(q *store.Queries) (err error) {
-		if token, err = s.startSession(ctx, q, u.ID, dev); err != nil {
+	err = s.DB.Update(ctx, func(q *store.Queries) (err error) {
+		if token, err = s.StartSession(ctx, q, u.ID, dev); err != nil {
 			return err
 		}
 		return s.afterLogin(ctx, q, u, dev, newDevice)
 	})
 	if err != nil {
-		return tkesj.User{}, "", s.internal(ctx, "login", err)
+		return tkesj.User{}, "", s.Internal(ctx, "login", err)
 	}
 	return u, token, nil
 }
@@ -482,10 +482,10 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (tkesj.User, string,
 // key and the look-up index to try.
 func (s *Service) loginIndex(login string) (string, []byte) {
 	if u, err := validate.Username(login); err == nil {
-		return "acct:" + u, s.usernameIdx(u)
+		return "acct:" + u, s.UsernameIdx(u)
 	}
-	if p, err := validate.Phone(login, s.cfg.PhoneRegion); err == nil {
-		return "acct:" + p, s.phoneIdx(p)
+	if p, err := validate.Phone(login, s.Cfg.PhoneRegion); err == nil {
+		return "acct:" + p, s.PhoneIdx(p)
 	}
 	return "acct:?" + login, []byte("no such login")
 }
@@ -494,12 +494,12 @@ func (s *Service) credentialsOr(ctx context.Context, err error) error {
 	if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 		return errBadCredentials
 	}
-	return s.internal(ctx, "login", err)
+	return s.Internal(ctx, "login", err)
 }
 
-func (s *Service) userFromRecord(ctx context.Context, rec store.UserRecord) (tkesj.User, error) {
+func (s *Service) UserFromRecord(ctx context.Context, rec store.UserRecord) (tkesj.User, error) {
 	var p profile
-	if err := s.open(ctx, rec.ID, profileAD(rec.ID), rec.Profile, &p); err != nil {
+	if err := s.Open(ctx, rec.ID, ProfileAD(rec.ID), rec.Profile, &p); err != nil {
 		return tkesj.User{}, err
 	}
 	return tkesj.User{ID: rec.ID, Username: p.Username, Nickname: p.Nickname, Gender: p.Gender, Phone: p.Phone,
@@ -514,60 +514,60 @@ type Auth struct {
 	// person's acceptance (R-POL-1); the HTTP layer then lets through only
 	// reading and accepting the policy, exporting and destroying the account.
 	PolicyPending bool
-	status        tkesj.UserStatus // the account's status when the session was checked
-	tokenHash     []byte
+	Status        tkesj.UserStatus // the account's status when the session was checked
+	TokenHash     []byte
 }
 
-var errBadToken = tkesj.Errorf(tkesj.EUnauthenticated, "unauthenticated", "sign in again: the session is missing, signed out or expired")
+var ErrBadToken = tkesj.Errorf(tkesj.EUnauthenticated, "unauthenticated", "sign in again: the session is missing, signed out or expired")
 
 // Authenticate resolves a bearer token to its session.
 func (s *Service) Authenticate(ctx context.Context, token string) (Auth, error) {
 	if !strings.HasPrefix(token, "tk_") || len(token) > 128 {
-		return Auth{}, errBadToken
+		return Auth{}, ErrBadToken
 	}
 	h := tokenHash(token)
-	sess, err := s.db.Read().FindSession(ctx, h)
+	sess, err := s.DB.Read().FindSession(ctx, h)
 	if err != nil {
 		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
-			return Auth{}, errBadToken
+			return Auth{}, ErrBadToken
 		}
-		return Auth{}, s.internal(ctx, "authenticate", err)
+		return Auth{}, s.Internal(ctx, "authenticate", err)
 	}
-	if now := s.now(); now.Sub(sess.LastSeenAt) > s.cfg.SessionTouchStep {
-		if err := s.db.Update(ctx, func(q *store.Queries) error { return q.TouchSession(ctx, sess, now) }); err != nil {
-			s.log.WarnContext(ctx, "touch session", "err", err.Error())
+	if now := s.Now(); now.Sub(sess.LastSeenAt) > s.Cfg.SessionTouchStep {
+		if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.TouchSession(ctx, sess, now) }); err != nil {
+			s.Log.WarnContext(ctx, "touch session", "err", err.Error())
 		}
 	}
 	pending, err := s.policyPending(ctx, sess.PolicyAcceptedAt)
 	if err != nil {
 		return Auth{}, err
 	}
-	return Auth{UserID: sess.UserID, DeviceIdx: sess.DeviceIdx, PolicyPending: pending, status: tkesj.UserStatus(sess.UserStatus), tokenHash: h}, nil
+	return Auth{UserID: sess.UserID, DeviceIdx: sess.DeviceIdx, PolicyPending: pending, Status: tkesj.UserStatus(sess.UserStatus), TokenHash: h}, nil
 }
 
 // Logout ends the caller's own session.
 func (s *Service) Logout(ctx context.Context, a Auth) error {
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.DeleteSession(ctx, a.tokenHash) }); err != nil {
-		return s.internal(ctx, "logout", err)
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.DeleteSession(ctx, a.TokenHash) }); err != nil {
+		return s.Internal(ctx, "logout", err)
 	}
-	s.closeConnections(ctx, a.UserID, a.DeviceIdx)
+	s.CloseConnections(ctx, a.UserID, a.DeviceIdx)
 	return nil
 }
 
 // Me returns the caller's own profile.
 func (s *Service) Me(ctx context.Context, a Auth) (tkesj.User, error) {
-	rec, err := s.db.Read().FindUserByID(ctx, a.UserID)
+	rec, err := s.DB.Read().FindUserByID(ctx, a.UserID)
 	if err != nil {
 		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
-			return tkesj.User{}, errBadToken
+			return tkesj.User{}, ErrBadToken
 		}
-		return tkesj.User{}, s.internal(ctx, "me", err)
+		return tkesj.User{}, s.Internal(ctx, "me", err)
 	}
-	u, err := s.userFromRecord(ctx, rec)
+	u, err := s.UserFromRecord(ctx, rec)
 	if errors.Is(err, keyring.ErrShredded) {
-		return tkesj.User{}, errBadToken
+		return tkesj.User{}, ErrBadToken
 	} else if err != nil {
-		return tkesj.User{}, s.internal(ctx, "me", err)
+		return tkesj.User{}, s.Internal(ctx, "me", err)
 	}
 	return u, nil
 }
@@ -595,19 +595,19 @@ func (s *Service) UpdateMe(ctx context.Context, a Auth, up tkesj.UserUpdate) (tk
 			return tkesj.User{}, err
 		}
 		if name != u.Username {
-			u.Username, usernameIdx = name, s.usernameIdx(name)
+			u.Username, usernameIdx = name, s.UsernameIdx(name)
 		}
 	}
-	sealed, err := s.seal(ctx, u.ID, profileAD(u.ID), profileOf(u))
+	sealed, err := s.Seal(ctx, u.ID, ProfileAD(u.ID), ProfileOf(u))
 	if err != nil {
-		return tkesj.User{}, s.internal(ctx, "update me", err)
+		return tkesj.User{}, s.Internal(ctx, "update me", err)
 	}
-	err = s.db.Update(ctx, func(q *store.Queries) error { return q.UpdateUserProfile(ctx, u.ID, usernameIdx, sealed, s.now()) })
+	err = s.DB.Update(ctx, func(q *store.Queries) error { return q.UpdateUserProfile(ctx, u.ID, usernameIdx, sealed, s.Now()) })
 	if err != nil {
 		if tkesj.ErrorKindOf(err) == tkesj.EConflict {
 			return tkesj.User{}, err
 		}
-		return tkesj.User{}, s.internal(ctx, "update me", err)
+		return tkesj.User{}, s.Internal(ctx, "update me", err)
 	}
 	return u, nil
 }
@@ -620,15 +620,15 @@ type DeviceView struct {
 
 // Devices lists the caller's devices (R-DEV-4), most recently used first.
 func (s *Service) Devices(ctx context.Context, a Auth) ([]DeviceView, error) {
-	recs, err := s.db.Read().Devices(ctx, a.UserID)
+	recs, err := s.DB.Read().Devices(ctx, a.UserID)
 	if err != nil {
-		return nil, s.internal(ctx, "devices", err)
+		return nil, s.Internal(ctx, "devices", err)
 	}
 	out := make([]DeviceView, 0, len(recs))
 	for _, r := range recs {
 		var d tkesj.Device
-		if err := s.open(ctx, a.UserID, deviceAD(a.UserID, r.DeviceIdx), r.Sealed, &d); err != nil {
-			return nil, s.internal(ctx, "devices", err)
+		if err := s.Open(ctx, a.UserID, DeviceAD(a.UserID, r.DeviceIdx), r.Sealed, &d); err != nil {
+			return nil, s.Internal(ctx, "devices", err)
 		}
 		d.CreatedAt, d.LastSeenAt = r.CreatedAt, r.LastSeenAt
 		out = append(out, DeviceView{Device: d, Current: subtle.ConstantTimeCompare(r.DeviceIdx, a.DeviceIdx) == 1})
@@ -644,16 +644,16 @@ func (s *Service) SignOutDevice(ctx context.Context, a Auth, deviceID string) er
 		return tkesj.ErrNotFound("device")
 	}
 	var found bool
-	err := s.db.Update(ctx, func(q *store.Queries) (err error) {
+	err := s.DB.Update(ctx, func(q *store.Queries) (err error) {
 		found, err = q.DeleteDevice(ctx, a.UserID, s.deviceIdx(a.UserID, deviceID))
 		return err
 	})
 	if err != nil {
-		return s.internal(ctx, "sign out device", err)
+		return s.Internal(ctx, "sign out device", err)
 	}
 	if !found {
 		return tkesj.ErrNotFound("device")
 	}
-	s.closeConnections(ctx, a.UserID, s.deviceIdx(a.UserID, deviceID))
+	s.CloseConnections(ctx, a.UserID, s.deviceIdx(a.UserID, deviceID))
 	return nil
 }

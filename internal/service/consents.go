@@ -21,9 +21,9 @@ var permissionPurpose = map[string]string{
 
 // Policy returns the current privacy policy.
 func (s *Service) Policy(ctx context.Context) (tkesj.Policy, error) {
-	p, err := s.db.Read().CurrentPolicy(ctx)
+	p, err := s.DB.Read().CurrentPolicy(ctx)
 	if err != nil {
-		return tkesj.Policy{}, s.internal(ctx, "policy", err)
+		return tkesj.Policy{}, s.Internal(ctx, "policy", err)
 	}
 	return p, nil
 }
@@ -41,9 +41,9 @@ func (s *Service) SetPermission(ctx context.Context, a Auth, name string, grante
 		return tkesj.Consent{}, err
 	}
 	c := tkesj.Consent{Kind: tkesj.ConsentPermission, Subject: name, Granted: granted, Purpose: purpose,
-		PolicyVersion: pol.Version, Method: "api", At: s.now()}
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.AppendConsent(ctx, a.UserID, c) }); err != nil {
-		return tkesj.Consent{}, s.internal(ctx, "set permission", err)
+		PolicyVersion: pol.Version, Method: "api", At: s.Now()}
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.AppendConsent(ctx, a.UserID, c) }); err != nil {
+		return tkesj.Consent{}, s.Internal(ctx, "set permission", err)
 	}
 	return c, nil
 }
@@ -70,12 +70,12 @@ func (s *Service) Permissions(ctx context.Context, a Auth) (map[string]bool, err
 // PermissionGranted reports whether the person's latest word on a permission
 // is a grant. Features call it before each use (R-PRM-2).
 func (s *Service) PermissionGranted(ctx context.Context, userID, name string) (bool, error) {
-	c, err := s.db.Read().LatestConsent(ctx, userID, tkesj.ConsentPermission, name)
+	c, err := s.DB.Read().LatestConsent(ctx, userID, tkesj.ConsentPermission, name)
 	if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 		return false, nil
 	}
 	if err != nil {
-		return false, s.internal(ctx, "permission", err)
+		return false, s.Internal(ctx, "permission", err)
 	}
 	return c.Granted, nil
 }
@@ -96,9 +96,9 @@ func (s *Service) RequirePermission(ctx context.Context, userID, name, feature s
 
 // Consents returns the caller's whole consent ledger, oldest first (R-CON-1).
 func (s *Service) Consents(ctx context.Context, a Auth) ([]tkesj.Consent, error) {
-	cs, err := s.db.Read().Consents(ctx, a.UserID)
+	cs, err := s.DB.Read().Consents(ctx, a.UserID)
 	if err != nil {
-		return nil, s.internal(ctx, "consents", err)
+		return nil, s.Internal(ctx, "consents", err)
 	}
 	return cs, nil
 }

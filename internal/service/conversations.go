@@ -53,27 +53,27 @@ func directKey(a, b string) string {
 // friend, creating it on first use (get-or-create). Strangers and blocked
 // people get not_found-free refusals that say what to do.
 func (s *Service) CreateDirect(ctx context.Context, a Auth, peer string) (Conversation, bool, error) {
-	if err := s.requireActive(ctx, a); err != nil {
+	if err := s.RequireActive(ctx, a); err != nil {
 		return Conversation{}, false, err
 	}
 	if peer == a.UserID {
 		return Conversation{}, false, tkesj.Errorf(tkesj.EInvalid, "invalid_members", "a direct chat needs one other person")
 	}
-	if err := s.canMessage(ctx, s.db.Read(), a.UserID, peer); err != nil {
+	if err := s.CanMessage(ctx, s.DB.Read(), a.UserID, peer); err != nil {
 		return Conversation{}, false, err
 	}
 	key := directKey(a.UserID, peer)
-	now := s.now()
+	now := s.Now()
 	created := false
 	var id string
-	err := s.db.Update(ctx, func(q *store.Queries) error {
+	err := s.DB.Update(ctx, func(q *store.Queries) error {
 		if c, err := q.FindDirectConversation(ctx, key); err == nil {
 			id = c.ID
 			return nil
 		} else if tkesj.ErrorKindOf(err) != tkesj.ENotFound {
 			return err
 		}
-		id, created = newID("c"), true
+		id, created = NewID("c"), true
 		if err := q.CreateConversation(ctx, store.ConversationRecord{ID: id, Kind: "direct", DirectKey: sql.NullString{String: key, Valid: true}, CreatedAt: now, UpdatedAt: now}); err != nil {
 			return err
 		}
@@ -85,7 +85,7 @@ func (s *Service) CreateDirect(ctx context.Context, a Auth, peer string) (Conver
 		return nil
 	})
 	if err != nil {
-		return Conversation{}, false, s.internal(ctx, "create direct", err)
+		return Conversation{}, false, s.Internal(ctx, "create direct", err)
 	}
 	c, err := s.Conversation(ctx, a, id)
 	return c, created, err
@@ -93,16 +93,16 @@ func (s *Service) CreateDirect(ctx context.Context, a Auth, peer string) (Conver
 
 // canMessage says whether from may start or continue a direct chat with to:
 // only friends, and never across a block.
-func (s *Service) canMessage(ctx context.Context, q *store.Queries, from, to string) error {
+func (s *Service) CanMessage(ctx context.Context, q *store.Queries, from, to string) error {
 	// Friendship rows go with their accounts, so friends exist; only a
 	// refusal needs to tell a stranger from nobody.
 	if blocked, err := q.EitherBlocks(ctx, from, to); err != nil {
-		return s.internal(ctx, "can message", err)
+		return s.Internal(ctx, "can message", err)
 	} else if blocked {
 		return tkesj.Errorf(tkesj.EForbidden, "blocked", "you cannot message this person")
 	}
 	if ok, err := q.AreFriends(ctx, from, to); err != nil {
-		return s.internal(ctx, "can message", err)
+		return s.Internal(ctx, "can message", err)
 	} else if !ok {
 		if _, err := q.FindUserByID(ctx, to); err != nil {
 			return tkesj.ErrNotFound("user")
@@ -115,33 +115,33 @@ func (s *Service) canMessage(ctx context.Context, q *store.Queries, from, to str
 // CreateGroup makes a group with the caller as owner and the given friends
 // as members (R-MSG-2).
 func (s *Service) CreateGroup(ctx context.Context, a Auth, name string, members []string) (Conversation, error) {
-	if err := s.requireActive(ctx, a); err != nil {
+	if err := s.RequireActive(ctx, a); err != nil {
 		return Conversation{}, err
 	}
 	name, err := groupName(name)
 	if err != nil {
 		return Conversation{}, err
 	}
-	ids := uniqueOthers(members, a.UserID)
-	if len(ids)+1 > s.cfg.GroupCap {
-		return Conversation{}, tkesj.Errorf(tkesj.EInvalid, "group_full", "a group has at most %d members", s.cfg.GroupCap)
+	ids := UniqueOthers(members, a.UserID)
+	if len(ids)+1 > s.Cfg.GroupCap {
+		return Conversation{}, tkesj.Errorf(tkesj.EInvalid, "group_full", "a group has at most %d members", s.Cfg.GroupCap)
 	}
-	q := s.db.Read()
+	q := s.DB.Read()
 	for _, id := range ids {
-		if err := s.canMessage(ctx, q, a.UserID, id); err != nil {
+		if err := s.CanMessage(ctx, q, a.UserID, id); err != nil {
 			return Conversation{}, err
 		}
 	}
-	id := newID("c")
-	if err := s.keys.CreateKey(ctx, convKeyID(id)); err != nil {
-		return Conversation{}, s.internal(ctx, "create group", err)
+	id := NewID("c")
+	if err := s.Keys.CreateKey(ctx, convKeyID(id)); err != nil {
+		return Conversation{}, s.Internal(ctx, "create group", err)
 	}
-	meta, err := s.seal(ctx, convKeyID(id), "conversations/"+id+"/meta", groupMeta{Name: name})
+	meta, err := s.Seal(ctx, convKeyID(id), "conversations/"+id+"/meta", groupMeta{Name: name})
 	if err != nil {
-		return Conversation{}, s.internal(ctx, "create group", err)
+		return Conversation{}, s.Internal(ctx, "create group", err)
 	}
-	now := s.now()
-	err = s.db.Update(ctx, func(q *store.Queries) error {
+	now := s.Now()
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		if err := q.CreateConversation(ctx, store.ConversationRecord{ID: id, Kind: "group", Meta: meta, CreatedAt: now, UpdatedAt: now}); err != nil {
 			return err
 		}
@@ -156,10 +156,10 @@ func (s *Service) CreateGroup(ctx context.Context, a Auth, name string, members 
 		return nil
 	})
 	if err != nil {
-		s.keys.Destroy(ctx, convKeyID(id))
-		return Conversation{}, s.internal(ctx, "create group", err)
+		s.Keys.Destroy(ctx, convKeyID(id))
+		return Conversation{}, s.Internal(ctx, "create group", err)
 	}
-	s.publish(ctx, append(ids, a.UserID), map[string]any{"type": "conversation", "conversation_id": id, "event": "created"})
+	s.Publish(ctx, append(ids, a.UserID), map[string]any{"type": "conversation", "conversation_id": id, "event": "created"})
 	return s.Conversation(ctx, a, id)
 }
 
@@ -171,7 +171,7 @@ func groupName(name string) (string, error) {
 	return name, nil
 }
 
-func uniqueOthers(ids []string, self string) []string {
+func UniqueOthers(ids []string, self string) []string {
 	seen := map[string]bool{self: true}
 	var out []string
 	for _, id := range ids {
@@ -186,32 +186,32 @@ func uniqueOthers(ids []string, self string) []string {
 
 // member returns the caller's membership, or not_found for a conversation
 // they are not in (which is also the answer when it does not exist).
-func (s *Service) member(ctx context.Context, q *store.Queries, a Auth, convID string) (store.MemberRecord, error) {
+func (s *Service) Member(ctx context.Context, q *store.Queries, a Auth, convID string) (store.MemberRecord, error) {
 	m, err := q.FindMember(ctx, convID, a.UserID)
 	if err != nil && tkesj.ErrorKindOf(err) != tkesj.ENotFound {
-		return m, s.internal(ctx, "member", err)
+		return m, s.Internal(ctx, "member", err)
 	}
 	return m, err
 }
 
 // Conversation returns one conversation with its members; not_found for non-members.
 func (s *Service) Conversation(ctx context.Context, a Auth, id string) (Conversation, error) {
-	q := s.db.Read()
-	m, err := s.member(ctx, q, a, id)
+	q := s.DB.Read()
+	m, err := s.Member(ctx, q, a, id)
 	if err != nil {
 		return Conversation{}, err
 	}
 	rec, err := q.FindConversation(ctx, id)
 	if err != nil {
-		return Conversation{}, s.internal(ctx, "conversation", err)
+		return Conversation{}, s.Internal(ctx, "conversation", err)
 	}
 	c := s.conversationView(ctx, q, a, rec, m)
 	ms, err := q.Members(ctx, id)
 	if err != nil {
-		return Conversation{}, s.internal(ctx, "conversation", err)
+		return Conversation{}, s.Internal(ctx, "conversation", err)
 	}
 	for _, mm := range ms {
-		if p, err := s.profile(ctx, q, mm.UserID); err == nil {
+		if p, err := s.LookupProfile(ctx, q, mm.UserID); err == nil {
 			c.Members = append(c.Members, Member{Profile: p, Role: mm.Role, ReadSeq: mm.ReadSeq})
 		}
 	}
@@ -224,13 +224,13 @@ func (s *Service) conversationView(ctx context.Context, q *store.Queries, a Auth
 		Muted: m.Muted, UpdatedAt: rec.UpdatedAt}
 	if rec.Kind == "group" {
 		var meta groupMeta
-		if err := s.open(ctx, convKeyID(rec.ID), "conversations/"+rec.ID+"/meta", rec.Meta, &meta); err == nil {
+		if err := s.Open(ctx, convKeyID(rec.ID), "conversations/"+rec.ID+"/meta", rec.Meta, &meta); err == nil {
 			c.Name, c.Announcement = meta.Name, meta.Announcement
 		}
 	} else if rec.DirectKey.Valid {
 		for _, id := range strings.Split(rec.DirectKey.String, "|") {
 			if id != a.UserID {
-				if p, err := s.profile(ctx, q, id); err == nil {
+				if p, err := s.LookupProfile(ctx, q, id); err == nil {
 					c.Peer = &p
 				} else {
 					c.Peer = &Profile{ID: id, Nickname: ""} // a destroyed account
@@ -247,17 +247,17 @@ func (s *Service) conversationView(ctx context.Context, q *store.Queries, a Auth
 // Conversations lists the caller's conversations, most recently active first,
 // each with its unread count and last message.
 func (s *Service) Conversations(ctx context.Context, a Auth) ([]Conversation, error) {
-	q := s.db.Read()
+	q := s.DB.Read()
 	recs, ms, err := q.ConversationsOf(ctx, a.UserID)
 	if err != nil {
-		return nil, s.internal(ctx, "conversations", err)
+		return nil, s.Internal(ctx, "conversations", err)
 	}
 	out := make([]Conversation, 0, len(recs))
 	for i, rec := range recs {
 		c := s.conversationView(ctx, q, a, rec, ms[i])
 		if rec.LastSeq > ms[i].JoinedSeq {
 			if msgs, err := q.Messages(ctx, store.MessageFilter{ConvID: rec.ID, ViewerID: a.UserID, AfterSeq: ms[i].JoinedSeq, BeforeSeq: rec.LastSeq + 1, Limit: 1, Newest: true}); err == nil && len(msgs) == 1 {
-				m := s.messageView(ctx, msgs[0])
+				m := s.MessageView(ctx, msgs[0])
 				c.LastMessage = &m
 			}
 		}
@@ -271,14 +271,14 @@ type GroupUpdate struct{ Name, Announcement *string }
 
 // UpdateGroup lets the owner or an admin rename a group or set its announcement.
 func (s *Service) UpdateGroup(ctx context.Context, a Auth, id string, up GroupUpdate) (Conversation, error) {
-	q := s.db.Read()
-	m, err := s.member(ctx, q, a, id)
+	q := s.DB.Read()
+	m, err := s.Member(ctx, q, a, id)
 	if err != nil {
 		return Conversation{}, err
 	}
 	rec, err := q.FindConversation(ctx, id)
 	if err != nil {
-		return Conversation{}, s.internal(ctx, "update group", err)
+		return Conversation{}, s.Internal(ctx, "update group", err)
 	}
 	if rec.Kind != "group" {
 		return Conversation{}, tkesj.Errorf(tkesj.EInvalid, "not_a_group", "only groups have a name and an announcement")
@@ -287,8 +287,8 @@ func (s *Service) UpdateGroup(ctx context.Context, a Auth, id string, up GroupUp
 		return Conversation{}, tkesj.Errorf(tkesj.EForbidden, "forbidden", "only the group's owner and admins can change it")
 	}
 	var meta groupMeta
-	if err := s.open(ctx, convKeyID(id), "conversations/"+id+"/meta", rec.Meta, &meta); err != nil {
-		return Conversation{}, s.internal(ctx, "update group", err)
+	if err := s.Open(ctx, convKeyID(id), "conversations/"+id+"/meta", rec.Meta, &meta); err != nil {
+		return Conversation{}, s.Internal(ctx, "update group", err)
 	}
 	if up.Name != nil {
 		if meta.Name, err = groupName(*up.Name); err != nil {
@@ -301,50 +301,50 @@ func (s *Service) UpdateGroup(ctx context.Context, a Auth, id string, up GroupUp
 		}
 		meta.Announcement = strings.TrimSpace(*up.Announcement)
 	}
-	sealed, err := s.seal(ctx, convKeyID(id), "conversations/"+id+"/meta", meta)
+	sealed, err := s.Seal(ctx, convKeyID(id), "conversations/"+id+"/meta", meta)
 	if err != nil {
-		return Conversation{}, s.internal(ctx, "update group", err)
+		return Conversation{}, s.Internal(ctx, "update group", err)
 	}
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.UpdateConversationMeta(ctx, id, sealed, s.now()) }); err != nil {
-		return Conversation{}, s.internal(ctx, "update group", err)
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.UpdateConversationMeta(ctx, id, sealed, s.Now()) }); err != nil {
+		return Conversation{}, s.Internal(ctx, "update group", err)
 	}
-	s.publishToMembers(ctx, id, map[string]any{"type": "conversation", "conversation_id": id, "event": "updated"})
+	s.PublishToMembers(ctx, id, map[string]any{"type": "conversation", "conversation_id": id, "event": "updated"})
 	return s.Conversation(ctx, a, id)
 }
 
 // AddMembers invites friends of the caller into a group.
 func (s *Service) AddMembers(ctx context.Context, a Auth, id string, users []string) (Conversation, error) {
-	if err := s.requireActive(ctx, a); err != nil {
+	if err := s.RequireActive(ctx, a); err != nil {
 		return Conversation{}, err
 	}
-	q := s.db.Read()
-	if _, err := s.member(ctx, q, a, id); err != nil {
+	q := s.DB.Read()
+	if _, err := s.Member(ctx, q, a, id); err != nil {
 		return Conversation{}, err
 	}
 	rec, err := q.FindConversation(ctx, id)
 	if err != nil {
-		return Conversation{}, s.internal(ctx, "add members", err)
+		return Conversation{}, s.Internal(ctx, "add members", err)
 	}
 	if rec.Kind != "group" {
 		return Conversation{}, tkesj.Errorf(tkesj.EInvalid, "not_a_group", "people can be added to groups only")
 	}
-	ids := uniqueOthers(users, a.UserID)
+	ids := UniqueOthers(users, a.UserID)
 	if len(ids) == 0 {
 		return Conversation{}, tkesj.Errorf(tkesj.EInvalid, "invalid_members", "name at least one person to add")
 	}
 	for _, u := range ids {
-		if err := s.canMessage(ctx, q, a.UserID, u); err != nil {
+		if err := s.CanMessage(ctx, q, a.UserID, u); err != nil {
 			return Conversation{}, err
 		}
 	}
-	now := s.now()
-	err = s.db.Update(ctx, func(q *store.Queries) error {
+	now := s.Now()
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		n, err := q.CountMembers(ctx, id)
 		if err != nil {
 			return err
 		}
-		if n+len(ids) > s.cfg.GroupCap {
-			return tkesj.Errorf(tkesj.EInvalid, "group_full", "a group has at most %d members", s.cfg.GroupCap)
+		if n+len(ids) > s.Cfg.GroupCap {
+			return tkesj.Errorf(tkesj.EInvalid, "group_full", "a group has at most %d members", s.Cfg.GroupCap)
 		}
 		c, err := q.FindConversation(ctx, id)
 		if err != nil {
@@ -359,9 +359,9 @@ func (s *Service) AddMembers(ctx context.Context, a Auth, id string, users []str
 		return nil
 	})
 	if err != nil {
-		return Conversation{}, s.internal(ctx, "add members", err)
+		return Conversation{}, s.Internal(ctx, "add members", err)
 	}
-	s.publishToMembers(ctx, id, map[string]any{"type": "conversation", "conversation_id": id, "event": "members_changed"})
+	s.PublishToMembers(ctx, id, map[string]any{"type": "conversation", "conversation_id": id, "event": "members_changed"})
 	return s.Conversation(ctx, a, id)
 }
 
@@ -370,7 +370,7 @@ func (s *Service) AddMembers(ctx context.Context, a Auth, id string, users []str
 // ownership passes to the longest-standing admin, else member.
 func (s *Service) RemoveMember(ctx context.Context, a Auth, id, userID string) error {
 	notify := []string{}
-	err := s.db.Update(ctx, func(q *store.Queries) error {
+	err := s.DB.Update(ctx, func(q *store.Queries) error {
 		me, err := q.FindMember(ctx, id, a.UserID)
 		if err != nil {
 			return err
@@ -397,26 +397,26 @@ func (s *Service) RemoveMember(ctx context.Context, a Auth, id, userID string) e
 			return err
 		}
 		if target.Role == "owner" {
-			return s.passOwnership(ctx, q, id)
+			return s.PassOwnership(ctx, q, id)
 		}
 		return nil
 	})
 	if err != nil {
-		return s.internal(ctx, "remove member", err)
+		return s.Internal(ctx, "remove member", err)
 	}
-	s.publish(ctx, notify, map[string]any{"type": "conversation", "conversation_id": id, "event": "members_changed"})
+	s.Publish(ctx, notify, map[string]any{"type": "conversation", "conversation_id": id, "event": "members_changed"})
 	return nil
 }
 
 // passOwnership gives a group whose owner left a new owner: the first admin,
 // else the first member; an empty group is deleted with its key.
-func (s *Service) passOwnership(ctx context.Context, q *store.Queries, id string) error {
+func (s *Service) PassOwnership(ctx context.Context, q *store.Queries, id string) error {
 	ms, err := q.Members(ctx, id)
 	if err != nil {
 		return err
 	}
 	if len(ms) == 0 {
-		s.keys.Destroy(ctx, convKeyID(id))
+		s.Keys.Destroy(ctx, convKeyID(id))
 		return q.DeleteConversation(ctx, id)
 	}
 	return q.SetMemberRole(ctx, id, ms[0].UserID, "owner")
@@ -428,7 +428,7 @@ func (s *Service) SetRole(ctx context.Context, a Auth, id, userID, role string) 
 	if role != "admin" && role != "member" && role != "owner" {
 		return tkesj.Errorf(tkesj.EInvalid, "invalid_role", "role must be owner, admin or member")
 	}
-	err := s.db.Update(ctx, func(q *store.Queries) error {
+	err := s.DB.Update(ctx, func(q *store.Queries) error {
 		me, err := q.FindMember(ctx, id, a.UserID)
 		if err != nil {
 			return err
@@ -447,19 +447,19 @@ func (s *Service) SetRole(ctx context.Context, a Auth, id, userID, role string) 
 		return q.SetMemberRole(ctx, id, userID, role)
 	})
 	if err != nil {
-		return s.internal(ctx, "set role", err)
+		return s.Internal(ctx, "set role", err)
 	}
-	s.publishToMembers(ctx, id, map[string]any{"type": "conversation", "conversation_id": id, "event": "members_changed"})
+	s.PublishToMembers(ctx, id, map[string]any{"type": "conversation", "conversation_id": id, "event": "members_changed"})
 	return nil
 }
 
 // Mute switches push notifications for one conversation (R-MSG-5, R-NTF-2).
 func (s *Service) Mute(ctx context.Context, a Auth, id string, muted bool) error {
-	if _, err := s.member(ctx, s.db.Read(), a, id); err != nil {
+	if _, err := s.Member(ctx, s.DB.Read(), a, id); err != nil {
 		return err
 	}
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.SetMuted(ctx, id, a.UserID, muted) }); err != nil {
-		return s.internal(ctx, "mute", err)
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.SetMuted(ctx, id, a.UserID, muted) }); err != nil {
+		return s.Internal(ctx, "mute", err)
 	}
 	return nil
 }

@@ -30,23 +30,23 @@ func decisionAD(id string) string { return "decisions/" + id }
 // blocks and moderation. It never fails the caller's action: a decision that
 // cannot be stored is logged.
 func (s *Service) RecordDecision(ctx context.Context, userID, rule, outcome, reason string, inputs map[string]string) {
-	id := newID("d")
-	sealed, err := s.seal(ctx, userID, decisionAD(id), decisionDetails{Inputs: inputs, Reason: reason})
+	id := NewID("d")
+	sealed, err := s.Seal(ctx, userID, decisionAD(id), decisionDetails{Inputs: inputs, Reason: reason})
 	if err == nil {
-		err = s.db.Update(ctx, func(q *store.Queries) error {
-			return q.AddDecision(ctx, store.DecisionRecord{ID: id, UserID: userID, Rule: rule, Outcome: outcome, Details: sealed, CreatedAt: s.now()})
+		err = s.DB.Update(ctx, func(q *store.Queries) error {
+			return q.AddDecision(ctx, store.DecisionRecord{ID: id, UserID: userID, Rule: rule, Outcome: outcome, Details: sealed, CreatedAt: s.Now()})
 		})
 	}
 	if err != nil {
-		s.log.WarnContext(ctx, "record decision", "rule", rule, "user", userID, "err", err.Error())
+		s.Log.WarnContext(ctx, "record decision", "rule", rule, "user", userID, "err", err.Error())
 	}
 }
 
 // Decisions lists the decisions about the caller, newest first.
 func (s *Service) Decisions(ctx context.Context, a Auth) ([]Decision, error) {
-	recs, err := s.db.Read().Decisions(ctx, a.UserID, 200)
+	recs, err := s.DB.Read().Decisions(ctx, a.UserID, 200)
 	if err != nil {
-		return nil, s.internal(ctx, "decisions", err)
+		return nil, s.Internal(ctx, "decisions", err)
 	}
 	out := make([]Decision, 0, len(recs))
 	for _, r := range recs {
@@ -58,7 +58,7 @@ func (s *Service) Decisions(ctx context.Context, a Auth) ([]Decision, error) {
 func (s *Service) decisionView(ctx context.Context, r store.DecisionRecord) Decision {
 	d := Decision{ID: r.ID, Rule: r.Rule, Outcome: r.Outcome, AppealID: r.AppealID, CreatedAt: r.CreatedAt}
 	var det decisionDetails
-	if s.open(ctx, r.UserID, decisionAD(r.ID), r.Details, &det) == nil {
+	if s.Open(ctx, r.UserID, decisionAD(r.ID), r.Details, &det) == nil {
 		d.Inputs, d.Reason = det.Inputs, det.Reason
 	}
 	return d
@@ -67,7 +67,7 @@ func (s *Service) decisionView(ctx context.Context, r store.DecisionRecord) Deci
 // AppealDecision asks for an explanation of, or complains about, a decision:
 // it opens a rights request (R-RGT-3) linked to the decision.
 func (s *Service) AppealDecision(ctx context.Context, a Auth, id, kind, text string) (RightsRequest, error) {
-	rec, err := s.db.Read().FindDecision(ctx, id)
+	rec, err := s.DB.Read().FindDecision(ctx, id)
 	if err != nil || rec.UserID != a.UserID {
 		return RightsRequest{}, tkesj.ErrNotFound("decision")
 	}
@@ -89,8 +89,8 @@ func (s *Service) AppealDecision(ctx context.Context, a Auth, id, kind, text str
 	if err != nil {
 		return RightsRequest{}, err
 	}
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.SetAppeal(ctx, id, req.ID) }); err != nil {
-		return RightsRequest{}, s.internal(ctx, "appeal", err)
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.SetAppeal(ctx, id, req.ID) }); err != nil {
+		return RightsRequest{}, s.Internal(ctx, "appeal", err)
 	}
 	return req, nil
 }
@@ -98,11 +98,11 @@ func (s *Service) AppealDecision(ctx context.Context, a Auth, id, kind, text str
 // limitedFor answers a person who hit a rate limit and records the decision
 // (R-ADM-1) — at most once per rule per person every 10 minutes, so a flood
 // of refused calls cannot flood the person's decision list.
-func (s *Service) limitedFor(ctx context.Context, userID, rule, what string, wait time.Duration) error {
+func (s *Service) LimitedFor(ctx context.Context, userID, rule, what string, wait time.Duration) error {
 	if ok, _ := s.decisionNotes.Allow(userID + "\x00" + rule); ok {
 		s.RecordDecision(ctx, userID, rule, "slowed down for "+wait.Round(time.Second).String(),
 			"too many "+what+" in a short time: limits keep the service usable for everyone and stop abuse",
 			map[string]string{"limit": what})
 	}
-	return rateLimited(wait, what)
+	return RateLimited(wait, what)
 }

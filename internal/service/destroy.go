@@ -22,15 +22,15 @@ func (s *Service) DestroyAccount(ctx context.Context, a Auth, in DestroyInput) e
 	if err != nil {
 		return err
 	}
-	rec, err := s.db.Read().FindUserByID(ctx, a.UserID)
+	rec, err := s.DB.Read().FindUserByID(ctx, a.UserID)
 	if err != nil {
-		return s.internal(ctx, "destroy account", err)
+		return s.Internal(ctx, "destroy account", err)
 	}
 	switch {
 	case in.Password != "":
-		ok, err := s.hasher.Verify(ctx, in.Password, rec.PasswordHash)
+		ok, err := s.Hasher.Verify(ctx, in.Password, rec.PasswordHash)
 		if err != nil {
-			return s.internal(ctx, "destroy account", err)
+			return s.Internal(ctx, "destroy account", err)
 		}
 		if !ok {
 			return tkesj.Errorf(tkesj.EForbidden, "reverification_failed", "the password is wrong; enter it again to confirm")
@@ -48,18 +48,18 @@ func (s *Service) DestroyAccount(ctx context.Context, a Auth, in DestroyInput) e
 	// read it; the purge shreds that key when the hold is released.
 	held, err := s.heldFromPurge(ctx, a.UserID)
 	if err != nil {
-		return s.internal(ctx, "destroy account", err)
+		return s.Internal(ctx, "destroy account", err)
 	}
 	if held {
-		err = s.keys.Move(ctx, a.UserID, heldKeyID(a.UserID))
+		err = s.Keys.Move(ctx, a.UserID, heldKeyID(a.UserID))
 	} else {
-		err = s.keys.Destroy(ctx, a.UserID)
+		err = s.Keys.Destroy(ctx, a.UserID)
 	}
 	if err != nil {
-		return s.internal(ctx, "destroy key", err)
+		return s.Internal(ctx, "destroy key", err)
 	}
 	var groups, archives []string
-	err = s.db.Update(ctx, func(q *store.Queries) error {
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		// Export archives are blobs named by rows that go with the account:
 		// note them now, delete them once the rows are gone.
 		var err error
@@ -80,7 +80,7 @@ func (s *Service) DestroyAccount(ctx context.Context, a Auth, in DestroyInput) e
 				return err
 			}
 			if ms[i].Role == "owner" {
-				if err := s.passOwnership(ctx, q, c.ID); err != nil {
+				if err := s.PassOwnership(ctx, q, c.ID); err != nil {
 					return err
 				}
 			}
@@ -97,25 +97,25 @@ func (s *Service) DestroyAccount(ctx context.Context, a Auth, in DestroyInput) e
 		if _, err = q.DeleteUser(ctx, a.UserID); err != nil {
 			return err
 		}
-		return q.EnqueuePurge(ctx, a.UserID, s.now())
+		return q.EnqueuePurge(ctx, a.UserID, s.Now())
 	})
 	if err != nil {
 		// The key is gone already, so nothing of theirs can be read; the
 		// rows are unreadable leftovers until the next purge.
-		return s.internal(ctx, "destroy account", err)
+		return s.Internal(ctx, "destroy account", err)
 	}
-	s.closeConnections(ctx, a.UserID, nil)
+	s.CloseConnections(ctx, a.UserID, nil)
 	for _, k := range archives {
-		s.blobs.Delete(ctx, k)
+		s.Blobs.Delete(ctx, k)
 	}
 	select {
 	case s.purgeNow <- struct{}{}:
 	default:
 	}
 	for _, id := range groups {
-		s.publishToMembers(ctx, id, map[string]any{"type": "conversation", "conversation_id": id, "event": "members_changed"})
+		s.PublishToMembers(ctx, id, map[string]any{"type": "conversation", "conversation_id": id, "event": "members_changed"})
 	}
-	s.log.InfoContext(ctx, "account destroyed", "user", a.UserID)
+	s.Log.InfoContext(ctx, "account destroyed", "user", a.UserID)
 	return nil
 }
 
@@ -123,7 +123,7 @@ func (s *Service) DestroyAccount(ctx context.Context, a Auth, in DestroyInput) e
 // purposes; a wrong code counts against each.
 func (s *Service) consumeAnyCode(ctx context.Context, phone, code string, purposes ...string) bool {
 	for _, p := range purposes {
-		if s.consumeCode(ctx, phone, p, code) == nil {
+		if s.ConsumeCode(ctx, phone, p, code) == nil {
 			return true
 		}
 	}

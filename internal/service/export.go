@@ -83,7 +83,7 @@ type exportJobs struct {
 // that keeps this node's heartbeats and purges expired archives.
 func (s *Service) startExports(ctx context.Context) *exportJobs {
 	jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	j := &exportJobs{ctx: jctx, cancel: cancel, slots: make(chan struct{}, s.cfg.ExportWorkers), active: map[string]bool{}}
+	j := &exportJobs{ctx: jctx, cancel: cancel, slots: make(chan struct{}, s.Cfg.ExportWorkers), active: map[string]bool{}}
 	s.sweepExports(ctx)
 	j.wg.Add(1)
 	go func() {
@@ -124,8 +124,8 @@ func (s *Service) exportLoop(j *exportJobs) {
 		}
 		j.mu.Unlock()
 		if len(ids) > 0 {
-			now := s.now()
-			err := s.db.Update(j.ctx, func(q *store.Queries) error {
+			now := s.Now()
+			err := s.DB.Update(j.ctx, func(q *store.Queries) error {
 				for _, id := range ids {
 					if err := q.TouchExport(j.ctx, id, now); err != nil {
 						return err
@@ -134,7 +134,7 @@ func (s *Service) exportLoop(j *exportJobs) {
 				return nil
 			})
 			if err != nil && j.ctx.Err() == nil {
-				s.log.Warn("export heartbeat", "err", err.Error())
+				s.Log.Warn("export heartbeat", "err", err.Error())
 			}
 		}
 		if time.Since(lastSweep) >= exportSweep {
@@ -146,25 +146,25 @@ func (s *Service) exportLoop(j *exportJobs) {
 
 // sweepExports fails stale pending jobs and deletes the archives of expired ones.
 func (s *Service) sweepExports(ctx context.Context) {
-	now := s.now()
+	now := s.Now()
 	var failed int64
-	err := s.db.Update(ctx, func(q *store.Queries) (err error) {
+	err := s.DB.Update(ctx, func(q *store.Queries) (err error) {
 		failed, err = q.FailStaleExports(ctx, "", now.Add(-exportStale), now, "interrupted")
 		return err
 	})
 	if err != nil {
 		if ctx.Err() == nil {
-			s.log.Warn("export sweep", "err", err.Error())
+			s.Log.Warn("export sweep", "err", err.Error())
 		}
 		return
 	}
 	if failed > 0 {
-		s.log.Info("exports left pending by a stopped node marked failed", "count", failed)
+		s.Log.Info("exports left pending by a stopped node marked failed", "count", failed)
 	}
-	expired, err := s.db.Read().ExpiredExports(ctx, now, 100)
+	expired, err := s.DB.Read().ExpiredExports(ctx, now, 100)
 	if err != nil {
 		if ctx.Err() == nil {
-			s.log.Warn("export sweep", "err", err.Error())
+			s.Log.Warn("export sweep", "err", err.Error())
 		}
 		return
 	}
@@ -175,12 +175,12 @@ func (s *Service) sweepExports(ctx context.Context) {
 
 // purgeExport deletes an expired archive's blob (retention, R-SEC-2).
 func (s *Service) purgeExport(ctx context.Context, id string) {
-	if err := s.blobs.Delete(ctx, exportKey(id)); err != nil {
-		s.log.Warn("purge export", "export", id, "err", err.Error())
+	if err := s.Blobs.Delete(ctx, exportKey(id)); err != nil {
+		s.Log.Warn("purge export", "export", id, "err", err.Error())
 		return
 	}
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.MarkExportPurged(ctx, id) }); err != nil {
-		s.log.Warn("purge export", "export", id, "err", err.Error())
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.MarkExportPurged(ctx, id) }); err != nil {
+		s.Log.Warn("purge export", "export", id, "err", err.Error())
 	}
 }
 
@@ -205,7 +205,7 @@ func (s *Service) exportView(r store.ExportRecord) Export {
 	e := Export{ID: r.ID, Status: r.Status, CreatedAt: r.CreatedAt, FinishedAt: r.FinishedAt, ErrorCode: r.ErrorCode}
 	if r.Status == store.ExportReady {
 		e.ExpiresAt, e.Size = r.ExpiresAt, r.Size
-		e.Expired = r.Purged || !s.now().Before(r.ExpiresAt)
+		e.Expired = r.Purged || !s.Now().Before(r.ExpiresAt)
 	}
 	return e
 }
@@ -213,18 +213,18 @@ func (s *Service) exportView(r store.ExportRecord) Export {
 // settleExport fails a pending job whose builder stopped beating, so its
 // owner sees it failed (and may ask again) without waiting for the sweep.
 func (s *Service) settleExport(ctx context.Context, r store.ExportRecord) store.ExportRecord {
-	now := s.now()
+	now := s.Now()
 	if r.Status != store.ExportPending || !r.HeartbeatAt.Before(now.Add(-exportStale)) {
 		return r
 	}
-	err := s.db.Update(ctx, func(q *store.Queries) error {
+	err := s.DB.Update(ctx, func(q *store.Queries) error {
 		_, err := q.FailStaleExports(ctx, r.UserID, now.Add(-exportStale), now, "interrupted")
 		return err
 	})
 	if err != nil {
 		return r
 	}
-	if fresh, err := s.db.Read().FindExport(ctx, r.ID); err == nil {
+	if fresh, err := s.DB.Read().FindExport(ctx, r.ID); err == nil {
 		return fresh
 	}
 	return r
@@ -238,10 +238,10 @@ func (s *Service) StartExport(ctx context.Context, a Auth) (Export, error) {
 	if _, err := s.Me(ctx, a); err != nil {
 		return Export{}, err
 	}
-	now := s.now()
-	rec := store.ExportRecord{ID: newID("x"), UserID: a.UserID, Status: store.ExportPending, CreatedAt: now, HeartbeatAt: now}
+	now := s.Now()
+	rec := store.ExportRecord{ID: NewID("x"), UserID: a.UserID, Status: store.ExportPending, CreatedAt: now, HeartbeatAt: now}
 	var wait time.Duration
-	err := s.db.Update(ctx, func(q *store.Queries) error {
+	err := s.DB.Update(ctx, func(q *store.Queries) error {
 		if _, err := q.FailStaleExports(ctx, a.UserID, now.Add(-exportStale), now, "interrupted"); err != nil {
 			return err
 		}
@@ -250,7 +250,7 @@ func (s *Service) StartExport(ctx context.Context, a Auth) (Export, error) {
 			return err
 		}
 		if len(last) == 1 && last[0].Status != store.ExportFailed {
-			if next := last[0].CreatedAt.Add(s.cfg.ExportInterval); now.Before(next) {
+			if next := last[0].CreatedAt.Add(s.Cfg.ExportInterval); now.Before(next) {
 				wait = next.Sub(now)
 				return nil
 			}
@@ -258,13 +258,13 @@ func (s *Service) StartExport(ctx context.Context, a Auth) (Export, error) {
 		return q.CreateExport(ctx, rec)
 	})
 	if tkesj.ErrorCode(err) == "export_pending" {
-		wait, err = s.cfg.ExportInterval, nil // another request won the race
+		wait, err = s.Cfg.ExportInterval, nil // another request won the race
 	}
 	if err != nil {
-		return Export{}, s.internal(ctx, "start export", err)
+		return Export{}, s.Internal(ctx, "start export", err)
 	}
 	if wait > 0 {
-		return Export{}, exportTooSoon(wait, s.cfg.ExportInterval)
+		return Export{}, exportTooSoon(wait, s.Cfg.ExportInterval)
 	}
 	s.launchExport(rec)
 	return s.exportView(rec), nil
@@ -303,10 +303,10 @@ func humanDuration(d time.Duration) string {
 // Export returns one of the caller's exports; another person's, or an unknown
 // id, is not_found.
 func (s *Service) Export(ctx context.Context, a Auth, id string) (Export, error) {
-	r, err := s.db.Read().FindExport(ctx, id)
+	r, err := s.DB.Read().FindExport(ctx, id)
 	if err != nil || r.UserID != a.UserID {
 		if err != nil && tkesj.ErrorKindOf(err) != tkesj.ENotFound {
-			return Export{}, s.internal(ctx, "export", err)
+			return Export{}, s.Internal(ctx, "export", err)
 		}
 		return Export{}, tkesj.ErrNotFound("export")
 	}
@@ -315,9 +315,9 @@ func (s *Service) Export(ctx context.Context, a Auth, id string) (Export, error)
 
 // Exports lists the caller's exports, newest first (the last 50).
 func (s *Service) Exports(ctx context.Context, a Auth) ([]Export, error) {
-	rs, err := s.db.Read().Exports(ctx, a.UserID, exportListLimit)
+	rs, err := s.DB.Read().Exports(ctx, a.UserID, exportListLimit)
 	if err != nil {
-		return nil, s.internal(ctx, "exports", err)
+		return nil, s.Internal(ctx, "exports", err)
 	}
 	out := make([]Export, 0, len(rs))
 	for _, r := range rs {
@@ -340,25 +340,25 @@ func (s *Service) OpenExport(ctx context.Context, a Auth, id string) (ExportFile
 	case e.Status == store.ExportFailed:
 		return ExportFile{}, tkesj.Errorf(tkesj.EConflict, "export_failed", "this export could not be made; ask for a new one (POST /api/v1/me/exports)")
 	case e.Expired:
-		if s.now().After(e.ExpiresAt) {
+		if s.Now().After(e.ExpiresAt) {
 			s.purgeExport(ctx, id)
 		}
 		return ExportFile{}, tkesj.Errorf(tkesj.EGone, "export_expired", "this export's download link has expired; ask for a new one (POST /api/v1/me/exports)")
 	}
 	key := exportKey(id)
-	rc, err := s.blobs.Get(ctx, key)
+	rc, err := s.Blobs.Get(ctx, key)
 	if err != nil {
 		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 			return ExportFile{}, tkesj.Errorf(tkesj.EGone, "export_expired", "this export's file is no longer stored; ask for a new one (POST /api/v1/me/exports)")
 		}
-		return ExportFile{}, s.internal(ctx, "open export", err)
+		return ExportFile{}, s.Internal(ctx, "open export", err)
 	}
 	owner := a.UserID
 	return ExportFile{
 		Export: e,
 		Name:   "tkesj-export-" + e.CreatedAt.Format("2006-01-02") + ".zip",
 		Write: func(w io.Writer, skip, limit int64) error {
-			err := s.openStream(ctx, owner, key, rc, w, skip, limit)
+			err := s.OpenStream(ctx, owner, key, rc, w, skip, limit)
 			if errors.Is(err, keyring.ErrShredded) {
 				return tkesj.ErrNotFound("export")
 			}
@@ -401,7 +401,7 @@ func (s *Service) runExport(j *exportJobs, rec store.ExportRecord) {
 	start := time.Now()
 	st, err := s.buildExport(ctx, rec)
 	if err == nil {
-		s.log.Info("export ready", "export", rec.ID, "bytes", st.size, "messages", st.counts["messages"],
+		s.Log.Info("export ready", "export", rec.ID, "bytes", st.size, "messages", st.counts["messages"],
 			"media", st.counts["media"], "missing", len(st.missing), "ms", time.Since(start).Milliseconds())
 	}
 	s.finishExport(rec, st.size, err)
@@ -412,27 +412,27 @@ func (s *Service) runExport(j *exportJobs, rec store.ExportRecord) {
 func (s *Service) finishExport(rec store.ExportRecord, size int64, buildErr error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	now := s.now()
-	r := store.ExportRecord{ID: rec.ID, Status: store.ExportReady, FinishedAt: now, ExpiresAt: now.Add(s.cfg.ExportTTL), Size: size}
+	now := s.Now()
+	r := store.ExportRecord{ID: rec.ID, Status: store.ExportReady, FinishedAt: now, ExpiresAt: now.Add(s.Cfg.ExportTTL), Size: size}
 	if buildErr != nil {
 		r = store.ExportRecord{ID: rec.ID, Status: store.ExportFailed, FinishedAt: now, ErrorCode: "build_failed"}
 		if errors.Is(buildErr, context.Canceled) || s.exports.ctx.Err() != nil {
 			r.ErrorCode = "interrupted"
 		}
 		if !errors.Is(buildErr, keyring.ErrShredded) { // a destroyed account is no news
-			s.log.Warn("export failed", "export", rec.ID, "err", buildErr.Error())
+			s.Log.Warn("export failed", "export", rec.ID, "err", buildErr.Error())
 		}
 	}
 	var ok bool
-	err := s.db.Update(ctx, func(q *store.Queries) (err error) {
+	err := s.DB.Update(ctx, func(q *store.Queries) (err error) {
 		ok, err = q.FinishExport(ctx, r)
 		return err
 	})
 	if err != nil {
-		s.log.Warn("finish export", "export", rec.ID, "err", err.Error())
+		s.Log.Warn("finish export", "export", rec.ID, "err", err.Error())
 	}
 	if buildErr == nil && (err != nil || !ok) {
-		s.blobs.Delete(ctx, exportKey(rec.ID))
+		s.Blobs.Delete(ctx, exportKey(rec.ID))
 	}
 }
 
@@ -473,7 +473,7 @@ func (s *Service) buildExport(ctx context.Context, rec store.ExportRecord) (*exp
 		pw.CloseWithError(err) // nil: the sealer sees the end of the archive
 		done <- err
 	}()
-	size, err := s.storeBlob(ctx, rec.UserID, exportKey(rec.ID), pr)
+	size, err := s.StoreBlob(ctx, rec.UserID, exportKey(rec.ID), pr)
 	pr.CloseWithError(errors.New("export storage stopped")) // unblocks the writer if storage stopped early
 	if werr := <-done; werr != nil {
 		return st, werr
@@ -489,14 +489,14 @@ func (s *Service) buildExport(ctx context.Context, rec store.ExportRecord) (*exp
 // cannot be read goes into manifest.missing; only an unreadable profile (the
 // account is gone) or a broken archive stream fails the export.
 func (s *Service) writeExport(ctx context.Context, a Auth, st *exportState, w io.Writer) error {
-	bw := bufio.NewWriterSize(w, chunkSize)
+	bw := bufio.NewWriterSize(w, ChunkSize)
 	st.zw = zip.NewWriter(bw)
 	st.zw.SetComment("tkesj personal data export; open index.html")
 	me, err := s.Me(ctx, a)
 	if err != nil {
 		return fmt.Errorf("export profile: %w", err)
 	}
-	q := s.db.Read()
+	q := s.DB.Read()
 	media, err := q.MediaOf(ctx, a.UserID)
 	if err != nil {
 		return fmt.Errorf("export media list: %w", err)
@@ -651,13 +651,13 @@ func (s *Service) exportContacts(ctx context.Context, a Auth, st *exportState) e
 // exportFriendRequests lists every stored request to or from the person,
 // including those whose other side has since destroyed their account.
 func (s *Service) exportFriendRequests(ctx context.Context, a Auth, st *exportState) error {
-	q := s.db.Read()
+	q := s.DB.Read()
 	recs, err := q.FriendRequests(ctx, a.UserID, 100_000)
 	if err != nil {
 		st.lost("friend_requests.json", "", "read_failed")
 		return nil
 	}
-	now := s.now()
+	now := s.Now()
 	out := make([]map[string]any, 0, len(recs))
 	for _, r := range recs {
 		status := r.Status
@@ -667,14 +667,14 @@ func (s *Service) exportFriendRequests(ctx context.Context, a Auth, st *exportSt
 		j := map[string]any{"id": r.ID, "from": r.FromID, "to": r.ToID, "status": status,
 			"created_at": r.CreatedAt.Format(time.RFC3339), "expires_at": r.ExpiresAt.Format(time.RFC3339)}
 		var greeting string
-		if err := s.open(ctx, r.FromID, "friend_requests/greeting", r.Greeting, &greeting); err == nil && greeting != "" {
+		if err := s.Open(ctx, r.FromID, "friend_requests/greeting", r.Greeting, &greeting); err == nil && greeting != "" {
 			j["greeting"] = greeting
 		}
 		other := r.ToID
 		if other == a.UserID {
 			other = r.FromID
 		}
-		if p, err := s.profile(ctx, q, other); err == nil {
+		if p, err := s.LookupProfile(ctx, q, other); err == nil {
 			j["other_user"] = profileMap(p)
 		} else {
 			j["other_user"] = map[string]any{"id": other, "deleted": true}
@@ -852,9 +852,9 @@ func (s *Service) exportMedia(ctx context.Context, a Auth, st *exportState, medi
 				return nil, err
 			}
 			cw := &countWriter{w: f}
-			rc, err := s.blobs.Get(ctx, m.ID)
+			rc, err := s.Blobs.Get(ctx, m.ID)
 			if err == nil {
-				err = s.openStream(ctx, a.UserID, m.ID, rc, cw, 0, -1)
+				err = s.OpenStream(ctx, a.UserID, m.ID, rc, cw, 0, -1)
 				rc.Close()
 			}
 			if err != nil {
@@ -883,7 +883,7 @@ func (s *Service) exportMedia(ctx context.Context, a Auth, st *exportState, medi
 // checkBlob reads a media blob through to the end without keeping it and
 // says why it cannot be exported ("" when it can).
 func (s *Service) checkBlob(ctx context.Context, owner, key string) string {
-	rc, err := s.blobs.Get(ctx, key)
+	rc, err := s.Blobs.Get(ctx, key)
 	if err != nil {
 		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 			return "blob_missing"
@@ -891,7 +891,7 @@ func (s *Service) checkBlob(ctx context.Context, owner, key string) string {
 		return "read_failed"
 	}
 	defer rc.Close()
-	if err := s.openStream(ctx, owner, key, rc, io.Discard, 0, -1); err != nil {
+	if err := s.OpenStream(ctx, owner, key, rc, io.Discard, 0, -1); err != nil {
 		return "unreadable"
 	}
 	return ""

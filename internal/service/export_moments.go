@@ -44,10 +44,10 @@ func (s *Service) exportMoments(ctx context.Context, a Auth, st *exportState, pa
 		cursor = next
 	}
 	written := []map[string]any{}
-	if cs, err := s.db.Read().CommentsBy(ctx, a.UserID); err == nil {
+	if cs, err := s.DB.Read().CommentsBy(ctx, a.UserID); err == nil {
 		for _, c := range cs {
 			var text string
-			if s.open(ctx, c.UserID, commentAD(c.ID), c.Body, &text) != nil {
+			if s.Open(ctx, c.UserID, CommentAD(c.ID), c.Body, &text) != nil {
 				continue
 			}
 			written = append(written, map[string]any{"id": c.ID, "moment_id": c.MomentID, "text": text, "reply_to": c.ReplyTo, "created_at": c.CreatedAt.Format(time.RFC3339)})

@@ -20,14 +20,14 @@ func (s *Service) Freeze(ctx context.Context, a Auth) error {
 // FreezeByCode freezes from the login page, with a step_up code sent to the
 // phone on file (for someone whose devices are all in the wrong hands).
 func (s *Service) FreezeByCode(ctx context.Context, rawPhone, code string) error {
-	phone, err := validate.Phone(rawPhone, s.cfg.PhoneRegion)
+	phone, err := validate.Phone(rawPhone, s.Cfg.PhoneRegion)
 	if err != nil {
 		return err
 	}
-	if err := s.consumeCode(ctx, phone, tkesj.PurposeStepUp, strings.TrimSpace(code)); err != nil {
+	if err := s.ConsumeCode(ctx, phone, tkesj.PurposeStepUp, strings.TrimSpace(code)); err != nil {
 		return err
 	}
-	rec, err := s.db.Read().FindUserByPhoneIdx(ctx, s.phoneIdx(phone))
+	rec, err := s.DB.Read().FindUserByPhoneIdx(ctx, s.PhoneIdx(phone))
 	if err != nil {
 		return errCodeMismatch // a code can only have been sent to a registered phone
 	}
@@ -35,60 +35,60 @@ func (s *Service) FreezeByCode(ctx context.Context, rawPhone, code string) error
 }
 
 func (s *Service) freeze(ctx context.Context, userID string) error {
-	err := s.db.Update(ctx, func(q *store.Queries) error {
-		if err := q.SetUserStatus(ctx, userID, string(tkesj.UserFrozen), s.now()); err != nil {
+	err := s.DB.Update(ctx, func(q *store.Queries) error {
+		if err := q.SetUserStatus(ctx, userID, string(tkesj.UserFrozen), s.Now()); err != nil {
 			return err
 		}
 		return q.DeleteAllSessions(ctx, userID)
 	})
 	if err != nil {
-		return s.internal(ctx, "freeze", err)
+		return s.Internal(ctx, "freeze", err)
 	}
-	s.closeConnections(ctx, userID, nil)
-	s.log.InfoContext(ctx, "account frozen by its owner", "user", userID)
+	s.CloseConnections(ctx, userID, nil)
+	s.Log.InfoContext(ctx, "account frozen by its owner", "user", userID)
 	return nil
 }
 
 // Unfreeze reopens a frozen account after verification (a reset code to the
 // phone) and a password change; the person then logs in afresh.
 func (s *Service) Unfreeze(ctx context.Context, rawPhone, code, newPassword string) error {
-	phone, err := validate.Phone(rawPhone, s.cfg.PhoneRegion)
+	phone, err := validate.Phone(rawPhone, s.Cfg.PhoneRegion)
 	if err != nil {
 		return err
 	}
-	rec, err := s.db.Read().FindUserByPhoneIdx(ctx, s.phoneIdx(phone))
+	rec, err := s.DB.Read().FindUserByPhoneIdx(ctx, s.PhoneIdx(phone))
 	if err != nil || tkesj.UserStatus(rec.Status) != tkesj.UserFrozen {
 		// Same answer for unknown and not-frozen: nothing is revealed.
-		if cerr := s.consumeCode(ctx, phone, tkesj.PurposeReset, code); cerr != nil {
+		if cerr := s.ConsumeCode(ctx, phone, tkesj.PurposeReset, code); cerr != nil {
 			return cerr
 		}
 		return tkesj.Errorf(tkesj.EConflict, "not_frozen", "there is no frozen account to unfreeze for this phone")
 	}
-	u, err := s.userFromRecord(ctx, rec)
+	u, err := s.UserFromRecord(ctx, rec)
 	if err != nil {
-		return s.internal(ctx, "unfreeze", err)
+		return s.Internal(ctx, "unfreeze", err)
 	}
 	if err := validate.Password(newPassword, u.Username, strings.TrimPrefix(phone, "+"), u.Nickname); err != nil {
 		return err
 	}
-	if err := s.consumeCode(ctx, phone, tkesj.PurposeReset, code); err != nil {
+	if err := s.ConsumeCode(ctx, phone, tkesj.PurposeReset, code); err != nil {
 		return err
 	}
-	hash, err := s.hasher.Hash(ctx, newPassword)
+	hash, err := s.Hasher.Hash(ctx, newPassword)
 	if err != nil {
-		return s.internal(ctx, "unfreeze", err)
+		return s.Internal(ctx, "unfreeze", err)
 	}
-	err = s.db.Update(ctx, func(q *store.Queries) error {
-		if err := q.UpdatePassword(ctx, rec.ID, hash, s.now()); err != nil {
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
+		if err := q.UpdatePassword(ctx, rec.ID, hash, s.Now()); err != nil {
 			return err
 		}
 		if err := q.LockUntil(ctx, rec.ID, time.Time{}); err != nil {
 			return err
 		}
-		return q.SetUserStatus(ctx, rec.ID, string(tkesj.UserActive), s.now())
+		return q.SetUserStatus(ctx, rec.ID, string(tkesj.UserActive), s.Now())
 	})
 	if err != nil {
-		return s.internal(ctx, "unfreeze", err)
+		return s.Internal(ctx, "unfreeze", err)
 	}
 	return nil
 }
@@ -100,13 +100,13 @@ func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next stri
 	if err != nil {
 		return err
 	}
-	rec, err := s.db.Read().FindUserByID(ctx, a.UserID)
+	rec, err := s.DB.Read().FindUserByID(ctx, a.UserID)
 	if err != nil {
-		return s.internal(ctx, "change password", err)
+		return s.Internal(ctx, "change password", err)
 	}
-	ok, err := s.hasher.Verify(ctx, current, rec.PasswordHash)
+	ok, err := s.Hasher.Verify(ctx, current, rec.PasswordHash)
 	if err != nil {
-		return s.internal(ctx, "change password", err)
+		return s.Internal(ctx, "change password", err)
 	}
 	if !ok {
 		return tkesj.Errorf(tkesj.EForbidden, "reverification_failed", "the current password is wrong")
@@ -114,18 +114,18 @@ func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next stri
 	if err := validate.Password(next, u.Username, strings.TrimPrefix(u.Phone, "+"), u.Nickname); err != nil {
 		return err
 	}
-	hash, err := s.hasher.Hash(ctx, next)
+	hash, err := s.Hasher.Hash(ctx, next)
 	if err != nil {
-		return s.internal(ctx, "change password", err)
+		return s.Internal(ctx, "change password", err)
 	}
-	err = s.db.Update(ctx, func(q *store.Queries) error {
-		if err := q.UpdatePassword(ctx, a.UserID, hash, s.now()); err != nil {
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
+		if err := q.UpdatePassword(ctx, a.UserID, hash, s.Now()); err != nil {
 			return err
 		}
-		return q.DeleteOtherSessions(ctx, a.UserID, a.tokenHash)
+		return q.DeleteOtherSessions(ctx, a.UserID, a.TokenHash)
 	})
 	if err != nil {
-		return s.internal(ctx, "change password", err)
+		return s.Internal(ctx, "change password", err)
 	}
 	return nil
 }

@@ -23,17 +23,17 @@ func (s *Service) RequestGuardianCode(ctx context.Context, a Auth, rawPhone stri
 	if u.Status != tkesj.UserPendingGuardian {
 		return tkesj.Errorf(tkesj.EConflict, "guardian_not_needed", "this account does not need a guardian's consent")
 	}
-	phone, err := validate.Phone(rawPhone, s.cfg.PhoneRegion)
+	phone, err := validate.Phone(rawPhone, s.Cfg.PhoneRegion)
 	if err != nil {
 		return err
 	}
 	if phone == u.Phone {
 		return tkesj.Errorf(tkesj.EInvalid, "guardian_phone_is_own", "enter the phone number of your parent or guardian, not your own")
 	}
-	if ok, wait := s.codesPerPhone.Allow(phone); !ok {
-		return rateLimited(wait, "code requests for this phone")
+	if ok, wait := s.CodesPerPhone.Allow(phone); !ok {
+		return RateLimited(wait, "code requests for this phone")
 	}
-	return s.issueCode(ctx, phone, guardianPurpose(u.ID), tkesj.PurposeGuardian)
+	return s.IssueCode(ctx, phone, guardianPurpose(u.ID), tkesj.PurposeGuardian)
 }
 
 // ConfirmGuardian checks the guardian's code, writes the guardian's consent
@@ -46,26 +46,26 @@ func (s *Service) ConfirmGuardian(ctx context.Context, a Auth, rawPhone, code st
 	if u.Status != tkesj.UserPendingGuardian {
 		return tkesj.Errorf(tkesj.EConflict, "guardian_not_needed", "this account does not need a guardian's consent")
 	}
-	phone, err := validate.Phone(rawPhone, s.cfg.PhoneRegion)
+	phone, err := validate.Phone(rawPhone, s.Cfg.PhoneRegion)
 	if err != nil {
 		return err
 	}
-	if err := s.consumeCode(ctx, phone, guardianPurpose(u.ID), strings.TrimSpace(code)); err != nil {
+	if err := s.ConsumeCode(ctx, phone, guardianPurpose(u.ID), strings.TrimSpace(code)); err != nil {
 		return err
 	}
 	pol, err := s.Policy(ctx)
 	if err != nil {
 		return err
 	}
-	err = s.db.Update(ctx, func(q *store.Queries) error {
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		if err := q.AppendConsent(ctx, u.ID, tkesj.Consent{Kind: tkesj.ConsentGuardian, Subject: sms.Mask(phone), Granted: true,
-			Purpose: "a parent or guardian consents to a minor's use of tkesj", PolicyVersion: pol.Version, Method: "guardian_code", At: s.now()}); err != nil {
+			Purpose: "a parent or guardian consents to a minor's use of tkesj", PolicyVersion: pol.Version, Method: "guardian_code", At: s.Now()}); err != nil {
 			return err
 		}
-		return q.SetUserStatus(ctx, u.ID, string(tkesj.UserActive), s.now())
+		return q.SetUserStatus(ctx, u.ID, string(tkesj.UserActive), s.Now())
 	})
 	if err != nil {
-		return s.internal(ctx, "confirm guardian", err)
+		return s.Internal(ctx, "confirm guardian", err)
 	}
 	return nil
 }

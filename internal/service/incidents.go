@@ -29,8 +29,8 @@ func noticeAD(id string) string { return "notices/" + id }
 // notify stores a notice for userID inside q's transaction and returns it;
 // the caller publishes its frame after the commit (noticeFrame).
 func (s *Service) notify(ctx context.Context, q *store.Queries, userID, kind string, b noticeBody, at time.Time) (Notice, error) {
-	id := newID("n")
-	sealed, err := s.seal(ctx, userID, noticeAD(id), b)
+	id := NewID("n")
+	sealed, err := s.Seal(ctx, userID, noticeAD(id), b)
 	if err != nil {
 		return Notice{}, err
 	}
@@ -48,15 +48,15 @@ func noticeFrame(n Notice) map[string]any {
 
 // Notices lists the caller's notices, newest first.
 func (s *Service) Notices(ctx context.Context, a Auth) ([]Notice, error) {
-	recs, err := s.db.Read().Notices(ctx, a.UserID, 200)
+	recs, err := s.DB.Read().Notices(ctx, a.UserID, 200)
 	if err != nil {
-		return nil, s.internal(ctx, "notices", err)
+		return nil, s.Internal(ctx, "notices", err)
 	}
 	out := make([]Notice, 0, len(recs))
 	for _, r := range recs {
 		n := Notice{ID: r.ID, Kind: r.Kind, CreatedAt: r.CreatedAt, ReadAt: r.ReadAt}
 		var b noticeBody
-		if s.open(ctx, a.UserID, noticeAD(r.ID), r.Body, &b) == nil {
+		if s.Open(ctx, a.UserID, noticeAD(r.ID), r.Body, &b) == nil {
 			n.Title, n.Body, n.Ref = b.Title, b.Body, b.Ref
 		}
 		out = append(out, n)
@@ -68,12 +68,12 @@ func (s *Service) Notices(ctx context.Context, a Auth) ([]Notice, error) {
 // person's notice is not_found.
 func (s *Service) MarkNoticeRead(ctx context.Context, a Auth, id string) error {
 	var ok bool
-	err := s.db.Update(ctx, func(q *store.Queries) (err error) {
-		ok, err = q.MarkNoticeRead(ctx, a.UserID, id, s.now())
+	err := s.DB.Update(ctx, func(q *store.Queries) (err error) {
+		ok, err = q.MarkNoticeRead(ctx, a.UserID, id, s.Now())
 		return err
 	})
 	if err != nil {
-		return s.internal(ctx, "read notice", err)
+		return s.Internal(ctx, "read notice", err)
 	}
 	if !ok {
 		return tkesj.ErrNotFound("notice")
@@ -120,7 +120,7 @@ func (s *Service) RecordIncident(ctx context.Context, a Auth, in IncidentInput) 
 	if n := len([]rune(summary)); n < 10 || n > 2000 {
 		return Incident{}, tkesj.Errorf(tkesj.EInvalid, "invalid_summary", "say what happened in 10 to 2000 characters; affected people read it")
 	}
-	now := s.now()
+	now := s.Now()
 	if in.OccurredAt.IsZero() || in.OccurredAt.After(now.Add(time.Minute)) {
 		return Incident{}, tkesj.Errorf(tkesj.EInvalid, "invalid_occurred_at", "occurred_at must be a past time (RFC 3339)")
 	}
@@ -132,17 +132,17 @@ func (s *Service) RecordIncident(ctx context.Context, a Auth, in IncidentInput) 
 			return Incident{}, tkesj.Errorf(tkesj.EInvalid, "invalid_categories", "a data category is a lower-case word such as messages or phone")
 		}
 	}
-	people := uniqueOthers(in.UserIDs, "")
+	people := UniqueOthers(in.UserIDs, "")
 	if len(people) == 0 || len(people) > maxIncidentPeople {
 		return Incident{}, tkesj.Errorf(tkesj.EInvalid, "invalid_user_ids", "list 1 to %d affected people by user id", maxIncidentPeople)
 	}
 	for _, id := range people {
-		if _, err := s.db.Read().FindUserByID(ctx, id); err != nil {
+		if _, err := s.DB.Read().FindUserByID(ctx, id); err != nil {
 			return Incident{}, tkesj.Errorf(tkesj.EInvalid, "unknown_user", "user %s does not exist", id)
 		}
 	}
-	inc := Incident{ID: newID("i"), Summary: summary, RecordedBy: st.UserID, Categories: in.Categories, OccurredAt: in.OccurredAt.UTC(), CreatedAt: now}
-	err = s.db.Update(ctx, func(q *store.Queries) error {
+	inc := Incident{ID: NewID("i"), Summary: summary, RecordedBy: st.UserID, Categories: in.Categories, OccurredAt: in.OccurredAt.UTC(), CreatedAt: now}
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		if err := q.CreateIncident(ctx, store.IncidentRecord{ID: inc.ID, Summary: summary, RecordedBy: st.UserID, Categories: in.Categories,
 			OccurredAt: inc.OccurredAt, CreatedAt: now}); err != nil {
 			return err
@@ -150,7 +150,7 @@ func (s *Service) RecordIncident(ctx context.Context, a Auth, in IncidentInput) 
 		return s.audit(ctx, q, st, auditEntry{Action: "incident:record", Target: "incident " + inc.ID, Note: "categories " + strings.Join(in.Categories, ",")})
 	})
 	if err != nil {
-		return Incident{}, s.internal(ctx, "record incident", err)
+		return Incident{}, s.Internal(ctx, "record incident", err)
 	}
 	body := noticeBody{Title: "A security incident may have affected your data", Ref: inc.ID,
 		Body: "On " + inc.OccurredAt.Format("2006-01-02 15:04") + " UTC: " + summary + " Data concerned: " + strings.Join(in.Categories, ", ") + "."}
@@ -158,17 +158,17 @@ func (s *Service) RecordIncident(ctx context.Context, a Auth, in IncidentInput) 
 	// record of who has been told.
 	for _, id := range people {
 		var n Notice
-		err := s.db.Update(ctx, func(q *store.Queries) (err error) {
-			if n, err = s.notify(ctx, q, id, "incident", body, s.now()); err != nil {
+		err := s.DB.Update(ctx, func(q *store.Queries) (err error) {
+			if n, err = s.notify(ctx, q, id, "incident", body, s.Now()); err != nil {
 				return err
 			}
 			return q.AddIncidentPerson(ctx, inc.ID, store.IncidentPerson{UserID: id, NoticeID: n.ID, NotifiedAt: n.CreatedAt})
 		})
 		if err != nil {
-			s.log.WarnContext(ctx, "incident notice", "incident", inc.ID, "user", id, "err", err.Error())
+			s.Log.WarnContext(ctx, "incident notice", "incident", inc.ID, "user", id, "err", err.Error())
 			continue
 		}
-		s.publish(ctx, []string{id}, noticeFrame(n))
+		s.Publish(ctx, []string{id}, noticeFrame(n))
 		inc.People = append(inc.People, IncidentPerson{UserID: id, NotifiedAt: n.CreatedAt})
 	}
 	return inc, nil
@@ -179,9 +179,9 @@ func (s *Service) Incidents(ctx context.Context, a Auth) ([]Incident, error) {
 	if _, err := s.staff(ctx, a, PermIncidents); err != nil {
 		return nil, err
 	}
-	recs, err := s.db.Read().Incidents(ctx, 500)
+	recs, err := s.DB.Read().Incidents(ctx, 500)
 	if err != nil {
-		return nil, s.internal(ctx, "incidents", err)
+		return nil, s.Internal(ctx, "incidents", err)
 	}
 	out := make([]Incident, 0, len(recs))
 	for _, r := range recs {
@@ -196,13 +196,13 @@ func (s *Service) FindIncident(ctx context.Context, a Auth, id string) (Incident
 	if _, err := s.staff(ctx, a, PermIncidents); err != nil {
 		return Incident{}, err
 	}
-	q := s.db.Read()
+	q := s.DB.Read()
 	r, people, err := q.FindIncident(ctx, id)
 	if err != nil {
 		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 			return Incident{}, err
 		}
-		return Incident{}, s.internal(ctx, "incident", err)
+		return Incident{}, s.Internal(ctx, "incident", err)
 	}
 	inc := Incident{ID: r.ID, Summary: r.Summary, RecordedBy: r.RecordedBy, Categories: r.Categories, OccurredAt: r.OccurredAt, CreatedAt: r.CreatedAt,
 		People: []IncidentPerson{}}

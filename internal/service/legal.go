@@ -87,11 +87,11 @@ func (s *Service) RecordLegalProcessing(ctx context.Context, a Auth, in LegalPro
 	if n := len([]rune(desc)); n < 10 || n > 2000 {
 		return LegalProcessingEntry{}, tkesj.Errorf(tkesj.EInvalid, "description_required", "describe what is processed and how, 10 to 2000 characters; the person will read it")
 	}
-	now := s.now()
+	now := s.Now()
 	if !in.DeferredUntil.IsZero() && !in.DeferredUntil.After(now) {
 		return LegalProcessingEntry{}, tkesj.Errorf(tkesj.EInvalid, "invalid_deferral", "notification_deferred_until must be in the future")
 	}
-	if _, err := s.db.Read().FindUserByID(ctx, in.UserID); err != nil {
+	if _, err := s.DB.Read().FindUserByID(ctx, in.UserID); err != nil {
 		return LegalProcessingEntry{}, tkesj.ErrNotFound("user")
 	}
 	if err := s.auditNow(ctx, st, auditEntry{Action: "legal_processing", Subject: in.UserID, Target: "processing without consent",
@@ -125,7 +125,7 @@ func (s *Service) CreateHold(ctx context.Context, a Auth, in HoldInput) (Hold, e
 	if err != nil {
 		return Hold{}, err
 	}
-	q := s.db.Read()
+	q := s.DB.Read()
 	switch in.SubjectKind {
 	case "user":
 		// A destroyed person whose leftovers still await the purge can be held too.
@@ -141,9 +141,9 @@ func (s *Service) CreateHold(ctx context.Context, a Auth, in HoldInput) (Hold, e
 	default:
 		return Hold{}, tkesj.Errorf(tkesj.EInvalid, "invalid_subject_kind", "subject_kind must be user or conversation")
 	}
-	h := Hold{ID: newID("h"), SubjectKind: in.SubjectKind, SubjectID: in.SubjectID, Ground: g.Code, Reference: ref, Status: "pending",
-		RequestedBy: st.UserID, RequestedAt: s.now()}
-	err = s.db.Update(ctx, func(q *store.Queries) error {
+	h := Hold{ID: NewID("h"), SubjectKind: in.SubjectKind, SubjectID: in.SubjectID, Ground: g.Code, Reference: ref, Status: "pending",
+		RequestedBy: st.UserID, RequestedAt: s.Now()}
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		if err := q.CreateHold(ctx, h); err != nil {
 			return err
 		}
@@ -151,7 +151,7 @@ func (s *Service) CreateHold(ctx context.Context, a Auth, in HoldInput) (Hold, e
 			Note: "ground " + g.Code + "; reference " + ref})
 	})
 	if err != nil {
-		return Hold{}, s.internal(ctx, "create hold", err)
+		return Hold{}, s.Internal(ctx, "create hold", err)
 	}
 	return h, nil
 }
@@ -161,9 +161,9 @@ func (s *Service) Holds(ctx context.Context, a Auth) ([]Hold, error) {
 	if _, err := s.staff(ctx, a, PermHolds); err != nil {
 		return nil, err
 	}
-	hs, err := s.db.Read().Holds(ctx, 500)
+	hs, err := s.DB.Read().Holds(ctx, 500)
 	if err != nil {
-		return nil, s.internal(ctx, "holds", err)
+		return nil, s.Internal(ctx, "holds", err)
 	}
 	return hs, nil
 }
@@ -176,7 +176,7 @@ func (s *Service) ApproveHold(ctx context.Context, a Auth, id string) (Hold, err
 	if err != nil {
 		return Hold{}, err
 	}
-	h, err := s.db.Read().FindHold(ctx, id)
+	h, err := s.DB.Read().FindHold(ctx, id)
 	if err != nil {
 		return Hold{}, tkesj.ErrNotFound("hold")
 	}
@@ -186,8 +186,8 @@ func (s *Service) ApproveHold(ctx context.Context, a Auth, id string) (Hold, err
 	if h.Status != "pending" {
 		return Hold{}, tkesj.Errorf(tkesj.EConflict, "invalid_transition", "a %s hold cannot be approved", h.Status)
 	}
-	now := s.now()
-	err = s.db.Update(ctx, func(q *store.Queries) error {
+	now := s.Now()
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		ok, err := q.ApproveHold(ctx, id, st.UserID, now)
 		if err != nil {
 			return err
@@ -198,7 +198,7 @@ func (s *Service) ApproveHold(ctx context.Context, a Auth, id string) (Hold, err
 		return s.audit(ctx, q, st, auditEntry{Action: "hold:approve", Target: "hold " + id + " on " + h.SubjectKind + " " + h.SubjectID, Note: "ground " + h.Ground})
 	})
 	if err != nil {
-		return Hold{}, s.internal(ctx, "approve hold", err)
+		return Hold{}, s.Internal(ctx, "approve hold", err)
 	}
 	h.Status, h.ApprovedBy, h.ApprovedAt = "active", st.UserID, now
 	return h, nil
@@ -211,12 +211,12 @@ func (s *Service) ReleaseHold(ctx context.Context, a Auth, id string) (Hold, err
 	if err != nil {
 		return Hold{}, err
 	}
-	h, err := s.db.Read().FindHold(ctx, id)
+	h, err := s.DB.Read().FindHold(ctx, id)
 	if err != nil {
 		return Hold{}, tkesj.ErrNotFound("hold")
 	}
-	now := s.now()
-	err = s.db.Update(ctx, func(q *store.Queries) error {
+	now := s.Now()
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		ok, err := q.ReleaseHold(ctx, id, st.UserID, now)
 		if err != nil {
 			return err
@@ -227,7 +227,7 @@ func (s *Service) ReleaseHold(ctx context.Context, a Auth, id string) (Hold, err
 		return s.audit(ctx, q, st, auditEntry{Action: "hold:release", Target: "hold " + id + " on " + h.SubjectKind + " " + h.SubjectID, Note: "ground " + h.Ground})
 	})
 	if err != nil {
-		return Hold{}, s.internal(ctx, "release hold", err)
+		return Hold{}, s.Internal(ctx, "release hold", err)
 	}
 	select {
 	case s.purgeNow <- struct{}{}:
@@ -240,5 +240,5 @@ func (s *Service) ReleaseHold(ctx context.Context, a Auth, id string) (Hold, err
 // heldFromPurge reports whether an active legal hold pauses the purge of a
 // destroyed person's leftovers (called by Purge).
 func (s *Service) heldFromPurge(ctx context.Context, userID string) (bool, error) {
-	return s.db.Read().Held(ctx, userID)
+	return s.DB.Read().Held(ctx, userID)
 }

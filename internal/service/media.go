@@ -22,7 +22,7 @@ import (
 // chunks can be neither reordered nor cut off).
 const (
 	blobMagic     = "TKM1"
-	chunkSize     = 64 << 10
+	ChunkSize     = 64 << 10
 	sealOverhead  = 1 + 12 + 16 // keyring: version, nonce, tag
 	imageMaxSide  = 2048
 	thumbnailSide = 320
@@ -38,11 +38,11 @@ func chunkAD(mediaID string, i int, last bool) []byte {
 func (s *Service) sealStream(ctx context.Context, owner, mediaID string, r io.Reader, w io.Writer) (int64, error) {
 	var hdr [8]byte
 	copy(hdr[:], blobMagic)
-	binary.BigEndian.PutUint32(hdr[4:], chunkSize)
+	binary.BigEndian.PutUint32(hdr[4:], ChunkSize)
 	if _, err := w.Write(hdr[:]); err != nil {
 		return 0, err
 	}
-	cur, next := make([]byte, chunkSize), make([]byte, chunkSize)
+	cur, next := make([]byte, ChunkSize), make([]byte, ChunkSize)
 	n, err := io.ReadFull(r, cur)
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		return 0, err
@@ -54,7 +54,7 @@ func (s *Service) sealStream(ctx context.Context, owner, mediaID string, r io.Re
 			return 0, nerr
 		}
 		last := m == 0
-		sealed, err := s.keys.Seal(ctx, owner, cur[:n], chunkAD(mediaID, i, last))
+		sealed, err := s.Keys.Seal(ctx, owner, cur[:n], chunkAD(mediaID, i, last))
 		if err != nil {
 			return 0, err
 		}
@@ -71,8 +71,8 @@ func (s *Service) sealStream(ctx context.Context, owner, mediaID string, r io.Re
 
 // openStream decrypts a sealed blob to w, skipping the first skip bytes of
 // plaintext and writing at most limit bytes (limit < 0: all).
-func (s *Service) openStream(ctx context.Context, owner, mediaID string, r io.Reader, w io.Writer, skip, limit int64) error {
-	br := bufio.NewReaderSize(r, chunkSize+sealOverhead)
+func (s *Service) OpenStream(ctx context.Context, owner, mediaID string, r io.Reader, w io.Writer, skip, limit int64) error {
+	br := bufio.NewReaderSize(r, ChunkSize+sealOverhead)
 	var hdr [8]byte
 	if _, err := io.ReadFull(br, hdr[:]); err != nil || string(hdr[:4]) != blobMagic {
 		return fmt.Errorf("media %s: bad header", mediaID)
@@ -93,7 +93,7 @@ func (s *Service) openStream(ctx context.Context, owner, mediaID string, r io.Re
 		if i < first && !last {
 			continue // whole chunks before the range need no decryption
 		}
-		plain, err := s.keys.Open(ctx, owner, buf[:n], chunkAD(mediaID, i, last))
+		plain, err := s.Keys.Open(ctx, owner, buf[:n], chunkAD(mediaID, i, last))
 		if err != nil {
 			return err
 		}
@@ -119,7 +119,7 @@ func (s *Service) openStream(ctx context.Context, owner, mediaID string, r io.Re
 }
 
 // storeBlob seals r and puts it under key.
-func (s *Service) storeBlob(ctx context.Context, owner, key string, r io.Reader) (int64, error) {
+func (s *Service) StoreBlob(ctx context.Context, owner, key string, r io.Reader) (int64, error) {
 	pr, pw := io.Pipe()
 	var size int64
 	go func() {
@@ -127,7 +127,7 @@ func (s *Service) storeBlob(ctx context.Context, owner, key string, r io.Reader)
 		size = n
 		pw.CloseWithError(err)
 	}()
-	err := s.blobs.Put(ctx, key, pr, -1)
+	err := s.Blobs.Put(ctx, key, pr, -1)
 	pr.CloseWithError(err) // unblocks the sealer if Put stopped early
 	return size, err
 }
@@ -150,7 +150,7 @@ type Media struct {
 // thumbnail; voice notes record their duration. A camera upload needs the
 // camera permission and an album upload the album permission (R-PRM-2).
 func (s *Service) Upload(ctx context.Context, a Auth, up MediaUpload) (Media, error) {
-	if err := s.requireActive(ctx, a); err != nil {
+	if err := s.RequireActive(ctx, a); err != nil {
 		return Media{}, err
 	}
 	switch up.Source {
@@ -167,7 +167,7 @@ func (s *Service) Upload(ctx context.Context, a Auth, up MediaUpload) (Media, er
 		return Media{}, tkesj.Errorf(tkesj.EInvalid, "invalid_source", "source must be album or camera")
 	}
 	if ok, wait := s.uploads.Allow(a.UserID); !ok {
-		return Media{}, s.limitedFor(ctx, a.UserID, "rate_limit:uploads", "uploads", wait)
+		return Media{}, s.LimitedFor(ctx, a.UserID, "rate_limit:uploads", "uploads", wait)
 	}
 	br := bufio.NewReaderSize(up.Body, process.SniffLen)
 	head, err := br.Peek(process.SniffLen)
@@ -181,9 +181,9 @@ func (s *Service) Upload(ctx context.Context, a Auth, up MediaUpload) (Media, er
 	if err != nil {
 		return Media{}, err
 	}
-	limit := sizeOf(s.cfg.MediaLimits, kind)
+	limit := sizeOf(s.Cfg.MediaLimits, kind)
 	body := &capReader{r: br, left: limit}
-	m := Media{ID: newID("m"), Kind: kind, Mime: mime, Meta: map[string]any{}}
+	m := Media{ID: NewID("m"), Kind: kind, Mime: mime, Meta: map[string]any{}}
 	var content io.Reader = body
 	switch kind {
 	case process.KindImage:
@@ -195,17 +195,17 @@ func (s *Service) Upload(ctx context.Context, a Auth, up MediaUpload) (Media, er
 		out, outMime, w, h, err := process.ReencodeImage(body, imageMaxSide)
 		<-s.reencodes
 		if body.over {
-			return Media{}, s.cfg.MediaLimits.Check(kind, limit+1)
+			return Media{}, s.Cfg.MediaLimits.Check(kind, limit+1)
 		}
 		if err != nil {
 			return Media{}, err
 		}
 		thumb, err := process.Thumbnail(out, thumbnailSide)
 		if err != nil {
-			return Media{}, s.internal(ctx, "thumbnail", err)
+			return Media{}, s.Internal(ctx, "thumbnail", err)
 		}
-		if _, err := s.storeBlob(ctx, a.UserID, m.ID+"_t", bytes.NewReader(thumb)); err != nil {
-			return Media{}, s.internal(ctx, "store thumbnail", err)
+		if _, err := s.StoreBlob(ctx, a.UserID, m.ID+"_t", bytes.NewReader(thumb)); err != nil {
+			return Media{}, s.Internal(ctx, "store thumbnail", err)
 		}
 		m.Mime, m.Meta["width"], m.Meta["height"] = outMime, w, h
 		content = bytes.NewReader(out)
@@ -219,26 +219,26 @@ func (s *Service) Upload(ctx context.Context, a Auth, up MediaUpload) (Media, er
 		}
 		content = bytes.NewReader(all)
 	}
-	size, err := s.storeBlob(ctx, a.UserID, m.ID, content)
+	size, err := s.StoreBlob(ctx, a.UserID, m.ID, content)
 	if body.over {
-		s.blobs.Delete(ctx, m.ID)
-		s.blobs.Delete(ctx, m.ID+"_t")
-		return Media{}, s.cfg.MediaLimits.Check(kind, limit+1)
+		s.Blobs.Delete(ctx, m.ID)
+		s.Blobs.Delete(ctx, m.ID+"_t")
+		return Media{}, s.Cfg.MediaLimits.Check(kind, limit+1)
 	}
 	if err != nil {
-		s.blobs.Delete(ctx, m.ID+"_t")
+		s.Blobs.Delete(ctx, m.ID+"_t")
 		if errors.Is(err, errUploadRead) {
 			return Media{}, tkesj.Errorf(tkesj.EMalformed, "upload_failed", "the upload was cut off")
 		}
-		return Media{}, s.internal(ctx, "store media", err)
+		return Media{}, s.Internal(ctx, "store media", err)
 	}
 	m.Size = size
 	meta, _ := json.Marshal(m.Meta)
-	rec := store.MediaRecord{ID: m.ID, OwnerID: a.UserID, Kind: m.Kind, Mime: m.Mime, Size: size, Meta: string(meta), CreatedAt: s.now()}
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.CreateMedia(ctx, rec) }); err != nil {
-		s.blobs.Delete(ctx, m.ID)
-		s.blobs.Delete(ctx, m.ID+"_t")
-		return Media{}, s.internal(ctx, "record media", err)
+	rec := store.MediaRecord{ID: m.ID, OwnerID: a.UserID, Kind: m.Kind, Mime: m.Mime, Size: size, Meta: string(meta), CreatedAt: s.Now()}
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.CreateMedia(ctx, rec) }); err != nil {
+		s.Blobs.Delete(ctx, m.ID)
+		s.Blobs.Delete(ctx, m.ID+"_t")
+		return Media{}, s.Internal(ctx, "record media", err)
 	}
 	return m, nil
 }
@@ -283,24 +283,24 @@ type MediaFile struct {
 // message in a conversation they were in when it was sent (R-MED-2). Anything
 // else is not_found. thumb asks for a picture's thumbnail.
 func (s *Service) OpenMedia(ctx context.Context, a Auth, id string, thumb bool) (MediaFile, error) {
-	q := s.db.Read()
+	q := s.DB.Read()
 	rec, err := q.FindMedia(ctx, id)
 	if err != nil {
 		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 			return MediaFile{}, err
 		}
-		return MediaFile{}, s.internal(ctx, "open media", err)
+		return MediaFile{}, s.Internal(ctx, "open media", err)
 	}
 	if rec.OwnerID != a.UserID {
 		ok, err := s.mediaVisible(ctx, q, rec, a.UserID)
 		if err != nil {
-			return MediaFile{}, s.internal(ctx, "open media", err)
+			return MediaFile{}, s.Internal(ctx, "open media", err)
 		}
 		if !ok {
 			return MediaFile{}, tkesj.ErrNotFound("media")
 		}
 	}
-	return s.mediaFile(ctx, rec, thumb)
+	return s.FindMediaFile(ctx, rec, thumb)
 }
 
 // mediaVisible says whether viewer may fetch another person's media.
@@ -310,10 +310,10 @@ func (s *Service) mediaVisible(ctx context.Context, q *store.Queries, rec store.
 	if err != nil || ok {
 		return ok, err
 	}
-	return s.momentMediaVisible(ctx, q, rec.ID, viewer)
+	return s.MomentMediaVisible(ctx, q, rec.ID, viewer)
 }
 
-func (s *Service) mediaFile(ctx context.Context, rec store.MediaRecord, thumb bool) (MediaFile, error) {
+func (s *Service) FindMediaFile(ctx context.Context, rec store.MediaRecord, thumb bool) (MediaFile, error) {
 	m := Media{ID: rec.ID, Kind: rec.Kind, Mime: rec.Mime, Size: rec.Size}
 	json.Unmarshal([]byte(rec.Meta), &m.Meta)
 	key := rec.ID
@@ -325,12 +325,12 @@ func (s *Service) mediaFile(ctx context.Context, rec store.MediaRecord, thumb bo
 	}
 	owner := rec.OwnerID
 	return MediaFile{Media: m, Write: func(w io.Writer, skip, limit int64) error {
-		rc, err := s.blobs.Get(ctx, key)
+		rc, err := s.Blobs.Get(ctx, key)
 		if err != nil {
 			return err
 		}
 		defer rc.Close()
-		err = s.openStream(ctx, owner, key, rc, w, skip, limit)
+		err = s.OpenStream(ctx, owner, key, rc, w, skip, limit)
 		if errors.Is(err, keyring.ErrShredded) {
 			return tkesj.ErrNotFound("media")
 		}
@@ -356,10 +356,10 @@ func (s *Service) SetAvatar(ctx context.Context, a Auth, r io.Reader) (tkesj.Use
 	if err != nil {
 		return tkesj.User{}, err
 	}
-	id := newID("m")
-	size, err := s.storeBlob(ctx, a.UserID, id, bytes.NewReader(out))
+	id := NewID("m")
+	size, err := s.StoreBlob(ctx, a.UserID, id, bytes.NewReader(out))
 	if err != nil {
-		return tkesj.User{}, s.internal(ctx, "store avatar", err)
+		return tkesj.User{}, s.Internal(ctx, "store avatar", err)
 	}
 	meta, _ := json.Marshal(map[string]any{"width": w, "height": h, "avatar": true})
 	u, err := s.Me(ctx, a)
@@ -368,12 +368,12 @@ func (s *Service) SetAvatar(ctx context.Context, a Auth, r io.Reader) (tkesj.Use
 	}
 	old := u.AvatarID
 	u.AvatarID = id
-	sealed, err := s.seal(ctx, u.ID, profileAD(u.ID), profileOf(u))
+	sealed, err := s.Seal(ctx, u.ID, ProfileAD(u.ID), ProfileOf(u))
 	if err != nil {
-		return tkesj.User{}, s.internal(ctx, "set avatar", err)
+		return tkesj.User{}, s.Internal(ctx, "set avatar", err)
 	}
-	err = s.db.Update(ctx, func(q *store.Queries) error {
-		if err := q.CreateMedia(ctx, store.MediaRecord{ID: id, OwnerID: a.UserID, Kind: process.KindImage, Mime: mime, Size: size, Meta: string(meta), CreatedAt: s.now()}); err != nil {
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
+		if err := q.CreateMedia(ctx, store.MediaRecord{ID: id, OwnerID: a.UserID, Kind: process.KindImage, Mime: mime, Size: size, Meta: string(meta), CreatedAt: s.Now()}); err != nil {
 			return err
 		}
 		if old != "" {
@@ -381,22 +381,22 @@ func (s *Service) SetAvatar(ctx context.Context, a Auth, r io.Reader) (tkesj.Use
 				return err
 			}
 		}
-		return q.UpdateUserProfile(ctx, u.ID, nil, sealed, s.now())
+		return q.UpdateUserProfile(ctx, u.ID, nil, sealed, s.Now())
 	})
 	if err != nil {
-		s.blobs.Delete(ctx, id)
-		return tkesj.User{}, s.internal(ctx, "set avatar", err)
+		s.Blobs.Delete(ctx, id)
+		return tkesj.User{}, s.Internal(ctx, "set avatar", err)
 	}
 	if old != "" {
-		s.blobs.Delete(ctx, old)
+		s.Blobs.Delete(ctx, old)
 	}
 	return u, nil
 }
 
 // Avatar returns a person's avatar for anyone signed in who is not blocked by them.
 func (s *Service) Avatar(ctx context.Context, a Auth, userID string) (MediaFile, error) {
-	q := s.db.Read()
-	p, err := s.profile(ctx, q, userID)
+	q := s.DB.Read()
+	p, err := s.LookupProfile(ctx, q, userID)
 	if err != nil || p.AvatarID == "" {
 		return MediaFile{}, tkesj.ErrNotFound("avatar")
 	}
@@ -407,7 +407,7 @@ func (s *Service) Avatar(ctx context.Context, a Auth, userID string) (MediaFile,
 	if err != nil {
 		return MediaFile{}, tkesj.ErrNotFound("avatar")
 	}
-	return s.mediaFile(ctx, rec, false)
+	return s.FindMediaFile(ctx, rec, false)
 }
 
 // sizeOf returns the size limit for a kind.
@@ -426,14 +426,14 @@ func sizeOf(l process.Limits, kind string) int64 {
 // DeleteMedia deletes one of the caller's uploads and its bytes (R-DEL-1);
 // messages that carried it show it as gone. Others' media is not_found.
 func (s *Service) DeleteMedia(ctx context.Context, a Auth, id string) error {
-	rec, err := s.db.Read().FindMedia(ctx, id)
+	rec, err := s.DB.Read().FindMedia(ctx, id)
 	if err != nil || rec.OwnerID != a.UserID {
 		return tkesj.ErrNotFound("media")
 	}
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.DeleteMedia(ctx, id) }); err != nil {
-		return s.internal(ctx, "delete media", err)
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.DeleteMedia(ctx, id) }); err != nil {
+		return s.Internal(ctx, "delete media", err)
 	}
-	s.blobs.Delete(ctx, id)
-	s.blobs.Delete(ctx, id+"_t")
+	s.Blobs.Delete(ctx, id)
+	s.Blobs.Delete(ctx, id+"_t")
 	return nil
 }

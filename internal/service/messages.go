@@ -119,11 +119,11 @@ func (s *Service) Send(ctx context.Context, a Auth, convID string, in SendInput)
 	if err := in.validate(); err != nil {
 		return Message{}, false, err
 	}
-	q := s.db.Read()
-	if _, err := s.member(ctx, q, a, convID); err != nil {
+	q := s.DB.Read()
+	if _, err := s.Member(ctx, q, a, convID); err != nil {
 		return Message{}, false, err
 	}
-	if err := s.requireActive(ctx, a); err != nil {
+	if err := s.RequireActive(ctx, a); err != nil {
 		return Message{}, false, err
 	}
 	// Retries are answered before any other check, so a retry of a message
@@ -132,16 +132,16 @@ func (s *Service) Send(ctx context.Context, a Auth, convID string, in SendInput)
 		return s.sameMessage(ctx, prev, convID)
 	}
 	if ok, wait := s.sends.Allow(a.UserID); !ok {
-		return Message{}, false, s.limitedFor(ctx, a.UserID, "rate_limit:messages", "messages", wait)
+		return Message{}, false, s.LimitedFor(ctx, a.UserID, "rate_limit:messages", "messages", wait)
 	}
 	conv, err := q.FindConversation(ctx, convID)
 	if err != nil {
-		return Message{}, false, s.internal(ctx, "send", err)
+		return Message{}, false, s.Internal(ctx, "send", err)
 	}
 	if conv.Kind == "direct" {
 		for _, id := range strings.Split(conv.DirectKey.String, "|") {
 			if id != a.UserID {
-				if err := s.canMessage(ctx, q, a.UserID, id); err != nil {
+				if err := s.CanMessage(ctx, q, a.UserID, id); err != nil {
 					return Message{}, false, err
 				}
 			}
@@ -170,19 +170,19 @@ func (s *Service) Send(ctx context.Context, a Auth, convID string, in SendInput)
 	}
 	var card *Profile
 	if in.Kind == KindCard {
-		p, err := s.profile(ctx, q, in.CardUser)
+		p, err := s.LookupProfile(ctx, q, in.CardUser)
 		if err != nil {
 			return Message{}, false, tkesj.Errorf(tkesj.EInvalid, "invalid_card", "card_user must name an existing person")
 		}
 		card = &p
 	}
-	now := s.now()
-	msg := Message{ID: newID("m"), ConversationID: convID, SenderID: a.UserID, ClientID: in.ClientID, Kind: in.Kind,
+	now := s.Now()
+	msg := Message{ID: NewID("m"), ConversationID: convID, SenderID: a.UserID, ClientID: in.ClientID, Kind: in.Kind,
 		Text: in.Text, Media: media, Location: in.Location, Card: card, SentAt: now}
-	sealed, err := s.seal(ctx, a.UserID, messageAD(convID, msg.ID), body{Text: in.Text, MediaID: in.MediaID, Location: in.Location, CardUser: in.CardUser})
+	sealed, err := s.Seal(ctx, a.UserID, messageAD(convID, msg.ID), body{Text: in.Text, MediaID: in.MediaID, Location: in.Location, CardUser: in.CardUser})
 	tokens := s.tokenHashes(in.Text)
 	if err != nil {
-		return Message{}, false, s.internal(ctx, "send", err)
+		return Message{}, false, s.Internal(ctx, "send", err)
 	}
 	var members []string
 	var dup *store.MessageRecord
@@ -220,14 +220,14 @@ func (s *Service) Send(ctx context.Context, a Auth, convID string, in SendInput)
 		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 			return Message{}, false, err
 		}
-		return Message{}, false, s.internal(ctx, "send", err)
+		return Message{}, false, s.Internal(ctx, "send", err)
 	}
 	if dup != nil {
 		return s.sameMessage(ctx, *dup, convID)
 	}
-	s.publish(ctx, members, map[string]any{"type": "message", "conversation_id": convID, "message": MessageJSON(msg)})
+	s.Publish(ctx, members, map[string]any{"type": "message", "conversation_id": convID, "message": MessageJSON(msg)})
 	if s.pusher != nil {
-		me, _ := s.profile(ctx, s.db.Read(), a.UserID)
+		me, _ := s.LookupProfile(ctx, s.DB.Read(), a.UserID)
 		s.schedulePush(msg, me.Nickname)
 	}
 	return msg, true, nil
@@ -238,7 +238,7 @@ func (s *Service) sameMessage(ctx context.Context, prev store.MessageRecord, con
 	if prev.ConvID != convID {
 		return Message{}, false, tkesj.Errorf(tkesj.EConflict, "client_id_reused", "this client_id was used for a message in another conversation; use a new one")
 	}
-	return s.messageView(ctx, prev), false, nil
+	return s.MessageView(ctx, prev), false, nil
 }
 
 func mediaFits(msgKind, mediaKind string) bool {
@@ -253,32 +253,32 @@ func mediaFits(msgKind, mediaKind string) bool {
 
 // messageView opens a stored message for display. A message whose sender's
 // key is destroyed shows as from a deleted account, with nothing of its content.
-func (s *Service) messageView(ctx context.Context, r store.MessageRecord) Message {
+func (s *Service) MessageView(ctx context.Context, r store.MessageRecord) Message {
 	m := Message{ID: r.ID, ConversationID: r.ConvID, Seq: r.Seq, SenderID: r.SenderID, ClientID: r.ClientID, Kind: r.Kind, SentAt: r.SentAt, Recalled: r.Recalled}
 	deleted := Message{ID: r.ID, ConversationID: r.ConvID, Seq: r.Seq, SentAt: r.SentAt, SenderDeleted: true}
 	if r.Recalled || r.Body == nil {
 		// Without a body there is nothing to fail to decrypt: ask the key
 		// store whether the sender still exists (recalled messages are rare).
-		if gone, err := s.keys.Exists(ctx, r.SenderID); !r.Recalled || (err == nil && !gone) {
+		if gone, err := s.Keys.Exists(ctx, r.SenderID); !r.Recalled || (err == nil && !gone) {
 			return deleted
 		}
 		return m
 	}
 	var b body
-	if err := s.open(ctx, r.SenderID, messageAD(r.ConvID, r.ID), r.Body, &b); err != nil {
+	if err := s.Open(ctx, r.SenderID, messageAD(r.ConvID, r.ID), r.Body, &b); err != nil {
 		if !errors.Is(err, keyring.ErrShredded) {
-			s.log.WarnContext(ctx, "message unreadable", "message", r.ID, "err", err.Error())
+			s.Log.WarnContext(ctx, "message unreadable", "message", r.ID, "err", err.Error())
 		}
 		return deleted
 	}
 	m.Text, m.Location = b.Text, b.Location
 	if b.MediaID != "" {
-		if mr, err := s.db.Read().FindMedia(ctx, b.MediaID); err == nil {
+		if mr, err := s.DB.Read().FindMedia(ctx, b.MediaID); err == nil {
 			m.Media = &MediaInfo{ID: mr.ID, Kind: mr.Kind, Mime: mr.Mime, Size: mr.Size, Meta: json.RawMessage(mr.Meta)}
 		}
 	}
 	if b.CardUser != "" {
-		if p, err := s.profile(ctx, s.db.Read(), b.CardUser); err == nil {
+		if p, err := s.LookupProfile(ctx, s.DB.Read(), b.CardUser); err == nil {
 			m.Card = &p
 		}
 	}
@@ -320,8 +320,8 @@ func MessageJSON(m Message) map[string]any {
 // after afterSeq, or (with beforeSeq) the newest page below it. A member sees
 // only what was sent after they joined, minus what they deleted for themselves.
 func (s *Service) Messages(ctx context.Context, a Auth, convID string, afterSeq, beforeSeq int64, limit int) ([]Message, error) {
-	q := s.db.Read()
-	m, err := s.member(ctx, q, a, convID)
+	q := s.DB.Read()
+	m, err := s.Member(ctx, q, a, convID)
 	if err != nil {
 		return nil, err
 	}
@@ -336,11 +336,11 @@ func (s *Service) Messages(ctx context.Context, a Auth, convID string, afterSeq,
 	}
 	recs, err := q.Messages(ctx, store.MessageFilter{ConvID: convID, ViewerID: a.UserID, AfterSeq: afterSeq, BeforeSeq: beforeSeq, Limit: limit, Newest: beforeSeq > 0})
 	if err != nil {
-		return nil, s.internal(ctx, "messages", err)
+		return nil, s.Internal(ctx, "messages", err)
 	}
 	out := make([]Message, 0, len(recs))
 	for _, r := range recs {
-		out = append(out, s.messageView(ctx, r))
+		out = append(out, s.MessageView(ctx, r))
 	}
 	return out, nil
 }
@@ -362,8 +362,8 @@ func (s *Service) Recall(ctx context.Context, a Auth, convID string, seq int64) 
 		if m.Recalled {
 			return nil
 		}
-		if s.now().Sub(m.SentAt) > s.cfg.RecallWindow {
-			return tkesj.Errorf(tkesj.EConflict, "recall_window_passed", "messages can be recalled within %s of sending", s.cfg.RecallWindow)
+		if s.Now().Sub(m.SentAt) > s.Cfg.RecallWindow {
+			return tkesj.Errorf(tkesj.EConflict, "recall_window_passed", "messages can be recalled within %s of sending", s.Cfg.RecallWindow)
 		}
 		if err := q.UnindexMessage(ctx, convID, seq); err != nil {
 			return err
@@ -371,23 +371,23 @@ func (s *Service) Recall(ctx context.Context, a Auth, convID string, seq int64) 
 		return q.RecallMessage(ctx, convID, seq)
 	})
 	if err != nil {
-		return s.internal(ctx, "recall", err)
+		return s.Internal(ctx, "recall", err)
 	}
-	s.publishToMembers(ctx, convID, map[string]any{"type": "recall", "conversation_id": convID, "seq": seq})
+	s.PublishToMembers(ctx, convID, map[string]any{"type": "recall", "conversation_id": convID, "seq": seq})
 	return nil
 }
 
 // DeleteForMe hides one message from the caller only (R-MSG-5, R-DEL-1).
 func (s *Service) DeleteForMe(ctx context.Context, a Auth, convID string, seq int64) error {
-	m, err := s.member(ctx, s.db.Read(), a, convID)
+	m, err := s.Member(ctx, s.DB.Read(), a, convID)
 	if err != nil {
 		return err
 	}
-	if _, err := s.db.Read().FindMessage(ctx, convID, seq); err != nil || seq <= m.JoinedSeq {
+	if _, err := s.DB.Read().FindMessage(ctx, convID, seq); err != nil || seq <= m.JoinedSeq {
 		return tkesj.ErrNotFound("message")
 	}
 	if err := s.writer.do(ctx, func(q *store.Queries) error { return q.HideMessage(ctx, a.UserID, convID, seq) }); err != nil {
-		return s.internal(ctx, "delete for me", err)
+		return s.Internal(ctx, "delete for me", err)
 	}
 	return nil
 }
@@ -400,8 +400,8 @@ func (s *Service) MarkRead(ctx context.Context, a Auth, convID string, seq int64
 
 // advance records a delivered (ack) or read position and sends the receipt.
 func (s *Service) advance(ctx context.Context, a Auth, convID string, seq int64, read bool) error {
-	q := s.db.Read()
-	m, err := s.member(ctx, q, a, convID)
+	q := s.DB.Read()
+	m, err := s.Member(ctx, q, a, convID)
 	if err != nil {
 		return err
 	}
@@ -418,7 +418,7 @@ func (s *Service) advance(ctx context.Context, a Auth, convID string, seq int64,
 		return q.AdvanceReceived(ctx, convID, a.UserID, seq)
 	})
 	if err != nil {
-		return s.internal(ctx, "advance", err)
+		return s.Internal(ctx, "advance", err)
 	}
 	conv, err := q.FindConversation(ctx, convID)
 	if err != nil || conv.Kind != "direct" {
@@ -431,19 +431,19 @@ func (s *Service) advance(ctx context.Context, a Auth, convID string, seq int64,
 	if read {
 		field = "read_seq"
 	}
-	s.publish(ctx, strings.Split(conv.DirectKey.String, "|"), map[string]any{"type": "receipt", "conversation_id": convID, "user_id": a.UserID, field: seq})
+	s.Publish(ctx, strings.Split(conv.DirectKey.String, "|"), map[string]any{"type": "receipt", "conversation_id": convID, "user_id": a.UserID, field: seq})
 	return nil
 }
 
 // Typing tells the other members that the caller is typing (R-MSG-5).
 func (s *Service) Typing(ctx context.Context, a Auth, convID string) error {
-	q := s.db.Read()
-	if _, err := s.member(ctx, q, a, convID); err != nil {
+	q := s.DB.Read()
+	if _, err := s.Member(ctx, q, a, convID); err != nil {
 		return err
 	}
 	ids, err := q.MemberIDs(ctx, convID)
 	if err != nil {
-		return s.internal(ctx, "typing", err)
+		return s.Internal(ctx, "typing", err)
 	}
 	others := ids[:0]
 	for _, id := range ids {
@@ -451,6 +451,6 @@ func (s *Service) Typing(ctx context.Context, a Auth, convID string) error {
 			others = append(others, id)
 		}
 	}
-	s.publish(ctx, others, map[string]any{"type": "typing", "conversation_id": convID, "user_id": a.UserID})
+	s.Publish(ctx, others, map[string]any{"type": "typing", "conversation_id": convID, "user_id": a.UserID})
 	return nil
 }

@@ -41,14 +41,14 @@ func (s *Service) CreateReport(ctx context.Context, a Auth, kind, targetID, reas
 	if n := len([]rune(reason)); n < 1 || n > 1000 {
 		return Report{}, tkesj.Errorf(tkesj.EInvalid, "invalid_reason", "say what is wrong in 1 to 1000 characters")
 	}
-	q := s.db.Read()
+	q := s.DB.Read()
 	var owner string
 	switch kind {
 	case "user":
 		if targetID == a.UserID {
 			return Report{}, tkesj.Errorf(tkesj.EInvalid, "invalid_target", "you cannot report yourself")
 		}
-		if _, err := s.profile(ctx, q, targetID); err != nil {
+		if _, err := s.LookupProfile(ctx, q, targetID); err != nil {
 			return Report{}, tkesj.ErrNotFound("user")
 		}
 		owner = targetID
@@ -58,7 +58,7 @@ func (s *Service) CreateReport(ctx context.Context, a Auth, kind, targetID, reas
 		if !ok || err != nil {
 			return Report{}, tkesj.ErrNotFound("message")
 		}
-		m, err := s.member(ctx, q, a, convID)
+		m, err := s.Member(ctx, q, a, convID)
 		if err != nil {
 			return Report{}, tkesj.ErrNotFound("message")
 		}
@@ -68,11 +68,11 @@ func (s *Service) CreateReport(ctx context.Context, a Auth, kind, targetID, reas
 		}
 		owner = msg.SenderID
 	case "moment":
-		v, err := s.newViewer(ctx, q, a.UserID)
+		v, err := s.NewViewer(ctx, q, a.UserID)
 		if err != nil {
-			return Report{}, s.internal(ctx, "report", err)
+			return Report{}, s.Internal(ctx, "report", err)
 		}
-		m, err := s.visibleMoment(ctx, q, v, targetID)
+		m, err := s.VisibleMoment(ctx, q, v, targetID)
 		if err != nil || m.AuthorID == a.UserID {
 			return Report{}, tkesj.ErrNotFound("moment")
 		}
@@ -80,26 +80,26 @@ func (s *Service) CreateReport(ctx context.Context, a Auth, kind, targetID, reas
 	default:
 		return Report{}, tkesj.Errorf(tkesj.EInvalid, "invalid_target_kind", "target_kind must be user, message or moment")
 	}
-	now := s.now()
+	now := s.Now()
 	if n, err := q.CountReportsSince(ctx, a.UserID, now.Add(-time.Hour)); err != nil {
-		return Report{}, s.internal(ctx, "report", err)
+		return Report{}, s.Internal(ctx, "report", err)
 	} else if n >= reportsPerHour {
-		return Report{}, rateLimited(time.Hour, "reports")
+		return Report{}, RateLimited(time.Hour, "reports")
 	}
-	id := newID("r")
-	sealed, err := s.seal(ctx, a.UserID, reportAD(id), reportReason{Reason: reason})
+	id := NewID("r")
+	sealed, err := s.Seal(ctx, a.UserID, reportAD(id), reportReason{Reason: reason})
 	if err != nil {
-		return Report{}, s.internal(ctx, "report", err)
+		return Report{}, s.Internal(ctx, "report", err)
 	}
 	rec := store.ReportRecord{ID: id, ReporterID: a.UserID, TargetKind: kind, TargetID: targetID, TargetUserID: owner, Reason: sealed, Status: "open", CreatedAt: now}
-	err = s.db.Update(ctx, func(q *store.Queries) error {
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		if err := q.CreateReport(ctx, rec); err != nil {
 			return err
 		}
 		return q.CountEnforcement(ctx, now.Format("2006-01"), "reports_received")
 	})
 	if err != nil {
-		return Report{}, s.internal(ctx, "report", err)
+		return Report{}, s.Internal(ctx, "report", err)
 	}
 	return Report{ID: id, TargetKind: kind, TargetID: targetID, Status: "open", CreatedAt: now}, nil
 }
@@ -120,9 +120,9 @@ func (s *Service) Reports(ctx context.Context, a Auth, status string) ([]Report,
 	default:
 		return nil, tkesj.Errorf(tkesj.EInvalid, "invalid_status", "status must be open, actioned or dismissed")
 	}
-	recs, err := s.db.Read().Reports(ctx, status, 500)
+	recs, err := s.DB.Read().Reports(ctx, status, 500)
 	if err != nil {
-		return nil, s.internal(ctx, "reports", err)
+		return nil, s.Internal(ctx, "reports", err)
 	}
 	out := make([]Report, 0, len(recs))
 	for _, r := range recs {
@@ -142,11 +142,11 @@ func (s *Service) ReadReport(ctx context.Context, a Auth, id, purpose string) (R
 	if purpose, err = checkPurpose(purpose); err != nil {
 		return Report{}, err
 	}
-	rec, err := s.db.Read().FindReport(ctx, id)
+	rec, err := s.DB.Read().FindReport(ctx, id)
 	if err != nil {
 		return Report{}, tkesj.ErrNotFound("report")
 	}
-	err = s.db.Update(ctx, func(q *store.Queries) error {
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		if err := s.audit(ctx, q, st, auditEntry{Action: "read:report_reason", Subject: rec.ReporterID, Target: "your report " + id,
 			Details: auditDetails{Purpose: purpose}, Visible: true}); err != nil {
 			return err
@@ -155,11 +155,11 @@ func (s *Service) ReadReport(ctx context.Context, a Auth, id, purpose string) (R
 			Details: auditDetails{Purpose: purpose}, Visible: true})
 	})
 	if err != nil {
-		return Report{}, s.internal(ctx, "read report", err)
+		return Report{}, s.Internal(ctx, "read report", err)
 	}
 	r := reportView(rec)
 	var rr reportReason
-	if s.open(ctx, rec.ReporterID, reportAD(id), rec.Reason, &rr) == nil {
+	if s.Open(ctx, rec.ReporterID, reportAD(id), rec.Reason, &rr) == nil {
 		r.Reason = rr.Reason
 	}
 	r.Content = s.reportedContent(ctx, rec)
@@ -168,24 +168,24 @@ func (s *Service) ReadReport(ctx context.Context, a Auth, id, purpose string) (R
 
 // reportedContent opens what was reported, as it is now.
 func (s *Service) reportedContent(ctx context.Context, rec store.ReportRecord) string {
-	q := s.db.Read()
+	q := s.DB.Read()
 	switch rec.TargetKind {
 	case "user":
-		if p, err := s.profile(ctx, q, rec.TargetID); err == nil {
+		if p, err := s.LookupProfile(ctx, q, rec.TargetID); err == nil {
 			return "username " + p.Username + ", nickname " + p.Nickname
 		}
 	case "message":
 		convID, seqStr, _ := strings.Cut(rec.TargetID, ":")
 		seq, _ := strconv.ParseInt(seqStr, 10, 64)
 		if m, err := q.FindMessage(ctx, convID, seq); err == nil {
-			if v := s.messageView(ctx, m); !v.SenderDeleted && !v.Recalled {
+			if v := s.MessageView(ctx, m); !v.SenderDeleted && !v.Recalled {
 				return v.Text
 			}
 		}
 	case "moment":
 		if m, err := q.FindMoment(ctx, rec.TargetID); err == nil {
-			var b momentBody
-			if s.open(ctx, m.AuthorID, momentAD(m.ID), m.Body, &b) == nil {
+			var b MomentBody
+			if s.Open(ctx, m.AuthorID, MomentAD(m.ID), m.Body, &b) == nil {
 				return b.Text
 			}
 		}
@@ -236,7 +236,7 @@ func (s *Service) Moderate(ctx context.Context, a Auth, in ModerationInput) (Mod
 	if n := len([]rune(reason)); n < 10 || n > 1000 {
 		return ModerationResult{}, tkesj.Errorf(tkesj.EInvalid, "reason_required", "give the reason in 10 to 1000 characters; the person reads it")
 	}
-	now := s.now()
+	now := s.Now()
 	res := ModerationResult{Action: in.Action, UserID: in.UserID}
 	if in.Action == "restrict" {
 		if in.Days < 1 || in.Days > 365 {
@@ -245,11 +245,11 @@ func (s *Service) Moderate(ctx context.Context, a Auth, in ModerationInput) (Mod
 		res.Until = now.Add(time.Duration(in.Days) * 24 * time.Hour)
 		outcome = strings.Replace(outcome, "%s", res.Until.Format("2006-01-02 15:04")+" UTC", 1)
 	}
-	if _, err := s.profile(ctx, s.db.Read(), in.UserID); err != nil {
+	if _, err := s.LookupProfile(ctx, s.DB.Read(), in.UserID); err != nil {
 		return ModerationResult{}, tkesj.ErrNotFound("user")
 	}
 	if in.ReportID != "" {
-		r, err := s.db.Read().FindReport(ctx, in.ReportID)
+		r, err := s.DB.Read().FindReport(ctx, in.ReportID)
 		if err != nil || r.TargetUserID != in.UserID {
 			return ModerationResult{}, tkesj.ErrNotFound("report")
 		}
@@ -264,15 +264,15 @@ func (s *Service) Moderate(ctx context.Context, a Auth, in ModerationInput) (Mod
 			inputs["days"] = strconv.Itoa(in.Days)
 		}
 		s.RecordDecision(ctx, in.UserID, rule, outcome, reason, inputs)
-		if ds, err := s.db.Read().Decisions(ctx, in.UserID, 1); err == nil && len(ds) == 1 && ds[0].Rule == rule {
+		if ds, err := s.DB.Read().Decisions(ctx, in.UserID, 1); err == nil && len(ds) == 1 && ds[0].Rule == rule {
 			res.DecisionID = ds[0].ID
 		}
 	}
 	var n Notice
-	err = s.db.Update(ctx, func(q *store.Queries) error {
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		switch in.Action {
 		case "restrict", "ban":
-			if err := q.AddRestriction(ctx, store.RestrictionRecord{ID: newID("x"), UserID: in.UserID, Kind: in.Action, Until: res.Until,
+			if err := q.AddRestriction(ctx, store.RestrictionRecord{ID: NewID("x"), UserID: in.UserID, Kind: in.Action, Until: res.Until,
 				DecisionID: res.DecisionID, CreatedAt: now}); err != nil {
 				return err
 			}
@@ -298,9 +298,9 @@ func (s *Service) Moderate(ctx context.Context, a Auth, in ModerationInput) (Mod
 		return err
 	})
 	if err != nil {
-		return ModerationResult{}, s.internal(ctx, "moderate", err)
+		return ModerationResult{}, s.Internal(ctx, "moderate", err)
 	}
-	s.publish(ctx, []string{in.UserID}, noticeFrame(n))
+	s.Publish(ctx, []string{in.UserID}, noticeFrame(n))
 	return res, nil
 }
 
@@ -310,12 +310,12 @@ func (s *Service) DismissReport(ctx context.Context, a Auth, id string) (Report,
 	if err != nil {
 		return Report{}, err
 	}
-	rec, err := s.db.Read().FindReport(ctx, id)
+	rec, err := s.DB.Read().FindReport(ctx, id)
 	if err != nil {
 		return Report{}, tkesj.ErrNotFound("report")
 	}
-	now := s.now()
-	err = s.db.Update(ctx, func(q *store.Queries) error {
+	now := s.Now()
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		ok, err := q.ResolveReport(ctx, id, "dismissed", now)
 		if err != nil {
 			return err
@@ -326,17 +326,17 @@ func (s *Service) DismissReport(ctx context.Context, a Auth, id string) (Report,
 		return s.audit(ctx, q, st, auditEntry{Action: "report:dismiss", Target: "report " + id})
 	})
 	if err != nil {
-		return Report{}, s.internal(ctx, "dismiss report", err)
+		return Report{}, s.Internal(ctx, "dismiss report", err)
 	}
 	rec.Status, rec.ResolvedAt = "dismissed", now
 	return reportView(rec), nil
 }
 
 // restrictions lists a person's moderation restrictions in force.
-func (s *Service) restrictions(ctx context.Context, userID string) ([]Restriction, error) {
-	recs, err := s.db.Read().ActiveRestrictions(ctx, userID, s.now())
+func (s *Service) Restrictions(ctx context.Context, userID string) ([]Restriction, error) {
+	recs, err := s.DB.Read().ActiveRestrictions(ctx, userID, s.Now())
 	if err != nil {
-		return nil, s.internal(ctx, "restrictions", err)
+		return nil, s.Internal(ctx, "restrictions", err)
 	}
 	out := make([]Restriction, 0, len(recs))
 	for _, r := range recs {
@@ -347,8 +347,8 @@ func (s *Service) restrictions(ctx context.Context, userID string) ([]Restrictio
 
 // checkRestrictions refuses sending, posting and commenting while a
 // moderation restriction or ban is in force (called by requireActive).
-func (s *Service) checkRestrictions(ctx context.Context, userID string) error {
-	rs, err := s.restrictions(ctx, userID)
+func (s *Service) CheckRestrictions(ctx context.Context, userID string) error {
+	rs, err := s.Restrictions(ctx, userID)
 	if err != nil {
 		return err
 	}
@@ -373,9 +373,9 @@ type EnforcementMonth struct {
 // Enforcement is the public enforcement page: how many reports came in and
 // how many actions of each kind were taken, per month. No personal data.
 func (s *Service) Enforcement(ctx context.Context) ([]EnforcementMonth, map[string]int64, error) {
-	cs, err := s.db.Read().EnforcementCounts(ctx)
+	cs, err := s.DB.Read().EnforcementCounts(ctx)
 	if err != nil {
-		return nil, nil, s.internal(ctx, "enforcement", err)
+		return nil, nil, s.Internal(ctx, "enforcement", err)
 	}
 	totals := map[string]int64{"reports_received": 0, "warn": 0, "restrict": 0, "ban": 0, "lift": 0}
 	var months []EnforcementMonth

@@ -24,7 +24,7 @@ type MomentInput struct {
 	Users      []string // the list for only/except
 }
 
-type momentBody struct {
+type MomentBody struct {
 	Text     string    `json:"text,omitempty"`
 	Location *Location `json:"location,omitempty"`
 }
@@ -52,13 +52,13 @@ type Comment struct {
 	CreatedAt   time.Time
 }
 
-func momentAD(id string) string  { return "moments/" + id }
-func commentAD(id string) string { return "moment_comments/" + id }
+func MomentAD(id string) string  { return "moments/" + id }
+func CommentAD(id string) string { return "moment_comments/" + id }
 
 // CreateMoment posts text, up to 9 pictures or one video, and an optional
 // location (which needs the location permission, R-PRM-2).
 func (s *Service) CreateMoment(ctx context.Context, a Auth, in MomentInput) (Moment, error) {
-	if err := s.requireActive(ctx, a); err != nil {
+	if err := s.RequireActive(ctx, a); err != nil {
 		return Moment{}, err
 	}
 	in.Text = strings.TrimSpace(in.Text)
@@ -68,11 +68,11 @@ func (s *Service) CreateMoment(ctx context.Context, a Auth, in MomentInput) (Mom
 	if in.Text == "" && len(in.MediaIDs) == 0 {
 		return Moment{}, tkesj.Errorf(tkesj.EInvalid, "empty_post", "a post needs text, pictures or a video")
 	}
-	q := s.db.Read()
+	q := s.DB.Read()
 	if in.Visibility == "" {
-		st, err := s.settings(ctx, q, a.UserID)
+		st, err := s.LookupSettings(ctx, q, a.UserID)
 		if err != nil {
-			return Moment{}, s.internal(ctx, "create moment", err)
+			return Moment{}, s.Internal(ctx, "create moment", err)
 		}
 		in.Visibility = st.DefaultPostVisibility
 	}
@@ -80,7 +80,7 @@ func (s *Service) CreateMoment(ctx context.Context, a Auth, in MomentInput) (Mom
 	if !ok {
 		return Moment{}, tkesj.Errorf(tkesj.EInvalid, "invalid_visibility", "visibility.kind must be friends, only, except or private")
 	}
-	users := uniqueOthers(in.Users, a.UserID)
+	users := UniqueOthers(in.Users, a.UserID)
 	if needsList && len(users) == 0 {
 		return Moment{}, tkesj.Errorf(tkesj.EInvalid, "invalid_visibility", "visibility %q needs a list of friends in visibility.users", in.Visibility)
 	}
@@ -121,22 +121,22 @@ func (s *Service) CreateMoment(ctx context.Context, a Auth, in MomentInput) (Mom
 	if videos > 1 || (videos == 1 && len(in.MediaIDs) > 1) {
 		return Moment{}, tkesj.Errorf(tkesj.EInvalid, "too_many_media", "a post has at most 9 pictures or one video")
 	}
-	id := newID("p")
-	sealed, err := s.seal(ctx, a.UserID, momentAD(id), momentBody{Text: in.Text, Location: in.Location})
+	id := NewID("p")
+	sealed, err := s.Seal(ctx, a.UserID, MomentAD(id), MomentBody{Text: in.Text, Location: in.Location})
 	if err != nil {
-		return Moment{}, s.internal(ctx, "create moment", err)
+		return Moment{}, s.Internal(ctx, "create moment", err)
 	}
-	now := s.now()
+	now := s.Now()
 	rec := store.MomentRecord{ID: id, AuthorID: a.UserID, Body: sealed, Visibility: in.Visibility, CreatedAt: now, Audience: users, MediaIDs: in.MediaIDs}
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.CreateMoment(ctx, rec) }); err != nil {
-		return Moment{}, s.internal(ctx, "create moment", err)
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.CreateMoment(ctx, rec) }); err != nil {
+		return Moment{}, s.Internal(ctx, "create moment", err)
 	}
-	me, _ := s.profile(ctx, s.db.Read(), a.UserID)
+	me, _ := s.LookupProfile(ctx, s.DB.Read(), a.UserID)
 	return Moment{ID: id, Author: me, Text: in.Text, Media: media, Location: in.Location, Visibility: in.Visibility, Users: users, CreatedAt: now}, nil
 }
 
 // viewer caches what the visibility rules need about one viewer.
-type viewer struct {
+type Viewer struct {
 	id       string
 	friends  map[string]bool
 	blocked  map[string]bool
@@ -146,8 +146,8 @@ type viewer struct {
 	profiles map[string]Profile
 }
 
-func (s *Service) newViewer(ctx context.Context, q *store.Queries, id string) (*viewer, error) {
-	v := &viewer{id: id, friends: map[string]bool{}, blocked: map[string]bool{}, hiders: map[string]bool{}, muted: map[string]bool{},
+func (s *Service) NewViewer(ctx context.Context, q *store.Queries, id string) (*Viewer, error) {
+	v := &Viewer{id: id, friends: map[string]bool{}, blocked: map[string]bool{}, hiders: map[string]bool{}, muted: map[string]bool{},
 		ranges: map[string]string{}, profiles: map[string]Profile{}}
 	for _, f := range []struct {
 		load func() ([]string, error)
@@ -169,11 +169,11 @@ func (s *Service) newViewer(ctx context.Context, q *store.Queries, id string) (*
 	return v, nil
 }
 
-func (s *Service) authorRange(ctx context.Context, q *store.Queries, v *viewer, author string) string {
+func (s *Service) authorRange(ctx context.Context, q *store.Queries, v *Viewer, author string) string {
 	if r, ok := v.ranges[author]; ok {
 		return r
 	}
-	st, err := s.settings(ctx, q, author)
+	st, err := s.LookupSettings(ctx, q, author)
 	r := privacy.RangeAll
 	if err == nil {
 		r = st.MomentsRange
@@ -182,7 +182,7 @@ func (s *Service) authorRange(ctx context.Context, q *store.Queries, v *viewer, 
 	return r
 }
 
-func (s *Service) canSee(ctx context.Context, q *store.Queries, v *viewer, m store.MomentRecord) bool {
+func (s *Service) canSee(ctx context.Context, q *store.Queries, v *Viewer, m store.MomentRecord) bool {
 	listed := map[string]bool{}
 	for _, u := range m.Audience {
 		listed[u] = true
@@ -191,14 +191,14 @@ func (s *Service) canSee(ctx context.Context, q *store.Queries, v *viewer, m sto
 		privacy.Post{Author: m.AuthorID, Visibility: m.Visibility, Listed: listed, CreatedAt: m.CreatedAt},
 		privacy.Relation{Viewer: v.id, Friends: v.friends[m.AuthorID], Blocked: v.blocked[m.AuthorID],
 			HiddenFromViewer: v.hiders[m.AuthorID], AuthorRange: s.authorRange(ctx, q, v, m.AuthorID)},
-		s.now())
+		s.Now())
 }
 
-func (s *Service) profileOf(ctx context.Context, q *store.Queries, v *viewer, id string) (Profile, bool) {
+func (s *Service) profileOf(ctx context.Context, q *store.Queries, v *Viewer, id string) (Profile, bool) {
 	if p, ok := v.profiles[id]; ok {
 		return p, p.ID != ""
 	}
-	p, err := s.profile(ctx, q, id)
+	p, err := s.LookupProfile(ctx, q, id)
 	if err != nil {
 		v.profiles[id] = Profile{}
 		return Profile{}, false
@@ -209,7 +209,7 @@ func (s *Service) profileOf(ctx context.Context, q *store.Queries, v *viewer, id
 
 // momentViews opens posts for a viewer who may see them, loading the likes,
 // comments and media of the whole page in three queries.
-func (s *Service) momentViews(ctx context.Context, q *store.Queries, v *viewer, ms []store.MomentRecord) ([]Moment, error) {
+func (s *Service) momentViews(ctx context.Context, q *store.Queries, v *Viewer, ms []store.MomentRecord) ([]Moment, error) {
 	ids := make([]string, 0, len(ms))
 	var mediaIDs []string
 	for _, m := range ms {
@@ -230,8 +230,8 @@ func (s *Service) momentViews(ctx context.Context, q *store.Queries, v *viewer, 
 	}
 	out := make([]Moment, 0, len(ms))
 	for _, m := range ms {
-		var b momentBody
-		if err := s.open(ctx, m.AuthorID, momentAD(m.ID), m.Body, &b); err != nil {
+		var b MomentBody
+		if err := s.Open(ctx, m.AuthorID, MomentAD(m.ID), m.Body, &b); err != nil {
 			continue // a post whose author's key is gone
 		}
 		author, _ := s.profileOf(ctx, q, v, m.AuthorID)
@@ -261,7 +261,7 @@ func (s *Service) momentViews(ctx context.Context, q *store.Queries, v *viewer, 
 				continue
 			}
 			var text string
-			if err := s.open(ctx, c.UserID, commentAD(c.ID), c.Body, &text); err != nil {
+			if err := s.Open(ctx, c.UserID, CommentAD(c.ID), c.Body, &text); err != nil {
 				continue
 			}
 			view.Comments = append(view.Comments, Comment{ID: c.ID, ReplyTo: c.ReplyTo, User: p, Text: text, CreatedAt: c.CreatedAt})
@@ -272,7 +272,7 @@ func (s *Service) momentViews(ctx context.Context, q *store.Queries, v *viewer, 
 }
 
 // preloadRanges loads, in one query, the Moments range of authors not yet known.
-func (s *Service) preloadRanges(ctx context.Context, q *store.Queries, v *viewer, ms []store.MomentRecord) {
+func (s *Service) preloadRanges(ctx context.Context, q *store.Queries, v *Viewer, ms []store.MomentRecord) {
 	var need []string
 	for _, m := range ms {
 		if _, ok := v.ranges[m.AuthorID]; !ok {
@@ -296,13 +296,13 @@ func (s *Service) preloadRanges(ctx context.Context, q *store.Queries, v *viewer
 }
 
 // visibleMoment returns a post the caller may see, or not_found.
-func (s *Service) visibleMoment(ctx context.Context, q *store.Queries, v *viewer, id string) (store.MomentRecord, error) {
+func (s *Service) VisibleMoment(ctx context.Context, q *store.Queries, v *Viewer, id string) (store.MomentRecord, error) {
 	m, err := q.FindMoment(ctx, id)
 	if err != nil {
 		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 			return m, err
 		}
-		return m, s.internal(ctx, "moment", err)
+		return m, s.Internal(ctx, "moment", err)
 	}
 	if !s.canSee(ctx, q, v, m) {
 		return m, tkesj.ErrNotFound("moment")
@@ -312,18 +312,18 @@ func (s *Service) visibleMoment(ctx context.Context, q *store.Queries, v *viewer
 
 // GetMoment returns one post the caller may see; anything else is not_found.
 func (s *Service) GetMoment(ctx context.Context, a Auth, id string) (Moment, error) {
-	q := s.db.Read()
-	v, err := s.newViewer(ctx, q, a.UserID)
+	q := s.DB.Read()
+	v, err := s.NewViewer(ctx, q, a.UserID)
 	if err != nil {
-		return Moment{}, s.internal(ctx, "moment", err)
+		return Moment{}, s.Internal(ctx, "moment", err)
 	}
-	m, err := s.visibleMoment(ctx, q, v, id)
+	m, err := s.VisibleMoment(ctx, q, v, id)
 	if err != nil {
 		return Moment{}, err
 	}
 	views, err := s.momentViews(ctx, q, v, []store.MomentRecord{m})
 	if err != nil {
-		return Moment{}, s.internal(ctx, "moment", err)
+		return Moment{}, s.Internal(ctx, "moment", err)
 	}
 	if len(views) == 0 {
 		return Moment{}, tkesj.ErrNotFound("moment")
@@ -352,10 +352,10 @@ func decodeCursor(c string) (time.Time, string, error) {
 // Timeline returns the caller's own posts and the friends' posts the caller
 // may see, newest first, minus people the caller muted (R-MOM-4).
 func (s *Service) Timeline(ctx context.Context, a Auth, cursor string, limit int) ([]Moment, string, error) {
-	q := s.db.Read()
-	v, err := s.newViewer(ctx, q, a.UserID)
+	q := s.DB.Read()
+	v, err := s.NewViewer(ctx, q, a.UserID)
 	if err != nil {
-		return nil, "", s.internal(ctx, "timeline", err)
+		return nil, "", s.Internal(ctx, "timeline", err)
 	}
 	authors := []string{a.UserID}
 	for f := range v.friends {
@@ -368,10 +368,10 @@ func (s *Service) Timeline(ctx context.Context, a Auth, cursor string, limit int
 
 // UserMoments returns one person's posts that the caller may see (their album).
 func (s *Service) UserMoments(ctx context.Context, a Auth, userID, cursor string, limit int) ([]Moment, string, error) {
-	q := s.db.Read()
-	v, err := s.newViewer(ctx, q, a.UserID)
+	q := s.DB.Read()
+	v, err := s.NewViewer(ctx, q, a.UserID)
 	if err != nil {
-		return nil, "", s.internal(ctx, "user moments", err)
+		return nil, "", s.Internal(ctx, "user moments", err)
 	}
 	if _, ok := s.profileOf(ctx, q, v, userID); !ok || v.blocked[userID] {
 		return nil, "", tkesj.ErrNotFound("user")
@@ -379,7 +379,7 @@ func (s *Service) UserMoments(ctx context.Context, a Auth, userID, cursor string
 	return s.momentPage(ctx, q, v, []string{userID}, cursor, limit)
 }
 
-func (s *Service) momentPage(ctx context.Context, q *store.Queries, v *viewer, authors []string, cursor string, limit int) ([]Moment, string, error) {
+func (s *Service) momentPage(ctx context.Context, q *store.Queries, v *Viewer, authors []string, cursor string, limit int) ([]Moment, string, error) {
 	if limit <= 0 {
 		limit = 20
 	}
@@ -395,7 +395,7 @@ func (s *Service) momentPage(ctx context.Context, q *store.Queries, v *viewer, a
 	for round := 0; round < 10 && len(page) < limit && more; round++ {
 		recs, err := q.Moments(ctx, store.MomentPage{Authors: authors, BeforeAt: at, BeforeID: id, Limit: limit * 2})
 		if err != nil {
-			return nil, "", s.internal(ctx, "moments", err)
+			return nil, "", s.Internal(ctx, "moments", err)
 		}
 		more = len(recs) == limit*2
 		s.preloadRanges(ctx, q, v, recs)
@@ -412,7 +412,7 @@ func (s *Service) momentPage(ctx context.Context, q *store.Queries, v *viewer, a
 	}
 	views, err := s.momentViews(ctx, q, v, page)
 	if err != nil {
-		return nil, "", s.internal(ctx, "moments", err)
+		return nil, "", s.Internal(ctx, "moments", err)
 	}
 	if !more {
 		return views, "", nil
@@ -423,12 +423,12 @@ func (s *Service) momentPage(ctx context.Context, q *store.Queries, v *viewer, a
 // DeleteMoment deletes the caller's post with its comments, likes and media
 // (media also sent in a chat stays for the chat) (R-DEL-1).
 func (s *Service) DeleteMoment(ctx context.Context, a Auth, id string) error {
-	m, err := s.db.Read().FindMoment(ctx, id)
+	m, err := s.DB.Read().FindMoment(ctx, id)
 	if err != nil || m.AuthorID != a.UserID {
 		return tkesj.ErrNotFound("moment")
 	}
 	var gone []string
-	err = s.db.Update(ctx, func(q *store.Queries) error {
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		if err := q.DeleteMoment(ctx, id); err != nil {
 			return err
 		}
@@ -451,56 +451,56 @@ func (s *Service) DeleteMoment(ctx context.Context, a Auth, id string) error {
 		return nil
 	})
 	if err != nil {
-		return s.internal(ctx, "delete moment", err)
+		return s.Internal(ctx, "delete moment", err)
 	}
 	for _, mid := range gone {
-		s.blobs.Delete(ctx, mid)
-		s.blobs.Delete(ctx, mid+"_t")
+		s.Blobs.Delete(ctx, mid)
+		s.Blobs.Delete(ctx, mid+"_t")
 	}
 	return nil
 }
 
 // Like likes a post the caller may see; the author hears of it.
 func (s *Service) Like(ctx context.Context, a Auth, id string, like bool) error {
-	q := s.db.Read()
-	v, err := s.newViewer(ctx, q, a.UserID)
+	q := s.DB.Read()
+	v, err := s.NewViewer(ctx, q, a.UserID)
 	if err != nil {
-		return s.internal(ctx, "like", err)
+		return s.Internal(ctx, "like", err)
 	}
-	m, err := s.visibleMoment(ctx, q, v, id)
+	m, err := s.VisibleMoment(ctx, q, v, id)
 	if err != nil {
 		return err
 	}
-	err = s.db.Update(ctx, func(q *store.Queries) error {
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		if like {
-			return q.Like(ctx, id, a.UserID, s.now())
+			return q.Like(ctx, id, a.UserID, s.Now())
 		}
 		return q.Unlike(ctx, id, a.UserID)
 	})
 	if err != nil {
-		return s.internal(ctx, "like", err)
+		return s.Internal(ctx, "like", err)
 	}
 	if like && m.AuthorID != a.UserID {
-		s.publish(ctx, []string{m.AuthorID}, map[string]any{"type": "moment_like", "moment_id": id, "user_id": a.UserID})
+		s.Publish(ctx, []string{m.AuthorID}, map[string]any{"type": "moment_like", "moment_id": id, "user_id": a.UserID})
 	}
 	return nil
 }
 
 // AddComment comments on (or replies within) a post the caller may see.
 func (s *Service) AddComment(ctx context.Context, a Auth, id, text, replyTo string) (Comment, error) {
-	if err := s.requireActive(ctx, a); err != nil {
+	if err := s.RequireActive(ctx, a); err != nil {
 		return Comment{}, err
 	}
 	text = strings.TrimSpace(text)
 	if text == "" || utf8.RuneCountInString(text) > 500 || !utf8.ValidString(text) {
 		return Comment{}, tkesj.Errorf(tkesj.EInvalid, "invalid_text", "a comment has 1 to 500 characters")
 	}
-	q := s.db.Read()
-	v, err := s.newViewer(ctx, q, a.UserID)
+	q := s.DB.Read()
+	v, err := s.NewViewer(ctx, q, a.UserID)
 	if err != nil {
-		return Comment{}, s.internal(ctx, "comment", err)
+		return Comment{}, s.Internal(ctx, "comment", err)
 	}
-	m, err := s.visibleMoment(ctx, q, v, id)
+	m, err := s.VisibleMoment(ctx, q, v, id)
 	if err != nil {
 		return Comment{}, err
 	}
@@ -510,27 +510,27 @@ func (s *Service) AddComment(ctx context.Context, a Auth, id, text, replyTo stri
 			return Comment{}, tkesj.Errorf(tkesj.EInvalid, "invalid_reply", "reply_to must name a comment on this post")
 		}
 	}
-	cid := newID("k")
-	sealed, err := s.seal(ctx, a.UserID, commentAD(cid), text)
+	cid := NewID("k")
+	sealed, err := s.Seal(ctx, a.UserID, CommentAD(cid), text)
 	if err != nil {
-		return Comment{}, s.internal(ctx, "comment", err)
+		return Comment{}, s.Internal(ctx, "comment", err)
 	}
-	now := s.now()
-	if err := s.db.Update(ctx, func(q *store.Queries) error {
+	now := s.Now()
+	if err := s.DB.Update(ctx, func(q *store.Queries) error {
 		return q.AddComment(ctx, store.CommentRecord{ID: cid, MomentID: id, UserID: a.UserID, ReplyTo: replyTo, Body: sealed, CreatedAt: now})
 	}); err != nil {
-		return Comment{}, s.internal(ctx, "comment", err)
+		return Comment{}, s.Internal(ctx, "comment", err)
 	}
 	if m.AuthorID != a.UserID {
-		s.publish(ctx, []string{m.AuthorID}, map[string]any{"type": "moment_comment", "moment_id": id, "comment_id": cid, "user_id": a.UserID})
+		s.Publish(ctx, []string{m.AuthorID}, map[string]any{"type": "moment_comment", "moment_id": id, "comment_id": cid, "user_id": a.UserID})
 	}
-	me, _ := s.profile(ctx, s.db.Read(), a.UserID)
+	me, _ := s.LookupProfile(ctx, s.DB.Read(), a.UserID)
 	return Comment{ID: cid, ReplyTo: replyTo, User: me, Text: text, CreatedAt: now}, nil
 }
 
 // DeleteComment deletes a comment: its writer or the post's author may.
 func (s *Service) DeleteComment(ctx context.Context, a Auth, momentID, commentID string) error {
-	q := s.db.Read()
+	q := s.DB.Read()
 	c, err := q.FindComment(ctx, commentID)
 	if err != nil || c.MomentID != momentID {
 		return tkesj.ErrNotFound("comment")
@@ -539,8 +539,8 @@ func (s *Service) DeleteComment(ctx context.Context, a Auth, momentID, commentID
 	if err != nil || (c.UserID != a.UserID && m.AuthorID != a.UserID) {
 		return tkesj.ErrNotFound("comment")
 	}
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.DeleteComment(ctx, commentID) }); err != nil {
-		return s.internal(ctx, "delete comment", err)
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.DeleteComment(ctx, commentID) }); err != nil {
+		return s.Internal(ctx, "delete comment", err)
 	}
 	return nil
 }
@@ -554,27 +554,27 @@ func (s *Service) SetMomentPref(ctx context.Context, a Auth, target, kind string
 	if target == a.UserID {
 		return tkesj.Errorf(tkesj.EInvalid, "invalid_target", "name someone other than yourself")
 	}
-	if _, err := s.profile(ctx, s.db.Read(), target); err != nil {
+	if _, err := s.LookupProfile(ctx, s.DB.Read(), target); err != nil {
 		return tkesj.ErrNotFound("user")
 	}
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.SetMomentPref(ctx, a.UserID, target, kind, on) }); err != nil {
-		return s.internal(ctx, "moment preference", err)
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.SetMomentPref(ctx, a.UserID, target, kind, on) }); err != nil {
+		return s.Internal(ctx, "moment preference", err)
 	}
 	return nil
 }
 
 // momentMediaVisible reports whether viewer may see a post carrying the media.
-func (s *Service) momentMediaVisible(ctx context.Context, q *store.Queries, mediaID, viewerID string) (bool, error) {
+func (s *Service) MomentMediaVisible(ctx context.Context, q *store.Queries, mediaID, viewerID string) (bool, error) {
 	ids, err := q.MomentsWithMedia(ctx, mediaID)
 	if err != nil || len(ids) == 0 {
 		return false, err
 	}
-	v, err := s.newViewer(ctx, q, viewerID)
+	v, err := s.NewViewer(ctx, q, viewerID)
 	if err != nil {
 		return false, err
 	}
 	for _, id := range ids {
-		if _, err := s.visibleMoment(ctx, q, v, id); err == nil {
+		if _, err := s.VisibleMoment(ctx, q, v, id); err == nil {
 			return true, nil
 		}
 	}

@@ -87,25 +87,25 @@ func (s *Service) announce(ctx context.Context, kind, title, body string) (Annou
 	if n := utf8.RuneCountInString(body); n < 1 || n > 10000 || !utf8.ValidString(body) {
 		return Announcement{}, tkesj.Errorf(tkesj.EInvalid, "invalid_body", "an announcement has a body of 1 to 10000 characters")
 	}
-	an := Announcement{ID: newID("n"), Kind: kind, Title: title, Body: body, At: s.now()}
+	an := Announcement{ID: NewID("n"), Kind: kind, Title: title, Body: body, At: s.Now()}
 	// Noted before it is stored, so that the relay never pushes it again.
 	s.ops.relayMu.Lock()
 	s.ops.ownIDs[an.ID] = true
 	s.ops.relayMu.Unlock()
-	if err := s.db.Update(ctx, func(q *store.Queries) error {
+	if err := s.DB.Update(ctx, func(q *store.Queries) error {
 		return q.CreateAnnouncement(ctx, store.AnnouncementRecord{ID: an.ID, Kind: an.Kind, Title: an.Title, Body: an.Body, CreatedAt: an.At})
 	}); err != nil {
 		s.ops.relayMu.Lock()
 		delete(s.ops.ownIDs, an.ID)
 		s.ops.relayMu.Unlock()
-		return Announcement{}, s.internal(ctx, "announce", err)
+		return Announcement{}, s.Internal(ctx, "announce", err)
 	}
 	s.pushAnnouncement(ctx, an)
 	return an, nil
 }
 
 func (s *Service) pushAnnouncement(ctx context.Context, an Announcement) {
-	s.broadcast(ctx, map[string]any{"type": "announcement", "id": an.ID, "kind": an.Kind, "title": an.Title, "body": an.Body, "at": an.At.Format(time.RFC3339)})
+	s.Broadcast(ctx, map[string]any{"type": "announcement", "id": an.ID, "kind": an.Kind, "title": an.Title, "body": an.Body, "at": an.At.Format(time.RFC3339)})
 }
 
 // relayAnnouncements pushes announcements that another process stored (the
@@ -113,7 +113,7 @@ func (s *Service) pushAnnouncement(ctx context.Context, an Announcement) {
 // in-process delivery needs it (Config.RelayAnnouncements): with NATS the
 // command's own push reaches every node.
 func (s *Service) relayAnnouncements(ctx context.Context) {
-	recs, err := s.db.Read().Announcements(ctx, 50)
+	recs, err := s.DB.Read().Announcements(ctx, 50)
 	if err != nil {
 		return
 	}
@@ -141,9 +141,9 @@ func (s *Service) relayAnnouncements(ctx context.Context) {
 
 // Announcements is everyone's in-app inbox of announcements, newest first.
 func (s *Service) Announcements(ctx context.Context) ([]Announcement, error) {
-	recs, err := s.db.Read().Announcements(ctx, 200)
+	recs, err := s.DB.Read().Announcements(ctx, 200)
 	if err != nil {
-		return nil, s.internal(ctx, "announcements", err)
+		return nil, s.Internal(ctx, "announcements", err)
 	}
 	out := make([]Announcement, 0, len(recs))
 	for _, r := range recs {
@@ -199,10 +199,10 @@ func (s *Service) statistics(ctx context.Context, days int) (Statistics, error) 
 	if days > 366 {
 		return Statistics{}, tkesj.Errorf(tkesj.EInvalid, "invalid_days", "days is 1 to 366")
 	}
-	k := s.cfg.StatsK
-	now := s.now()
+	k := s.Cfg.StatsK
+	now := s.Now()
 	since := now.Truncate(24*time.Hour).AddDate(0, 0, -(days - 1))
-	q := s.db.Read()
+	q := s.DB.Read()
 	out := Statistics{Days: days, K: k, GeneratedAt: now}
 	suppress := func(cs []store.Count) []StatCell {
 		cells := make([]StatCell, 0, len(cs))
@@ -217,15 +217,15 @@ func (s *Service) statistics(ctx context.Context, days int) (Statistics, error) 
 	}
 	active, err := q.ActivePerDay(ctx, since)
 	if err != nil {
-		return out, s.internal(ctx, "statistics", err)
+		return out, s.Internal(ctx, "statistics", err)
 	}
 	kinds, err := q.MessagesPerKind(ctx, since)
 	if err != nil {
-		return out, s.internal(ctx, "statistics", err)
+		return out, s.Internal(ctx, "statistics", err)
 	}
 	posts, err := q.PostsPerDay(ctx, since)
 	if err != nil {
-		return out, s.internal(ctx, "statistics", err)
+		return out, s.Internal(ctx, "statistics", err)
 	}
 	out.ActiveUsersPerDay, out.MessagesPerKind, out.PostsPerDay = suppress(active), suppress(kinds), suppress(posts)
 	return out, nil
@@ -249,7 +249,7 @@ const cessationState = "cessation"
 // CessationState reads the cessation state; a zero Since means the service
 // is not ceasing.
 func (s *Service) CessationState(ctx context.Context) (Cessation, error) {
-	v, _, err := s.db.Read().ServiceState(ctx, cessationState)
+	v, _, err := s.DB.Read().ServiceState(ctx, cessationState)
 	if err != nil || v == "" {
 		return Cessation{}, err
 	}
@@ -271,7 +271,7 @@ func (s *Service) Ceasing(ctx context.Context) bool {
 	}
 	c, err := s.CessationState(ctx)
 	if err != nil {
-		s.log.WarnContext(ctx, "cessation state", "err", err.Error())
+		s.Log.WarnContext(ctx, "cessation state", "err", err.Error())
 		return false
 	}
 	s.ops.ceasing, s.ops.ceasingSince, s.ops.fetched = !c.Since.IsZero(), c.Since, time.Now()
@@ -317,10 +317,10 @@ func (s *Service) Cease(ctx context.Context, noticeDays int, message string) (Ce
 	if noticeDays < 0 || noticeDays > 3650 {
 		return Cessation{}, tkesj.Errorf(tkesj.EInvalid, "invalid_notice", "notice days is 0 to 3650")
 	}
-	now := s.now()
+	now := s.Now()
 	cur, err := s.CessationState(ctx)
 	if err != nil {
-		return Cessation{}, s.internal(ctx, "cease", err)
+		return Cessation{}, s.Internal(ctx, "cease", err)
 	}
 	c := Cessation{Since: now, EraseAt: now.AddDate(0, 0, noticeDays), NoticeDays: noticeDays}
 	first := cur.Since.IsZero()
@@ -357,8 +357,8 @@ func (s *Service) Cease(ctx context.Context, noticeDays int, message string) (Ce
 
 func (s *Service) setCessation(ctx context.Context, c Cessation) error {
 	b, _ := json.Marshal(cessationDoc(c))
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.SetServiceState(ctx, cessationState, string(b), s.now()) }); err != nil {
-		return s.internal(ctx, "cease", err)
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.SetServiceState(ctx, cessationState, string(b), s.Now()) }); err != nil {
+		return s.Internal(ctx, "cease", err)
 	}
 	s.ops.mu.Lock()
 	s.ops.ceasing, s.ops.ceasingSince, s.ops.fetched = true, c.Since, time.Now()
@@ -392,19 +392,19 @@ type ErasureStats struct {
 // every table emptied but those in ErasureKept.
 func (s *Service) EraseAll(ctx context.Context) (ErasureStats, error) {
 	var st ErasureStats
-	now := s.now()
+	now := s.Now()
 	var blobs, people []string
 	after := ""
 	for {
-		ids, err := s.db.Read().UserIDs(ctx, after, 1000)
+		ids, err := s.DB.Read().UserIDs(ctx, after, 1000)
 		if err != nil {
-			return st, s.internal(ctx, "erase", err)
+			return st, s.Internal(ctx, "erase", err)
 		}
 		if len(ids) == 0 {
 			break
 		}
 		for _, id := range ids {
-			err := s.db.Update(ctx, func(q *store.Queries) error {
+			err := s.DB.Update(ctx, func(q *store.Queries) error {
 				if _, err := q.RequestDeletion(ctx, id, "", "service_ceased", now); err != nil {
 					return err
 				}
@@ -413,7 +413,7 @@ func (s *Service) EraseAll(ctx context.Context) (ErasureStats, error) {
 				return err
 			})
 			if err != nil {
-				return st, s.internal(ctx, "erase", err)
+				return st, s.Internal(ctx, "erase", err)
 			}
 			st.Accounts++
 			people = append(people, id)
@@ -425,20 +425,20 @@ func (s *Service) EraseAll(ctx context.Context) (ErasureStats, error) {
 	if s.keyIDs != nil {
 		var err error
 		if ids, err = s.keyIDs(ctx); err != nil {
-			return st, s.internal(ctx, "erase keys", err)
+			return st, s.Internal(ctx, "erase keys", err)
 		}
 	}
 	for _, id := range ids {
-		if err := s.keys.Destroy(ctx, id); err != nil {
-			return st, s.internal(ctx, "erase keys", err)
+		if err := s.Keys.Destroy(ctx, id); err != nil {
+			return st, s.Internal(ctx, "erase keys", err)
 		}
 		st.Keys++
 	}
 	after = ""
 	for {
-		ids, err := s.db.Read().AllMediaIDs(ctx, after, 1000)
+		ids, err := s.DB.Read().AllMediaIDs(ctx, after, 1000)
 		if err != nil {
-			return st, s.internal(ctx, "erase media", err)
+			return st, s.Internal(ctx, "erase media", err)
 		}
 		if len(ids) == 0 {
 			break
@@ -449,8 +449,8 @@ func (s *Service) EraseAll(ctx context.Context) (ErasureStats, error) {
 		after = ids[len(ids)-1]
 	}
 	for _, k := range blobs {
-		if err := s.blobs.Delete(ctx, k); err != nil {
-			return st, s.internal(ctx, "erase blobs", err)
+		if err := s.Blobs.Delete(ctx, k); err != nil {
+			return st, s.Internal(ctx, "erase blobs", err)
 		}
 		st.Blobs++
 	}
@@ -458,23 +458,23 @@ func (s *Service) EraseAll(ctx context.Context) (ErasureStats, error) {
 	for t := range ErasureKept {
 		keep = append(keep, t)
 	}
-	err := s.db.Update(ctx, func(q *store.Queries) (err error) {
+	err := s.DB.Update(ctx, func(q *store.Queries) (err error) {
 		st.Tables, err = q.EmptyTablesExcept(ctx, keep)
 		return err
 	})
 	if err != nil {
-		return st, s.internal(ctx, "erase tables", err)
+		return st, s.Internal(ctx, "erase tables", err)
 	}
 	c, err := s.CessationState(ctx)
 	if err != nil {
-		return st, s.internal(ctx, "erase", err)
+		return st, s.Internal(ctx, "erase", err)
 	}
-	c.ErasedAt = s.now()
+	c.ErasedAt = s.Now()
 	if err := s.setCessation(ctx, c); err != nil {
 		return st, err
 	}
 	s.wakeNotices()
-	s.log.InfoContext(ctx, "personal information erased", "accounts", st.Accounts, "keys", st.Keys, "blobs", st.Blobs, "tables", len(st.Tables))
+	s.Log.InfoContext(ctx, "personal information erased", "accounts", st.Accounts, "keys", st.Keys, "blobs", st.Blobs, "tables", len(st.Tables))
 	return st, nil
 }
 
@@ -483,11 +483,11 @@ func (s *Service) EraseAll(ctx context.Context) (ErasureStats, error) {
 func (s *Service) Ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	if err := s.db.Ping(ctx); err != nil {
+	if err := s.DB.Ping(ctx); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	if s.bus != nil {
-		if err := s.bus.Publish(ctx, tkesj.Event{}); err != nil {
+	if s.Bus != nil {
+		if err := s.Bus.Publish(ctx, tkesj.Event{}); err != nil {
 			return fmt.Errorf("bus: %w", err)
 		}
 	}
@@ -512,13 +512,13 @@ func (s *Service) RunOps(ctx context.Context, interval time.Duration) {
 	defer relay.Stop()
 	for {
 		if n, err := s.RunTicketRetention(ctx); err != nil && ctx.Err() == nil {
-			s.log.WarnContext(ctx, "ticket retention", "err", err.Error())
+			s.Log.WarnContext(ctx, "ticket retention", "err", err.Error())
 		} else if n > 0 {
-			s.log.InfoContext(ctx, "closed tickets past retention deleted", "tickets", n)
+			s.Log.InfoContext(ctx, "closed tickets past retention deleted", "tickets", n)
 		}
-		if c, err := s.CessationState(ctx); err == nil && !c.Since.IsZero() && c.ErasedAt.IsZero() && !c.EraseAt.After(s.now()) {
+		if c, err := s.CessationState(ctx); err == nil && !c.Since.IsZero() && c.ErasedAt.IsZero() && !c.EraseAt.After(s.Now()) {
 			if _, err := s.EraseAll(ctx); err != nil && ctx.Err() == nil {
-				s.log.WarnContext(ctx, "cessation erase", "err", err.Error())
+				s.Log.WarnContext(ctx, "cessation erase", "err", err.Error())
 			}
 		}
 		for waiting := true; waiting; {
@@ -528,7 +528,7 @@ func (s *Service) RunOps(ctx context.Context, interval time.Duration) {
 			case <-t.C:
 				waiting = false
 			case <-relay.C:
-				if s.cfg.RelayAnnouncements {
+				if s.Cfg.RelayAnnouncements {
 					s.relayAnnouncements(ctx)
 				}
 			}

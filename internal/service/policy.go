@@ -23,12 +23,12 @@ func (s *Service) latestMajor(ctx context.Context) (time.Time, error) {
 	s.major.mu.Lock()
 	defer s.major.mu.Unlock()
 	now := time.Now()
-	if now.Sub(s.major.fetched) < s.cfg.PolicyCacheTTL {
+	if now.Sub(s.major.fetched) < s.Cfg.PolicyCacheTTL {
 		return s.major.at, nil
 	}
-	p, err := s.db.Read().LatestMajorPolicy(ctx)
+	p, err := s.DB.Read().LatestMajorPolicy(ctx)
 	if err != nil && tkesj.ErrorKindOf(err) != tkesj.ENotFound {
-		return time.Time{}, s.internal(ctx, "policy", err)
+		return time.Time{}, s.Internal(ctx, "policy", err)
 	}
 	s.major.at, s.major.fetched = p.PublishedAt, now
 	return p.PublishedAt, nil
@@ -50,37 +50,37 @@ func (s *Service) PublishPolicy(ctx context.Context, version string, major bool,
 	if version == "" || len(version) > 32 || strings.TrimSpace(text) == "" {
 		return tkesj.Policy{}, tkesj.Errorf(tkesj.EInvalid, "invalid_policy", "a policy needs a version (at most 32 characters) and a text")
 	}
-	p := tkesj.Policy{Version: version, Major: major, Text: text, PublishedAt: s.now()}
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.PublishPolicy(ctx, p) }); err != nil {
+	p := tkesj.Policy{Version: version, Major: major, Text: text, PublishedAt: s.Now()}
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.PublishPolicy(ctx, p) }); err != nil {
 		if tkesj.ErrorKindOf(err) == tkesj.EConflict {
 			return tkesj.Policy{}, err
 		}
-		return tkesj.Policy{}, s.internal(ctx, "publish policy", err)
+		return tkesj.Policy{}, s.Internal(ctx, "publish policy", err)
 	}
 	s.major.mu.Lock()
 	s.major.fetched = time.Time{}
 	s.major.mu.Unlock()
-	s.broadcast(ctx, map[string]any{"type": "policy", "version": p.Version, "major": p.Major})
+	s.Broadcast(ctx, map[string]any{"type": "policy", "version": p.Version, "major": p.Major})
 	// Everyone also finds it in their announcements inbox (R-OPS-2).
 	title, body := "The privacy policy was updated (version "+p.Version+")", "Read it at /api/v1/policy."
 	if p.Major {
 		body = "This is a major change: read it at /api/v1/policy and accept it to continue, or export your data or destroy your account."
 	}
 	if _, err := s.announce(ctx, "policy", title, body); err != nil {
-		s.log.WarnContext(ctx, "policy announcement", "err", err.Error())
+		s.Log.WarnContext(ctx, "policy announcement", "err", err.Error())
 	}
 	return p, nil
 }
 
 // broadcast publishes frame to every account, a page of ids per event.
-func (s *Service) broadcast(ctx context.Context, frame any) {
+func (s *Service) Broadcast(ctx context.Context, frame any) {
 	after := ""
 	for {
-		ids, err := s.db.Read().UserIDs(ctx, after, 1000)
+		ids, err := s.DB.Read().UserIDs(ctx, after, 1000)
 		if err != nil || len(ids) == 0 {
 			return
 		}
-		s.publish(ctx, ids, frame)
+		s.Publish(ctx, ids, frame)
 		after = ids[len(ids)-1]
 	}
 }
@@ -95,15 +95,15 @@ func (s *Service) AcceptPolicy(ctx context.Context, a Auth, version string) erro
 	if version != cur.Version {
 		return tkesj.Errorf(tkesj.EConflict, "policy_version_mismatch", "the current policy is version %s; read it and accept that version", cur.Version)
 	}
-	err = s.db.Update(ctx, func(q *store.Queries) error {
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		if err := q.AppendConsent(ctx, a.UserID, tkesj.Consent{Kind: tkesj.ConsentPolicy, Subject: cur.Version, Granted: true,
-			Purpose: "acceptance of an updated privacy policy", PolicyVersion: cur.Version, Method: "api", At: s.now()}); err != nil {
+			Purpose: "acceptance of an updated privacy policy", PolicyVersion: cur.Version, Method: "api", At: s.Now()}); err != nil {
 			return err
 		}
 		return q.SetPolicyAccepted(ctx, a.UserID, cur.PublishedAt)
 	})
 	if err != nil {
-		return s.internal(ctx, "accept policy", err)
+		return s.Internal(ctx, "accept policy", err)
 	}
 	return nil
 }

@@ -29,37 +29,37 @@ func (s *Service) Purge(ctx context.Context) (PurgeStats, error) {
 	var st PurgeStats
 	after := ""
 	for {
-		ids, err := s.db.Read().UserIDs(ctx, after, 1000)
+		ids, err := s.DB.Read().UserIDs(ctx, after, 1000)
 		if err != nil {
-			return st, s.internal(ctx, "purge scan", err)
+			return st, s.Internal(ctx, "purge scan", err)
 		}
 		if len(ids) == 0 {
 			break
 		}
 		for _, id := range ids {
-			ok, err := s.keys.Exists(ctx, id)
+			ok, err := s.Keys.Exists(ctx, id)
 			if err != nil {
-				return st, s.internal(ctx, "purge scan", err)
+				return st, s.Internal(ctx, "purge scan", err)
 			}
 			if ok {
 				continue
 			}
 			st.RestoredGhost++
-			err = s.db.Update(ctx, func(q *store.Queries) error {
+			err = s.DB.Update(ctx, func(q *store.Queries) error {
 				if _, err := q.DeleteUser(ctx, id); err != nil {
 					return err
 				}
-				return q.EnqueuePurge(ctx, id, s.now())
+				return q.EnqueuePurge(ctx, id, s.Now())
 			})
 			if err != nil {
-				return st, s.internal(ctx, "purge ghost", err)
+				return st, s.Internal(ctx, "purge ghost", err)
 			}
 		}
 		after = ids[len(ids)-1]
 	}
-	queue, err := s.db.Read().Purges(ctx, 1000)
+	queue, err := s.DB.Read().Purges(ctx, 1000)
 	if err != nil {
-		return st, s.internal(ctx, "purge queue", err)
+		return st, s.Internal(ctx, "purge queue", err)
 	}
 	for _, id := range queue {
 		// A legal hold (R-LEG-1) on the person, or on a conversation they
@@ -67,22 +67,22 @@ func (s *Service) Purge(ctx context.Context) (PurgeStats, error) {
 		// pass after the release carries on. Destruction itself already
 		// ended their sessions and visibility.
 		if held, err := s.heldFromPurge(ctx, id); err != nil {
-			return st, s.internal(ctx, "purge hold", err)
+			return st, s.Internal(ctx, "purge hold", err)
 		} else if held {
 			continue
 		}
 		// No hold (any more): a key kept for one is shredded now.
-		if err := s.keys.Destroy(ctx, heldKeyID(id)); err != nil {
-			return st, s.internal(ctx, "purge held key", err)
+		if err := s.Keys.Destroy(ctx, heldKeyID(id)); err != nil {
+			return st, s.Internal(ctx, "purge held key", err)
 		}
 		for {
 			var n int64
-			err := s.db.Update(ctx, func(q *store.Queries) (err error) {
+			err := s.DB.Update(ctx, func(q *store.Queries) (err error) {
 				n, err = q.EmptyMessageBodies(ctx, id, purgeBatch)
 				return err
 			})
 			if err != nil {
-				return st, s.internal(ctx, "purge bodies", err)
+				return st, s.Internal(ctx, "purge bodies", err)
 			}
 			st.Bodies += n
 			if n < purgeBatch {
@@ -93,15 +93,15 @@ func (s *Service) Purge(ctx context.Context) (PurgeStats, error) {
 			}
 		}
 		for {
-			ids, err := s.db.Read().OwnedMediaIDs(ctx, id, 100)
+			ids, err := s.DB.Read().OwnedMediaIDs(ctx, id, 100)
 			if err != nil {
-				return st, s.internal(ctx, "purge media", err)
+				return st, s.Internal(ctx, "purge media", err)
 			}
 			for _, m := range ids {
-				s.blobs.Delete(ctx, m)
-				s.blobs.Delete(ctx, m+"_t")
-				if err := s.db.Update(ctx, func(q *store.Queries) error { return q.DeleteMedia(ctx, m) }); err != nil {
-					return st, s.internal(ctx, "purge media", err)
+				s.Blobs.Delete(ctx, m)
+				s.Blobs.Delete(ctx, m+"_t")
+				if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.DeleteMedia(ctx, m) }); err != nil {
+					return st, s.Internal(ctx, "purge media", err)
 				}
 				st.Media++
 			}
@@ -109,8 +109,8 @@ func (s *Service) Purge(ctx context.Context) (PurgeStats, error) {
 				break
 			}
 		}
-		if err := s.db.Update(ctx, func(q *store.Queries) error { return q.DonePurge(ctx, id) }); err != nil {
-			return st, s.internal(ctx, "purge done", err)
+		if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.DonePurge(ctx, id) }); err != nil {
+			return st, s.Internal(ctx, "purge done", err)
 		}
 		st.Accounts++
 	}
@@ -135,15 +135,15 @@ func (s *Service) RunPurger(ctx context.Context, interval time.Duration) {
 	defer t.Stop()
 	for {
 		if err := s.RunRetention(ctx); err != nil && ctx.Err() == nil {
-			s.log.WarnContext(ctx, "retention", "err", err.Error())
+			s.Log.WarnContext(ctx, "retention", "err", err.Error())
 		}
 		if st, err := s.Purge(ctx); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			s.log.WarnContext(ctx, "purge", "err", err.Error())
+			s.Log.WarnContext(ctx, "purge", "err", err.Error())
 		} else if st.Accounts > 0 || st.RestoredGhost > 0 {
-			s.log.InfoContext(ctx, "purged destroyed accounts", "accounts", st.Accounts, "bodies", st.Bodies, "media", st.Media, "from_restore", st.RestoredGhost)
+			s.Log.InfoContext(ctx, "purged destroyed accounts", "accounts", st.Accounts, "bodies", st.Bodies, "media", st.Media, "from_restore", st.RestoredGhost)
 		}
 		select {
 		case <-ctx.Done():

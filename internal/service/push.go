@@ -21,21 +21,21 @@ func (s *Service) SetPushSubscription(ctx context.Context, a Auth, sub push.Subs
 	if err := sub.Validate(); err != nil {
 		return err
 	}
-	sealed, err := s.seal(ctx, a.UserID, pushAD(a.UserID, a.DeviceIdx), sub)
+	sealed, err := s.Seal(ctx, a.UserID, pushAD(a.UserID, a.DeviceIdx), sub)
 	if err != nil {
-		return s.internal(ctx, "push subscription", err)
+		return s.Internal(ctx, "push subscription", err)
 	}
-	rec := store.PushSubscriptionRecord{UserID: a.UserID, DeviceIdx: a.DeviceIdx, Sealed: sealed, CreatedAt: s.now()}
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.PutPushSubscription(ctx, rec) }); err != nil {
-		return s.internal(ctx, "push subscription", err)
+	rec := store.PushSubscriptionRecord{UserID: a.UserID, DeviceIdx: a.DeviceIdx, Sealed: sealed, CreatedAt: s.Now()}
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.PutPushSubscription(ctx, rec) }); err != nil {
+		return s.Internal(ctx, "push subscription", err)
 	}
 	return nil
 }
 
 // DeletePushSubscription stops pushes to the caller's device.
 func (s *Service) DeletePushSubscription(ctx context.Context, a Auth) error {
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.DeletePushSubscription(ctx, a.UserID, a.DeviceIdx) }); err != nil {
-		return s.internal(ctx, "push subscription", err)
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.DeletePushSubscription(ctx, a.UserID, a.DeviceIdx) }); err != nil {
+		return s.Internal(ctx, "push subscription", err)
 	}
 	return nil
 }
@@ -47,11 +47,11 @@ func (s *Service) schedulePush(msg Message, senderName string) {
 	if s.pusher == nil {
 		return
 	}
-	time.AfterFunc(s.cfg.PushDelay, func() {
+	time.AfterFunc(s.Cfg.PushDelay, func() {
 		select {
 		case s.pushSlots <- struct{}{}:
 		default:
-			s.log.Warn("push skipped: too many in flight", "message", msg.ID)
+			s.Log.Warn("push skipped: too many in flight", "message", msg.ID)
 			return
 		}
 		defer func() { <-s.pushSlots }()
@@ -66,14 +66,14 @@ func (s *Service) schedulePush(msg Message, senderName string) {
 // conversation muted, and whether previews show the text (off by default:
 // then the push says only who wrote).
 func (s *Service) pushMessage(ctx context.Context, msg Message, senderName string) {
-	q := s.db.Read()
+	q := s.DB.Read()
 	ids, err := q.UnreceivedMembers(ctx, msg.ConversationID, msg.Seq, msg.SenderID)
 	if err != nil {
-		s.log.WarnContext(ctx, "push members", "err", err.Error())
+		s.Log.WarnContext(ctx, "push members", "err", err.Error())
 		return
 	}
 	for _, uid := range ids {
-		st, err := s.settings(ctx, q, uid)
+		st, err := s.LookupSettings(ctx, q, uid)
 		if err != nil || !st.PushEnabled {
 			continue
 		}
@@ -88,15 +88,15 @@ func (s *Service) pushMessage(ctx context.Context, msg Message, senderName strin
 		payload, _ := json.Marshal(map[string]any{"type": "message", "conversation_id": msg.ConversationID, "seq": msg.Seq, "title": senderName, "body": body})
 		for _, r := range subs {
 			var sub push.Subscription
-			if err := s.open(ctx, uid, pushAD(uid, r.DeviceIdx), r.Sealed, &sub); err != nil {
+			if err := s.Open(ctx, uid, pushAD(uid, r.DeviceIdx), r.Sealed, &sub); err != nil {
 				continue
 			}
 			err := s.pusher.Send(ctx, sub, payload, 24*time.Hour)
 			switch {
 			case errors.Is(err, push.ErrGone):
-				s.db.Update(ctx, func(q *store.Queries) error { return q.DeletePushSubscription(ctx, uid, r.DeviceIdx) })
+				s.DB.Update(ctx, func(q *store.Queries) error { return q.DeletePushSubscription(ctx, uid, r.DeviceIdx) })
 			case err != nil:
-				s.log.WarnContext(ctx, "push", "user", uid, "err", err.Error())
+				s.Log.WarnContext(ctx, "push", "user", uid, "err", err.Error())
 			default:
 				s.pushesSent.Add(1)
 			}

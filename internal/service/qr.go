@@ -60,15 +60,15 @@ func (s *Service) qrLimits() *qrLimits {
 }
 
 func (s *Service) groupQRTTL() time.Duration {
-	if s.cfg.GroupQRTTL > 0 {
-		return s.cfg.GroupQRTTL
+	if s.Cfg.GroupQRTTL > 0 {
+		return s.Cfg.GroupQRTTL
 	}
 	return qrGroupDefault
 }
 
 func (s *Service) loginQRTTL() time.Duration {
-	if s.cfg.LoginQRTTL > 0 {
-		return s.cfg.LoginQRTTL
+	if s.Cfg.LoginQRTTL > 0 {
+		return s.Cfg.LoginQRTTL
 	}
 	return qrLoginDefault
 }
@@ -124,11 +124,11 @@ func qrPayload(kind, token string) string { return qrScheme + kind + ":" + token
 // qrToken derives a code's token from its owner (a person or a code id) and
 // salt with the index key: the database alone cannot produce it.
 func (s *Service) qrToken(kind, owner string, salt []byte) string {
-	m := s.keys.Index("qr-"+kind+"-token", owner+"\x00"+hex.EncodeToString(salt))
-	return idEncoding.EncodeToString(m[:20])
+	m := s.Keys.Index("qr-"+kind+"-token", owner+"\x00"+hex.EncodeToString(salt))
+	return IDEncoding.EncodeToString(m[:20])
 }
 
-func (s *Service) qrIdx(kind, token string) []byte { return s.keys.Index("qr-"+kind, token) }
+func (s *Service) qrIdx(kind, token string) []byte { return s.Keys.Index("qr-"+kind, token) }
 
 func randomBytes(n int) []byte {
 	b := make([]byte, n)
@@ -144,11 +144,11 @@ type FriendQR struct{ Token, Payload string }
 // MyFriendQR returns the caller's personal code, made on first use. It stays
 // the same until ResetFriendQR.
 func (s *Service) MyFriendQR(ctx context.Context, a Auth) (FriendQR, error) {
-	rec, err := s.db.Read().FindFriendCode(ctx, a.UserID)
+	rec, err := s.DB.Read().FindFriendCode(ctx, a.UserID)
 	if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
-		err = s.db.Update(ctx, func(q *store.Queries) error {
+		err = s.DB.Update(ctx, func(q *store.Queries) error {
 			salt := randomBytes(16)
-			fresh := store.FriendCodeRecord{UserID: a.UserID, Salt: salt, TokenIdx: s.qrIdx(qrKindFriend, s.qrToken(qrKindFriend, a.UserID, salt)), CreatedAt: s.now()}
+			fresh := store.FriendCodeRecord{UserID: a.UserID, Salt: salt, TokenIdx: s.qrIdx(qrKindFriend, s.qrToken(qrKindFriend, a.UserID, salt)), CreatedAt: s.Now()}
 			if err := q.CreateFriendCode(ctx, fresh); err != nil {
 				return err
 			}
@@ -158,7 +158,7 @@ func (s *Service) MyFriendQR(ctx context.Context, a Auth) (FriendQR, error) {
 		})
 	}
 	if err != nil {
-		return FriendQR{}, s.internal(ctx, "friend qr", err)
+		return FriendQR{}, s.Internal(ctx, "friend qr", err)
 	}
 	t := s.qrToken(qrKindFriend, a.UserID, rec.Salt)
 	return FriendQR{Token: t, Payload: qrPayload(qrKindFriend, t)}, nil
@@ -169,11 +169,11 @@ func (s *Service) MyFriendQR(ctx context.Context, a Auth) (FriendQR, error) {
 func (s *Service) ResetFriendQR(ctx context.Context, a Auth) (FriendQR, error) {
 	salt := randomBytes(16)
 	t := s.qrToken(qrKindFriend, a.UserID, salt)
-	err := s.db.Update(ctx, func(q *store.Queries) error {
-		return q.PutFriendCode(ctx, store.FriendCodeRecord{UserID: a.UserID, Salt: salt, TokenIdx: s.qrIdx(qrKindFriend, t), CreatedAt: s.now()})
+	err := s.DB.Update(ctx, func(q *store.Queries) error {
+		return q.PutFriendCode(ctx, store.FriendCodeRecord{UserID: a.UserID, Salt: salt, TokenIdx: s.qrIdx(qrKindFriend, t), CreatedAt: s.Now()})
 	})
 	if err != nil {
-		return FriendQR{}, s.internal(ctx, "reset friend qr", err)
+		return FriendQR{}, s.Internal(ctx, "reset friend qr", err)
 	}
 	return FriendQR{Token: t, Payload: qrPayload(qrKindFriend, t)}, nil
 }
@@ -207,9 +207,9 @@ func (s *Service) ScanQR(ctx context.Context, a Auth, payload string, greeting *
 		return ScanResult{}, err
 	}
 	if ok, wait := s.qrLimits().scans.Allow(a.UserID); !ok {
-		return ScanResult{}, rateLimited(wait, "QR code scans")
+		return ScanResult{}, RateLimited(wait, "QR code scans")
 	}
-	q := s.db.Read()
+	q := s.DB.Read()
 	switch kind {
 	case qrKindFriend:
 		rec, err := q.FindFriendCodeByToken(ctx, s.qrIdx(qrKindFriend, token))
@@ -217,17 +217,17 @@ func (s *Service) ScanQR(ctx context.Context, a Auth, payload string, greeting *
 			return ScanResult{}, s.notFoundOr(ctx, "scan qr", err)
 		}
 		if blocked, err := q.Blocks(ctx, rec.UserID, a.UserID); err != nil {
-			return ScanResult{}, s.internal(ctx, "scan qr", err)
+			return ScanResult{}, s.Internal(ctx, "scan qr", err)
 		} else if blocked {
 			return ScanResult{}, errQRUnknown
 		}
-		p, err := s.profile(ctx, q, rec.UserID)
+		p, err := s.LookupProfile(ctx, q, rec.UserID)
 		if err != nil {
 			return ScanResult{}, errQRUnknown
 		}
 		res := ScanResult{Kind: qrKindFriend, User: p}
 		if res.IsFriend, err = q.AreFriends(ctx, a.UserID, rec.UserID); err != nil {
-			return ScanResult{}, s.internal(ctx, "scan qr", err)
+			return ScanResult{}, s.Internal(ctx, "scan qr", err)
 		}
 		if greeting != nil {
 			fr, err := s.SendFriendRequest(ctx, a, rec.UserID, *greeting)
@@ -259,7 +259,7 @@ func (s *Service) notFoundOr(ctx context.Context, op string, err error) error {
 	if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 		return errQRUnknown
 	}
-	return s.internal(ctx, op, err)
+	return s.Internal(ctx, op, err)
 }
 
 // ---- group codes (R-QR-1) ----
@@ -280,18 +280,18 @@ func (s *Service) usableGroupCode(ctx context.Context, q *store.Queries, a Auth,
 		return code, s.notFoundOr(ctx, "group qr", err)
 	}
 	if blocked, err := q.EitherBlocks(ctx, code.CreatorID, a.UserID); err != nil {
-		return code, s.internal(ctx, "group qr", err)
+		return code, s.Internal(ctx, "group qr", err)
 	} else if blocked {
 		return code, errQRUnknown
 	}
-	if code.RevokedAt.Valid || !s.now().Before(code.ExpiresAt) {
+	if code.RevokedAt.Valid || !s.Now().Before(code.ExpiresAt) {
 		return code, errQRExpired
 	}
 	if _, err := q.FindMember(ctx, code.ConvID, code.CreatorID); err != nil {
 		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 			return code, errQRExpired
 		}
-		return code, s.internal(ctx, "group qr", err)
+		return code, s.Internal(ctx, "group qr", err)
 	}
 	return code, nil
 }
@@ -303,14 +303,14 @@ func (s *Service) groupPreview(ctx context.Context, q *store.Queries, a Auth, co
 	}
 	g := GroupPreview{ID: rec.ID}
 	var meta groupMeta
-	if err := s.open(ctx, convKeyID(rec.ID), "conversations/"+rec.ID+"/meta", rec.Meta, &meta); err == nil {
+	if err := s.Open(ctx, convKeyID(rec.ID), "conversations/"+rec.ID+"/meta", rec.Meta, &meta); err == nil {
 		g.Name = meta.Name
 	}
 	if g.MemberCount, err = q.CountMembers(ctx, convID); err != nil {
-		return GroupPreview{}, s.internal(ctx, "group preview", err)
+		return GroupPreview{}, s.Internal(ctx, "group preview", err)
 	}
 	if g.JoinApproval, err = q.JoinApproval(ctx, convID); err != nil {
-		return GroupPreview{}, s.internal(ctx, "group preview", err)
+		return GroupPreview{}, s.Internal(ctx, "group preview", err)
 	}
 	if _, err := q.FindMember(ctx, convID, a.UserID); err == nil {
 		g.Member = true
@@ -321,13 +321,13 @@ func (s *Service) groupPreview(ctx context.Context, q *store.Queries, a Auth, co
 // groupMember returns the caller's membership of a group: not_found for
 // non-members, not_a_group for direct chats.
 func (s *Service) groupMember(ctx context.Context, q *store.Queries, a Auth, convID string) (store.MemberRecord, error) {
-	m, err := s.member(ctx, q, a, convID)
+	m, err := s.Member(ctx, q, a, convID)
 	if err != nil {
 		return m, err
 	}
 	rec, err := q.FindConversation(ctx, convID)
 	if err != nil {
-		return m, s.internal(ctx, "group", err)
+		return m, s.Internal(ctx, "group", err)
 	}
 	if rec.Kind != "group" {
 		return m, tkesj.Errorf(tkesj.EInvalid, "not_a_group", "only groups have QR codes and join requests")
@@ -347,35 +347,35 @@ func (s *Service) groupQRView(code store.GroupCodeRecord) GroupQR {
 // member may, unless the group needs approval to join: then only its owner
 // and admins. Non-members get not_found. The code works for GroupQRTTL.
 func (s *Service) CreateGroupQR(ctx context.Context, a Auth, convID string) (GroupQR, error) {
-	if err := s.requireActive(ctx, a); err != nil {
+	if err := s.RequireActive(ctx, a); err != nil {
 		return GroupQR{}, err
 	}
-	q := s.db.Read()
+	q := s.DB.Read()
 	m, err := s.groupMember(ctx, q, a, convID)
 	if err != nil {
 		return GroupQR{}, err
 	}
 	approval, err := q.JoinApproval(ctx, convID)
 	if err != nil {
-		return GroupQR{}, s.internal(ctx, "create group qr", err)
+		return GroupQR{}, s.Internal(ctx, "create group qr", err)
 	}
 	if approval && !isGroupAdmin(m) {
 		return GroupQR{}, tkesj.Errorf(tkesj.EForbidden, "forbidden", "in this group only the owner and admins can make QR codes")
 	}
 	if ok, wait := s.qrLimits().creates.Allow(a.UserID); !ok {
-		return GroupQR{}, rateLimited(wait, "group QR codes")
+		return GroupQR{}, RateLimited(wait, "group QR codes")
 	}
-	now := s.now()
-	code := store.GroupCodeRecord{ID: newID("q"), ConvID: convID, CreatorID: a.UserID, Salt: randomBytes(16), CreatedAt: now, ExpiresAt: now.Add(s.groupQRTTL())}
+	now := s.Now()
+	code := store.GroupCodeRecord{ID: NewID("q"), ConvID: convID, CreatorID: a.UserID, Salt: randomBytes(16), CreatedAt: now, ExpiresAt: now.Add(s.groupQRTTL())}
 	code.TokenIdx = s.qrIdx(qrKindGroup, s.qrToken(qrKindGroup, code.ID, code.Salt))
-	err = s.db.Update(ctx, func(q *store.Queries) error {
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		if err := q.DeleteGroupCodesExpiredBefore(ctx, now.Add(-qrGroupKeep)); err != nil {
 			return err
 		}
 		return q.CreateGroupCode(ctx, code)
 	})
 	if err != nil {
-		return GroupQR{}, s.internal(ctx, "create group qr", err)
+		return GroupQR{}, s.Internal(ctx, "create group qr", err)
 	}
 	return s.groupQRView(code), nil
 }
@@ -383,7 +383,7 @@ func (s *Service) CreateGroupQR(ctx context.Context, a Auth, convID string) (Gro
 // GroupQRCode returns one of a group's codes to a member (to draw it again);
 // not_found for non-members and unknown codes, qr_expired once it no longer works.
 func (s *Service) GroupQRCode(ctx context.Context, a Auth, convID, id string) (GroupQR, error) {
-	q := s.db.Read()
+	q := s.DB.Read()
 	if _, err := s.groupMember(ctx, q, a, convID); err != nil {
 		return GroupQR{}, err
 	}
@@ -391,7 +391,7 @@ func (s *Service) GroupQRCode(ctx context.Context, a Auth, convID, id string) (G
 	if err != nil {
 		return GroupQR{}, s.notFoundOr(ctx, "group qr", err)
 	}
-	if code.RevokedAt.Valid || !s.now().Before(code.ExpiresAt) {
+	if code.RevokedAt.Valid || !s.Now().Before(code.ExpiresAt) {
 		return GroupQR{}, errQRExpired
 	}
 	return s.groupQRView(code), nil
@@ -400,7 +400,7 @@ func (s *Service) GroupQRCode(ctx context.Context, a Auth, convID, id string) (G
 // RevokeGroupQR stops a group code from working: its maker, the owner or an
 // admin may; other members are forbidden, non-members get not_found.
 func (s *Service) RevokeGroupQR(ctx context.Context, a Auth, convID, id string) error {
-	err := s.db.Update(ctx, func(q *store.Queries) error {
+	err := s.DB.Update(ctx, func(q *store.Queries) error {
 		m, err := s.groupMember(ctx, q, a, convID)
 		if err != nil {
 			return err
@@ -412,7 +412,7 @@ func (s *Service) RevokeGroupQR(ctx context.Context, a Auth, convID, id string) 
 		if code.CreatorID != a.UserID && !isGroupAdmin(m) {
 			return tkesj.Errorf(tkesj.EForbidden, "forbidden", "only the code's maker, the owner and admins can revoke it")
 		}
-		return q.RevokeGroupCode(ctx, id, s.now())
+		return q.RevokeGroupCode(ctx, id, s.Now())
 	})
 	if err != nil {
 		if k := tkesj.ErrorKindOf(err); k == tkesj.ENotFound {
@@ -420,20 +420,20 @@ func (s *Service) RevokeGroupQR(ctx context.Context, a Auth, convID, id string) 
 		} else if _, ok := err.(*tkesj.Error); ok {
 			return err
 		}
-		return s.internal(ctx, "revoke group qr", err)
+		return s.Internal(ctx, "revoke group qr", err)
 	}
 	return nil
 }
 
 // JoinApproval reports whether joining the group needs approval; members only.
 func (s *Service) JoinApproval(ctx context.Context, a Auth, convID string) (bool, error) {
-	q := s.db.Read()
+	q := s.DB.Read()
 	if _, err := s.groupMember(ctx, q, a, convID); err != nil {
 		return false, err
 	}
 	on, err := q.JoinApproval(ctx, convID)
 	if err != nil {
-		return false, s.internal(ctx, "join approval", err)
+		return false, s.Internal(ctx, "join approval", err)
 	}
 	return on, nil
 }
@@ -442,7 +442,7 @@ func (s *Service) JoinApproval(ctx context.Context, a Auth, convID string) (bool
 // an admin's approval (and whether plain members may make codes). Owner and
 // admins only; members get an "updated" conversation event.
 func (s *Service) SetJoinApproval(ctx context.Context, a Auth, convID string, on bool) error {
-	err := s.db.Update(ctx, func(q *store.Queries) error {
+	err := s.DB.Update(ctx, func(q *store.Queries) error {
 		m, err := s.groupMember(ctx, q, a, convID)
 		if err != nil {
 			return err
@@ -450,15 +450,15 @@ func (s *Service) SetJoinApproval(ctx context.Context, a Auth, convID string, on
 		if !isGroupAdmin(m) {
 			return tkesj.Errorf(tkesj.EForbidden, "forbidden", "only the group's owner and admins can change this")
 		}
-		return q.SetJoinApproval(ctx, convID, on, s.now())
+		return q.SetJoinApproval(ctx, convID, on, s.Now())
 	})
 	if err != nil {
 		if _, ok := err.(*tkesj.Error); ok {
 			return err
 		}
-		return s.internal(ctx, "set join approval", err)
+		return s.Internal(ctx, "set join approval", err)
 	}
-	s.publishToMembers(ctx, convID, map[string]any{"type": "conversation", "conversation_id": convID, "event": "updated"})
+	s.PublishToMembers(ctx, convID, map[string]any{"type": "conversation", "conversation_id": convID, "event": "updated"})
 	return nil
 }
 
@@ -490,21 +490,21 @@ func (s *Service) JoinByQR(ctx context.Context, a Auth, payload string) (JoinRes
 	if kind != qrKindGroup {
 		return JoinResult{}, errQRInvalid("this is not a group's QR code")
 	}
-	if err := s.requireActive(ctx, a); err != nil {
+	if err := s.RequireActive(ctx, a); err != nil {
 		return JoinResult{}, err
 	}
 	if ok, wait := s.qrLimits().scans.Allow(a.UserID); !ok {
-		return JoinResult{}, rateLimited(wait, "QR code scans")
+		return JoinResult{}, RateLimited(wait, "QR code scans")
 	}
-	code, err := s.usableGroupCode(ctx, s.db.Read(), a, token)
+	code, err := s.usableGroupCode(ctx, s.DB.Read(), a, token)
 	if err != nil {
 		return JoinResult{}, err
 	}
 	convID := code.ConvID
 	var res JoinResult
 	already := false
-	now := s.now()
-	err = s.db.Update(ctx, func(q *store.Queries) error {
+	now := s.Now()
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		// Checked again in the transaction: the code may have been revoked since.
 		if _, err := s.usableGroupCode(ctx, q, a, token); err != nil {
 			return err
@@ -523,7 +523,7 @@ func (s *Service) JoinByQR(ctx context.Context, a Auth, payload string) (JoinRes
 				res.Request = JoinRequest{ID: r.ID, ConvID: convID, Status: r.Status, CreatedAt: r.CreatedAt}
 				return nil
 			}
-			r := store.JoinRequestRecord{ID: newID("j"), ConvID: convID, UserID: a.UserID, Status: "pending", CreatedAt: now}
+			r := store.JoinRequestRecord{ID: NewID("j"), ConvID: convID, UserID: a.UserID, Status: "pending", CreatedAt: now}
 			res.Request = JoinRequest{ID: r.ID, ConvID: convID, Status: r.Status, CreatedAt: now}
 			return q.CreateJoinRequest(ctx, r)
 		}
@@ -534,15 +534,15 @@ func (s *Service) JoinByQR(ctx context.Context, a Auth, payload string) (JoinRes
 		if _, ok := err.(*tkesj.Error); ok {
 			return JoinResult{}, err
 		}
-		return JoinResult{}, s.internal(ctx, "join by qr", err)
+		return JoinResult{}, s.Internal(ctx, "join by qr", err)
 	}
 	if res.Status == "pending" {
-		res.Request.User, _ = s.profile(ctx, s.db.Read(), a.UserID)
-		s.publish(ctx, s.groupAdmins(ctx, convID), map[string]any{"type": "conversation", "conversation_id": convID, "event": "join_requested", "request_id": res.Request.ID})
+		res.Request.User, _ = s.LookupProfile(ctx, s.DB.Read(), a.UserID)
+		s.Publish(ctx, s.groupAdmins(ctx, convID), map[string]any{"type": "conversation", "conversation_id": convID, "event": "join_requested", "request_id": res.Request.ID})
 		return res, nil
 	}
 	if !already {
-		s.publishToMembers(ctx, convID, map[string]any{"type": "conversation", "conversation_id": convID, "event": "members_changed"})
+		s.PublishToMembers(ctx, convID, map[string]any{"type": "conversation", "conversation_id": convID, "event": "members_changed"})
 	}
 	res.Conversation, err = s.Conversation(ctx, a, convID)
 	return res, err
@@ -555,8 +555,8 @@ func (s *Service) addJoiner(ctx context.Context, q *store.Queries, convID, userI
 	if err != nil {
 		return err
 	}
-	if n+1 > s.cfg.GroupCap {
-		return tkesj.Errorf(tkesj.EInvalid, "group_full", "a group has at most %d members", s.cfg.GroupCap)
+	if n+1 > s.Cfg.GroupCap {
+		return tkesj.Errorf(tkesj.EInvalid, "group_full", "a group has at most %d members", s.Cfg.GroupCap)
 	}
 	c, err := q.FindConversation(ctx, convID)
 	if err != nil {
@@ -570,9 +570,9 @@ func (s *Service) addJoiner(ctx context.Context, q *store.Queries, convID, userI
 }
 
 func (s *Service) groupAdmins(ctx context.Context, convID string) []string {
-	ms, err := s.db.Read().Members(ctx, convID)
+	ms, err := s.DB.Read().Members(ctx, convID)
 	if err != nil {
-		s.log.WarnContext(ctx, "group admins", "err", err.Error())
+		s.Log.WarnContext(ctx, "group admins", "err", err.Error())
 		return nil
 	}
 	var out []string
@@ -587,7 +587,7 @@ func (s *Service) groupAdmins(ctx context.Context, convID string) []string {
 // JoinRequests lists a group's pending join requests, oldest first; owner
 // and admins only (others are forbidden, non-members get not_found).
 func (s *Service) JoinRequests(ctx context.Context, a Auth, convID string) ([]JoinRequest, error) {
-	q := s.db.Read()
+	q := s.DB.Read()
 	m, err := s.groupMember(ctx, q, a, convID)
 	if err != nil {
 		return nil, err
@@ -597,11 +597,11 @@ func (s *Service) JoinRequests(ctx context.Context, a Auth, convID string) ([]Jo
 	}
 	recs, err := q.PendingJoinRequests(ctx, convID, 200)
 	if err != nil {
-		return nil, s.internal(ctx, "join requests", err)
+		return nil, s.Internal(ctx, "join requests", err)
 	}
 	out := make([]JoinRequest, 0, len(recs))
 	for _, r := range recs {
-		p, err := s.profile(ctx, q, r.UserID)
+		p, err := s.LookupProfile(ctx, q, r.UserID)
 		if err != nil {
 			continue
 		}
@@ -615,8 +615,8 @@ func (s *Service) JoinRequests(ctx context.Context, a Auth, convID string) ([]Jo
 // approver and they block each other. An answered request is a conflict.
 func (s *Service) AnswerJoinRequest(ctx context.Context, a Auth, convID, id string, approve bool) (JoinRequest, error) {
 	var rec store.JoinRequestRecord
-	now := s.now()
-	err := s.db.Update(ctx, func(q *store.Queries) error {
+	now := s.Now()
+	err := s.DB.Update(ctx, func(q *store.Queries) error {
 		m, err := s.groupMember(ctx, q, a, convID)
 		if err != nil {
 			return err
@@ -653,13 +653,13 @@ func (s *Service) AnswerJoinRequest(ctx context.Context, a Auth, convID, id stri
 		if _, ok := err.(*tkesj.Error); ok {
 			return JoinRequest{}, err
 		}
-		return JoinRequest{}, s.internal(ctx, "answer join request", err)
+		return JoinRequest{}, s.Internal(ctx, "answer join request", err)
 	}
 	jr := JoinRequest{ID: rec.ID, ConvID: convID, Status: rec.Status, CreatedAt: rec.CreatedAt}
-	jr.User, _ = s.profile(ctx, s.db.Read(), rec.UserID)
-	s.publish(ctx, []string{rec.UserID}, map[string]any{"type": "join_request", "conversation_id": convID, "request": map[string]any{"id": rec.ID, "status": rec.Status}})
+	jr.User, _ = s.LookupProfile(ctx, s.DB.Read(), rec.UserID)
+	s.Publish(ctx, []string{rec.UserID}, map[string]any{"type": "join_request", "conversation_id": convID, "request": map[string]any{"id": rec.ID, "status": rec.Status}})
 	if approve {
-		s.publishToMembers(ctx, convID, map[string]any{"type": "conversation", "conversation_id": convID, "event": "members_changed"})
+		s.PublishToMembers(ctx, convID, map[string]any{"type": "conversation", "conversation_id": convID, "event": "members_changed"})
 	}
 	return jr, nil
 }
@@ -702,46 +702,46 @@ func loginAD(id string) string { return "qr_logins/" + id + "/requester" }
 // page says about its device, and its IP, are sealed with a key of this
 // request alone, destroyed when it ends. Rate-limited per client IP.
 func (s *Service) CreateLoginQR(ctx context.Context, d DeviceInput, ip string) (LoginQR, error) {
-	dev, err := d.validate(ip)
+	dev, err := d.Validate(ip)
 	if err != nil {
 		return LoginQR{}, err
 	}
 	if ok, wait := s.qrLimits().logins.Allow(ip); !ok {
-		return LoginQR{}, rateLimited(wait, "login codes from this network")
+		return LoginQR{}, RateLimited(wait, "login codes from this network")
 	}
 	s.sweepLoginQRs(ctx)
-	now := s.now()
-	id := newID("l")
-	token := idEncoding.EncodeToString(randomBytes(20))
-	poll := idEncoding.EncodeToString(randomBytes(32))
-	if err := s.keys.CreateKey(ctx, loginKeyID(id)); err != nil {
-		return LoginQR{}, s.internal(ctx, "create login qr", err)
+	now := s.Now()
+	id := NewID("l")
+	token := IDEncoding.EncodeToString(randomBytes(20))
+	poll := IDEncoding.EncodeToString(randomBytes(32))
+	if err := s.Keys.CreateKey(ctx, loginKeyID(id)); err != nil {
+		return LoginQR{}, s.Internal(ctx, "create login qr", err)
 	}
-	sealed, err := s.seal(ctx, loginKeyID(id), loginAD(id), loginRequester{Device: dev, CreatedAt: now})
+	sealed, err := s.Seal(ctx, loginKeyID(id), loginAD(id), loginRequester{Device: dev, CreatedAt: now})
 	if err != nil {
-		s.keys.Destroy(ctx, loginKeyID(id))
-		return LoginQR{}, s.internal(ctx, "create login qr", err)
+		s.Keys.Destroy(ctx, loginKeyID(id))
+		return LoginQR{}, s.Internal(ctx, "create login qr", err)
 	}
 	rec := store.LoginCodeRecord{ID: id, TokenIdx: s.qrIdx(qrKindLogin, token), PollIdx: s.qrIdx("login-poll", poll), Requester: sealed,
 		Status: "pending", CreatedAt: now, ExpiresAt: now.Add(s.loginQRTTL())}
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.CreateLoginCode(ctx, rec) }); err != nil {
-		s.keys.Destroy(ctx, loginKeyID(id))
-		return LoginQR{}, s.internal(ctx, "create login qr", err)
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.CreateLoginCode(ctx, rec) }); err != nil {
+		s.Keys.Destroy(ctx, loginKeyID(id))
+		return LoginQR{}, s.Internal(ctx, "create login qr", err)
 	}
 	return LoginQR{ID: id, Payload: qrPayload(qrKindLogin, token), PollToken: poll, ExpiresAt: rec.ExpiresAt}, nil
 }
 
 // sweepLoginQRs deletes requests that ended a while ago, with their keys.
 func (s *Service) sweepLoginQRs(ctx context.Context) {
-	ids, err := s.db.Read().ExpiredLoginCodes(ctx, s.now().Add(-qrLoginKeep), 50)
+	ids, err := s.DB.Read().ExpiredLoginCodes(ctx, s.Now().Add(-qrLoginKeep), 50)
 	if err != nil {
-		s.log.WarnContext(ctx, "sweep login codes", "err", err.Error())
+		s.Log.WarnContext(ctx, "sweep login codes", "err", err.Error())
 		return
 	}
 	for _, id := range ids {
-		s.keys.Destroy(ctx, loginKeyID(id))
-		if err := s.db.Update(ctx, func(q *store.Queries) error { return q.DeleteLoginCode(ctx, id) }); err != nil {
-			s.log.WarnContext(ctx, "sweep login codes", "err", err.Error())
+		s.Keys.Destroy(ctx, loginKeyID(id))
+		if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.DeleteLoginCode(ctx, id) }); err != nil {
+			s.Log.WarnContext(ctx, "sweep login codes", "err", err.Error())
 			return
 		}
 	}
@@ -749,7 +749,7 @@ func (s *Service) sweepLoginQRs(ctx context.Context) {
 
 func (s *Service) loginRequester(ctx context.Context, rec store.LoginCodeRecord) (LoginRequester, error) {
 	var r loginRequester
-	if err := s.open(ctx, loginKeyID(rec.ID), loginAD(rec.ID), rec.Requester, &r); err != nil {
+	if err := s.Open(ctx, loginKeyID(rec.ID), loginAD(rec.ID), rec.Requester, &r); err != nil {
 		return LoginRequester{}, err
 	}
 	return LoginRequester{ID: rec.ID, Device: r.Device, CreatedAt: r.CreatedAt, ExpiresAt: rec.ExpiresAt}, nil
@@ -769,24 +769,24 @@ func (s *Service) ScanLoginQR(ctx context.Context, a Auth, payload string) (Logi
 		return LoginRequester{}, errQRInvalid("this is not a login code; scan it with POST /api/v1/qr/scan")
 	}
 	if ok, wait := s.qrLimits().scans.Allow(a.UserID); !ok {
-		return LoginRequester{}, rateLimited(wait, "QR code scans")
+		return LoginRequester{}, RateLimited(wait, "QR code scans")
 	}
-	rec, err := s.db.Read().FindLoginCodeByToken(ctx, s.qrIdx(qrKindLogin, token))
+	rec, err := s.DB.Read().FindLoginCodeByToken(ctx, s.qrIdx(qrKindLogin, token))
 	if err != nil {
 		return LoginRequester{}, s.notFoundOr(ctx, "scan login qr", err)
 	}
-	if !s.now().Before(rec.ExpiresAt) {
+	if !s.Now().Before(rec.ExpiresAt) {
 		return LoginRequester{}, errQRExpired
 	}
 	mine := rec.Status == "scanned" && rec.ScannerID.String == a.UserID
 	if !mine {
 		var moved bool
-		err := s.db.Update(ctx, func(q *store.Queries) (err error) {
+		err := s.DB.Update(ctx, func(q *store.Queries) (err error) {
 			moved, err = q.MoveLoginCode(ctx, rec.ID, "pending", "scanned", a.UserID)
 			return err
 		})
 		if err != nil {
-			return LoginRequester{}, s.internal(ctx, "scan login qr", err)
+			return LoginRequester{}, s.Internal(ctx, "scan login qr", err)
 		}
 		if !moved {
 			return LoginRequester{}, errQRExpired
@@ -794,7 +794,7 @@ func (s *Service) ScanLoginQR(ctx context.Context, a Auth, payload string) (Logi
 	}
 	r, err := s.loginRequester(ctx, rec)
 	if err != nil {
-		return LoginRequester{}, s.internal(ctx, "scan login qr", err)
+		return LoginRequester{}, s.Internal(ctx, "scan login qr", err)
 	}
 	return r, nil
 }
@@ -806,14 +806,14 @@ func (s *Service) AnswerLoginQR(ctx context.Context, a Auth, id string, confirm 
 	if len(id) > 64 {
 		return "", errQRUnknown
 	}
-	rec, err := s.db.Read().FindLoginCode(ctx, id)
+	rec, err := s.DB.Read().FindLoginCode(ctx, id)
 	if err != nil {
 		return "", s.notFoundOr(ctx, "answer login qr", err)
 	}
 	if !rec.ScannerID.Valid || rec.ScannerID.String != a.UserID {
 		return "", errQRUnknown
 	}
-	if !s.now().Before(rec.ExpiresAt) {
+	if !s.Now().Before(rec.ExpiresAt) {
 		return "", errQRExpired
 	}
 	to := "denied"
@@ -821,18 +821,18 @@ func (s *Service) AnswerLoginQR(ctx context.Context, a Auth, id string, confirm 
 		to = "confirmed"
 	}
 	var moved bool
-	err = s.db.Update(ctx, func(q *store.Queries) (err error) {
+	err = s.DB.Update(ctx, func(q *store.Queries) (err error) {
 		moved, err = q.MoveLoginCode(ctx, id, "scanned", to, "")
 		return err
 	})
 	if err != nil {
-		return "", s.internal(ctx, "answer login qr", err)
+		return "", s.Internal(ctx, "answer login qr", err)
 	}
 	if !moved {
 		return "", errQRExpired
 	}
 	if !confirm {
-		s.keys.Destroy(ctx, loginKeyID(id)) // nothing will read the page's details again
+		s.Keys.Destroy(ctx, loginKeyID(id)) // nothing will read the page's details again
 	}
 	return to, nil
 }
@@ -847,14 +847,14 @@ func (s *Service) PollLoginQR(ctx context.Context, id, pollToken string) (LoginP
 	if len(id) > 64 || len(pollToken) > 128 {
 		return LoginPoll{}, errQRUnknown
 	}
-	rec, err := s.db.Read().FindLoginCode(ctx, id)
+	rec, err := s.DB.Read().FindLoginCode(ctx, id)
 	if err != nil {
 		return LoginPoll{}, s.notFoundOr(ctx, "poll login qr", err)
 	}
 	if subtle.ConstantTimeCompare(rec.PollIdx, s.qrIdx("login-poll", pollToken)) != 1 {
 		return LoginPoll{}, errQRUnknown
 	}
-	if !s.now().Before(rec.ExpiresAt) {
+	if !s.Now().Before(rec.ExpiresAt) {
 		return LoginPoll{Status: "expired"}, nil
 	}
 	switch rec.Status {
@@ -867,14 +867,14 @@ func (s *Service) PollLoginQR(ctx context.Context, id, pollToken string) (LoginP
 	if err != nil {
 		// A concurrent poll may have collected the session and shredded the
 		// request's key in the meantime.
-		if cur, ferr := s.db.Read().FindLoginCode(ctx, id); ferr == nil && cur.Status == "collected" {
+		if cur, ferr := s.DB.Read().FindLoginCode(ctx, id); ferr == nil && cur.Status == "collected" {
 			return LoginPoll{Status: "confirmed"}, nil
 		}
-		return LoginPoll{}, s.internal(ctx, "poll login qr", err)
+		return LoginPoll{}, s.Internal(ctx, "poll login qr", err)
 	}
 	userID := rec.ScannerID.String
 	var out LoginPoll
-	err = s.db.Update(ctx, func(q *store.Queries) error {
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		moved, err := q.MoveLoginCode(ctx, id, "confirmed", "collected", "")
 		if err != nil || !moved {
 			return err
@@ -883,19 +883,19 @@ func (s *Service) PollLoginQR(ctx context.Context, id, pollToken string) (LoginP
 		if err != nil {
 			return err
 		}
-		if out.User, err = s.userFromRecord(ctx, u); err != nil {
+		if out.User, err = s.UserFromRecord(ctx, u); err != nil {
 			return err
 		}
-		out.Token, err = s.startSession(ctx, q, userID, r.Device)
+		out.Token, err = s.StartSession(ctx, q, userID, r.Device)
 		return err
 	})
 	if err != nil {
 		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 			return LoginPoll{}, errQRUnknown // the confirming account is gone
 		}
-		return LoginPoll{}, s.internal(ctx, "poll login qr", err)
+		return LoginPoll{}, s.Internal(ctx, "poll login qr", err)
 	}
-	s.keys.Destroy(ctx, loginKeyID(id))
+	s.Keys.Destroy(ctx, loginKeyID(id))
 	out.Status = "confirmed"
 	if out.Token == "" {
 		out.User = tkesj.User{}

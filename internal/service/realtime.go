@@ -10,42 +10,42 @@ import (
 // publish encodes frame once and hands it to the bus for users' connections.
 // Delivery is best effort by design: the message is already stored, and a
 // client that misses the event finds it by seq when it syncs.
-func (s *Service) publish(ctx context.Context, users []string, frame any) {
-	if s.bus == nil || len(users) == 0 {
+func (s *Service) Publish(ctx context.Context, users []string, frame any) {
+	if s.Bus == nil || len(users) == 0 {
 		return
 	}
 	b, err := json.Marshal(frame)
 	if err != nil {
-		s.log.ErrorContext(ctx, "encode frame", "err", err.Error())
+		s.Log.ErrorContext(ctx, "encode frame", "err", err.Error())
 		return
 	}
-	if err := s.bus.Publish(context.WithoutCancel(ctx), tkesj.Event{Users: users, Frame: b}); err != nil {
-		s.log.WarnContext(ctx, "publish event", "err", err.Error())
+	if err := s.Bus.Publish(context.WithoutCancel(ctx), tkesj.Event{Users: users, Frame: b}); err != nil {
+		s.Log.WarnContext(ctx, "publish event", "err", err.Error())
 	}
 }
 
 // publishToMembers publishes frame to a conversation's current members.
-func (s *Service) publishToMembers(ctx context.Context, convID string, frame any) {
-	ids, err := s.db.Read().MemberIDs(ctx, convID)
+func (s *Service) PublishToMembers(ctx context.Context, convID string, frame any) {
+	ids, err := s.DB.Read().MemberIDs(ctx, convID)
 	if err != nil {
-		s.log.WarnContext(ctx, "members for event", "err", err.Error())
+		s.Log.WarnContext(ctx, "members for event", "err", err.Error())
 		return
 	}
-	s.publish(ctx, ids, frame)
+	s.Publish(ctx, ids, frame)
 }
 
 // closeConnections tells every node to close a person's sockets: of one
 // device, or all of them when deviceIdx is nil.
-func (s *Service) closeConnections(ctx context.Context, userID string, deviceIdx []byte) {
-	if s.bus == nil {
+func (s *Service) CloseConnections(ctx context.Context, userID string, deviceIdx []byte) {
+	if s.Bus == nil {
 		return
 	}
 	e := tkesj.Event{Users: []string{userID}, Control: "close_user"}
 	if deviceIdx != nil {
 		e.Control, e.DeviceIdx = "close_device", deviceIdx
 	}
-	if err := s.bus.Publish(context.WithoutCancel(ctx), e); err != nil {
-		s.log.WarnContext(ctx, "publish close", "err", err.Error())
+	if err := s.Bus.Publish(context.WithoutCancel(ctx), e); err != nil {
+		s.Log.WarnContext(ctx, "publish close", "err", err.Error())
 	}
 }
 
@@ -53,9 +53,9 @@ func (s *Service) closeConnections(ctx context.Context, userID string, deviceIdx
 // conversations that have messages they have not acknowledged, so the client
 // can pull each by after_seq (R-MSG-4).
 func (s *Service) ReadyFrame(ctx context.Context, userID string) ([]byte, error) {
-	recs, ms, err := s.db.Read().ConversationsOf(ctx, userID)
+	recs, ms, err := s.DB.Read().ConversationsOf(ctx, userID)
 	if err != nil {
-		return nil, s.internal(ctx, "ready", err)
+		return nil, s.Internal(ctx, "ready", err)
 	}
 	type conv struct {
 		ID          string `json:"id"`

@@ -49,19 +49,19 @@ func truncateIP(ip string) string {
 	if p == nil {
 		return ""
 	}
-	return networkOf(ip)
+	return NetworkOf(ip)
 }
 
 // RunRetention enforces the retention periods once (R-SEC-2). Each category
 // is bounded per pass; the next pass carries on.
 func (s *Service) RunRetention(ctx context.Context) error {
-	now := s.now()
-	r := s.cfg.Retention
+	now := s.Now()
+	r := s.Cfg.Retention
 	var n int64
 	step := func(what string, counter *atomic.Int64, fn func(q *store.Queries) (int64, error)) error {
-		err := s.db.Update(ctx, func(q *store.Queries) (err error) { n, err = fn(q); return err })
+		err := s.DB.Update(ctx, func(q *store.Queries) (err error) { n, err = fn(q); return err })
 		if err != nil {
-			return s.internal(ctx, "retention "+what, err)
+			return s.Internal(ctx, "retention "+what, err)
 		}
 		counter.Add(n)
 		return nil
@@ -81,34 +81,34 @@ func (s *Service) RunRetention(ctx context.Context) error {
 	if err := step("decisions", &st.Decisions, func(q *store.Queries) (int64, error) { return q.DeleteOldDecisions(ctx, now.Add(-r.Decisions)) }); err != nil {
 		return err
 	}
-	orphans, err := s.db.Read().OrphanMedia(ctx, now.Add(-r.OrphanUploads), 500)
+	orphans, err := s.DB.Read().OrphanMedia(ctx, now.Add(-r.OrphanUploads), 500)
 	if err != nil {
-		return s.internal(ctx, "retention uploads", err)
+		return s.Internal(ctx, "retention uploads", err)
 	}
 	for _, id := range orphans {
-		if err := s.db.Update(ctx, func(q *store.Queries) error { return q.DeleteMedia(ctx, id) }); err != nil {
-			return s.internal(ctx, "retention uploads", err)
+		if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.DeleteMedia(ctx, id) }); err != nil {
+			return s.Internal(ctx, "retention uploads", err)
 		}
-		s.blobs.Delete(ctx, id)
-		s.blobs.Delete(ctx, id+"_t")
+		s.Blobs.Delete(ctx, id)
+		s.Blobs.Delete(ctx, id+"_t")
 		st.OrphanUploads.Add(1)
 	}
-	devs, err := s.db.Read().DevicesWithOldIPs(ctx, now.Add(-r.LoginIP), 500)
+	devs, err := s.DB.Read().DevicesWithOldIPs(ctx, now.Add(-r.LoginIP), 500)
 	if err != nil {
-		return s.internal(ctx, "retention ips", err)
+		return s.Internal(ctx, "retention ips", err)
 	}
 	for _, d := range devs {
 		var dev tkesj.Device
-		if err := s.open(ctx, d.UserID, deviceAD(d.UserID, d.DeviceIdx), d.Sealed, &dev); err != nil {
+		if err := s.Open(ctx, d.UserID, DeviceAD(d.UserID, d.DeviceIdx), d.Sealed, &dev); err != nil {
 			continue // a destroyed person's leftover: the purge removes it
 		}
 		dev.LoginIP = truncateIP(dev.LoginIP)
-		sealed, err := s.seal(ctx, d.UserID, deviceAD(d.UserID, d.DeviceIdx), dev)
+		sealed, err := s.Seal(ctx, d.UserID, DeviceAD(d.UserID, d.DeviceIdx), dev)
 		if err != nil {
-			return s.internal(ctx, "retention ips", err)
+			return s.Internal(ctx, "retention ips", err)
 		}
-		if err := s.db.Update(ctx, func(q *store.Queries) error { return q.SetTruncatedDevice(ctx, d.UserID, d.DeviceIdx, sealed) }); err != nil {
-			return s.internal(ctx, "retention ips", err)
+		if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.SetTruncatedDevice(ctx, d.UserID, d.DeviceIdx, sealed) }); err != nil {
+			return s.Internal(ctx, "retention ips", err)
 		}
 		st.IPsTruncated.Add(1)
 	}

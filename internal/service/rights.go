@@ -48,43 +48,43 @@ func (s *Service) CreateRightsRequest(ctx context.Context, a Auth, kind, details
 	if err != nil {
 		return RightsRequest{}, err
 	}
-	now := s.now()
-	fp := s.keys.Index("rights", a.UserID+"\x00"+kind+"\x00"+strings.ToLower(strings.Join(strings.Fields(details), " ")))
-	if prev, err := s.db.Read().LatestRepeat(ctx, a.UserID, fp, now.Add(-rightsRepeat)); err == nil && prev.Status != "refused" {
+	now := s.Now()
+	fp := s.Keys.Index("rights", a.UserID+"\x00"+kind+"\x00"+strings.ToLower(strings.Join(strings.Fields(details), " ")))
+	if prev, err := s.DB.Read().LatestRepeat(ctx, a.UserID, fp, now.Add(-rightsRepeat)); err == nil && prev.Status != "refused" {
 		again := prev.ReceivedAt.Add(rightsRepeat)
 		e := tkesj.Errorf(tkesj.ERateLimited, "repeated_request", "you made the same request on %s; you may ask again from %s, or add what has changed",
 			prev.ReceivedAt.Format("2006-01-02"), again.Format("2006-01-02"))
 		e.RetryAfter = again.Sub(now)
 		return RightsRequest{}, e
 	}
-	id := newID("q")
-	sealed, err := s.seal(ctx, a.UserID, rightsAD(id), details)
+	id := NewID("q")
+	sealed, err := s.Seal(ctx, a.UserID, rightsAD(id), details)
 	if err != nil {
-		return RightsRequest{}, s.internal(ctx, "rights request", err)
+		return RightsRequest{}, s.Internal(ctx, "rights request", err)
 	}
 	rec := store.RightsRequestRecord{ID: id, UserID: a.UserID, Kind: kind, Fingerprint: fp, Details: sealed, Status: "received",
 		ReceivedAt: now, DueAt: now.Add(rightsDue), UpdatedAt: now}
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.CreateRightsRequest(ctx, rec) }); err != nil {
-		return RightsRequest{}, s.internal(ctx, "rights request", err)
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.CreateRightsRequest(ctx, rec) }); err != nil {
+		return RightsRequest{}, s.Internal(ctx, "rights request", err)
 	}
 	// Identity is re-verified with a fresh code to the phone on file.
 	if err := s.sendStepUp(ctx, u.Phone); err != nil {
-		s.log.WarnContext(ctx, "rights request code", "request", id, "err", err.Error())
+		s.Log.WarnContext(ctx, "rights request code", "request", id, "err", err.Error())
 	}
 	return s.rightsView(ctx, rec), nil
 }
 
 // sendStepUp sends a step_up code to the person's own phone.
 func (s *Service) sendStepUp(ctx context.Context, phone string) error {
-	if ok, wait := s.codesPerPhone.Allow(phone); !ok {
-		return rateLimited(wait, "code requests for this phone")
+	if ok, wait := s.CodesPerPhone.Allow(phone); !ok {
+		return RateLimited(wait, "code requests for this phone")
 	}
-	return s.issueCode(ctx, phone, tkesj.PurposeStepUp, tkesj.PurposeStepUp)
+	return s.IssueCode(ctx, phone, tkesj.PurposeStepUp, tkesj.PurposeStepUp)
 }
 
 // VerifyRightsRequest re-verifies the requester with the code sent to their phone.
 func (s *Service) VerifyRightsRequest(ctx context.Context, a Auth, id, code string) (RightsRequest, error) {
-	rec, err := s.db.Read().FindRightsRequest(ctx, id)
+	rec, err := s.DB.Read().FindRightsRequest(ctx, id)
 	if err != nil || rec.UserID != a.UserID {
 		return RightsRequest{}, tkesj.ErrNotFound("rights request")
 	}
@@ -95,14 +95,14 @@ func (s *Service) VerifyRightsRequest(ctx context.Context, a Auth, id, code stri
 	if err != nil {
 		return RightsRequest{}, err
 	}
-	if err := s.consumeCode(ctx, u.Phone, tkesj.PurposeStepUp, code); err != nil {
+	if err := s.ConsumeCode(ctx, u.Phone, tkesj.PurposeStepUp, code); err != nil {
 		return RightsRequest{}, err
 	}
-	now := s.now()
-	if err := s.db.Update(ctx, func(q *store.Queries) error {
+	now := s.Now()
+	if err := s.DB.Update(ctx, func(q *store.Queries) error {
 		return q.UpdateRightsRequest(ctx, id, "identity_verified", nil, now, now)
 	}); err != nil {
-		return RightsRequest{}, s.internal(ctx, "verify rights request", err)
+		return RightsRequest{}, s.Internal(ctx, "verify rights request", err)
 	}
 	rec.Status, rec.VerifiedAt, rec.UpdatedAt = "identity_verified", now, now
 	return s.rightsView(ctx, rec), nil
@@ -110,9 +110,9 @@ func (s *Service) VerifyRightsRequest(ctx context.Context, a Auth, id, code stri
 
 // RightsRequests lists the caller's requests, newest first.
 func (s *Service) RightsRequests(ctx context.Context, a Auth) ([]RightsRequest, error) {
-	recs, err := s.db.Read().RightsRequestsOf(ctx, a.UserID)
+	recs, err := s.DB.Read().RightsRequestsOf(ctx, a.UserID)
 	if err != nil {
-		return nil, s.internal(ctx, "rights requests", err)
+		return nil, s.Internal(ctx, "rights requests", err)
 	}
 	out := make([]RightsRequest, 0, len(recs))
 	for _, r := range recs {
@@ -126,7 +126,7 @@ func (s *Service) RightsRequests(ctx context.Context, a Auth) ([]RightsRequest, 
 // on; a failed step leaves the request where it was, so work resumes from its
 // last step.
 func (s *Service) AdvanceRightsRequest(ctx context.Context, id, status, answer string) (RightsRequest, error) {
-	rec, err := s.db.Read().FindRightsRequest(ctx, id)
+	rec, err := s.DB.Read().FindRightsRequest(ctx, id)
 	if err != nil {
 		return RightsRequest{}, err
 	}
@@ -147,26 +147,26 @@ func (s *Service) AdvanceRightsRequest(ctx context.Context, id, status, answer s
 	}
 	var sealed []byte
 	if answer != "" {
-		if sealed, err = s.seal(ctx, rec.UserID, rightsAD(id)+"/answer", answer); err != nil {
-			return RightsRequest{}, s.internal(ctx, "advance rights request", err)
+		if sealed, err = s.Seal(ctx, rec.UserID, rightsAD(id)+"/answer", answer); err != nil {
+			return RightsRequest{}, s.Internal(ctx, "advance rights request", err)
 		}
 	}
-	now := s.now()
-	if err := s.db.Update(ctx, func(q *store.Queries) error {
+	now := s.Now()
+	if err := s.DB.Update(ctx, func(q *store.Queries) error {
 		return q.UpdateRightsRequest(ctx, id, status, sealed, time.Time{}, now)
 	}); err != nil {
-		return RightsRequest{}, s.internal(ctx, "advance rights request", err)
+		return RightsRequest{}, s.Internal(ctx, "advance rights request", err)
 	}
-	rec, _ = s.db.Read().FindRightsRequest(ctx, id)
-	s.publish(ctx, []string{rec.UserID}, map[string]any{"type": "rights_request", "id": id, "status": status})
+	rec, _ = s.DB.Read().FindRightsRequest(ctx, id)
+	s.Publish(ctx, []string{rec.UserID}, map[string]any{"type": "rights_request", "id": id, "status": status})
 	return s.rightsView(ctx, rec), nil
 }
 
 func (s *Service) rightsView(ctx context.Context, r store.RightsRequestRecord) RightsRequest {
 	v := RightsRequest{ID: r.ID, Kind: r.Kind, Status: r.Status, ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, UpdatedAt: r.UpdatedAt, VerifiedAt: r.VerifiedAt}
-	s.open(ctx, r.UserID, rightsAD(r.ID), r.Details, &v.Details)
+	s.Open(ctx, r.UserID, rightsAD(r.ID), r.Details, &v.Details)
 	if r.Answer != nil {
-		s.open(ctx, r.UserID, rightsAD(r.ID)+"/answer", r.Answer, &v.Answer)
+		s.Open(ctx, r.UserID, rightsAD(r.ID)+"/answer", r.Answer, &v.Answer)
 	}
 	return v
 }
@@ -174,9 +174,9 @@ func (s *Service) rightsView(ctx context.Context, r store.RightsRequestRecord) R
 // OpenRightsRequests lists requests staff must still answer, soonest due
 // first. Details are not included: reading them is a separate, audited step.
 func (s *Service) OpenRightsRequests(ctx context.Context) ([]RightsRequest, error) {
-	recs, err := s.db.Read().OpenRightsRequests(ctx, 500)
+	recs, err := s.DB.Read().OpenRightsRequests(ctx, 500)
 	if err != nil {
-		return nil, s.internal(ctx, "open rights requests", err)
+		return nil, s.Internal(ctx, "open rights requests", err)
 	}
 	out := make([]RightsRequest, 0, len(recs))
 	for _, r := range recs {

@@ -73,7 +73,7 @@ func (f *failures) reset(key string) {
 }
 
 // networkOf is the network an address belongs to: its /24 (IPv4) or /48 (IPv6).
-func networkOf(ip string) string {
+func NetworkOf(ip string) string {
 	p := net.ParseIP(ip)
 	switch {
 	case p == nil:
@@ -85,15 +85,15 @@ func networkOf(ip string) string {
 }
 
 func (s *Service) networkIdx(userID, ip string) []byte {
-	return s.keys.Index("network", userID+"\x00"+networkOf(ip))
+	return s.Keys.Index("network", userID+"\x00"+NetworkOf(ip))
 }
 
 // beforePassword refuses a login attempt that must wait or whose account is
 // locked. rec is the account, when the login names one.
 func (s *Service) beforePassword(ctx context.Context, rec *store.UserRecord, key, ip string) error {
-	now := s.now()
+	now := s.Now()
 	if rec != nil {
-		if until, err := s.db.Read().LockedUntil(ctx, rec.ID); err == nil && now.Before(until) {
+		if until, err := s.DB.Read().LockedUntil(ctx, rec.ID); err == nil && now.Before(until) {
 			e := tkesj.Errorf(tkesj.EForbidden, "account_locked", "too many failed logins: this account is locked until %s UTC; log in with a one-time code instead, or wait", until.Format("15:04"))
 			e.RetryAfter = until.Sub(now)
 			return e
@@ -106,62 +106,62 @@ func (s *Service) beforePassword(ctx context.Context, rec *store.UserRecord, key
 	if rec != nil {
 		s.RecordDecision(ctx, rec.ID, "login_throttle", fmt.Sprintf("logins paused for %d s", int(wait.Seconds()+0.999)),
 			"several wrong passwords in a row: each further try must wait longer, which stops password guessing",
-			map[string]string{"network": networkOf(ip)})
+			map[string]string{"network": NetworkOf(ip)})
 	}
-	return rateLimited(wait, "failed logins")
+	return RateLimited(wait, "failed logins")
 }
 
 // afterFailure counts a wrong password and locks the account after LockAfter
 // failures in the window.
 func (s *Service) afterFailure(ctx context.Context, rec *store.UserRecord, key, ip string) {
-	now := s.now()
+	now := s.Now()
 	s.fails.fail("ip:"+ip, now)
 	n := s.fails.fail(key, now)
-	if rec == nil || n < s.cfg.LockAfter {
+	if rec == nil || n < s.Cfg.LockAfter {
 		return
 	}
-	until := now.Add(s.cfg.LockFor)
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.LockUntil(ctx, rec.ID, until) }); err != nil {
-		s.log.WarnContext(ctx, "lock account", "err", err.Error())
+	until := now.Add(s.Cfg.LockFor)
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.LockUntil(ctx, rec.ID, until) }); err != nil {
+		s.Log.WarnContext(ctx, "lock account", "err", err.Error())
 		return
 	}
 	s.fails.reset(key)
 	s.RecordDecision(ctx, rec.ID, "login_lock", "password logins locked until "+until.Format(time.RFC3339),
-		fmt.Sprintf("%d wrong passwords within %s: password logins are locked for %s; a one-time code still works", n, failureWindow, s.cfg.LockFor),
-		map[string]string{"failures": fmt.Sprint(n), "network": networkOf(ip)})
-	s.publish(ctx, []string{rec.ID}, map[string]any{"type": "security", "event": "account_locked", "until": until.Format(time.RFC3339)})
+		fmt.Sprintf("%d wrong passwords within %s: password logins are locked for %s; a one-time code still works", n, failureWindow, s.Cfg.LockFor),
+		map[string]string{"failures": fmt.Sprint(n), "network": NetworkOf(ip)})
+	s.Publish(ctx, []string{rec.ID}, map[string]any{"type": "security", "event": "account_locked", "until": until.Format(time.RFC3339)})
 }
 
 // stepUp decides whether a password login needs a one-time code too: a device
 // the account has never used, on a network it has never used. It sends the
 // code and refuses until the login comes back with it.
 func (s *Service) stepUp(ctx context.Context, u tkesj.User, dev tkesj.Device, code string) error {
-	q := s.db.Read()
+	q := s.DB.Read()
 	knownDevice, err := q.KnownDevice(ctx, u.ID, s.deviceIdx(u.ID, dev.ID))
 	if err != nil {
-		return s.internal(ctx, "step up", err)
+		return s.Internal(ctx, "step up", err)
 	}
 	knownNetwork, err := q.KnownNetwork(ctx, u.ID, s.networkIdx(u.ID, dev.LoginIP))
 	if err != nil {
-		return s.internal(ctx, "step up", err)
+		return s.Internal(ctx, "step up", err)
 	}
 	if knownDevice || knownNetwork {
 		return nil
 	}
 	if code != "" {
-		if err := s.consumeCode(ctx, u.Phone, tkesj.PurposeStepUp, code); err != nil {
+		if err := s.ConsumeCode(ctx, u.Phone, tkesj.PurposeStepUp, code); err != nil {
 			return errBadCredentials
 		}
 		return nil
 	}
-	if ok, _ := s.codesPerPhone.Allow(u.Phone); ok {
-		if err := s.issueCode(ctx, u.Phone, tkesj.PurposeStepUp, tkesj.PurposeStepUp); err != nil {
+	if ok, _ := s.CodesPerPhone.Allow(u.Phone); ok {
+		if err := s.IssueCode(ctx, u.Phone, tkesj.PurposeStepUp, tkesj.PurposeStepUp); err != nil {
 			return err
 		}
 	}
 	s.RecordDecision(ctx, u.ID, "login_step_up", "a one-time code was required",
 		"a login from a device and a network this account has never used: to make sure it is you, a code was sent to your phone",
-		map[string]string{"device_model": dev.Model, "device_os": dev.OS, "network": networkOf(dev.LoginIP)})
+		map[string]string{"device_model": dev.Model, "device_os": dev.OS, "network": NetworkOf(dev.LoginIP)})
 	return tkesj.Errorf(tkesj.EForbidden, "step_up_required",
 		"this login comes from a new device on a new network: we sent a code to your phone; log in again with it as step_up_code")
 }
@@ -169,12 +169,12 @@ func (s *Service) stepUp(ctx context.Context, u tkesj.User, dev tkesj.Device, co
 // afterLogin remembers the network and tells the person's other devices
 // about a login from a device they had not used before.
 func (s *Service) afterLogin(ctx context.Context, q *store.Queries, u tkesj.User, dev tkesj.Device, newDevice bool) error {
-	if err := q.RememberNetwork(ctx, u.ID, s.networkIdx(u.ID, dev.LoginIP), s.now()); err != nil {
+	if err := q.RememberNetwork(ctx, u.ID, s.networkIdx(u.ID, dev.LoginIP), s.Now()); err != nil {
 		return err
 	}
 	if newDevice {
-		s.publish(ctx, []string{u.ID}, map[string]any{"type": "security", "event": "new_login",
-			"device": map[string]string{"model": dev.Model, "os": dev.OS, "app_version": dev.AppVersion}, "at": s.now().Format(time.RFC3339)})
+		s.Publish(ctx, []string{u.ID}, map[string]any{"type": "security", "event": "new_login",
+			"device": map[string]string{"model": dev.Model, "os": dev.OS, "app_version": dev.AppVersion}, "at": s.Now().Format(time.RFC3339)})
 	}
 	return nil
 }

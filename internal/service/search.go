@@ -19,7 +19,7 @@ func (s *Service) tokenHashes(text string) [][]byte {
 	toks := search.Tokens(text)
 	out := make([][]byte, 0, len(toks))
 	for _, t := range toks {
-		out = append(out, s.keys.Index("search", t))
+		out = append(out, s.Keys.Index("search", t))
 	}
 	return out
 }
@@ -37,13 +37,13 @@ func (s *Service) Search(ctx context.Context, a Auth, query string) (SearchResul
 	if query == "" || len([]rune(query)) > 100 {
 		return SearchResult{}, errInvalidSearch
 	}
-	recs, err := s.db.Read().SearchMessages(ctx, a.UserID, s.tokenHashes(query), 50)
+	recs, err := s.DB.Read().SearchMessages(ctx, a.UserID, s.tokenHashes(query), 50)
 	if err != nil {
-		return SearchResult{}, s.internal(ctx, "search", err)
+		return SearchResult{}, s.Internal(ctx, "search", err)
 	}
 	res := SearchResult{Messages: []Message{}, Contacts: []Profile{}}
 	for _, r := range recs {
-		m := s.messageView(ctx, r)
+		m := s.MessageView(ctx, r)
 		// The index narrows; the decrypted text decides (and a destroyed
 		// sender's message, unreadable now, never matches).
 		if !m.SenderDeleted && !m.Recalled && search.Matches(m.Text, query) {

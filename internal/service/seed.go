@@ -29,11 +29,11 @@ const seedBatch = 500
 // key, the policy accepted, one device and a session; it returns their
 // tokens. All share password, hashed once. Bench only (see above).
 func (s *Service) SeedUsers(ctx context.Context, n int, prefix string, phoneBase int, password string) ([]SeededUser, error) {
-	hash, err := s.hasher.Hash(ctx, password)
+	hash, err := s.Hasher.Hash(ctx, password)
 	if err != nil {
 		return nil, err
 	}
-	pol, err := s.db.Read().CurrentPolicy(ctx)
+	pol, err := s.DB.Read().CurrentPolicy(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -46,25 +46,25 @@ func (s *Service) SeedUsers(ctx context.Context, n int, prefix string, phoneBase
 			dev tkesj.Device
 		}
 		rows := make([]row, 0, end-start)
-		now := s.now()
+		now := s.Now()
 		for i := start; i < end; i++ {
-			u := tkesj.User{ID: newID("u"), Username: fmt.Sprintf("%s%06d", prefix, i+1), Nickname: fmt.Sprintf("Bench %d", i+1),
+			u := tkesj.User{ID: NewID("u"), Username: fmt.Sprintf("%s%06d", prefix, i+1), Nickname: fmt.Sprintf("Bench %d", i+1),
 				Gender: "other", Phone: fmt.Sprintf("+86139%08d", phoneBase+i+1), Status: tkesj.UserActive, CreatedAt: now}
-			if err := s.keys.CreateKey(ctx, u.ID); err != nil {
+			if err := s.Keys.CreateKey(ctx, u.ID); err != nil {
 				return nil, err
 			}
-			sealed, err := s.seal(ctx, u.ID, profileAD(u.ID), profileOf(u))
+			sealed, err := s.Seal(ctx, u.ID, ProfileAD(u.ID), ProfileOf(u))
 			if err != nil {
 				return nil, err
 			}
 			rows = append(rows, row{
 				u: SeededUser{ID: u.ID, Username: u.Username, Phone: u.Phone, Password: password, DeviceID: fmt.Sprintf("bench-%d", i+1)},
-				rec: store.UserRecord{ID: u.ID, UsernameIdx: s.usernameIdx(u.Username), PhoneIdx: s.phoneIdx(u.Phone), Profile: sealed,
+				rec: store.UserRecord{ID: u.ID, UsernameIdx: s.UsernameIdx(u.Username), PhoneIdx: s.PhoneIdx(u.Phone), Profile: sealed,
 					PasswordHash: hash, Status: string(u.Status), CreatedAt: now, UpdatedAt: now},
 				dev: tkesj.Device{ID: fmt.Sprintf("bench-%d", i+1), Model: "bench", OS: "linux", AppVersion: "bench", Network: "loopback", LoginIP: "127.0.0.1"},
 			})
 		}
-		err := s.db.Update(ctx, func(q *store.Queries) error {
+		err := s.DB.Update(ctx, func(q *store.Queries) error {
 			for i := range rows {
 				r := &rows[i]
 				if err := q.CreateUser(ctx, r.rec); err != nil {
@@ -77,7 +77,7 @@ func (s *Service) SeedUsers(ctx context.Context, n int, prefix string, phoneBase
 				if err := q.SetPolicyAccepted(ctx, r.rec.ID, pol.PublishedAt); err != nil {
 					return err
 				}
-				tok, err := s.startSession(ctx, q, r.rec.ID, r.dev)
+				tok, err := s.StartSession(ctx, q, r.rec.ID, r.dev)
 				if err != nil {
 					return err
 				}
@@ -100,8 +100,8 @@ func (s *Service) SeedUsers(ctx context.Context, n int, prefix string, phoneBase
 func (s *Service) SeedFriends(ctx context.Context, pairs [][2]string) error {
 	for start := 0; start < len(pairs); start += seedBatch {
 		batch := pairs[start:min(len(pairs), start+seedBatch)]
-		now := s.now()
-		err := s.db.Update(ctx, func(q *store.Queries) error {
+		now := s.Now()
+		err := s.DB.Update(ctx, func(q *store.Queries) error {
 			for _, p := range batch {
 				if err := q.AddFriendship(ctx, p[0], p[1], now); err != nil {
 					return err
@@ -122,20 +122,20 @@ func (s *Service) SeedFriends(ctx context.Context, pairs [][2]string) error {
 func (s *Service) SeedMessages(ctx context.Context, senderID, convID string, n int, text string) error {
 	for start := 0; start < n; start += 2 * seedBatch {
 		end := min(n, start+2*seedBatch)
-		now := s.now()
+		now := s.Now()
 		recs := make([]store.MessageRecord, 0, end-start)
 		tokens := make([][][]byte, 0, end-start)
 		for i := start; i < end; i++ {
-			id := newID("m")
+			id := NewID("m")
 			txt := fmt.Sprintf("%s (%d)", text, i+1)
-			sealed, err := s.seal(ctx, senderID, messageAD(convID, id), body{Text: txt})
+			sealed, err := s.Seal(ctx, senderID, messageAD(convID, id), body{Text: txt})
 			if err != nil {
 				return err
 			}
 			recs = append(recs, store.MessageRecord{ConvID: convID, ID: id, SenderID: senderID, ClientID: fmt.Sprintf("seed-%s-%d", convID, i), Kind: KindText, Body: sealed, SentAt: now})
 			tokens = append(tokens, s.tokenHashes(txt))
 		}
-		err := s.db.Update(ctx, func(q *store.Queries) error {
+		err := s.DB.Update(ctx, func(q *store.Queries) error {
 			var seq int64
 			for i := range recs {
 				var err error

@@ -162,18 +162,18 @@ type Deps struct {
 
 // Service is the whole of tkesj's logic. It is safe for concurrent use.
 type Service struct {
-	db     *store.DB
-	keys   *keyring.Keyring
-	codes  tkesj.CodeSender
-	bus    tkesj.Bus
-	blobs  tkesj.BlobStore
+	DB     *store.DB
+	Keys   *keyring.Keyring
+	Codes  tkesj.CodeSender
+	Bus    tkesj.Bus
+	Blobs  tkesj.BlobStore
 	writer *writer
-	hasher *passhash.Hasher
-	cfg    Config
-	log    *slog.Logger
-	now    func() time.Time
+	Hasher *passhash.Hasher
+	Cfg    Config
+	Log    *slog.Logger
+	Now    func() time.Time
 
-	codesPerPhone  *ratelimit.Limiter
+	CodesPerPhone  *ratelimit.Limiter
 	codesPerIP     *ratelimit.Limiter
 	searches       *ratelimit.Limiter
 	friendRequests *ratelimit.Limiter
@@ -204,7 +204,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 		params = *cfg.PasswordParams
 	}
 	s := &Service{
-		db: db, keys: d.Keys, codes: d.Codes, bus: d.Bus, blobs: d.Blobs, cfg: cfg, log: log, now: func() time.Time { return time.Now().UTC() },
+		DB: db, Keys: d.Keys, Codes: d.Codes, Bus: d.Bus, Blobs: d.Blobs, Cfg: cfg, Log: log, Now: func() time.Time { return time.Now().UTC() },
 		writer:         newWriter(db, cfg.Writers, cfg.MaxBatch),
 		searches:       ratelimit.New(30, time.Minute, 0),
 		friendRequests: ratelimit.New(300, time.Hour, 0),
@@ -216,15 +216,15 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 		pushSlots:      make(chan struct{}, 64),
 		fails:          newFailures(),
 		decisionNotes:  ratelimit.New(1, 10*time.Minute, 0),
-		hasher:         passhash.New(params, cfg.HashConcurrency),
-		codesPerPhone:  ratelimit.New(cfg.CodesPerPhone, time.Hour, 0),
+		Hasher:         passhash.New(params, cfg.HashConcurrency),
+		CodesPerPhone:  ratelimit.New(cfg.CodesPerPhone, time.Hour, 0),
 		codesPerIP:     ratelimit.New(cfg.CodesPerIP, time.Hour, 0),
 		ops:            newOpsState(),
 		keyIDs:         d.KeyIDs,
 	}
 	if _, err := db.Read().CurrentPolicy(ctx); tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 		err = db.Update(ctx, func(q *store.Queries) error {
-			return q.PublishPolicy(ctx, tkesj.Policy{Version: tkesj.FirstPolicyVersion, Major: true, Text: tkesj.FirstPolicyText, PublishedAt: s.now()})
+			return q.PublishPolicy(ctx, tkesj.Policy{Version: tkesj.FirstPolicyVersion, Major: true, Text: tkesj.FirstPolicyText, PublishedAt: s.Now()})
 		})
 		if err != nil && tkesj.ErrorKindOf(err) != tkesj.EConflict {
 			return nil, fmt.Errorf("publish first policy: %w", err)
@@ -247,32 +247,32 @@ func (s *Service) Close() {
 func (s *Service) WriterStats() (batches, writes uint64) { return s.writer.stats() }
 
 // SetClock replaces the clock (tests).
-func (s *Service) SetClock(now func() time.Time) { s.now = now }
+func (s *Service) SetClock(now func() time.Time) { s.Now = now }
 
 // Ping reports whether the store answers.
-func (s *Service) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+func (s *Service) Ping(ctx context.Context) error { return s.DB.Ping(ctx) }
 
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+var IDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
 // newID returns a random id with a one-letter prefix naming its kind.
-func newID(prefix string) string {
+func NewID(prefix string) string {
 	b := make([]byte, 10)
 	rand.Read(b)
-	return prefix + idEncoding.EncodeToString(b)
+	return prefix + IDEncoding.EncodeToString(b)
 }
 
 // seal encrypts v as JSON with owner's data key, bound to ad.
-func (s *Service) seal(ctx context.Context, owner, ad string, v any) ([]byte, error) {
+func (s *Service) Seal(ctx context.Context, owner, ad string, v any) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", ad, err)
 	}
-	return s.keys.Seal(ctx, owner, b, []byte(ad))
+	return s.Keys.Seal(ctx, owner, b, []byte(ad))
 }
 
 // open decrypts a sealed value into v.
-func (s *Service) open(ctx context.Context, owner, ad string, sealed []byte, v any) error {
-	b, err := s.keys.Open(ctx, owner, sealed, []byte(ad))
+func (s *Service) Open(ctx context.Context, owner, ad string, sealed []byte, v any) error {
+	b, err := s.Keys.Open(ctx, owner, sealed, []byte(ad))
 	if err != nil {
 		return fmt.Errorf("open %s: %w", ad, err)
 	}
@@ -281,12 +281,12 @@ func (s *Service) open(ctx context.Context, owner, ad string, sealed []byte, v a
 
 // internal logs an unexpected error with an opaque reference and returns the
 // error a client sees, which carries no detail.
-func (s *Service) internal(ctx context.Context, op string, err error) error {
+func (s *Service) Internal(ctx context.Context, op string, err error) error {
 	if _, ok := err.(*tkesj.Error); ok {
 		return err
 	}
-	ref := newID("e")
-	s.log.ErrorContext(ctx, "internal error", slog.String("op", op), slog.String("ref", ref), slog.String("err", err.Error()))
+	ref := NewID("e")
+	s.Log.ErrorContext(ctx, "internal error", slog.String("op", op), slog.String("ref", ref), slog.String("err", err.Error()))
 	e := tkesj.Internal(err)
 	e.Message = "something went wrong on our side; try again (reference " + ref + ")"
 	return e

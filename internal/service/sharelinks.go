@@ -31,33 +31,33 @@ func (s *Service) CreateShareLink(ctx context.Context, a Auth, momentID string) 
 	if s.Ceasing(ctx) {
 		return "", ErrCeasing
 	}
-	m, err := s.db.Read().FindMoment(ctx, momentID)
+	m, err := s.DB.Read().FindMoment(ctx, momentID)
 	if err != nil || m.AuthorID != a.UserID {
 		return "", tkesj.ErrNotFound("moment")
 	}
 	b := make([]byte, 20)
 	rand.Read(b)
-	token := idEncoding.EncodeToString(b)
-	err = s.db.Update(ctx, func(q *store.Queries) error {
+	token := IDEncoding.EncodeToString(b)
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		if _, err := q.DeleteShareLinks(ctx, momentID); err != nil {
 			return err
 		}
-		return q.CreateShareLink(ctx, store.ShareLinkRecord{TokenHash: shareTokenHash(token), MomentID: momentID, AuthorID: a.UserID, CreatedAt: s.now()})
+		return q.CreateShareLink(ctx, store.ShareLinkRecord{TokenHash: shareTokenHash(token), MomentID: momentID, AuthorID: a.UserID, CreatedAt: s.Now()})
 	})
 	if err != nil {
-		return "", s.internal(ctx, "share link", err)
+		return "", s.Internal(ctx, "share link", err)
 	}
 	return token, nil
 }
 
 // RevokeShareLink ends the public link to the caller's post.
 func (s *Service) RevokeShareLink(ctx context.Context, a Auth, momentID string) error {
-	m, err := s.db.Read().FindMoment(ctx, momentID)
+	m, err := s.DB.Read().FindMoment(ctx, momentID)
 	if err != nil || m.AuthorID != a.UserID {
 		return tkesj.ErrNotFound("moment")
 	}
-	if err := s.db.Update(ctx, func(q *store.Queries) error { _, err := q.DeleteShareLinks(ctx, momentID); return err }); err != nil {
-		return s.internal(ctx, "revoke share link", err)
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { _, err := q.DeleteShareLinks(ctx, momentID); return err }); err != nil {
+		return s.Internal(ctx, "revoke share link", err)
 	}
 	return nil
 }
@@ -73,7 +73,7 @@ func (s *Service) sharedMoment(ctx context.Context, token string) (store.MomentR
 	if token == "" || len(token) > 64 || strings.Trim(token, "abcdefghijklmnopqrstuvwxyz234567") != "" {
 		return store.MomentRecord{}, tkesj.ErrNotFound("link")
 	}
-	q := s.db.Read()
+	q := s.DB.Read()
 	l, err := q.FindShareLink(ctx, shareTokenHash(token))
 	if err != nil {
 		return store.MomentRecord{}, tkesj.ErrNotFound("link")
@@ -91,13 +91,13 @@ func (s *Service) PublicPost(ctx context.Context, token string) (PublicPost, err
 	if err != nil {
 		return PublicPost{}, err
 	}
-	var body momentBody
-	if err := s.open(ctx, m.AuthorID, momentAD(m.ID), m.Body, &body); err != nil {
+	var body MomentBody
+	if err := s.Open(ctx, m.AuthorID, MomentAD(m.ID), m.Body, &body); err != nil {
 		return PublicPost{}, tkesj.ErrNotFound("link")
 	}
 	p := PublicPost{Text: body.Text, CreatedAt: m.CreatedAt, Media: []MediaInfo{}}
 	for _, id := range m.MediaIDs {
-		if mr, err := s.db.Read().FindMedia(ctx, id); err == nil {
+		if mr, err := s.DB.Read().FindMedia(ctx, id); err == nil {
 			p.Media = append(p.Media, MediaInfo{ID: mr.ID, Kind: mr.Kind, Mime: mr.Mime, Size: mr.Size})
 		}
 	}
@@ -114,11 +114,11 @@ func (s *Service) PublicPostMedia(ctx context.Context, token string, n int) (Med
 	if n < 0 || n >= len(m.MediaIDs) {
 		return MediaFile{}, tkesj.ErrNotFound("media")
 	}
-	rec, err := s.db.Read().FindMedia(ctx, m.MediaIDs[n])
+	rec, err := s.DB.Read().FindMedia(ctx, m.MediaIDs[n])
 	if err != nil {
 		return MediaFile{}, tkesj.ErrNotFound("media")
 	}
-	f, err := s.mediaFile(ctx, rec, false)
+	f, err := s.FindMediaFile(ctx, rec, false)
 	f.ID = "" // the media id is not part of the public page
 	return f, err
 }

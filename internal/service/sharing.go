@@ -108,7 +108,7 @@ func checkWebhookURL(field, v string, required bool) (string, error) {
 func normRegion(r string) string { return strings.ToUpper(strings.TrimSpace(r)) }
 
 // Region is the region the deployment declares its data lives in (R-XBT-1).
-func (s *Service) Region() string { return normRegion(s.cfg.Region) }
+func (s *Service) Region() string { return normRegion(s.Cfg.Region) }
 
 // AddRecipient registers a recipient (staff with "sharing"). It returns the
 // recipient and its signing secret, shown this once.
@@ -160,9 +160,9 @@ func (s *Service) addRecipient(ctx context.Context, st Staff, in RecipientInput)
 	} else if len(secret) < 16 || len(secret) > 200 {
 		return Recipient{}, "", tkesj.Errorf(tkesj.EInvalid, "invalid_secret", "a signing secret has 16 to 200 characters")
 	}
-	rec := store.RecipientRecord{ID: newID("r"), Kind: in.Kind, Name: name, Purpose: purpose, Categories: strings.Join(cats, ","), Region: region,
-		DeletionURL: del, DeliveryURL: deliver, Secret: secret, CreatedAt: s.now()}
-	err = s.db.Update(ctx, func(q *store.Queries) error {
+	rec := store.RecipientRecord{ID: NewID("r"), Kind: in.Kind, Name: name, Purpose: purpose, Categories: strings.Join(cats, ","), Region: region,
+		DeletionURL: del, DeliveryURL: deliver, Secret: secret, CreatedAt: s.Now()}
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		if err := q.CreateRecipient(ctx, rec); err != nil {
 			return err
 		}
@@ -172,7 +172,7 @@ func (s *Service) addRecipient(ctx context.Context, st Staff, in RecipientInput)
 		if tkesj.ErrorKindOf(err) == tkesj.EConflict {
 			return Recipient{}, "", err
 		}
-		return Recipient{}, "", s.internal(ctx, "add recipient", err)
+		return Recipient{}, "", s.Internal(ctx, "add recipient", err)
 	}
 	return recipientOf(rec), secret, nil
 }
@@ -180,9 +180,9 @@ func (s *Service) addRecipient(ctx context.Context, st Staff, in RecipientInput)
 // Recipients lists the registry. Anyone signed in may read it: it is what
 // people consent to.
 func (s *Service) Recipients(ctx context.Context) ([]Recipient, error) {
-	recs, err := s.db.Read().Recipients(ctx)
+	recs, err := s.DB.Read().Recipients(ctx)
 	if err != nil {
-		return nil, s.internal(ctx, "recipients", err)
+		return nil, s.Internal(ctx, "recipients", err)
 	}
 	out := make([]Recipient, 0, len(recs))
 	for _, r := range recs {
@@ -219,7 +219,7 @@ func (s *Service) sharingView(r store.SharingRecord, names map[string]string) Sh
 }
 
 func (s *Service) recipientNames(ctx context.Context) (map[string]string, error) {
-	recs, err := s.db.Read().Recipients(ctx)
+	recs, err := s.DB.Read().Recipients(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -236,13 +236,13 @@ func (s *Service) SharingRecords(ctx context.Context, a Auth, recipientID string
 	if _, err := s.staff(ctx, a, PermSharing); err != nil {
 		return nil, err
 	}
-	recs, err := s.db.Read().SharingRecordsByRecipient(ctx, recipientID, 1000)
+	recs, err := s.DB.Read().SharingRecordsByRecipient(ctx, recipientID, 1000)
 	if err != nil {
-		return nil, s.internal(ctx, "sharing records", err)
+		return nil, s.Internal(ctx, "sharing records", err)
 	}
 	names, err := s.recipientNames(ctx)
 	if err != nil {
-		return nil, s.internal(ctx, "sharing records", err)
+		return nil, s.Internal(ctx, "sharing records", err)
 	}
 	out := make([]SharingRecord, 0, len(recs))
 	for _, r := range recs {
@@ -275,13 +275,13 @@ type SharingReport struct {
 // SharingReport returns the caller's transparency report.
 func (s *Service) SharingReport(ctx context.Context, a Auth) (SharingReport, error) {
 	rep := SharingReport{Region: s.Region(), Recipients: []RecipientConsent{}, Records: []SharingRecord{}}
-	recs, err := s.db.Read().Recipients(ctx)
+	recs, err := s.DB.Read().Recipients(ctx)
 	if err != nil {
-		return rep, s.internal(ctx, "sharing report", err)
+		return rep, s.Internal(ctx, "sharing report", err)
 	}
-	cs, err := s.db.Read().Consents(ctx, a.UserID)
+	cs, err := s.DB.Read().Consents(ctx, a.UserID)
 	if err != nil {
-		return rep, s.internal(ctx, "sharing report", err)
+		return rep, s.Internal(ctx, "sharing report", err)
 	}
 	names := map[string]string{}
 	for _, r := range recs {
@@ -297,9 +297,9 @@ func (s *Service) SharingReport(ctx context.Context, a Auth) (SharingReport, err
 		}
 		rep.Recipients = append(rep.Recipients, rc)
 	}
-	srs, err := s.db.Read().SharingRecords(ctx, a.UserID, 1000)
+	srs, err := s.DB.Read().SharingRecords(ctx, a.UserID, 1000)
 	if err != nil {
-		return rep, s.internal(ctx, "sharing report", err)
+		return rep, s.Internal(ctx, "sharing report", err)
 	}
 	for _, r := range srs {
 		rep.Records = append(rep.Records, s.sharingView(r, names))
@@ -313,26 +313,26 @@ func (s *Service) SharingReport(ctx context.Context, a Auth) (SharingReport, err
 // Withdrawal stops future transfers; asking the recipient to delete what it
 // got is DeleteSharedData.
 func (s *Service) SetSharingConsent(ctx context.Context, a Auth, recipientID string, crossBorder, granted bool) (tkesj.Consent, error) {
-	r, err := s.db.Read().FindRecipient(ctx, recipientID)
+	r, err := s.DB.Read().FindRecipient(ctx, recipientID)
 	if err != nil {
 		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 			return tkesj.Consent{}, err
 		}
-		return tkesj.Consent{}, s.internal(ctx, "sharing consent", err)
+		return tkesj.Consent{}, s.Internal(ctx, "sharing consent", err)
 	}
 	pol, err := s.Policy(ctx)
 	if err != nil {
 		return tkesj.Consent{}, err
 	}
-	c := tkesj.Consent{Kind: tkesj.ConsentSharing, Subject: r.ID, Granted: granted, Purpose: r.Purpose, PolicyVersion: pol.Version, Method: "api", At: s.now()}
+	c := tkesj.Consent{Kind: tkesj.ConsentSharing, Subject: r.ID, Granted: granted, Purpose: r.Purpose, PolicyVersion: pol.Version, Method: "api", At: s.Now()}
 	if crossBorder {
 		if normRegion(r.Region) == s.Region() {
 			return tkesj.Consent{}, tkesj.Errorf(tkesj.EInvalid, "not_cross_border", "this recipient keeps data in %s, where tkesj does; no cross-border consent is needed", r.Region)
 		}
 		c.Kind, c.Purpose = tkesj.ConsentCrossBorder, fmt.Sprintf("transfer from %s to %s, to %s for: %s", s.Region(), r.Region, r.Name, r.Purpose)
 	}
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.AppendConsent(ctx, a.UserID, c) }); err != nil {
-		return tkesj.Consent{}, s.internal(ctx, "sharing consent", err)
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.AppendConsent(ctx, a.UserID, c) }); err != nil {
+		return tkesj.Consent{}, s.Internal(ctx, "sharing consent", err)
 	}
 	return c, nil
 }
@@ -375,11 +375,11 @@ func (s *Service) ShareUnderLegalBasis(ctx context.Context, a Auth, userID, reci
 	if err != nil {
 		return SharingRecord{}, err
 	}
-	r, err := s.db.Read().FindRecipient(ctx, recipientID)
+	r, err := s.DB.Read().FindRecipient(ctx, recipientID)
 	if err != nil {
 		return SharingRecord{}, tkesj.ErrNotFound("recipient")
 	}
-	if _, err := s.db.Read().FindUserByID(ctx, userID); err != nil {
+	if _, err := s.DB.Read().FindUserByID(ctx, userID); err != nil {
 		return SharingRecord{}, tkesj.ErrNotFound("user")
 	}
 	if err := s.auditNow(ctx, st, auditEntry{Action: "legal_processing", Subject: userID, Target: "disclosure to " + r.Name,
@@ -396,13 +396,13 @@ func (s *Service) share(ctx context.Context, userID, recipientID, purpose string
 	if s.Ceasing(ctx) {
 		return SharingRecord{}, ErrCeasing
 	}
-	q := s.db.Read()
+	q := s.DB.Read()
 	r, err := q.FindRecipient(ctx, recipientID)
 	if err != nil {
 		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 			return SharingRecord{}, err
 		}
-		return SharingRecord{}, s.internal(ctx, "share", err)
+		return SharingRecord{}, s.Internal(ctx, "share", err)
 	}
 	if _, err := q.FindUserByID(ctx, userID); err != nil {
 		return SharingRecord{}, tkesj.ErrNotFound("user")
@@ -411,13 +411,13 @@ func (s *Service) share(ctx context.Context, userID, recipientID, purpose string
 	if err != nil {
 		return SharingRecord{}, err
 	}
-	rec := store.SharingRecord{ID: newID("x"), UserID: userID, RecipientID: r.ID, Purpose: strings.TrimSpace(purpose), Categories: strings.Join(cats, ","),
-		Basis: basis.Ground, Reference: basis.Reference, Status: "sent", CreatedAt: s.now()}
+	rec := store.SharingRecord{ID: NewID("x"), UserID: userID, RecipientID: r.ID, Purpose: strings.TrimSpace(purpose), Categories: strings.Join(cats, ","),
+		Basis: basis.Ground, Reference: basis.Reference, Status: "sent", CreatedAt: s.Now()}
 	refuse := func(e *tkesj.Error, why string) (SharingRecord, error) {
 		rec.Status, rec.Refusal = "refused", e.Code
-		s.log.WarnContext(ctx, "transfer refused", "record", rec.ID, "user", userID, "recipient", r.ID, "reason", why)
-		if err := s.db.Update(ctx, func(q *store.Queries) error { return q.CreateSharingRecord(ctx, rec) }); err != nil {
-			return SharingRecord{}, s.internal(ctx, "share", err)
+		s.Log.WarnContext(ctx, "transfer refused", "record", rec.ID, "user", userID, "recipient", r.ID, "reason", why)
+		if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.CreateSharingRecord(ctx, rec) }); err != nil {
+			return SharingRecord{}, s.Internal(ctx, "share", err)
 		}
 		return SharingRecord{}, e
 	}
@@ -433,7 +433,7 @@ func (s *Service) share(ctx context.Context, userID, recipientID, purpose string
 	if basis.Ground == "consent" {
 		c, err := q.LatestConsent(ctx, userID, tkesj.ConsentSharing, r.ID)
 		if err != nil && tkesj.ErrorKindOf(err) != tkesj.ENotFound {
-			return SharingRecord{}, s.internal(ctx, "share", err)
+			return SharingRecord{}, s.Internal(ctx, "share", err)
 		}
 		if err != nil || !c.Granted || c.Purpose != r.Purpose {
 			return refuse(errSharingNotPermitted, "no consent for this recipient and purpose")
@@ -441,7 +441,7 @@ func (s *Service) share(ctx context.Context, userID, recipientID, purpose string
 		if normRegion(r.Region) != s.Region() {
 			c, err := q.LatestConsent(ctx, userID, tkesj.ConsentCrossBorder, r.ID)
 			if err != nil && tkesj.ErrorKindOf(err) != tkesj.ENotFound {
-				return SharingRecord{}, s.internal(ctx, "share", err)
+				return SharingRecord{}, s.Internal(ctx, "share", err)
 			}
 			if err != nil || !c.Granted {
 				return refuse(tkesj.Errorf(tkesj.EForbidden, "cross_border_consent_required",
@@ -449,18 +449,18 @@ func (s *Service) share(ctx context.Context, userID, recipientID, purpose string
 			}
 		}
 	}
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.CreateSharingRecord(ctx, rec) }); err != nil {
-		return SharingRecord{}, s.internal(ctx, "share", err)
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.CreateSharingRecord(ctx, rec) }); err != nil {
+		return SharingRecord{}, s.Internal(ctx, "share", err)
 	}
-	s.log.InfoContext(ctx, "shared", "record", rec.ID, "user", userID, "recipient", r.ID, "basis", basis.Ground)
+	s.Log.InfoContext(ctx, "shared", "record", rec.ID, "user", userID, "recipient", r.ID, "basis", basis.Ground)
 	if r.DeliveryURL != "" {
 		body, err := json.Marshal(map[string]any{"type": "share", "record_id": rec.ID, "subject": s.subjectRef(r.ID, userID),
 			"purpose": r.Purpose, "categories": cats, "data": payload, "sent_at": rec.CreatedAt.Format(time.RFC3339)})
 		if err != nil {
-			return SharingRecord{}, s.internal(ctx, "share", err)
+			return SharingRecord{}, s.Internal(ctx, "share", err)
 		}
 		if err := s.postSigned(ctx, r.DeliveryURL, r.Secret, body); err != nil {
-			s.log.WarnContext(ctx, "delivery to recipient failed", "record", rec.ID, "recipient", r.ID, "err", err.Error())
+			s.Log.WarnContext(ctx, "delivery to recipient failed", "record", rec.ID, "recipient", r.ID, "err", err.Error())
 			return SharingRecord{}, tkesj.Errorf(tkesj.EUnavailable, "delivery_failed", "the recipient did not accept the data; the attempt is recorded")
 		}
 	}
@@ -471,7 +471,7 @@ func (s *Service) share(ctx context.Context, userID, recipientID, purpose string
 // same for one recipient, different between recipients, and never the
 // person's id.
 func (s *Service) subjectRef(recipientID, userID string) string {
-	return hex.EncodeToString(s.keys.Index("recipient_subject", recipientID+"/"+userID)[:16])
+	return hex.EncodeToString(s.Keys.Index("recipient_subject", recipientID+"/"+userID)[:16])
 }
 
 // Sign returns the X-Tkesj-Signature value for body: "sha256=" and the hex
@@ -509,17 +509,17 @@ func (s *Service) postSigned(ctx context.Context, url, secret string, body []byt
 // many transfers the notice covers.
 func (s *Service) DeleteSharedData(ctx context.Context, a Auth, recipientID string) (int64, error) {
 	if recipientID != "" {
-		if _, err := s.db.Read().FindRecipient(ctx, recipientID); err != nil {
+		if _, err := s.DB.Read().FindRecipient(ctx, recipientID); err != nil {
 			return 0, tkesj.ErrNotFound("recipient")
 		}
 	}
 	var n int64
-	err := s.db.Update(ctx, func(q *store.Queries) (err error) {
-		n, err = q.RequestDeletion(ctx, a.UserID, recipientID, "data_deleted", s.now())
+	err := s.DB.Update(ctx, func(q *store.Queries) (err error) {
+		n, err = q.RequestDeletion(ctx, a.UserID, recipientID, "data_deleted", s.Now())
 		return err
 	})
 	if err != nil {
-		return 0, s.internal(ctx, "delete shared data", err)
+		return 0, s.Internal(ctx, "delete shared data", err)
 	}
 	s.wakeNotices()
 	return n, nil
@@ -529,7 +529,7 @@ func (s *Service) DeleteSharedData(ctx context.Context, a Auth, recipientID stri
 // it, inside the transaction that destroys the account (R-SHR-3, R-DEL-4):
 // the notices go out from the worker, retried until acknowledged.
 func (s *Service) noticeRecipients(ctx context.Context, q *store.Queries, userID string) error {
-	if _, err := q.RequestDeletion(ctx, userID, "", "account_destroyed", s.now()); err != nil {
+	if _, err := q.RequestDeletion(ctx, userID, "", "account_destroyed", s.Now()); err != nil {
 		return err
 	}
 	if err := q.DeleteRefusedSharing(ctx, userID); err != nil {
@@ -553,10 +553,10 @@ func (s *Service) wakeNotices() {
 // Config.NoticeRetryBase, at most an hour). It returns how many notices were
 // acknowledged.
 func (s *Service) SendDeletionNotices(ctx context.Context) (int, error) {
-	now := s.now()
-	due, err := s.db.Read().DueDeletionNotices(ctx, now, 500)
+	now := s.Now()
+	due, err := s.DB.Read().DueDeletionNotices(ctx, now, 500)
 	if err != nil {
-		return 0, s.internal(ctx, "deletion notices", err)
+		return 0, s.Internal(ctx, "deletion notices", err)
 	}
 	type group struct {
 		recipient, user, reason string
@@ -583,13 +583,13 @@ func (s *Service) SendDeletionNotices(ctx context.Context) (int, error) {
 			attempts = max(attempts, r.Attempts)
 		}
 		// Taken for a minute: a node that dies mid-send leaves it to the next.
-		err := s.db.Update(ctx, func(q *store.Queries) error { _, err := q.ClaimNotice(ctx, g.recs, now.Add(time.Minute)); return err })
+		err := s.DB.Update(ctx, func(q *store.Queries) error { _, err := q.ClaimNotice(ctx, g.recs, now.Add(time.Minute)); return err })
 		if store.IsClaimed(err) {
 			continue
 		} else if err != nil {
-			return acked, s.internal(ctx, "deletion notices", err)
+			return acked, s.Internal(ctx, "deletion notices", err)
 		}
-		rcp, err := s.db.Read().FindRecipient(ctx, g.recipient)
+		rcp, err := s.DB.Read().FindRecipient(ctx, g.recipient)
 		var sendErr error
 		if err != nil {
 			sendErr = fmt.Errorf("recipient: %w", err)
@@ -598,7 +598,7 @@ func (s *Service) SendDeletionNotices(ctx context.Context) (int, error) {
 				"reason": g.reason, "requested_at": g.recs[0].DeletionAt.Format(time.RFC3339)})
 			sendErr = s.postSigned(ctx, rcp.DeletionURL, rcp.Secret, body)
 		}
-		at := s.now()
+		at := s.Now()
 		var ackedAt, next time.Time
 		lastErr := ""
 		if sendErr == nil {
@@ -606,21 +606,21 @@ func (s *Service) SendDeletionNotices(ctx context.Context) (int, error) {
 			acked++
 			s.ops.noticesAcked.Add(1)
 		} else {
-			backoff := s.cfg.NoticeRetryBase << min(attempts, 20)
+			backoff := s.Cfg.NoticeRetryBase << min(attempts, 20)
 			if backoff > time.Hour || backoff <= 0 {
 				backoff = time.Hour
 			}
 			next, lastErr = at.Add(backoff), clip(sendErr.Error(), 200)
-			s.log.WarnContext(ctx, "deletion notice not acknowledged", "recipient", g.recipient, "records", len(ids), "attempt", attempts+1, "err", lastErr)
+			s.Log.WarnContext(ctx, "deletion notice not acknowledged", "recipient", g.recipient, "records", len(ids), "attempt", attempts+1, "err", lastErr)
 		}
-		if err := s.db.Update(ctx, func(q *store.Queries) error { return q.NoticeAttempted(ctx, ids, at, ackedAt, next, lastErr) }); err != nil {
-			return acked, s.internal(ctx, "deletion notices", err)
+		if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.NoticeAttempted(ctx, ids, at, ackedAt, next, lastErr) }); err != nil {
+			return acked, s.Internal(ctx, "deletion notices", err)
 		}
 	}
 	// Acknowledged records of accounts that are gone (destroyed, or erased
 	// at the cessation, maybe after the acknowledgement) forget the person.
-	if err := s.db.Update(ctx, func(q *store.Queries) error { _, err := q.ForgetAckedDestroyed(ctx); return err }); err != nil {
-		return acked, s.internal(ctx, "deletion notices", err)
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { _, err := q.ForgetAckedDestroyed(ctx); return err }); err != nil {
+		return acked, s.Internal(ctx, "deletion notices", err)
 	}
 	return acked, nil
 }
@@ -630,11 +630,11 @@ func (s *Service) SendDeletionNotices(ctx context.Context) (int, error) {
 func (s *Service) RunDeletionNotices(ctx context.Context) {
 	for {
 		if _, err := s.SendDeletionNotices(ctx); err != nil && ctx.Err() == nil {
-			s.log.WarnContext(ctx, "deletion notices", "err", err.Error())
+			s.Log.WarnContext(ctx, "deletion notices", "err", err.Error())
 		}
-		wait := s.cfg.NoticePoll
-		if next, err := s.db.Read().NextDeletionNotice(ctx); err == nil && !next.IsZero() {
-			if d := next.Sub(s.now()); d < wait {
+		wait := s.Cfg.NoticePoll
+		if next, err := s.DB.Read().NextDeletionNotice(ctx); err == nil && !next.IsZero() {
+			if d := next.Sub(s.Now()); d < wait {
 				wait = max(d, 5*time.Millisecond)
 			}
 		}

@@ -33,7 +33,7 @@ type SettingsUpdate struct {
 	MomentsRange, DefaultPostVisibility                                                  *string
 }
 
-func (s *Service) settings(ctx context.Context, q *store.Queries, userID string) (Settings, error) {
+func (s *Service) LookupSettings(ctx context.Context, q *store.Queries, userID string) (Settings, error) {
 	doc, err := q.Settings(ctx, userID)
 	if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 		return DefaultSettings(), nil
@@ -49,9 +49,9 @@ func (s *Service) settings(ctx context.Context, q *store.Queries, userID string)
 
 // Settings returns the caller's settings.
 func (s *Service) Settings(ctx context.Context, a Auth) (Settings, error) {
-	st, err := s.settings(ctx, s.db.Read(), a.UserID)
+	st, err := s.LookupSettings(ctx, s.DB.Read(), a.UserID)
 	if err != nil {
-		return Settings{}, s.internal(ctx, "settings", err)
+		return Settings{}, s.Internal(ctx, "settings", err)
 	}
 	return st, nil
 }
@@ -69,8 +69,8 @@ func (s *Service) UpdateSettings(ctx context.Context, a Auth, up SettingsUpdate)
 		return Settings{}, tkesj.Errorf(tkesj.EInvalid, "invalid_visibility", "default_post_visibility must be friends or private")
 	}
 	var st Settings
-	err := s.db.Update(ctx, func(q *store.Queries) (err error) {
-		if st, err = s.settings(ctx, q, a.UserID); err != nil {
+	err := s.DB.Update(ctx, func(q *store.Queries) (err error) {
+		if st, err = s.LookupSettings(ctx, q, a.UserID); err != nil {
 			return err
 		}
 		for _, f := range []struct {
@@ -89,10 +89,10 @@ func (s *Service) UpdateSettings(ctx context.Context, a Auth, up SettingsUpdate)
 			st.DefaultPostVisibility = *up.DefaultPostVisibility
 		}
 		doc, _ := json.Marshal(st)
-		return q.PutSettings(ctx, a.UserID, string(doc), s.now())
+		return q.PutSettings(ctx, a.UserID, string(doc), s.Now())
 	})
 	if err != nil {
-		return Settings{}, s.internal(ctx, "update settings", err)
+		return Settings{}, s.Internal(ctx, "update settings", err)
 	}
 	return st, nil
 }
@@ -104,12 +104,12 @@ type Profile struct {
 }
 
 // profile opens a user's public profile; not_found when the user is gone.
-func (s *Service) profile(ctx context.Context, q *store.Queries, id string) (Profile, error) {
+func (s *Service) LookupProfile(ctx context.Context, q *store.Queries, id string) (Profile, error) {
 	rec, err := q.FindUserByID(ctx, id)
 	if err != nil {
 		return Profile{}, err
 	}
-	u, err := s.userFromRecord(ctx, rec)
+	u, err := s.UserFromRecord(ctx, rec)
 	if err != nil {
 		return Profile{}, tkesj.ErrNotFound("user")
 	}
@@ -121,32 +121,32 @@ func (s *Service) profile(ctx context.Context, q *store.Queries, id string) (Pro
 // who blocks the caller. It is rate-limited against enumeration.
 func (s *Service) SearchUsers(ctx context.Context, a Auth, query string) ([]Profile, error) {
 	if ok, wait := s.searches.Allow(a.UserID); !ok {
-		return nil, s.limitedFor(ctx, a.UserID, "rate_limit:searches", "searches", wait)
+		return nil, s.LimitedFor(ctx, a.UserID, "rate_limit:searches", "searches", wait)
 	}
 	query = strings.TrimSpace(query)
 	if query == "" || len(query) > 64 {
 		return nil, tkesj.Errorf(tkesj.EInvalid, "invalid_query", "search for an exact username or phone number")
 	}
-	q := s.db.Read()
+	q := s.DB.Read()
 	var rec store.UserRecord
 	var err error
 	byPhone := false
 	if name, nerr := validate.Username(query); nerr == nil {
-		rec, err = q.FindUserByUsernameIdx(ctx, s.usernameIdx(name))
-	} else if phone, perr := validate.Phone(query, s.cfg.PhoneRegion); perr == nil {
+		rec, err = q.FindUserByUsernameIdx(ctx, s.UsernameIdx(name))
+	} else if phone, perr := validate.Phone(query, s.Cfg.PhoneRegion); perr == nil {
 		byPhone = true
-		rec, err = q.FindUserByPhoneIdx(ctx, s.phoneIdx(phone))
+		rec, err = q.FindUserByPhoneIdx(ctx, s.PhoneIdx(phone))
 	} else {
 		return []Profile{}, nil
 	}
 	if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 		return []Profile{}, nil
 	} else if err != nil {
-		return nil, s.internal(ctx, "search users", err)
+		return nil, s.Internal(ctx, "search users", err)
 	}
-	st, err := s.settings(ctx, q, rec.ID)
+	st, err := s.LookupSettings(ctx, q, rec.ID)
 	if err != nil {
-		return nil, s.internal(ctx, "search users", err)
+		return nil, s.Internal(ctx, "search users", err)
 	}
 	if (byPhone && !st.FoundByPhone) || (!byPhone && !st.FoundByUsername) {
 		return []Profile{}, nil
@@ -154,7 +154,7 @@ func (s *Service) SearchUsers(ctx context.Context, a Auth, query string) ([]Prof
 	if blocked, err := q.EitherBlocks(ctx, a.UserID, rec.ID); err != nil || blocked {
 		return []Profile{}, nil
 	}
-	p, err := s.profile(ctx, q, rec.ID)
+	p, err := s.LookupProfile(ctx, q, rec.ID)
 	if err != nil {
 		return []Profile{}, nil
 	}
@@ -174,7 +174,7 @@ const friendRequestTTL = 30 * 24 * time.Hour
 // who blocks or is blocked by the caller cannot be asked; with approval
 // switched off in the receiver's settings the request is accepted at once.
 func (s *Service) SendFriendRequest(ctx context.Context, a Auth, to, greeting string) (FriendRequest, error) {
-	if err := s.requireActive(ctx, a); err != nil {
+	if err := s.RequireActive(ctx, a); err != nil {
 		return FriendRequest{}, err
 	}
 	greeting = strings.TrimSpace(greeting)
@@ -185,37 +185,37 @@ func (s *Service) SendFriendRequest(ctx context.Context, a Auth, to, greeting st
 		return FriendRequest{}, tkesj.Errorf(tkesj.EInvalid, "cannot_befriend_self", "you cannot send a friend request to yourself")
 	}
 	if ok, wait := s.friendRequests.Allow(a.UserID); !ok {
-		return FriendRequest{}, s.limitedFor(ctx, a.UserID, "rate_limit:friend_requests", "friend requests", wait)
+		return FriendRequest{}, s.LimitedFor(ctx, a.UserID, "rate_limit:friend_requests", "friend requests", wait)
 	}
-	q := s.db.Read()
-	target, err := s.profile(ctx, q, to)
+	q := s.DB.Read()
+	target, err := s.LookupProfile(ctx, q, to)
 	if err != nil {
 		return FriendRequest{}, tkesj.ErrNotFound("user")
 	}
 	if blocked, err := q.EitherBlocks(ctx, a.UserID, to); err != nil {
-		return FriendRequest{}, s.internal(ctx, "friend request", err)
+		return FriendRequest{}, s.Internal(ctx, "friend request", err)
 	} else if blocked {
 		return FriendRequest{}, tkesj.Errorf(tkesj.EForbidden, "blocked", "this person does not accept requests from you")
 	}
 	if friends, err := q.AreFriends(ctx, a.UserID, to); err != nil {
-		return FriendRequest{}, s.internal(ctx, "friend request", err)
+		return FriendRequest{}, s.Internal(ctx, "friend request", err)
 	} else if friends {
 		return FriendRequest{}, tkesj.Errorf(tkesj.EConflict, "already_friends", "you are friends already")
 	}
-	st, err := s.settings(ctx, q, to)
+	st, err := s.LookupSettings(ctx, q, to)
 	if err != nil {
-		return FriendRequest{}, s.internal(ctx, "friend request", err)
+		return FriendRequest{}, s.Internal(ctx, "friend request", err)
 	}
-	sealed, err := s.seal(ctx, a.UserID, "friend_requests/greeting", greeting)
+	sealed, err := s.Seal(ctx, a.UserID, "friend_requests/greeting", greeting)
 	if err != nil {
-		return FriendRequest{}, s.internal(ctx, "friend request", err)
+		return FriendRequest{}, s.Internal(ctx, "friend request", err)
 	}
-	now := s.now()
-	rec := store.FriendRequestRecord{ID: newID("r"), FromID: a.UserID, ToID: to, Greeting: sealed, Status: "pending", CreatedAt: now, ExpiresAt: now.Add(friendRequestTTL)}
+	now := s.Now()
+	rec := store.FriendRequestRecord{ID: NewID("r"), FromID: a.UserID, ToID: to, Greeting: sealed, Status: "pending", CreatedAt: now, ExpiresAt: now.Add(friendRequestTTL)}
 	if !st.FriendRequestsNeedApproval {
 		rec.Status = "accepted"
 	}
-	err = s.db.Update(ctx, func(q *store.Queries) error {
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		// A request the other way round already waiting means both want it.
 		if back, err := q.PendingRequestBetween(ctx, to, a.UserID, now); err == nil {
 			if _, err := q.SetFriendRequestStatus(ctx, back.ID, "accepted"); err != nil {
@@ -232,11 +232,11 @@ func (s *Service) SendFriendRequest(ctx context.Context, a Auth, to, greeting st
 		return nil
 	})
 	if err != nil {
-		return FriendRequest{}, s.internal(ctx, "friend request", err)
+		return FriendRequest{}, s.Internal(ctx, "friend request", err)
 	}
-	me, _ := s.profile(ctx, s.db.Read(), a.UserID)
+	me, _ := s.LookupProfile(ctx, s.DB.Read(), a.UserID)
 	fr := FriendRequest{ID: rec.ID, FromID: a.UserID, ToID: to, Greeting: greeting, Status: rec.Status, From: me, To: target, CreatedAt: now, ExpiresAt: rec.ExpiresAt}
-	s.publish(ctx, []string{to, a.UserID}, map[string]any{"type": "friend_request", "request": friendRequestFrame(fr)})
+	s.Publish(ctx, []string{to, a.UserID}, map[string]any{"type": "friend_request", "request": friendRequestFrame(fr)})
 	return fr, nil
 }
 
@@ -247,21 +247,21 @@ func friendRequestFrame(fr FriendRequest) map[string]any {
 // FriendRequests lists the caller's requests, both ways, newest first.
 // Expired pending requests show as expired.
 func (s *Service) FriendRequests(ctx context.Context, a Auth) ([]FriendRequest, error) {
-	q := s.db.Read()
+	q := s.DB.Read()
 	recs, err := q.FriendRequests(ctx, a.UserID, 200)
 	if err != nil {
-		return nil, s.internal(ctx, "friend requests", err)
+		return nil, s.Internal(ctx, "friend requests", err)
 	}
-	now := s.now()
+	now := s.Now()
 	out := make([]FriendRequest, 0, len(recs))
 	for _, r := range recs {
-		from, ferr := s.profile(ctx, q, r.FromID)
-		to, terr := s.profile(ctx, q, r.ToID)
+		from, ferr := s.LookupProfile(ctx, q, r.FromID)
+		to, terr := s.LookupProfile(ctx, q, r.ToID)
 		if ferr != nil || terr != nil {
 			continue
 		}
 		var greeting string
-		if err := s.open(ctx, r.FromID, "friend_requests/greeting", r.Greeting, &greeting); err != nil {
+		if err := s.Open(ctx, r.FromID, "friend_requests/greeting", r.Greeting, &greeting); err != nil {
 			continue
 		}
 		status := r.Status
@@ -277,12 +277,12 @@ func (s *Service) FriendRequests(ctx context.Context, a Auth) ([]FriendRequest, 
 // request to someone else, or an unknown one, is not_found; one already
 // answered or expired is a conflict.
 func (s *Service) AnswerFriendRequest(ctx context.Context, a Auth, id string, accept bool) (FriendRequest, error) {
-	if err := s.requireActive(ctx, a); err != nil {
+	if err := s.RequireActive(ctx, a); err != nil {
 		return FriendRequest{}, err
 	}
-	now := s.now()
+	now := s.Now()
 	var rec store.FriendRequestRecord
-	err := s.db.Update(ctx, func(q *store.Queries) (err error) {
+	err := s.DB.Update(ctx, func(q *store.Queries) (err error) {
 		rec, err = q.FindFriendRequest(ctx, id)
 		if err != nil || rec.ToID != a.UserID {
 			return tkesj.ErrNotFound("friend request")
@@ -307,30 +307,30 @@ func (s *Service) AnswerFriendRequest(ctx context.Context, a Auth, id string, ac
 		return err
 	})
 	if err != nil {
-		return FriendRequest{}, s.internal(ctx, "answer friend request", err)
+		return FriendRequest{}, s.Internal(ctx, "answer friend request", err)
 	}
 	fr := FriendRequest{ID: rec.ID, FromID: rec.FromID, ToID: rec.ToID, Status: rec.Status, CreatedAt: rec.CreatedAt, ExpiresAt: rec.ExpiresAt}
-	fr.From, _ = s.profile(ctx, s.db.Read(), rec.FromID)
-	fr.To, _ = s.profile(ctx, s.db.Read(), rec.ToID)
-	s.publish(ctx, []string{rec.FromID, rec.ToID}, map[string]any{"type": "friend_request", "request": friendRequestFrame(fr)})
+	fr.From, _ = s.LookupProfile(ctx, s.DB.Read(), rec.FromID)
+	fr.To, _ = s.LookupProfile(ctx, s.DB.Read(), rec.ToID)
+	s.Publish(ctx, []string{rec.FromID, rec.ToID}, map[string]any{"type": "friend_request", "request": friendRequestFrame(fr)})
 	return fr, nil
 }
 
 // Contacts lists the caller's friends with the remark the caller gave each.
 func (s *Service) Contacts(ctx context.Context, a Auth) ([]Profile, error) {
-	q := s.db.Read()
+	q := s.DB.Read()
 	fs, err := q.Friends(ctx, a.UserID)
 	if err != nil {
-		return nil, s.internal(ctx, "contacts", err)
+		return nil, s.Internal(ctx, "contacts", err)
 	}
 	out := make([]Profile, 0, len(fs))
 	for _, f := range fs {
-		p, err := s.profile(ctx, q, f.FriendID)
+		p, err := s.LookupProfile(ctx, q, f.FriendID)
 		if err != nil {
 			continue
 		}
 		if f.Remark != nil {
-			s.open(ctx, a.UserID, "friends/remark/"+f.FriendID, f.Remark, &p.Remark)
+			s.Open(ctx, a.UserID, "friends/remark/"+f.FriendID, f.Remark, &p.Remark)
 		}
 		out = append(out, p)
 	}
@@ -346,20 +346,20 @@ func (s *Service) SetRemark(ctx context.Context, a Auth, friendID, remark string
 	var sealed []byte
 	if remark != "" {
 		var err error
-		if sealed, err = s.seal(ctx, a.UserID, "friends/remark/"+friendID, remark); err != nil {
-			return s.internal(ctx, "set remark", err)
+		if sealed, err = s.Seal(ctx, a.UserID, "friends/remark/"+friendID, remark); err != nil {
+			return s.Internal(ctx, "set remark", err)
 		}
 	}
-	err := s.db.Update(ctx, func(q *store.Queries) error { return q.SetRemark(ctx, a.UserID, friendID, sealed) })
+	err := s.DB.Update(ctx, func(q *store.Queries) error { return q.SetRemark(ctx, a.UserID, friendID, sealed) })
 	if err != nil && tkesj.ErrorKindOf(err) != tkesj.ENotFound {
-		return s.internal(ctx, "set remark", err)
+		return s.Internal(ctx, "set remark", err)
 	}
 	return err
 }
 
 // RemoveContact ends a friendship (both ways); not_found when there was none.
 func (s *Service) RemoveContact(ctx context.Context, a Auth, friendID string) error {
-	err := s.db.Update(ctx, func(q *store.Queries) error {
+	err := s.DB.Update(ctx, func(q *store.Queries) error {
 		ok, err := q.AreFriends(ctx, a.UserID, friendID)
 		if err != nil {
 			return err
@@ -370,7 +370,7 @@ func (s *Service) RemoveContact(ctx context.Context, a Auth, friendID string) er
 		return q.RemoveFriendship(ctx, a.UserID, friendID)
 	})
 	if err != nil && tkesj.ErrorKindOf(err) != tkesj.ENotFound {
-		return s.internal(ctx, "remove contact", err)
+		return s.Internal(ctx, "remove contact", err)
 	}
 	return err
 }
@@ -381,39 +381,39 @@ func (s *Service) Block(ctx context.Context, a Auth, userID string) error {
 	if userID == a.UserID {
 		return tkesj.Errorf(tkesj.EInvalid, "cannot_block_self", "you cannot block yourself")
 	}
-	if _, err := s.profile(ctx, s.db.Read(), userID); err != nil {
+	if _, err := s.LookupProfile(ctx, s.DB.Read(), userID); err != nil {
 		return tkesj.ErrNotFound("user")
 	}
-	err := s.db.Update(ctx, func(q *store.Queries) error {
-		if err := q.Block(ctx, a.UserID, userID, s.now()); err != nil {
+	err := s.DB.Update(ctx, func(q *store.Queries) error {
+		if err := q.Block(ctx, a.UserID, userID, s.Now()); err != nil {
 			return err
 		}
 		return q.RemoveFriendship(ctx, a.UserID, userID)
 	})
 	if err != nil {
-		return s.internal(ctx, "block", err)
+		return s.Internal(ctx, "block", err)
 	}
 	return nil
 }
 
 // Unblock lifts a block (the friendship does not come back by itself).
 func (s *Service) Unblock(ctx context.Context, a Auth, userID string) error {
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.Unblock(ctx, a.UserID, userID) }); err != nil {
-		return s.internal(ctx, "unblock", err)
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.Unblock(ctx, a.UserID, userID) }); err != nil {
+		return s.Internal(ctx, "unblock", err)
 	}
 	return nil
 }
 
 // Blocked lists the people the caller blocks.
 func (s *Service) Blocked(ctx context.Context, a Auth) ([]Profile, error) {
-	q := s.db.Read()
+	q := s.DB.Read()
 	ids, err := q.Blocked(ctx, a.UserID)
 	if err != nil {
-		return nil, s.internal(ctx, "blocked", err)
+		return nil, s.Internal(ctx, "blocked", err)
 	}
 	out := []Profile{}
 	for _, id := range ids {
-		if p, err := s.profile(ctx, q, id); err == nil {
+		if p, err := s.LookupProfile(ctx, q, id); err == nil {
 			out = append(out, p)
 		}
 	}
@@ -422,19 +422,19 @@ func (s *Service) Blocked(ctx context.Context, a Auth) ([]Profile, error) {
 
 // requireActive refuses people who may not chat or post yet: minors waiting
 // for a guardian (R-MIN-1) and frozen accounts (R-SEC-3).
-func (s *Service) requireActive(ctx context.Context, a Auth) error {
-	status := a.status // read with the session on this very request
+func (s *Service) RequireActive(ctx context.Context, a Auth) error {
+	status := a.Status // read with the session on this very request
 	if status == "" {
-		rec, err := s.db.Read().FindUserByID(ctx, a.UserID)
+		rec, err := s.DB.Read().FindUserByID(ctx, a.UserID)
 		if err != nil {
-			return errBadToken
+			return ErrBadToken
 		}
 		status = tkesj.UserStatus(rec.Status)
 	}
 	switch status {
 	case tkesj.UserActive:
 		// A moderation restriction or ban (moderation.go) also stops sending and posting.
-		return s.checkRestrictions(ctx, a.UserID)
+		return s.CheckRestrictions(ctx, a.UserID)
 	case tkesj.UserPendingGuardian:
 		return tkesj.Errorf(tkesj.EForbidden, "guardian_consent_required", "a parent or guardian must consent before this account can chat or post")
 	}

@@ -74,11 +74,11 @@ var errForbidden = tkesj.Errorf(tkesj.EForbidden, "forbidden", "your role does n
 // staff checks that the caller is staff with permission p; anyone else,
 // ordinary people included, gets 403 forbidden.
 func (s *Service) staff(ctx context.Context, a Auth, p Permission) (Staff, error) {
-	rec, err := s.db.Read().FindStaff(ctx, a.UserID)
+	rec, err := s.DB.Read().FindStaff(ctx, a.UserID)
 	if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 		return Staff{}, errForbidden
 	} else if err != nil {
-		return Staff{}, s.internal(ctx, "staff", err)
+		return Staff{}, s.Internal(ctx, "staff", err)
 	}
 	if !RoleAllows(rec.Role, p) {
 		return Staff{}, errForbidden
@@ -125,11 +125,11 @@ type auditEntry struct {
 // audit appends an entry to the append-only audit log. Callers write it
 // before they hand any personal data out, and fail closed when it fails.
 func (s *Service) audit(ctx context.Context, q *store.Queries, st Staff, e auditEntry) error {
-	id := newID("a")
+	id := NewID("a")
 	rec := store.AuditRecord{ID: id, ActorID: st.UserID, ActorRole: st.Role, Action: e.Action, SubjectID: e.Subject, Target: e.Target,
-		Note: e.Note, Visible: e.Visible, DeferredUntil: e.DeferredUntil, CreatedAt: s.now()}
+		Note: e.Note, Visible: e.Visible, DeferredUntil: e.DeferredUntil, CreatedAt: s.Now()}
 	if e.Subject != "" && e.Details != (auditDetails{}) {
-		sealed, err := s.seal(ctx, e.Subject, auditAD(id), e.Details)
+		sealed, err := s.Seal(ctx, e.Subject, auditAD(id), e.Details)
 		switch {
 		case errors.Is(err, keyring.ErrShredded):
 			// A destroyed person: the entry is kept, without details that
@@ -145,8 +145,8 @@ func (s *Service) audit(ctx context.Context, q *store.Queries, st Staff, e audit
 
 // auditNow appends one entry in its own transaction.
 func (s *Service) auditNow(ctx context.Context, st Staff, e auditEntry) error {
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return s.audit(ctx, q, st, e) }); err != nil {
-		return s.internal(ctx, "audit", err)
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return s.audit(ctx, q, st, e) }); err != nil {
+		return s.Internal(ctx, "audit", err)
 	}
 	return nil
 }
@@ -165,14 +165,14 @@ func (s *Service) ListStaff(ctx context.Context, a Auth) ([]StaffMember, error) 
 	if _, err := s.staff(ctx, a, PermStaff); err != nil {
 		return nil, err
 	}
-	recs, err := s.db.Read().Staff(ctx)
+	recs, err := s.DB.Read().Staff(ctx)
 	if err != nil {
-		return nil, s.internal(ctx, "list staff", err)
+		return nil, s.Internal(ctx, "list staff", err)
 	}
 	out := make([]StaffMember, 0, len(recs))
 	for _, r := range recs {
 		m := StaffMember{UserID: r.UserID, Role: r.Role, AddedBy: r.AddedBy, AddedAt: r.AddedAt}
-		if p, err := s.profile(ctx, s.db.Read(), r.UserID); err == nil {
+		if p, err := s.LookupProfile(ctx, s.DB.Read(), r.UserID); err == nil {
 			m.Username = p.Username
 		}
 		out = append(out, m)
@@ -210,7 +210,7 @@ func (s *Service) SetStaffRoleByUsername(ctx context.Context, username, role str
 	if _, ok := rolePermissions[role]; !ok {
 		return StaffMember{}, errInvalidRole
 	}
-	rec, err := s.db.Read().FindUserByUsernameIdx(ctx, s.usernameIdx(strings.ToLower(strings.TrimSpace(username))))
+	rec, err := s.DB.Read().FindUserByUsernameIdx(ctx, s.UsernameIdx(strings.ToLower(strings.TrimSpace(username))))
 	if err != nil {
 		return StaffMember{}, tkesj.ErrNotFound("user")
 	}
@@ -219,7 +219,7 @@ func (s *Service) SetStaffRoleByUsername(ctx context.Context, username, role str
 
 // RemoveStaffByUsername is the operator's `tkesj admin staff remove`.
 func (s *Service) RemoveStaffByUsername(ctx context.Context, username string) error {
-	rec, err := s.db.Read().FindUserByUsernameIdx(ctx, s.usernameIdx(strings.ToLower(strings.TrimSpace(username))))
+	rec, err := s.DB.Read().FindUserByUsernameIdx(ctx, s.UsernameIdx(strings.ToLower(strings.TrimSpace(username))))
 	if err != nil {
 		return tkesj.ErrNotFound("user")
 	}
@@ -230,33 +230,33 @@ func (s *Service) setStaffRole(ctx context.Context, st Staff, userID, role strin
 	if _, ok := rolePermissions[role]; !ok {
 		return StaffMember{}, errInvalidRole
 	}
-	p, err := s.profile(ctx, s.db.Read(), userID)
+	p, err := s.LookupProfile(ctx, s.DB.Read(), userID)
 	if err != nil {
 		return StaffMember{}, tkesj.ErrNotFound("user")
 	}
-	now := s.now()
-	err = s.db.Update(ctx, func(q *store.Queries) error {
+	now := s.Now()
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		if err := q.PutStaff(ctx, store.StaffRecord{UserID: userID, Role: role, AddedBy: st.UserID, AddedAt: now}); err != nil {
 			return err
 		}
 		return s.audit(ctx, q, st, auditEntry{Action: "staff:set_role", Subject: userID, Target: "staff " + userID, Note: "role " + role})
 	})
 	if err != nil {
-		return StaffMember{}, s.internal(ctx, "set staff role", err)
+		return StaffMember{}, s.Internal(ctx, "set staff role", err)
 	}
 	return StaffMember{UserID: userID, Username: p.Username, Role: role, AddedBy: st.UserID, AddedAt: now}, nil
 }
 
 func (s *Service) removeStaff(ctx context.Context, st Staff, userID string) error {
 	var found bool
-	err := s.db.Update(ctx, func(q *store.Queries) (err error) {
+	err := s.DB.Update(ctx, func(q *store.Queries) (err error) {
 		if found, err = q.DeleteStaff(ctx, userID); err != nil || !found {
 			return err
 		}
 		return s.audit(ctx, q, st, auditEntry{Action: "staff:remove", Subject: userID, Target: "staff " + userID})
 	})
 	if err != nil {
-		return s.internal(ctx, "remove staff", err)
+		return s.Internal(ctx, "remove staff", err)
 	}
 	if !found {
 		return tkesj.ErrNotFound("staff member")
@@ -292,11 +292,11 @@ func (s *Service) StaffReadUser(ctx context.Context, a Auth, userID, purpose str
 	if purpose, err = checkPurpose(purpose); err != nil {
 		return UserRecordView{}, err
 	}
-	rec, err := s.db.Read().FindUserByID(ctx, userID)
+	rec, err := s.DB.Read().FindUserByID(ctx, userID)
 	if err != nil {
 		return UserRecordView{}, tkesj.ErrNotFound("user")
 	}
-	u, err := s.userFromRecord(ctx, rec)
+	u, err := s.UserFromRecord(ctx, rec)
 	if err != nil {
 		return UserRecordView{}, tkesj.ErrNotFound("user")
 	}
@@ -304,22 +304,22 @@ func (s *Service) StaffReadUser(ctx context.Context, a Auth, userID, purpose str
 		Details: auditDetails{Purpose: purpose}, Visible: true}); err != nil {
 		return UserRecordView{}, err
 	}
-	minor, _ := s.checkBirthDate(u.BirthDate)
+	minor, _ := s.CheckBirthDate(u.BirthDate)
 	v := UserRecordView{ID: u.ID, Username: u.Username, Nickname: u.Nickname, Gender: u.Gender, PhoneMasked: maskPhone(u.Phone),
 		Status: string(u.Status), Minor: minor, CreatedAt: u.CreatedAt, Devices: []tkesj.Device{}}
-	devs, err := s.db.Read().Devices(ctx, userID)
+	devs, err := s.DB.Read().Devices(ctx, userID)
 	if err != nil {
-		return UserRecordView{}, s.internal(ctx, "staff read user", err)
+		return UserRecordView{}, s.Internal(ctx, "staff read user", err)
 	}
 	for _, r := range devs {
 		var d tkesj.Device
-		if s.open(ctx, userID, deviceAD(userID, r.DeviceIdx), r.Sealed, &d) != nil {
+		if s.Open(ctx, userID, DeviceAD(userID, r.DeviceIdx), r.Sealed, &d) != nil {
 			continue
 		}
 		d.LoginIP, d.CreatedAt, d.LastSeenAt = "", r.CreatedAt, r.LastSeenAt
 		v.Devices = append(v.Devices, d)
 	}
-	if v.Restrictions, err = s.restrictions(ctx, userID); err != nil {
+	if v.Restrictions, err = s.Restrictions(ctx, userID); err != nil {
 		return UserRecordView{}, err
 	}
 	return v, nil
@@ -339,7 +339,7 @@ func (s *Service) staffRef(actorID string) string {
 	if actorID == operator.UserID {
 		return "operator"
 	}
-	return "staff-" + hex.EncodeToString(s.keys.Index("staff_ref", actorID)[:5])
+	return "staff-" + hex.EncodeToString(s.Keys.Index("staff_ref", actorID)[:5])
 }
 
 // AccessLog is the caller's "who looked at my data and why" (R-SEC-1,
@@ -347,15 +347,15 @@ func (s *Service) staffRef(actorID string) string {
 // without consent with its legal ground, except entries whose notification
 // the law defers, until the date it ends. Newest first.
 func (s *Service) AccessLog(ctx context.Context, a Auth) ([]AccessEntry, error) {
-	recs, err := s.db.Read().Audit(ctx, store.AuditFilter{SubjectID: a.UserID, VisibleAt: s.now(), Limit: 500})
+	recs, err := s.DB.Read().Audit(ctx, store.AuditFilter{SubjectID: a.UserID, VisibleAt: s.Now(), Limit: 500})
 	if err != nil {
-		return nil, s.internal(ctx, "access log", err)
+		return nil, s.Internal(ctx, "access log", err)
 	}
 	out := make([]AccessEntry, 0, len(recs))
 	for _, r := range recs {
 		e := AccessEntry{ID: r.ID, Action: r.Action, What: r.Target, StaffRole: r.ActorRole, StaffRef: s.staffRef(r.ActorID), At: r.CreatedAt}
 		var d auditDetails
-		if r.Details != nil && s.open(ctx, a.UserID, auditAD(r.ID), r.Details, &d) == nil {
+		if r.Details != nil && s.Open(ctx, a.UserID, auditAD(r.ID), r.Details, &d) == nil {
 			e.Purpose, e.Reference, e.Detail = d.Purpose, d.Reference, d.Description
 		}
 		if g, ok := strings.CutPrefix(r.Note, "ground "); ok {
@@ -390,9 +390,9 @@ func (s *Service) Audit(ctx context.Context, a Auth, subjectID, purpose string, 
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
-	recs, err := s.db.Read().Audit(ctx, store.AuditFilter{SubjectID: subjectID, Limit: limit})
+	recs, err := s.DB.Read().Audit(ctx, store.AuditFilter{SubjectID: subjectID, Limit: limit})
 	if err != nil {
-		return nil, s.internal(ctx, "audit", err)
+		return nil, s.Internal(ctx, "audit", err)
 	}
 	// The read of the log is logged after it, so it does not list itself. A
 	// read about one person is theirs to see, with its purpose sealed for them.
@@ -408,7 +408,7 @@ func (s *Service) Audit(ctx context.Context, a Auth, subjectID, purpose string, 
 		v := AuditEntryView{ID: r.ID, ActorID: r.ActorID, ActorRole: r.ActorRole, Action: r.Action, SubjectID: r.SubjectID, Target: r.Target,
 			Note: r.Note, VisibleToSubject: r.Visible, DeferredUntil: r.DeferredUntil, At: r.CreatedAt}
 		var d auditDetails
-		if r.Details != nil && s.open(ctx, r.SubjectID, auditAD(r.ID), r.Details, &d) == nil {
+		if r.Details != nil && s.Open(ctx, r.SubjectID, auditAD(r.ID), r.Details, &d) == nil {
 			v.Purpose, v.Reference, v.Description = d.Purpose, d.Reference, d.Description
 		}
 		out = append(out, v)
@@ -441,7 +441,7 @@ func (s *Service) StaffReadRightsRequest(ctx context.Context, a Auth, id, purpos
 	if purpose, err = checkPurpose(purpose); err != nil {
 		return RightsRequest{}, "", err
 	}
-	rec, err := s.db.Read().FindRightsRequest(ctx, id)
+	rec, err := s.DB.Read().FindRightsRequest(ctx, id)
 	if err != nil {
 		return RightsRequest{}, "", tkesj.ErrNotFound("rights request")
 	}
@@ -458,7 +458,7 @@ func (s *Service) StaffAdvanceRightsRequest(ctx context.Context, a Auth, id, sta
 	if err != nil {
 		return RightsRequest{}, err
 	}
-	rec, err := s.db.Read().FindRightsRequest(ctx, id)
+	rec, err := s.DB.Read().FindRightsRequest(ctx, id)
 	if err != nil {
 		return RightsRequest{}, tkesj.ErrNotFound("rights request")
 	}

@@ -62,22 +62,22 @@ func (s *Service) OpenTicket(ctx context.Context, a Auth, kind, subject, body st
 	if err != nil {
 		return Ticket{}, err
 	}
-	now := s.now()
-	t := store.TicketRecord{ID: newID("t"), UserID: a.UserID, Kind: kind, Status: "open", CreatedAt: now, UpdatedAt: now}
-	if t.Subject, err = s.seal(ctx, a.UserID, ticketAD(t.ID), ticketSubject{subject}); err != nil {
-		return Ticket{}, s.internal(ctx, "open ticket", err)
+	now := s.Now()
+	t := store.TicketRecord{ID: NewID("t"), UserID: a.UserID, Kind: kind, Status: "open", CreatedAt: now, UpdatedAt: now}
+	if t.Subject, err = s.Seal(ctx, a.UserID, ticketAD(t.ID), ticketSubject{subject}); err != nil {
+		return Ticket{}, s.Internal(ctx, "open ticket", err)
 	}
-	m := store.TicketMessageRecord{ID: newID("m"), TicketID: t.ID, Author: "user", CreatedAt: now}
-	if m.Body, err = s.seal(ctx, a.UserID, ticketMessageAD(m.ID), ticketBody{body}); err != nil {
-		return Ticket{}, s.internal(ctx, "open ticket", err)
+	m := store.TicketMessageRecord{ID: NewID("m"), TicketID: t.ID, Author: "user", CreatedAt: now}
+	if m.Body, err = s.Seal(ctx, a.UserID, ticketMessageAD(m.ID), ticketBody{body}); err != nil {
+		return Ticket{}, s.Internal(ctx, "open ticket", err)
 	}
-	if err := s.db.Update(ctx, func(q *store.Queries) error {
+	if err := s.DB.Update(ctx, func(q *store.Queries) error {
 		if err := q.CreateTicket(ctx, t); err != nil {
 			return err
 		}
 		return q.AddTicketMessage(ctx, m)
 	}); err != nil {
-		return Ticket{}, s.internal(ctx, "open ticket", err)
+		return Ticket{}, s.Internal(ctx, "open ticket", err)
 	}
 	return s.ticketView(ctx, t, true)
 }
@@ -85,21 +85,21 @@ func (s *Service) OpenTicket(ctx context.Context, a Auth, kind, subject, body st
 func (s *Service) ticketView(ctx context.Context, t store.TicketRecord, withMessages bool) (Ticket, error) {
 	v := Ticket{ID: t.ID, Kind: t.Kind, Status: t.Status, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, ClosedAt: t.ClosedAt}
 	var sub ticketSubject
-	if err := s.open(ctx, t.UserID, ticketAD(t.ID), t.Subject, &sub); err != nil {
+	if err := s.Open(ctx, t.UserID, ticketAD(t.ID), t.Subject, &sub); err != nil {
 		return Ticket{}, tkesj.ErrNotFound("ticket")
 	}
 	v.Subject = sub.Subject
 	if !withMessages {
 		return v, nil
 	}
-	ms, err := s.db.Read().TicketMessages(ctx, t.ID)
+	ms, err := s.DB.Read().TicketMessages(ctx, t.ID)
 	if err != nil {
-		return Ticket{}, s.internal(ctx, "ticket", err)
+		return Ticket{}, s.Internal(ctx, "ticket", err)
 	}
 	v.Messages = make([]TicketMessage, 0, len(ms))
 	for _, m := range ms {
 		var b ticketBody
-		if err := s.open(ctx, t.UserID, ticketMessageAD(m.ID), m.Body, &b); err != nil {
+		if err := s.Open(ctx, t.UserID, ticketMessageAD(m.ID), m.Body, &b); err != nil {
 			continue
 		}
 		tm := TicketMessage{ID: m.ID, Author: m.Author, Body: b.Body, At: m.CreatedAt}
@@ -113,9 +113,9 @@ func (s *Service) ticketView(ctx context.Context, t store.TicketRecord, withMess
 
 // Tickets lists the caller's tickets, newest first, without messages.
 func (s *Service) Tickets(ctx context.Context, a Auth) ([]Ticket, error) {
-	recs, err := s.db.Read().TicketsOf(ctx, a.UserID)
+	recs, err := s.DB.Read().TicketsOf(ctx, a.UserID)
 	if err != nil {
-		return nil, s.internal(ctx, "tickets", err)
+		return nil, s.Internal(ctx, "tickets", err)
 	}
 	out := make([]Ticket, 0, len(recs))
 	for _, r := range recs {
@@ -128,7 +128,7 @@ func (s *Service) Tickets(ctx context.Context, a Auth) ([]Ticket, error) {
 
 // ownTicket returns the caller's ticket, or not_found for anyone else's.
 func (s *Service) ownTicket(ctx context.Context, a Auth, id string) (store.TicketRecord, error) {
-	t, err := s.db.Read().FindTicket(ctx, id)
+	t, err := s.DB.Read().FindTicket(ctx, id)
 	if err != nil || t.UserID != a.UserID {
 		return store.TicketRecord{}, tkesj.ErrNotFound("ticket")
 	}
@@ -159,19 +159,19 @@ func (s *Service) addTicketMessage(ctx context.Context, t store.TicketRecord, st
 	if err != nil {
 		return Ticket{}, err
 	}
-	now := s.now()
-	m := store.TicketMessageRecord{ID: newID("m"), TicketID: t.ID, Author: "user", StaffID: st.UserID, CreatedAt: now}
+	now := s.Now()
+	m := store.TicketMessageRecord{ID: NewID("m"), TicketID: t.ID, Author: "user", StaffID: st.UserID, CreatedAt: now}
 	if st.UserID != "" {
 		m.Author = "staff"
 	}
-	if m.Body, err = s.seal(ctx, t.UserID, ticketMessageAD(m.ID), ticketBody{body}); err != nil {
-		return Ticket{}, s.internal(ctx, "ticket message", err)
+	if m.Body, err = s.Seal(ctx, t.UserID, ticketMessageAD(m.ID), ticketBody{body}); err != nil {
+		return Ticket{}, s.Internal(ctx, "ticket message", err)
 	}
 	var closedAt time.Time
 	if status == "closed" {
 		closedAt = now
 	}
-	err = s.db.Update(ctx, func(q *store.Queries) error {
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		if err := q.AddTicketMessage(ctx, m); err != nil {
 			return err
 		}
@@ -184,10 +184,10 @@ func (s *Service) addTicketMessage(ctx context.Context, t store.TicketRecord, st
 		return nil
 	})
 	if err != nil {
-		return Ticket{}, s.internal(ctx, "ticket message", err)
+		return Ticket{}, s.Internal(ctx, "ticket message", err)
 	}
 	if st.UserID != "" {
-		s.publish(ctx, []string{t.UserID}, map[string]any{"type": "ticket", "ticket_id": t.ID, "status": status})
+		s.Publish(ctx, []string{t.UserID}, map[string]any{"type": "ticket", "ticket_id": t.ID, "status": status})
 	}
 	t.Status, t.UpdatedAt, t.ClosedAt = status, now, closedAt
 	return s.ticketView(ctx, t, true)
@@ -200,9 +200,9 @@ func (s *Service) StaffTickets(ctx context.Context, a Auth, status string) ([]Ti
 	if _, err := s.staff(ctx, a, PermSupport); err != nil {
 		return nil, err
 	}
-	recs, err := s.db.Read().TicketsByStatus(ctx, status, 500)
+	recs, err := s.DB.Read().TicketsByStatus(ctx, status, 500)
 	if err != nil {
-		return nil, s.internal(ctx, "tickets", err)
+		return nil, s.Internal(ctx, "tickets", err)
 	}
 	out := make([]Ticket, 0, len(recs))
 	for _, r := range recs {
@@ -221,7 +221,7 @@ func (s *Service) StaffTicket(ctx context.Context, a Auth, id, purpose string) (
 	if purpose, err = checkPurpose(purpose); err != nil {
 		return Ticket{}, err
 	}
-	t, err := s.db.Read().FindTicket(ctx, id)
+	t, err := s.DB.Read().FindTicket(ctx, id)
 	if err != nil {
 		return Ticket{}, tkesj.ErrNotFound("ticket")
 	}
@@ -241,7 +241,7 @@ func (s *Service) StaffAnswerTicket(ctx context.Context, a Auth, id, body string
 	if err != nil {
 		return Ticket{}, err
 	}
-	t, err := s.db.Read().FindTicket(ctx, id)
+	t, err := s.DB.Read().FindTicket(ctx, id)
 	if err != nil {
 		return Ticket{}, tkesj.ErrNotFound("ticket")
 	}
@@ -255,11 +255,11 @@ func (s *Service) StaffAnswerTicket(ctx context.Context, a Auth, id, body string
 // RunTicketRetention deletes tickets closed more than TicketRetention ago
 // (R-OPS-1) and reports how many; RunOps calls it every interval.
 func (s *Service) RunTicketRetention(ctx context.Context) (int64, error) {
-	cutoff := s.now().Add(-s.cfg.TicketRetention)
+	cutoff := s.Now().Add(-s.Cfg.TicketRetention)
 	var total int64
 	for {
 		var n int64
-		err := s.db.Update(ctx, func(q *store.Queries) (err error) {
+		err := s.DB.Update(ctx, func(q *store.Queries) (err error) {
 			n, err = q.DeleteClosedTickets(ctx, cutoff, purgeBatch)
 			return err
 		})
@@ -278,7 +278,7 @@ func (s *Service) RunTicketRetention(ctx context.Context) (int64, error) {
 // of the person, R-OPS-1) and sharing.json (the transparency report,
 // R-SHR-2) into a data export (R-RGT-1).
 func (s *Service) exportTicketsAndSharing(ctx context.Context, a Auth, st *exportState) error {
-	recs, err := s.db.Read().TicketsOf(ctx, a.UserID)
+	recs, err := s.DB.Read().TicketsOf(ctx, a.UserID)
 	if err != nil {
 		st.lost("tickets.json", "", "read_failed")
 	} else {
