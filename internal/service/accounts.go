@@ -506,20 +506,6 @@ func (s *Service) UserFromRecord(ctx context.Context, rec store.UserRecord) (tke
 		AvatarID: p.AvatarID, BirthDate: p.BirthDate, Status: tkesj.UserStatus(rec.Status), CreatedAt: rec.CreatedAt}, nil
 }
 
-// Auth is an authenticated caller: a person on one device session.
-type Auth struct {
-	UserID    string
-	DeviceIdx []byte
-	// PolicyPending is set while a major policy update waits for this
-	// person's acceptance (R-POL-1); the HTTP layer then lets through only
-	// reading and accepting the policy, exporting and destroying the account.
-	PolicyPending bool
-	Status        tkesj.UserStatus // the account's status when the session was checked
-	TokenHash     []byte
-}
-
-var ErrBadToken = tkesj.Errorf(tkesj.EUnauthenticated, "unauthenticated", "sign in again: the session is missing, signed out or expired")
-
 // Authenticate resolves a bearer token to its session.
 func (s *Service) Authenticate(ctx context.Context, token string) (Auth, error) {
 	if !strings.HasPrefix(token, "tk_") || len(token) > 128 {

@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"database/sql"
-	"sort"
 	"strings"
 	"time"
 
@@ -91,27 +90,6 @@ func (s *Service) CreateDirect(ctx context.Context, a Auth, peer string) (Conver
 	return c, created, err
 }
 
-// canMessage says whether from may start or continue a direct chat with to:
-// only friends, and never across a block.
-func (s *Service) CanMessage(ctx context.Context, q *store.Queries, from, to string) error {
-	// Friendship rows go with their accounts, so friends exist; only a
-	// refusal needs to tell a stranger from nobody.
-	if blocked, err := q.EitherBlocks(ctx, from, to); err != nil {
-		return s.Internal(ctx, "can message", err)
-	} else if blocked {
-		return tkesj.Errorf(tkesj.EForbidden, "blocked", "you cannot message this person")
-	}
-	if ok, err := q.AreFriends(ctx, from, to); err != nil {
-		return s.Internal(ctx, "can message", err)
-	} else if !ok {
-		if _, err := q.FindUserByID(ctx, to); err != nil {
-			return tkesj.ErrNotFound("user")
-		}
-		return tkesj.Errorf(tkesj.EForbidden, "not_friends", "you can only chat with friends; send a friend request first")
-	}
-	return nil
-}
-
 // CreateGroup makes a group with the caller as owner and the given friends
 // as members (R-MSG-2).
 func (s *Service) CreateGroup(ctx context.Context, a Auth, name string, members []string) (Conversation, error) {
@@ -169,19 +147,6 @@ func groupName(name string) (string, error) {
 		return "", tkesj.Errorf(tkesj.EInvalid, "invalid_group_name", "a group name has 1 to 64 characters")
 	}
 	return name, nil
-}
-
-func UniqueOthers(ids []string, self string) []string {
-	seen := map[string]bool{self: true}
-	var out []string
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 // member returns the caller's membership, or not_found for a conversation

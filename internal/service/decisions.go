@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/store"
 )
 
@@ -50,49 +49,18 @@ func (s *Service) Decisions(ctx context.Context, a Auth) ([]Decision, error) {
 	}
 	out := make([]Decision, 0, len(recs))
 	for _, r := range recs {
-		out = append(out, s.decisionView(ctx, r))
+		out = append(out, s.DecisionView(ctx, r))
 	}
 	return out, nil
 }
 
-func (s *Service) decisionView(ctx context.Context, r store.DecisionRecord) Decision {
+func (s *Service) DecisionView(ctx context.Context, r store.DecisionRecord) Decision {
 	d := Decision{ID: r.ID, Rule: r.Rule, Outcome: r.Outcome, AppealID: r.AppealID, CreatedAt: r.CreatedAt}
 	var det decisionDetails
 	if s.Open(ctx, r.UserID, decisionAD(r.ID), r.Details, &det) == nil {
 		d.Inputs, d.Reason = det.Inputs, det.Reason
 	}
 	return d
-}
-
-// AppealDecision asks for an explanation of, or complains about, a decision:
-// it opens a rights request (R-RGT-3) linked to the decision.
-func (s *Service) AppealDecision(ctx context.Context, a Auth, id, kind, text string) (RightsRequest, error) {
-	rec, err := s.DB.Read().FindDecision(ctx, id)
-	if err != nil || rec.UserID != a.UserID {
-		return RightsRequest{}, tkesj.ErrNotFound("decision")
-	}
-	if rec.AppealID != "" {
-		return RightsRequest{}, tkesj.Errorf(tkesj.EConflict, "already_appealed", "this decision is already appealed (request %s)", rec.AppealID)
-	}
-	if kind == "" {
-		kind = "explanation"
-	}
-	if kind != "explanation" && kind != "complaint" {
-		return RightsRequest{}, tkesj.Errorf(tkesj.EInvalid, "invalid_kind", "an appeal asks for an explanation or makes a complaint")
-	}
-	d := s.decisionView(ctx, rec)
-	details := "Appeal of decision " + id + " (" + d.Rule + ": " + d.Outcome + " on " + d.CreatedAt.Format("2006-01-02 15:04") + " UTC)."
-	if text != "" {
-		details += " " + text
-	}
-	req, err := s.CreateRightsRequest(ctx, a, kind, details)
-	if err != nil {
-		return RightsRequest{}, err
-	}
-	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.SetAppeal(ctx, id, req.ID) }); err != nil {
-		return RightsRequest{}, s.Internal(ctx, "appeal", err)
-	}
-	return req, nil
 }
 
 // limitedFor answers a person who hit a rate limit and records the decision

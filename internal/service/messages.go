@@ -26,13 +26,6 @@ const (
 	KindCard     = "card"
 )
 
-// Location is a place shared in a message or post.
-type Location struct {
-	Lat  float64 `json:"lat"`
-	Lng  float64 `json:"lng"`
-	Name string  `json:"name,omitempty"`
-}
-
 // SendInput is one message to send.
 type SendInput struct {
 	ClientID string
@@ -66,13 +59,6 @@ type Message struct {
 	SentAt         time.Time
 	Recalled       bool
 	SenderDeleted  bool
-}
-
-// MediaInfo describes an attachment.
-type MediaInfo struct {
-	ID, Kind, Mime string
-	Size           int64
-	Meta           json.RawMessage
 }
 
 func messageAD(convID, id string) string { return "messages/" + convID + "/" + id }

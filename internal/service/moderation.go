@@ -205,13 +205,6 @@ type ModerationResult struct {
 	Until                      time.Time // restrict: when it ends
 }
 
-// Restriction is a moderation restriction in force.
-type Restriction struct {
-	Kind       string // restrict or ban
-	Until      time.Time
-	DecisionID string
-}
-
 var moderationOutcomes = map[string]string{
 	"warn":     "warned",
 	"restrict": "cannot send messages, post or comment until %s",
@@ -330,38 +323,6 @@ func (s *Service) DismissReport(ctx context.Context, a Auth, id string) (Report,
 	}
 	rec.Status, rec.ResolvedAt = "dismissed", now
 	return reportView(rec), nil
-}
-
-// restrictions lists a person's moderation restrictions in force.
-func (s *Service) Restrictions(ctx context.Context, userID string) ([]Restriction, error) {
-	recs, err := s.DB.Read().ActiveRestrictions(ctx, userID, s.Now())
-	if err != nil {
-		return nil, s.Internal(ctx, "restrictions", err)
-	}
-	out := make([]Restriction, 0, len(recs))
-	for _, r := range recs {
-		out = append(out, Restriction{Kind: r.Kind, Until: r.Until, DecisionID: r.DecisionID})
-	}
-	return out, nil
-}
-
-// checkRestrictions refuses sending, posting and commenting while a
-// moderation restriction or ban is in force (called by requireActive).
-func (s *Service) CheckRestrictions(ctx context.Context, userID string) error {
-	rs, err := s.Restrictions(ctx, userID)
-	if err != nil {
-		return err
-	}
-	for _, r := range rs {
-		if r.Kind == "ban" {
-			return tkesj.Errorf(tkesj.EForbidden, "account_banned", "this account is banned from sending and posting; see your decisions to read why and appeal")
-		}
-	}
-	for _, r := range rs {
-		return tkesj.Errorf(tkesj.EForbidden, "account_restricted", "this account cannot send or post until %s UTC; see your decisions to read why and appeal",
-			r.Until.Format("2006-01-02 15:04"))
-	}
-	return nil
 }
 
 // EnforcementMonth is one month of the public enforcement page.

@@ -535,3 +535,31 @@ func (s *Service) RunOps(ctx context.Context, interval time.Duration) {
 		}
 	}
 }
+
+// PublishPolicy publishes a new policy version (R-POL-1). A major version
+// must be accepted by every person before they continue; a minor one is only
+// announced. Everyone connected hears of it at once.
+func (s *Service) PublishPolicy(ctx context.Context, version string, major bool, text string) (tkesj.Policy, error) {
+	version = strings.TrimSpace(version)
+	if version == "" || len(version) > 32 || strings.TrimSpace(text) == "" {
+		return tkesj.Policy{}, tkesj.Errorf(tkesj.EInvalid, "invalid_policy", "a policy needs a version (at most 32 characters) and a text")
+	}
+	p := tkesj.Policy{Version: version, Major: major, Text: text, PublishedAt: s.Now()}
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.PublishPolicy(ctx, p) }); err != nil {
+		if tkesj.ErrorKindOf(err) == tkesj.EConflict {
+			return tkesj.Policy{}, err
+		}
+		return tkesj.Policy{}, s.Internal(ctx, "publish policy", err)
+	}
+	s.ForgetMajorPolicy()
+	s.Broadcast(ctx, map[string]any{"type": "policy", "version": p.Version, "major": p.Major})
+	// Everyone also finds it in their announcements inbox (R-OPS-2).
+	title, body := "The privacy policy was updated (version "+p.Version+")", "Read it at /api/v1/policy."
+	if p.Major {
+		body = "This is a major change: read it at /api/v1/policy and accept it to continue, or export your data or destroy your account."
+	}
+	if _, err := s.announce(ctx, "policy", title, body); err != nil {
+		s.Log.WarnContext(ctx, "policy announcement", "err", err.Error())
+	}
+	return p, nil
+}

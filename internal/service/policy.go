@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +16,14 @@ type majorCache struct {
 	mu      sync.Mutex
 	at      time.Time // publication time of the newest major version
 	fetched time.Time
+}
+
+// ForgetMajorPolicy makes the next policy gate read the newest major version
+// from the store (after this node published one).
+func (s *Service) ForgetMajorPolicy() {
+	s.major.mu.Lock()
+	s.major.fetched = time.Time{}
+	s.major.mu.Unlock()
 }
 
 func (s *Service) latestMajor(ctx context.Context) (time.Time, error) {
@@ -40,49 +47,6 @@ func (s *Service) policyPending(ctx context.Context, acceptedAt time.Time) (bool
 		return false, err
 	}
 	return !major.IsZero() && acceptedAt.Before(major), nil
-}
-
-// PublishPolicy publishes a new policy version (R-POL-1). A major version
-// must be accepted by every person before they continue; a minor one is only
-// announced. Everyone connected hears of it at once.
-func (s *Service) PublishPolicy(ctx context.Context, version string, major bool, text string) (tkesj.Policy, error) {
-	version = strings.TrimSpace(version)
-	if version == "" || len(version) > 32 || strings.TrimSpace(text) == "" {
-		return tkesj.Policy{}, tkesj.Errorf(tkesj.EInvalid, "invalid_policy", "a policy needs a version (at most 32 characters) and a text")
-	}
-	p := tkesj.Policy{Version: version, Major: major, Text: text, PublishedAt: s.Now()}
-	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.PublishPolicy(ctx, p) }); err != nil {
-		if tkesj.ErrorKindOf(err) == tkesj.EConflict {
-			return tkesj.Policy{}, err
-		}
-		return tkesj.Policy{}, s.Internal(ctx, "publish policy", err)
-	}
-	s.major.mu.Lock()
-	s.major.fetched = time.Time{}
-	s.major.mu.Unlock()
-	s.Broadcast(ctx, map[string]any{"type": "policy", "version": p.Version, "major": p.Major})
-	// Everyone also finds it in their announcements inbox (R-OPS-2).
-	title, body := "The privacy policy was updated (version "+p.Version+")", "Read it at /api/v1/policy."
-	if p.Major {
-		body = "This is a major change: read it at /api/v1/policy and accept it to continue, or export your data or destroy your account."
-	}
-	if _, err := s.announce(ctx, "policy", title, body); err != nil {
-		s.Log.WarnContext(ctx, "policy announcement", "err", err.Error())
-	}
-	return p, nil
-}
-
-// broadcast publishes frame to every account, a page of ids per event.
-func (s *Service) Broadcast(ctx context.Context, frame any) {
-	after := ""
-	for {
-		ids, err := s.DB.Read().UserIDs(ctx, after, 1000)
-		if err != nil || len(ids) == 0 {
-			return
-		}
-		s.Publish(ctx, ids, frame)
-		after = ids[len(ids)-1]
-	}
 }
 
 // AcceptPolicy records the caller's acceptance of the current version: a

@@ -4,39 +4,10 @@ import (
 	"context"
 	"net"
 	"sync/atomic"
-	"time"
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/store"
 )
-
-// Retention says how long each category of data is kept (R-SEC-2, R-DEV-2).
-// The README's retention table is written from these defaults.
-type Retention struct {
-	DeviceIdle     time.Duration // a device unused this long is deleted, with its sessions; 180 days
-	LoginIP        time.Duration // a login IP older than this is cut to its /24 or /48; 30 days
-	FriendRequests time.Duration // an expired friend request is deleted this long after it expired; 30 days
-	Decisions      time.Duration // decisions about a person are kept this long; 3 years
-	OrphanUploads  time.Duration // an upload nothing carries is deleted after this; 24 hours
-}
-
-func (r *Retention) defaults() {
-	if r.DeviceIdle == 0 {
-		r.DeviceIdle = 180 * 24 * time.Hour
-	}
-	if r.LoginIP == 0 {
-		r.LoginIP = 30 * 24 * time.Hour
-	}
-	if r.FriendRequests == 0 {
-		r.FriendRequests = 30 * 24 * time.Hour
-	}
-	if r.Decisions == 0 {
-		r.Decisions = 3 * 365 * 24 * time.Hour
-	}
-	if r.OrphanUploads == 0 {
-		r.OrphanUploads = 24 * time.Hour
-	}
-}
 
 // RetentionStats counts what retention removed since start (metrics).
 type RetentionStats struct {

@@ -184,3 +184,34 @@ func (s *Service) OpenRightsRequests(ctx context.Context) ([]RightsRequest, erro
 	}
 	return out, nil
 }
+
+// AppealDecision asks for an explanation of, or complains about, a decision:
+// it opens a rights request (R-RGT-3) linked to the decision.
+func (s *Service) AppealDecision(ctx context.Context, a Auth, id, kind, text string) (RightsRequest, error) {
+	rec, err := s.DB.Read().FindDecision(ctx, id)
+	if err != nil || rec.UserID != a.UserID {
+		return RightsRequest{}, tkesj.ErrNotFound("decision")
+	}
+	if rec.AppealID != "" {
+		return RightsRequest{}, tkesj.Errorf(tkesj.EConflict, "already_appealed", "this decision is already appealed (request %s)", rec.AppealID)
+	}
+	if kind == "" {
+		kind = "explanation"
+	}
+	if kind != "explanation" && kind != "complaint" {
+		return RightsRequest{}, tkesj.Errorf(tkesj.EInvalid, "invalid_kind", "an appeal asks for an explanation or makes a complaint")
+	}
+	d := s.DecisionView(ctx, rec)
+	details := "Appeal of decision " + id + " (" + d.Rule + ": " + d.Outcome + " on " + d.CreatedAt.Format("2006-01-02 15:04") + " UTC)."
+	if text != "" {
+		details += " " + text
+	}
+	req, err := s.CreateRightsRequest(ctx, a, kind, details)
+	if err != nil {
+		return RightsRequest{}, err
+	}
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.SetAppeal(ctx, id, req.ID) }); err != nil {
+		return RightsRequest{}, s.Internal(ctx, "appeal", err)
+	}
+	return req, nil
+}

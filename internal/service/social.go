@@ -11,22 +11,6 @@ import (
 	"github.com/tkesj/tkesj/internal/validate"
 )
 
-// Settings is a person's privacy and notification settings (R-MSG-1, R-NTF-2, R-MOM-2).
-type Settings struct {
-	FoundByPhone               bool   `json:"found_by_phone"`
-	FoundByUsername            bool   `json:"found_by_username"`
-	FriendRequestsNeedApproval bool   `json:"friend_requests_need_approval"`
-	MomentsRange               string `json:"moments_range"` // "3d", "6m" or "all": how far back friends see my Moments
-	PushEnabled                bool   `json:"push_enabled"`
-	PushShowText               bool   `json:"push_show_text"`          // previews show message text; off by default
-	DefaultPostVisibility      string `json:"default_post_visibility"` // "friends" or "private" (minors start private)
-}
-
-// DefaultSettings are what a new account starts with.
-func DefaultSettings() Settings {
-	return Settings{FoundByPhone: true, FoundByUsername: true, FriendRequestsNeedApproval: true, MomentsRange: "all", PushEnabled: true, DefaultPostVisibility: "friends"}
-}
-
 // SettingsUpdate changes some settings; nil means unchanged.
 type SettingsUpdate struct {
 	FoundByPhone, FoundByUsername, FriendRequestsNeedApproval, PushEnabled, PushShowText *bool
@@ -418,25 +402,4 @@ func (s *Service) Blocked(ctx context.Context, a Auth) ([]Profile, error) {
 		}
 	}
 	return out, nil
-}
-
-// requireActive refuses people who may not chat or post yet: minors waiting
-// for a guardian (R-MIN-1) and frozen accounts (R-SEC-3).
-func (s *Service) RequireActive(ctx context.Context, a Auth) error {
-	status := a.Status // read with the session on this very request
-	if status == "" {
-		rec, err := s.DB.Read().FindUserByID(ctx, a.UserID)
-		if err != nil {
-			return ErrBadToken
-		}
-		status = tkesj.UserStatus(rec.Status)
-	}
-	switch status {
-	case tkesj.UserActive:
-		// A moderation restriction or ban (moderation.go) also stops sending and posting.
-		return s.CheckRestrictions(ctx, a.UserID)
-	case tkesj.UserPendingGuardian:
-		return tkesj.Errorf(tkesj.EForbidden, "guardian_consent_required", "a parent or guardian must consent before this account can chat or post")
-	}
-	return tkesj.Errorf(tkesj.EForbidden, "account_frozen", "this account is frozen; unfreeze it in Account and Security")
 }
