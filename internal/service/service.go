@@ -1,179 +1,28 @@
-// Package service is tkesj's backend-neutral logic: it validates input, applies
-// the privacy rules, seals personal data with the owner's key before it reaches
-// the store and opens it on the way out. Handlers call only this package.
+// Package service composes the capability packages (accounts, social,
+// messaging, media, compliance) on one kernel into the single Service that
+// internal/app wires and internal/httpapi, internal/bench and the end-to-end
+// tests call. It holds no logic of its own: the embedded capabilities' methods
+// are promoted, so callers keep one value and one set of method names while
+// each capability keeps its own package. Only internal/app, internal/httpapi,
+// internal/bench, cmd and tests import it.
 package service
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/accounts"
+	"github.com/tkesj/tkesj/internal/compliance"
+	"github.com/tkesj/tkesj/internal/kernel"
 	"github.com/tkesj/tkesj/internal/keyring"
-	"github.com/tkesj/tkesj/internal/media/process"
-	"github.com/tkesj/tkesj/internal/passhash"
-	"github.com/tkesj/tkesj/internal/push"
-	"github.com/tkesj/tkesj/internal/ratelimit"
+	"github.com/tkesj/tkesj/internal/media"
+	"github.com/tkesj/tkesj/internal/messaging"
+	"github.com/tkesj/tkesj/internal/social"
 	"github.com/tkesj/tkesj/internal/store"
 )
-
-// Config holds the service's tunables; zero values take the defaults.
-type Config struct {
-	PhoneRegion      string        // default region for numbers without +; "CN"
-	CodeTTL          time.Duration // one-time code lifetime; 5 min
-	CodeMaxAttempts  int           // wrong tries that burn a code; 5
-	CodeCooldown     time.Duration // per phone and purpose while a code is unused; 30 s
-	CodesPerPhone    int           // codes per phone per hour; 10
-	CodesPerIP       int           // codes per client IP per hour; 2000
-	MinorAge         int           // under this age a guardian must consent; 14
-	HashConcurrency  int           // argon2id hashes at once; 4
-	PasswordParams   *passhash.Params
-	SessionTouchStep time.Duration  // how stale last_seen_at may get; 1 min
-	GroupCap         int            // most members a group may have; 500
-	RecallWindow     time.Duration  // how long a sender may recall a message; 2 min
-	Writers          int            // group-commit workers; 1 (SQLite has one writer anyway)
-	MaxBatch         int            // most writes in one group commit; 256
-	SendsPerMinute   int            // messages one person may send per minute; 600
-	MediaLimits      process.Limits // per-kind upload caps; process.DefaultLimits
-	Reencodes        int            // picture re-encodes at once (each may hold ~200 MB); 2
-	PolicyCacheTTL   time.Duration  // how long a node trusts its view of the newest major policy; 5 s
-	PushDelay        time.Duration  // how long after a message a push goes to members no device acknowledged it for; 3 s
-	LockAfter        int            // wrong passwords within 15 min that lock password logins; 10
-	LockFor          time.Duration  // how long such a lock lasts; 15 min
-	Retention        Retention      // how long each category of data is kept (retention.go)
-	ExportInterval   time.Duration  // one data export per person per this, unless the last failed (R-RGT-1); 24 h
-	ExportTTL        time.Duration  // how long a ready export may be downloaded; 24 h
-	ExportWorkers    int            // exports built at once on this node; 2
-	GroupQRTTL       time.Duration  // how long a group's invitation QR code works (R-QR-1); 7 days
-	LoginQRTTL       time.Duration  // how long a scan-to-login code works (R-QR-2); 2 min
-	// Sharing and operations (sharing.go, ops.go, support.go).
-	Region          string        // the region the deployment keeps data in (R-XBT-1); "CN"
-	StatsK          int           // statistics cells below this count are suppressed (R-SHR-5); 10
-	NoticeRetryBase time.Duration // first retry of an unacknowledged deletion notice, doubling (R-SHR-3); 30 s
-	NoticePoll      time.Duration // how often the notice worker looks for due retries at most; 1 min
-	TicketRetention time.Duration // how long a closed support ticket is kept (R-OPS-1); 365 days
-	// RelayAnnouncements pushes announcements stored by another process
-	// (tkesj admin) to this node's sockets; set for in-process delivery only.
-	RelayAnnouncements bool
-}
-
-func (c *Config) defaults() {
-	if c.PhoneRegion == "" {
-		c.PhoneRegion = "CN"
-	}
-	if c.CodeTTL == 0 {
-		c.CodeTTL = 5 * time.Minute
-	}
-	if c.CodeMaxAttempts == 0 {
-		c.CodeMaxAttempts = 5
-	}
-	if c.CodeCooldown == 0 {
-		c.CodeCooldown = 30 * time.Second
-	}
-	if c.CodesPerPhone == 0 {
-		c.CodesPerPhone = 10
-	}
-	if c.CodesPerIP == 0 {
-		c.CodesPerIP = 2000 // a carrier NAT or an office shares one address
-	}
-	if c.MinorAge == 0 {
-		c.MinorAge = 14
-	}
-	if c.SessionTouchStep == 0 {
-		c.SessionTouchStep = time.Minute
-	}
-	if c.GroupCap == 0 {
-		c.GroupCap = 500
-	}
-	if c.RecallWindow == 0 {
-		c.RecallWindow = 2 * time.Minute
-	}
-	if c.SendsPerMinute == 0 {
-		c.SendsPerMinute = 600
-	}
-	d := process.DefaultLimits
-	for _, f := range []struct {
-		dst *int64
-		def int64
-	}{{&c.MediaLimits.Image, d.Image}, {&c.MediaLimits.Video, d.Video}, {&c.MediaLimits.Voice, d.Voice}, {&c.MediaLimits.File, d.File}} {
-		if *f.dst == 0 {
-			*f.dst = f.def
-		}
-	}
-	if c.Reencodes == 0 {
-		c.Reencodes = 2
-	}
-	if c.PolicyCacheTTL == 0 {
-		c.PolicyCacheTTL = 5 * time.Second
-	}
-	if c.PushDelay == 0 {
-		c.PushDelay = 3 * time.Second
-	}
-	if c.LockAfter == 0 {
-		c.LockAfter = 10
-	}
-	if c.LockFor == 0 {
-		c.LockFor = 15 * time.Minute
-	}
-	c.Retention.defaults()
-	if c.ExportInterval == 0 {
-		c.ExportInterval = 24 * time.Hour
-	}
-	if c.ExportTTL == 0 {
-		c.ExportTTL = 24 * time.Hour
-	}
-	if c.ExportWorkers == 0 {
-		c.ExportWorkers = 2
-	}
-	if c.Region == "" {
-		c.Region = "CN"
-	}
-	if c.StatsK == 0 {
-		c.StatsK = 10
-	}
-	if c.NoticeRetryBase == 0 {
-		c.NoticeRetryBase = 30 * time.Second
-	}
-	if c.NoticePoll == 0 {
-		c.NoticePoll = time.Minute
-	}
-	if c.TicketRetention == 0 {
-		c.TicketRetention = 365 * 24 * time.Hour
-	}
-}
-
-// Retention says how long each category of data is kept (R-SEC-2, R-DEV-2).
-// The README's retention table is written from these defaults.
-type Retention struct {
-	DeviceIdle     time.Duration // a device unused this long is deleted, with its sessions; 180 days
-	LoginIP        time.Duration // a login IP older than this is cut to its /24 or /48; 30 days
-	FriendRequests time.Duration // an expired friend request is deleted this long after it expired; 30 days
-	Decisions      time.Duration // decisions about a person are kept this long; 3 years
-	OrphanUploads  time.Duration // an upload nothing carries is deleted after this; 24 hours
-}
-
-func (r *Retention) defaults() {
-	if r.DeviceIdle == 0 {
-		r.DeviceIdle = 180 * 24 * time.Hour
-	}
-	if r.LoginIP == 0 {
-		r.LoginIP = 30 * 24 * time.Hour
-	}
-	if r.FriendRequests == 0 {
-		r.FriendRequests = 30 * 24 * time.Hour
-	}
-	if r.Decisions == 0 {
-		r.Decisions = 3 * 365 * 24 * time.Hour
-	}
-	if r.OrphanUploads == 0 {
-		r.OrphanUploads = 24 * time.Hour
-	}
-}
 
 // Deps are the service's collaborators.
 type Deps struct {
@@ -184,75 +33,37 @@ type Deps struct {
 	Blobs tkesj.BlobStore
 	Log   *slog.Logger
 	// KeyIDs lists every data key id (not the index key); the cessation of
-	// the service destroys them all (ops.go). Nil: only the people's own keys.
+	// the service destroys them all (compliance/ops.go). Nil: only the people's own keys.
 	KeyIDs func(ctx context.Context) ([]string, error)
 }
 
-// Service is the whole of tkesj's logic. It is safe for concurrent use.
-type Service struct {
-	DB     *store.DB
-	Keys   *keyring.Keyring
-	Codes  tkesj.CodeSender
-	Bus    tkesj.Bus
-	Blobs  tkesj.BlobStore
-	writer *writer
-	Hasher *passhash.Hasher
-	Cfg    Config
-	Log    *slog.Logger
-	Now    func() time.Time
+// The capabilities, embedded under their own names (each package calls its
+// type Service) so that their methods are promoted to Service.
+type (
+	accountsService   = accounts.Service
+	socialService     = social.Service
+	messagingService  = messaging.Service
+	mediaService      = media.Service
+	complianceService = compliance.Service
+)
 
-	CodesPerPhone  *ratelimit.Limiter
-	codesPerIP     *ratelimit.Limiter
-	searches       *ratelimit.Limiter
-	friendRequests *ratelimit.Limiter
-	sends          *ratelimit.Limiter
-	typing         *ratelimit.Limiter
-	uploads        *ratelimit.Limiter
-	reencodes      chan struct{} // bounds concurrent picture re-encodes
-	purgeNow       chan struct{} // wakes the purger after a destruction
-	exports        *exportJobs   // data exports building on this node (export.go)
-	major          majorCache
-	pusher         push.Provider
-	pushSlots      chan struct{} // bounds pushes in flight
-	pushesSent     atomic.Uint64
-	fails          *failures // failed logins per account and per address (risk.go)
-	retention      RetentionStats
-	decisionNotes  *ratelimit.Limiter // one rate-limit decision per person and rule per 10 min
-	qr             qrLimits           // QR scans and login codes (qr.go)
-	ops            *opsState          // sharing, notices, cessation (ops.go)
-	keyIDs         func(ctx context.Context) ([]string, error)
+// Service is the whole of tkesj's logic, one capability per embedded field.
+// It is safe for concurrent use.
+type Service struct {
+	*kernel.Core
+	*accountsService
+	*socialService
+	*messagingService
+	*mediaService
+	*complianceService
 }
 
 // New returns a Service. It publishes the first policy version if the store has none.
 func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
-	cfg.defaults()
-	db, log := d.DB, d.Log
-	params := passhash.Default
-	if cfg.PasswordParams != nil {
-		params = *cfg.PasswordParams
-	}
-	s := &Service{
-		DB: db, Keys: d.Keys, Codes: d.Codes, Bus: d.Bus, Blobs: d.Blobs, Cfg: cfg, Log: log, Now: func() time.Time { return time.Now().UTC() },
-		writer:         newWriter(db, cfg.Writers, cfg.MaxBatch),
-		searches:       ratelimit.New(30, time.Minute, 0),
-		friendRequests: ratelimit.New(300, time.Hour, 0),
-		sends:          ratelimit.New(cfg.SendsPerMinute, time.Minute, 0),
-		typing:         ratelimit.New(5, 5*time.Second, 0),
-		uploads:        ratelimit.New(120, time.Hour, 0),
-		reencodes:      make(chan struct{}, cfg.Reencodes),
-		purgeNow:       make(chan struct{}, 1),
-		pushSlots:      make(chan struct{}, 64),
-		fails:          newFailures(),
-		decisionNotes:  ratelimit.New(1, 10*time.Minute, 0),
-		Hasher:         passhash.New(params, cfg.HashConcurrency),
-		CodesPerPhone:  ratelimit.New(cfg.CodesPerPhone, time.Hour, 0),
-		codesPerIP:     ratelimit.New(cfg.CodesPerIP, time.Hour, 0),
-		ops:            newOpsState(),
-		keyIDs:         d.KeyIDs,
-	}
-	if _, err := db.Read().CurrentPolicy(ctx); tkesj.ErrorKindOf(err) == tkesj.ENotFound {
-		err = db.Update(ctx, func(q *store.Queries) error {
-			return q.PublishPolicy(ctx, tkesj.Policy{Version: tkesj.FirstPolicyVersion, Major: true, Text: tkesj.FirstPolicyText, PublishedAt: s.Now()})
+	core := kernel.NewCore(d.DB, d.Keys, d.Bus, d.Blobs, d.Log, cfg)
+	if _, err := d.DB.Read().CurrentPolicy(ctx); tkesj.ErrorKindOf(err) == tkesj.ENotFound {
+		err = d.DB.Update(ctx, func(q *store.Queries) error {
+			return q.PublishPolicy(ctx, tkesj.Policy{Version: tkesj.FirstPolicyVersion, Major: true, Text: tkesj.FirstPolicyText, PublishedAt: core.Now()})
 		})
 		if err != nil && tkesj.ErrorKindOf(err) != tkesj.EConflict {
 			return nil, fmt.Errorf("publish first policy: %w", err)
@@ -260,62 +71,23 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("read policy: %w", err)
 	}
-	s.exports = s.startExports(ctx)
-	return s, nil
+	a := accounts.New(core, d.Codes)
+	so := social.New(core, a)
+	m := messaging.New(core, a, so)
+	md := media.New(core, a, so)
+	c := compliance.New(ctx, core, a, so, m, md, d.KeyIDs)
+	return &Service{Core: core, accountsService: a, socialService: so, messagingService: m, mediaService: md, complianceService: c}, nil
 }
 
 // Close stops the exports under way (they are marked failed) and the
 // group-commit writer after the batches under way.
 func (s *Service) Close() {
-	s.stopExports()
-	s.writer.close()
+	s.complianceService.Close()
+	s.messagingService.Close()
 }
 
-// WriterStats reports group commits and the writes they held.
-func (s *Service) WriterStats() (batches, writes uint64) { return s.writer.stats() }
-
-// SetClock replaces the clock (tests).
-func (s *Service) SetClock(now func() time.Time) { s.Now = now }
+// SetClock replaces the clock of every capability (tests).
+func (s *Service) SetClock(now func() time.Time) { s.Core.Now = now }
 
 // Ping reports whether the store answers.
 func (s *Service) Ping(ctx context.Context) error { return s.DB.Ping(ctx) }
-
-var IDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// newID returns a random id with a one-letter prefix naming its kind.
-func NewID(prefix string) string {
-	b := make([]byte, 10)
-	rand.Read(b)
-	return prefix + IDEncoding.EncodeToString(b)
-}
-
-// seal encrypts v as JSON with owner's data key, bound to ad.
-func (s *Service) Seal(ctx context.Context, owner, ad string, v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", ad, err)
-	}
-	return s.Keys.Seal(ctx, owner, b, []byte(ad))
-}
-
-// open decrypts a sealed value into v.
-func (s *Service) Open(ctx context.Context, owner, ad string, sealed []byte, v any) error {
-	b, err := s.Keys.Open(ctx, owner, sealed, []byte(ad))
-	if err != nil {
-		return fmt.Errorf("open %s: %w", ad, err)
-	}
-	return json.Unmarshal(b, v)
-}
-
-// internal logs an unexpected error with an opaque reference and returns the
-// error a client sees, which carries no detail.
-func (s *Service) Internal(ctx context.Context, op string, err error) error {
-	if _, ok := err.(*tkesj.Error); ok {
-		return err
-	}
-	ref := NewID("e")
-	s.Log.ErrorContext(ctx, "internal error", slog.String("op", op), slog.String("ref", ref), slog.String("err", err.Error()))
-	e := tkesj.Internal(err)
-	e.Message = "something went wrong on our side; try again (reference " + ref + ")"
-	return e
-}

@@ -1,0 +1,235 @@
+// Package kernel is the small core every capability package builds on: the
+// shared Core (store, keys, bus, clock, Config), sealing with associated data,
+// ids, the internal-error helper, event publishing and the checks every
+// capability applies (caller, active account, can-message); capability
+// packages and internal/service import it, adapters and handlers do not.
+package kernel
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/keyring"
+	"github.com/tkesj/tkesj/internal/media/process"
+	"github.com/tkesj/tkesj/internal/passhash"
+	"github.com/tkesj/tkesj/internal/store"
+)
+
+// Config holds the service's tunables; zero values take the defaults.
+type Config struct {
+	PhoneRegion      string        // default region for numbers without +; "CN"
+	CodeTTL          time.Duration // one-time code lifetime; 5 min
+	CodeMaxAttempts  int           // wrong tries that burn a code; 5
+	CodeCooldown     time.Duration // per phone and purpose while a code is unused; 30 s
+	CodesPerPhone    int           // codes per phone per hour; 10
+	CodesPerIP       int           // codes per client IP per hour; 2000
+	MinorAge         int           // under this age a guardian must consent; 14
+	HashConcurrency  int           // argon2id hashes at once; 4
+	PasswordParams   *passhash.Params
+	SessionTouchStep time.Duration  // how stale last_seen_at may get; 1 min
+	GroupCap         int            // most members a group may have; 500
+	RecallWindow     time.Duration  // how long a sender may recall a message; 2 min
+	Writers          int            // group-commit workers; 1 (SQLite has one writer anyway)
+	MaxBatch         int            // most writes in one group commit; 256
+	SendsPerMinute   int            // messages one person may send per minute; 600
+	MediaLimits      process.Limits // per-kind upload caps; process.DefaultLimits
+	Reencodes        int            // picture re-encodes at once (each may hold ~200 MB); 2
+	PolicyCacheTTL   time.Duration  // how long a node trusts its view of the newest major policy; 5 s
+	PushDelay        time.Duration  // how long after a message a push goes to members no device acknowledged it for; 3 s
+	LockAfter        int            // wrong passwords within 15 min that lock password logins; 10
+	LockFor          time.Duration  // how long such a lock lasts; 15 min
+	Retention        Retention      // how long each category of data is kept (retention.go)
+	ExportInterval   time.Duration  // one data export per person per this, unless the last failed (R-RGT-1); 24 h
+	ExportTTL        time.Duration  // how long a ready export may be downloaded; 24 h
+	ExportWorkers    int            // exports built at once on this node; 2
+	GroupQRTTL       time.Duration  // how long a group's invitation QR code works (R-QR-1); 7 days
+	LoginQRTTL       time.Duration  // how long a scan-to-login code works (R-QR-2); 2 min
+	// Sharing and operations (sharing.go, ops.go, support.go).
+	Region          string        // the region the deployment keeps data in (R-XBT-1); "CN"
+	StatsK          int           // statistics cells below this count are suppressed (R-SHR-5); 10
+	NoticeRetryBase time.Duration // first retry of an unacknowledged deletion notice, doubling (R-SHR-3); 30 s
+	NoticePoll      time.Duration // how often the notice worker looks for due retries at most; 1 min
+	TicketRetention time.Duration // how long a closed support ticket is kept (R-OPS-1); 365 days
+	// RelayAnnouncements pushes announcements stored by another process
+	// (tkesj admin) to this node's sockets; set for in-process delivery only.
+	RelayAnnouncements bool
+}
+
+func (c *Config) defaults() {
+	if c.PhoneRegion == "" {
+		c.PhoneRegion = "CN"
+	}
+	if c.CodeTTL == 0 {
+		c.CodeTTL = 5 * time.Minute
+	}
+	if c.CodeMaxAttempts == 0 {
+		c.CodeMaxAttempts = 5
+	}
+	if c.CodeCooldown == 0 {
+		c.CodeCooldown = 30 * time.Second
+	}
+	if c.CodesPerPhone == 0 {
+		c.CodesPerPhone = 10
+	}
+	if c.CodesPerIP == 0 {
+		c.CodesPerIP = 2000 // a carrier NAT or an office shares one address
+	}
+	if c.MinorAge == 0 {
+		c.MinorAge = 14
+	}
+	if c.SessionTouchStep == 0 {
+		c.SessionTouchStep = time.Minute
+	}
+	if c.GroupCap == 0 {
+		c.GroupCap = 500
+	}
+	if c.RecallWindow == 0 {
+		c.RecallWindow = 2 * time.Minute
+	}
+	if c.SendsPerMinute == 0 {
+		c.SendsPerMinute = 600
+	}
+	d := process.DefaultLimits
+	for _, f := range []struct {
+		dst *int64
+		def int64
+	}{{&c.MediaLimits.Image, d.Image}, {&c.MediaLimits.Video, d.Video}, {&c.MediaLimits.Voice, d.Voice}, {&c.MediaLimits.File, d.File}} {
+		if *f.dst == 0 {
+			*f.dst = f.def
+		}
+	}
+	if c.Reencodes == 0 {
+		c.Reencodes = 2
+	}
+	if c.PolicyCacheTTL == 0 {
+		c.PolicyCacheTTL = 5 * time.Second
+	}
+	if c.PushDelay == 0 {
+		c.PushDelay = 3 * time.Second
+	}
+	if c.LockAfter == 0 {
+		c.LockAfter = 10
+	}
+	if c.LockFor == 0 {
+		c.LockFor = 15 * time.Minute
+	}
+	c.Retention.defaults()
+	if c.ExportInterval == 0 {
+		c.ExportInterval = 24 * time.Hour
+	}
+	if c.ExportTTL == 0 {
+		c.ExportTTL = 24 * time.Hour
+	}
+	if c.ExportWorkers == 0 {
+		c.ExportWorkers = 2
+	}
+	if c.Region == "" {
+		c.Region = "CN"
+	}
+	if c.StatsK == 0 {
+		c.StatsK = 10
+	}
+	if c.NoticeRetryBase == 0 {
+		c.NoticeRetryBase = 30 * time.Second
+	}
+	if c.NoticePoll == 0 {
+		c.NoticePoll = time.Minute
+	}
+	if c.TicketRetention == 0 {
+		c.TicketRetention = 365 * 24 * time.Hour
+	}
+}
+
+// Retention says how long each category of data is kept (R-SEC-2, R-DEV-2).
+// The README's retention table is written from these defaults.
+type Retention struct {
+	DeviceIdle     time.Duration // a device unused this long is deleted, with its sessions; 180 days
+	LoginIP        time.Duration // a login IP older than this is cut to its /24 or /48; 30 days
+	FriendRequests time.Duration // an expired friend request is deleted this long after it expired; 30 days
+	Decisions      time.Duration // decisions about a person are kept this long; 3 years
+	OrphanUploads  time.Duration // an upload nothing carries is deleted after this; 24 hours
+}
+
+func (r *Retention) defaults() {
+	if r.DeviceIdle == 0 {
+		r.DeviceIdle = 180 * 24 * time.Hour
+	}
+	if r.LoginIP == 0 {
+		r.LoginIP = 30 * 24 * time.Hour
+	}
+	if r.FriendRequests == 0 {
+		r.FriendRequests = 30 * 24 * time.Hour
+	}
+	if r.Decisions == 0 {
+		r.Decisions = 3 * 365 * 24 * time.Hour
+	}
+	if r.OrphanUploads == 0 {
+		r.OrphanUploads = 24 * time.Hour
+	}
+}
+
+// Core is what every capability shares: the store, the key ring, the event
+// bus, the blob store, the tunables, the logger and the clock. internal/service
+// makes one and hands it to every capability, so SetClock moves them all.
+type Core struct {
+	DB    *store.DB
+	Keys  *keyring.Keyring
+	Bus   tkesj.Bus // nil: no real-time delivery (tests of pure logic)
+	Blobs tkesj.BlobStore
+	Cfg   Config
+	Log   *slog.Logger
+	Now   func() time.Time
+}
+
+// NewCore returns a Core with cfg's zero values replaced by the defaults.
+func NewCore(db *store.DB, keys *keyring.Keyring, bus tkesj.Bus, blobs tkesj.BlobStore, log *slog.Logger, cfg Config) *Core {
+	cfg.defaults()
+	return &Core{DB: db, Keys: keys, Bus: bus, Blobs: blobs, Cfg: cfg, Log: log, Now: func() time.Time { return time.Now().UTC() }}
+}
+
+// IDEncoding spells ids: lower-case base32 without padding.
+var IDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// NewID returns a random id with a one-letter prefix naming its kind.
+func NewID(prefix string) string {
+	b := make([]byte, 10)
+	rand.Read(b)
+	return prefix + IDEncoding.EncodeToString(b)
+}
+
+// Seal encrypts v as JSON with owner's data key, bound to ad.
+func (s *Core) Seal(ctx context.Context, owner, ad string, v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", ad, err)
+	}
+	return s.Keys.Seal(ctx, owner, b, []byte(ad))
+}
+
+// Open decrypts a sealed value into v.
+func (s *Core) Open(ctx context.Context, owner, ad string, sealed []byte, v any) error {
+	b, err := s.Keys.Open(ctx, owner, sealed, []byte(ad))
+	if err != nil {
+		return fmt.Errorf("open %s: %w", ad, err)
+	}
+	return json.Unmarshal(b, v)
+}
+
+// Internal logs an unexpected error with an opaque reference and returns the
+// error a client sees, which carries no detail.
+func (s *Core) Internal(ctx context.Context, op string, err error) error {
+	if _, ok := err.(*tkesj.Error); ok {
+		return err
+	}
+	ref := NewID("e")
+	s.Log.ErrorContext(ctx, "internal error", slog.String("op", op), slog.String("ref", ref), slog.String("err", err.Error()))
+	e := tkesj.Internal(err)
+	e.Message = "something went wrong on our side; try again (reference " + ref + ")"
+	return e
+}

@@ -1,0 +1,444 @@
+package messaging
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"math"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/kernel"
+	"github.com/tkesj/tkesj/internal/keyring"
+	"github.com/tkesj/tkesj/internal/social"
+	"github.com/tkesj/tkesj/internal/store"
+)
+
+// Message kinds (R-MSG-3).
+const (
+	KindText     = "text"
+	KindImage    = "image"
+	KindVideo    = "video"
+	KindFile     = "file"
+	KindVoice    = "voice"
+	KindLocation = "location"
+	KindCard     = "card"
+)
+
+// SendInput is one message to send.
+type SendInput struct {
+	ClientID string
+	Kind     string
+	Text     string
+	MediaID  string
+	Location *tkesj.Location
+	CardUser string // the person a contact card shows
+}
+
+// body is the sealed part of a message.
+type body struct {
+	Text     string          `json:"text,omitempty"`
+	MediaID  string          `json:"media_id,omitempty"`
+	Location *tkesj.Location `json:"location,omitempty"`
+	CardUser string          `json:"card_user,omitempty"`
+}
+
+// Message is a message as a member sees it.
+type Message struct {
+	ID             string
+	ConversationID string
+	Seq            int64
+	SenderID       string
+	ClientID       string
+	Kind           string
+	Text           string
+	Media          *tkesj.MediaInfo
+	Location       *tkesj.Location
+	Card           *social.Profile
+	SentAt         time.Time
+	Recalled       bool
+	SenderDeleted  bool
+}
+
+func messageAD(convID, id string) string { return "messages/" + convID + "/" + id }
+
+const maxTextRunes = 5000
+
+func (in *SendInput) validate() error {
+	if in.ClientID == "" || len(in.ClientID) > 64 || !utf8.ValidString(in.ClientID) {
+		return tkesj.Errorf(tkesj.EInvalid, "invalid_client_id", "client_id is required: 1 to 64 characters chosen by the client, the same on every retry")
+	}
+	switch in.Kind {
+	case KindText:
+		in.Text = strings.TrimRight(in.Text, " \t\r\n")
+		if in.Text == "" || utf8.RuneCountInString(in.Text) > maxTextRunes || !utf8.ValidString(in.Text) {
+			return tkesj.Errorf(tkesj.EInvalid, "invalid_text", "a text message has 1 to %d characters", maxTextRunes)
+		}
+	case KindImage, KindVideo, KindFile, KindVoice:
+		if in.MediaID == "" {
+			return tkesj.Errorf(tkesj.EInvalid, "media_required", "a %s message needs a media_id from POST /api/v1/media", in.Kind)
+		}
+		if utf8.RuneCountInString(in.Text) > 500 {
+			return tkesj.Errorf(tkesj.EInvalid, "invalid_text", "a caption has at most 500 characters")
+		}
+	case KindLocation:
+		l := in.Location
+		if l == nil || math.IsNaN(l.Lat) || math.IsNaN(l.Lng) || l.Lat < -90 || l.Lat > 90 || l.Lng < -180 || l.Lng > 180 || utf8.RuneCountInString(l.Name) > 200 {
+			return tkesj.Errorf(tkesj.EInvalid, "invalid_location", "a location needs lat in [-90, 90], lng in [-180, 180] and a name of at most 200 characters")
+		}
+	case KindCard:
+		if in.CardUser == "" {
+			return tkesj.Errorf(tkesj.EInvalid, "card_required", "a contact card needs card_user: the id of the person to share")
+		}
+	default:
+		return tkesj.Errorf(tkesj.EInvalid, "invalid_kind", "kind must be text, image, video, file, voice, location or card")
+	}
+	return nil
+}
+
+// Send stores a message in a conversation the caller belongs to and fans it
+// out (R-MSG-3, R-MSG-4). The seq is taken in the transaction that stores the
+// message; the caller is answered after that transaction commits. A repeated
+// client_id returns the first message (created=false) and stores nothing.
+func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in SendInput) (Message, bool, error) {
+	if err := in.validate(); err != nil {
+		return Message{}, false, err
+	}
+	q := s.DB.Read()
+	if _, err := s.Member(ctx, q, a, convID); err != nil {
+		return Message{}, false, err
+	}
+	if err := s.RequireActive(ctx, a); err != nil {
+		return Message{}, false, err
+	}
+	// Retries are answered before any other check, so a retry of a message
+	// that did go through never turns into an error.
+	if prev, err := q.FindMessageByClientID(ctx, a.UserID, in.ClientID); err == nil {
+		return s.sameMessage(ctx, prev, convID)
+	}
+	if ok, wait := s.sends.Allow(a.UserID); !ok {
+		return Message{}, false, s.LimitedFor(ctx, a.UserID, "rate_limit:messages", "messages", wait)
+	}
+	conv, err := q.FindConversation(ctx, convID)
+	if err != nil {
+		return Message{}, false, s.Internal(ctx, "send", err)
+	}
+	if conv.Kind == "direct" {
+		for _, id := range strings.Split(conv.DirectKey.String, "|") {
+			if id != a.UserID {
+				if err := s.CanMessage(ctx, q, a.UserID, id); err != nil {
+					return Message{}, false, err
+				}
+			}
+		}
+	}
+	switch in.Kind {
+	case KindLocation:
+		if err := s.RequirePermission(ctx, a.UserID, tkesj.PermLocation, "sharing a location"); err != nil {
+			return Message{}, false, err
+		}
+	case KindVoice:
+		if err := s.RequirePermission(ctx, a.UserID, tkesj.PermMicrophone, "sending a voice message"); err != nil {
+			return Message{}, false, err
+		}
+	}
+	var media *tkesj.MediaInfo
+	if in.MediaID != "" {
+		mr, err := q.FindMedia(ctx, in.MediaID)
+		if err != nil || mr.OwnerID != a.UserID {
+			return Message{}, false, tkesj.Errorf(tkesj.EInvalid, "invalid_media", "media_id must name a file you uploaded")
+		}
+		if !mediaFits(in.Kind, mr.Kind) {
+			return Message{}, false, tkesj.Errorf(tkesj.EInvalid, "media_kind_mismatch", "that upload is a %s, not a %s", mr.Kind, in.Kind)
+		}
+		media = &tkesj.MediaInfo{ID: mr.ID, Kind: mr.Kind, Mime: mr.Mime, Size: mr.Size, Meta: json.RawMessage(mr.Meta)}
+	}
+	var card *social.Profile
+	if in.Kind == KindCard {
+		p, err := s.LookupProfile(ctx, q, in.CardUser)
+		if err != nil {
+			return Message{}, false, tkesj.Errorf(tkesj.EInvalid, "invalid_card", "card_user must name an existing person")
+		}
+		card = &p
+	}
+	now := s.Now()
+	msg := Message{ID: kernel.NewID("m"), ConversationID: convID, SenderID: a.UserID, ClientID: in.ClientID, Kind: in.Kind,
+		Text: in.Text, Media: media, Location: in.Location, Card: card, SentAt: now}
+	sealed, err := s.Seal(ctx, a.UserID, messageAD(convID, msg.ID), body{Text: in.Text, MediaID: in.MediaID, Location: in.Location, CardUser: in.CardUser})
+	tokens := s.tokenHashes(in.Text)
+	if err != nil {
+		return Message{}, false, s.Internal(ctx, "send", err)
+	}
+	var members []string
+	var dup *store.MessageRecord
+	err = s.writer.do(ctx, func(q *store.Queries) error {
+		if prev, err := q.FindMessageByClientID(ctx, a.UserID, in.ClientID); err == nil {
+			dup = &prev
+			return nil
+		}
+		if _, err := q.FindMember(ctx, convID, a.UserID); err != nil {
+			return err
+		}
+		seq, err := q.NextSeq(ctx, convID, now)
+		if err != nil {
+			return err
+		}
+		msg.Seq = seq
+		rec := store.MessageRecord{ConvID: convID, Seq: seq, ID: msg.ID, SenderID: a.UserID, ClientID: in.ClientID, Kind: in.Kind, Body: sealed, SentAt: now}
+		if in.MediaID != "" {
+			rec.MediaID = sql.NullString{String: in.MediaID, Valid: true}
+		}
+		if err := q.InsertMessage(ctx, rec); err != nil {
+			return err
+		}
+		if err := q.IndexMessage(ctx, convID, seq, tokens); err != nil {
+			return err
+		}
+		// The sender has received and read their own message.
+		if err := q.AdvanceRead(ctx, convID, a.UserID, seq); err != nil {
+			return err
+		}
+		members, err = q.MemberIDs(ctx, convID)
+		return err
+	})
+	if err != nil {
+		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
+			return Message{}, false, err
+		}
+		return Message{}, false, s.Internal(ctx, "send", err)
+	}
+	if dup != nil {
+		return s.sameMessage(ctx, *dup, convID)
+	}
+	s.Publish(ctx, members, map[string]any{"type": "message", "conversation_id": convID, "message": MessageJSON(msg)})
+	if s.pusher != nil {
+		me, _ := s.LookupProfile(ctx, s.DB.Read(), a.UserID)
+		s.schedulePush(msg, me.Nickname)
+	}
+	return msg, true, nil
+}
+
+// sameMessage answers a retried client_id with the message it first made.
+func (s *Service) sameMessage(ctx context.Context, prev store.MessageRecord, convID string) (Message, bool, error) {
+	if prev.ConvID != convID {
+		return Message{}, false, tkesj.Errorf(tkesj.EConflict, "client_id_reused", "this client_id was used for a message in another conversation; use a new one")
+	}
+	return s.MessageView(ctx, prev), false, nil
+}
+
+func mediaFits(msgKind, mediaKind string) bool {
+	switch msgKind {
+	case KindFile:
+		return true // anything may be sent as a file
+	case KindVoice:
+		return mediaKind == "voice"
+	}
+	return msgKind == mediaKind
+}
+
+// messageView opens a stored message for display. A message whose sender's
+// key is destroyed shows as from a deleted account, with nothing of its content.
+func (s *Service) MessageView(ctx context.Context, r store.MessageRecord) Message {
+	m := Message{ID: r.ID, ConversationID: r.ConvID, Seq: r.Seq, SenderID: r.SenderID, ClientID: r.ClientID, Kind: r.Kind, SentAt: r.SentAt, Recalled: r.Recalled}
+	deleted := Message{ID: r.ID, ConversationID: r.ConvID, Seq: r.Seq, SentAt: r.SentAt, SenderDeleted: true}
+	if r.Recalled || r.Body == nil {
+		// Without a body there is nothing to fail to decrypt: ask the key
+		// store whether the sender still exists (recalled messages are rare).
+		if gone, err := s.Keys.Exists(ctx, r.SenderID); !r.Recalled || (err == nil && !gone) {
+			return deleted
+		}
+		return m
+	}
+	var b body
+	if err := s.Open(ctx, r.SenderID, messageAD(r.ConvID, r.ID), r.Body, &b); err != nil {
+		if !errors.Is(err, keyring.ErrShredded) {
+			s.Log.WarnContext(ctx, "message unreadable", "message", r.ID, "err", err.Error())
+		}
+		return deleted
+	}
+	m.Text, m.Location = b.Text, b.Location
+	if b.MediaID != "" {
+		if mr, err := s.DB.Read().FindMedia(ctx, b.MediaID); err == nil {
+			m.Media = &tkesj.MediaInfo{ID: mr.ID, Kind: mr.Kind, Mime: mr.Mime, Size: mr.Size, Meta: json.RawMessage(mr.Meta)}
+		}
+	}
+	if b.CardUser != "" {
+		if p, err := s.LookupProfile(ctx, s.DB.Read(), b.CardUser); err == nil {
+			m.Card = &p
+		}
+	}
+	return m
+}
+
+// MessageJSON is the wire form of a message (API.md).
+func MessageJSON(m Message) map[string]any {
+	if m.SenderDeleted {
+		return map[string]any{"id": m.ID, "seq": m.Seq, "conversation_id": m.ConversationID, "sent_at": m.SentAt.Format(time.RFC3339Nano), "sender_deleted": true}
+	}
+	j := map[string]any{"id": m.ID, "seq": m.Seq, "conversation_id": m.ConversationID, "sender_id": m.SenderID, "client_id": m.ClientID,
+		"kind": m.Kind, "sent_at": m.SentAt.Format(time.RFC3339Nano)}
+	if m.Recalled {
+		j["recalled"] = true
+		return j
+	}
+	if m.Text != "" || m.Kind == KindText {
+		j["text"] = m.Text
+	}
+	if m.Media != nil {
+		media := map[string]any{"id": m.Media.ID, "kind": m.Media.Kind, "mime": m.Media.Mime, "size": m.Media.Size, "url": "/api/v1/media/" + m.Media.ID}
+		if len(m.Media.Meta) > 0 && string(m.Media.Meta) != "{}" {
+			media["meta"] = m.Media.Meta
+		}
+		j["media_id"] = m.Media.ID
+		j["media"] = media
+	}
+	if m.Location != nil {
+		j["location"] = m.Location
+	}
+	if m.Card != nil {
+		j["card"] = map[string]any{"id": m.Card.ID, "username": m.Card.Username, "nickname": m.Card.Nickname}
+	}
+	return j
+}
+
+// Messages returns a page of a conversation for a member, ascending by seq:
+// after afterSeq, or (with beforeSeq) the newest page below it. A member sees
+// only what was sent after they joined, minus what they deleted for themselves.
+func (s *Service) Messages(ctx context.Context, a kernel.Auth, convID string, afterSeq, beforeSeq int64, limit int) ([]Message, error) {
+	q := s.DB.Read()
+	m, err := s.Member(ctx, q, a, convID)
+	if err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = 50
+	}
+	if limit > 100 {
+		limit = 100
+	}
+	if afterSeq < m.JoinedSeq {
+		afterSeq = m.JoinedSeq
+	}
+	recs, err := q.Messages(ctx, store.MessageFilter{ConvID: convID, ViewerID: a.UserID, AfterSeq: afterSeq, BeforeSeq: beforeSeq, Limit: limit, Newest: beforeSeq > 0})
+	if err != nil {
+		return nil, s.Internal(ctx, "messages", err)
+	}
+	out := make([]Message, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, s.MessageView(ctx, r))
+	}
+	return out, nil
+}
+
+// Recall takes back one's own message within the recall window (R-MSG-5):
+// its body is deleted and every member is told.
+func (s *Service) Recall(ctx context.Context, a kernel.Auth, convID string, seq int64) error {
+	err := s.writer.do(ctx, func(q *store.Queries) error {
+		if _, err := q.FindMember(ctx, convID, a.UserID); err != nil {
+			return err
+		}
+		m, err := q.FindMessage(ctx, convID, seq)
+		if err != nil {
+			return err
+		}
+		if m.SenderID != a.UserID {
+			return tkesj.Errorf(tkesj.EForbidden, "forbidden", "you can recall only your own messages")
+		}
+		if m.Recalled {
+			return nil
+		}
+		if s.Now().Sub(m.SentAt) > s.Cfg.RecallWindow {
+			return tkesj.Errorf(tkesj.EConflict, "recall_window_passed", "messages can be recalled within %s of sending", s.Cfg.RecallWindow)
+		}
+		if err := q.UnindexMessage(ctx, convID, seq); err != nil {
+			return err
+		}
+		return q.RecallMessage(ctx, convID, seq)
+	})
+	if err != nil {
+		return s.Internal(ctx, "recall", err)
+	}
+	s.PublishToMembers(ctx, convID, map[string]any{"type": "recall", "conversation_id": convID, "seq": seq})
+	return nil
+}
+
+// DeleteForMe hides one message from the caller only (R-MSG-5, R-DEL-1).
+func (s *Service) DeleteForMe(ctx context.Context, a kernel.Auth, convID string, seq int64) error {
+	m, err := s.Member(ctx, s.DB.Read(), a, convID)
+	if err != nil {
+		return err
+	}
+	if _, err := s.DB.Read().FindMessage(ctx, convID, seq); err != nil || seq <= m.JoinedSeq {
+		return tkesj.ErrNotFound("message")
+	}
+	if err := s.writer.do(ctx, func(q *store.Queries) error { return q.HideMessage(ctx, a.UserID, convID, seq) }); err != nil {
+		return s.Internal(ctx, "delete for me", err)
+	}
+	return nil
+}
+
+// MarkRead moves the caller's read position (R-MSG-5); in a direct chat the
+// other person gets a read receipt.
+func (s *Service) MarkRead(ctx context.Context, a kernel.Auth, convID string, seq int64) error {
+	return s.advance(ctx, a, convID, seq, true)
+}
+
+// advance records a delivered (ack) or read position and sends the receipt.
+func (s *Service) advance(ctx context.Context, a kernel.Auth, convID string, seq int64, read bool) error {
+	q := s.DB.Read()
+	m, err := s.Member(ctx, q, a, convID)
+	if err != nil {
+		return err
+	}
+	if seq <= 0 {
+		return tkesj.Errorf(tkesj.EInvalid, "invalid_seq", "seq must be a positive message number")
+	}
+	if (read && seq <= m.ReadSeq) || (!read && seq <= m.ReceivedSeq) {
+		return nil
+	}
+	err = s.writer.do(ctx, func(q *store.Queries) error {
+		if read {
+			return q.AdvanceRead(ctx, convID, a.UserID, seq)
+		}
+		return q.AdvanceReceived(ctx, convID, a.UserID, seq)
+	})
+	if err != nil {
+		return s.Internal(ctx, "advance", err)
+	}
+	conv, err := q.FindConversation(ctx, convID)
+	if err != nil || conv.Kind != "direct" {
+		return nil
+	}
+	if seq > conv.LastSeq {
+		seq = conv.LastSeq
+	}
+	field := "delivered_seq"
+	if read {
+		field = "read_seq"
+	}
+	s.Publish(ctx, strings.Split(conv.DirectKey.String, "|"), map[string]any{"type": "receipt", "conversation_id": convID, "user_id": a.UserID, field: seq})
+	return nil
+}
+
+// Typing tells the other members that the caller is typing (R-MSG-5).
+func (s *Service) Typing(ctx context.Context, a kernel.Auth, convID string) error {
+	q := s.DB.Read()
+	if _, err := s.Member(ctx, q, a, convID); err != nil {
+		return err
+	}
+	ids, err := q.MemberIDs(ctx, convID)
+	if err != nil {
+		return s.Internal(ctx, "typing", err)
+	}
+	others := ids[:0]
+	for _, id := range ids {
+		if id != a.UserID {
+			others = append(others, id)
+		}
+	}
+	s.Publish(ctx, others, map[string]any{"type": "typing", "conversation_id": convID, "user_id": a.UserID})
+	return nil
+}

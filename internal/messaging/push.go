@@ -1,0 +1,134 @@
+package messaging
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tkesj/tkesj/internal/kernel"
+	"github.com/tkesj/tkesj/internal/push"
+	"github.com/tkesj/tkesj/internal/store"
+)
+
+func pushAD(userID string, deviceIdx []byte) string {
+	return "push/" + userID + "/" + hex.EncodeToString(deviceIdx)
+}
+
+// SetPushSubscription stores the caller's device's Web Push subscription (R-NTF-1).
+func (s *Service) SetPushSubscription(ctx context.Context, a kernel.Auth, sub push.Subscription) error {
+	if err := sub.Validate(); err != nil {
+		return err
+	}
+	sealed, err := s.Seal(ctx, a.UserID, pushAD(a.UserID, a.DeviceIdx), sub)
+	if err != nil {
+		return s.Internal(ctx, "push subscription", err)
+	}
+	rec := store.PushSubscriptionRecord{UserID: a.UserID, DeviceIdx: a.DeviceIdx, Sealed: sealed, CreatedAt: s.Now()}
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.PutPushSubscription(ctx, rec) }); err != nil {
+		return s.Internal(ctx, "push subscription", err)
+	}
+	return nil
+}
+
+// DeletePushSubscription stops pushes to the caller's device.
+func (s *Service) DeletePushSubscription(ctx context.Context, a kernel.Auth) error {
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.DeletePushSubscription(ctx, a.UserID, a.DeviceIdx) }); err != nil {
+		return s.Internal(ctx, "push subscription", err)
+	}
+	return nil
+}
+
+// schedulePush arranges, PushDelay after a message committed, a push to every
+// member for whom no device has acknowledged it: people online anywhere, on
+// any node, have acked by then and get none. It never delays the send.
+func (s *Service) schedulePush(msg Message, senderName string) {
+	if s.pusher == nil {
+		return
+	}
+	time.AfterFunc(s.Cfg.PushDelay, func() {
+		select {
+		case s.pushSlots <- struct{}{}:
+		default:
+			s.Log.Warn("push skipped: too many in flight", "message", msg.ID)
+			return
+		}
+		defer func() { <-s.pushSlots }()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		s.pushMessage(ctx, msg, senderName)
+	})
+}
+
+// pushMessage notifies the members who have not received msg, honouring each
+// one's "Notification and Sound" settings (R-NTF-2): push off, the
+// conversation muted, and whether previews show the text (off by default:
+// then the push says only who wrote).
+func (s *Service) pushMessage(ctx context.Context, msg Message, senderName string) {
+	q := s.DB.Read()
+	ids, err := q.UnreceivedMembers(ctx, msg.ConversationID, msg.Seq, msg.SenderID)
+	if err != nil {
+		s.Log.WarnContext(ctx, "push members", "err", err.Error())
+		return
+	}
+	for _, uid := range ids {
+		st, err := s.LookupSettings(ctx, q, uid)
+		if err != nil || !st.PushEnabled {
+			continue
+		}
+		subs, err := q.PushSubscriptions(ctx, uid)
+		if err != nil || len(subs) == 0 {
+			continue
+		}
+		body := "sent you a message"
+		if st.PushShowText {
+			body = previewOf(msg)
+		}
+		payload, _ := json.Marshal(map[string]any{"type": "message", "conversation_id": msg.ConversationID, "seq": msg.Seq, "title": senderName, "body": body})
+		for _, r := range subs {
+			var sub push.Subscription
+			if err := s.Open(ctx, uid, pushAD(uid, r.DeviceIdx), r.Sealed, &sub); err != nil {
+				continue
+			}
+			err := s.pusher.Send(ctx, sub, payload, 24*time.Hour)
+			switch {
+			case errors.Is(err, push.ErrGone):
+				s.DB.Update(ctx, func(q *store.Queries) error { return q.DeletePushSubscription(ctx, uid, r.DeviceIdx) })
+			case err != nil:
+				s.Log.WarnContext(ctx, "push", "user", uid, "err", err.Error())
+			default:
+				s.pushesSent.Add(1)
+			}
+		}
+	}
+}
+
+// previewOf is what a notification may show of a message.
+func previewOf(m Message) string {
+	switch m.Kind {
+	case KindText:
+		if utf8.RuneCountInString(m.Text) > 80 {
+			return string([]rune(m.Text)[:80]) + "…"
+		}
+		return m.Text
+	case KindImage:
+		return "[picture]"
+	case KindVideo:
+		return "[video]"
+	case KindVoice:
+		return "[voice message]"
+	case KindFile:
+		return "[file]"
+	case KindLocation:
+		return "[location]"
+	}
+	return "[contact card]"
+}
+
+// PushesSent counts pushes accepted by push services (a metric).
+func (s *Service) PushesSent() uint64 { return s.pushesSent.Load() }
+
+// SetPushProvider wires the push provider (nil: no pushes).
+func (s *Service) SetPushProvider(p push.Provider) { s.pusher = p }

@@ -1,0 +1,59 @@
+// Package messaging is the messaging capability: direct and group
+// conversations, messages and the group-commit writer that stores them,
+// receipts, typing, recall, search, push notifications, QR codes for groups,
+// friends and sign-in, and the seeding used by benchmarks. compliance and
+// internal/service may import it; it builds on social, accounts and the kernel.
+package messaging
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/tkesj/tkesj/internal/accounts"
+	"github.com/tkesj/tkesj/internal/kernel"
+	"github.com/tkesj/tkesj/internal/push"
+	"github.com/tkesj/tkesj/internal/ratelimit"
+	"github.com/tkesj/tkesj/internal/social"
+)
+
+// The capabilities messaging builds on, embedded under their own names so
+// their methods read as ours.
+type (
+	accountsService = accounts.Service
+	socialService   = social.Service
+)
+
+// Service is the messaging capability. It is safe for concurrent use.
+type Service struct {
+	*kernel.Core
+	*accountsService
+	*socialService
+
+	writer     *writer
+	sends      *ratelimit.Limiter
+	typing     *ratelimit.Limiter
+	pusher     push.Provider
+	pushSlots  chan struct{} // bounds pushes in flight
+	pushesSent atomic.Uint64
+	qr         qrLimits // QR scans and login codes (qr.go)
+}
+
+// New returns the messaging capability on core; Close stops its writer.
+func New(core *kernel.Core, a *accounts.Service, so *social.Service) *Service {
+	cfg := core.Cfg
+	return &Service{
+		Core:            core,
+		accountsService: a,
+		socialService:   so,
+		writer:          newWriter(core.DB, cfg.Writers, cfg.MaxBatch),
+		sends:           ratelimit.New(cfg.SendsPerMinute, time.Minute, 0),
+		typing:          ratelimit.New(5, 5*time.Second, 0),
+		pushSlots:       make(chan struct{}, 64),
+	}
+}
+
+// Close stops the group-commit writer after the batches under way.
+func (s *Service) Close() { s.writer.close() }
+
+// WriterStats reports group commits and the writes they held.
+func (s *Service) WriterStats() (batches, writes uint64) { return s.writer.stats() }

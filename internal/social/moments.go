@@ -1,0 +1,583 @@
+package social
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/kernel"
+	"github.com/tkesj/tkesj/internal/media/process"
+	"github.com/tkesj/tkesj/internal/privacy"
+	"github.com/tkesj/tkesj/internal/store"
+)
+
+// MomentInput is a new post (R-MOM-1, R-MOM-2).
+type MomentInput struct {
+	Text       string
+	MediaIDs   []string
+	Location   *tkesj.Location
+	Visibility string
+	Users      []string // the list for only/except
+}
+
+type MomentBody struct {
+	Text     string          `json:"text,omitempty"`
+	Location *tkesj.Location `json:"location,omitempty"`
+}
+
+// Moment is a post as one viewer may see it: likes and comments are only
+// those by the viewer and the viewer's friends (R-MOM-3).
+type Moment struct {
+	ID         string
+	Author     Profile
+	Text       string
+	Media      []tkesj.MediaInfo
+	Location   *tkesj.Location
+	Visibility string   // set only in the author's own view
+	Users      []string // likewise
+	CreatedAt  time.Time
+	Likes      []Profile
+	Comments   []Comment
+}
+
+// Comment is a comment as a viewer sees it.
+type Comment struct {
+	ID, ReplyTo string
+	User        Profile
+	Text        string
+	CreatedAt   time.Time
+}
+
+func MomentAD(id string) string  { return "moments/" + id }
+func CommentAD(id string) string { return "moment_comments/" + id }
+
+// CreateMoment posts text, up to 9 pictures or one video, and an optional
+// location (which needs the location permission, R-PRM-2).
+func (s *Service) CreateMoment(ctx context.Context, a kernel.Auth, in MomentInput) (Moment, error) {
+	if err := s.RequireActive(ctx, a); err != nil {
+		return Moment{}, err
+	}
+	in.Text = strings.TrimSpace(in.Text)
+	if utf8.RuneCountInString(in.Text) > 2000 || !utf8.ValidString(in.Text) {
+		return Moment{}, tkesj.Errorf(tkesj.EInvalid, "invalid_text", "a post has at most 2000 characters")
+	}
+	if in.Text == "" && len(in.MediaIDs) == 0 {
+		return Moment{}, tkesj.Errorf(tkesj.EInvalid, "empty_post", "a post needs text, pictures or a video")
+	}
+	q := s.DB.Read()
+	if in.Visibility == "" {
+		st, err := s.LookupSettings(ctx, q, a.UserID)
+		if err != nil {
+			return Moment{}, s.Internal(ctx, "create moment", err)
+		}
+		in.Visibility = st.DefaultPostVisibility
+	}
+	ok, needsList := privacy.ValidVisibility(in.Visibility)
+	if !ok {
+		return Moment{}, tkesj.Errorf(tkesj.EInvalid, "invalid_visibility", "visibility.kind must be friends, only, except or private")
+	}
+	users := kernel.UniqueOthers(in.Users, a.UserID)
+	if needsList && len(users) == 0 {
+		return Moment{}, tkesj.Errorf(tkesj.EInvalid, "invalid_visibility", "visibility %q needs a list of friends in visibility.users", in.Visibility)
+	}
+	if !needsList {
+		users = nil
+	}
+	if len(users) > 5000 {
+		return Moment{}, tkesj.Errorf(tkesj.EInvalid, "invalid_visibility", "the list has too many people")
+	}
+	if in.Location != nil {
+		l := in.Location
+		if l.Lat < -90 || l.Lat > 90 || l.Lng < -180 || l.Lng > 180 || utf8.RuneCountInString(l.Name) > 200 {
+			return Moment{}, tkesj.Errorf(tkesj.EInvalid, "invalid_location", "a location needs lat in [-90, 90] and lng in [-180, 180]")
+		}
+		if err := s.RequirePermission(ctx, a.UserID, tkesj.PermLocation, "adding a location to a post"); err != nil {
+			return Moment{}, err
+		}
+	}
+	if len(in.MediaIDs) > 9 {
+		return Moment{}, tkesj.Errorf(tkesj.EInvalid, "too_many_media", "a post has at most 9 pictures or one video")
+	}
+	var media []tkesj.MediaInfo
+	videos := 0
+	for _, id := range in.MediaIDs {
+		mr, err := q.FindMedia(ctx, id)
+		if err != nil || mr.OwnerID != a.UserID {
+			return Moment{}, tkesj.Errorf(tkesj.EInvalid, "invalid_media", "media_ids must name pictures or a video you uploaded")
+		}
+		switch mr.Kind {
+		case process.KindImage:
+		case process.KindVideo:
+			videos++
+		default:
+			return Moment{}, tkesj.Errorf(tkesj.EInvalid, "invalid_media", "a post holds pictures or one video, not %s files", mr.Kind)
+		}
+		media = append(media, tkesj.MediaInfo{ID: mr.ID, Kind: mr.Kind, Mime: mr.Mime, Size: mr.Size})
+	}
+	if videos > 1 || (videos == 1 && len(in.MediaIDs) > 1) {
+		return Moment{}, tkesj.Errorf(tkesj.EInvalid, "too_many_media", "a post has at most 9 pictures or one video")
+	}
+	id := kernel.NewID("p")
+	sealed, err := s.Seal(ctx, a.UserID, MomentAD(id), MomentBody{Text: in.Text, Location: in.Location})
+	if err != nil {
+		return Moment{}, s.Internal(ctx, "create moment", err)
+	}
+	now := s.Now()
+	rec := store.MomentRecord{ID: id, AuthorID: a.UserID, Body: sealed, Visibility: in.Visibility, CreatedAt: now, Audience: users, MediaIDs: in.MediaIDs}
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.CreateMoment(ctx, rec) }); err != nil {
+		return Moment{}, s.Internal(ctx, "create moment", err)
+	}
+	me, _ := s.LookupProfile(ctx, s.DB.Read(), a.UserID)
+	return Moment{ID: id, Author: me, Text: in.Text, Media: media, Location: in.Location, Visibility: in.Visibility, Users: users, CreatedAt: now}, nil
+}
+
+// viewer caches what the visibility rules need about one viewer.
+type Viewer struct {
+	id       string
+	friends  map[string]bool
+	blocked  map[string]bool
+	hiders   map[string]bool // authors who hide their posts from the viewer
+	muted    map[string]bool // authors whose posts the viewer does not want
+	ranges   map[string]string
+	profiles map[string]Profile
+}
+
+func (s *Service) NewViewer(ctx context.Context, q *store.Queries, id string) (*Viewer, error) {
+	v := &Viewer{id: id, friends: map[string]bool{}, blocked: map[string]bool{}, hiders: map[string]bool{}, muted: map[string]bool{},
+		ranges: map[string]string{}, profiles: map[string]Profile{}}
+	for _, f := range []struct {
+		load func() ([]string, error)
+		set  map[string]bool
+	}{
+		{func() ([]string, error) { return q.FriendIDs(ctx, id) }, v.friends},
+		{func() ([]string, error) { return q.BlocksOf(ctx, id) }, v.blocked},
+		{func() ([]string, error) { return q.HidersOf(ctx, id) }, v.hiders},
+		{func() ([]string, error) { return q.MomentPrefs(ctx, id, "mute") }, v.muted},
+	} {
+		ids, err := f.load()
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range ids {
+			f.set[x] = true
+		}
+	}
+	return v, nil
+}
+
+func (s *Service) authorRange(ctx context.Context, q *store.Queries, v *Viewer, author string) string {
+	if r, ok := v.ranges[author]; ok {
+		return r
+	}
+	st, err := s.LookupSettings(ctx, q, author)
+	r := privacy.RangeAll
+	if err == nil {
+		r = st.MomentsRange
+	}
+	v.ranges[author] = r
+	return r
+}
+
+func (s *Service) canSee(ctx context.Context, q *store.Queries, v *Viewer, m store.MomentRecord) bool {
+	listed := map[string]bool{}
+	for _, u := range m.Audience {
+		listed[u] = true
+	}
+	return privacy.CanSeePost(
+		privacy.Post{Author: m.AuthorID, Visibility: m.Visibility, Listed: listed, CreatedAt: m.CreatedAt},
+		privacy.Relation{Viewer: v.id, Friends: v.friends[m.AuthorID], Blocked: v.blocked[m.AuthorID],
+			HiddenFromViewer: v.hiders[m.AuthorID], AuthorRange: s.authorRange(ctx, q, v, m.AuthorID)},
+		s.Now())
+}
+
+func (s *Service) profileOf(ctx context.Context, q *store.Queries, v *Viewer, id string) (Profile, bool) {
+	if p, ok := v.profiles[id]; ok {
+		return p, p.ID != ""
+	}
+	p, err := s.LookupProfile(ctx, q, id)
+	if err != nil {
+		v.profiles[id] = Profile{}
+		return Profile{}, false
+	}
+	v.profiles[id] = p
+	return p, true
+}
+
+// momentViews opens posts for a viewer who may see them, loading the likes,
+// comments and media of the whole page in three queries.
+func (s *Service) momentViews(ctx context.Context, q *store.Queries, v *Viewer, ms []store.MomentRecord) ([]Moment, error) {
+	ids := make([]string, 0, len(ms))
+	var mediaIDs []string
+	for _, m := range ms {
+		ids = append(ids, m.ID)
+		mediaIDs = append(mediaIDs, m.MediaIDs...)
+	}
+	likes, err := q.LikesOf(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	comments, err := q.CommentsOf(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	media, err := q.MediaByIDs(ctx, mediaIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Moment, 0, len(ms))
+	for _, m := range ms {
+		var b MomentBody
+		if err := s.Open(ctx, m.AuthorID, MomentAD(m.ID), m.Body, &b); err != nil {
+			continue // a post whose author's key is gone
+		}
+		author, _ := s.profileOf(ctx, q, v, m.AuthorID)
+		view := Moment{ID: m.ID, Author: author, Text: b.Text, Location: b.Location, CreatedAt: m.CreatedAt,
+			Likes: []Profile{}, Comments: []Comment{}, Media: []tkesj.MediaInfo{}}
+		if m.AuthorID == v.id {
+			view.Visibility, view.Users = m.Visibility, m.Audience // the audience is the author's business only
+		}
+		for _, id := range m.MediaIDs {
+			if mr, ok := media[id]; ok {
+				view.Media = append(view.Media, tkesj.MediaInfo{ID: mr.ID, Kind: mr.Kind, Mime: mr.Mime, Size: mr.Size})
+			}
+		}
+		for _, l := range likes[m.ID] {
+			if privacy.CanSeeInteraction(v.id, l.UserID, v.friends[l.UserID], v.blocked[l.UserID]) {
+				if p, ok := s.profileOf(ctx, q, v, l.UserID); ok {
+					view.Likes = append(view.Likes, p)
+				}
+			}
+		}
+		for _, c := range comments[m.ID] {
+			if !privacy.CanSeeInteraction(v.id, c.UserID, v.friends[c.UserID], v.blocked[c.UserID]) {
+				continue
+			}
+			p, ok := s.profileOf(ctx, q, v, c.UserID)
+			if !ok {
+				continue
+			}
+			var text string
+			if err := s.Open(ctx, c.UserID, CommentAD(c.ID), c.Body, &text); err != nil {
+				continue
+			}
+			view.Comments = append(view.Comments, Comment{ID: c.ID, ReplyTo: c.ReplyTo, User: p, Text: text, CreatedAt: c.CreatedAt})
+		}
+		out = append(out, view)
+	}
+	return out, nil
+}
+
+// preloadRanges loads, in one query, the Moments range of authors not yet known.
+func (s *Service) preloadRanges(ctx context.Context, q *store.Queries, v *Viewer, ms []store.MomentRecord) {
+	var need []string
+	for _, m := range ms {
+		if _, ok := v.ranges[m.AuthorID]; !ok {
+			need = append(need, m.AuthorID)
+			v.ranges[m.AuthorID] = privacy.RangeAll
+		}
+	}
+	docs, err := q.SettingsOf(ctx, need)
+	if err != nil {
+		for _, id := range need {
+			delete(v.ranges, id) // fall back to one query each
+		}
+		return
+	}
+	for id, doc := range docs {
+		st := tkesj.DefaultSettings()
+		if json.Unmarshal([]byte(doc), &st) == nil {
+			v.ranges[id] = st.MomentsRange
+		}
+	}
+}
+
+// visibleMoment returns a post the caller may see, or not_found.
+func (s *Service) VisibleMoment(ctx context.Context, q *store.Queries, v *Viewer, id string) (store.MomentRecord, error) {
+	m, err := q.FindMoment(ctx, id)
+	if err != nil {
+		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
+			return m, err
+		}
+		return m, s.Internal(ctx, "moment", err)
+	}
+	if !s.canSee(ctx, q, v, m) {
+		return m, tkesj.ErrNotFound("moment")
+	}
+	return m, nil
+}
+
+// GetMoment returns one post the caller may see; anything else is not_found.
+func (s *Service) GetMoment(ctx context.Context, a kernel.Auth, id string) (Moment, error) {
+	q := s.DB.Read()
+	v, err := s.NewViewer(ctx, q, a.UserID)
+	if err != nil {
+		return Moment{}, s.Internal(ctx, "moment", err)
+	}
+	m, err := s.VisibleMoment(ctx, q, v, id)
+	if err != nil {
+		return Moment{}, err
+	}
+	views, err := s.momentViews(ctx, q, v, []store.MomentRecord{m})
+	if err != nil {
+		return Moment{}, s.Internal(ctx, "moment", err)
+	}
+	if len(views) == 0 {
+		return Moment{}, tkesj.ErrNotFound("moment")
+	}
+	return views[0], nil
+}
+
+// Cursor pages are "micros:id" of the last post, base64url-encoded.
+func encodeCursor(at time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at.UnixMicro(), 10) + ":" + id))
+}
+
+func decodeCursor(c string) (time.Time, string, error) {
+	if c == "" {
+		return time.Time{}, "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	at, id, ok := strings.Cut(string(b), ":")
+	n, perr := strconv.ParseInt(at, 10, 64)
+	if err != nil || !ok || perr != nil || id == "" || len(id) > 64 {
+		return time.Time{}, "", tkesj.Errorf(tkesj.EInvalid, "invalid_cursor", "the cursor is not one this server gave out")
+	}
+	return time.UnixMicro(n).UTC(), id, nil
+}
+
+// Timeline returns the caller's own posts and the friends' posts the caller
+// may see, newest first, minus people the caller muted (R-MOM-4).
+func (s *Service) Timeline(ctx context.Context, a kernel.Auth, cursor string, limit int) ([]Moment, string, error) {
+	q := s.DB.Read()
+	v, err := s.NewViewer(ctx, q, a.UserID)
+	if err != nil {
+		return nil, "", s.Internal(ctx, "timeline", err)
+	}
+	authors := []string{a.UserID}
+	for f := range v.friends {
+		if !v.muted[f] && !v.blocked[f] && !v.hiders[f] {
+			authors = append(authors, f)
+		}
+	}
+	return s.momentPage(ctx, q, v, authors, cursor, limit)
+}
+
+// UserMoments returns one person's posts that the caller may see (their album).
+func (s *Service) UserMoments(ctx context.Context, a kernel.Auth, userID, cursor string, limit int) ([]Moment, string, error) {
+	q := s.DB.Read()
+	v, err := s.NewViewer(ctx, q, a.UserID)
+	if err != nil {
+		return nil, "", s.Internal(ctx, "user moments", err)
+	}
+	if _, ok := s.profileOf(ctx, q, v, userID); !ok || v.blocked[userID] {
+		return nil, "", tkesj.ErrNotFound("user")
+	}
+	return s.momentPage(ctx, q, v, []string{userID}, cursor, limit)
+}
+
+func (s *Service) momentPage(ctx context.Context, q *store.Queries, v *Viewer, authors []string, cursor string, limit int) ([]Moment, string, error) {
+	if limit <= 0 {
+		limit = 20
+	}
+	limit = min(limit, 50)
+	at, id, err := decodeCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	var page []store.MomentRecord
+	more := true
+	// Over-fetch and filter with the privacy rules; stop after a bounded
+	// number of rounds so a viewer who may see little costs little.
+	for round := 0; round < 10 && len(page) < limit && more; round++ {
+		recs, err := q.Moments(ctx, store.MomentPage{Authors: authors, BeforeAt: at, BeforeID: id, Limit: limit * 2})
+		if err != nil {
+			return nil, "", s.Internal(ctx, "moments", err)
+		}
+		more = len(recs) == limit*2
+		s.preloadRanges(ctx, q, v, recs)
+		for _, m := range recs {
+			at, id = m.CreatedAt, m.ID
+			if s.canSee(ctx, q, v, m) {
+				page = append(page, m)
+				if len(page) == limit {
+					more = true
+					break
+				}
+			}
+		}
+	}
+	views, err := s.momentViews(ctx, q, v, page)
+	if err != nil {
+		return nil, "", s.Internal(ctx, "moments", err)
+	}
+	if !more {
+		return views, "", nil
+	}
+	return views, encodeCursor(at, id), nil
+}
+
+// DeleteMoment deletes the caller's post with its comments, likes and media
+// (media also sent in a chat stays for the chat) (R-DEL-1).
+func (s *Service) DeleteMoment(ctx context.Context, a kernel.Auth, id string) error {
+	m, err := s.DB.Read().FindMoment(ctx, id)
+	if err != nil || m.AuthorID != a.UserID {
+		return tkesj.ErrNotFound("moment")
+	}
+	var gone []string
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
+		if err := q.DeleteMoment(ctx, id); err != nil {
+			return err
+		}
+		for _, mid := range m.MediaIDs {
+			inChat, err := q.MediaInMessages(ctx, mid)
+			if err != nil {
+				return err
+			}
+			others, err := q.MomentsWithMedia(ctx, mid)
+			if err != nil {
+				return err
+			}
+			if !inChat && len(others) == 0 {
+				if err := q.DeleteMedia(ctx, mid); err != nil {
+					return err
+				}
+				gone = append(gone, mid)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return s.Internal(ctx, "delete moment", err)
+	}
+	for _, mid := range gone {
+		s.Blobs.Delete(ctx, mid)
+		s.Blobs.Delete(ctx, mid+"_t")
+	}
+	return nil
+}
+
+// Like likes a post the caller may see; the author hears of it.
+func (s *Service) Like(ctx context.Context, a kernel.Auth, id string, like bool) error {
+	q := s.DB.Read()
+	v, err := s.NewViewer(ctx, q, a.UserID)
+	if err != nil {
+		return s.Internal(ctx, "like", err)
+	}
+	m, err := s.VisibleMoment(ctx, q, v, id)
+	if err != nil {
+		return err
+	}
+	err = s.DB.Update(ctx, func(q *store.Queries) error {
+		if like {
+			return q.Like(ctx, id, a.UserID, s.Now())
+		}
+		return q.Unlike(ctx, id, a.UserID)
+	})
+	if err != nil {
+		return s.Internal(ctx, "like", err)
+	}
+	if like && m.AuthorID != a.UserID {
+		s.Publish(ctx, []string{m.AuthorID}, map[string]any{"type": "moment_like", "moment_id": id, "user_id": a.UserID})
+	}
+	return nil
+}
+
+// AddComment comments on (or replies within) a post the caller may see.
+func (s *Service) AddComment(ctx context.Context, a kernel.Auth, id, text, replyTo string) (Comment, error) {
+	if err := s.RequireActive(ctx, a); err != nil {
+		return Comment{}, err
+	}
+	text = strings.TrimSpace(text)
+	if text == "" || utf8.RuneCountInString(text) > 500 || !utf8.ValidString(text) {
+		return Comment{}, tkesj.Errorf(tkesj.EInvalid, "invalid_text", "a comment has 1 to 500 characters")
+	}
+	q := s.DB.Read()
+	v, err := s.NewViewer(ctx, q, a.UserID)
+	if err != nil {
+		return Comment{}, s.Internal(ctx, "comment", err)
+	}
+	m, err := s.VisibleMoment(ctx, q, v, id)
+	if err != nil {
+		return Comment{}, err
+	}
+	if replyTo != "" {
+		c, err := q.FindComment(ctx, replyTo)
+		if err != nil || c.MomentID != id {
+			return Comment{}, tkesj.Errorf(tkesj.EInvalid, "invalid_reply", "reply_to must name a comment on this post")
+		}
+	}
+	cid := kernel.NewID("k")
+	sealed, err := s.Seal(ctx, a.UserID, CommentAD(cid), text)
+	if err != nil {
+		return Comment{}, s.Internal(ctx, "comment", err)
+	}
+	now := s.Now()
+	if err := s.DB.Update(ctx, func(q *store.Queries) error {
+		return q.AddComment(ctx, store.CommentRecord{ID: cid, MomentID: id, UserID: a.UserID, ReplyTo: replyTo, Body: sealed, CreatedAt: now})
+	}); err != nil {
+		return Comment{}, s.Internal(ctx, "comment", err)
+	}
+	if m.AuthorID != a.UserID {
+		s.Publish(ctx, []string{m.AuthorID}, map[string]any{"type": "moment_comment", "moment_id": id, "comment_id": cid, "user_id": a.UserID})
+	}
+	me, _ := s.LookupProfile(ctx, s.DB.Read(), a.UserID)
+	return Comment{ID: cid, ReplyTo: replyTo, User: me, Text: text, CreatedAt: now}, nil
+}
+
+// DeleteComment deletes a comment: its writer or the post's author may.
+func (s *Service) DeleteComment(ctx context.Context, a kernel.Auth, momentID, commentID string) error {
+	q := s.DB.Read()
+	c, err := q.FindComment(ctx, commentID)
+	if err != nil || c.MomentID != momentID {
+		return tkesj.ErrNotFound("comment")
+	}
+	m, err := q.FindMoment(ctx, momentID)
+	if err != nil || (c.UserID != a.UserID && m.AuthorID != a.UserID) {
+		return tkesj.ErrNotFound("comment")
+	}
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.DeleteComment(ctx, commentID) }); err != nil {
+		return s.Internal(ctx, "delete comment", err)
+	}
+	return nil
+}
+
+// SetMomentPref hides the caller's posts from someone ("hide") or hides
+// someone's posts from the caller ("mute") (R-MOM-2).
+func (s *Service) SetMomentPref(ctx context.Context, a kernel.Auth, target, kind string, on bool) error {
+	if kind != "hide" && kind != "mute" {
+		return tkesj.ErrNotFound("preference")
+	}
+	if target == a.UserID {
+		return tkesj.Errorf(tkesj.EInvalid, "invalid_target", "name someone other than yourself")
+	}
+	if _, err := s.LookupProfile(ctx, s.DB.Read(), target); err != nil {
+		return tkesj.ErrNotFound("user")
+	}
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.SetMomentPref(ctx, a.UserID, target, kind, on) }); err != nil {
+		return s.Internal(ctx, "moment preference", err)
+	}
+	return nil
+}
+
+// momentMediaVisible reports whether viewer may see a post carrying the media.
+func (s *Service) MomentMediaVisible(ctx context.Context, q *store.Queries, mediaID, viewerID string) (bool, error) {
+	ids, err := q.MomentsWithMedia(ctx, mediaID)
+	if err != nil || len(ids) == 0 {
+		return false, err
+	}
+	v, err := s.NewViewer(ctx, q, viewerID)
+	if err != nil {
+		return false, err
+	}
+	for _, id := range ids {
+		if _, err := s.VisibleMoment(ctx, q, v, id); err == nil {
+			return true, nil
+		}
+	}
+	return false, nil
+}

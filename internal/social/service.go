@@ -1,0 +1,35 @@
+// Package social is the social capability: finding people, friend requests,
+// contacts, remarks and blocks, profiles and settings, and Moments (posts,
+// likes, comments and who may see them). messaging, media, compliance and
+// internal/service may import it; it builds on accounts and the kernel.
+package social
+
+import (
+	"time"
+
+	"github.com/tkesj/tkesj/internal/accounts"
+	"github.com/tkesj/tkesj/internal/kernel"
+	"github.com/tkesj/tkesj/internal/ratelimit"
+)
+
+// accountsService is embedded under its own name so its methods read as ours.
+type accountsService = accounts.Service
+
+// Service is the social capability. It is safe for concurrent use.
+type Service struct {
+	*kernel.Core
+	*accountsService
+
+	searches       *ratelimit.Limiter
+	friendRequests *ratelimit.Limiter
+}
+
+// New returns the social capability on core.
+func New(core *kernel.Core, a *accounts.Service) *Service {
+	return &Service{
+		Core:            core,
+		accountsService: a,
+		searches:        ratelimit.New(30, time.Minute, 0),
+		friendRequests:  ratelimit.New(300, time.Hour, 0),
+	}
+}
