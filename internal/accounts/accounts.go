@@ -102,7 +102,7 @@ func (s *Service) RequestCode(ctx context.Context, rawPhone, purpose, clientIP s
 	return s.IssueCode(ctx, phone, purpose, purpose)
 }
 
-// issueCode stores a fresh code for phone under purpose and sends it,
+// IssueCode stores a fresh code for phone under purpose and sends it,
 // telling the gateway sendAs as its purpose.
 func (s *Service) IssueCode(ctx context.Context, phone, purpose, sendAs string) error {
 	code, err := sixDigits()
@@ -133,7 +133,7 @@ func sixDigits() (string, error) {
 
 var errCodeMismatch = tkesj.Errorf(tkesj.EInvalid, "code_mismatch", "the code is wrong or has expired; request a new one")
 
-// consumeCode checks code for phone and purpose and burns it when it matches.
+// ConsumeCode checks code for phone and purpose and burns it when it matches.
 // A wrong try is counted (and committed); the last allowed wrong try burns it.
 func (s *Service) ConsumeCode(ctx context.Context, phone, purpose, code string) error {
 	return s.checkCode(ctx, phone, purpose, code, true)
@@ -347,7 +347,7 @@ func ProfileOf(u tkesj.User) profile {
 	return profile{Username: u.Username, Phone: u.Phone, Nickname: u.Nickname, Gender: u.Gender, AvatarID: u.AvatarID, BirthDate: u.BirthDate}
 }
 
-// startSession records the device and a new session on it; it returns the token.
+// StartSession records the device and a new session on it; it returns the token.
 func (s *Service) StartSession(ctx context.Context, q *store.Queries, userID string, dev tkesj.Device) (string, error) {
 	now := s.Now()
 	dev.CreatedAt, dev.LastSeenAt = now, now

@@ -64,7 +64,7 @@ func (s *Service) DecisionView(ctx context.Context, r store.DecisionRecord) Deci
 	return d
 }
 
-// limitedFor answers a person who hit a rate limit and records the decision
+// LimitedFor answers a person who hit a rate limit and records the decision
 // (R-ADM-1) — at most once per rule per person every 10 minutes, so a flood
 // of refused calls cannot flood the person's decision list.
 func (s *Service) LimitedFor(ctx context.Context, userID, rule, what string, wait time.Duration) error {

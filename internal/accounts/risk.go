@@ -72,7 +72,7 @@ func (f *failures) reset(key string) {
 	f.mu.Unlock()
 }
 
-// networkOf is the network an address belongs to: its /24 (IPv4) or /48 (IPv6).
+// NetworkOf is the network an address belongs to: its /24 (IPv4) or /48 (IPv6).
 func NetworkOf(ip string) string {
 	p := net.ParseIP(ip)
 	switch {

@@ -21,9 +21,10 @@ type Auth struct {
 	TokenHash     []byte
 }
 
+// ErrBadToken is what a caller without a valid session gets.
 var ErrBadToken = tkesj.Errorf(tkesj.EUnauthenticated, "unauthenticated", "sign in again: the session is missing, signed out or expired")
 
-// requireActive refuses people who may not chat or post yet: minors waiting
+// RequireActive refuses people who may not chat or post yet: minors waiting
 // for a guardian (R-MIN-1) and frozen accounts (R-SEC-3).
 func (s *Core) RequireActive(ctx context.Context, a Auth) error {
 	status := a.Status // read with the session on this very request
@@ -51,7 +52,7 @@ type Restriction struct {
 	DecisionID string
 }
 
-// restrictions lists a person's moderation restrictions in force.
+// Restrictions lists a person's moderation restrictions in force.
 func (s *Core) Restrictions(ctx context.Context, userID string) ([]Restriction, error) {
 	recs, err := s.DB.Read().ActiveRestrictions(ctx, userID, s.Now())
 	if err != nil {
@@ -64,7 +65,7 @@ func (s *Core) Restrictions(ctx context.Context, userID string) ([]Restriction, 
 	return out, nil
 }
 
-// checkRestrictions refuses sending, posting and commenting while a
+// CheckRestrictions refuses sending, posting and commenting while a
 // moderation restriction or ban is in force (called by requireActive).
 func (s *Core) CheckRestrictions(ctx context.Context, userID string) error {
 	rs, err := s.Restrictions(ctx, userID)
@@ -83,7 +84,7 @@ func (s *Core) CheckRestrictions(ctx context.Context, userID string) error {
 	return nil
 }
 
-// canMessage says whether from may start or continue a direct chat with to:
+// CanMessage says whether from may start or continue a direct chat with to:
 // only friends, and never across a block.
 func (s *Core) CanMessage(ctx context.Context, q *store.Queries, from, to string) error {
 	// Friendship rows go with their accounts, so friends exist; only a

@@ -7,7 +7,7 @@ import (
 	"github.com/tkesj/tkesj"
 )
 
-// publish encodes frame once and hands it to the bus for users' connections.
+// Publish encodes frame once and hands it to the bus for users' connections.
 // Delivery is best effort by design: the message is already stored, and a
 // client that misses the event finds it by seq when it syncs.
 func (s *Core) Publish(ctx context.Context, users []string, frame any) {
@@ -24,7 +24,7 @@ func (s *Core) Publish(ctx context.Context, users []string, frame any) {
 	}
 }
 
-// publishToMembers publishes frame to a conversation's current members.
+// PublishToMembers publishes frame to a conversation's current members.
 func (s *Core) PublishToMembers(ctx context.Context, convID string, frame any) {
 	ids, err := s.DB.Read().MemberIDs(ctx, convID)
 	if err != nil {
@@ -34,7 +34,7 @@ func (s *Core) PublishToMembers(ctx context.Context, convID string, frame any) {
 	s.Publish(ctx, ids, frame)
 }
 
-// closeConnections tells every node to close a person's sockets: of one
+// CloseConnections tells every node to close a person's sockets: of one
 // device, or all of them when deviceIdx is nil.
 func (s *Core) CloseConnections(ctx context.Context, userID string, deviceIdx []byte) {
 	if s.Bus == nil {
@@ -49,7 +49,7 @@ func (s *Core) CloseConnections(ctx context.Context, userID string, deviceIdx []
 	}
 }
 
-// broadcast publishes frame to every account, a page of ids per event.
+// Broadcast publishes frame to every account, a page of ids per event.
 func (s *Core) Broadcast(ctx context.Context, frame any) {
 	after := ""
 	for {

@@ -71,7 +71,7 @@ func (s *Service) sealStream(ctx context.Context, owner, mediaID string, r io.Re
 	}
 }
 
-// openStream decrypts a sealed blob to w, skipping the first skip bytes of
+// OpenStream decrypts a sealed blob to w, skipping the first skip bytes of
 // plaintext and writing at most limit bytes (limit < 0: all).
 func (s *Service) OpenStream(ctx context.Context, owner, mediaID string, r io.Reader, w io.Writer, skip, limit int64) error {
 	br := bufio.NewReaderSize(r, ChunkSize+sealOverhead)
@@ -120,7 +120,7 @@ func (s *Service) OpenStream(ctx context.Context, owner, mediaID string, r io.Re
 	}
 }
 
-// storeBlob seals r and puts it under key.
+// StoreBlob seals r and puts it under key.
 func (s *Service) StoreBlob(ctx context.Context, owner, key string, r io.Reader) (int64, error) {
 	pr, pw := io.Pipe()
 	var size int64

@@ -151,7 +151,7 @@ func groupName(name string) (string, error) {
 	return name, nil
 }
 
-// member returns the caller's membership, or not_found for a conversation
+// Member returns the caller's membership, or not_found for a conversation
 // they are not in (which is also the answer when it does not exist).
 func (s *Service) Member(ctx context.Context, q *store.Queries, a kernel.Auth, convID string) (store.MemberRecord, error) {
 	m, err := q.FindMember(ctx, convID, a.UserID)
@@ -375,7 +375,7 @@ func (s *Service) RemoveMember(ctx context.Context, a kernel.Auth, id, userID st
 	return nil
 }
 
-// passOwnership gives a group whose owner left a new owner: the first admin,
+// PassOwnership gives a group whose owner left a new owner: the first admin,
 // else the first member; an empty group is deleted with its key.
 func (s *Service) PassOwnership(ctx context.Context, q *store.Queries, id string) error {
 	ms, err := q.Members(ctx, id)

@@ -239,7 +239,7 @@ func mediaFits(msgKind, mediaKind string) bool {
 	return msgKind == mediaKind
 }
 
-// messageView opens a stored message for display. A message whose sender's
+// MessageView opens a stored message for display. A message whose sender's
 // key is destroyed shows as from a deleted account, with nothing of its content.
 func (s *Service) MessageView(ctx context.Context, r store.MessageRecord) Message {
 	m := Message{ID: r.ID, ConversationID: r.ConvID, Seq: r.Seq, SenderID: r.SenderID, ClientID: r.ClientID, Kind: r.Kind, SentAt: r.SentAt, Recalled: r.Recalled}

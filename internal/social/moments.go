@@ -136,7 +136,7 @@ func (s *Service) CreateMoment(ctx context.Context, a kernel.Auth, in MomentInpu
 	return Moment{ID: id, Author: me, Text: in.Text, Media: media, Location: in.Location, Visibility: in.Visibility, Users: users, CreatedAt: now}, nil
 }
 
-// viewer caches what the visibility rules need about one viewer.
+// Viewer caches what the visibility rules need about one viewer.
 type Viewer struct {
 	id       string
 	friends  map[string]bool
@@ -296,7 +296,7 @@ func (s *Service) preloadRanges(ctx context.Context, q *store.Queries, v *Viewer
 	}
 }
 
-// visibleMoment returns a post the caller may see, or not_found.
+// VisibleMoment returns a post the caller may see, or not_found.
 func (s *Service) VisibleMoment(ctx context.Context, q *store.Queries, v *Viewer, id string) (store.MomentRecord, error) {
 	m, err := q.FindMoment(ctx, id)
 	if err != nil {
@@ -564,7 +564,7 @@ func (s *Service) SetMomentPref(ctx context.Context, a kernel.Auth, target, kind
 	return nil
 }
 
-// momentMediaVisible reports whether viewer may see a post carrying the media.
+// MomentMediaVisible reports whether viewer may see a post carrying the media.
 func (s *Service) MomentMediaVisible(ctx context.Context, q *store.Queries, mediaID, viewerID string) (bool, error) {
 	ids, err := q.MomentsWithMedia(ctx, mediaID)
 	if err != nil || len(ids) == 0 {

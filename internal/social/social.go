@@ -88,7 +88,7 @@ type Profile struct {
 	Remark                                   string // the viewer's own remark for this person
 }
 
-// profile opens a user's public profile; not_found when the user is gone.
+// LookupProfile opens a user's public profile; not_found when the user is gone.
 func (s *Service) LookupProfile(ctx context.Context, q *store.Queries, id string) (Profile, error) {
 	rec, err := q.FindUserByID(ctx, id)
 	if err != nil {
