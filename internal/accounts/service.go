@@ -34,7 +34,7 @@ func New(core *kernel.Core, codes tkesj.CodeSender) *Service {
 	if cfg.PasswordParams != nil {
 		params = *cfg.PasswordParams
 	}
-	return &Service{
+	s := &Service{
 		Core:          core,
 		Codes:         codes,
 		Hasher:        passhash.New(params, cfg.HashConcurrency),
@@ -43,4 +43,6 @@ func New(core *kernel.Core, codes tkesj.CodeSender) *Service {
 		fails:         newFailures(),
 		decisionNotes: ratelimit.New(1, 10*time.Minute, 0),
 	}
+	s.registerPersonalData()
+	return s
 }

@@ -59,43 +59,34 @@ func (s *Service) DestroyAccount(ctx context.Context, a kernel.Auth, in DestroyI
 	if err != nil {
 		return s.Internal(ctx, "destroy key", err)
 	}
-	var groups, archives []string
+	// Every capability's erasure duties, from the registry: blobs named by
+	// rows that go are noted first and deleted after the commit.
+	var archives []string
+	var afters []func(context.Context)
 	err = s.DB.Update(ctx, func(q *store.Queries) error {
-		// Export archives are blobs named by rows that go with the account:
-		// note them now, delete them once the rows are gone.
-		var err error
-		if archives, err = exportBlobKeys(ctx, q, a.UserID); err != nil {
-			return err
-		}
-		// Groups they own pass to the next admin, else the next member.
-		cs, ms, err := q.ConversationsOf(ctx, a.UserID)
-		if err != nil {
-			return err
-		}
-		for i, c := range cs {
-			if c.Kind != "group" {
-				continue
-			}
-			groups = append(groups, c.ID)
-			if _, err := q.RemoveMember(ctx, c.ID, a.UserID); err != nil {
-				return err
-			}
-			if ms[i].Role == "owner" {
-				if err := s.PassOwnership(ctx, q, c.ID); err != nil {
+		archives, afters = nil, nil // a retried transaction starts afresh
+		for _, d := range s.Personal.All() {
+			if d.Erase.Blobs != nil {
+				keys, err := d.Erase.Blobs(ctx, q, a.UserID)
+				if err != nil {
 					return err
+				}
+				archives = append(archives, keys...)
+			}
+			if d.Erase.Destroy != nil {
+				after, err := d.Erase.Destroy(ctx, q, a.UserID)
+				if err != nil {
+					return err
+				}
+				if after != nil {
+					afters = append(afters, after)
 				}
 			}
 		}
-		// Their words leave the search index with their bodies, in the
-		// purge's bounded batches (R-DEL-4): the key is gone already, so no
-		// search can match them meanwhile, and a large account no longer
-		// holds the writer for a million index rows here.
-		// Recipients that got their data are told to delete it (R-SHR-3,
-		// R-DEL-4): the notices go from the worker in sharing.go.
-		if err := s.noticeRecipients(ctx, q, a.UserID); err != nil {
-			return err
-		}
-		if _, err = q.DeleteUser(ctx, a.UserID); err != nil {
+		// Message bodies and uploads go in the purge's bounded batches
+		// (their Erase.Purge): the key is gone already, so nothing of theirs
+		// reads meanwhile, and a large account does not hold the writer here.
+		if _, err := q.DeleteUser(ctx, a.UserID); err != nil {
 			return err
 		}
 		return q.EnqueuePurge(ctx, a.UserID, s.Now())
@@ -113,8 +104,8 @@ func (s *Service) DestroyAccount(ctx context.Context, a kernel.Auth, in DestroyI
 	case s.purgeNow <- struct{}{}:
 	default:
 	}
-	for _, id := range groups {
-		s.PublishToMembers(ctx, id, map[string]any{"type": "conversation", "conversation_id": id, "event": "members_changed"})
+	for _, after := range afters {
+		after(ctx)
 	}
 	s.Log.InfoContext(ctx, "account destroyed", "user", a.UserID)
 	return nil

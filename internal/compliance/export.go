@@ -3,14 +3,11 @@ package compliance
 import (
 	"archive/zip"
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
 	"io"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,8 +15,6 @@ import (
 	"github.com/tkesj/tkesj/internal/kernel"
 	"github.com/tkesj/tkesj/internal/keyring"
 	"github.com/tkesj/tkesj/internal/media"
-	"github.com/tkesj/tkesj/internal/messaging"
-	"github.com/tkesj/tkesj/internal/social"
 	"github.com/tkesj/tkesj/internal/store"
 )
 
@@ -405,8 +400,8 @@ func (s *Service) runExport(j *exportJobs, rec store.ExportRecord) {
 	start := time.Now()
 	st, err := s.buildExport(ctx, rec)
 	if err == nil {
-		s.Log.Info("export ready", "export", rec.ID, "bytes", st.size, "messages", st.counts["messages"],
-			"media", st.counts["media"], "missing", len(st.missing), "ms", time.Since(start).Milliseconds())
+		s.Log.Info("export ready", "export", rec.ID, "bytes", st.size, "messages", st.counts()["messages"],
+			"media", st.counts()["media"], "missing", st.counts()["missing"], "ms", time.Since(start).Milliseconds())
 	}
 	s.finishExport(rec, st.size, err)
 }
@@ -440,40 +435,28 @@ func (s *Service) finishExport(rec store.ExportRecord, size int64, buildErr erro
 	}
 }
 
-// exportState is what the archive holds so far: the manifest in the making.
+// exportState is an export in the making: the archive, and its size once stored.
 type exportState struct {
-	zw      *zip.Writer
-	created time.Time
-	files   []exportFileEntry
-	counts  map[string]int
-	missing []exportMissing
-	size    int64
+	x    *kernel.Archive
+	size int64
 }
 
-type exportFileEntry struct {
-	Path           string `json:"path"`
-	Kind           string `json:"kind"`
-	Count          int    `json:"count"`
-	ConversationID string `json:"conversation_id,omitempty"`
-	MediaID        string `json:"media_id,omitempty"`
-	Mime           string `json:"mime,omitempty"`
-	Bytes          int64  `json:"bytes,omitempty"`
-}
-
-type exportMissing struct {
-	Path    string `json:"path,omitempty"`
-	MediaID string `json:"media_id,omitempty"`
-	Reason  string `json:"reason"`
+// counts returns the archive's counts so far (none before it started).
+func (st *exportState) counts() map[string]int {
+	if st.x == nil {
+		return map[string]int{}
+	}
+	return st.x.Counts()
 }
 
 // buildExport writes the archive through the sealer into the blob store and
 // returns what it holds.
 func (s *Service) buildExport(ctx context.Context, rec store.ExportRecord) (*exportState, error) {
-	st := &exportState{created: rec.CreatedAt, counts: map[string]int{}}
+	st := &exportState{}
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := s.writeExport(ctx, kernel.Auth{UserID: rec.UserID}, st, pw)
+		err := s.writeExport(ctx, kernel.Auth{UserID: rec.UserID}, rec.CreatedAt, st, pw)
 		pw.CloseWithError(err) // nil: the sealer sees the end of the archive
 		done <- err
 	}()
@@ -489,473 +472,61 @@ func (s *Service) buildExport(ctx context.Context, rec store.ExportRecord) (*exp
 	return st, nil
 }
 
-// writeExport writes the whole zip to w, section by section. A part that
-// cannot be read goes into manifest.missing; only an unreadable profile (the
-// account is gone) or a broken archive stream fails the export.
-func (s *Service) writeExport(ctx context.Context, a kernel.Auth, st *exportState, w io.Writer) error {
+// writeExport writes the whole zip to w: the sections of every registered
+// kind of personal data (kernel.PersonalData.Export), in export order, then
+// the manifest and index. A part that cannot be read goes into
+// manifest.missing; only an unreadable profile (the account is gone) or a
+// broken archive stream fails the export.
+func (s *Service) writeExport(ctx context.Context, a kernel.Auth, created time.Time, st *exportState, w io.Writer) error {
 	bw := bufio.NewWriterSize(w, media.ChunkSize)
-	st.zw = zip.NewWriter(bw)
-	st.zw.SetComment("tkesj personal data export; open index.html")
+	zw := zip.NewWriter(bw)
+	zw.SetComment("tkesj personal data export; open index.html")
 	me, err := s.Me(ctx, a)
 	if err != nil {
 		return fmt.Errorf("export profile: %w", err)
 	}
-	q := s.DB.Read()
-	media, err := q.MediaOf(ctx, a.UserID)
+	paths, err := s.MediaPaths(ctx, a.UserID)
 	if err != nil {
 		return fmt.Errorf("export media list: %w", err)
 	}
-	paths := map[string]string{} // media id -> path in the archive
-	for _, m := range media {
-		paths[m.ID] = "media/" + m.ID + "." + extensionOf(m.Mime)
-	}
-
-	prof := map[string]any{"id": me.ID, "username": me.Username, "nickname": me.Nickname, "gender": me.Gender, "phone": me.Phone,
-		"status": string(me.Status), "created_at": me.CreatedAt.Format(time.RFC3339)}
-	if me.BirthDate != "" {
-		prof["birth_date"] = me.BirthDate
-	}
-	if me.AvatarID != "" {
-		prof["avatar"] = map[string]any{"media_id": me.AvatarID, "path": paths[me.AvatarID]}
-	}
-	if err := st.json("profile.json", "profile", 1, prof); err != nil {
-		return err
-	}
-
-	if err := s.exportDevices(ctx, a, st); err != nil {
-		return err
-	}
-	if err := s.exportContacts(ctx, a, st); err != nil {
-		return err
-	}
-	if err := s.exportFriendRequests(ctx, a, st); err != nil {
-		return err
-	}
-	if err := s.exportSettings(ctx, a, st); err != nil {
-		return err
-	}
-	if cs, err := s.Consents(ctx, a); err != nil {
-		st.lost("consents.json", "", "read_failed")
-	} else {
-		out := make([]map[string]any, 0, len(cs))
-		for _, c := range cs {
-			out = append(out, map[string]any{"kind": c.Kind, "subject": c.Subject, "granted": c.Granted, "purpose": c.Purpose,
-				"policy_version": c.PolicyVersion, "method": c.Method, "at": c.At.Format(time.RFC3339Nano)})
+	x := kernel.NewArchive(zw, created, me.AvatarID, paths)
+	st.x = x
+	for _, d := range s.Personal.All() {
+		if d.Export == nil {
+			continue
 		}
-		st.counts["consents"] = len(out)
-		if err := st.json("consents.json", "consents", len(out), map[string]any{"consents": out}); err != nil {
-			return err
+		if err := d.Export(ctx, a, x); err != nil {
+			return fmt.Errorf("export %s: %w", d.Name, err)
 		}
 	}
-	convs, err := s.exportConversations(ctx, a, st, paths)
-	if err != nil {
+	if err := s.exportIndex(x, me); err != nil {
 		return err
 	}
-	if err := s.exportMoments(ctx, a, st, paths); err != nil {
-		return err
-	}
-	if err := s.exportTicketsAndSharing(ctx, a, st); err != nil {
-		return err
-	}
-	items, err := s.exportMedia(ctx, a, st, media, me.AvatarID, paths)
-	if err != nil {
-		return err
-	}
-	if err := s.exportIndex(st, me, convs, items); err != nil {
-		return err
-	}
-	if err := st.zw.Close(); err != nil {
+	if err := zw.Close(); err != nil {
 		return err
 	}
 	return bw.Flush()
 }
 
-func (st *exportState) lost(path, mediaID, reason string) {
-	st.missing = append(st.missing, exportMissing{Path: path, MediaID: mediaID, Reason: reason})
-}
-
-// create starts a file in the archive; compress is false for media that is
-// compressed already.
-func (st *exportState) create(path string, compress bool) (io.Writer, error) {
-	h := &zip.FileHeader{Name: path, Method: zip.Deflate, Modified: st.created}
-	if !compress {
-		h.Method = zip.Store
-	}
-	return st.zw.CreateHeader(h)
-}
-
-// json writes v as an indented JSON file and lists it in the manifest.
-func (st *exportState) json(path, kind string, count int, v any) error {
-	f, err := st.create(path, true)
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(f)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false) // people read these files; "<" stays "<"
-	if err := enc.Encode(v); err != nil {
-		return err
-	}
-	st.files = append(st.files, exportFileEntry{Path: path, Kind: kind, Count: count})
-	return nil
-}
-
-func (s *Service) exportDevices(ctx context.Context, a kernel.Auth, st *exportState) error {
-	ds, err := s.Devices(ctx, a)
-	if err != nil {
-		st.lost("devices.json", "", "read_failed")
-		return nil
-	}
-	out := make([]map[string]any, 0, len(ds))
-	for _, d := range ds {
-		out = append(out, map[string]any{"id": d.ID, "model": d.Model, "os": d.OS, "app_version": d.AppVersion, "network": d.Network,
-			"login_ip": d.LoginIP, "created_at": d.CreatedAt.Format(time.RFC3339), "last_seen_at": d.LastSeenAt.Format(time.RFC3339)})
-	}
-	st.counts["devices"] = len(out)
-	return st.json("devices.json", "devices", len(out), map[string]any{
-		"about":   "your devices and login history: when each device first signed in (created_at), when it was last used (last_seen_at) and the IP address of its latest sign-in (login_ip)",
-		"devices": out,
-	})
-}
-
-func profileMap(p social.Profile) map[string]any {
-	j := map[string]any{"id": p.ID, "username": p.Username, "nickname": p.Nickname, "gender": p.Gender}
-	if p.Remark != "" {
-		j["remark"] = p.Remark
-	}
-	return j
-}
-
-func (s *Service) exportContacts(ctx context.Context, a kernel.Auth, st *exportState) error {
-	if cs, err := s.Contacts(ctx, a); err != nil {
-		st.lost("contacts.json", "", "read_failed")
-	} else {
-		out := make([]map[string]any, 0, len(cs))
-		for _, c := range cs {
-			out = append(out, profileMap(c))
-		}
-		st.counts["contacts"] = len(out)
-		if err := st.json("contacts.json", "contacts", len(out), map[string]any{"contacts": out}); err != nil {
-			return err
-		}
-	}
-	bs, err := s.Blocked(ctx, a)
-	if err != nil {
-		st.lost("blocked.json", "", "read_failed")
-		return nil
-	}
-	out := make([]map[string]any, 0, len(bs))
-	for _, b := range bs {
-		out = append(out, profileMap(b))
-	}
-	st.counts["blocked"] = len(out)
-	return st.json("blocked.json", "blocked", len(out), map[string]any{"blocked": out})
-}
-
-// exportFriendRequests lists every stored request to or from the person,
-// including those whose other side has since destroyed their account.
-func (s *Service) exportFriendRequests(ctx context.Context, a kernel.Auth, st *exportState) error {
-	q := s.DB.Read()
-	recs, err := q.FriendRequests(ctx, a.UserID, 100_000)
-	if err != nil {
-		st.lost("friend_requests.json", "", "read_failed")
-		return nil
-	}
-	now := s.Now()
-	out := make([]map[string]any, 0, len(recs))
-	for _, r := range recs {
-		status := r.Status
-		if status == "pending" && !now.Before(r.ExpiresAt) {
-			status = "expired"
-		}
-		j := map[string]any{"id": r.ID, "from": r.FromID, "to": r.ToID, "status": status,
-			"created_at": r.CreatedAt.Format(time.RFC3339), "expires_at": r.ExpiresAt.Format(time.RFC3339)}
-		var greeting string
-		if err := s.Open(ctx, r.FromID, "friend_requests/greeting", r.Greeting, &greeting); err == nil && greeting != "" {
-			j["greeting"] = greeting
-		}
-		other := r.ToID
-		if other == a.UserID {
-			other = r.FromID
-		}
-		if p, err := s.LookupProfile(ctx, q, other); err == nil {
-			j["other_user"] = profileMap(p)
-		} else {
-			j["other_user"] = map[string]any{"id": other, "deleted": true}
-		}
-		out = append(out, j)
-	}
-	st.counts["friend_requests"] = len(out)
-	return st.json("friend_requests.json", "friend_requests", len(out), map[string]any{"friend_requests": out})
-}
-
-func (s *Service) exportSettings(ctx context.Context, a kernel.Auth, st *exportState) error {
-	set, err := s.Settings(ctx, a)
-	if err != nil {
-		st.lost("settings.json", "", "read_failed")
-		return nil
-	}
-	perms, err := s.Permissions(ctx, a)
-	if err != nil {
-		perms = nil
-		st.lost("settings.json#permissions", "", "read_failed")
-	}
-	return st.json("settings.json", "settings", 1, map[string]any{
-		"privacy": map[string]any{"found_by_phone": set.FoundByPhone, "found_by_username": set.FoundByUsername,
-			"friend_requests_need_approval": set.FriendRequestsNeedApproval, "moments_range": set.MomentsRange},
-		"notifications": map[string]any{"push_enabled": set.PushEnabled, "push_show_text": set.PushShowText},
-		"permissions":   perms,
-	})
-}
-
-// exportConv is a conversation as the index lists it.
-type exportConv struct {
-	ID, Kind, Title, Path string
-	Count                 int
-}
-
-// exportConversations writes each conversation's messages to
-// messages/<id>.json, page by page through Messages (so exactly what the
-// person can still see: after they joined, minus what they deleted for
-// themselves), then conversations.json with members' public profiles.
-func (s *Service) exportConversations(ctx context.Context, a kernel.Auth, st *exportState, paths map[string]string) ([]exportConv, error) {
-	cs, err := s.Conversations(ctx, a)
-	if err != nil {
-		st.lost("conversations.json", "", "read_failed")
-		return nil, nil
-	}
-	var index []exportConv
-	out := make([]map[string]any, 0, len(cs))
-	for _, c := range cs {
-		path := "messages/" + c.ID + ".json"
-		j := map[string]any{"id": c.ID, "kind": c.Kind, "role": c.Role, "muted": c.Muted, "messages_path": path}
-		title := c.Name
-		if c.Kind == "group" {
-			j["name"], j["announcement"] = c.Name, c.Announcement
-			st.counts["groups"]++
-		} else if c.Peer != nil {
-			if c.Peer.Username == "" {
-				j["peer"] = map[string]any{"id": c.Peer.ID, "deleted": true}
-				title = "(deleted account)"
-			} else {
-				j["peer"] = profileMap(*c.Peer)
-				title = c.Peer.Nickname
-			}
-		}
-		if full, err := s.Conversation(ctx, a, c.ID); err == nil {
-			ms := make([]map[string]any, 0, len(full.Members))
-			for _, m := range full.Members {
-				mj := profileMap(m.Profile)
-				mj["role"] = m.Role
-				ms = append(ms, mj)
-			}
-			j["members"] = ms
-		} else if tkesj.ErrorKindOf(err) != tkesj.ENotFound {
-			st.lost("conversations.json#"+c.ID+"/members", "", "read_failed")
-		}
-		n, err := s.exportMessages(ctx, a, st, c, path, paths)
-		if err != nil {
-			return nil, err
-		}
-		j["message_count"] = n
-		st.counts["messages"] += n
-		out = append(out, j)
-		index = append(index, exportConv{ID: c.ID, Kind: c.Kind, Title: title, Path: path, Count: n})
-	}
-	st.counts["conversations"] = len(out)
-	return index, st.json("conversations.json", "conversations", len(out), map[string]any{"conversations": out})
-}
-
-// exportMessages streams one conversation, oldest first. A page that cannot
-// be read ends the file early and is listed as missing.
-func (s *Service) exportMessages(ctx context.Context, a kernel.Auth, st *exportState, c messaging.Conversation, path string, paths map[string]string) (int, error) {
-	f, err := st.create(path, true)
-	if err != nil {
-		return 0, err
-	}
-	head, _ := json.Marshal(map[string]any{"conversation_id": c.ID, "kind": c.Kind})
-	if _, err := fmt.Fprintf(f, "%s,\n \"messages\": [", head[:len(head)-1]); err != nil {
-		return 0, err
-	}
-	var line bytes.Buffer
-	enc := json.NewEncoder(&line)
-	enc.SetEscapeHTML(false)
-	n := 0
-	var after int64
-	for {
-		page, err := s.Messages(ctx, a, c.ID, after, 0, exportPageSize)
-		if err != nil {
-			if ctx.Err() != nil {
-				return 0, ctx.Err()
-			}
-			st.lost(path, "", "incomplete")
-			break
-		}
-		for _, m := range page {
-			j := messaging.MessageJSON(m)
-			if m.Media != nil {
-				if p, ok := paths[m.Media.ID]; ok {
-					j["media_path"] = p
-				}
-			}
-			line.Reset()
-			if n == 0 {
-				line.WriteString("\n  ")
-			} else {
-				line.WriteString(",\n  ")
-			}
-			if err := enc.Encode(j); err != nil {
-				return 0, err
-			}
-			line.Truncate(line.Len() - 1) // Encode's newline
-			if _, err := f.Write(line.Bytes()); err != nil {
-				return 0, err
-			}
-			n++
-			after = m.Seq
-		}
-		if len(page) < exportPageSize {
-			break
-		}
-	}
-	if _, err := io.WriteString(f, "\n ]\n}\n"); err != nil {
-		return 0, err
-	}
-	st.files = append(st.files, exportFileEntry{Path: path, Kind: "messages", Count: n, ConversationID: c.ID})
-	return n, nil
-}
-
-// exportItem is a media file as the index lists it.
-type exportItem struct {
-	ID, Kind, Mime, Path string
-	Size                 int64
-	Avatar               bool
-}
-
-// exportMedia copies the person's uploads into media/. Each is read twice:
-// once to check that every chunk opens (a missing blob or a chunk that fails
-// to decrypt puts it in manifest.missing instead of a cut-off file in the
-// zip), then into the archive. Both passes stream chunk by chunk.
-func (s *Service) exportMedia(ctx context.Context, a kernel.Auth, st *exportState, media []store.MediaRecord, avatarID string, paths map[string]string) ([]exportItem, error) {
-	var items []exportItem
-	list := make([]map[string]any, 0, len(media))
-	for _, m := range media {
-		path := paths[m.ID]
-		j := map[string]any{"id": m.ID, "kind": m.Kind, "mime": m.Mime, "size": m.Size, "created_at": m.CreatedAt.Format(time.RFC3339)}
-		var meta map[string]any
-		if json.Unmarshal([]byte(m.Meta), &meta) == nil && len(meta) > 0 {
-			j["meta"] = meta
-		}
-		if m.ID == avatarID {
-			j["avatar"] = true
-		}
-		reason := s.checkBlob(ctx, a.UserID, m.ID)
-		if reason == "" {
-			f, err := st.create(path, !strings.HasPrefix(m.Mime, "image/") && !strings.HasPrefix(m.Mime, "video/") && !strings.HasPrefix(m.Mime, "audio/"))
-			if err != nil {
-				return nil, err
-			}
-			cw := &countWriter{w: f}
-			rc, err := s.Blobs.Get(ctx, m.ID)
-			if err == nil {
-				err = s.OpenStream(ctx, a.UserID, m.ID, rc, cw, 0, -1)
-				rc.Close()
-			}
-			if err != nil {
-				if ctx.Err() != nil || cw.err != nil {
-					return nil, errors.Join(ctx.Err(), cw.err, err)
-				}
-				reason = "read_failed" // it changed between the passes; what was written is cut off
-			} else {
-				st.files = append(st.files, exportFileEntry{Path: path, Kind: "media", Count: 1, MediaID: m.ID, Mime: m.Mime, Bytes: cw.n})
-				j["path"] = path
-				items = append(items, exportItem{ID: m.ID, Kind: m.Kind, Mime: m.Mime, Path: path, Size: cw.n, Avatar: m.ID == avatarID})
-				st.counts["media"]++
-			}
-		} else if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if reason != "" {
-			j["missing"] = reason
-			st.lost(path, m.ID, reason)
-		}
-		list = append(list, j)
-	}
-	return items, st.json("media.json", "media_list", len(list), map[string]any{"media": list})
-}
-
-// checkBlob reads a media blob through to the end without keeping it and
-// says why it cannot be exported ("" when it can).
-func (s *Service) checkBlob(ctx context.Context, owner, key string) string {
-	rc, err := s.Blobs.Get(ctx, key)
-	if err != nil {
-		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
-			return "blob_missing"
-		}
-		return "read_failed"
-	}
-	defer rc.Close()
-	if err := s.OpenStream(ctx, owner, key, rc, io.Discard, 0, -1); err != nil {
-		return "unreadable"
-	}
-	return ""
-}
-
-type countWriter struct {
-	w   io.Writer
-	n   int64
-	err error
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	if err != nil {
-		c.err = err
-	}
-	return n, err
-}
-
-// extensionOf names a file by its (sniffed) type.
-func extensionOf(mime string) string {
-	if ext, ok := extensions[mime]; ok {
-		return ext
-	}
-	return "bin"
-}
-
-var extensions = map[string]string{
-	"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp", "image/heic": "heic", "image/avif": "avif",
-	"video/mp4": "mp4", "video/quicktime": "mov", "video/3gpp": "3gp", "video/webm": "webm", "video/ogg": "ogv",
-	"audio/amr-wb": "awb", "audio/amr": "amr", "audio/wav": "wav", "audio/mpeg": "mp3", "audio/aac": "aac", "audio/flac": "flac",
-	"audio/mp4": "m4a", "audio/webm": "weba", "audio/ogg": "ogg",
-	"application/pdf": "pdf", "application/zip": "zip", "application/epub+zip": "epub", "text/plain": "txt",
-	"application/vnd.oasis.opendocument.text":                                   "odt",
-	"application/vnd.oasis.opendocument.spreadsheet":                            "ods",
-	"application/vnd.oasis.opendocument.presentation":                           "odp",
-	"application/vnd.openxmlformats-officedocument.wordprocessingml.document":   "docx",
-	"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":         "xlsx",
-	"application/vnd.openxmlformats-officedocument.presentationml.presentation": "pptx",
-}
-
 // exportIndex writes manifest.json and index.html, last, when every count is known.
-func (s *Service) exportIndex(st *exportState, me tkesj.User, convs []exportConv, items []exportItem) error {
+func (s *Service) exportIndex(x *kernel.Archive, me tkesj.User) error {
 	for _, k := range []string{"devices", "contacts", "blocked", "friend_requests", "consents", "conversations", "groups", "messages", "media"} {
-		st.counts[k] += 0 // every count appears, zero included
+		x.Count(k, 0) // every count appears, zero included
 	}
-	st.counts["missing"] = len(st.missing)
-	st.files = append(st.files, exportFileEntry{Path: "manifest.json", Kind: "manifest", Count: 1}, exportFileEntry{Path: "index.html", Kind: "index", Count: 1})
-	missing := st.missing
+	x.Count("missing", len(x.Missing()))
+	x.List(kernel.ArchiveFile{Path: "manifest.json", Kind: "manifest", Count: 1})
+	x.List(kernel.ArchiveFile{Path: "index.html", Kind: "index", Count: 1})
+	missing := x.Missing()
 	if missing == nil {
-		missing = []exportMissing{}
+		missing = []kernel.ArchiveMissing{}
 	}
-	manifest := map[string]any{"format": exportFormat, "user_id": me.ID, "created_at": st.created.Format(time.RFC3339),
-		"files": st.files, "counts": st.counts, "missing": missing}
-	if err := st.json("manifest.json", "manifest", 1, manifest); err != nil {
+	manifest := map[string]any{"format": exportFormat, "user_id": me.ID, "created_at": x.Created.Format(time.RFC3339),
+		"files": x.Files(), "counts": x.Counts(), "missing": missing}
+	if err := x.JSON("manifest.json", "manifest", 1, manifest); err != nil {
 		return err
 	}
-	st.files = st.files[:len(st.files)-1] // json listed it again
-	f, err := st.create("index.html", true)
+	x.Unlist() // JSON listed it again
+	f, err := x.Create("index.html", true)
 	if err != nil {
 		return err
 	}
@@ -975,13 +546,13 @@ func (s *Service) exportIndex(st *exportState, me tkesj.User, convs []exportConv
 	} {
 		n := 1
 		if e.count != "" {
-			n = st.counts[e.count]
+			n = x.Counts()[e.count]
 		}
 		sections = append(sections, section{e.title, e.path, n})
 	}
 	return exportPage.Execute(f, map[string]any{
-		"Me": me, "Created": st.created.Format("2006-01-02 15:04 MST"), "Sections": sections, "Conversations": convs,
-		"Media": items, "Missing": st.missing, "Messages": st.counts["messages"],
+		"Me": me, "Created": x.Created.Format("2006-01-02 15:04 MST"), "Sections": sections, "Conversations": x.Conversations,
+		"Media": x.Media, "Missing": x.Missing(), "Messages": x.Counts()["messages"],
 	})
 }
 

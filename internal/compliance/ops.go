@@ -409,9 +409,16 @@ func (s *Service) EraseAll(ctx context.Context) (ErasureStats, error) {
 				if _, err := q.RequestDeletion(ctx, id, "", "service_ceased", now); err != nil {
 					return err
 				}
-				keys, err := exportBlobKeys(ctx, q, id)
-				blobs = append(blobs, keys...)
-				return err
+				for _, d := range s.Personal.All() { // blobs named by a person's rows (export archives)
+					if d.Erase.Blobs != nil {
+						keys, err := d.Erase.Blobs(ctx, q, id)
+						if err != nil {
+							return err
+						}
+						blobs = append(blobs, keys...)
+					}
+				}
+				return nil
 			})
 			if err != nil {
 				return st, s.Internal(ctx, "erase", err)
@@ -435,19 +442,20 @@ func (s *Service) EraseAll(ctx context.Context) (ErasureStats, error) {
 		}
 		st.Keys++
 	}
-	after = ""
-	for {
-		ids, err := s.DB.Read().AllMediaIDs(ctx, after, 1000)
-		if err != nil {
-			return st, s.Internal(ctx, "erase media", err)
+	for _, d := range s.Personal.All() { // every blob of a kind (uploads)
+		if d.Erase.AllBlobs == nil {
+			continue
 		}
-		if len(ids) == 0 {
-			break
+		for next := ""; ; {
+			keys, n, err := d.Erase.AllBlobs(ctx, next)
+			if err != nil {
+				return st, s.Internal(ctx, "erase "+d.Name, err)
+			}
+			blobs = append(blobs, keys...)
+			if next = n; next == "" {
+				break
+			}
 		}
-		for _, id := range ids {
-			blobs = append(blobs, id, id+"_t")
-		}
-		after = ids[len(ids)-1]
 	}
 	for _, k := range blobs {
 		if err := s.Blobs.Delete(ctx, k); err != nil {

@@ -7,8 +7,8 @@ import (
 	"github.com/tkesj/tkesj/internal/store"
 )
 
-// purgeBatch bounds one purge transaction, so a large account never holds
-// the writer long enough to stall chat (R-DEL-2).
+// purgeBatch bounds one purge transaction of compliance's own (closed
+// tickets), so it never holds the writer long enough to stall chat.
 const purgeBatch = 500
 
 // PurgeStats says what a purge pass removed.
@@ -17,6 +17,16 @@ type PurgeStats struct {
 	Bodies        int64 // message bodies emptied
 	Media         int   // media files deleted
 	RestoredGhost int   // accounts found in restored data whose key is gone
+}
+
+// add counts n items a registered purge removed under metric.
+func (st *PurgeStats) add(metric string, n int64) {
+	switch metric {
+	case "bodies":
+		st.Bodies += n
+	case "media":
+		st.Media += int(n)
+	}
 }
 
 // Purge finishes the destruction of accounts (R-DEL-2, R-DEL-3): first any
@@ -75,38 +85,24 @@ func (s *Service) Purge(ctx context.Context) (PurgeStats, error) {
 		if err := s.Keys.Destroy(ctx, heldKeyID(id)); err != nil {
 			return st, s.Internal(ctx, "purge held key", err)
 		}
-		for {
-			var n int64
-			err := s.DB.Update(ctx, func(q *store.Queries) (err error) {
-				n, err = q.EmptyMessageBodies(ctx, id, purgeBatch)
-				return err
-			})
-			if err != nil {
-				return st, s.Internal(ctx, "purge bodies", err)
+		// Every capability's deferred erasure, from the registry, in bounded
+		// batches: message bodies (with their search tokens), uploads.
+		for _, d := range s.Personal.All() {
+			if d.Erase.Purge == nil {
+				continue
 			}
-			st.Bodies += n
-			if n < purgeBatch {
-				break
-			}
-			if err := sleepCtx(ctx, time.Millisecond); err != nil {
-				return st, err
-			}
-		}
-		for {
-			ids, err := s.DB.Read().OwnedMediaIDs(ctx, id, 100)
-			if err != nil {
-				return st, s.Internal(ctx, "purge media", err)
-			}
-			for _, m := range ids {
-				s.Blobs.Delete(ctx, m)
-				s.Blobs.Delete(ctx, m+"_t")
-				if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.DeleteMedia(ctx, m) }); err != nil {
-					return st, s.Internal(ctx, "purge media", err)
+			for {
+				n, more, err := d.Erase.Purge(ctx, id)
+				if err != nil {
+					return st, s.Internal(ctx, "purge "+d.Name, err)
 				}
-				st.Media++
-			}
-			if len(ids) < 100 {
-				break
+				st.add(d.Erase.PurgeMetric, n)
+				if !more {
+					break
+				}
+				if err := sleepCtx(ctx, time.Millisecond); err != nil {
+					return st, err
+				}
 			}
 		}
 		if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.DonePurge(ctx, id) }); err != nil {

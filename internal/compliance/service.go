@@ -8,6 +8,8 @@ package compliance
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 
 	"github.com/tkesj/tkesj/internal/accounts"
 	"github.com/tkesj/tkesj/internal/kernel"
@@ -33,11 +35,12 @@ type Service struct {
 	*messagingService
 	*mediaService
 
-	purgeNow  chan struct{} // wakes the purger after a destruction
-	exports   *exportJobs   // data exports building on this node (export.go)
-	retention RetentionStats
-	ops       *opsState // sharing, notices, cessation (ops.go)
-	keyIDs    func(ctx context.Context) ([]string, error)
+	purgeNow    chan struct{} // wakes the purger after a destruction
+	exports     *exportJobs   // data exports building on this node (export.go)
+	retentionMu sync.Mutex
+	retention   map[string]*atomic.Int64 // removed by each retention rule since start
+	ops         *opsState                // sharing, notices, cessation (ops.go)
+	keyIDs      func(ctx context.Context) ([]string, error)
 }
 
 // New returns the compliance capability on core and starts the export
@@ -52,8 +55,10 @@ func New(ctx context.Context, core *kernel.Core, a *accounts.Service, so *social
 		mediaService:     md,
 		purgeNow:         make(chan struct{}, 1),
 		ops:              newOpsState(),
+		retention:        map[string]*atomic.Int64{},
 		keyIDs:           keyIDs,
 	}
+	s.registerPersonalData()
 	s.exports = s.startExports(ctx)
 	return s
 }

@@ -278,10 +278,10 @@ func (s *Service) RunTicketRetention(ctx context.Context) (int64, error) {
 // exportTicketsAndSharing writes tickets.json (every support conversation
 // of the person, R-OPS-1) and sharing.json (the transparency report,
 // R-SHR-2) into a data export (R-RGT-1).
-func (s *Service) exportTicketsAndSharing(ctx context.Context, a kernel.Auth, st *exportState) error {
+func (s *Service) exportTicketsAndSharing(ctx context.Context, a kernel.Auth, x *kernel.Archive) error {
 	recs, err := s.DB.Read().TicketsOf(ctx, a.UserID)
 	if err != nil {
-		st.lost("tickets.json", "", "read_failed")
+		x.Lost("tickets.json", "", "read_failed")
 	} else {
 		out := make([]map[string]any, 0, len(recs))
 		for _, r := range recs {
@@ -296,14 +296,14 @@ func (s *Service) exportTicketsAndSharing(ctx context.Context, a kernel.Auth, st
 			out = append(out, map[string]any{"id": t.ID, "kind": t.Kind, "status": t.Status, "subject": t.Subject,
 				"created_at": t.CreatedAt.Format(time.RFC3339), "messages": ms})
 		}
-		st.counts["tickets"] = len(out)
-		if err := st.json("tickets.json", "tickets", len(out), map[string]any{"tickets": out}); err != nil {
+		x.Count("tickets", len(out))
+		if err := x.JSON("tickets.json", "tickets", len(out), map[string]any{"tickets": out}); err != nil {
 			return err
 		}
 	}
 	rep, err := s.SharingReport(ctx, a)
 	if err != nil {
-		st.lost("sharing.json", "", "read_failed")
+		x.Lost("sharing.json", "", "read_failed")
 		return nil
 	}
 	recsOut := make([]map[string]any, 0, len(rep.Records))
@@ -311,6 +311,6 @@ func (s *Service) exportTicketsAndSharing(ctx context.Context, a kernel.Auth, st
 		recsOut = append(recsOut, map[string]any{"recipient": r.RecipientName, "recipient_id": r.RecipientID, "purpose": r.Purpose,
 			"categories": r.Categories, "basis": r.Basis, "status": r.Status, "refusal": r.Refusal, "at": r.At.Format(time.RFC3339)})
 	}
-	st.counts["sharing"] = len(recsOut)
-	return st.json("sharing.json", "sharing", len(recsOut), map[string]any{"region": rep.Region, "records": recsOut})
+	x.Count("sharing", len(recsOut))
+	return x.JSON("sharing.json", "sharing", len(recsOut), map[string]any{"region": rep.Region, "records": recsOut})
 }

@@ -34,11 +34,13 @@ type Service struct {
 
 // New returns the media capability on core.
 func New(core *kernel.Core, a *accounts.Service, so *social.Service) *Service {
-	return &Service{
+	s := &Service{
 		Core:            core,
 		accountsService: a,
 		socialService:   so,
 		uploads:         ratelimit.New(120, time.Hour, 0),
 		reencodes:       make(chan struct{}, core.Cfg.Reencodes),
 	}
+	s.registerPersonalData()
+	return s
 }

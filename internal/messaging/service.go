@@ -41,7 +41,7 @@ type Service struct {
 // New returns the messaging capability on core; Close stops its writer.
 func New(core *kernel.Core, a *accounts.Service, so *social.Service) *Service {
 	cfg := core.Cfg
-	return &Service{
+	s := &Service{
 		Core:            core,
 		accountsService: a,
 		socialService:   so,
@@ -50,6 +50,8 @@ func New(core *kernel.Core, a *accounts.Service, so *social.Service) *Service {
 		typing:          ratelimit.New(5, 5*time.Second, 0),
 		pushSlots:       make(chan struct{}, 64),
 	}
+	s.registerPersonalData()
+	return s
 }
 
 // Close stops the group-commit writer after the batches under way.

@@ -26,10 +26,12 @@ type Service struct {
 
 // New returns the social capability on core.
 func New(core *kernel.Core, a *accounts.Service) *Service {
-	return &Service{
+	s := &Service{
 		Core:            core,
 		accountsService: a,
 		searches:        ratelimit.New(30, time.Minute, 0),
 		friendRequests:  ratelimit.New(300, time.Hour, 0),
 	}
+	s.registerPersonalData()
+	return s
 }

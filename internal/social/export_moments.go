@@ -1,29 +1,29 @@
-package compliance
+package social
 
 import (
 	"context"
 	"time"
 
 	"github.com/tkesj/tkesj/internal/kernel"
-	"github.com/tkesj/tkesj/internal/social"
 )
 
 // exportMoments writes moments.json: every post the person made, with its
 // likes and comments as they see them, and the comments they wrote on other
 // people's posts (R-RGT-1).
-func (s *Service) exportMoments(ctx context.Context, a kernel.Auth, st *exportState, paths map[string]string) error {
+func (s *Service) exportMoments(ctx context.Context, a kernel.Auth, x *kernel.Archive) error {
 	var posts []map[string]any
 	cursor := ""
 	for page := 0; page < 10_000; page++ {
 		ms, next, err := s.UserMoments(ctx, a, a.UserID, cursor, 50)
 		if err != nil {
-			st.lost("moments.json", "", "read_failed")
+			x.Lost("moments.json", "", "read_failed")
 			return nil
 		}
 		for _, m := range ms {
 			media := []map[string]any{}
-			for _, x := range m.Media {
-				media = append(media, map[string]any{"media_id": x.ID, "kind": x.Kind, "path": paths[x.ID]})
+			for _, mi := range m.Media {
+				path, _ := x.MediaPath(mi.ID)
+				media = append(media, map[string]any{"media_id": mi.ID, "kind": mi.Kind, "path": path})
 			}
 			likes := []map[string]any{}
 			for _, p := range m.Likes {
@@ -50,18 +50,18 @@ func (s *Service) exportMoments(ctx context.Context, a kernel.Auth, st *exportSt
 	if cs, err := s.DB.Read().CommentsBy(ctx, a.UserID); err == nil {
 		for _, c := range cs {
 			var text string
-			if s.Open(ctx, c.UserID, social.CommentAD(c.ID), c.Body, &text) != nil {
+			if s.Open(ctx, c.UserID, CommentAD(c.ID), c.Body, &text) != nil {
 				continue
 			}
 			written = append(written, map[string]any{"id": c.ID, "moment_id": c.MomentID, "text": text, "reply_to": c.ReplyTo, "created_at": c.CreatedAt.Format(time.RFC3339)})
 		}
 	} else {
-		st.lost("moments.json", "", "comments_read_failed")
+		x.Lost("moments.json", "", "comments_read_failed")
 	}
 	if posts == nil {
 		posts = []map[string]any{}
 	}
-	st.counts["moments"] = len(posts)
-	st.counts["comments_written"] = len(written)
-	return st.json("moments.json", "moments", len(posts), map[string]any{"moments": posts, "comments_written": written})
+	x.Count("moments", len(posts))
+	x.Count("comments_written", len(written))
+	return x.JSON("moments.json", "moments", len(posts), map[string]any{"moments": posts, "comments_written": written})
 }

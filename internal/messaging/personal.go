@@ -1,0 +1,82 @@
+package messaging
+
+import (
+	"context"
+
+	"github.com/tkesj/tkesj/internal/kernel"
+	"github.com/tkesj/tkesj/internal/store"
+)
+
+// purgeBatch bounds one purge transaction, so a large account never holds
+// the writer long enough to stall chat (R-DEL-2).
+const purgeBatch = 500
+
+// registerPersonalData tells the kernel's registry what messaging stores
+// about people and how it is erased and exported.
+func (s *Service) registerPersonalData() {
+	s.Personal.Register(
+		kernel.PersonalData{
+			Name: "conversations and messages", Owner: "messaging",
+			Tables: []string{"conversations", "members", "messages", "hidden_messages", "search_tokens"},
+			Erase: kernel.Erasure{
+				Cascade: true, // memberships and hidden marks
+				Destroy: s.leaveConversations,
+				// Their words leave the search index with their bodies, in
+				// bounded batches (R-DEL-4): the key is gone already, so no
+				// search can match them meanwhile.
+				Purge: s.purgeMessages, PurgeMetric: "bodies",
+			},
+			Export: s.exportConversations, ExportOrder: 50,
+		},
+		kernel.PersonalData{
+			Name: "push subscriptions", Owner: "messaging", Tables: []string{"push_subscriptions"},
+			Erase:    kernel.Erasure{Cascade: true},
+			NoExport: "a push service's address for one device, sealed; not in the archive yet (gap found by the registry test)",
+		},
+		kernel.PersonalData{
+			Name: "QR codes, join requests and sign-in codes", Owner: "messaging",
+			Tables:   []string{"qr_friend_codes", "qr_group_codes", "qr_join_requests", "qr_logins"},
+			Erase:    kernel.Erasure{Cascade: true},
+			NoExport: "short-lived codes, and join requests the person sees in the app; not in the archive yet (gap found by the registry test)",
+		},
+	)
+}
+
+// leaveConversations takes a destroyed person out of their groups; groups
+// they own pass to the next admin, else the next member. After the commit
+// the groups' members are told.
+func (s *Service) leaveConversations(ctx context.Context, q *store.Queries, userID string) (func(context.Context), error) {
+	var groups []string
+	cs, ms, err := q.ConversationsOf(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range cs {
+		if c.Kind != "group" {
+			continue
+		}
+		groups = append(groups, c.ID)
+		if _, err := q.RemoveMember(ctx, c.ID, userID); err != nil {
+			return nil, err
+		}
+		if ms[i].Role == "owner" {
+			if err := s.PassOwnership(ctx, q, c.ID); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return func(ctx context.Context) {
+		for _, id := range groups {
+			s.PublishToMembers(ctx, id, map[string]any{"type": "conversation", "conversation_id": id, "event": "members_changed"})
+		}
+	}, nil
+}
+
+// purgeMessages empties one batch of a destroyed person's message bodies.
+func (s *Service) purgeMessages(ctx context.Context, userID string) (n int64, more bool, err error) {
+	err = s.DB.Update(ctx, func(q *store.Queries) (err error) {
+		n, err = q.EmptyMessageBodies(ctx, userID, purgeBatch)
+		return err
+	})
+	return n, n == purgeBatch, err
+}
