@@ -174,7 +174,7 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 	}
 	var members []string
 	var dup *store.MessageRecord
-	err = s.writer.do(ctx, func(q *store.Queries) error {
+	err = s.writer.do(ctx, func(ctx context.Context, q *store.Queries) error {
 		if prev, err := q.FindMessageByClientID(ctx, a.UserID, in.ClientID); err == nil {
 			dup = &prev
 			return nil
@@ -336,7 +336,7 @@ func (s *Service) Messages(ctx context.Context, a kernel.Auth, convID string, af
 // Recall takes back one's own message within the recall window (R-MSG-5):
 // its body is deleted and every member is told.
 func (s *Service) Recall(ctx context.Context, a kernel.Auth, convID string, seq int64) error {
-	err := s.writer.do(ctx, func(q *store.Queries) error {
+	err := s.writer.do(ctx, func(ctx context.Context, q *store.Queries) error {
 		if _, err := q.FindMember(ctx, convID, a.UserID); err != nil {
 			return err
 		}
@@ -374,7 +374,7 @@ func (s *Service) DeleteForMe(ctx context.Context, a kernel.Auth, convID string,
 	if _, err := s.DB.Read().FindMessage(ctx, convID, seq); err != nil || seq <= m.JoinedSeq {
 		return tkesj.ErrNotFound("message")
 	}
-	if err := s.writer.do(ctx, func(q *store.Queries) error { return q.HideMessage(ctx, a.UserID, convID, seq) }); err != nil {
+	if err := s.writer.do(ctx, func(ctx context.Context, q *store.Queries) error { return q.HideMessage(ctx, a.UserID, convID, seq) }); err != nil {
 		return s.Internal(ctx, "delete for me", err)
 	}
 	return nil
@@ -399,7 +399,7 @@ func (s *Service) advance(ctx context.Context, a kernel.Auth, convID string, seq
 	if (read && seq <= m.ReadSeq) || (!read && seq <= m.ReceivedSeq) {
 		return nil
 	}
-	err = s.writer.do(ctx, func(q *store.Queries) error {
+	err = s.writer.do(ctx, func(ctx context.Context, q *store.Queries) error {
 		if read {
 			return q.AdvanceRead(ctx, convID, a.UserID, seq)
 		}

@@ -24,8 +24,8 @@ type writer struct {
 }
 
 type writeReq struct {
-	ctx context.Context
-	fn  func(q *store.Queries) error
+	ctx context.Context // the caller's, without its cancellation
+	fn  func(ctx context.Context, q *store.Queries) error
 	res chan error
 }
 
@@ -44,9 +44,13 @@ func newWriter(db *store.DB, workers, maxBatch int) *writer {
 	return w
 }
 
-// do runs fn in the next batch and returns its result once committed.
-func (w *writer) do(ctx context.Context, fn func(q *store.Queries) error) error {
-	req := writeReq{ctx: ctx, fn: fn, res: make(chan error, 1)}
+// do runs fn in the next batch and returns its result once committed. fn
+// gets ctx detached from its cancellation and must use that one: once a
+// write is queued it is done whether or not its client is still there, and a
+// cancelled request must not fail its own statement (or, on PostgreSQL, where
+// a cancelled statement ends the connection, everyone's batch).
+func (w *writer) do(ctx context.Context, fn func(ctx context.Context, q *store.Queries) error) error {
+	req := writeReq{ctx: context.WithoutCancel(ctx), fn: fn, res: make(chan error, 1)}
 	select {
 	case w.in <- req:
 	case <-ctx.Done():
@@ -92,7 +96,7 @@ func (w *writer) loop() {
 			}
 		}
 		for _, r := range batch {
-			fns = append(fns, r.fn)
+			fns = append(fns, func(q *store.Queries) error { return r.fn(r.ctx, q) })
 		}
 		errs := w.db.UpdateBatch(context.Background(), fns)
 		w.batches.Add(1)

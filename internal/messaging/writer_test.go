@@ -1,0 +1,132 @@
+package messaging
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/store/postgres"
+	"github.com/tkesj/tkesj/internal/store/sqlite"
+)
+
+// TestQueuedWriteOutlivesItsClient: a client whose request is cancelled
+// after its write was queued fails neither its own write nor the others in
+// the same group commit (nothing acknowledged is lost; R-MSG-2). On
+// PostgreSQL a statement run on a cancelled context ends the connection, so
+// before writes ran on a detached context this failed the whole batch.
+func TestQueuedWriteOutlivesItsClient(t *testing.T) {
+	t.Run("on SQLite", func(t *testing.T) {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "w.db"), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		checkQueuedWriteOutlivesItsClient(t, db)
+	})
+	t.Run("on PostgreSQL", func(t *testing.T) {
+		base := os.Getenv("TKESJ_TEST_POSTGRES_URL")
+		if base == "" {
+			t.Skip("TKESJ_TEST_POSTGRES_URL is not set")
+		}
+		checkQueuedWriteOutlivesItsClient(t, openPostgres(t, base))
+	})
+}
+
+func checkQueuedWriteOutlivesItsClient(t *testing.T, db *store.DB) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w := newWriter(db, 1, 16)
+	defer w.close()
+
+	// A first write holds the worker until the next two are queued, so those
+	// two share one batch.
+	release := make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- w.do(ctx, func(ctx context.Context, q *store.Queries) error {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return q.PublishPolicy(ctx, tkesj.Policy{Version: "first", Text: "x", PublishedAt: time.Now()})
+		})
+	}()
+
+	gone, leave := context.WithCancel(ctx) // the client that goes away
+	results := make(chan error, 2)
+	go func() {
+		results <- w.do(gone, func(ctx context.Context, q *store.Queries) error {
+			leave() // the client is gone by the time its statement runs
+			return q.PublishPolicy(ctx, tkesj.Policy{Version: "gone", Text: "x", PublishedAt: time.Now()})
+		})
+	}()
+	go func() {
+		results <- w.do(ctx, func(ctx context.Context, q *store.Queries) error {
+			return q.PublishPolicy(ctx, tkesj.Policy{Version: "stays", Text: "x", PublishedAt: time.Now()})
+		})
+	}()
+	for len(w.in) < 2 {
+		if ctx.Err() != nil {
+			t.Fatal("the two writes were never queued")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatalf("first write = %v", err)
+	}
+	for range 2 {
+		if err := <-results; err != nil {
+			t.Errorf("a write in the batch with a cancelled client = %v, want nil", err)
+		}
+	}
+	if batches, writes := w.stats(); batches != 2 || writes != 3 {
+		t.Errorf("stats = %d batches, %d writes; want the two queued writes in one batch (2, 3)", batches, writes)
+	}
+	for _, v := range []string{"first", "gone", "stays"} {
+		if _, err := db.Read().FindPolicy(ctx, v); err != nil {
+			t.Errorf("policy %q after the batch: %v; want it stored", v, err)
+		}
+	}
+}
+
+// openPostgres migrates a fresh schema of its own and drops it afterwards.
+func openPostgres(t *testing.T, base string) *store.DB {
+	t.Helper()
+	ctx := context.Background()
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "arch_writer_" + hex.EncodeToString(b)
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() { admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`) })
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs := u.Query()
+	qs.Set("search_path", schema)
+	u.RawQuery = qs.Encode()
+	db, err := postgres.Open(ctx, u.String(), 4)
+	if err != nil {
+		t.Fatalf("open PostgreSQL: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
