@@ -6,7 +6,7 @@ import (
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/kernel"
-	"github.com/tkesj/tkesj/internal/sms"
+	"github.com/tkesj/tkesj/internal/privacy"
 	"github.com/tkesj/tkesj/internal/store"
 	"github.com/tkesj/tkesj/internal/validate"
 )
@@ -59,7 +59,7 @@ func (s *Service) ConfirmGuardian(ctx context.Context, a kernel.Auth, rawPhone, 
 		return err
 	}
 	err = s.DB.Update(ctx, func(q *store.Queries) error {
-		if err := q.AppendConsent(ctx, u.ID, tkesj.Consent{Kind: tkesj.ConsentGuardian, Subject: sms.Mask(phone), Granted: true,
+		if err := q.AppendConsent(ctx, u.ID, tkesj.Consent{Kind: tkesj.ConsentGuardian, Subject: privacy.MaskPhone(phone), Granted: true,
 			Purpose: "a parent or guardian consents to a minor's use of tkesj", PolicyVersion: pol.Version, Method: "guardian_code", At: s.Now()}); err != nil {
 			return err
 		}

@@ -282,13 +282,9 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	purgeCtx, stopPurger := context.WithCancel(context.WithoutCancel(ctx))
-	purgerDone := make(chan struct{})
-	go func() { defer close(purgerDone); a.Service.RunPurger(purgeCtx, 10*time.Minute) }()
-	defer func() { stopPurger(); <-purgerDone }()
-	opsDone := make(chan struct{})
-	go func() { defer close(opsDone); a.Service.RunOps(purgeCtx, 10*time.Minute) }()
-	defer func() { stopPurger(); <-opsDone }()
+	// The purger and the operations loop run until a.Close stops every
+	// background loop of the service and waits for them.
+	a.Service.Start(10 * time.Minute)
 	stopMetrics, err := serveMetrics(ctx, cfg.MetricsAddr, a.Metrics, log)
 	if err != nil {
 		ln.Close()

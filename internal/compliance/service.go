@@ -10,6 +10,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tkesj/tkesj/internal/accounts"
 	"github.com/tkesj/tkesj/internal/kernel"
@@ -61,6 +62,13 @@ func New(ctx context.Context, core *kernel.Core, a *accounts.Service, so *social
 	s.registerPersonalData()
 	s.exports = s.startExports(ctx)
 	return s
+}
+
+// Start runs the purger (RunPurger) and the operations loop (RunOps) under
+// the kernel's loops, each at least every interval, until they are stopped.
+func (s *Service) Start(interval time.Duration) {
+	s.Loops.Go(func(ctx context.Context) { s.RunPurger(ctx, interval) })
+	s.Loops.Go(func(ctx context.Context) { s.RunOps(ctx, interval) })
 }
 
 // Close stops the exports under way; they are marked failed.

@@ -12,6 +12,7 @@ import (
 	"github.com/tkesj/tkesj/internal/accounts"
 	"github.com/tkesj/tkesj/internal/kernel"
 	"github.com/tkesj/tkesj/internal/keyring"
+	"github.com/tkesj/tkesj/internal/privacy"
 	"github.com/tkesj/tkesj/internal/store"
 )
 
@@ -276,13 +277,6 @@ type UserRecordView struct {
 	Restrictions                                        []kernel.Restriction
 }
 
-func maskPhone(p string) string {
-	if len(p) < 8 {
-		return "****"
-	}
-	return p[:len(p)-8] + "****" + p[len(p)-4:]
-}
-
 // StaffReadUser is support's look at a person's profile and devices. The
 // purpose is required, and the read is in the audit log and in the person's
 // access log before anything is returned.
@@ -307,7 +301,7 @@ func (s *Service) StaffReadUser(ctx context.Context, a kernel.Auth, userID, purp
 		return UserRecordView{}, err
 	}
 	minor, _ := s.CheckBirthDate(u.BirthDate)
-	v := UserRecordView{ID: u.ID, Username: u.Username, Nickname: u.Nickname, Gender: u.Gender, PhoneMasked: maskPhone(u.Phone),
+	v := UserRecordView{ID: u.ID, Username: u.Username, Nickname: u.Nickname, Gender: u.Gender, PhoneMasked: privacy.PhoneForStaff(u.Phone),
 		Status: string(u.Status), Minor: minor, CreatedAt: u.CreatedAt, Devices: []tkesj.Device{}}
 	devs, err := s.DB.Read().Devices(ctx, userID)
 	if err != nil {

@@ -189,12 +189,14 @@ type Core struct {
 	// Personal is the registry of personal data (personal.go): every
 	// capability registers what it stores in its New.
 	Personal *Registry
+	// Loops runs every background loop under one lifetime (loops.go).
+	Loops *Loops
 }
 
 // NewCore returns a Core with cfg's zero values replaced by the defaults.
 func NewCore(db *store.DB, keys *keyring.Keyring, bus tkesj.Bus, blobs tkesj.BlobStore, log *slog.Logger, cfg Config) *Core {
 	cfg.defaults()
-	return &Core{DB: db, Keys: keys, Bus: bus, Blobs: blobs, Cfg: cfg, Log: log, Now: func() time.Time { return time.Now().UTC() }, Personal: &Registry{}}
+	return &Core{DB: db, Keys: keys, Bus: bus, Blobs: blobs, Cfg: cfg, Log: log, Now: func() time.Time { return time.Now().UTC() }, Personal: &Registry{}, Loops: NewLoops()}
 }
 
 // IDEncoding spells ids: lower-case base32 without padding.

@@ -214,10 +214,7 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 		return s.sameMessage(ctx, *dup, convID)
 	}
 	s.Publish(ctx, members, map[string]any{"type": "message", "conversation_id": convID, "message": MessageJSON(msg)})
-	if s.pusher != nil {
-		me, _ := s.LookupProfile(ctx, s.DB.Read(), a.UserID)
-		s.schedulePush(msg, me.Nickname)
-	}
+	s.schedulePush(msg)
 	return msg, true, nil
 }
 

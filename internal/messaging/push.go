@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -43,38 +44,111 @@ func (s *Service) DeletePushSubscription(ctx context.Context, a kernel.Auth) err
 	return nil
 }
 
+// maxPendingPushes bounds the pushes waiting for their delay; beyond it new
+// ones are dropped (and counted) rather than held.
+const maxPendingPushes = 10_000
+
+// pendingPush is a push waiting for its delay. It holds ids only: the text
+// and the sender's name are read when the push is sent, if it is.
+type pendingPush struct {
+	convID   string
+	seq      int64
+	senderID string
+	due      time.Time
+}
+
 // schedulePush arranges, PushDelay after a message committed, a push to every
 // member for whom no device has acknowledged it: people online anywhere, on
-// any node, have acked by then and get none. It never delays the send.
-func (s *Service) schedulePush(msg Message, senderName string) {
+// any node, have acked by then and get none. It never delays the send. The
+// wait is owned by runPushes, which Close stops.
+func (s *Service) schedulePush(msg Message) {
 	if s.pusher == nil {
 		return
 	}
-	time.AfterFunc(s.Cfg.PushDelay, func() {
-		select {
-		case s.pushSlots <- struct{}{}:
-		default:
-			s.Log.Warn("push skipped: too many in flight", "message", msg.ID)
-			return
-		}
-		defer func() { <-s.pushSlots }()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		s.pushMessage(ctx, msg, senderName)
-	})
+	p := pendingPush{convID: msg.ConversationID, seq: msg.Seq, senderID: msg.SenderID, due: time.Now().Add(s.Cfg.PushDelay)}
+	select {
+	case s.pushQueue <- p:
+	default:
+		s.pushesDropped.Add(1)
+		s.Log.Warn("push skipped: too many waiting", "message", msg.ID)
+	}
 }
 
-// pushMessage notifies the members who have not received msg, honouring each
-// one's "Notification and Sound" settings (R-NTF-2): push off, the
-// conversation muted, and whether previews show the text (off by default:
-// then the push says only who wrote).
-func (s *Service) pushMessage(ctx context.Context, msg Message, senderName string) {
+// runPushes sends each scheduled push when its delay is up, until ctx ends
+// (kernel.Loops); then it waits for the pushes being sent. Pending pushes are
+// dropped at shutdown: they are a courtesy, and the messages are stored.
+func (s *Service) runPushes(ctx context.Context) {
+	var sending sync.WaitGroup
+	defer sending.Wait()
+	var waiting []pendingPush // in due order: every push waits the same delay
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		var due <-chan time.Time
+		if len(waiting) > 0 {
+			timer.Reset(time.Until(waiting[0].due))
+			due = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case p := <-s.pushQueue:
+			if len(waiting) >= maxPendingPushes {
+				s.pushesDropped.Add(1)
+				continue
+			}
+			waiting = append(waiting, p)
+		case <-due:
+		}
+		timer.Stop()
+		now := time.Now()
+		for len(waiting) > 0 && !waiting[0].due.After(now) {
+			p := waiting[0]
+			waiting = waiting[1:]
+			select {
+			case s.pushSlots <- struct{}{}:
+			default:
+				s.pushesDropped.Add(1)
+				s.Log.Warn("push skipped: too many in flight", "conversation", p.convID, "seq", p.seq)
+				continue
+			}
+			sending.Add(1)
+			go func() {
+				defer sending.Done()
+				defer func() { <-s.pushSlots }()
+				ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				defer cancel()
+				s.pushMessage(ctx, p)
+			}()
+		}
+	}
+}
+
+// pushMessage notifies the members who have not received the message,
+// honouring each one's "Notification and Sound" settings (R-NTF-2): push off,
+// the conversation muted, and whether previews show the text (off by default:
+// then the push says only who wrote). The message is opened only if a
+// preview needs its text; a message recalled or gone meanwhile is not pushed.
+func (s *Service) pushMessage(ctx context.Context, p pendingPush) {
 	q := s.DB.Read()
-	ids, err := q.UnreceivedMembers(ctx, msg.ConversationID, msg.Seq, msg.SenderID)
+	rec, err := q.FindMessage(ctx, p.convID, p.seq)
+	if err != nil || rec.Recalled || rec.Body == nil {
+		return
+	}
+	ids, err := q.UnreceivedMembers(ctx, p.convID, p.seq, p.senderID)
 	if err != nil {
 		s.Log.WarnContext(ctx, "push members", "err", err.Error())
 		return
 	}
+	if len(ids) == 0 {
+		return
+	}
+	sender, err := s.LookupProfile(ctx, q, p.senderID)
+	if err != nil {
+		return
+	}
+	preview := sync.OnceValue(func() string { return previewOf(s.MessageView(ctx, rec)) })
 	for _, uid := range ids {
 		st, err := s.LookupSettings(ctx, q, uid)
 		if err != nil || !st.PushEnabled {
@@ -86,9 +160,9 @@ func (s *Service) pushMessage(ctx context.Context, msg Message, senderName strin
 		}
 		body := "sent you a message"
 		if st.PushShowText {
-			body = previewOf(msg)
+			body = preview()
 		}
-		payload, _ := json.Marshal(map[string]any{"type": "message", "conversation_id": msg.ConversationID, "seq": msg.Seq, "title": senderName, "body": body})
+		payload, _ := json.Marshal(map[string]any{"type": "message", "conversation_id": p.convID, "seq": p.seq, "title": sender.Nickname, "body": body})
 		for _, r := range subs {
 			var sub push.Subscription
 			if err := s.Open(ctx, uid, pushAD(uid, r.DeviceIdx), r.Sealed, &sub); err != nil {
@@ -132,6 +206,10 @@ func previewOf(m Message) string {
 
 // PushesSent counts pushes accepted by push services (a metric).
 func (s *Service) PushesSent() uint64 { return s.pushesSent.Load() }
+
+// PushesDropped counts pushes skipped because too many waited or were in
+// flight (a metric).
+func (s *Service) PushesDropped() uint64 { return s.pushesDropped.Load() }
 
 // SetPushProvider wires the push provider (nil: no pushes).
 func (s *Service) SetPushProvider(p push.Provider) { s.pusher = p }

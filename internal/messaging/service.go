@@ -35,7 +35,10 @@ type Service struct {
 	pusher     push.Provider
 	pushSlots  chan struct{} // bounds pushes in flight
 	pushesSent atomic.Uint64
-	qr         qrLimits // QR scans and login codes (qr.go)
+	// pushQueue hands scheduled pushes (ids only) to runPushes.
+	pushQueue     chan pendingPush
+	pushesDropped atomic.Uint64
+	qr            qrLimits // QR scans and login codes (qr.go)
 }
 
 // New returns the messaging capability on core; Close stops its writer.
@@ -49,8 +52,10 @@ func New(core *kernel.Core, a *accounts.Service, so *social.Service) *Service {
 		sends:           ratelimit.New(cfg.SendsPerMinute, time.Minute, 0),
 		typing:          ratelimit.New(5, 5*time.Second, 0),
 		pushSlots:       make(chan struct{}, 64),
+		pushQueue:       make(chan pendingPush, 1024),
 	}
 	s.registerPersonalData()
+	s.Loops.Go(s.runPushes)
 	return s
 }
 

@@ -79,9 +79,15 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 	return &Service{Core: core, accountsService: a, socialService: so, messagingService: m, mediaService: md, complianceService: c}, nil
 }
 
-// Close stops the exports under way (they are marked failed) and the
-// group-commit writer after the batches under way.
+// Start runs the purger (retention and the purge of destroyed accounts) and
+// the operations loop, each at least every interval, until Close.
+func (s *Service) Start(interval time.Duration) { s.complianceService.Start(interval) }
+
+// Close stops every background loop (kernel.Loops: purger, operations,
+// push timers) and waits for them, then the exports under way (they are
+// marked failed) and the group-commit writer after the batches under way.
 func (s *Service) Close() {
+	s.Loops.Stop()
 	s.complianceService.Close()
 	s.messagingService.Close()
 }

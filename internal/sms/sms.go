@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/tkesj/tkesj/internal/privacy"
 )
 
 // Log writes codes to the server log. It is for development only: it is the
@@ -25,17 +27,9 @@ func (l Log) SendCode(ctx context.Context, phone, code, purpose string) error {
 	return nil
 }
 
-// Mask keeps the country prefix's plus and the last four digits: +*******8000.
-func Mask(phone string) string {
-	if len(phone) <= 4 {
-		return "****"
-	}
-	b := []byte(phone)
-	for i := 1; i < len(b)-4; i++ {
-		b[i] = '*'
-	}
-	return string(b)
-}
+// Mask keeps the country prefix's plus and the last four digits: +*******8000
+// (privacy.MaskPhone).
+func Mask(phone string) string { return privacy.MaskPhone(phone) }
 
 // Webhook posts codes to an SMS gateway.
 type Webhook struct {
