@@ -52,6 +52,10 @@ type Config struct {
 	KeySchema   string // PostgreSQL schema of the key store; "tkesj_keys" when empty
 	Region      string // --region, TKESJ_REGION: where this deployment keeps data (R-XBT-1)
 	MetricsAddr string // --metrics-addr, TKESJ_METRICS_ADDR: Prometheus /metrics listener; empty is off
+	// PushAllowHosts (--push-allow-hosts, TKESJ_PUSH_ALLOW_HOSTS): comma-separated
+	// push endpoint hosts accepted although not public HTTPS push services;
+	// only for tests that run their own push service. Empty in production.
+	PushAllowHosts string
 
 	// Service tunes the service; tests shorten its timings.
 	Service service.Config
@@ -78,6 +82,7 @@ func (c *Config) specs() []flagSpec {
 		{"key-schema", "TKESJ_KEY_SCHEMA", "tkesj_keys", "PostgreSQL schema of the key store (kept apart from the data)", &c.KeySchema},
 		{"region", "TKESJ_REGION", "CN", "region this deployment keeps data in; recipients elsewhere need cross-border consent", &c.Region},
 		{"metrics-addr", "TKESJ_METRICS_ADDR", "", "listen address HOST:PORT for Prometheus /metrics, apart from the API; empty is off", &c.MetricsAddr},
+		{"push-allow-hosts", "TKESJ_PUSH_ALLOW_HOSTS", "", "comma-separated HOST[:PORT]s accepted as push endpoints although not public HTTPS services (tests' own push service); empty in production", &c.PushAllowHosts},
 	}
 }
 
@@ -102,6 +107,11 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	c.MasterKey = getenv("TKESJ_MASTER_KEY")
 	c.Service.PhoneRegion = c.PhoneRegion
 	c.Service.Region = c.Region
+	for _, h := range strings.Split(c.PushAllowHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			c.Service.PushAllowHosts = append(c.Service.PushAllowHosts, h)
+		}
+	}
 	return c, nil
 }
 

@@ -18,7 +18,7 @@ func pushAD(userID string, deviceIdx []byte) string {
 
 // SetPushSubscription stores the caller's device's Web Push subscription (R-NTF-1).
 func (s *Service) SetPushSubscription(ctx context.Context, a Auth, sub push.Subscription) error {
-	if err := sub.Validate(); err != nil {
+	if err := sub.ValidateAllowing(s.cfg.PushAllowHosts); err != nil {
 		return err
 	}
 	sealed, err := s.seal(ctx, a.UserID, pushAD(a.UserID, a.DeviceIdx), sub)
