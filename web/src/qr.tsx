@@ -9,6 +9,7 @@ import { Notices, Page, useAction } from './components';
 import { formatTime, t } from './i18n';
 import { link } from './router';
 import { displayName } from './ui';
+import { QRScanner } from './qrscan';
 
 export function MyQR(c: Ctx) {
   const [src, setSrc] = useState('');
@@ -21,7 +22,10 @@ export function MyQR(c: Ctx) {
 
   async function add(e: Event) {
     e.preventDefault();
-    const p = scan.trim();
+    await addCode(scan);
+  }
+  async function addCode(text: string) {
+    const p = text.trim();
     if (!p) return;
     if (p.startsWith('tkesj:login:')) {
       action.setError(t('qr.isLogin'));
@@ -55,6 +59,10 @@ export function MyQR(c: Ctx) {
         )}
       </div>
       <Notices error={action.error} info={action.info} />
+      <section class="card card-pad" aria-labelledby="scan-friend-heading">
+        <h2 id="scan-friend-heading">{t('scan.friend')}</h2>
+        <QRScanner idPrefix="friend" onResult={(text) => addCode(text)} />
+      </section>
       <form onSubmit={add} class="card card-pad">
         <div class="field">
           <label for="scan-friend">{t('qr.pasteFriend')}</label>
@@ -84,7 +92,10 @@ export function ScanLogin() {
 
   async function check(e: Event) {
     e.preventDefault();
-    const p = payload.trim();
+    await checkCode(payload);
+  }
+  async function checkCode(text: string) {
+    const p = text.trim();
     if (!p) return;
     setDone('');
     await action.run(async () => setReq(await qr.scanLogin(p)));
@@ -102,6 +113,15 @@ export function ScanLogin() {
   return (
     <Page title={t('qr.scanLogin')} back="/me" narrow>
       <p>{t('qr.scanLoginIntro')}</p>
+      {!req && (
+        <QRScanner
+          idPrefix="login"
+          onResult={(text) => {
+            setPayload(text);
+            checkCode(text);
+          }}
+        />
+      )}
       <form onSubmit={check}>
         <div class="field">
           <label for="login-payload">{t('qr.payload')}</label>
