@@ -43,6 +43,7 @@ type Config struct {
 	Reencodes        int            // picture re-encodes at once (each may hold ~200 MB); 2
 	PolicyCacheTTL   time.Duration  // how long a node trusts its view of the newest major policy; 5 s
 	PushDelay        time.Duration  // how long after a message a push goes to members no device acknowledged it for; 3 s
+	PushAllowHosts   []string       // push-service hosts exempt from "public https only" (tests); none
 	LockAfter        int            // wrong passwords within 15 min that lock password logins; 10
 	LockFor          time.Duration  // how long such a lock lasts; 15 min
 	Retention        Retention      // how long each category of data is kept (retention.go)
@@ -52,10 +53,6 @@ type Config struct {
 	GroupQRTTL       time.Duration  // how long a group's invitation QR code works (R-QR-1); 7 days
 	LoginQRTTL       time.Duration  // how long a scan-to-login code works (R-QR-2); 2 min
 	WSTicketTTL      time.Duration  // how long a WebSocket ticket works (wsticket.go); 30 s
-	// PushAllowHosts lists push endpoint hosts (host or host:port) accepted
-	// although they are not public HTTPS services: a test's local push
-	// service. Empty in production.
-	PushAllowHosts []string
 	// Sharing and operations (sharing.go, ops.go, support.go).
 	Region          string        // the region the deployment keeps data in (R-XBT-1); "CN"
 	StatsK          int           // statistics cells below this count are suppressed (R-SHR-5); 10
