@@ -13,7 +13,10 @@ import (
 // the text-free form in the person's language.
 func TestNotificationPermissionStopsPushes(t *testing.T) {
 	br := newBrowser(t)
-	s := startServer(t, "sqlite", func(c *app.Config) { c.Service.PushDelay = 300 * time.Millisecond })
+	s := startServer(t, "sqlite", func(c *app.Config) {
+		c.Service.PushDelay = 300 * time.Millisecond
+		c.PushAllowHosts = br.srv.Listener.Addr().String()
+	})
 	a, c := s.register(t, "Allows"), s.register(t, "Writes")
 	s.befriend(t, a, c)
 	conv := s.direct(t, a, c)

@@ -89,7 +89,7 @@ async function signedIn(p, permissions = []) {
   return b;
 }
 
-test('R-NTF-3: a real push from the server decrypts, the service worker shows it as the preview setting says, and a click opens the chat', { timeout: 120_000 }, async () => {
+test('R-NTF-3: a real push from the server decrypts, the service worker shows it as the preview setting says, and a click opens the chat', { timeout: 240_000 }, async () => {
   const started = Date.now();
   const alice = await person('Alice');
   const bob = await person('Bob');
@@ -122,16 +122,18 @@ test('R-NTF-3: a real push from the server decrypts, the service worker shows it
   cdp.on('ServiceWorker.workerRegistrationUpdated', (e) => e.registrations.forEach((r) => regs.set(r.scopeURL, r.registrationId)));
   await cdp.send('ServiceWorker.enable');
   await until('the service worker registration', () => regs.has(`${server.base}/`));
+  // The registration's worker is running and activated before pushes go to it.
+  await until('an activated worker', () => a.page.evaluate(async () => (await navigator.serviceWorker.ready).active?.state === 'activated'));
   const deliver = (payload) =>
     cdp.send('ServiceWorker.deliverPushMessage', { origin: server.base, registrationId: regs.get(`${server.base}/`), data: JSON.stringify(payload) });
   const notifications = () =>
     a.page.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications()).map((x) => ({ title: x.title, body: x.body, url: x.data?.url })));
 
   await deliver(hidden);
-  await until('the text-free notification', async () => (await notifications()).length === 1);
+  await until('the text-free notification', async () => (await notifications()).length === 1, 45_000);
   assert.deepEqual(await notifications(), [{ title: 'Bob', body: 'sent you a message', url: `/chats/${conv}` }]);
   await deliver(shown); // same chat: replaces the first (one notification per chat)
-  await until('the preview notification', async () => (await notifications())[0]?.body === 'lunch at noon?');
+  await until('the preview notification', async () => (await notifications())[0]?.body === 'lunch at noon?', 45_000);
   assert.equal((await notifications()).length, 1);
 
   // In Chinese, the text-free form is worded in Chinese.
@@ -142,7 +144,7 @@ test('R-NTF-3: a real push from the server decrypts, the service worker shows it
     a.page.evaluate(async () => (await (await caches.open('tkesj-prefs')).match('/__prefs'))?.json().then((j) => j.lang === 'zh') ?? false),
   );
   await deliver({ ...hidden, conversation_id: 'c-other' });
-  await until('the Chinese notification', async () => (await notifications()).some((x) => x.body === '给你发来一条消息'));
+  await until('the Chinese notification', async () => (await notifications()).some((x) => x.body === '给你发来一条消息'), 45_000);
   await a.page.evaluate(() => localStorage.setItem('tkesj.lang', 'en'));
   await a.page.reload();
   await a.page.getByRole('heading', { name: 'Me', level: 1 }).waitFor();
@@ -173,7 +175,7 @@ test('R-NTF-3: a real push from the server decrypts, the service worker shows it
   console.log(`# push test took ${Date.now() - started} ms`);
 });
 
-test('R-NTF-3: allowing notifications is recorded in the ledger; the tab shows the unread count in its title and favicon', { timeout: 90_000 }, async () => {
+test('R-NTF-3: allowing notifications is recorded in the ledger; the tab shows the unread count in its title and favicon', { timeout: 180_000 }, async () => {
   const carol = await person('Carol');
   const dan = await person('Dan');
   const conv = await friends(dan, carol);
@@ -203,7 +205,7 @@ test('R-NTF-3: allowing notifications is recorded in the ledger; the tab shows t
   await c.context.close();
 });
 
-test('the app is installable and opens offline with the chats it saw, read only', { timeout: 90_000 }, async () => {
+test('the app is installable and opens offline with the chats it saw, read only', { timeout: 180_000 }, async () => {
   const erin = await person('Erin');
   const fay = await person('Fay');
   const conv = await friends(fay, erin);
@@ -222,11 +224,18 @@ test('the app is installable and opens offline with the chats it saw, read only'
   await e.page.goto(`${server.base}/chats`);
   await e.page.locator('a.chat-row', { hasText: 'Fay' }).waitFor();
 
+  const fromCache = [];
+  e.page.on('response', (r) => {
+    if (r.url().includes('/api/v1/conversations') && r.headers()['x-tkesj-offline'] === '1') fromCache.push(new URL(r.url()).pathname);
+  });
   await e.context.setOffline(true);
   await e.page.reload();
   await e.page.getByText('You are offline: showing saved chats, read only.').waitFor();
   await e.page.locator('a.chat-row', { hasText: 'Fay' }).click();
   await textMatches(e.page.getByRole('log'), /saved for later/);
+  // What showed came from the service worker's copies, not the network.
+  assert.ok(fromCache.includes('/api/v1/conversations'), `the chat list came from the offline cache: ${fromCache}`);
+  assert.ok(fromCache.includes(`/api/v1/conversations/${conv}/messages`), `the messages came from the offline cache: ${fromCache}`);
   await e.context.setOffline(false);
   await e.page.getByText('You are offline: showing saved chats, read only.').waitFor({ state: 'detached' });
   await e.context.close();

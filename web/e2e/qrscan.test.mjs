@@ -58,7 +58,7 @@ function y4m({ w, h, y }, file) {
   fs.writeFileSync(file, Buffer.concat([Buffer.from(`YUV4MPEG2 W${W} H${H} F10:1 Ip A1:1 C420jpeg\n`), frame, frame, frame, frame, frame]));
 }
 
-test('a login QR code is scanned with the camera and confirmed; the camera grant is in the ledger; a friend’s code is read from a picture', { timeout: 120_000 }, async () => {
+test('a login QR code is scanned with the camera and confirmed; the camera grant is in the ledger; a friend’s code is read from a picture', { timeout: 240_000 }, async () => {
   const alice = await person('Alice');
   const bob = await person('Bob');
 
@@ -109,6 +109,7 @@ test('a login QR code is scanned with the camera and confirmed; the camera grant
     fs.writeFileSync(picture, bobPNG);
     await page.goto(`${server.base}/me/qr`);
     await page.getByLabel('Choose a picture of a QR code').setInputFiles(picture);
+    await page.getByRole('status').filter({ hasText: 'Friend request sent to Bob.' }).waitFor();
     await until('Bob gets a friend request from Alice', async () =>
       JSON.stringify(await bob.call('GET', '/api/v1/friend-requests')).includes(alice.user.id),
     );

@@ -3,7 +3,7 @@
 // to be signed in, then confirm or deny. Loaded lazily.
 
 import { useEffect, useState } from 'preact/hooks';
-import { blobURL, qr, type LoginQRRequester } from './api';
+import { blobURL, qr, social, type LoginQRRequester } from './api';
 import type { Ctx } from './app';
 import { Notices, Page, useAction } from './components';
 import { formatTime, t } from './i18n';
@@ -33,6 +33,8 @@ export function MyQR(c: Ctx) {
     }
     const ok = await action.run(async () => {
       const r = await qr.scan(p);
+      // Scanning only identifies the person; the request is sent here.
+      if (r.kind === 'friend' && r.user && !r.is_friend) await social.sendRequest(r.user.id, '');
       if (r.kind === 'friend' && r.user) action.setInfo(r.is_friend ? t('qr.alreadyFriend', { name: displayName(r.user) }) : t('req.sent', { name: displayName(r.user) }));
       else action.setInfo(t('qr.scanned'));
     });
