@@ -85,7 +85,12 @@ async function signedIn(p, permissions = []) {
   await b.page.getByRole('heading', { name: 'Me', level: 1 }).waitFor();
   // The service worker is installed and controls the page.
   await b.page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
-  await until('the service worker controls the page', () => b.page.evaluate(() => !!navigator.serviceWorker.controller).catch(() => false));
+  // An active worker controls every page loaded after it; this one too once it claims it.
+  if (!(await b.page.evaluate(() => !!navigator.serviceWorker.controller))) {
+    await b.page.reload();
+    await b.page.getByRole('heading', { name: 'Me', level: 1 }).waitFor();
+  }
+  await until('the service worker controls the page', () => b.page.evaluate(() => !!navigator.serviceWorker.controller).catch(() => false), 45_000);
   return b;
 }
 
