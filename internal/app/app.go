@@ -45,6 +45,7 @@ type Config struct {
 	Media       string // --media, TKESJ_MEDIA: empty for Data/media, a directory, or s3://bucket?endpoint=...
 	DB          string // --db, TKESJ_DB: empty for SQLite under Data, or a postgres:// URL
 	NATS        string // --nats, TKESJ_NATS: empty for in-process delivery, or nats://... to run several nodes
+	NATSStream  string // --nats-stream, TKESJ_NATS_STREAM: JetStream stream; its subject is the lower-cased name + ".events"
 	SMSWebhook  string // --sms-webhook, TKESJ_SMS_WEBHOOK
 	PhoneRegion string // --phone-region, TKESJ_PHONE_REGION
 	LogLevel    string // --log-level, TKESJ_LOG_LEVEL
@@ -82,6 +83,7 @@ func (c *Config) specs() []flagSpec {
 		{"media", "TKESJ_MEDIA", "", "media store: empty for DATA/media, a directory, or s3://BUCKET?endpoint=HOST:PORT[&region=R&prefix=P&tls=false]", &c.Media},
 		{"db", "TKESJ_DB", "", "database URL: empty for the embedded SQLite, or postgres://...", &c.DB},
 		{"nats", "TKESJ_NATS", "", "NATS URL (JetStream) carrying events between nodes; empty delivers in-process (one node)", &c.NATS},
+		{"nats-stream", "TKESJ_NATS_STREAM", natsbus.DefaultStream, "JetStream stream carrying the events (subject: its name in lower case + .events); several deployments on one NATS need one each", &c.NATSStream},
 		{"sms-webhook", "TKESJ_SMS_WEBHOOK", "", `URL that one-time codes are POSTed to as {"phone","code","purpose"}; empty writes them to the log`, &c.SMSWebhook},
 		{"phone-region", "TKESJ_PHONE_REGION", "CN", "region for phone numbers written without +", &c.PhoneRegion},
 		{"log-level", "TKESJ_LOG_LEVEL", "info", "debug, info, warn or error", &c.LogLevel},
@@ -201,7 +203,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	var bus tkesj.Bus = inmem.New(0)
 	if cfg.NATS != "" {
-		if bus, err = natsbus.Open(ctx, cfg.NATS, "", ""); err != nil {
+		stream, subject := cfg.NATSStream, ""
+		if stream != "" && stream != natsbus.DefaultStream {
+			subject = strings.ToLower(stream) + ".events"
+		}
+		if bus, err = natsbus.Open(ctx, cfg.NATS, stream, subject); err != nil {
 			closeAll()
 			return nil, err
 		}
@@ -321,7 +327,9 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		return fmt.Errorf("listen: %w", err)
 	}
 	ln := &onceCloseListener{Listener: l}
+	var conns connStates
 	srv := &http.Server{
+		ConnState:         conns.track,
 		Handler:           a.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -376,7 +384,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		return fmt.Errorf("shutdown: requests still running after 10 s (%s): %w", conns.String(), err)
 	}
 	log.Info("drained: every request finished")
 	return nil
@@ -398,6 +406,36 @@ func mediaKind(cfg Config) string {
 		return "s3"
 	}
 	return "disk"
+}
+
+// connStates counts the server's connections by state, to say what a
+// drain that timed out was waiting for.
+type connStates struct {
+	mu sync.Mutex
+	m  map[net.Conn]http.ConnState
+}
+
+func (c *connStates) track(conn net.Conn, st http.ConnState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[net.Conn]http.ConnState{}
+	}
+	if st == http.StateClosed || st == http.StateHijacked {
+		delete(c.m, conn)
+		return
+	}
+	c.m[conn] = st
+}
+
+func (c *connStates) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := map[http.ConnState]int{}
+	for _, st := range c.m {
+		n[st]++
+	}
+	return fmt.Sprintf("%d new, %d active, %d idle connections", n[http.StateNew], n[http.StateActive], n[http.StateIdle])
 }
 
 // onceCloseListener lets Serve close the listener before Shutdown does, and
