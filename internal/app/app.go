@@ -4,6 +4,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -68,6 +69,10 @@ type Config struct {
 
 	// Service tunes the service; tests shorten its timings.
 	Service service.Config
+	// HeaderTimeout bounds reading a request's headers (10 s), and
+	// BodyIdleTimeout a body's wait for its next byte (30 s, see
+	// httpapi.Options); tests shorten them.
+	HeaderTimeout, BodyIdleTimeout time.Duration
 }
 
 // flagSpec names each flag with its env var, default and help.
@@ -216,7 +221,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		closeAll(bus)
 		return nil, err
 	}
-	h := httpapi.NewServer(svc, log, httpapi.Options{Web: dist, Realtime: hub, VAPIDPublicKey: vapid.Public})
+	h := httpapi.NewServer(svc, log, httpapi.Options{Web: dist, Realtime: hub, VAPIDPublicKey: vapid.Public, BodyIdleTimeout: cfg.BodyIdleTimeout})
 	a := &App{Service: svc, Hub: hub, db: db, keys: ks, bus: bus}
 	a.Metrics, a.Handler = instrument(a, h, log)
 	return a, nil
@@ -314,7 +319,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	ln := connlimit.Wrap(inner, perAddr)
 	srv := &http.Server{
 		Handler:           a.Handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cmp.Or(cfg.HeaderTimeout, 10*time.Second),
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },

@@ -82,7 +82,10 @@ func (s *server) serveMedia(w http.ResponseWriter, r *http.Request, f service.Me
 		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.ID}))
 	}
 	if immutable {
-		h.Set("Cache-Control", "private, max-age=31536000, immutable")
+		// A media id's bytes never change, but who may see them does: a
+		// browser revalidates every use (a 304 once access is checked again),
+		// so a cached copy does not outlive revoked access (issue 14 item 11).
+		h.Set("Cache-Control", "private, no-cache")
 		h.Set("ETag", `"`+f.ID+`"`)
 		if r.Header.Get("If-None-Match") == `"`+f.ID+`"` {
 			w.WriteHeader(http.StatusNotModified)
