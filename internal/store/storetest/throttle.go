@@ -68,7 +68,10 @@ func testThrottles(t *testing.T, db *store.DB) {
 		t.Errorf("after ResetThrottle the count is %d, want 0", n)
 	}
 	var purged int64
-	db.Update(ctx, func(q *store.Queries) (err error) { purged, err = q.PurgeThrottles(ctx, now.Add(3*time.Hour)); return err })
+	db.Update(ctx, func(q *store.Queries) (err error) {
+		purged, err = q.PurgeThrottles(ctx, now.Add(3*time.Hour))
+		return err
+	})
 	if purged != 2 {
 		t.Errorf("PurgeThrottles = %d, want 2 (fixed and sliding)", purged)
 	}
