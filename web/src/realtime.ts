@@ -126,6 +126,12 @@ function open(url: string) {
       window.setTimeout(() => running && token() && api.me().catch(() => {}), 500);
       return;
     }
+    // 1012: the node is draining; reconnect at once (the proxy picks another).
+    if (e.code === 1012) {
+      attempt = 0;
+      connect();
+      return;
+    }
     schedule();
   };
   sock.onerror = () => {
