@@ -158,7 +158,7 @@ func TestMissingMasterKeyIsNotRegenerated(t *testing.T) {
 	s := startServer(t, "sqlite")
 	s.register(t, "Keyed Ke")
 	s.stop()
-	path := filepath.Join(s.Data, "master.key")
+	path := filepath.Join(s.cfg.KeysDir(), "master.key")
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
