@@ -38,6 +38,7 @@ type Service struct {
 	retention RetentionStats
 	ops       *opsState // sharing, notices, cessation (ops.go)
 	keyIDs    func(ctx context.Context) ([]string, error)
+	probeID   string // this process's name for its readiness write probes
 }
 
 // New returns the compliance capability on core and starts the export
@@ -53,6 +54,7 @@ func New(ctx context.Context, core *kernel.Core, a *accounts.Service, so *social
 		purgeNow:         make(chan struct{}, 1),
 		ops:              newOpsState(),
 		keyIDs:           keyIDs,
+		probeID:          kernel.NewID("node"),
 	}
 	s.exports = s.startExports(ctx)
 	return s

@@ -84,11 +84,13 @@ func (s *Service) pushMessage(ctx context.Context, msg Message, senderName strin
 		if err != nil || len(subs) == 0 {
 			continue
 		}
+		// preview tells the client whether body is the message's text; without
+		// it the client may word "sent you a message" in the person's language.
 		body := "sent you a message"
 		if st.PushShowText {
 			body = previewOf(msg)
 		}
-		payload, _ := json.Marshal(map[string]any{"type": "message", "conversation_id": msg.ConversationID, "seq": msg.Seq, "title": senderName, "body": body})
+		payload, _ := json.Marshal(map[string]any{"type": "message", "conversation_id": msg.ConversationID, "seq": msg.Seq, "title": senderName, "body": body, "preview": st.PushShowText})
 		for _, r := range subs {
 			var sub push.Subscription
 			if err := s.Open(ctx, uid, pushAD(uid, r.DeviceIdx), r.Sealed, &sub); err != nil {
