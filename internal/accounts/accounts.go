@@ -512,7 +512,12 @@ func (s *Service) Authenticate(ctx context.Context, token string) (kernel.Auth, 
 	if !strings.HasPrefix(token, "tk_") || len(token) > 128 {
 		return kernel.Auth{}, kernel.ErrBadToken
 	}
-	h := tokenHash(token)
+	return s.authenticateHash(ctx, tokenHash(token))
+}
+
+// authenticateHash resolves a session by its token's hash (a bearer token's,
+// or the one a WebSocket ticket names).
+func (s *Service) authenticateHash(ctx context.Context, h []byte) (kernel.Auth, error) {
 	sess, err := s.DB.Read().FindSession(ctx, h)
 	if err != nil {
 		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {

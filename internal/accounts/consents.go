@@ -12,12 +12,13 @@ import (
 // permissionPurpose says, in the policy's words, what each permission is for
 // (policy §1 (II)); it is written into every ledger entry.
 var permissionPurpose = map[string]string{
-	tkesj.PermPhoneState: "security risk control, statistics and message push",
-	tkesj.PermStorage:    "saving and opening pictures, videos and files",
-	tkesj.PermAlbum:      "uploading pictures and videos from the album",
-	tkesj.PermCamera:     "taking photos and videos to send or post",
-	tkesj.PermLocation:   "sharing your current location in chats and Moments",
-	tkesj.PermMicrophone: "sending voice messages",
+	tkesj.PermPhoneState:    "security risk control, statistics and message push",
+	tkesj.PermStorage:       "saving and opening pictures, videos and files",
+	tkesj.PermAlbum:         "uploading pictures and videos from the album",
+	tkesj.PermCamera:        "taking photos and videos to send or post",
+	tkesj.PermLocation:      "sharing your current location in chats and Moments",
+	tkesj.PermMicrophone:    "sending voice messages",
+	tkesj.PermNotifications: "showing notifications of new messages while the app is closed (Web Push)",
 }
 
 // Policy returns the current privacy policy.
@@ -45,6 +46,13 @@ func (s *Service) SetPermission(ctx context.Context, a kernel.Auth, name string,
 		PolicyVersion: pol.Version, Method: "api", At: s.Now()}
 	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.AppendConsent(ctx, a.UserID, c) }); err != nil {
 		return tkesj.Consent{}, s.Internal(ctx, "set permission", err)
+	}
+	if name == tkesj.PermNotifications && !granted {
+		// Withdrawing notifications stops pushes at once: every device's
+		// subscription goes (a client subscribes again when allowed again).
+		if err := s.deletePushSubscriptions(ctx, a.UserID); err != nil {
+			return tkesj.Consent{}, err
+		}
 	}
 	return c, nil
 }
@@ -106,3 +114,24 @@ func (s *Service) Consents(ctx context.Context, a kernel.Auth) ([]tkesj.Consent,
 
 // IsPermission reports whether name is a known permission.
 func IsPermission(name string) bool { return slices.Contains(tkesj.Permissions(), name) }
+
+// deletePushSubscriptions removes every push subscription of a person
+// (they hang off the person's devices, which accounts owns).
+func (s *Service) deletePushSubscriptions(ctx context.Context, userID string) error {
+	err := s.DB.Update(ctx, func(q *store.Queries) error {
+		subs, err := q.PushSubscriptions(ctx, userID)
+		if err != nil {
+			return err
+		}
+		for _, r := range subs {
+			if err := q.DeletePushSubscription(ctx, userID, r.DeviceIdx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return s.Internal(ctx, "push subscriptions", err)
+	}
+	return nil
+}

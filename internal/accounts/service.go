@@ -25,6 +25,7 @@ type Service struct {
 	fails         *failures // failed logins per account and per address (risk.go)
 	major         majorCache
 	decisionNotes *ratelimit.Limiter // one rate-limit decision per person and rule per 10 min
+	wsTickets     wsTicketLedger     // WebSocket tickets redeemed on this node (wsticket.go)
 }
 
 // New returns the accounts capability on core.

@@ -495,6 +495,19 @@ func (s *Service) Ready(ctx context.Context) error {
 	if err := s.DB.Ping(ctx); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
+	// Reading is not serving: a full disk lets every read through and fails
+	// every write (issue 14 item 11). Write a counter row and a blob, as any
+	// message or upload would.
+	if err := s.DB.Update(ctx, func(q *store.Queries) error {
+		_, _, err := q.HitThrottle(ctx, "readyz:"+s.probeID, s.Now(), time.Minute, true)
+		return err
+	}); err != nil {
+		return fmt.Errorf("store write: %w", err)
+	}
+	if err := s.Blobs.Put(ctx, "readyz-"+s.probeID, strings.NewReader("ok"), 2); err != nil {
+		return fmt.Errorf("media write: %w", err)
+	}
+	s.Blobs.Delete(ctx, "readyz-"+s.probeID)
 	if s.Bus != nil {
 		if err := s.Bus.Publish(ctx, tkesj.Event{}); err != nil {
 			return fmt.Errorf("bus: %w", err)

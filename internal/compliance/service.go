@@ -42,6 +42,7 @@ type Service struct {
 	retention   map[string]*atomic.Int64 // removed by each retention rule since start
 	ops         *opsState                // sharing, notices, cessation (ops.go)
 	keyIDs      func(ctx context.Context) ([]string, error)
+	probeID     string // this process's name for its readiness write probes
 }
 
 // New returns the compliance capability on core and starts the export
@@ -58,6 +59,7 @@ func New(ctx context.Context, core *kernel.Core, a *accounts.Service, so *social
 		ops:              newOpsState(),
 		retention:        map[string]*atomic.Int64{},
 		keyIDs:           keyIDs,
+		probeID:          kernel.NewID("node"),
 	}
 	s.registerPersonalData()
 	s.exports = s.startExports(ctx)

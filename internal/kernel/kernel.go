@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -51,6 +52,7 @@ type Config struct {
 	ExportWorkers    int            // exports built at once on this node; 2
 	GroupQRTTL       time.Duration  // how long a group's invitation QR code works (R-QR-1); 7 days
 	LoginQRTTL       time.Duration  // how long a scan-to-login code works (R-QR-2); 2 min
+	WSTicketTTL      time.Duration  // how long a WebSocket ticket works (wsticket.go); 30 s
 	// Sharing and operations (sharing.go, ops.go, support.go).
 	Region          string        // the region the deployment keeps data in (R-XBT-1); "CN"
 	StatsK          int           // statistics cells below this count are suppressed (R-SHR-5); 10
@@ -65,6 +67,9 @@ type Config struct {
 func (c *Config) defaults() {
 	if c.PhoneRegion == "" {
 		c.PhoneRegion = "CN"
+	}
+	if c.WSTicketTTL == 0 {
+		c.WSTicketTTL = 30 * time.Second
 	}
 	if c.CodeTTL == 0 {
 		c.CodeTTL = 5 * time.Minute
@@ -232,6 +237,12 @@ func (s *Core) Open(ctx context.Context, owner, ad string, sealed []byte, v any)
 func (s *Core) Internal(ctx context.Context, op string, err error) error {
 	if _, ok := err.(*tkesj.Error); ok {
 		return err
+	}
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		// The caller went away or ran out of time: nothing broke here
+		// (issue 14 item 11), so no ERROR line for the operator.
+		s.Log.InfoContext(ctx, "request abandoned", slog.String("op", op))
+		return &tkesj.Error{Kind: tkesj.EUnavailable, Code: "abandoned", Message: "the request was abandoned before it finished; try again", Err: err}
 	}
 	ref := NewID("e")
 	s.Log.ErrorContext(ctx, "internal error", slog.String("op", op), slog.String("ref", ref), slog.String("err", err.Error()))

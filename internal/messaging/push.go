@@ -158,11 +158,13 @@ func (s *Service) pushMessage(ctx context.Context, p pendingPush) {
 		if err != nil || len(subs) == 0 {
 			continue
 		}
+		// preview tells the client whether body is the message's text; without
+		// it the client may word "sent you a message" in the person's language.
 		body := "sent you a message"
 		if st.PushShowText {
 			body = preview()
 		}
-		payload, _ := json.Marshal(map[string]any{"type": "message", "conversation_id": p.convID, "seq": p.seq, "title": sender.Nickname, "body": body})
+		payload, _ := json.Marshal(map[string]any{"type": "message", "conversation_id": p.convID, "seq": p.seq, "title": sender.Nickname, "body": body, "preview": st.PushShowText})
 		for _, r := range subs {
 			var sub push.Subscription
 			if err := s.Open(ctx, uid, pushAD(uid, r.DeviceIdx), r.Sealed, &sub); err != nil {
