@@ -189,9 +189,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		closeAll(bus)
 		return nil, err
 	}
-	h := httpapi.NewServer(svc, log, httpapi.Options{Web: dist, Realtime: hub, VAPIDPublicKey: vapid.Public})
 	a := &App{Service: svc, Hub: hub, db: db, keys: ks, bus: bus}
-	a.Metrics, a.Handler = instrument(a, h, log)
+	var observe httpapi.Observer
+	a.Metrics, observe = instrument(a)
+	a.Handler = httpapi.NewServer(svc, log, httpapi.Options{Web: dist, Realtime: hub, VAPIDPublicKey: vapid.Public, Observe: observe})
 	return a, nil
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // Handler is the service's side of a connection.
@@ -141,7 +142,7 @@ func New(bus tkesj.Bus, h Handler, log *slog.Logger, opts Options) (*Hub, error)
 		opts:             opts,
 		epoch:            time.Now(),
 		seed:             maphash.MakeSeed(),
-		pongFrame:        []byte(`{"type":"pong"}`),
+		pongFrame:        []byte(`{"type":"pong"}`), // wire.PongFrame
 		rateLimitedFrame: errorFrame("rate_limited", "you are sending too fast; slow down"),
 		malformedFrame:   errorFrame("malformed_json", "a frame must be a JSON object"),
 		unsupportedFrame: errorFrame("unsupported_frame", "only JSON text frames are accepted"),
@@ -351,11 +352,7 @@ func (h *Hub) deliver(e tkesj.Event) {
 // errorFrame encodes {"type":"error","code":code,"detail":detail}.
 func errorFrame(code, detail string) []byte {
 	// Marshalling a struct of strings cannot fail.
-	b, _ := json.Marshal(struct {
-		Type   string `json:"type"`
-		Code   string `json:"code"`
-		Detail string `json:"detail,omitempty"`
-	}{"error", code, detail})
+	b, _ := json.Marshal(wire.ErrorFrame{Type: "error", Code: code, Detail: detail})
 	return b
 }
 
