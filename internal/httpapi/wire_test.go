@@ -37,6 +37,8 @@ var wireTypes = []any{
 	wire.FriendRequestFrame{}, wire.MomentLikeFrame{}, wire.MomentCommentFrame{}, wire.AnnouncementFrame{}, wire.PolicyFrame{},
 	wire.NoticeFrame{}, wire.RightsRequestFrame{}, wire.SecurityFrame{}, wire.JoinRequestFrame{}, wire.TicketFrame{},
 	wire.PongFrame{}, wire.ErrorFrame{}, wire.ClientFrame{}, wire.PushPayload{},
+	// Signed webhooks to recipients of shared data.
+	wire.ShareDelivery{}, wire.DeletionNotice{},
 }
 
 // requestSchemas are written by hand in openapi.json: request bodies, with

@@ -190,3 +190,25 @@ type PushPayload struct {
 	Title          string `json:"title"`
 	Body           string `json:"body"`
 }
+
+// ShareDelivery is the signed body POSTed to a recipient's delivery URL when
+// personal data is shared with it (R-SHR-1).
+type ShareDelivery struct {
+	Type       string   `json:"type" enum:"share"`
+	RecordID   string   `json:"record_id"`
+	Subject    string   `json:"subject" doc:"the person, pseudonymous per recipient"`
+	Purpose    string   `json:"purpose"`
+	Categories []string `json:"categories"`
+	Data       any      `json:"data"`
+	SentAt     string   `json:"sent_at"`
+}
+
+// DeletionNotice is the signed body POSTed to a recipient's deletion URL when
+// the person asks for what was shared with it to be deleted (R-SHR-3).
+type DeletionNotice struct {
+	Type        string   `json:"type" enum:"deletion"`
+	Subject     string   `json:"subject"`
+	Records     []string `json:"records"`
+	Reason      string   `json:"reason"`
+	RequestedAt string   `json:"requested_at"`
+}

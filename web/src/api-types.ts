@@ -3172,6 +3172,14 @@ export interface components {
     DecisionList: {
       decisions: components["schemas"]["Decision"][];
     };
+    DeletionNotice: {
+      reason: string;
+      records: string[];
+      requested_at: string;
+      subject: string;
+      /** @enum {string} */
+      type: "deletion";
+    };
     /** @description Only the fields a client sends are kept (R-DEV-1). */
     Device: {
       app_version?: string;
@@ -3810,6 +3818,17 @@ export interface components {
       moments_range: "3d" | "6m" | "all";
       push_enabled: boolean;
       push_show_text: boolean;
+    };
+    ShareDelivery: {
+      categories: string[];
+      data: unknown;
+      purpose: string;
+      record_id: string;
+      sent_at: string;
+      /** @description the person, pseudonymous per recipient */
+      subject: string;
+      /** @enum {string} */
+      type: "share";
     };
     ShareLink: {
       notice: string;
