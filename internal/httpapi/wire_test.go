@@ -20,6 +20,7 @@ var update = flag.Bool("update", false, "rewrite openapi.json's generated schema
 // wireTypes are the answers and WebSocket frames whose schemas openapi.json
 // holds, generated from the structs; the structs they contain come along.
 var wireTypes = []any{
+	wire.Problem{},
 	wire.Status{}, wire.Accepted{}, wire.Policy{}, wire.User{}, wire.Session{}, wire.DeviceList{}, wire.Permissions{},
 	wire.PermissionState{}, wire.ConsentList{}, wire.Settings{}, wire.PublicUser{}, wire.UserList{}, wire.ContactList{},
 	wire.BlockedList{}, wire.FriendRequest{}, wire.FriendRequestList{}, wire.Conversation{}, wire.ConversationList{},
@@ -42,9 +43,9 @@ var wireTypes = []any{
 }
 
 // requestSchemas are written by hand in openapi.json: request bodies, with
-// the limits (lengths, patterns) a struct tag does not carry, and the problem
-// document. Every other schema is generated.
-var requestSchemas = []string{"Problem", "Device", "CodeRequest", "Registration", "Login", "UserUpdate", "Reverification",
+// the limits (lengths, patterns) a struct tag does not carry. Every other
+// schema is generated.
+var requestSchemas = []string{"Device", "CodeRequest", "Registration", "Login", "UserUpdate", "Reverification",
 	"PermissionChange", "NewMessage", "QRScan", "QRPayload", "LoginQRRequest"}
 
 // openapi.json's schemas are the wire structs' (frames included): a change

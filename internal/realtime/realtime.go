@@ -157,9 +157,9 @@ func New(bus tkesj.Bus, h Handler, log *slog.Logger, opts Options) (*Hub, error)
 		malformedFrame:   errorFrame("malformed_json", "a frame must be a JSON object"),
 		unsupportedFrame: errorFrame("unsupported_frame", "only JSON text frames are accepted"),
 	}
-	hub.tooManyProblem, _ = json.Marshal(map[string]any{"type": "urn:tkesj:problem:too_many_connections", "title": "Too Many Requests",
-		"status": http.StatusTooManyRequests, "code": "too_many_connections",
-		"detail": fmt.Sprintf("you have %d connections open already; close one (another tab or device) first", opts.MaxPerUser)})
+	hub.tooManyProblem, _ = json.Marshal(wire.Problem{Type: "urn:tkesj:problem:too_many_connections", Title: "Too Many Requests",
+		Status: http.StatusTooManyRequests, Code: "too_many_connections",
+		Detail: fmt.Sprintf("you have %d connections open already; close one (another tab or device) first", opts.MaxPerUser)})
 	for i := range hub.shards {
 		hub.shards[i].users = make(map[string][]*conn)
 		hub.shards[i].held = make(map[string]int)

@@ -305,3 +305,13 @@ func (c Count) MarshalJSON() ([]byte, error) {
 func (Count) JSONSchema() map[string]any {
 	return map[string]any{"oneOf": []any{map[string]any{"type": "integer"}, map[string]any{"type": "string", "pattern": "^<[0-9]+$"}}}
 }
+
+// Problem is an RFC 9457 problem document: every refusal, HTTP or WebSocket
+// upgrade, is one.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail" doc:"written for people: what is wrong and what to do"`
+	Code   string `json:"code" doc:"stable snake_case code, e.g. invalid_phone, weak_password, code_mismatch, permission_revoked, not_found, forbidden, rate_limited, policy_acceptance_required"`
+}
