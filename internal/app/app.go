@@ -329,12 +329,28 @@ func OpenKeyring(ctx context.Context, cfg Config) (*keyring.Keyring, keyring.Sto
 	if err := prepareKeysDir(cfg, nil); err != nil {
 		return nil, nil, err
 	}
-	master, err := keyring.LoadOrCreateMasterKey(cfg.KeysDir(), cfg.MasterKey)
+	ks, err := OpenKeyStore(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	ks, err := OpenKeyStore(ctx, cfg)
+	// A new master key is made only for an empty key store (a fresh
+	// install). When master.key has gone missing but keys sealed under it
+	// remain, making a new one would only hide the loss until the first read
+	// failed, and lose the chance to restore it (issue 14 item 9).
+	if cfg.MasterKey == "" {
+		if _, err := os.Stat(filepath.Join(cfg.KeysDir(), "master.key")); errors.Is(err, fs.ErrNotExist) {
+			if used, err := keyring.HasKeys(ctx, ks); err != nil || used {
+				ks.Close()
+				if err == nil {
+					err = fmt.Errorf("open keyring: %s is missing but the key store holds keys sealed under it; restore master.key from its backup (or set TKESJ_MASTER_KEY) — a new one would open none of them", filepath.Join(cfg.KeysDir(), "master.key"))
+				}
+				return nil, nil, err
+			}
+		}
+	}
+	master, err := keyring.LoadOrCreateMasterKey(cfg.KeysDir(), cfg.MasterKey)
 	if err != nil {
+		ks.Close()
 		return nil, nil, err
 	}
 	k, err := keyring.New(master, ks, 0)
