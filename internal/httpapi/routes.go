@@ -216,5 +216,6 @@ func (s *server) routes() []route {
 		{"GET /api/v1/admin/tickets/{id}", bearer, policyGated, whileCeasing, "GET /api/v1/admin/tickets/{id}", s.handleStaffTicket()},
 		{"POST /api/v1/admin/tickets/{id}/messages", bearer, policyGated, whileCeasing, "POST /api/v1/admin/tickets/{id}/messages", s.handleStaffAnswerTicket()},
 		{"GET /api/v1/ws", bearerOrQuery, policyExempt, whileCeasing, "GET /api/v1/ws", s.handleWS()},
+		{"POST /api/v1/ws-tickets", bearer, policyExempt, whileCeasing, "POST /api/v1/ws-tickets", s.handleWSTicket()},
 	}
 }

@@ -21,14 +21,14 @@ var update = flag.Bool("update", false, "rewrite openapi.json's generated schema
 // holds, generated from the structs; the structs they contain come along.
 var wireTypes = []any{
 	wire.Problem{},
-	wire.Status{}, wire.Accepted{}, wire.Policy{}, wire.User{}, wire.Session{}, wire.DeviceList{}, wire.Permissions{},
+	wire.Status{}, wire.Accepted{}, wire.Policy{}, wire.User{}, wire.Me{}, wire.Session{}, wire.DeviceList{}, wire.Permissions{},
 	wire.PermissionState{}, wire.ConsentList{}, wire.Settings{}, wire.PublicUser{}, wire.UserList{}, wire.ContactList{},
 	wire.BlockedList{}, wire.FriendRequest{}, wire.FriendRequestList{}, wire.Conversation{}, wire.ConversationList{},
 	wire.Muted{}, wire.Message{}, wire.MessageList{}, wire.SearchResults{},
 	wire.Moment{}, wire.MomentPage{}, wire.Liked{}, wire.Media{}, wire.QRCode{}, wire.QRScanResult{}, wire.JoinRequestList{},
 	wire.QRJoin{}, wire.GroupQR{}, wire.JoinApproval{}, wire.LoginQR{}, wire.LoginQRRequester{}, wire.LoginQRAnswer{},
 	wire.LoginQRPoll{}, wire.Export{}, wire.ExportList{}, wire.RightsRequest{}, wire.RightsRequestList{}, wire.DecisionList{},
-	wire.VAPIDKey{},
+	wire.VAPIDKey{}, wire.WSTicket{},
 	wire.StaffSelf{}, wire.StaffList{}, wire.StaffUser{}, wire.AccessLog{}, wire.AuditLog{}, wire.StaffRightsRequestList{},
 	wire.LegalProcessing{}, wire.HoldList{}, wire.IncidentList{}, wire.NoticeList{}, wire.ReportList{}, wire.Moderation{},
 	wire.Enforcement{}, wire.LegalGroundList{}, wire.AnnouncementList{}, wire.Statistics{}, wire.TicketList{},

@@ -5,6 +5,12 @@ package wire
 // holds its one name (the enum tag), which makes the generated TypeScript a
 // union the client can switch on.
 
+// WSTicket opens the WebSocket once (?ticket=) without the token in the URL.
+type WSTicket struct {
+	Ticket    string `json:"ticket"`
+	ExpiresAt Time   `json:"expires_at"`
+}
+
 // ReadyFrame is the first frame on a socket: the conversations with
 // messages the device has not acknowledged.
 type ReadyFrame struct {
@@ -189,6 +195,7 @@ type PushPayload struct {
 	Seq            int64  `json:"seq"`
 	Title          string `json:"title"`
 	Body           string `json:"body"`
+	Preview        bool   `json:"preview" doc:"whether body is the message's text (the person allows previews) or a generic line"`
 }
 
 // ShareDelivery is the signed body POSTed to a recipient's delivery URL when

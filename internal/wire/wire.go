@@ -44,6 +44,13 @@ type User struct {
 	Status    string `json:"status,omitempty" enum:"active|pending_guardian|frozen" doc:"only in one's own profile"`
 }
 
+// Me is the caller's own profile, with their staff role when they are staff
+// (so the web client need not probe /admin/me, which refuses everyone else).
+type Me struct {
+	User
+	StaffRole string `json:"staff_role,omitempty" doc:"the caller's staff role; absent for everyone else"`
+}
+
 // Session is what registering or signing in answers.
 type Session struct {
 	User  User   `json:"user"`

@@ -118,10 +118,13 @@ export interface paths {
     /** One's own profile */
     get: {
       responses: {
-        /** @description the caller */
+        /** @description the caller; staff_role is present only for staff (the console's role), so clients need not probe /admin/me */
         200: {
           content: {
-            "application/json": components["schemas"]["User"];
+            "application/json": components["schemas"]["User"] & {
+              /** @description the caller's staff role; absent for everyone else */
+              staff_role?: string;
+            };
           };
         };
         "4XX": components["responses"]["Problem"];
@@ -207,12 +210,12 @@ export interface paths {
     };
   };
   "/api/v1/me/permissions/{name}": {
-    /** Grant or withdraw a device permission; each call is a consent-ledger entry (R-PRM-1, R-CON-1) */
+    /** Grant or withdraw a device permission; each call is a consent-ledger entry (R-PRM-1, R-CON-1). Withdrawing notifications deletes the person's push subscriptions. */
     put: {
       parameters: {
         path: {
           /** @description the permission */
-          name: "phone_state" | "storage" | "album" | "camera" | "location" | "microphone";
+          name: "phone_state" | "storage" | "album" | "camera" | "location" | "microphone" | "notifications";
         };
       };
       requestBody: {
@@ -765,18 +768,38 @@ export interface paths {
     };
   };
   "/api/v1/ws": {
-    /** WebSocket (R-MSG-4). Also accepts ?token=. First frame {"type":"ready","conversations":[{id,last_seq,received_seq,read_seq}]} lists conversations with unacknowledged messages; then message, receipt, typing, recall, friend_request and conversation frames. Clients send ack {conversation_id, seq}, read, typing, ping. */
+    /** WebSocket (R-MSG-4). Also accepts ?token=, or ?ticket= from POST /api/v1/ws-tickets (single use, 30 s), which keeps the token out of the URL. First frame {"type":"ready","conversations":[{id,last_seq,received_seq,read_seq}]} lists conversations with unacknowledged messages; then message, receipt, typing, recall, friend_request and conversation frames. Clients send ack {conversation_id, seq}, read, typing, ping. */
     get: {
       parameters: {
         query?: {
-          /** @description bearer token, for browsers */
+          /** @description bearer token (kept for older clients; browsers use ticket) */
           token?: string;
+          /** @description single-use ticket from POST /api/v1/ws-tickets */
+          ticket?: string;
         };
       };
       responses: {
         /** @description ok */
         101: {
           content: never;
+        };
+        "4XX": components["responses"]["Problem"];
+      };
+    };
+  };
+  "/api/v1/ws-tickets": {
+    /** A ticket for opening the WebSocket without the token in the URL: ?ticket= works once, within 30 s, for the caller's session only; signing out voids it. */
+    post: {
+      responses: {
+        /** @description the ticket */
+        201: {
+          content: {
+            "application/json": {
+              ticket: string;
+              /** Format: date-time */
+              expires_at: string;
+            };
+          };
         };
         "4XX": components["responses"]["Problem"];
       };
@@ -3430,6 +3453,23 @@ export interface components {
       device: components["schemas"]["RequesterDevice"];
       ip: string;
     };
+    Me: {
+      /** @description empty when there is none */
+      avatar_url: string;
+      gender: string;
+      id: string;
+      nickname: string;
+      /** @description E.164; only in one's own profile */
+      phone?: string;
+      /** @description the caller's staff role; absent for everyone else */
+      staff_role?: string;
+      /**
+       * @description only in one's own profile
+       * @enum {string}
+       */
+      status?: "active" | "pending_guardian" | "frozen";
+      username: string;
+    };
     Media: {
       id: string;
       /** @enum {string} */
@@ -3632,6 +3672,8 @@ export interface components {
     PushPayload: {
       body: string;
       conversation_id: string;
+      /** @description whether body is the message's text (the person allows previews) or a generic line */
+      preview: boolean;
       seq: number;
       title: string;
       /** @enum {string} */
@@ -3994,6 +4036,10 @@ export interface components {
     };
     VAPIDKey: {
       public_key: string;
+    };
+    WSTicket: {
+      expires_at: string | null;
+      ticket: string;
     };
   };
   responses: {
