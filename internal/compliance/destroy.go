@@ -6,6 +6,7 @@ import (
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/kernel"
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // DestroyInput re-verifies the person before their account is destroyed:
@@ -114,7 +115,7 @@ func (s *Service) DestroyAccount(ctx context.Context, a kernel.Auth, in DestroyI
 	default:
 	}
 	for _, id := range groups {
-		s.PublishToMembers(ctx, id, map[string]any{"type": "conversation", "conversation_id": id, "event": "members_changed"})
+		s.PublishToMembers(ctx, id, wire.ConversationFrame{Type: "conversation", ConversationID: id, Event: "members_changed"})
 	}
 	s.Log.InfoContext(ctx, "account destroyed", "user", a.UserID)
 	return nil

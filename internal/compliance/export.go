@@ -21,6 +21,7 @@ import (
 	"github.com/tkesj/tkesj/internal/messaging"
 	"github.com/tkesj/tkesj/internal/social"
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // Personal-data exports (R-RGT-1): a person asks for everything tkesj holds
@@ -792,11 +793,9 @@ func (s *Service) exportMessages(ctx context.Context, a kernel.Auth, st *exportS
 			break
 		}
 		for _, m := range page {
-			j := messaging.MessageJSON(m)
+			j := exportedMessage{Message: messaging.MessageJSON(m)}
 			if m.Media != nil {
-				if p, ok := paths[m.Media.ID]; ok {
-					j["media_path"] = p
-				}
+				j.MediaPath = paths[m.Media.ID]
 			}
 			line.Reset()
 			if n == 0 {
@@ -1021,3 +1020,10 @@ as of {{.Created}}. Each section is a JSON file next to this page; <a href="mani
 {{end}}</table>{{end}}
 </body></html>
 `))
+
+// exportedMessage is a message in an export: its wire form and, when its
+// media is in the archive, the media's path there.
+type exportedMessage struct {
+	wire.Message
+	MediaPath string `json:"media_path,omitempty"`
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/tkesj/tkesj/internal/media/process"
 	"github.com/tkesj/tkesj/internal/privacy"
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // MomentInput is a new post (R-MOM-1, R-MOM-2).
@@ -482,7 +483,7 @@ func (s *Service) Like(ctx context.Context, a kernel.Auth, id string, like bool)
 		return s.Internal(ctx, "like", err)
 	}
 	if like && m.AuthorID != a.UserID {
-		s.Publish(ctx, []string{m.AuthorID}, map[string]any{"type": "moment_like", "moment_id": id, "user_id": a.UserID})
+		s.Publish(ctx, []string{m.AuthorID}, wire.MomentLikeFrame{Type: "moment_like", MomentID: id, UserID: a.UserID})
 	}
 	return nil
 }
@@ -523,7 +524,7 @@ func (s *Service) AddComment(ctx context.Context, a kernel.Auth, id, text, reply
 		return Comment{}, s.Internal(ctx, "comment", err)
 	}
 	if m.AuthorID != a.UserID {
-		s.Publish(ctx, []string{m.AuthorID}, map[string]any{"type": "moment_comment", "moment_id": id, "comment_id": cid, "user_id": a.UserID})
+		s.Publish(ctx, []string{m.AuthorID}, wire.MomentCommentFrame{Type: "moment_comment", MomentID: id, CommentID: cid, UserID: a.UserID})
 	}
 	me, _ := s.LookupProfile(ctx, s.DB.Read(), a.UserID)
 	return Comment{ID: cid, ReplyTo: replyTo, User: me, Text: text, CreatedAt: now}, nil

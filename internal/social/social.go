@@ -10,6 +10,7 @@ import (
 	"github.com/tkesj/tkesj/internal/kernel"
 	"github.com/tkesj/tkesj/internal/store"
 	"github.com/tkesj/tkesj/internal/validate"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // SettingsUpdate changes some settings; nil means unchanged.
@@ -221,12 +222,12 @@ func (s *Service) SendFriendRequest(ctx context.Context, a kernel.Auth, to, gree
 	}
 	me, _ := s.LookupProfile(ctx, s.DB.Read(), a.UserID)
 	fr := FriendRequest{ID: rec.ID, FromID: a.UserID, ToID: to, Greeting: greeting, Status: rec.Status, From: me, To: target, CreatedAt: now, ExpiresAt: rec.ExpiresAt}
-	s.Publish(ctx, []string{to, a.UserID}, map[string]any{"type": "friend_request", "request": friendRequestFrame(fr)})
+	s.Publish(ctx, []string{to, a.UserID}, wire.FriendRequestFrame{Type: "friend_request", Request: friendRequestFrame(fr)})
 	return fr, nil
 }
 
-func friendRequestFrame(fr FriendRequest) map[string]any {
-	return map[string]any{"id": fr.ID, "from": fr.FromID, "to": fr.ToID, "status": fr.Status}
+func friendRequestFrame(fr FriendRequest) wire.FriendRequestRef {
+	return wire.FriendRequestRef{ID: fr.ID, From: fr.FromID, To: fr.ToID, Status: fr.Status}
 }
 
 // FriendRequests lists the caller's requests, both ways, newest first.
@@ -297,7 +298,7 @@ func (s *Service) AnswerFriendRequest(ctx context.Context, a kernel.Auth, id str
 	fr := FriendRequest{ID: rec.ID, FromID: rec.FromID, ToID: rec.ToID, Status: rec.Status, CreatedAt: rec.CreatedAt, ExpiresAt: rec.ExpiresAt}
 	fr.From, _ = s.LookupProfile(ctx, s.DB.Read(), rec.FromID)
 	fr.To, _ = s.LookupProfile(ctx, s.DB.Read(), rec.ToID)
-	s.Publish(ctx, []string{rec.FromID, rec.ToID}, map[string]any{"type": "friend_request", "request": friendRequestFrame(fr)})
+	s.Publish(ctx, []string{rec.FromID, rec.ToID}, wire.FriendRequestFrame{Type: "friend_request", Request: friendRequestFrame(fr)})
 	return fr, nil
 }
 
