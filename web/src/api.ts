@@ -277,8 +277,8 @@ export const api = {
     request<void>('POST', '/api/v1/verification-codes', { body: { phone, purpose }, auth: false }),
   register: (a: NewAccount) =>
     request<AuthAnswer>('POST', '/api/v1/accounts', { body: { ...a, device: deviceInfo() }, auth: false }),
-  loginPassword: (login: string, password: string) =>
-    request<AuthAnswer>('POST', '/api/v1/sessions', { body: { login, password, device: deviceInfo() }, auth: false }),
+  loginPassword: (login: string, password: string, step_up_code?: string) =>
+    request<AuthAnswer>('POST', '/api/v1/sessions', { body: { login, password, ...(step_up_code ? { step_up_code } : {}), device: deviceInfo() }, auth: false }),
   loginCode: (phone: string, code: string) =>
     request<AuthAnswer>('POST', '/api/v1/sessions', { body: { phone, code, device: deviceInfo() }, auth: false }),
   logout: () => request<void>('DELETE', '/api/v1/sessions/current'),
@@ -419,6 +419,8 @@ export interface Conversation {
   received_seq?: number;
   unread?: number;
   muted?: boolean;
+  /** Pinned chats come first (when the server has pins). */
+  pinned?: boolean;
   updated_at?: string;
   member_count?: number;
   members?: Member[];
