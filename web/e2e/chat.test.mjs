@@ -220,7 +220,8 @@ test('issue 6: friends, real-time chat with pictures and voice, Moments, QR logi
     }
     assert.ok(r.ok, `bulk send ${i}: ${r.status}`);
   }
-  await log(a.page).getByText('bulk message 129').waitFor();
+  // 130 messages in a burst: on the shared 2-core box the tab needs more than the default 15 s to take them all in.
+  await log(a.page).getByText('bulk message 129').waitFor({ timeout: 40_000 });
   const rendered = await log(a.page).locator('[data-row]').count();
   assert.ok(rendered < 100, `the list renders a window of rows, not all (${rendered})`);
   await a.page.reload();

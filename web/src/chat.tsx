@@ -258,18 +258,18 @@ export function Chats(c: Ctx) {
     document.title = `${t('tab.chats')} · tkesj`;
     document.querySelector<HTMLElement>('.list-title')?.focus({ preventScroll: true });
   }, []);
-  const list = (
-    <main class={wide ? 'page split-list' : 'page'} id="main">
-      <ChatList c={c} heading={1} />
-    </main>
-  );
-  if (!wide) return list;
+  // The same tree at every width (only classes and the empty pane change), so
+  // resizing the window across 900 px does not reload the list.
   return (
-    <div class="split">
-      {list}
-      <div class="split-empty" aria-hidden="true">
-        <p>{ct('pickChat')}</p>
-      </div>
+    <div class={wide ? 'split' : 'split-off'}>
+      <main class={wide ? 'page split-list' : 'page'} id="main">
+        <ChatList c={c} heading={1} />
+      </main>
+      {wide && (
+        <div class="split-empty" aria-hidden="true">
+          <p>{ct('pickChat')}</p>
+        </div>
+      )}
     </div>
   );
 }
@@ -583,6 +583,15 @@ function Content({ m }: { m: Message }) {
 
 type Row = RowItem & { day?: string; unreadMark?: boolean } & ({ kind: 'msg'; m: Message } | { kind: 'pending'; p: OutItem });
 
+// The local day of each message, worked out once per message object (a
+// burst of messages re-renders the list once per message).
+const dayKeys = new WeakMap<Message, string>();
+function dayKey(m: Message): string {
+  let k = dayKeys.get(m);
+  if (k === undefined) dayKeys.set(m, (k = new Date(m.sent_at!).toDateString()));
+  return k;
+}
+
 /** "Today", "Yesterday", or the date, for the separators between days. */
 function dayLabel(d: Date): string {
   const today = new Date();
@@ -628,17 +637,19 @@ const countChars = (s: string) => Array.from(s).length;
 
 export function ConversationScreen(c: Ctx) {
   const wide = useWide();
-  const conv = <ChatView c={c} />;
-  if (!wide) return conv;
+  // The chat keeps its place in the tree at every width, so resizing the
+  // window across 900 px neither reloads it nor loses the reader's place.
   return (
-    <div class="split">
-      <section class="page split-list" aria-labelledby="split-list-title">
-        <span id="split-list-title" class="sr-only">
-          {ct('allChats')}
-        </span>
-        <ChatList c={c} active={c.params[0]} heading={2} />
-      </section>
-      {conv}
+    <div class={wide ? 'split' : 'split-off'}>
+      {wide && (
+        <section class="page split-list" aria-labelledby="split-list-title">
+          <span id="split-list-title" class="sr-only">
+            {ct('allChats')}
+          </span>
+          <ChatList c={c} active={c.params[0]} heading={2} />
+        </section>
+      )}
+      <ChatView c={c} />
     </div>
   );
 }
@@ -939,7 +950,7 @@ function ChatView({ c }: { c: Ctx }) {
   let marked = false;
   for (const m of msgs) {
     const d = m.sent_at ? new Date(m.sent_at) : null;
-    const dk = d ? d.toDateString() : prevDay;
+    const dk = d ? dayKey(m) : prevDay;
     const r: Row = { key: `s${m.seq}`, kind: 'msg', m };
     if (d && dk !== prevDay) r.day = dayLabel(d);
     prevDay = dk;
