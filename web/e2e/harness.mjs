@@ -84,7 +84,7 @@ export async function startServer({ listen = '127.0.0.1' } = {}) {
   const port = await freePort();
   const log = path.join(dir, 'server.log');
   const out = fs.openSync(log, 'a');
-  const proc = spawn(bin, ['serve', '--addr', `${listen}:${port}`, '--data', path.join(dir, 'data'), '--sms-webhook', sms.url], {
+  const proc = spawn(bin, ['serve', '--addr', `${listen}:${port}`, '--data', path.join(dir, 'data'), '--sms-webhook', sms.url, ...serverArgs], {
     stdio: ['ignore', out, out],
   });
   fs.closeSync(out);
@@ -123,6 +123,9 @@ export async function stopOtherServer(srv) {
   await stopServer(srv);
   fs.rmSync(srv.dir, { recursive: true, force: true });
 }
+
+/** Extra `tkesj serve` flags for this file's server (set before the hooks run). */
+export const serverArgs = [];
 
 /** Extra Chromium flags for this file's browser (set before the hooks run). */
 export const launchArgs = [];

@@ -7,6 +7,8 @@ import { Notices, PolicyText, errorText } from './components';
 import { t, type Key } from './i18n';
 import { onFrame, startRealtime, stopRealtime } from './realtime';
 import { link, navigate, usePath } from './router';
+import { refreshPushSubscription, registerServiceWorker, rememberLang, setMuted, showUnread, watchForSound } from './notify';
+import { Notifications } from './screens/Notifications';
 import { Announcements } from './screens/Announcements';
 import { Destroy } from './screens/Destroy';
 import { Login } from './screens/Login';
@@ -126,6 +128,7 @@ const ROUTES: [string, Screen][] = [
   ['/me/support', lazy(accountMod, 'Support')],
   ['/me/support/:', lazy(accountMod, 'SupportTicket')],
   ['/me/notices', lazy(accountMod, 'NoticesScreen')],
+  ['/me/notifications', () => <Notifications />],
   ['/staff', lazy(consoleMod, 'Console')],
   ['/staff/:', lazy(consoleMod, 'Section')],
   ['/staff/:/:', lazy(consoleMod, 'Detail')],
@@ -263,6 +266,8 @@ export function App() {
   const [gate, setGate] = useState(false);
   const [epoch, setEpoch] = useState(0);
   const [unread, setUnread] = useState(0);
+  const [online, setOnline] = useState(navigator.onLine);
+  useEffect(() => showUnread(auth.state === 'in' ? unread : 0), [unread, auth.state]);
   const path = usePath();
 
   async function loadMe() {
@@ -285,6 +290,10 @@ export function App() {
       navigate('/login', true);
     });
     setPolicyRequiredHandler(() => setGate(true));
+    registerServiceWorker();
+    const onLine = () => setOnline(navigator.onLine);
+    window.addEventListener('online', onLine);
+    window.addEventListener('offline', onLine);
     watchOtherTabs(loadMe);
     loadMe();
     // Coming back to the tab re-reads the profile, so a device signed out from
@@ -313,13 +322,18 @@ export function App() {
       window.clearTimeout(timer);
       timer = window.setTimeout(() => {
         chat.list().then(
-          // The chat open on screen is being read: it adds nothing to the badge.
-          (r) => setUnread((r.conversations ?? []).reduce((n, c) => n + (c.muted || openChat() === c.id ? 0 : c.unread ?? 0), 0)),
+          (r) => {
+            // The chat open on screen is being read: it adds nothing to the badge.
+            setUnread((r.conversations ?? []).reduce((n, c) => n + (c.muted || openChat() === c.id ? 0 : c.unread ?? 0), 0));
+            setMuted((r.conversations ?? []).filter((c) => c.muted).map((c) => c.id));
+          },
           () => {},
         );
       }, 400);
     };
     refresh();
+    refreshPushSubscription();
+    const offSound = watchForSound(auth.user.id);
     const off = onFrame((f) => {
       if (f.type === 'policy' && f.major) setGate(true);
       if (['message', 'sync', 'conversation', 'read', 'recall', 'unread'].includes(f.type)) refresh();
@@ -327,6 +341,7 @@ export function App() {
     });
     return () => {
       off();
+      offSound();
       window.clearTimeout(timer);
       window.clearTimeout(prefetch);
     };
@@ -366,7 +381,10 @@ export function App() {
     navigate('/');
   }
 
-  const onLang = () => setLangTick((n) => n + 1);
+  const onLang = () => {
+    setLangTick((n) => n + 1);
+    rememberLang();
+  };
 
   if (auth.state === 'loading') {
     return (
@@ -403,6 +421,11 @@ export function App() {
     <div class={(path.match(/^\/chats\/[^/]+$/) ? 'shell shell-chat' : 'shell') + (path.match(/^\/chats(\/[^/]+)?$/) ? ' shell-chats' : '')}>
       <div class="shell-main" key={`${path}#${epoch}`}>
         <Alerts />
+        {!online && (
+          <p class="offline-banner" role="status">
+            {t('app.offline')}
+          </p>
+        )}
         {screen}
       </div>
       <TabBar path={path} unread={unread} />
