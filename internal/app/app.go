@@ -276,9 +276,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		closeAll(bus)
 		return nil, err
 	}
-	h := httpapi.NewServer(svc, log, httpapi.Options{Web: dist, Realtime: hub, VAPIDPublicKey: vapid.Public, BodyIdleTimeout: cfg.BodyIdleTimeout})
 	a := &App{Service: svc, Hub: hub, db: db, keys: ks, bus: bus}
-	a.Metrics, a.Handler = instrument(a, h, log)
+	var observe httpapi.Observer
+	a.Metrics, observe = instrument(a)
+	a.Handler = httpapi.NewServer(svc, log, httpapi.Options{Web: dist, Realtime: hub, VAPIDPublicKey: vapid.Public, BodyIdleTimeout: cfg.BodyIdleTimeout, Observe: observe})
 	a.proxies = proxies
 	a.Handler = proxies.wrap(a.drainGate(a.Handler))
 	return a, nil
