@@ -60,7 +60,7 @@ func (s *Service) DestroyAccount(ctx context.Context, a kernel.Auth, in DestroyI
 	if err != nil {
 		return s.Internal(ctx, "destroy key", err)
 	}
-	var groups, archives []string
+	var groups, directs, archives []string
 	err = s.DB.Update(ctx, func(q *store.Queries) error {
 		// Export archives are blobs named by rows that go with the account:
 		// note them now, delete them once the rows are gone.
@@ -75,6 +75,9 @@ func (s *Service) DestroyAccount(ctx context.Context, a kernel.Auth, in DestroyI
 		}
 		for i, c := range cs {
 			if c.Kind != "group" {
+				// The other person of a direct chat is told too, so an open
+				// chat shows the account as gone at once (issue 13).
+				directs = append(directs, c.ID)
 				continue
 			}
 			groups = append(groups, c.ID)
@@ -114,7 +117,7 @@ func (s *Service) DestroyAccount(ctx context.Context, a kernel.Auth, in DestroyI
 	case s.purgeNow <- struct{}{}:
 	default:
 	}
-	for _, id := range groups {
+	for _, id := range append(groups, directs...) {
 		s.PublishToMembers(ctx, id, wire.ConversationFrame{Type: "conversation", ConversationID: id, Event: "members_changed"})
 	}
 	s.Log.InfoContext(ctx, "account destroyed", "user", a.UserID)
