@@ -127,13 +127,7 @@ func (q *Queries) fillMoments(ctx context.Context, ms []*MomentRecord) error {
 	if len(ms) == 0 {
 		return nil
 	}
-	byID := map[string]*MomentRecord{}
-	ids := make([]string, 0, len(ms))
-	for _, m := range ms {
-		byID[m.ID] = m
-		ids = append(ids, m.ID)
-	}
-	in, args := inList(ids)
+	byID, in, args := momentIndex(ms)
 	rows, err := q.query(ctx, `SELECT moment_id, user_id FROM moment_audience WHERE moment_id IN `+in, args...)
 	if err != nil {
 		return err
@@ -147,7 +141,32 @@ func (q *Queries) fillMoments(ctx context.Context, ms []*MomentRecord) error {
 		byID[mid].Audience = append(byID[mid].Audience, uid)
 	}
 	rows.Close()
-	rows, err = q.query(ctx, `SELECT moment_id, media_id FROM moment_media WHERE moment_id IN `+in+` ORDER BY moment_id, position`, args...)
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return q.fillMedia(ctx, ms)
+}
+
+func momentIndex(ms []*MomentRecord) (map[string]*MomentRecord, string, []any) {
+	byID := map[string]*MomentRecord{}
+	ids := make([]string, 0, len(ms))
+	for _, m := range ms {
+		byID[m.ID] = m
+		ids = append(ids, m.ID)
+	}
+	in, args := inList(ids)
+	return byID, in, args
+}
+
+// fillMedia loads the media ids of posts, in order, in one query. A
+// timeline page needs them but not the audience lists, which may hold
+// thousands of ids.
+func (q *Queries) fillMedia(ctx context.Context, ms []*MomentRecord) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	byID, in, args := momentIndex(ms)
+	rows, err := q.query(ctx, `SELECT moment_id, media_id FROM moment_media WHERE moment_id IN `+in+` ORDER BY moment_id, position`, args...)
 	if err != nil {
 		return err
 	}
