@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,6 +53,7 @@ type Config struct {
 	KeySchema   string // PostgreSQL schema of the key store; "tkesj_keys" when empty
 	Region      string // --region, TKESJ_REGION: where this deployment keeps data (R-XBT-1)
 	MetricsAddr string // --metrics-addr, TKESJ_METRICS_ADDR: Prometheus /metrics listener; empty is off
+	FriendCap   string // --friend-cap, TKESJ_FRIEND_CAP: most friends one person may have
 
 	// Service tunes the service; tests shorten its timings.
 	Service service.Config
@@ -78,6 +80,7 @@ func (c *Config) specs() []flagSpec {
 		{"key-schema", "TKESJ_KEY_SCHEMA", "tkesj_keys", "PostgreSQL schema of the key store (kept apart from the data)", &c.KeySchema},
 		{"region", "TKESJ_REGION", "CN", "region this deployment keeps data in; recipients elsewhere need cross-border consent", &c.Region},
 		{"metrics-addr", "TKESJ_METRICS_ADDR", "", "listen address HOST:PORT for Prometheus /metrics, apart from the API; empty is off", &c.MetricsAddr},
+		{"friend-cap", "TKESJ_FRIEND_CAP", "10000", "most friends one person may have (each post is written to every friend's Moments timeline)", &c.FriendCap},
 	}
 }
 
@@ -102,6 +105,11 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	c.MasterKey = getenv("TKESJ_MASTER_KEY")
 	c.Service.PhoneRegion = c.PhoneRegion
 	c.Service.Region = c.Region
+	if n, err := strconv.Atoi(c.FriendCap); err != nil || n < 1 {
+		return Config{}, fmt.Errorf("--friend-cap must be a whole number of at least 1, not %q", c.FriendCap)
+	} else {
+		c.Service.FriendCap = n
+	}
 	return c, nil
 }
 

@@ -73,6 +73,7 @@ func (s *server) routes() []route {
 		{"POST", "/api/v1/moments", true, s.handleCreateMoment()},
 		{"GET", "/api/v1/moments/timeline", true, s.handleTimeline()},
 		{"GET", "/api/v1/moments/{id}", true, s.handleMoment()},
+		{"PATCH", "/api/v1/moments/{id}", true, s.handleEditMoment()},
 		{"DELETE", "/api/v1/moments/{id}", true, s.handleDeleteMoment()},
 		{"POST", "/api/v1/moments/{id}/likes", true, s.handleLike(true)},
 		{"DELETE", "/api/v1/moments/{id}/likes", true, s.handleLike(false)},

@@ -124,6 +124,14 @@ func inList(ids []string) (string, []any) {
 // fillMoments loads the audience lists and media of posts, two queries for
 // the whole page.
 func (q *Queries) fillMoments(ctx context.Context, ms []*MomentRecord) error {
+	if err := q.FillAudience(ctx, ms); err != nil {
+		return err
+	}
+	return q.fillMedia(ctx, ms)
+}
+
+// FillAudience loads the audience lists of posts in one query.
+func (q *Queries) FillAudience(ctx context.Context, ms []*MomentRecord) error {
 	if len(ms) == 0 {
 		return nil
 	}
@@ -132,19 +140,15 @@ func (q *Queries) fillMoments(ctx context.Context, ms []*MomentRecord) error {
 	if err != nil {
 		return err
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var mid, uid string
 		if err := rows.Scan(&mid, &uid); err != nil {
-			rows.Close()
 			return err
 		}
 		byID[mid].Audience = append(byID[mid].Audience, uid)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	return q.fillMedia(ctx, ms)
+	return rows.Err()
 }
 
 func momentIndex(ms []*MomentRecord) (map[string]*MomentRecord, string, []any) {
@@ -251,11 +255,6 @@ func (q *Queries) HidersOf(ctx context.Context, targetID string) ([]string, erro
 // BlocksOf lists the ids a user blocks or is blocked by.
 func (q *Queries) BlocksOf(ctx context.Context, userID string) ([]string, error) {
 	return q.strings(ctx, `SELECT blocked_id FROM blocks WHERE user_id = ? UNION SELECT user_id FROM blocks WHERE blocked_id = ?`, userID, userID)
-}
-
-// FriendIDs lists a user's friends' ids.
-func (q *Queries) FriendIDs(ctx context.Context, userID string) ([]string, error) {
-	return q.strings(ctx, `SELECT friend_id FROM friends WHERE user_id = ?`, userID)
 }
 
 // scanner is a *sql.Row or *sql.Rows.
