@@ -172,47 +172,13 @@ func (s *Service) Timeline(ctx context.Context, a Auth, cursor string, limit int
 		return nil, "", err
 	}
 	q := s.db.Read()
-	v := &viewer{id: a.UserID, friends: map[string]bool{}, known: map[string]bool{}, blocked: map[string]bool{}, hiders: map[string]bool{}, muted: map[string]bool{},
-		ranges: map[string]string{}, profiles: map[string]Profile{}}
-	blocked, err := q.BlocksOf(ctx, a.UserID) // for the likes and comments
+	v, err := s.timelineViewer(ctx, q, a.UserID)
 	if err != nil {
 		return nil, "", s.internal(ctx, "timeline", err)
 	}
-	for _, b := range blocked {
-		v.blocked[b] = true
-	}
-	now := s.now()
-	var page []store.MomentRecord
-	more := true
-	// References the rules now refuse (a range that ran out, a race with a
-	// change of relationship) are skipped; a bounded number of rounds keeps
-	// a viewer who may see little from paying for it.
-	for round := 0; round < 10 && len(page) < limit && more; round++ {
-		es, err := q.Timeline(ctx, store.TimelineQuery{Viewer: a.UserID, BeforeAt: at, BeforeID: id, Limit: limit})
-		if err != nil {
-			return nil, "", s.internal(ctx, "timeline", err)
-		}
-		more = len(es) == limit
-		authors := make([]string, len(es))
-		for i, e := range es {
-			authors[i] = e.AuthorID
-		}
-		s.preloadRanges(ctx, q, v, authors)
-		for _, e := range es {
-			at, id = e.CreatedAt, e.ID
-			p := privacy.Post{Author: e.AuthorID, Visibility: e.Visibility, Listed: map[string]bool{a.UserID: e.Listed}, CreatedAt: e.CreatedAt}
-			r := privacy.Relation{Viewer: a.UserID, Friends: e.Friends, Blocked: e.Blocked, HiddenFromViewer: e.Hidden, MutedByViewer: e.Muted,
-				AuthorRange: s.authorRange(ctx, q, v, e.AuthorID)}
-			if !privacy.InTimeline(p, r, now) {
-				continue
-			}
-			v.known[e.AuthorID], v.friends[e.AuthorID] = true, e.Friends
-			page = append(page, e.MomentRecord)
-			if len(page) == limit {
-				more = true
-				break
-			}
-		}
+	page, at, id, more, err := s.timelinePage(ctx, q, v, at, id, limit)
+	if err != nil {
+		return nil, "", s.internal(ctx, "timeline", err)
 	}
 	// The audience list is shown to the author only: load it for their own.
 	var own []*store.MomentRecord
@@ -232,6 +198,88 @@ func (s *Service) Timeline(ctx context.Context, a Auth, cursor string, limit int
 		return views, "", nil
 	}
 	return views, encodeCursor(at, id), nil
+}
+
+// timelineViewer is a viewer for timeline pages: the facts about each post's
+// author come with the page; only the blocks are loaded, for the likes and
+// comments.
+func (s *Service) timelineViewer(ctx context.Context, q *store.Queries, id string) (*viewer, error) {
+	v := &viewer{id: id, friends: map[string]bool{}, known: map[string]bool{}, blocked: map[string]bool{}, hiders: map[string]bool{}, muted: map[string]bool{},
+		ranges: map[string]string{}, profiles: map[string]Profile{}}
+	blocked, err := q.BlocksOf(ctx, id)
+	for _, b := range blocked {
+		v.blocked[b] = true
+	}
+	return v, err
+}
+
+// timelinePage reads up to limit posts of v's timeline strictly before
+// (at, id) that internal/privacy lets v see now, and returns them with the
+// cursor after the last post read and whether more may follow.
+func (s *Service) timelinePage(ctx context.Context, q *store.Queries, v *viewer, at time.Time, id string, limit int) ([]store.MomentRecord, time.Time, string, bool, error) {
+	now := s.now()
+	var page []store.MomentRecord
+	more := true
+	// References the rules now refuse (a range that ran out, a race with a
+	// change of relationship) are skipped; a bounded number of rounds keeps
+	// a viewer who may see little from paying for it.
+	for round := 0; round < 10 && len(page) < limit && more; round++ {
+		es, err := q.Timeline(ctx, store.TimelineQuery{Viewer: v.id, BeforeAt: at, BeforeID: id, Limit: limit})
+		if err != nil {
+			return nil, at, id, false, err
+		}
+		more = len(es) == limit
+		authors := make([]string, len(es))
+		for i, e := range es {
+			authors[i] = e.AuthorID
+		}
+		s.preloadRanges(ctx, q, v, authors)
+		for _, e := range es {
+			at, id = e.CreatedAt, e.ID
+			p := privacy.Post{Author: e.AuthorID, Visibility: e.Visibility, Listed: map[string]bool{v.id: e.Listed}, CreatedAt: e.CreatedAt}
+			r := privacy.Relation{Viewer: v.id, Friends: e.Friends, Blocked: e.Blocked, HiddenFromViewer: e.Hidden, MutedByViewer: e.Muted,
+				AuthorRange: s.authorRange(ctx, q, v, e.AuthorID)}
+			if !privacy.InTimeline(p, r, now) {
+				continue
+			}
+			v.known[e.AuthorID], v.friends[e.AuthorID] = true, e.Friends
+			page = append(page, e.MomentRecord)
+			if len(page) == limit {
+				more = true
+				break
+			}
+		}
+	}
+	return page, at, id, more, nil
+}
+
+// timelineExport lists the references in a person's timeline that they may
+// see now, newest first (their data export, R-RGT-1): the timeline is their
+// personal data only as references, so the export holds ids and times, not
+// other people's posts.
+func (s *Service) timelineExport(ctx context.Context, userID string) ([]map[string]any, error) {
+	q := s.db.Read()
+	v, err := s.timelineViewer(ctx, q, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := []map[string]any{}
+	var at time.Time
+	id := ""
+	for pages := 0; pages < 10_000; pages++ {
+		page, nat, nid, more, err := s.timelinePage(ctx, q, v, at, id, 50)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range page {
+			out = append(out, map[string]any{"moment_id": m.ID, "author_id": m.AuthorID, "created_at": m.CreatedAt.Format(time.RFC3339)})
+		}
+		if !more {
+			break
+		}
+		at, id = nat, nid
+	}
+	return out, nil
 }
 
 // EditMomentVisibility changes who may see the caller's post (R-MOM-2). The
