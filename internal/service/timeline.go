@@ -89,16 +89,44 @@ func (s *Service) fanOutLoop(f *fanOutWorker) {
 
 var errStopping = errors.New("stopping")
 
+// fanOutLease is how long a node holds a job on PostgreSQL before other
+// nodes may take it over (a job of 10,000 friends takes about a second).
+const fanOutLease = 20 * time.Second
+
 // drainFanOuts runs pending jobs until none is left or the worker stops.
 func (s *Service) drainFanOuts(f *fanOutWorker) error {
 	ctx := context.Background() // a batch under way finishes; Close waits for it
 	for {
-		jobs, err := s.db.Read().FanOutJobs(ctx, 32)
+		jobs, err := s.db.Read().FanOutJobs(ctx, s.now(), 32)
 		if err != nil || len(jobs) == 0 {
 			return err
 		}
 		for _, j := range jobs {
-			if err := s.runFanOut(ctx, f, j); errors.Is(err, errStopping) {
+			// Nodes sharing a PostgreSQL store lease a job, so one node
+			// runs it while the others take the next; a node that dies
+			// leaves it to the others when the lease runs out. SQLite
+			// has one node: no lease, and a restart resumes at once.
+			if s.db.Dialect() == "postgres" {
+				var mine bool
+				err := s.db.Update(ctx, func(q *store.Queries) (err error) {
+					now := s.now()
+					mine, err = q.LeaseFanOut(ctx, j.ID, now, now.Add(fanOutLease))
+					return err
+				})
+				if err != nil {
+					return err
+				}
+				if !mine {
+					continue
+				}
+			}
+			err := s.runFanOut(ctx, f, j)
+			if s.db.Dialect() == "postgres" { // a no-op once the job is done
+				if rerr := s.db.Update(ctx, func(q *store.Queries) error { return q.ReleaseFanOut(ctx, j.ID) }); err == nil {
+					err = rerr
+				}
+			}
+			if errors.Is(err, errStopping) {
 				return nil
 			} else if err != nil {
 				return err

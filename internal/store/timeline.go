@@ -87,12 +87,30 @@ func (q *Queries) EnqueueBackfill(ctx context.Context, authorID, viewerID string
 	return err
 }
 
-// FanOutJobs lists up to limit pending fan-outs, oldest first.
-func (q *Queries) FanOutJobs(ctx context.Context, limit int) ([]FanOutJob, error) {
+// FanOutJobs lists up to limit pending fan-outs not leased at now, oldest first.
+func (q *Queries) FanOutJobs(ctx context.Context, now time.Time, limit int) ([]FanOutJob, error) {
 	return collect(ctx, q, func(sc scanner) (FanOutJob, error) {
 		var j FanOutJob
 		return j, sc.Scan(&j.ID, &j.Kind, &j.AuthorID, &j.ViewerID, &j.MomentID, &j.AfterAt, &j.AfterID)
-	}, `SELECT id, kind, author_id, viewer_id, moment_id, after_at, after_id FROM moment_fanout ORDER BY id LIMIT ?`, limit)
+	}, `SELECT id, kind, author_id, viewer_id, moment_id, after_at, after_id FROM moment_fanout WHERE leased_until < ? ORDER BY id LIMIT ?`, micros(now), limit)
+}
+
+// LeaseFanOut leases a job to the caller until until, unless another node
+// holds it at now; it reports whether the caller got it.
+func (q *Queries) LeaseFanOut(ctx context.Context, id int64, now, until time.Time) (bool, error) {
+	res, err := q.exec(ctx, `UPDATE moment_fanout SET leased_until = ? WHERE id = ? AND leased_until < ?`, micros(until), id, micros(now))
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// ReleaseFanOut ends a lease early (the job stopped, or it was restarted
+// while running and must be picked up again).
+func (q *Queries) ReleaseFanOut(ctx context.Context, id int64) error {
+	_, err := q.exec(ctx, `UPDATE moment_fanout SET leased_until = 0 WHERE id = ?`, id)
+	return err
 }
 
 // PendingFanOuts counts the fan-outs not finished.

@@ -27,6 +27,8 @@ CREATE INDEX moment_timeline_moment ON moment_timeline (moment_id);
 -- author_id's existing posts to one new viewer (a new friend, an unhide,
 -- an unmute), batch by batch in post order (after_at, after_id). Unused
 -- columns hold '' so the natural key is unique and an enqueue is idempotent.
+-- On PostgreSQL several nodes share the queue: a node leases a job
+-- (leased_until) so the others leave it alone until the lease runs out.
 CREATE TABLE moment_fanout (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     kind        TEXT NOT NULL,
@@ -35,6 +37,7 @@ CREATE TABLE moment_fanout (
     moment_id   TEXT NOT NULL DEFAULT '',
     after_at    INTEGER NOT NULL DEFAULT 0,
     after_id    TEXT NOT NULL DEFAULT '',
+    leased_until INTEGER NOT NULL DEFAULT 0,
     enqueued_at INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX moment_fanout_key ON moment_fanout (kind, author_id, viewer_id, moment_id);

@@ -24,7 +24,7 @@ func runFanOuts(t *testing.T, db *store.DB, limit int) {
 	t.Helper()
 	ctx := context.Background()
 	for round := 0; round < 1000; round++ {
-		jobs, err := db.Read().FanOutJobs(ctx, 10)
+		jobs, err := db.Read().FanOutJobs(ctx, time.Now(), 10)
 		if err != nil {
 			t.Fatalf("FanOutJobs = %v", err)
 		}
@@ -159,7 +159,7 @@ func testTimelines(t *testing.T, db *store.DB) {
 
 	// A job restarted under a batch does not lose the restart.
 	post("p3", "friends", now.Add(2*time.Second))
-	jobs, err := db.Read().FanOutJobs(ctx, 10)
+	jobs, err := db.Read().FanOutJobs(ctx, now, 10)
 	if err != nil || len(jobs) != 1 || jobs[0].MomentID != "p3" || jobs[0].Kind != store.FanOutPost {
 		t.Fatalf("FanOutJobs = %+v, %v", jobs, err)
 	}
@@ -168,7 +168,28 @@ func testTimelines(t *testing.T, db *store.DB) {
 	if !errors.Is(err, store.ErrFanOutMoved) {
 		t.Errorf("a batch from a stale cursor = %v, want ErrFanOutMoved", err)
 	}
-	runFanOuts(t, db, 2)
+	// A leased job is left alone by other nodes until the lease runs out.
+	for _, tc := range []struct {
+		at   time.Time
+		want bool
+	}{{now, true}, {now.Add(time.Second), false}, {now.Add(time.Minute), true}} {
+		var got bool
+		mustUpdate(t, db, "LeaseFanOut", func(q *store.Queries) (err error) {
+			got, err = q.LeaseFanOut(ctx, jobs[0].ID, tc.at, tc.at.Add(30*time.Second))
+			return err
+		})
+		if got != tc.want {
+			t.Errorf("LeaseFanOut at %v = %v, want %v", tc.at.Sub(now), got, tc.want)
+		}
+	}
+	if listed, _ := db.Read().FanOutJobs(ctx, now.Add(time.Minute), 10); len(listed) != 0 {
+		t.Errorf("a leased job is listed: %+v", listed)
+	}
+	mustUpdate(t, db, "ReleaseFanOut", func(q *store.Queries) error { return q.ReleaseFanOut(ctx, jobs[0].ID) })
+	if listed, _ := db.Read().FanOutJobs(ctx, now, 10); len(listed) != 1 {
+		t.Errorf("a released job is not listed: %+v", listed)
+	}
+	runFanOuts(t, db, 2) // at time.Now(), long after the leases
 	if got := refs(t, db, "f5"); got != "[p3 p1]" {
 		t.Errorf("f5 holds %s, want [p3 p1]", got)
 	}
@@ -239,7 +260,7 @@ func testTimelines(t *testing.T, db *store.DB) {
 			t.Errorf("after the purge, %s holds %d references (%v)", v, n, err)
 		}
 	}
-	if jobs, _ := db.Read().FanOutJobs(ctx, 10); !slices.Equal(jobs, nil) {
+	if jobs, _ := db.Read().FanOutJobs(ctx, now, 10); !slices.Equal(jobs, nil) {
 		t.Errorf("after the purge, jobs = %+v", jobs)
 	}
 }
