@@ -96,70 +96,96 @@ const fanOutLease = 20 * time.Second
 // drainFanOuts runs pending jobs until none is left or the worker stops.
 func (s *Service) drainFanOuts(f *fanOutWorker) error {
 	ctx := context.Background() // a batch under way finishes; Close waits for it
+	// Nodes sharing a PostgreSQL store lease jobs, so each job runs on one
+	// node while the others take the next; a node that dies leaves its jobs
+	// to the others when the lease runs out. SQLite has one node: no lease,
+	// and a restart resumes at once.
+	pg := s.db.Dialect() == "postgres"
 	for {
-		jobs, err := s.db.Read().FanOutJobs(ctx, s.now(), 32)
+		var jobs []store.FanOutJob
+		var err error
+		if pg {
+			err = s.db.Update(ctx, func(q *store.Queries) (err error) {
+				now := s.now()
+				jobs, err = q.LeaseFanOuts(ctx, now, now.Add(fanOutLease), 32)
+				return err
+			})
+		} else {
+			jobs, err = s.db.Read().FanOutJobs(ctx, s.now(), 32)
+		}
 		if err != nil || len(jobs) == 0 {
 			return err
 		}
-		for _, j := range jobs {
-			// Nodes sharing a PostgreSQL store lease a job, so one node
-			// runs it while the others take the next; a node that dies
-			// leaves it to the others when the lease runs out. SQLite
-			// has one node: no lease, and a restart resumes at once.
-			if s.db.Dialect() == "postgres" {
-				var mine bool
-				err := s.db.Update(ctx, func(q *store.Queries) (err error) {
-					now := s.now()
-					mine, err = q.LeaseFanOut(ctx, j.ID, now, now.Add(fanOutLease))
-					return err
-				})
-				if err != nil {
-					return err
-				}
-				if !mine {
-					continue
-				}
+		left, err := s.runFanOuts(ctx, f, jobs, pg)
+		if pg && len(left) > 0 {
+			ids := make([]int64, len(left))
+			for i, j := range left {
+				ids[i] = j.ID
 			}
-			err := s.runFanOut(ctx, f, j)
-			if s.db.Dialect() == "postgres" { // a no-op once the job is done
-				if rerr := s.db.Update(ctx, func(q *store.Queries) error { return q.ReleaseFanOut(ctx, j.ID) }); err == nil {
-					err = rerr
-				}
+			if rerr := s.db.Update(ctx, func(q *store.Queries) error { return q.ReleaseFanOuts(ctx, ids) }); err == nil {
+				err = rerr
 			}
-			if errors.Is(err, errStopping) {
-				return nil
-			} else if err != nil {
-				return err
-			}
+		}
+		if errors.Is(err, errStopping) {
+			return nil
+		} else if err != nil {
+			return err
 		}
 	}
 }
 
-// runFanOut runs one job to its end, batch by batch.
-func (s *Service) runFanOut(ctx context.Context, f *fanOutWorker, j store.FanOutJob) error {
-	for {
+// runFanOuts runs jobs to their end, batch by batch, and returns those it
+// did not finish. On SQLite, whose one writer commits one transaction at a
+// time, small jobs share a transaction until their batches have covered
+// FanOutBatch friends or posts (most people have few friends: one commit
+// per post would be the cost); a large job commits each batch. On
+// PostgreSQL every batch is its own one-statement transaction.
+func (s *Service) runFanOuts(ctx context.Context, f *fanOutWorker, jobs []store.FanOutJob, pg bool) ([]store.FanOutJob, error) {
+	limit := s.cfg.FanOutBatch
+	for len(jobs) > 0 {
 		select {
 		case <-f.done:
-			return errStopping
+			return jobs, errStopping
 		default:
 		}
-		var n int
-		err := s.db.Update(ctx, func(q *store.Queries) (err error) {
-			j, n, err = q.FanOutBatch(ctx, j, s.cfg.FanOutBatch)
-			return err
+		err := s.db.Update(ctx, func(q *store.Queries) error {
+			covered := 0
+			for len(jobs) > 0 && covered < limit {
+				j, n, err := q.FanOutBatch(ctx, jobs[0], limit)
+				if errors.Is(err, store.ErrFanOutMoved) {
+					// Restarted meanwhile: the next listing carries on. The
+					// job goes back to the caller to give up its lease.
+					if pg {
+						return err
+					}
+					jobs = jobs[1:]
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				f.batches.Add(1)
+				covered += n
+				if n < limit {
+					f.jobs.Add(1)
+					jobs = jobs[1:]
+				} else {
+					jobs[0] = j
+				}
+				if pg {
+					return nil
+				}
+			}
+			return nil
 		})
 		if errors.Is(err, store.ErrFanOutMoved) {
-			return nil // restarted meanwhile: the next listing carries on
+			return jobs, nil
 		}
 		if err != nil {
-			return err
-		}
-		f.batches.Add(1)
-		if n < s.cfg.FanOutBatch {
-			f.jobs.Add(1)
-			return s.db.Update(ctx, func(q *store.Queries) error { return q.DoneFanOut(ctx, j) })
+			return jobs, err
 		}
 	}
+	return nil, nil
 }
 
 // FanOutStats reports the batches written and jobs finished on this node.

@@ -1,11 +1,14 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -87,29 +90,29 @@ func (q *Queries) EnqueueBackfill(ctx context.Context, authorID, viewerID string
 	return err
 }
 
+const fanOutCols = `id, kind, author_id, viewer_id, moment_id, after_at, after_id`
+
+func scanFanOutJob(sc scanner) (FanOutJob, error) {
+	var j FanOutJob
+	return j, sc.Scan(&j.ID, &j.Kind, &j.AuthorID, &j.ViewerID, &j.MomentID, &j.AfterAt, &j.AfterID)
+}
+
 // FanOutJobs lists up to limit pending fan-outs not leased at now, oldest first.
 func (q *Queries) FanOutJobs(ctx context.Context, now time.Time, limit int) ([]FanOutJob, error) {
-	return collect(ctx, q, func(sc scanner) (FanOutJob, error) {
-		var j FanOutJob
-		return j, sc.Scan(&j.ID, &j.Kind, &j.AuthorID, &j.ViewerID, &j.MomentID, &j.AfterAt, &j.AfterID)
-	}, `SELECT id, kind, author_id, viewer_id, moment_id, after_at, after_id FROM moment_fanout WHERE leased_until < ? ORDER BY id LIMIT ?`, micros(now), limit)
+	return collect(ctx, q, scanFanOutJob, `SELECT `+fanOutCols+` FROM moment_fanout WHERE leased_until < ? ORDER BY id LIMIT ?`, micros(now), limit)
 }
 
-// LeaseFanOut leases a job to the caller until until, unless another node
-// holds it at now; it reports whether the caller got it.
-func (q *Queries) LeaseFanOut(ctx context.Context, id int64, now, until time.Time) (bool, error) {
-	res, err := q.exec(ctx, `UPDATE moment_fanout SET leased_until = ? WHERE id = ? AND leased_until < ?`, micros(until), id, micros(now))
-	if err != nil {
-		return false, err
+// ReleaseFanOuts ends leases early (the worker stopped, or a job was
+// restarted while it ran and must be picked up again).
+func (q *Queries) ReleaseFanOuts(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
 	}
-	n, _ := res.RowsAffected()
-	return n > 0, nil
-}
-
-// ReleaseFanOut ends a lease early (the job stopped, or it was restarted
-// while running and must be picked up again).
-func (q *Queries) ReleaseFanOut(ctx context.Context, id int64) error {
-	_, err := q.exec(ctx, `UPDATE moment_fanout SET leased_until = 0 WHERE id = ?`, id)
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	_, err := q.exec(ctx, `UPDATE moment_fanout SET leased_until = 0 WHERE id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
 	return err
 }
 
@@ -121,21 +124,22 @@ func (q *Queries) PendingFanOuts(ctx context.Context) (int, error) {
 }
 
 // ErrFanOutMoved says a job's cursor changed under a batch (it was
-// restarted meanwhile): read the job again and carry on from there.
+// restarted or finished elsewhere meanwhile): read the job again and carry
+// on from there.
 var ErrFanOutMoved = errors.New("fan-out job moved")
 
 // FanOutBatch writes the next batch of job: references for the next limit
 // friends (post) or posts (backfill) past the cursor that the write-time
-// filter lets through, and advances the cursor. It returns the job as it now
-// stands and how many friends or posts the batch covered; fewer than limit
-// means the job is finished (call DoneFanOut). ErrFanOutMoved: the job was
-// restarted or finished elsewhere meanwhile; nothing was advanced.
+// filter lets through. It returns how many friends or posts the batch
+// covered: limit, and the job advanced; fewer, and the job is finished and
+// deleted. ErrFanOutMoved: the job was restarted or finished
+// elsewhere meanwhile; nothing was advanced.
 //
 // On PostgreSQL a batch is one statement, so it holds no locks between round
 // trips and never waits on, or holds up, the message writer's transactions.
-// SQLite has one writer connection: there a batch is one short transaction
-// of three statements.
-func (q *Queries) FanOutBatch(ctx context.Context, job FanOutJob, limit int) (FanOutJob, int, error) {
+// On SQLite (one writer connection) it is three short statements, and the
+// worker runs the batches of several small jobs in one transaction.
+func (q *Queries) FanOutBatch(ctx context.Context, job FanOutJob, limit int) (next FanOutJob, covered int, err error) {
 	var batch, insert string
 	var bargs, iargs []any
 	switch job.Kind {
@@ -157,23 +161,23 @@ func (q *Queries) FanOutBatch(ctx context.Context, job FanOutJob, limit int) (Fa
 	default:
 		return job, 0, errors.New("unknown fan-out kind " + job.Kind)
 	}
-	// The cursor moves only if nobody restarted the job meanwhile.
+	// The job moves only if nobody restarted it meanwhile.
 	guard := ` WHERE id = ? AND after_at = ? AND after_id = ?`
 	gargs := []any{job.ID, job.AfterAt, job.AfterID}
-	var n int
+	var n, changed int
 	var at int64
 	var id string
+	lim := strconv.Itoa(limit)
 	if q.d.Name == "postgres" {
 		stmt := `WITH batch AS (` + batch + `), ins AS (` + insert + `),
-			last AS (SELECT k_at, k_id FROM batch ORDER BY k_at DESC, k_id DESC LIMIT 1)
-			UPDATE moment_fanout SET after_at = COALESCE((SELECT k_at FROM last), after_at), after_id = COALESCE((SELECT k_id FROM last), after_id)` +
-			guard + ` RETURNING (SELECT COUNT(*) FROM batch), after_at, after_id`
-		args := append(append(append([]any{}, bargs...), iargs...), gargs...)
-		err := q.row(ctx, stmt, args...).Scan(&n, &at, &id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return job, 0, ErrFanOutMoved
-		}
-		if err != nil {
+			last AS (SELECT k_at, k_id FROM batch ORDER BY k_at DESC, k_id DESC LIMIT 1),
+			upd AS (UPDATE moment_fanout SET after_at = (SELECT k_at FROM last), after_id = (SELECT k_id FROM last)` + guard + `
+				AND (SELECT COUNT(*) FROM batch) = ` + lim + ` RETURNING 1),
+			del AS (DELETE FROM moment_fanout` + guard + ` AND (SELECT COUNT(*) FROM batch) < ` + lim + ` RETURNING 1)
+			SELECT (SELECT COUNT(*) FROM batch), (SELECT COUNT(*) FROM upd) + (SELECT COUNT(*) FROM del),
+				COALESCE((SELECT k_at FROM last), 0), COALESCE((SELECT k_id FROM last), '')`
+		args := append(append(append(append([]any{}, bargs...), iargs...), gargs...), gargs...)
+		if err := q.row(ctx, stmt, args...).Scan(&n, &changed, &at, &id); err != nil {
 			return job, 0, err
 		}
 	} else {
@@ -183,30 +187,43 @@ func (q *Queries) FanOutBatch(ctx context.Context, job FanOutJob, limit int) (Fa
 		if err != nil {
 			return job, 0, err
 		}
-		if n == 0 {
-			return job, 0, nil
-		}
-		if _, err := q.exec(ctx, `WITH batch AS (`+batch+`) `+insert, append(append([]any{}, bargs...), iargs...)...); err != nil {
-			return job, 0, err
+		if n > 0 {
+			if _, err := q.exec(ctx, `WITH batch AS (`+batch+`) `+insert, append(append([]any{}, bargs...), iargs...)...); err != nil {
+				return job, 0, err
+			}
 		}
 		at, id = lastAt.Int64, last.String
-		res, err := q.exec(ctx, `UPDATE moment_fanout SET after_at = ?, after_id = ?`+guard, append([]any{at, id}, gargs...)...)
+		var res sql.Result
+		if n == limit {
+			res, err = q.exec(ctx, `UPDATE moment_fanout SET after_at = ?, after_id = ?`+guard, append([]any{at, id}, gargs...)...)
+		} else {
+			res, err = q.exec(ctx, `DELETE FROM moment_fanout`+guard, gargs...)
+		}
 		if err != nil {
 			return job, 0, err
 		}
-		if k, _ := res.RowsAffected(); k == 0 {
-			return job, 0, ErrFanOutMoved
-		}
+		k, _ := res.RowsAffected()
+		changed = int(k)
+	}
+	if changed == 0 {
+		return job, 0, ErrFanOutMoved
 	}
 	job.AfterAt, job.AfterID = at, id
 	return job, n, nil
 }
 
-// DoneFanOut removes a finished job, unless it was restarted meanwhile
-// (then its cursor moved back and it stays).
-func (q *Queries) DoneFanOut(ctx context.Context, job FanOutJob) error {
-	_, err := q.exec(ctx, `DELETE FROM moment_fanout WHERE id = ? AND after_at = ? AND after_id = ?`, job.ID, job.AfterAt, job.AfterID)
-	return err
+// LeaseFanOuts leases up to limit pending jobs that no node holds at now
+// to the caller until until, oldest first (on PostgreSQL, rows another node
+// is leasing at the same moment are skipped, not waited for).
+func (q *Queries) LeaseFanOuts(ctx context.Context, now, until time.Time, limit int) ([]FanOutJob, error) {
+	skip := ""
+	if q.d.Name == "postgres" {
+		skip = ` FOR UPDATE SKIP LOCKED`
+	}
+	jobs, err := collect(ctx, q, scanFanOutJob, `UPDATE moment_fanout SET leased_until = ? WHERE id IN
+		(SELECT id FROM moment_fanout WHERE leased_until < ? ORDER BY id LIMIT ?`+skip+`) RETURNING `+fanOutCols, micros(until), micros(now), limit)
+	slices.SortFunc(jobs, func(a, b FanOutJob) int { return cmp.Compare(a.ID, b.ID) })
+	return jobs, err
 }
 
 // DeleteTimelineRefs removes author's posts from viewer's timeline and any

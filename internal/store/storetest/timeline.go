@@ -32,16 +32,12 @@ func runFanOuts(t *testing.T, db *store.DB, limit int) {
 			return
 		}
 		for _, j := range jobs {
-			var n int
 			err := db.Update(ctx, func(q *store.Queries) (err error) {
-				j, n, err = q.FanOutBatch(ctx, j, limit)
+				_, _, err = q.FanOutBatch(ctx, j, limit)
 				return err
 			})
 			if err != nil {
 				t.Fatalf("FanOutBatch(%+v) = %v", j, err)
-			}
-			if n < limit {
-				mustUpdate(t, db, "DoneFanOut", func(q *store.Queries) error { return q.DoneFanOut(ctx, j) })
 			}
 		}
 	}
@@ -163,29 +159,37 @@ func testTimelines(t *testing.T, db *store.DB) {
 	if err != nil || len(jobs) != 1 || jobs[0].MomentID != "p3" || jobs[0].Kind != store.FanOutPost {
 		t.Fatalf("FanOutJobs = %+v, %v", jobs, err)
 	}
-	mustUpdate(t, db, "one batch", func(q *store.Queries) error { _, _, err := q.FanOutBatch(ctx, jobs[0], 2); return err })
+	mustUpdate(t, db, "one batch", func(q *store.Queries) error {
+		j, n, err := q.FanOutBatch(ctx, jobs[0], 2)
+		if err == nil && (n != 2 || j.AfterID == "") {
+			t.Errorf("the first batch of 2 of 5 friends = %+v, covering %d", j, n)
+		}
+		return err
+	})
 	err = db.Update(ctx, func(q *store.Queries) error { _, _, err := q.FanOutBatch(ctx, jobs[0], 2); return err })
 	if !errors.Is(err, store.ErrFanOutMoved) {
 		t.Errorf("a batch from a stale cursor = %v, want ErrFanOutMoved", err)
 	}
 	// A leased job is left alone by other nodes until the lease runs out.
-	for _, tc := range []struct {
-		at   time.Time
-		want bool
-	}{{now, true}, {now.Add(time.Second), false}, {now.Add(time.Minute), true}} {
-		var got bool
-		mustUpdate(t, db, "LeaseFanOut", func(q *store.Queries) (err error) {
-			got, err = q.LeaseFanOut(ctx, jobs[0].ID, tc.at, tc.at.Add(30*time.Second))
+	lease := func(at time.Time) []store.FanOutJob {
+		t.Helper()
+		var got []store.FanOutJob
+		mustUpdate(t, db, "LeaseFanOuts", func(q *store.Queries) (err error) {
+			got, err = q.LeaseFanOuts(ctx, at, at.Add(30*time.Second), 10)
 			return err
 		})
-		if got != tc.want {
-			t.Errorf("LeaseFanOut at %v = %v, want %v", tc.at.Sub(now), got, tc.want)
-		}
+		return got
 	}
-	if listed, _ := db.Read().FanOutJobs(ctx, now.Add(time.Minute), 10); len(listed) != 0 {
+	if got := lease(now); len(got) != 1 || got[0].ID != jobs[0].ID || got[0].AfterID == "" {
+		t.Errorf("LeaseFanOuts = %+v, want the p3 job with its cursor", got)
+	}
+	if got := lease(now.Add(time.Second)); len(got) != 0 {
+		t.Errorf("LeaseFanOuts of a leased job = %+v, want none", got)
+	}
+	if listed, _ := db.Read().FanOutJobs(ctx, now.Add(time.Second), 10); len(listed) != 0 {
 		t.Errorf("a leased job is listed: %+v", listed)
 	}
-	mustUpdate(t, db, "ReleaseFanOut", func(q *store.Queries) error { return q.ReleaseFanOut(ctx, jobs[0].ID) })
+	mustUpdate(t, db, "ReleaseFanOut", func(q *store.Queries) error { return q.ReleaseFanOuts(ctx, []int64{jobs[0].ID}) })
 	if listed, _ := db.Read().FanOutJobs(ctx, now, 10); len(listed) != 1 {
 		t.Errorf("a released job is not listed: %+v", listed)
 	}
