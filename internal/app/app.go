@@ -54,6 +54,11 @@ type Config struct {
 	Region      string // --region, TKESJ_REGION: where this deployment keeps data (R-XBT-1)
 	MetricsAddr string // --metrics-addr, TKESJ_METRICS_ADDR: Prometheus /metrics listener; empty is off
 	FriendCap   string // --friend-cap, TKESJ_FRIEND_CAP: most friends one person may have
+	// PushAllowHosts (--push-allow-hosts, TKESJ_PUSH_ALLOW_HOSTS) lists, comma
+	// separated, push-service hosts ("host" or "host:port") exempt from the
+	// rule that push endpoints are public https hosts: for tests that run a
+	// push service on loopback. Empty (the default) exempts none (R-SEC-5).
+	PushAllowHosts string
 
 	// Service tunes the service; tests shorten its timings.
 	Service service.Config
@@ -79,6 +84,7 @@ func (c *Config) specs() []flagSpec {
 		{"tls-key", "TKESJ_TLS_KEY", "", "PEM private key file for --tls-cert", &c.TLSKey},
 		{"key-schema", "TKESJ_KEY_SCHEMA", "tkesj_keys", "PostgreSQL schema of the key store (kept apart from the data)", &c.KeySchema},
 		{"region", "TKESJ_REGION", "CN", "region this deployment keeps data in; recipients elsewhere need cross-border consent", &c.Region},
+		{"push-allow-hosts", "TKESJ_PUSH_ALLOW_HOSTS", "", "TESTS ONLY: comma-separated push-service hosts (host or host:port) allowed although not public https; empty allows none", &c.PushAllowHosts},
 		{"metrics-addr", "TKESJ_METRICS_ADDR", "", "listen address HOST:PORT for Prometheus /metrics, apart from the API; empty is off", &c.MetricsAddr},
 		{"friend-cap", "TKESJ_FRIEND_CAP", "10000", "most friends one person may have (each post is written to every friend's Moments timeline)", &c.FriendCap},
 	}
@@ -170,6 +176,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 			return nil, err
 		}
 	}
+	for _, h := range strings.Split(cfg.PushAllowHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			cfg.Service.PushAllowHosts = append(cfg.Service.PushAllowHosts, h)
+		}
+	}
 	cfg.Service.RelayAnnouncements = cfg.NATS == "" // announcements by `tkesj admin` reach this node's sockets (ops.go)
 	svc, err := service.New(ctx, service.Deps{DB: db, Keys: keys, Codes: sender, Bus: bus, Blobs: blobs, Log: log, KeyIDs: dataKeyIDs(ks)}, cfg.Service)
 	if err != nil {
@@ -190,7 +201,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if subject == "" {
 		subject = "mailto:operator@tkesj.invalid"
 	}
-	svc.SetPushProvider(webpush.New(vapid, subject, nil))
+	svc.SetPushProvider(webpush.New(vapid, subject, nil, cfg.Service.PushAllowHosts...))
 	hub, err := realtime.New(bus, svc, log, realtime.Options{})
 	if err != nil {
 		svc.Close()
