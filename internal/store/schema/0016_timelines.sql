@@ -10,13 +10,15 @@
 -- post or ending a friendship deletes its rows itself; the purge removes a
 -- destroyed person's rows in bounded batches (both sides). Until then the
 -- read joins moments, so a reference to a deleted post is never shown.
+-- WITHOUT ROWID (SQLite; PostgreSQL's copy drops it): the rows live in the
+-- primary key, one B-tree fewer to write per reference.
 CREATE TABLE moment_timeline (
     viewer_id  TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     moment_id  TEXT NOT NULL,
     author_id  TEXT NOT NULL,
     PRIMARY KEY (viewer_id, created_at, moment_id)
-);
+) WITHOUT ROWID;
 CREATE INDEX moment_timeline_author ON moment_timeline (author_id, viewer_id);
 CREATE INDEX moment_timeline_moment ON moment_timeline (moment_id);
 
