@@ -4,6 +4,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -23,6 +24,7 @@ import (
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/bus/inmem"
 	"github.com/tkesj/tkesj/internal/bus/natsbus"
+	"github.com/tkesj/tkesj/internal/connlimit"
 	"github.com/tkesj/tkesj/internal/httpapi"
 	"github.com/tkesj/tkesj/internal/keyring"
 	"github.com/tkesj/tkesj/internal/media/disk"
@@ -59,9 +61,19 @@ type Config struct {
 	// rule that push endpoints are public https hosts: for tests that run a
 	// push service on loopback. Empty (the default) exempts none (R-SEC-5).
 	PushAllowHosts string
+	// ConnsPerAddr (--conns-per-addr) bounds the connections one client
+	// address (IPv6: one /64) may hold open at once; default 1000.
+	// SocketsPerPerson (--sockets-per-person) bounds one person's WebSockets
+	// on a node; default 20 (API.md). Both R-SEC-5.
+	ConnsPerAddr     string
+	SocketsPerPerson string
 
 	// Service tunes the service; tests shorten its timings.
 	Service service.Config
+	// HeaderTimeout bounds reading a request's headers (10 s), and
+	// BodyIdleTimeout a body's wait for its next byte (30 s, see
+	// httpapi.Options); tests shorten them.
+	HeaderTimeout, BodyIdleTimeout time.Duration
 }
 
 // flagSpec names each flag with its env var, default and help.
@@ -85,6 +97,8 @@ func (c *Config) specs() []flagSpec {
 		{"key-schema", "TKESJ_KEY_SCHEMA", "tkesj_keys", "PostgreSQL schema of the key store (kept apart from the data)", &c.KeySchema},
 		{"region", "TKESJ_REGION", "CN", "region this deployment keeps data in; recipients elsewhere need cross-border consent", &c.Region},
 		{"push-allow-hosts", "TKESJ_PUSH_ALLOW_HOSTS", "", "TESTS ONLY: comma-separated push-service hosts (host or host:port) allowed although not public https; empty allows none", &c.PushAllowHosts},
+		{"conns-per-addr", "TKESJ_CONNS_PER_ADDR", "1000", "most connections one client address (an IPv6 /64) may hold open at once", &c.ConnsPerAddr},
+		{"sockets-per-person", "TKESJ_SOCKETS_PER_PERSON", "20", "most WebSockets one person may hold open on a node at once", &c.SocketsPerPerson},
 		{"metrics-addr", "TKESJ_METRICS_ADDR", "", "listen address HOST:PORT for Prometheus /metrics, apart from the API; empty is off", &c.MetricsAddr},
 		{"friend-cap", "TKESJ_FRIEND_CAP", "10000", "most friends one person may have (each post is written to every friend's Moments timeline)", &c.FriendCap},
 	}
@@ -202,16 +216,38 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		subject = "mailto:operator@tkesj.invalid"
 	}
 	svc.SetPushProvider(webpush.New(vapid, subject, nil, cfg.Service.PushAllowHosts...))
-	hub, err := realtime.New(bus, svc, log, realtime.Options{})
+	perPerson, err := positive(cfg.SocketsPerPerson, realtime.DefaultMaxPerUser)
+	if err != nil {
+		svc.Close()
+		closeAll(bus)
+		return nil, fmt.Errorf("--sockets-per-person: %w", err)
+	}
+	hub, err := realtime.New(bus, svc, log, realtime.Options{MaxPerUser: perPerson})
 	if err != nil {
 		svc.Close()
 		closeAll(bus)
 		return nil, err
 	}
-	h := httpapi.NewServer(svc, log, httpapi.Options{Web: dist, Realtime: hub, VAPIDPublicKey: vapid.Public})
+	h := httpapi.NewServer(svc, log, httpapi.Options{Web: dist, Realtime: hub, VAPIDPublicKey: vapid.Public, BodyIdleTimeout: cfg.BodyIdleTimeout})
 	a := &App{Service: svc, Hub: hub, db: db, keys: ks, bus: bus}
 	a.Metrics, a.Handler = instrument(a, h, log)
 	return a, nil
+}
+
+// defaultConnsPerAddr is --conns-per-addr's default: room for an office or a
+// carrier NAT behind one address, far below a node's file descriptors.
+const defaultConnsPerAddr = 1000
+
+// positive reads a count flag: empty is def, anything else a positive integer.
+func positive(v string, def int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a positive whole number", v)
+	}
+	return n, nil
 }
 
 func isPostgres(url string) bool {
@@ -279,13 +315,18 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		return err
 	}
 	defer a.Close()
-	ln, err := net.Listen("tcp", cfg.Addr)
+	perAddr, err := positive(cfg.ConnsPerAddr, defaultConnsPerAddr)
+	if err != nil {
+		return fmt.Errorf("--conns-per-addr: %w", err)
+	}
+	inner, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	ln := connlimit.Wrap(inner, perAddr)
 	srv := &http.Server{
 		Handler:           a.Handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cmp.Or(cfg.HeaderTimeout, 10*time.Second),
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },

@@ -9,12 +9,16 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tkesj/tkesj"
@@ -31,7 +35,19 @@ type Options struct {
 	Realtime interface {
 		ServeWS(w http.ResponseWriter, r *http.Request, userID string, deviceIdx []byte)
 	}
+	// BodyIdleTimeout is how long reading a request body may wait for the
+	// next byte, and BodyMinRate (bytes a second) how fast a body must arrive
+	// on average after that first wait; a body that falls behind is cut off
+	// (R-SEC-5). Defaults 30 s and 1 KiB/s.
+	BodyIdleTimeout time.Duration
+	BodyMinRate     int64
 }
+
+// Defaults of Options.
+const (
+	DefaultBodyIdleTimeout = 30 * time.Second
+	DefaultBodyMinRate     = 1 << 10
+)
 
 type server struct {
 	svc  *service.Service
@@ -42,6 +58,12 @@ type server struct {
 
 // NewServer returns the whole HTTP surface of tkesj.
 func NewServer(svc *service.Service, log *slog.Logger, opts Options) http.Handler {
+	if opts.BodyIdleTimeout <= 0 {
+		opts.BodyIdleTimeout = DefaultBodyIdleTimeout
+	}
+	if opts.BodyMinRate <= 0 {
+		opts.BodyMinRate = DefaultBodyMinRate
+	}
 	s := &server{svc: svc, log: log, opts: opts, mux: http.NewServeMux()}
 	allowed := map[string][]string{}
 	for _, rt := range s.routes() {
@@ -81,6 +103,7 @@ type ctxKey int
 const (
 	authKey ctxKey = iota
 	requestIDKey
+	bodyKey
 )
 
 // statusWriter remembers the status for the access log.
@@ -126,7 +149,23 @@ func (s *server) middleware(next http.Handler) http.Handler {
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			h.Set("Cache-Control", "no-store")
 		}
+		if r.TLS != nil {
+			// Once a browser has reached us over TLS it never tries plain
+			// HTTP again for two years (issue 14 item 11).
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
 		sw := &statusWriter{ResponseWriter: w}
+		if r.Body != nil && r.Body != http.NoBody {
+			tb := &timedBody{ReadCloser: r.Body, rc: http.NewResponseController(w), start: start,
+				idle: s.opts.BodyIdleTimeout, rate: s.opts.BodyMinRate}
+			r.Body = tb
+			r = r.WithContext(context.WithValue(r.Context(), bodyKey, tb))
+			defer func() {
+				if !tb.late.Load() {
+					tb.rc.SetReadDeadline(time.Time{}) // the next request on the connection starts afresh
+				}
+			}()
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -184,6 +223,53 @@ func (s *server) authenticated(route string, next http.Handler) http.Handler {
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), authKey, a)))
 	})
 }
+
+// timedBody cuts off a request body that arrives too slowly (issue 14 item
+// 11, R-SEC-5): each read may wait at most idle for data, and the body as a
+// whole must keep up with rate bytes a second after the first idle period.
+// Without it, a client sending a byte now and then holds a connection, a
+// goroutine and whatever the handler took (an upload slot) for ever.
+type timedBody struct {
+	io.ReadCloser
+	rc    *http.ResponseController
+	start time.Time
+	idle  time.Duration
+	rate  int64
+	n     int64
+	late  atomic.Bool // the body fell behind and was cut off
+}
+
+// bodyTooSlow reports whether r's body was cut off for arriving too slowly.
+// (net/http then cancels the request's context too, as if the client had
+// gone; it has not, and gets an answer.)
+func bodyTooSlow(r *http.Request) bool {
+	tb, ok := r.Context().Value(bodyKey).(*timedBody)
+	return ok && tb.late.Load()
+}
+
+func (b *timedBody) Read(p []byte) (int, error) {
+	now := time.Now()
+	deadline := now.Add(b.idle)
+	if byRate := b.start.Add(b.idle + time.Duration(b.n*int64(time.Second)/b.rate)); byRate.Before(deadline) {
+		deadline = byRate
+	}
+	if !deadline.After(now) {
+		b.late.Store(true)
+		return 0, errBodyTooSlow
+	}
+	b.rc.SetReadDeadline(deadline) // an error means the connection can't: nothing to bound
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		b.late.Store(true)
+		err = errBodyTooSlow
+	}
+	return n, err
+}
+
+// errBodyTooSlow is what reading a body that fell behind returns.
+var errBodyTooSlow = &tkesj.Error{Kind: tkesj.EMalformed, Code: "body_timeout",
+	Message: "the request body arrived too slowly and was cut off; retry on a better connection"}
 
 func authOf(r *http.Request) service.Auth { return r.Context().Value(authKey).(service.Auth) }
 

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -209,6 +210,7 @@ type Service struct {
 	ops            *opsState          // sharing, notices, cessation (ops.go)
 	keyIDs         func(ctx context.Context) ([]string, error)
 	fanout         *fanOutWorker // Moments timelines (timeline.go)
+	probeID        string        // this process's name for its readiness write probes
 }
 
 // New returns a Service. It publishes the first policy version if the store has none.
@@ -237,6 +239,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 		codesPerIP:     ratelimit.New(cfg.CodesPerIP, time.Hour, 0),
 		ops:            newOpsState(),
 		keyIDs:         d.KeyIDs,
+		probeID:        newID("node"),
 	}
 	if _, err := db.Read().CurrentPolicy(ctx); tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 		err = db.Update(ctx, func(q *store.Queries) error {
@@ -303,6 +306,12 @@ func (s *Service) open(ctx context.Context, owner, ad string, sealed []byte, v a
 func (s *Service) internal(ctx context.Context, op string, err error) error {
 	if _, ok := err.(*tkesj.Error); ok {
 		return err
+	}
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		// The caller went away or ran out of time: nothing broke here
+		// (issue 14 item 11), so no ERROR line for the operator.
+		s.log.InfoContext(ctx, "request abandoned", slog.String("op", op))
+		return &tkesj.Error{Kind: tkesj.EUnavailable, Code: "abandoned", Message: "the request was abandoned before it finished; try again", Err: err}
 	}
 	ref := newID("e")
 	s.log.ErrorContext(ctx, "internal error", slog.String("op", op), slog.String("ref", ref), slog.String("err", err.Error()))

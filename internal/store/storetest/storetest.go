@@ -49,6 +49,7 @@ func Run(t *testing.T, open Opener) {
 		{"the newest policy is current", testPolicies},
 		{"many concurrent writers never fail", testConcurrentWriters},
 		{"timelines hold exactly the posts each viewer may see, through every change", testTimelines},
+		{"throttle counters count every hit once, across writers and windows", testThrottles},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
