@@ -16,6 +16,11 @@ import (
 // is read, and Accept moves on to the next one.
 type Listener struct {
 	net.Listener
+	// Exempt, when set before the first Accept, names addresses that are
+	// not counted: trusted reverse proxies, which carry many clients'
+	// connections and limit each client themselves.
+	Exempt func(netip.Addr) bool
+
 	max     int
 	mu      sync.Mutex
 	held    map[netip.Addr]int
@@ -38,6 +43,11 @@ func (l *Listener) Accept() (net.Conn, error) {
 		key, ok := keyOf(c.RemoteAddr())
 		if !ok {
 			return c, nil // not an IP connection (a pipe in tests): uncounted
+		}
+		if l.Exempt != nil {
+			if ip, ok := hostOf(c.RemoteAddr()); ok && l.Exempt(ip) {
+				return c, nil
+			}
 		}
 		l.mu.Lock()
 		if l.held[key] >= l.max {
@@ -63,16 +73,21 @@ func (l *Listener) done(key netip.Addr) {
 	}
 }
 
-func keyOf(a net.Addr) (netip.Addr, bool) {
+// hostOf is the peer's address.
+func hostOf(a net.Addr) (netip.Addr, bool) {
 	ta, ok := a.(*net.TCPAddr)
 	if !ok {
 		return netip.Addr{}, false
 	}
 	ip, ok := netip.AddrFromSlice(ta.IP)
+	return ip.Unmap(), ok
+}
+
+func keyOf(a net.Addr) (netip.Addr, bool) {
+	ip, ok := hostOf(a)
 	if !ok {
 		return netip.Addr{}, false
 	}
-	ip = ip.Unmap()
 	if ip.Is6() {
 		p, _ := ip.Prefix(64)
 		ip = p.Addr()

@@ -3,6 +3,7 @@ package connlimit
 import (
 	"io"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -63,4 +64,43 @@ func TestWrapLimitsConnectionsPerAddress(t *testing.T) {
 func isReset(err error) bool {
 	ne, ok := err.(*net.OpError)
 	return ok && !ne.Timeout()
+}
+
+// A trusted reverse proxy carries everyone's connections: with Exempt it is
+// never refused, while other addresses keep their limit.
+func TestExemptAddressesAreNotCounted(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Wrap(inner, 1)
+	l.Exempt = func(a netip.Addr) bool { return a == netip.MustParseAddr("127.0.0.1") }
+	defer l.Close()
+	accepted := make(chan net.Conn, 3)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- c
+		}
+	}()
+	for i := 0; i < 3; i++ {
+		c, err := net.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		select {
+		case s := <-accepted:
+			defer s.Close()
+		case <-time.After(10 * time.Second):
+			t.Fatalf("connection %d from an exempt address was not accepted", i+1)
+		}
+	}
+	if n := l.Refused(); n != 0 {
+		t.Errorf("Refused() = %d, want 0", n)
+	}
 }

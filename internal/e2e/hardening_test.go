@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"database/sql"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -146,5 +148,27 @@ func TestReadyzReflectsFailingWrites(t *testing.T) {
 	want(t, s.do(t, "", "GET", "/readyz", nil), 503, "not_ready")
 	if !strings.Contains(s.Log.String(), "store write") {
 		t.Errorf("the log does not say that store writes fail")
+	}
+}
+
+// Issue 14 item 9: a missing master.key is not quietly replaced. With keys
+// sealed under the old one still in the key store, the server refuses to
+// start and says what to restore; no new master.key is written.
+func TestMissingMasterKeyIsNotRegenerated(t *testing.T) {
+	s := startServer(t, "sqlite")
+	s.register(t, "Keyed Ke")
+	s.stop()
+	path := filepath.Join(s.cfg.KeysDir(), "master.key")
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := app.Serve(ctx, s.cfg, app.NewLogger(io.Discard, "error"), func(string) { t.Error("the server started without its master key") })
+	if err == nil || !strings.Contains(err.Error(), "master.key is missing") {
+		t.Errorf("Serve without master.key = %v, want a refusal naming master.key", err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("a new master.key was written (%v): the old keys' loss would be hidden", err)
 	}
 }

@@ -103,9 +103,11 @@ type Hub struct {
 	seed        maphash.Seed
 	shards      [shardCount]shard
 
-	mu      sync.Mutex // guards closed and serving.Add
-	closed  bool
-	serving sync.WaitGroup // one per ServeWS call
+	mu          sync.Mutex // guards closed, the close code and serving.Add
+	closed      bool
+	closeCode   websocket.StatusCode // what connections are closed with once closed
+	closeReason string
+	serving     sync.WaitGroup // one per ServeWS call
 
 	conns          atomic.Int64
 	slowDropped    atomic.Uint64
@@ -225,18 +227,31 @@ func (h *Hub) Stats() Stats {
 // off. ServeWS calls made after Close answer 503. Closing twice is not an
 // error.
 func (h *Hub) Close() error {
+	return h.closeWith(websocket.StatusGoingAway, "going away")
+}
+
+// Restart is Close for a node that stops while others serve on (graceful
+// drain): connections are closed with status 1012 (service restart), which
+// tells clients to reconnect at once, through the load balancer, to another
+// node. The web client does so without back-off.
+func (h *Hub) Restart() error {
+	return h.closeWith(websocket.StatusServiceRestart, "service restart: reconnect")
+}
+
+func (h *Hub) closeWith(code websocket.StatusCode, reason string) error {
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
 		return nil
 	}
 	h.closed = true
+	h.closeCode, h.closeReason = code, reason
 	h.mu.Unlock()
 	h.unsubscribe()
 
 	all := h.allConns()
 	for _, c := range all {
-		c.shutdown(websocket.StatusGoingAway, "going away", false)
+		c.shutdown(code, reason, false)
 	}
 	if waitTimeout(&h.serving, closeWait) {
 		return nil
@@ -318,8 +333,11 @@ func (h *Hub) register(c *conn) {
 	s.users[c.userID] = append(s.users[c.userID], c)
 	s.mu.Unlock()
 	h.conns.Add(1)
-	if h.isClosed() {
-		c.shutdown(websocket.StatusGoingAway, "going away", false)
+	h.mu.Lock()
+	closed, code, reason := h.closed, h.closeCode, h.closeReason
+	h.mu.Unlock()
+	if closed {
+		c.shutdown(code, reason, false)
 	}
 }
 

@@ -107,6 +107,12 @@ function connect() {
       window.setTimeout(() => running && token() && api.me().catch(() => {}), 500);
       return;
     }
+    // 1012: the node is draining; reconnect at once (the proxy picks another).
+    if (e.code === 1012) {
+      attempt = 0;
+      connect();
+      return;
+    }
     schedule();
   };
   sock.onerror = () => {

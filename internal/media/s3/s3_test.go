@@ -2,8 +2,12 @@ package s3
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -50,6 +54,70 @@ func TestConformance(t *testing.T) {
 	t.Run("under a prefix", func(t *testing.T) {
 		mediatest.Run(t, func(t *testing.T) mediatest.Store { return MustOpen(t, "media/") })
 	})
+}
+
+// RealServer returns the configuration of the real S3-compatible server the
+// tests run against: TKESJ_TEST_S3_URL, http://ACCESS:SECRET@HOST:PORT (.ci/run
+// starts versitygw and sets it). Without it the test is skipped, except in
+// CI, where it must be set. Each call names a fresh bucket.
+func RealServer(tb testing.TB) Config {
+	tb.Helper()
+	raw := os.Getenv("TKESJ_TEST_S3_URL")
+	if raw == "" {
+		if os.Getenv("CI") != "" {
+			tb.Fatal("TKESJ_TEST_S3_URL must be set in CI (.ci/run starts an S3-compatible server)")
+		}
+		tb.Skip("TKESJ_TEST_S3_URL not set")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User == nil {
+		tb.Fatalf("TKESJ_TEST_S3_URL = %q: want http://ACCESS:SECRET@HOST:PORT", raw)
+	}
+	secret, _ := u.User.Password()
+	b := make([]byte, 5)
+	rand.Read(b)
+	return Config{
+		Endpoint:  u.Host,
+		Bucket:    "tkesj-test-" + hex.EncodeToString(b),
+		AccessKey: u.User.Username(),
+		SecretKey: secret,
+		Region:    "us-east-1",
+		UseSSL:    u.Scheme == "https",
+	}
+}
+
+// R-MED-4 against a real S3-compatible server, not an in-process fake: what
+// an operator gets with --media s3://... behaves as the disk store does.
+func TestConformanceOnRealServer(t *testing.T) {
+	open := func(prefix string) func(t *testing.T) mediatest.Store {
+		return func(t *testing.T) mediatest.Store {
+			cfg := RealServer(t)
+			cfg.Prefix = prefix
+			s, err := Open(t.Context(), cfg)
+			if err != nil {
+				t.Fatalf("Open on the real server = %v", err)
+			}
+			t.Cleanup(func() { s.removeAll(t) })
+			return s
+		}
+	}
+	t.Run("with no prefix", func(t *testing.T) { mediatest.Run(t, open("")) })
+	t.Run("under a prefix", func(t *testing.T) { mediatest.Run(t, open("media/")) })
+}
+
+// removeAll deletes every object and the bucket, so test runs leave nothing
+// on the shared server.
+func (s *Store) removeAll(tb testing.TB) {
+	ctx := context.Background()
+	for obj := range s.client.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if obj.Err != nil {
+			break
+		}
+		s.client.RemoveObject(ctx, s.bucket, obj.Key, minio.RemoveObjectOptions{})
+	}
+	if err := s.client.RemoveBucket(ctx, s.bucket); err != nil {
+		tb.Logf("remove test bucket %s: %v", s.bucket, err)
+	}
 }
 
 func TestKeysStaysUnderItsPrefix(t *testing.T) {
