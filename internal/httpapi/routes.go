@@ -171,5 +171,6 @@ func (s *server) routes() []route {
 		{"GET", "/api/v1/admin/tickets/{id}", true, s.handleStaffTicket()},
 		{"POST", "/api/v1/admin/tickets/{id}/messages", true, s.handleStaffAnswerTicket()},
 		{"GET", "/api/v1/ws", true, s.handleWS()},
+		{"POST", "/api/v1/ws-tickets", true, s.handleWSTicket()},
 	}
 }

@@ -7,7 +7,6 @@ package httpapi
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -198,9 +197,12 @@ var policyExempt = map[string]bool{
 	"GET /api/v1/me/exports/{id}":          true,
 	"GET /api/v1/me/exports/{id}/download": true,
 	"GET /api/v1/ws":                       true,
+	"POST /api/v1/ws-tickets":              true,
 }
 
-// authenticated requires a valid bearer token (or ?token= on the WebSocket).
+// authenticated requires a valid bearer token (on the WebSocket also ?token=,
+// or a single-use ?ticket= from POST /api/v1/ws-tickets, which keeps the
+// token out of URLs).
 func (s *server) authenticated(route string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -210,7 +212,13 @@ func (s *server) authenticated(route string, next http.Handler) http.Handler {
 				token = r.URL.Query().Get("token")
 			}
 		}
-		a, err := s.svc.Authenticate(r.Context(), strings.TrimSpace(token))
+		var a service.Auth
+		var err error
+		if ticket := r.URL.Query().Get("ticket"); token == "" && ticket != "" && r.URL.Path == "/api/v1/ws" {
+			a, err = s.svc.AuthenticateWSTicket(r.Context(), ticket)
+		} else {
+			a, err = s.svc.Authenticate(r.Context(), strings.TrimSpace(token))
+		}
 		if err != nil {
 			writeError(w, r, s.log, err)
 			return
@@ -281,51 +289,4 @@ func clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// handleWeb serves the web client: files as they are, and index.html for any
-// other path so the client's own routes work on reload. Asset names are
-// stable across builds, so assets are revalidated (ETag from their content)
-// rather than cached blind; a missing asset is a 404, not the index page.
-func (s *server) handleWeb(dist fs.FS) http.Handler {
-	const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; " +
-		"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-	etags := map[string]string{}
-	fs.WalkDir(dist, ".", func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			if b, err := fs.ReadFile(dist, p); err == nil {
-				sum := sha256.Sum256(b)
-				etags[p] = `"` + hex.EncodeToString(sum[:8]) + `"`
-			}
-		}
-		return nil
-	})
-	files := http.FileServerFS(dist)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			writeError(w, r, s.log, errorf(tkesj.EMethodNotAllowed, "method_not_allowed", "only GET and HEAD are allowed here"))
-			return
-		}
-		w.Header().Set("Content-Security-Policy", csp)
-		p := strings.TrimPrefix(r.URL.Path, "/")
-		if etag, ok := etags[p]; ok && p != "index.html" {
-			w.Header().Set("Cache-Control", "no-cache")
-			w.Header().Set("ETag", etag)
-			files.ServeHTTP(w, r) // answers If-None-Match with 304
-			return
-		}
-		if strings.HasPrefix(p, "assets/") {
-			http.NotFound(w, r)
-			return
-		}
-		index, err := fs.ReadFile(dist, "index.html")
-		if err != nil {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-cache")
-		w.Write(index)
-	})
 }

@@ -53,6 +53,7 @@ type Config struct {
 	ExportWorkers    int            // exports built at once on this node; 2
 	GroupQRTTL       time.Duration  // how long a group's invitation QR code works (R-QR-1); 7 days
 	LoginQRTTL       time.Duration  // how long a scan-to-login code works (R-QR-2); 2 min
+	WSTicketTTL      time.Duration  // how long a WebSocket ticket works (wsticket.go); 30 s
 	// Sharing and operations (sharing.go, ops.go, support.go).
 	Region          string        // the region the deployment keeps data in (R-XBT-1); "CN"
 	StatsK          int           // statistics cells below this count are suppressed (R-SHR-5); 10
@@ -72,6 +73,9 @@ type Config struct {
 func (c *Config) defaults() {
 	if c.PhoneRegion == "" {
 		c.PhoneRegion = "CN"
+	}
+	if c.WSTicketTTL == 0 {
+		c.WSTicketTTL = 30 * time.Second
 	}
 	if c.CodeTTL == 0 {
 		c.CodeTTL = 5 * time.Minute
@@ -209,8 +213,9 @@ type Service struct {
 	qr             qrLimits           // QR scans and login codes (qr.go)
 	ops            *opsState          // sharing, notices, cessation (ops.go)
 	keyIDs         func(ctx context.Context) ([]string, error)
-	fanout         *fanOutWorker // Moments timelines (timeline.go)
-	probeID        string        // this process's name for its readiness write probes
+	fanout         *fanOutWorker  // Moments timelines (timeline.go)
+	wsTickets      wsTicketLedger // WebSocket tickets redeemed on this node (wsticket.go)
+	probeID        string         // this process's name for its readiness write probes
 }
 
 // New returns a Service. It publishes the first policy version if the store has none.
