@@ -80,6 +80,10 @@ type Config struct {
 	// lists show): TKESJ_S3_ACCESS_KEY/TKESJ_S3_SECRET_KEY, else AWS_*.
 	S3AccessKey, S3SecretKey string
 
+	// Console, when set, gets each one-time code as one readable line when
+	// no --sms-webhook is set (development); cmd/tkesj sets it to stderr.
+	Console io.Writer
+
 	// Service tunes the service; tests shorten its timings.
 	Service service.Config
 	// HeaderTimeout bounds reading a request's headers (10 s), and
@@ -214,7 +218,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		db.Close()
 		return nil, err
 	}
-	var sender tkesj.CodeSender = sms.Log{Logger: log}
+	var sender tkesj.CodeSender = sms.Log{Logger: log, Console: cfg.Console}
 	if cfg.SMSWebhook != "" {
 		sender = sms.Webhook{URL: cfg.SMSWebhook}
 	}
@@ -279,9 +283,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		closeAll(bus)
 		return nil, err
 	}
-	h := httpapi.NewServer(svc, log, httpapi.Options{Web: dist, Realtime: hub, VAPIDPublicKey: vapid.Public, BodyIdleTimeout: cfg.BodyIdleTimeout})
 	a := &App{Service: svc, Hub: hub, db: db, keys: ks, bus: bus}
-	a.Metrics, a.Handler = instrument(a, h, log)
+	var observe httpapi.Observer
+	a.Metrics, observe = instrument(a)
+	a.Handler = httpapi.NewServer(svc, log, httpapi.Options{Web: dist, Realtime: hub, VAPIDPublicKey: vapid.Public, BodyIdleTimeout: cfg.BodyIdleTimeout, Observe: observe})
 	a.proxies = proxies
 	a.Handler = proxies.wrap(a.drainGate(a.Handler))
 	return a, nil
