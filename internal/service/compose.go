@@ -79,9 +79,11 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 	return &Service{Core: core, accountsService: a, socialService: so, messagingService: m, mediaService: md, complianceService: c}, nil
 }
 
-// Close stops the exports under way (they are marked failed) and the
-// group-commit writer after the batches under way.
+// Close stops the Moments fan-out worker between two batches (what is left
+// resumes on the next start), the exports under way (they are marked failed)
+// and the group-commit writer after the batches under way.
 func (s *Service) Close() {
+	s.socialService.Close()
 	s.complianceService.Close()
 	s.messagingService.Close()
 }

@@ -22,14 +22,22 @@ type Service struct {
 
 	searches       *ratelimit.Limiter
 	friendRequests *ratelimit.Limiter
+	fanout         *fanOutWorker // Moments timelines (timeline.go)
 }
 
-// New returns the social capability on core.
+// New returns the social capability on core and starts its Moments fan-out
+// worker; Close stops it.
 func New(core *kernel.Core, a *accounts.Service) *Service {
-	return &Service{
+	s := &Service{
 		Core:            core,
 		accountsService: a,
 		searches:        ratelimit.New(30, time.Minute, 0),
 		friendRequests:  ratelimit.New(300, time.Hour, 0),
 	}
+	s.startFanOut()
+	return s
 }
+
+// Close stops the Moments fan-out worker between two batches; what is left
+// resumes on the next start.
+func (s *Service) Close() { s.stopFanOut() }
