@@ -59,6 +59,7 @@ type Config struct {
 	KeySchema   string // PostgreSQL schema of the key store; "tkesj_keys" when empty
 	Region      string // --region, TKESJ_REGION: where this deployment keeps data (R-XBT-1)
 	MetricsAddr string // --metrics-addr, TKESJ_METRICS_ADDR: Prometheus /metrics listener; empty is off
+	FriendCap   string // --friend-cap, TKESJ_FRIEND_CAP: most friends one person may have
 	// PushAllowHosts (--push-allow-hosts, TKESJ_PUSH_ALLOW_HOSTS) lists, comma
 	// separated, push-service hosts ("host" or "host:port") exempt from the
 	// rule that push endpoints are public https hosts: for tests that run a
@@ -78,6 +79,10 @@ type Config struct {
 	// S3 credentials, from the environment only (never flags, which process
 	// lists show): TKESJ_S3_ACCESS_KEY/TKESJ_S3_SECRET_KEY, else AWS_*.
 	S3AccessKey, S3SecretKey string
+
+	// Console, when set, gets each one-time code as one readable line when
+	// no --sms-webhook is set (development); cmd/tkesj sets it to stderr.
+	Console io.Writer
 
 	// Service tunes the service; tests shorten its timings.
 	Service service.Config
@@ -114,6 +119,7 @@ func (c *Config) specs() []flagSpec {
 		{"conns-per-addr", "TKESJ_CONNS_PER_ADDR", "1000", "most connections one client address (an IPv6 /64) may hold open at once", &c.ConnsPerAddr},
 		{"sockets-per-person", "TKESJ_SOCKETS_PER_PERSON", "20", "most WebSockets one person may hold open on a node at once", &c.SocketsPerPerson},
 		{"metrics-addr", "TKESJ_METRICS_ADDR", "", "listen address HOST:PORT for Prometheus /metrics, apart from the API; empty is off", &c.MetricsAddr},
+		{"friend-cap", "TKESJ_FRIEND_CAP", "10000", "most friends one person may have (each post is written to every friend's Moments timeline)", &c.FriendCap},
 		{"trusted-proxies", "TKESJ_TRUSTED_PROXIES", "", "comma-separated CIDRs of reverse proxies whose client-address header is believed; empty believes none", &c.TrustedProxies},
 		{"proxy-header", "TKESJ_PROXY_HEADER", "X-Forwarded-For", "the header the trusted proxies write the client's address in: X-Forwarded-For or Forwarded", &c.ProxyHeader},
 		{"drain-delay", "TKESJ_DRAIN_DELAY", "0s", "on SIGTERM, how long /readyz answers 503 before the listener closes (the proxy's health-check interval times its fall count)", &c.DrainDelay},
@@ -145,6 +151,11 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	c.Service.PhoneRegion = c.PhoneRegion
 	c.Service.Region = c.Region
+	n, err := strconv.Atoi(c.FriendCap)
+	if err != nil || n < 1 {
+		return Config{}, fmt.Errorf("--friend-cap must be a whole number of at least 1, not %q", c.FriendCap)
+	}
+	c.Service.FriendCap = n
 	return c, nil
 }
 
@@ -207,7 +218,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		db.Close()
 		return nil, err
 	}
-	var sender tkesj.CodeSender = sms.Log{Logger: log}
+	var sender tkesj.CodeSender = sms.Log{Logger: log, Console: cfg.Console}
 	if cfg.SMSWebhook != "" {
 		sender = sms.Webhook{URL: cfg.SMSWebhook}
 	}
@@ -272,9 +283,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		closeAll(bus)
 		return nil, err
 	}
-	h := httpapi.NewServer(svc, log, httpapi.Options{Web: dist, Realtime: hub, VAPIDPublicKey: vapid.Public, BodyIdleTimeout: cfg.BodyIdleTimeout})
 	a := &App{Service: svc, Hub: hub, db: db, keys: ks, bus: bus}
-	a.Metrics, a.Handler = instrument(a, h, log)
+	var observe httpapi.Observer
+	a.Metrics, observe = instrument(a)
+	a.Handler = httpapi.NewServer(svc, log, httpapi.Options{Web: dist, Realtime: hub, VAPIDPublicKey: vapid.Public, BodyIdleTimeout: cfg.BodyIdleTimeout, Observe: observe})
 	a.proxies = proxies
 	a.Handler = proxies.wrap(a.drainGate(a.Handler))
 	return a, nil

@@ -16,10 +16,10 @@ import (
 	"github.com/tkesj/tkesj/internal/metrics"
 )
 
-// instrument builds the node's metrics registry and wraps h so every
-// request is counted and timed by its route pattern (never its URL, so the
-// label set stays bounded) and passes the cessation gate.
-func instrument(a *App, h http.Handler, log *slog.Logger) (*metrics.Registry, http.Handler) {
+// instrument builds the node's metrics registry and the observer that counts
+// and times every request by its route's metric label (never its URL, so the
+// label set stays bounded). The gauges read a's hub and service when scraped.
+func instrument(a *App) (*metrics.Registry, httpapi.Observer) {
 	reg := metrics.New()
 	requests := reg.CounterVec("tkesj_http_requests_total", "HTTP requests by route pattern and status class.", "route", "code")
 	latency := reg.HistogramVec("tkesj_http_request_duration_seconds", "HTTP request latency by route pattern.", metrics.DefaultBuckets, "route")
@@ -40,6 +40,11 @@ func instrument(a *App, h http.Handler, log *slog.Logger) (*metrics.Registry, ht
 	reg.CounterFunc("tkesj_ws_rate_limited_total", "Client frames refused for going over the rate limit.", func() float64 { return float64(a.Hub.Stats().RateLimited) })
 	reg.CounterFunc("tkesj_writer_batches_total", "Group commits of the writer.", func() float64 { b, _ := a.Service.WriterStats(); return float64(b) })
 	reg.CounterFunc("tkesj_writer_writes_total", "Writes carried by group commits.", func() float64 { _, w := a.Service.WriterStats(); return float64(w) })
+	reg.CounterFunc("tkesj_moment_fanout_batches_total", "Moments fan-out batches written by this node (timeline references, issue 19).", func() float64 { b, _ := a.Service.FanOutStats(); return float64(b) })
+	reg.GaugeFunc("tkesj_moment_fanout_pending", "Moments fan-outs and backfills not finished, on every node (the durable queue).", func() float64 {
+		n, _ := a.Service.PendingFanOuts(context.Background())
+		return float64(n)
+	})
 	reg.CounterFunc("tkesj_pushes_sent_total", "Web Push notifications sent.", func() float64 { return float64(a.Service.PushesSent()) })
 	reg.CounterMapFunc("tkesj_retention_deleted_total", "Items removed by retention since start, by category.", "category", func() map[string]float64 {
 		out := map[string]float64{}
@@ -52,7 +57,7 @@ func instrument(a *App, h http.Handler, log *slog.Logger) (*metrics.Registry, ht
 	reg.CounterFunc("tkesj_deletion_notices_acked_total", "Deletion notices recipients acknowledged (R-SHR-3).", func() float64 {
 		return float64(a.Service.OpsCounts()["deletion_notices_acked"])
 	})
-	return reg, httpapi.Instrument(h, a.Service, log, obs)
+	return reg, obs
 }
 
 // serveMetrics serves reg at /metrics on addr, a listener apart from the

@@ -9,6 +9,7 @@ import (
 	"github.com/tkesj/tkesj/internal/accounts"
 	"github.com/tkesj/tkesj/internal/kernel"
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // Rights request kinds (R-RGT-2, R-RGT-3).
@@ -160,7 +161,7 @@ func (s *Service) AdvanceRightsRequest(ctx context.Context, id, status, answer s
 		return RightsRequest{}, s.Internal(ctx, "advance rights request", err)
 	}
 	rec, _ = s.DB.Read().FindRightsRequest(ctx, id)
-	s.Publish(ctx, []string{rec.UserID}, map[string]any{"type": "rights_request", "id": id, "status": status})
+	s.Publish(ctx, []string{rec.UserID}, wire.RightsRequestFrame{Type: "rights_request", ID: id, Status: status})
 	return s.rightsView(ctx, rec), nil
 }
 

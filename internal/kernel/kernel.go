@@ -59,6 +59,11 @@ type Config struct {
 	NoticeRetryBase time.Duration // first retry of an unacknowledged deletion notice, doubling (R-SHR-3); 30 s
 	NoticePoll      time.Duration // how often the notice worker looks for due retries at most; 1 min
 	TicketRetention time.Duration // how long a closed support ticket is kept (R-OPS-1); 365 days
+	// Moments (timeline.go).
+	FriendCap    int           // most friends one person may have; 10,000
+	FanOutBatch  int           // timeline references one fan-out batch writes at most; 500
+	FanOutPoll   time.Duration // how often an idle node looks for fan-outs other nodes left; 5 s
+	FanOutPaused bool          // tests only: no fan-out worker, as if the process died after acknowledging
 	// RelayAnnouncements pushes announcements stored by another process
 	// (tkesj admin) to this node's sockets; set for in-process delivery only.
 	RelayAnnouncements bool
@@ -149,6 +154,15 @@ func (c *Config) defaults() {
 	}
 	if c.TicketRetention == 0 {
 		c.TicketRetention = 365 * 24 * time.Hour
+	}
+	if c.FriendCap == 0 {
+		c.FriendCap = 10_000
+	}
+	if c.FanOutBatch == 0 {
+		c.FanOutBatch = 500
+	}
+	if c.FanOutPoll == 0 {
+		c.FanOutPoll = 5 * time.Second
 	}
 }
 

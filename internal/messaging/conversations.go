@@ -10,6 +10,7 @@ import (
 	"github.com/tkesj/tkesj/internal/kernel"
 	"github.com/tkesj/tkesj/internal/social"
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // Conversation is a chat as one member sees it.
@@ -139,7 +140,7 @@ func (s *Service) CreateGroup(ctx context.Context, a kernel.Auth, name string, m
 		s.Keys.Destroy(ctx, convKeyID(id))
 		return Conversation{}, s.Internal(ctx, "create group", err)
 	}
-	s.Publish(ctx, append(ids, a.UserID), map[string]any{"type": "conversation", "conversation_id": id, "event": "created"})
+	s.Publish(ctx, append(ids, a.UserID), wire.ConversationFrame{Type: "conversation", ConversationID: id, Event: "created"})
 	return s.Conversation(ctx, a, id)
 }
 
@@ -275,7 +276,7 @@ func (s *Service) UpdateGroup(ctx context.Context, a kernel.Auth, id string, up 
 	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.UpdateConversationMeta(ctx, id, sealed, s.Now()) }); err != nil {
 		return Conversation{}, s.Internal(ctx, "update group", err)
 	}
-	s.PublishToMembers(ctx, id, map[string]any{"type": "conversation", "conversation_id": id, "event": "updated"})
+	s.PublishToMembers(ctx, id, wire.ConversationFrame{Type: "conversation", ConversationID: id, Event: "updated"})
 	return s.Conversation(ctx, a, id)
 }
 
@@ -328,7 +329,7 @@ func (s *Service) AddMembers(ctx context.Context, a kernel.Auth, id string, user
 	if err != nil {
 		return Conversation{}, s.Internal(ctx, "add members", err)
 	}
-	s.PublishToMembers(ctx, id, map[string]any{"type": "conversation", "conversation_id": id, "event": "members_changed"})
+	s.PublishToMembers(ctx, id, wire.ConversationFrame{Type: "conversation", ConversationID: id, Event: "members_changed"})
 	return s.Conversation(ctx, a, id)
 }
 
@@ -371,7 +372,7 @@ func (s *Service) RemoveMember(ctx context.Context, a kernel.Auth, id, userID st
 	if err != nil {
 		return s.Internal(ctx, "remove member", err)
 	}
-	s.Publish(ctx, notify, map[string]any{"type": "conversation", "conversation_id": id, "event": "members_changed"})
+	s.Publish(ctx, notify, wire.ConversationFrame{Type: "conversation", ConversationID: id, Event: "members_changed"})
 	return nil
 }
 
@@ -416,7 +417,7 @@ func (s *Service) SetRole(ctx context.Context, a kernel.Auth, id, userID, role s
 	if err != nil {
 		return s.Internal(ctx, "set role", err)
 	}
-	s.PublishToMembers(ctx, id, map[string]any{"type": "conversation", "conversation_id": id, "event": "members_changed"})
+	s.PublishToMembers(ctx, id, wire.ConversationFrame{Type: "conversation", ConversationID: id, Event: "members_changed"})
 	return nil
 }
 

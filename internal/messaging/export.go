@@ -10,6 +10,7 @@ import (
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/kernel"
 	"github.com/tkesj/tkesj/internal/social"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 const exportPageSize = 100
@@ -91,11 +92,9 @@ func (s *Service) exportMessages(ctx context.Context, a kernel.Auth, x *kernel.A
 			break
 		}
 		for _, m := range page {
-			j := MessageJSON(m)
+			j := exportedMessage{Message: MessageJSON(m)}
 			if m.Media != nil {
-				if p, ok := x.MediaPath(m.Media.ID); ok {
-					j["media_path"] = p
-				}
+				j.MediaPath, _ = x.MediaPath(m.Media.ID)
 			}
 			line.Reset()
 			if n == 0 {
@@ -122,4 +121,11 @@ func (s *Service) exportMessages(ctx context.Context, a kernel.Auth, x *kernel.A
 	}
 	x.List(kernel.ArchiveFile{Path: path, Kind: "messages", Count: n, ConversationID: c.ID})
 	return n, nil
+}
+
+// exportedMessage is a message in an export: its wire form and, when its
+// media is in the archive, the media's path there.
+type exportedMessage struct {
+	wire.Message
+	MediaPath string `json:"media_path,omitempty"`
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/tkesj/tkesj/internal/social"
 	"github.com/tkesj/tkesj/internal/store"
 	"github.com/tkesj/tkesj/internal/validate"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // Message kinds (R-MSG-3).
@@ -220,7 +221,7 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 	if dup != nil {
 		return s.sameMessage(ctx, *dup, convID)
 	}
-	s.Publish(ctx, members, map[string]any{"type": "message", "conversation_id": convID, "message": MessageJSON(msg)})
+	s.Publish(ctx, members, wire.MessageFrame{Type: "message", ConversationID: convID, Message: MessageJSON(msg)})
 	s.schedulePush(msg)
 	return msg, true, nil
 }
@@ -278,32 +279,33 @@ func (s *Service) MessageView(ctx context.Context, r store.MessageRecord) Messag
 }
 
 // MessageJSON is the wire form of a message (API.md).
-func MessageJSON(m Message) map[string]any {
+func MessageJSON(m Message) wire.Message {
+	j := wire.Message{ID: m.ID, Seq: m.Seq, ConversationID: m.ConversationID, SentAt: m.SentAt.Format(time.RFC3339Nano)}
 	if m.SenderDeleted {
-		return map[string]any{"id": m.ID, "seq": m.Seq, "conversation_id": m.ConversationID, "sent_at": m.SentAt.Format(time.RFC3339Nano), "sender_deleted": true}
+		j.SenderDeleted = true
+		return j
 	}
-	j := map[string]any{"id": m.ID, "seq": m.Seq, "conversation_id": m.ConversationID, "sender_id": m.SenderID, "client_id": m.ClientID,
-		"kind": m.Kind, "sent_at": m.SentAt.Format(time.RFC3339Nano)}
+	j.SenderID, j.ClientID, j.Kind = m.SenderID, m.ClientID, m.Kind
 	if m.Recalled {
-		j["recalled"] = true
+		j.Recalled = true
 		return j
 	}
 	if m.Text != "" || m.Kind == KindText {
-		j["text"] = m.Text
+		j.Text = &m.Text
 	}
 	if m.Media != nil {
-		media := map[string]any{"id": m.Media.ID, "kind": m.Media.Kind, "mime": m.Media.Mime, "size": m.Media.Size, "url": "/api/v1/media/" + m.Media.ID}
+		media := &wire.MessageMedia{ID: m.Media.ID, Kind: m.Media.Kind, Mime: m.Media.Mime, Size: m.Media.Size, URL: "/api/v1/media/" + m.Media.ID}
 		if len(m.Media.Meta) > 0 && string(m.Media.Meta) != "{}" {
-			media["meta"] = m.Media.Meta
+			media.Meta = m.Media.Meta
 		}
-		j["media_id"] = m.Media.ID
-		j["media"] = media
+		j.MediaID = m.Media.ID
+		j.Media = media
 	}
 	if m.Location != nil {
-		j["location"] = m.Location
+		j.Location = &wire.Location{Lat: m.Location.Lat, Lng: m.Location.Lng, Name: m.Location.Name}
 	}
 	if m.Card != nil {
-		j["card"] = map[string]any{"id": m.Card.ID, "username": m.Card.Username, "nickname": m.Card.Nickname}
+		j.Card = &wire.Card{ID: m.Card.ID, Username: m.Card.Username, Nickname: m.Card.Nickname}
 	}
 	return j
 }
@@ -365,7 +367,7 @@ func (s *Service) Recall(ctx context.Context, a kernel.Auth, convID string, seq 
 	if err != nil {
 		return s.Internal(ctx, "recall", err)
 	}
-	s.PublishToMembers(ctx, convID, map[string]any{"type": "recall", "conversation_id": convID, "seq": seq})
+	s.PublishToMembers(ctx, convID, wire.RecallFrame{Type: "recall", ConversationID: convID, Seq: seq})
 	return nil
 }
 
@@ -419,11 +421,11 @@ func (s *Service) advance(ctx context.Context, a kernel.Auth, convID string, seq
 	if seq > conv.LastSeq {
 		seq = conv.LastSeq
 	}
-	field := "delivered_seq"
+	frame := wire.ReceiptFrame{Type: "receipt", ConversationID: convID, UserID: a.UserID, DeliveredSeq: &seq}
 	if read {
-		field = "read_seq"
+		frame.DeliveredSeq, frame.ReadSeq = nil, &seq
 	}
-	s.Publish(ctx, strings.Split(conv.DirectKey.String, "|"), map[string]any{"type": "receipt", "conversation_id": convID, "user_id": a.UserID, field: seq})
+	s.Publish(ctx, strings.Split(conv.DirectKey.String, "|"), frame)
 	return nil
 }
 
@@ -443,6 +445,6 @@ func (s *Service) Typing(ctx context.Context, a kernel.Auth, convID string) erro
 			others = append(others, id)
 		}
 	}
-	s.Publish(ctx, others, map[string]any{"type": "typing", "conversation_id": convID, "user_id": a.UserID})
+	s.Publish(ctx, others, wire.TypingFrame{Type: "typing", ConversationID: convID, UserID: a.UserID})
 	return nil
 }

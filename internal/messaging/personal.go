@@ -5,6 +5,7 @@ import (
 
 	"github.com/tkesj/tkesj/internal/kernel"
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // purgeBatch bounds one purge transaction, so a large account never holds
@@ -44,7 +45,8 @@ func (s *Service) registerPersonalData() {
 
 // leaveConversations takes a destroyed person out of their groups; groups
 // they own pass to the next admin, else the next member. After the commit
-// the groups' members are told.
+// the members of their groups and the other side of their direct chats are
+// told.
 func (s *Service) leaveConversations(ctx context.Context, q *store.Queries, userID string) (func(context.Context), error) {
 	var groups []string
 	cs, ms, err := q.ConversationsOf(ctx, userID)
@@ -53,6 +55,9 @@ func (s *Service) leaveConversations(ctx context.Context, q *store.Queries, user
 	}
 	for i, c := range cs {
 		if c.Kind != "group" {
+			// The other person of a direct chat is told too, so an open
+			// chat shows the account as gone at once (issue 13).
+			groups = append(groups, c.ID)
 			continue
 		}
 		groups = append(groups, c.ID)
@@ -67,7 +72,7 @@ func (s *Service) leaveConversations(ctx context.Context, q *store.Queries, user
 	}
 	return func(ctx context.Context) {
 		for _, id := range groups {
-			s.PublishToMembers(ctx, id, map[string]any{"type": "conversation", "conversation_id": id, "event": "members_changed"})
+			s.PublishToMembers(ctx, id, wire.ConversationFrame{Type: "conversation", ConversationID: id, Event: "members_changed"})
 		}
 	}, nil
 }

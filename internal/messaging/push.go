@@ -12,6 +12,7 @@ import (
 	"github.com/tkesj/tkesj/internal/kernel"
 	"github.com/tkesj/tkesj/internal/push"
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 func pushAD(userID string, deviceIdx []byte) string {
@@ -164,7 +165,7 @@ func (s *Service) pushMessage(ctx context.Context, p pendingPush) {
 		if st.PushShowText {
 			body = preview()
 		}
-		payload, _ := json.Marshal(map[string]any{"type": "message", "conversation_id": p.convID, "seq": p.seq, "title": sender.Nickname, "body": body, "preview": st.PushShowText})
+		payload, _ := json.Marshal(wire.PushPayload{Type: "message", ConversationID: p.convID, Seq: p.seq, Title: sender.Nickname, Body: body, Preview: st.PushShowText})
 		for _, r := range subs {
 			var sub push.Subscription
 			if err := s.Open(ctx, uid, pushAD(uid, r.DeviceIdx), r.Sealed, &sub); err != nil {

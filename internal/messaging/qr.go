@@ -15,6 +15,7 @@ import (
 	"github.com/tkesj/tkesj/internal/ratelimit"
 	"github.com/tkesj/tkesj/internal/social"
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // QR codes (R-QR-1, R-QR-2). A code's payload is "tkesj:<kind>:<token>" with
@@ -461,7 +462,7 @@ func (s *Service) SetJoinApproval(ctx context.Context, a kernel.Auth, convID str
 		}
 		return s.Internal(ctx, "set join approval", err)
 	}
-	s.PublishToMembers(ctx, convID, map[string]any{"type": "conversation", "conversation_id": convID, "event": "updated"})
+	s.PublishToMembers(ctx, convID, wire.ConversationFrame{Type: "conversation", ConversationID: convID, Event: "updated"})
 	return nil
 }
 
@@ -541,11 +542,11 @@ func (s *Service) JoinByQR(ctx context.Context, a kernel.Auth, payload string) (
 	}
 	if res.Status == "pending" {
 		res.Request.User, _ = s.LookupProfile(ctx, s.DB.Read(), a.UserID)
-		s.Publish(ctx, s.groupAdmins(ctx, convID), map[string]any{"type": "conversation", "conversation_id": convID, "event": "join_requested", "request_id": res.Request.ID})
+		s.Publish(ctx, s.groupAdmins(ctx, convID), wire.ConversationFrame{Type: "conversation", ConversationID: convID, Event: "join_requested", RequestID: res.Request.ID})
 		return res, nil
 	}
 	if !already {
-		s.PublishToMembers(ctx, convID, map[string]any{"type": "conversation", "conversation_id": convID, "event": "members_changed"})
+		s.PublishToMembers(ctx, convID, wire.ConversationFrame{Type: "conversation", ConversationID: convID, Event: "members_changed"})
 	}
 	res.Conversation, err = s.Conversation(ctx, a, convID)
 	return res, err
@@ -660,9 +661,9 @@ func (s *Service) AnswerJoinRequest(ctx context.Context, a kernel.Auth, convID, 
 	}
 	jr := JoinRequest{ID: rec.ID, ConvID: convID, Status: rec.Status, CreatedAt: rec.CreatedAt}
 	jr.User, _ = s.LookupProfile(ctx, s.DB.Read(), rec.UserID)
-	s.Publish(ctx, []string{rec.UserID}, map[string]any{"type": "join_request", "conversation_id": convID, "request": map[string]any{"id": rec.ID, "status": rec.Status}})
+	s.Publish(ctx, []string{rec.UserID}, wire.JoinRequestFrame{Type: "join_request", ConversationID: convID, Request: wire.JoinRequestStatus{ID: rec.ID, Status: rec.Status}})
 	if approve {
-		s.PublishToMembers(ctx, convID, map[string]any{"type": "conversation", "conversation_id": convID, "event": "members_changed"})
+		s.PublishToMembers(ctx, convID, wire.ConversationFrame{Type: "conversation", ConversationID: convID, Event: "members_changed"})
 	}
 	return jr, nil
 }

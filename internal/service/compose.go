@@ -85,9 +85,12 @@ func (s *Service) Start(interval time.Duration) { s.complianceService.Start(inte
 
 // Close stops every background loop (kernel.Loops: purger, operations,
 // push timers) and waits for them, then the exports under way (they are
-// marked failed) and the group-commit writer after the batches under way.
+// marked failed), the Moments fan-out worker between two batches (what is
+// left resumes on the next start) and the group-commit writer after the
+// batches under way.
 func (s *Service) Close() {
 	s.Loops.Stop()
+	s.socialService.Close()
 	s.complianceService.Close()
 	s.messagingService.Close()
 }

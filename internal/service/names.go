@@ -13,6 +13,7 @@ import (
 	"github.com/tkesj/tkesj/internal/media"
 	"github.com/tkesj/tkesj/internal/messaging"
 	"github.com/tkesj/tkesj/internal/social"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 type (
@@ -82,7 +83,7 @@ var (
 )
 
 // MessageJSON is messaging.MessageJSON.
-func MessageJSON(m messaging.Message) map[string]any { return messaging.MessageJSON(m) }
+func MessageJSON(m messaging.Message) wire.Message { return messaging.MessageJSON(m) }
 
 // IsPermission is accounts.IsPermission.
 func IsPermission(name string) bool { return accounts.IsPermission(name) }
@@ -92,6 +93,3 @@ func StaffRoles() []string { return compliance.StaffRoles() }
 
 // RoleAllows is compliance.RoleAllows.
 func RoleAllows(role string, p Permission) bool { return compliance.RoleAllows(role, p) }
-
-// CessationAllows is compliance.CessationAllows.
-func CessationAllows(route string) bool { return compliance.CessationAllows(route) }

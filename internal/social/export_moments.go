@@ -8,8 +8,8 @@ import (
 )
 
 // exportMoments writes moments.json: every post the person made, with its
-// likes and comments as they see them, and the comments they wrote on other
-// people's posts (R-RGT-1).
+// likes and comments as they see them, the comments they wrote on other
+// people's posts, and their timeline as references (R-RGT-1).
 func (s *Service) exportMoments(ctx context.Context, a kernel.Auth, x *kernel.Archive) error {
 	var posts []map[string]any
 	cursor := ""
@@ -61,7 +61,13 @@ func (s *Service) exportMoments(ctx context.Context, a kernel.Auth, x *kernel.Ar
 	if posts == nil {
 		posts = []map[string]any{}
 	}
+	timeline, err := s.TimelineExport(ctx, a.UserID)
+	if err != nil {
+		x.Lost("moments.json", "", "timeline_read_failed")
+		timeline = []map[string]any{}
+	}
 	x.Count("moments", len(posts))
 	x.Count("comments_written", len(written))
-	return x.JSON("moments.json", "moments", len(posts), map[string]any{"moments": posts, "comments_written": written})
+	x.Count("timeline_entries", len(timeline))
+	return x.JSON("moments.json", "moments", len(posts), map[string]any{"moments": posts, "comments_written": written, "timeline": timeline})
 }

@@ -22,9 +22,11 @@ type Service struct {
 
 	searches       *ratelimit.Limiter
 	friendRequests *ratelimit.Limiter
+	fanout         *fanOutWorker // Moments timelines (timeline.go)
 }
 
-// New returns the social capability on core.
+// New returns the social capability on core and starts its Moments fan-out
+// worker; Close stops it.
 func New(core *kernel.Core, a *accounts.Service) *Service {
 	s := &Service{
 		Core:            core,
@@ -33,5 +35,10 @@ func New(core *kernel.Core, a *accounts.Service) *Service {
 		friendRequests:  ratelimit.New(300, time.Hour, 0),
 	}
 	s.registerPersonalData()
+	s.startFanOut()
 	return s
 }
+
+// Close stops the Moments fan-out worker between two batches; what is left
+// resumes on the next start.
+func (s *Service) Close() { s.stopFanOut() }

@@ -10,6 +10,7 @@ import (
 	"github.com/tkesj/tkesj/internal/kernel"
 	"github.com/tkesj/tkesj/internal/store"
 	"github.com/tkesj/tkesj/internal/validate"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // SettingsUpdate changes some settings; nil means unchanged.
@@ -187,6 +188,11 @@ func (s *Service) SendFriendRequest(ctx context.Context, a kernel.Auth, to, gree
 	} else if friends {
 		return FriendRequest{}, tkesj.Errorf(tkesj.EConflict, "already_friends", "you are friends already")
 	}
+	if n, err := q.CountFriends(ctx, a.UserID); err != nil {
+		return FriendRequest{}, s.Internal(ctx, "friend request", err)
+	} else if n >= s.Cfg.FriendCap {
+		return FriendRequest{}, tkesj.Errorf(tkesj.EConflict, "friend_limit_reached", "you have %d friends, the most allowed; remove someone before adding a friend", s.Cfg.FriendCap)
+	}
 	st, err := s.LookupSettings(ctx, q, to)
 	if err != nil {
 		return FriendRequest{}, s.Internal(ctx, "friend request", err)
@@ -212,21 +218,22 @@ func (s *Service) SendFriendRequest(ctx context.Context, a kernel.Auth, to, gree
 			return err
 		}
 		if rec.Status == "accepted" {
-			return q.AddFriendship(ctx, a.UserID, to, now)
+			return s.addFriendship(ctx, q, a.UserID, a.UserID, to, now)
 		}
 		return nil
 	})
 	if err != nil {
 		return FriendRequest{}, s.Internal(ctx, "friend request", err)
 	}
+	s.fanout.kick()
 	me, _ := s.LookupProfile(ctx, s.DB.Read(), a.UserID)
 	fr := FriendRequest{ID: rec.ID, FromID: a.UserID, ToID: to, Greeting: greeting, Status: rec.Status, From: me, To: target, CreatedAt: now, ExpiresAt: rec.ExpiresAt}
-	s.Publish(ctx, []string{to, a.UserID}, map[string]any{"type": "friend_request", "request": friendRequestFrame(fr)})
+	s.Publish(ctx, []string{to, a.UserID}, wire.FriendRequestFrame{Type: "friend_request", Request: friendRequestFrame(fr)})
 	return fr, nil
 }
 
-func friendRequestFrame(fr FriendRequest) map[string]any {
-	return map[string]any{"id": fr.ID, "from": fr.FromID, "to": fr.ToID, "status": fr.Status}
+func friendRequestFrame(fr FriendRequest) wire.FriendRequestRef {
+	return wire.FriendRequestRef{ID: fr.ID, From: fr.FromID, To: fr.ToID, Status: fr.Status}
 }
 
 // FriendRequests lists the caller's requests, both ways, newest first.
@@ -283,7 +290,7 @@ func (s *Service) AnswerFriendRequest(ctx context.Context, a kernel.Auth, id str
 			} else if blocked {
 				return tkesj.Errorf(tkesj.EForbidden, "blocked", "unblock this person first")
 			}
-			if err := q.AddFriendship(ctx, rec.FromID, rec.ToID, now); err != nil {
+			if err := s.addFriendship(ctx, q, a.UserID, rec.FromID, rec.ToID, now); err != nil {
 				return err
 			}
 		}
@@ -294,10 +301,11 @@ func (s *Service) AnswerFriendRequest(ctx context.Context, a kernel.Auth, id str
 	if err != nil {
 		return FriendRequest{}, s.Internal(ctx, "answer friend request", err)
 	}
+	s.fanout.kick()
 	fr := FriendRequest{ID: rec.ID, FromID: rec.FromID, ToID: rec.ToID, Status: rec.Status, CreatedAt: rec.CreatedAt, ExpiresAt: rec.ExpiresAt}
 	fr.From, _ = s.LookupProfile(ctx, s.DB.Read(), rec.FromID)
 	fr.To, _ = s.LookupProfile(ctx, s.DB.Read(), rec.ToID)
-	s.Publish(ctx, []string{rec.FromID, rec.ToID}, map[string]any{"type": "friend_request", "request": friendRequestFrame(fr)})
+	s.Publish(ctx, []string{rec.FromID, rec.ToID}, wire.FriendRequestFrame{Type: "friend_request", Request: friendRequestFrame(fr)})
 	return fr, nil
 }
 
@@ -352,7 +360,7 @@ func (s *Service) RemoveContact(ctx context.Context, a kernel.Auth, friendID str
 		if !ok {
 			return tkesj.ErrNotFound("contact")
 		}
-		return q.RemoveFriendship(ctx, a.UserID, friendID)
+		return removeFriendship(ctx, q, a.UserID, friendID)
 	})
 	if err != nil && tkesj.ErrorKindOf(err) != tkesj.ENotFound {
 		return s.Internal(ctx, "remove contact", err)
@@ -373,7 +381,7 @@ func (s *Service) Block(ctx context.Context, a kernel.Auth, userID string) error
 		if err := q.Block(ctx, a.UserID, userID, s.Now()); err != nil {
 			return err
 		}
-		return q.RemoveFriendship(ctx, a.UserID, userID)
+		return removeFriendship(ctx, q, a.UserID, userID)
 	})
 	if err != nil {
 		return s.Internal(ctx, "block", err)

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -176,3 +177,19 @@ func TestOpen(t *testing.T) {
 }
 
 func putOptions() minio.PutObjectOptions { return minio.PutObjectOptions{} }
+
+// An upload of unknown size (the service streams sealed media) must not
+// reserve a buffer for the largest object S3 allows: minio-go's default is
+// 528 MiB per upload, and a few at once stalled a node.
+func TestPutOfUnknownSizeBuffersOnePart(t *testing.T) {
+	s := MustOpen(t, "")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if err := s.Put(t.Context(), "msmall", strings.NewReader("a small sealed picture"), -1); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 4*partSize {
+		t.Errorf("Put of 22 bytes of unknown size allocated %d MiB, want at most %d", got>>20, 4*partSize>>20)
+	}
+}
