@@ -140,7 +140,12 @@ func TestStaffReadsGoThroughCompliance(t *testing.T) {
 				}
 				switch v := e.(type) {
 				case *ast.BasicLit:
-					if strings.HasPrefix(strings.Trim(v.Value, `"`), "/api/v1/admin") {
+					// "/api/v1/admin/..." or "GET /api/v1/admin/..." (a method pattern)
+					path := strings.Trim(v.Value, `"`)
+					if i := strings.IndexByte(path, ' '); i >= 0 {
+						path = path[i+1:]
+					}
+					if strings.HasPrefix(path, "/api/v1/admin") {
 						isAdmin = true
 					}
 				case *ast.CallExpr:

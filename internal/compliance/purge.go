@@ -27,6 +27,8 @@ func (st *PurgeStats) add(metric string, n int64) {
 		st.Bodies += n
 	case "media":
 		st.Media += int(n)
+	case "timeline_refs":
+		st.TimelineRefs += n
 	}
 }
 
@@ -73,25 +75,9 @@ func (s *Service) Purge(ctx context.Context) (PurgeStats, error) {
 		return st, s.Internal(ctx, "purge queue", err)
 	}
 	for _, id := range queue {
-		// Timeline references go first, hold or not: they are ids derived
-		// from posts and friendships that are gone already (the posts left
-		// with the account row), in either direction.
-		for {
-			var n int64
-			err := s.DB.Update(ctx, func(q *store.Queries) (err error) {
-				n, err = q.PurgeTimelines(ctx, id, purgeBatch)
-				return err
-			})
-			if err != nil {
-				return st, s.Internal(ctx, "purge timelines", err)
-			}
-			st.TimelineRefs += n
-			if n < purgeBatch {
-				break
-			}
-			if err := sleepCtx(ctx, time.Millisecond); err != nil {
-				return st, err
-			}
+		// Purges of ids only go first, hold or not (Erase.PurgeDespiteHold).
+		if err := s.runPurges(ctx, id, true, &st); err != nil {
+			return st, err
 		}
 		// A legal hold (R-LEG-1) on the person, or on a conversation they
 		// wrote in, pauses their purge: the entry stays queued and the next
@@ -108,23 +94,8 @@ func (s *Service) Purge(ctx context.Context) (PurgeStats, error) {
 		}
 		// Every capability's deferred erasure, from the registry, in bounded
 		// batches: message bodies (with their search tokens), uploads.
-		for _, d := range s.Personal.All() {
-			if d.Erase.Purge == nil {
-				continue
-			}
-			for {
-				n, more, err := d.Erase.Purge(ctx, id)
-				if err != nil {
-					return st, s.Internal(ctx, "purge "+d.Name, err)
-				}
-				st.add(d.Erase.PurgeMetric, n)
-				if !more {
-					break
-				}
-				if err := sleepCtx(ctx, time.Millisecond); err != nil {
-					return st, err
-				}
-			}
+		if err := s.runPurges(ctx, id, false, &st); err != nil {
+			return st, err
 		}
 		if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.DonePurge(ctx, id) }); err != nil {
 			return st, s.Internal(ctx, "purge done", err)
@@ -132,6 +103,30 @@ func (s *Service) Purge(ctx context.Context) (PurgeStats, error) {
 		st.Accounts++
 	}
 	return st, nil
+}
+
+// runPurges runs the registered purges of one destroyed account: those that
+// run despite a legal hold, or the others.
+func (s *Service) runPurges(ctx context.Context, id string, despiteHold bool, st *PurgeStats) error {
+	for _, d := range s.Personal.All() {
+		if d.Erase.Purge == nil || d.Erase.PurgeDespiteHold != despiteHold {
+			continue
+		}
+		for {
+			n, more, err := d.Erase.Purge(ctx, id)
+			if err != nil {
+				return s.Internal(ctx, "purge "+d.Name, err)
+			}
+			st.add(d.Erase.PurgeMetric, n)
+			if !more {
+				break
+			}
+			if err := sleepCtx(ctx, time.Millisecond); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -52,6 +52,9 @@ type Erasure struct {
 	// ("bodies", "media") in the purge's statistics.
 	Purge       func(ctx context.Context, userID string) (n int64, more bool, err error)
 	PurgeMetric string
+	// PurgeDespiteHold runs Purge before the legal-hold check: for data
+	// that is only ids derived from what already left with the account.
+	PurgeDespiteHold bool
 	// Blobs lists the blob keys a person's rows name; destruction and the
 	// cessation delete them.
 	Blobs func(ctx context.Context, q *store.Queries, userID string) ([]string, error)

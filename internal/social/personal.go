@@ -41,5 +41,25 @@ func (s *Service) registerPersonalData() {
 			Erase:  kernel.Erasure{Cascade: true},
 			Export: s.exportMoments, ExportOrder: 60,
 		},
+		kernel.PersonalData{
+			Name: "Moments timelines and their fan-out queue", Owner: "social", Tables: []string{"moment_timeline", "moment_fanout"},
+			Erase: kernel.Erasure{
+				// Ids derived from posts and friendships that left with the
+				// account, in either direction: they go hold or not.
+				Purge: s.purgeTimelines, PurgeMetric: "timeline_refs", PurgeDespiteHold: true,
+			},
+			NoExport: "exported inside moments.json (its timeline section) by the Moments entry",
+		},
 	)
+}
+
+// purgeTimelines removes one batch of a destroyed person's timeline
+// references, theirs and those naming them.
+func (s *Service) purgeTimelines(ctx context.Context, userID string) (n int64, more bool, err error) {
+	const batch = 500
+	err = s.DB.Update(ctx, func(q *store.Queries) (err error) {
+		n, err = q.PurgeTimelines(ctx, userID, batch)
+		return err
+	})
+	return n, n == batch, err
 }
