@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/tkesj/tkesj"
@@ -204,7 +205,9 @@ type Core struct {
 	Blobs tkesj.BlobStore
 	Cfg   Config
 	Log   *slog.Logger
-	Now   func() time.Time
+	// clock is read by background loops (fan-out, exports, push timers)
+	// while tests move it with SetClock; nil means the wall clock in UTC.
+	clock atomic.Pointer[func() time.Time]
 	// Personal is the registry of personal data (personal.go): every
 	// capability registers what it stores in its New.
 	Personal *Registry
@@ -215,8 +218,19 @@ type Core struct {
 // NewCore returns a Core with cfg's zero values replaced by the defaults.
 func NewCore(db *store.DB, keys *keyring.Keyring, bus tkesj.Bus, blobs tkesj.BlobStore, log *slog.Logger, cfg Config) *Core {
 	cfg.defaults()
-	return &Core{DB: db, Keys: keys, Bus: bus, Blobs: blobs, Cfg: cfg, Log: log, Now: func() time.Time { return time.Now().UTC() }, Personal: &Registry{}, Loops: NewLoops()}
+	return &Core{DB: db, Keys: keys, Bus: bus, Blobs: blobs, Cfg: cfg, Log: log, Personal: &Registry{}, Loops: NewLoops()}
 }
+
+// Now is the service's clock: the wall clock in UTC unless a test set another.
+func (s *Core) Now() time.Time {
+	if c := s.clock.Load(); c != nil {
+		return (*c)()
+	}
+	return time.Now().UTC()
+}
+
+// SetClock replaces the clock of every capability (tests).
+func (s *Core) SetClock(now func() time.Time) { s.clock.Store(&now) }
 
 // IDEncoding spells ids: lower-case base32 without padding.
 var IDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)

@@ -95,8 +95,5 @@ func (s *Service) Close() {
 	s.messagingService.Close()
 }
 
-// SetClock replaces the clock of every capability (tests).
-func (s *Service) SetClock(now func() time.Time) { s.Core.Now = now }
-
 // Ping reports whether the store answers.
 func (s *Service) Ping(ctx context.Context) error { return s.DB.Ping(ctx) }

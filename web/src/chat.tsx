@@ -1289,7 +1289,11 @@ export function ChatInfo(c: Ctx) {
   }
   async function leave() {
     const ok = await action.run(() => chat.removeMember(id, c.user.id));
-    if (ok) navigate('/chats');
+    if (!ok) return;
+    // The list redraws from the last one seen before it reloads: drop the
+    // group now so it never flashes back after leaving.
+    lastList = lastList && lastList.filter((cv) => cv.id !== id);
+    navigate('/chats');
   }
 
   return (
