@@ -183,11 +183,16 @@ const password = "Pa55-word-ok"
 func (s *server) code(t testing.TB, phone, purpose string) string {
 	t.Helper()
 	must(t, s.do(t, "", "POST", "/api/v1/verification-codes", map[string]string{"phone": phone, "purpose": purpose}), 202, "ask for a "+purpose+" code")
-	c := s.sms.last(phone, purpose)
-	if c == "" {
-		t.Fatalf("no %s code reached the gateway", purpose)
+	deadline := time.Now().Add(10 * time.Second) // sent just after the answer for most purposes
+	for {
+		if c := s.sms.last(phone, purpose); c != "" {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s code reached the gateway", purpose)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	return c
 }
 
 func (s *server) register(t testing.TB, nick string) person {
