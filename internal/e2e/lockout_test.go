@@ -188,14 +188,25 @@ func TestContactCardOfABlockerRevealsNothing(t *testing.T) {
 	s.befriend(t, sharer, viewer)
 	conv := s.direct(t, sharer, viewer)
 	want(t, s.do(t, blocker.Token, "PUT", "/api/v1/blocks/"+viewer.ID, nil), 204, "")
+	live := s.ws(t, viewer.Token)
+	live.next("ready")
 	want(t, s.do(t, sharer.Token, "POST", "/api/v1/conversations/"+conv+"/messages",
 		map[string]any{"client_id": "card-1", "kind": "card", "card_user": blocker.ID}), 201, "")
-	r := s.do(t, viewer.Token, "GET", "/api/v1/conversations/"+conv+"/messages?after_seq=0", nil)
-	want(t, r, 200, "")
-	for _, secret := range []string{blocker.Username, "Blocker Bl"} {
-		if strings.Contains(string(r.Body), secret) {
-			t.Errorf("the card of someone who blocked the viewer shows %q: %s", secret, r.Body)
+	frame, _ := json.Marshal(live.next("message"))
+	for name, body := range map[string][]byte{
+		"the live frame":     frame,
+		"the messages":       s.do(t, viewer.Token, "GET", "/api/v1/conversations/"+conv+"/messages?after_seq=0", nil).Body,
+		"the chat list":      s.do(t, viewer.Token, "GET", "/api/v1/conversations", nil).Body,
+		"the search results": s.do(t, viewer.Token, "GET", "/api/v1/search?q="+blocker.Username, nil).Body,
+	} {
+		for _, secret := range []string{blocker.Username, "Blocker Bl"} {
+			if strings.Contains(string(body), secret) {
+				t.Errorf("%s: the card of someone who blocked the viewer shows %q: %s", name, secret, body)
+			}
 		}
+	}
+	if !strings.Contains(string(frame), blocker.ID) {
+		t.Errorf("the live frame lost the card altogether: %s", frame)
 	}
 	if r := s.do(t, sharer.Token, "GET", "/api/v1/conversations/"+conv+"/messages?after_seq=0", nil); !strings.Contains(string(r.Body), blocker.Username) {
 		t.Errorf("the sharer, not blocked, no longer sees the card: %s", r.Body)
