@@ -45,6 +45,9 @@ func instrument(a *App) (*metrics.Registry, httpapi.Observer) {
 		n, _ := a.Service.PendingFanOuts(context.Background())
 		return float64(n)
 	})
+	reg.CounterFunc("tkesj_integrity_failures_total", "Stored items (messages, profiles, ...) that failed their integrity check when opened (issue 14 item 9).", func() float64 {
+		return float64(a.Service.Integrity.Stats().Failures)
+	})
 	reg.CounterFunc("tkesj_pushes_sent_total", "Web Push notifications sent.", func() float64 { return float64(a.Service.PushesSent()) })
 	reg.CounterMapFunc("tkesj_retention_deleted_total", "Items removed by retention since start, by category.", "category", func() map[string]float64 {
 		out := map[string]float64{}

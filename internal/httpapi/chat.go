@@ -40,7 +40,7 @@ func handleJSON[Req any](s *server, status int, fn func(r *http.Request, req Req
 }
 
 func profileJSON(p service.Profile) wire.PublicUser {
-	j := wire.PublicUser{ID: p.ID, Username: p.Username, Nickname: p.Nickname, Gender: p.Gender, Remark: p.Remark}
+	j := wire.PublicUser{ID: p.ID, Username: p.Username, Nickname: p.Nickname, Gender: p.Gender, Remark: p.Remark, Unreadable: p.Unreadable}
 	if p.AvatarID != "" {
 		j.AvatarURL = "/api/v1/users/" + p.ID + "/avatar"
 	}
@@ -184,7 +184,7 @@ func conversationJSON(c service.Conversation) wire.Conversation {
 		j.Name, j.Announcement = &c.Name, &c.Announcement
 	}
 	if c.Peer != nil {
-		if c.Peer.Username == "" {
+		if c.Peer.Username == "" && !c.Peer.Unreadable {
 			j.Peer = &wire.Peer{PublicUser: wire.PublicUser{ID: c.Peer.ID}, Deleted: true}
 		} else {
 			j.Peer = &wire.Peer{PublicUser: profileJSON(*c.Peer)}

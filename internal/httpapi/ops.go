@@ -21,6 +21,13 @@ func (s *server) handleReadyz() http.Handler {
 			writeError(w, r, s.log, errorf(tkesj.EUnavailable, "not_ready", "this node cannot serve yet: its store or event bus does not answer"))
 			return
 		}
+		// Damaged data is the operator's to repair, not a reason to take
+		// the node out of service (every node reads the same store): it
+		// serves, and says it is degraded (issue 14 item 9).
+		if st := s.svc.Integrity.Stats(); st.Failures > 0 {
+			writeJSON(w, http.StatusOK, wire.Status{Status: "degraded", IntegrityFailures: st.Failures, LastIntegrityFailure: rfc3339(st.Last)})
+			return
+		}
 		writeJSON(w, http.StatusOK, wire.Status{Status: "ready"})
 	})
 }

@@ -212,6 +212,9 @@ type Core struct {
 	Personal *Registry
 	// Loops runs every background loop under one lifetime (loops.go).
 	Loops *Loops
+	// Integrity counts stored data that failed its integrity check
+	// (integrity.go).
+	Integrity Integrity
 }
 
 // NewCore returns a Core with cfg's zero values replaced by the defaults.
@@ -251,12 +254,25 @@ func (s *Core) Seal(ctx context.Context, owner, ad string, v any) ([]byte, error
 }
 
 // Open decrypts a sealed value into v.
+// A value that fails its integrity check is an integrity failure
+// (integrity.go): the error wraps ErrIntegrity. Nothing sealed at all (an
+// optional column left empty) is not one.
 func (s *Core) Open(ctx context.Context, owner, ad string, sealed []byte, v any) error {
+	if len(sealed) == 0 {
+		return fmt.Errorf("open %s: nothing sealed", ad)
+	}
 	b, err := s.Keys.Open(ctx, owner, sealed, []byte(ad))
+	if errors.Is(err, keyring.ErrCorrupt) {
+		return s.IntegrityFailure(ctx, ad, err)
+	}
 	if err != nil {
 		return fmt.Errorf("open %s: %w", ad, err)
 	}
-	return json.Unmarshal(b, v)
+	if err := json.Unmarshal(b, v); err != nil {
+		// Authentic bytes that do not decode: written wrong, never by us.
+		return s.IntegrityFailure(ctx, ad, err)
+	}
+	return nil
 }
 
 // Internal logs an unexpected error with an opaque reference and returns the

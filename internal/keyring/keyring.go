@@ -38,6 +38,12 @@ import (
 // destroyed, or never created.
 var ErrShredded = errors.New("keyring: data key destroyed")
 
+// ErrCorrupt is returned by Open when the sealed value or the stored data key
+// fails its integrity check: a byte changed on disk, a row was moved under
+// another id, or the key store was sealed under another master key. It is not
+// a deletion and must never be shown as one (issue 14 item 9).
+var ErrCorrupt = errors.New("keyring: integrity check failed")
+
 const (
 	// sealVersion is the first byte of every sealed value and wrapped key:
 	// version || 12-byte nonce || AES-256-GCM ciphertext and tag.
@@ -258,7 +264,7 @@ func (k *Keyring) Open(ctx context.Context, id string, sealed, ad []byte) ([]byt
 		return nil, err
 	}
 	if err := checkSealed(sealed); err != nil {
-		return nil, fmt.Errorf("open sealed data: %w", err)
+		return nil, fmt.Errorf("open sealed data: %w: %w", ErrCorrupt, err)
 	}
 	key, err := k.dataKey(ctx, id)
 	if err != nil {
@@ -271,7 +277,7 @@ func (k *Keyring) Open(ctx context.Context, id string, sealed, ad []byte) ([]byt
 	}
 	plaintext, err := openWith(aead, sealed, ad)
 	if err != nil {
-		return nil, fmt.Errorf("open sealed data: %w", err)
+		return nil, fmt.Errorf("open sealed data: %w: %w", ErrCorrupt, err)
 	}
 	return plaintext, nil
 }
@@ -467,11 +473,11 @@ func (k *Keyring) unwrap(id string, wrapped []byte) ([keySize]byte, error) {
 		plain, err = openWith(k.others[i], wrapped, ad)
 	}
 	if err != nil {
-		return key, fmt.Errorf("unwrap key %q: %w", id, err)
+		return key, fmt.Errorf("unwrap key %q: %w: %w", id, ErrCorrupt, err)
 	}
 	defer clear(plain)
 	if len(plain) != keySize {
-		return key, fmt.Errorf("unwrap key %q: %d bytes, want %d", id, len(plain), keySize)
+		return key, fmt.Errorf("unwrap key %q: %w: %d bytes, want %d", id, ErrCorrupt, len(plain), keySize)
 	}
 	copy(key[:], plain)
 	return key, nil

@@ -179,8 +179,10 @@ func TestOpenRejectsBadInput(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				got, err := k.Open(ctx, tt.id, tt.sealed, tt.ad)
-				if err == nil || errors.Is(err, ErrShredded) {
-					t.Errorf("Open(%q) = %q, %v, want a decryption error", tt.id, got, err)
+				// Issue 14 item 9: damage is ErrCorrupt, never ErrShredded
+				// (which callers show as a deleted account).
+				if err == nil || errors.Is(err, ErrShredded) || !errors.Is(err, ErrCorrupt) {
+					t.Errorf("Open(%q) = %q, %v, want ErrCorrupt", tt.id, got, err)
 				}
 			})
 		}
@@ -189,8 +191,8 @@ func TestOpenRejectsBadInput(t *testing.T) {
 			for i := range len(sealed) * 8 {
 				b := bytes.Clone(sealed)
 				b[i/8] ^= 1 << (i % 8)
-				if got, err := k.Open(ctx, "alice", b, ad); err == nil {
-					t.Fatalf("Open(%q) with bit %d flipped = %q, nil, want an error", "alice", i, got)
+				if got, err := k.Open(ctx, "alice", b, ad); !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("Open(%q) with bit %d flipped = %q, %v, want ErrCorrupt", "alice", i, got, err)
 				}
 			}
 		})
@@ -1119,6 +1121,11 @@ func FuzzOpen(f *testing.F) {
 		got, err := k.Open(ctx, "alice", data, ad)
 		if err == nil && (!bytes.Equal(data, sealed) || string(got) != "hello") {
 			t.Errorf("Open(%x) = %q, nil, want an error for anything but the genuine ciphertext", data, got)
+		}
+		// Issue 14 item 9: anything but the genuine ciphertext is damage
+		// (ErrCorrupt), never a destroyed key (ErrShredded).
+		if err != nil && (!errors.Is(err, ErrCorrupt) || errors.Is(err, ErrShredded)) {
+			t.Errorf("Open(%x) = %v, want ErrCorrupt", data, err)
 		}
 	})
 }

@@ -96,6 +96,9 @@ func (s *Service) OpenStream(ctx context.Context, owner, mediaID string, r io.Re
 			continue // whole chunks before the range need no decryption
 		}
 		plain, err := s.Keys.Open(ctx, owner, buf[:n], chunkAD(mediaID, i, last))
+		if errors.Is(err, keyring.ErrCorrupt) {
+			return s.IntegrityFailure(ctx, "media/"+mediaID, err) // damaged, not deleted (issue 14 item 9)
+		}
 		if err != nil {
 			return err
 		}

@@ -179,7 +179,7 @@ func (s *Service) Conversation(ctx context.Context, a kernel.Auth, id string) (C
 		return Conversation{}, s.Internal(ctx, "conversation", err)
 	}
 	for _, mm := range ms {
-		if p, err := s.LookupProfile(ctx, q, mm.UserID); err == nil {
+		if p, err := s.LookupProfile(ctx, q, mm.UserID); err == nil || p.Unreadable {
 			c.Members = append(c.Members, Member{Profile: p, Role: mm.Role, ReadSeq: mm.ReadSeq})
 		}
 	}
@@ -198,8 +198,8 @@ func (s *Service) conversationView(ctx context.Context, q *store.Queries, a kern
 	} else if rec.DirectKey.Valid {
 		for _, id := range strings.Split(rec.DirectKey.String, "|") {
 			if id != a.UserID {
-				if p, err := s.LookupProfile(ctx, q, id); err == nil {
-					c.Peer = &p
+				if p, err := s.LookupProfile(ctx, q, id); err == nil || p.Unreadable {
+					c.Peer = &p // an unreadable profile is damaged, not deleted (issue 14 item 9)
 				} else {
 					c.Peer = &social.Profile{ID: id, Nickname: ""} // a destroyed account
 				}

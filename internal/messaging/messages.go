@@ -63,6 +63,10 @@ type Message struct {
 	SentAt         time.Time
 	Recalled       bool
 	SenderDeleted  bool
+	// Unreadable: the stored message failed its integrity check (or could
+	// not be opened just now); nothing of its content is shown, and it is
+	// not passed off as recalled or from a deleted account (issue 14 item 9).
+	Unreadable bool
 }
 
 func messageAD(convID, id string) string { return "messages/" + convID + "/" + id }
@@ -304,10 +308,15 @@ func (s *Service) MessageView(ctx context.Context, r store.MessageRecord) Messag
 	}
 	var b body
 	if err := s.Open(ctx, r.SenderID, messageAD(r.ConvID, r.ID), r.Body, &b); err != nil {
-		if !errors.Is(err, keyring.ErrShredded) {
+		if errors.Is(err, keyring.ErrShredded) {
+			return deleted
+		}
+		// Damaged (kernel.ErrIntegrity: counted and logged there) or not
+		// readable just now: either way not a deleted account.
+		if !errors.Is(err, kernel.ErrIntegrity) {
 			s.Log.WarnContext(ctx, "message unreadable", "message", r.ID, "err", err.Error())
 		}
-		return deleted
+		return Message{ID: r.ID, ConversationID: r.ConvID, Seq: r.Seq, SenderID: r.SenderID, Kind: r.Kind, SentAt: r.SentAt, Unreadable: true}
 	}
 	m.Text, m.Location = b.Text, b.Location
 	if b.MediaID != "" {
@@ -316,7 +325,7 @@ func (s *Service) MessageView(ctx context.Context, r store.MessageRecord) Messag
 		}
 	}
 	if b.CardUser != "" {
-		if p, err := s.LookupProfile(ctx, s.DB.Read(), b.CardUser); err == nil {
+		if p, err := s.LookupProfile(ctx, s.DB.Read(), b.CardUser); err == nil || p.Unreadable {
 			m.Card = &p
 		}
 	}
@@ -331,6 +340,10 @@ func MessageJSON(m Message) wire.Message {
 		return j
 	}
 	j.SenderID, j.ClientID, j.Kind = m.SenderID, m.ClientID, m.Kind
+	if m.Unreadable {
+		j.Unreadable = true
+		return j
+	}
 	if m.Recalled {
 		j.Recalled = true
 		return j

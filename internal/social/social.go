@@ -3,6 +3,7 @@ package social
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 
@@ -87,15 +88,25 @@ func (s *Service) UpdateSettings(ctx context.Context, a kernel.Auth, up Settings
 type Profile struct {
 	ID, Username, Nickname, Gender, AvatarID string
 	Remark                                   string // the viewer's own remark for this person
+	// Unreadable: the stored profile failed its integrity check; only ID
+	// is set (issue 14 item 9).
+	Unreadable bool
 }
 
-// LookupProfile opens a user's public profile; not_found when the user is gone.
+// LookupProfile opens a user's public profile; not_found when the user is
+// gone. A profile that fails its integrity check is not gone: the error wraps
+// kernel.ErrIntegrity, and the Profile returned with it holds the id and
+// Unreadable, for lists that show it as damaged rather than drop it
+// (UnreadableOr).
 func (s *Service) LookupProfile(ctx context.Context, q *store.Queries, id string) (Profile, error) {
 	rec, err := q.FindUserByID(ctx, id)
 	if err != nil {
 		return Profile{}, err
 	}
 	u, err := s.UserFromRecord(ctx, rec)
+	if errors.Is(err, kernel.ErrIntegrity) {
+		return Profile{ID: id, Unreadable: true}, err
+	}
 	if err != nil {
 		return Profile{}, tkesj.ErrNotFound("user")
 	}
@@ -319,7 +330,7 @@ func (s *Service) Contacts(ctx context.Context, a kernel.Auth) ([]Profile, error
 	out := make([]Profile, 0, len(fs))
 	for _, f := range fs {
 		p, err := s.LookupProfile(ctx, q, f.FriendID)
-		if err != nil {
+		if err != nil && !p.Unreadable {
 			continue
 		}
 		if f.Remark != nil {
@@ -406,7 +417,7 @@ func (s *Service) Blocked(ctx context.Context, a kernel.Auth) ([]Profile, error)
 	}
 	out := []Profile{}
 	for _, id := range ids {
-		if p, err := s.LookupProfile(ctx, q, id); err == nil {
+		if p, err := s.LookupProfile(ctx, q, id); err == nil || p.Unreadable {
 			out = append(out, p)
 		}
 	}

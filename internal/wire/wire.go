@@ -16,7 +16,10 @@ import "encoding/json"
 
 // Status is a bare status answer, such as {"status":"ok"}.
 type Status struct {
-	Status string `json:"status"`
+	Status string `json:"status" doc:"ok, ready, or degraded: /readyz serves but stored data failed its integrity check since the node started (issue 14 item 9)"`
+	// IntegrityFailures and LastIntegrityFailure come with degraded.
+	IntegrityFailures    int64 `json:"integrity_failures,omitempty" doc:"stored items that failed their integrity check since the node started"`
+	LastIntegrityFailure Time  `json:"last_integrity_failure,omitempty" doc:"when the last one failed"`
 }
 
 // Accepted answers a request for a one-time code.
@@ -122,6 +125,9 @@ type PublicUser struct {
 	Gender    string `json:"gender"`
 	AvatarURL string `json:"avatar_url"`
 	Remark    string `json:"remark,omitempty" doc:"the remark the caller gave this friend"`
+	// Unreadable: the stored profile failed its integrity check; the
+	// operator has been told. Not a deleted account (issue 14 item 9).
+	Unreadable bool `json:"unreadable,omitempty" doc:"the stored profile failed its integrity check (damaged, not deleted); only the id is known"`
 }
 
 // UserList answers a user search.
@@ -234,6 +240,7 @@ type Message struct {
 	SentAt         string        `json:"sent_at"`
 	SenderDeleted  bool          `json:"sender_deleted,omitempty"`
 	Recalled       bool          `json:"recalled,omitempty"`
+	Unreadable     bool          `json:"unreadable,omitempty" doc:"the stored message failed its integrity check (damaged, not deleted or recalled): no content is shown, and the operator has been told"`
 	Text           *string       `json:"text,omitempty" doc:"always present on a text message"`
 	MediaID        string        `json:"media_id,omitempty"`
 	Media          *MessageMedia `json:"media,omitempty"`

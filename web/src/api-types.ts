@@ -3519,6 +3519,8 @@ export interface components {
       /** @description the remark the caller gave this friend */
       remark?: string;
       role: string;
+      /** @description the stored profile failed its integrity check (damaged, not deleted); only the id is known */
+      unreadable?: boolean;
       username: string;
     };
     Message: {
@@ -3538,6 +3540,8 @@ export interface components {
       seq: number;
       /** @description always present on a text message */
       text?: string;
+      /** @description the stored message failed its integrity check (damaged, not deleted or recalled): no content is shown, and the operator has been told */
+      unreadable?: boolean;
     };
     MessageFrame: {
       conversation_id: string;
@@ -3695,6 +3699,8 @@ export interface components {
       nickname: string;
       /** @description the remark the caller gave this friend */
       remark?: string;
+      /** @description the stored profile failed its integrity check (damaged, not deleted); only the id is known */
+      unreadable?: boolean;
       username: string;
     };
     PushPayload: {
@@ -3999,6 +4005,11 @@ export interface components {
       posts_per_day: components["schemas"]["DayCount"][];
     };
     Status: {
+      /** @description stored items that failed their integrity check since the node started */
+      integrity_failures?: number;
+      /** @description when the last one failed */
+      last_integrity_failure?: string | null;
+      /** @description ok, ready, or degraded: /readyz serves but stored data failed its integrity check since the node started (issue 14 item 9) */
       status: string;
     };
     Ticket: {

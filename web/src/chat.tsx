@@ -29,6 +29,7 @@ export function convTitle(c: Conversation): string {
 export function preview(m: Message | undefined, me: string): string {
   if (!m) return '';
   if (m.sender_deleted) return t('chat.fromDeleted');
+  if (m.unreadable) return t('chat.unreadable');
   if (m.recalled) return m.sender_id === me ? t('chat.youRecalled') : t('chat.recalled');
   switch (m.kind) {
     case 'text':
@@ -557,6 +558,7 @@ function MediaView({ m }: { m: Message }) {
 
 function Content({ m }: { m: Message }) {
   if (m.sender_deleted) return <span class="deleted-text">{t('chat.fromDeleted')}</span>;
+  if (m.unreadable) return <span class="deleted-text">{t('chat.unreadable')}</span>;
   switch (m.kind) {
     case 'text':
       return <RichText text={m.text ?? ''} />;
@@ -936,7 +938,7 @@ function ChatView({ c }: { c: Ctx }) {
 
   const name = conv ? convTitle(conv) : t('app.loading');
   const direct = conv?.kind === 'direct';
-  const peerGone = direct && conv?.peer && (conv.peer.deleted || !conv.peer.username);
+  const peerGone = direct && conv?.peer && !conv.peer.unreadable && (conv.peer.deleted || !conv.peer.username);
   const typers = Object.entries(typing)
     .filter(([, at]) => at && Date.now() - at < 5000)
     .map(([uid]) => (direct ? displayName(conv?.peer) : displayName(members.get(uid))));

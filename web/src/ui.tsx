@@ -40,6 +40,8 @@ export function useRemarks() {
 
 /** The name to show for a person: the caller's remark, else the nickname. */
 export function displayName(u?: PublicUser | null): string {
+  // Damaged in storage is not deleted: say so (issue 14 item 9).
+  if (u?.unreadable) return t('chat.unreadableAccount');
   if (!u || u.deleted || !u.username) return t('chat.deletedAccount');
   return u.remark || remarks.get(u.id) || u.nickname || u.username;
 }
