@@ -223,3 +223,57 @@ func TestContactCardOfABlockerRevealsNothing(t *testing.T) {
 	want(t, s.do(t, viewer.Token, "POST", "/api/v1/conversations/"+conv+"/messages",
 		map[string]any{"client_id": "card-2", "kind": "card", "card_user": blocker.ID}), 422, "invalid_card")
 }
+
+// Issue 14 item 11 (and item 2's limits): with the production defaults one
+// address gets codes sent to at most 200 numbers an hour (it was 2,000); one
+// phone gets 10 codes an hour from one network, so a stranger's network
+// can't use up the owner's, and 50 from everywhere together. Each answer is
+// the same for registered and unregistered phones (the unregistered one's
+// codes are stored, never sent). The resend cooldown is moved back in the
+// database between tries instead of waited out.
+func TestCodeLimitsPerAddressAndPhone(t *testing.T) {
+	s := startServer(t, "sqlite") // CodesPerIP and CodesPerPhone at their defaults
+	ask := func(from, phone string) response {
+		return s.doFrom(t, from, "POST", "/api/v1/verification-codes", map[string]string{"phone": phone, "purpose": "login"})
+	}
+	for i := range 200 {
+		if r := ask("127.0.0.1", newPhone()); r.Status != 202 {
+			t.Fatalf("code request %d from one address = %s, want 202 up to 200", i+1, answer(r))
+		}
+	}
+	if r := ask("127.0.0.1", newPhone()); answer(r) != "429 rate_limited" {
+		t.Errorf("the 201st code request from one address in an hour = %s, want 429 rate_limited", answer(r))
+	}
+
+	db := sideDB(t, s)
+	phone := newPhone()
+	again := func() {
+		t.Helper()
+		if _, err := db.Exec(`UPDATE codes SET created_at = created_at - ?`, int64(31*time.Second/time.Microsecond)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	network := func(n int) string { return fmt.Sprintf("127.0.%d.9", 10+n) }
+	for i := range 10 {
+		if r := ask(network(0), phone); r.Status != 202 {
+			t.Fatalf("code %d for one phone from one network = %s, want 202 up to 10", i+1, answer(r))
+		}
+		again()
+	}
+	if r := ask(network(0), phone); answer(r) != "429 rate_limited" {
+		t.Errorf("the 11th code for one phone from one network = %s, want 429 rate_limited", answer(r))
+	}
+	// From the owner's (or any other) network, the phone still gets codes,
+	// up to 50 in all.
+	for n := 1; n <= 4; n++ {
+		for i := range 10 {
+			if r := ask(network(n), phone); r.Status != 202 {
+				t.Fatalf("code %d for the phone from network %d = %s, want 202 (50 in all)", i+1, n, answer(r))
+			}
+			again()
+		}
+	}
+	if r := ask(network(5), phone); answer(r) != "429 rate_limited" {
+		t.Errorf("the 51st code for one phone from a sixth network = %s, want 429 rate_limited", answer(r))
+	}
+}
