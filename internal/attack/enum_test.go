@@ -18,45 +18,52 @@ func TestEnumeration(t *testing.T) {
 	defer budget(t, time.Now(), 3*time.Minute)
 	s := start(t)
 	type target struct{ phone, login string }
+	// Each target asks from a network of its own, so that the per-network
+	// counters (which every probe feeds) compare like with like.
+	var from string
+	do := func(t testing.TB, _, method, path string, body any) response {
+		return s.doFrom(t, from, method, path, body)
+	}
 	probes := []struct {
 		name  string
 		steps int
 		call  func(tg target, step int) response
 	}{
 		{"a login code, asked for twice", 2, func(tg target, _ int) response {
-			return s.do(t, "", "POST", "/api/v1/verification-codes", map[string]string{"phone": tg.phone, "purpose": "login"})
+			return do(t, "", "POST", "/api/v1/verification-codes", map[string]string{"phone": tg.phone, "purpose": "login"})
 		}},
 		{"a step_up code, asked for twice", 2, func(tg target, _ int) response {
-			return s.do(t, "", "POST", "/api/v1/verification-codes", map[string]string{"phone": tg.phone, "purpose": "step_up"})
+			return do(t, "", "POST", "/api/v1/verification-codes", map[string]string{"phone": tg.phone, "purpose": "step_up"})
 		}},
 		{"a reset code, asked for twice", 2, func(tg target, _ int) response {
-			return s.do(t, "", "POST", "/api/v1/verification-codes", map[string]string{"phone": tg.phone, "purpose": "reset"})
+			return do(t, "", "POST", "/api/v1/verification-codes", map[string]string{"phone": tg.phone, "purpose": "reset"})
 		}},
 		{"seven wrong passwords by username", 7, func(tg target, _ int) response {
-			return s.do(t, "", "POST", "/api/v1/sessions", map[string]any{"login": tg.login, "password": "Wrong-pass-1", "device": map[string]string{"id": "probe"}})
+			return do(t, "", "POST", "/api/v1/sessions", map[string]any{"login": tg.login, "password": "Wrong-pass-1", "device": map[string]string{"id": "probe"}})
 		}},
 		{"seven wrong passwords by phone", 7, func(tg target, _ int) response {
-			return s.do(t, "", "POST", "/api/v1/sessions", map[string]any{"login": tg.phone, "password": "Wrong-pass-1", "device": map[string]string{"id": "probe"}})
+			return do(t, "", "POST", "/api/v1/sessions", map[string]any{"login": tg.phone, "password": "Wrong-pass-1", "device": map[string]string{"id": "probe"}})
 		}},
 		{"seven wrong login codes", 7, func(tg target, _ int) response {
-			return s.do(t, "", "POST", "/api/v1/sessions", map[string]any{"phone": tg.phone, "code": "000000", "device": map[string]string{"id": "probe"}})
+			return do(t, "", "POST", "/api/v1/sessions", map[string]any{"phone": tg.phone, "code": "000000", "device": map[string]string{"id": "probe"}})
 		}},
 		{"a freeze with a wrong code", 1, func(tg target, _ int) response {
-			return s.do(t, "", "POST", "/api/v1/account-freezes", map[string]any{"phone": tg.phone, "code": "000000"})
+			return do(t, "", "POST", "/api/v1/account-freezes", map[string]any{"phone": tg.phone, "code": "000000"})
 		}},
 		{"an unfreeze with a wrong code", 1, func(tg target, _ int) response {
-			return s.do(t, "", "POST", "/api/v1/account-unfreezes", map[string]any{"phone": tg.phone, "code": "000000", "new_password": "Brand-new-Pass-7"})
+			return do(t, "", "POST", "/api/v1/account-unfreezes", map[string]any{"phone": tg.phone, "code": "000000", "new_password": "Brand-new-Pass-7"})
 		}},
 	}
 	const rounds = 4
 	requests := 0
-	for _, pr := range probes {
+	for pi, pr := range probes {
 		var known, unknown []time.Duration
 		var kAns, uAns []string
 		for round := range rounds {
 			p := s.register(t, "Probed Pr")
 			for i, tg := range []target{{p.Phone, p.Username}, {newPhone(), fmt.Sprintf("nobody_%d_%d", round, seq.Add(1))}} {
 				var seqAns []string
+				from = fmt.Sprintf("127.%d.%d.1", 20+pi, 2*round+i)
 				for step := range pr.steps {
 					r := pr.call(tg, step)
 					requests++
