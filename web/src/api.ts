@@ -52,7 +52,7 @@ export type Consent = S['Consent'];
 
 export type Export = S['Export'];
 
-export type CodePurpose = 'register' | 'login' | 'step_up' | 'reset';
+export type CodePurpose = 'register' | 'login' | 'step_up' | 'reset' | 'change_phone';
 
 export const PERMISSIONS = ['phone_state', 'storage', 'album', 'camera', 'location', 'microphone', 'notifications'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
@@ -276,8 +276,9 @@ export interface NewAccount {
 
 export const api = {
   policy: () => request<Policy>('GET', '/api/v1/policy', { auth: false }),
+  // A change_phone code is asked for by the signed-in person (the server needs the token).
   sendCode: (phone: string, purpose: CodePurpose) =>
-    request<void>('POST', '/api/v1/verification-codes', { body: { phone, purpose }, auth: false }),
+    request<void>('POST', '/api/v1/verification-codes', { body: { phone, purpose }, auth: purpose === 'change_phone' }),
   register: (a: NewAccount) =>
     request<AuthAnswer>('POST', '/api/v1/accounts', { body: { ...a, device: deviceInfo() }, auth: false }),
   loginPassword: (login: string, password: string, step_up_code?: string) =>
@@ -344,12 +345,73 @@ export type MediaRef = S['Media'];
 
 export type Location = S['Location'];
 
-export type Message = S['Message'];
+/** A quoted message as a reply carries it; `unavailable` once the original was recalled or its sender destroyed. */
+export interface ReplyRef {
+  seq: number;
+  sender_id?: string;
+  kind?: string;
+  preview?: string;
+  unavailable?: boolean;
+}
+
+/** One line of a merged forward ("chat history"). */
+export interface HistoryItem {
+  sender_name?: string;
+  kind?: string;
+  text?: string;
+  sent_at?: string;
+}
+
+/**
+ * A message, with the second-wave fields (API.md "Conversation features"):
+ * a quote, mentions, forwarded, a merged history and the expiry time. They
+ * are optional, so a server without them still type-checks.
+ */
+export type Message = Omit<S['Message'], 'kind'> & {
+  kind?: S['Message']['kind'] | 'history' | 'system';
+  reply_to?: ReplyRef;
+  mentions?: string[];
+  mention_all?: boolean;
+  forwarded?: boolean;
+  history?: { items?: HistoryItem[] };
+  expires_at?: string;
+  /** Search results: the chat and the sender, named (when the server names them). */
+  conversation_name?: string;
+  sender_name?: string;
+  /** A system message's event (disappearing timer changed, ...). */
+  system?: { event?: string; actor_id?: string; disappear_after_s?: number; [k: string]: unknown };
+};
+
+export interface Favorite {
+  id: string;
+  kind?: string;
+  text?: string;
+  conversation_id?: string;
+  seq?: number;
+  moment_id?: string;
+  sender_id?: string;
+  sender_name?: string;
+  conversation_name?: string;
+  media?: MediaRef & { url?: string; mime?: string };
+  location?: Location;
+  history?: { items?: HistoryItem[] };
+  sent_at?: string;
+  created_at?: string;
+  saved_at?: string;
+  [k: string]: unknown;
+}
 
 export type Member = S['Member'];
 
 // pinned: the conversations list carries it once the server has pins (API.md, second wave).
-export type Conversation = Omit<S['Conversation'], 'peer'> & { peer?: PublicUser; pinned?: boolean };
+// disappear_after_s: the disappearing-messages timer (0 = off); mentioned: an unread mention of the caller.
+export type Conversation = Omit<S['Conversation'], 'peer' | 'last_message'> & {
+  peer?: PublicUser;
+  pinned?: boolean;
+  disappear_after_s?: number;
+  mentioned?: boolean;
+  last_message?: Message;
+};
 
 export interface NewMessage {
   client_id: string;
@@ -357,6 +419,9 @@ export interface NewMessage {
   text?: string;
   media_id?: string;
   location?: Location;
+  reply_to?: number;
+  mentions?: string[];
+  mention_all?: boolean;
 }
 
 export type Comment = S['Comment'];
@@ -414,6 +479,17 @@ export const chat = {
   },
   recall: (id: string, seq: number) => request<void>('POST', `${C(id)}/messages/${seq}/recall`),
   deleteForMe: (id: string, seq: number) => request<void>('DELETE', `${C(id)}/messages/${seq}`),
+  pin: (id: string, pinned: boolean) => request<unknown>('PUT', `${C(id)}/pin`, { body: { pinned } }),
+  setDisappear: (id: string, disappear_after_s: number) => request<Conversation>('PATCH', C(id), { body: { disappear_after_s } }),
+  forward: (from: { conversation_id: string; seqs: number[] }, to: string[], mode: 'each' | 'merged') =>
+    request<{ messages: { conversation_id: string; id: string; seq: number }[] }>('POST', '/api/v1/forwards', { body: { from, to, mode } }),
+};
+
+export const favorites = {
+  list: () => request<{ favorites: Favorite[] }>('GET', '/api/v1/me/favorites'),
+  saveMessage: (conversation_id: string, seq: number) => request<Favorite>('POST', '/api/v1/me/favorites', { body: { conversation_id, seq } }),
+  saveMoment: (moment_id: string) => request<Favorite>('POST', '/api/v1/me/favorites', { body: { moment_id } }),
+  remove: (id: string) => request<void>('DELETE', `/api/v1/me/favorites/${enc(id)}`),
 };
 
 export const moments = {

@@ -134,6 +134,8 @@ const en = {
 
   'security.title': 'Account and Security',
   'security.phone': 'Mobile phone number',
+  'security.changePhone': 'Change phone number',
+  'me.favorites': 'Favorites',
   'security.devices': 'Devices',
   'security.devicesHint': 'Browsers and phones signed in to your account. Signing one out ends its session at once.',
   'security.destroy': 'Destroy account',
@@ -589,6 +591,8 @@ const zh: Record<Key, string> = {
 
   'security.title': '账号与安全',
   'security.phone': '手机号',
+  'security.changePhone': '更换手机号',
+  'me.favorites': '收藏',
   'security.devices': '登录设备',
   'security.devicesHint': '已登录你账号的浏览器和手机。让某台设备退出后，它的会话立即失效。',
   'security.destroy': '注销账号',

@@ -1,0 +1,123 @@
+// Favorites (R-MSG-9): messages, media and Moments a person saved, private to
+// them (GET/DELETE /api/v1/me/favorites). A list with a search box over what
+// each item says and who it came from; an item from a chat opens the chat at
+// that message; remove asks first. Loaded lazily on the first visit.
+
+import { useEffect, useState } from 'preact/hooks';
+import { favorites, type Favorite } from './api';
+import type { Ctx } from './app';
+import { Notices, Page, useAction } from './components';
+import { HistoryCard, kindLabel, shortPreview } from './conv';
+import { vt } from './conv-text';
+import { formatTime, t } from './i18n';
+import { navigate } from './router';
+import { AuthImg, shortTime } from './ui';
+
+function favText(f: Favorite): string {
+  if (f.kind === 'history') return vt('historyCount', { n: f.history?.items?.length ?? 0 });
+  if (f.kind === 'location') return f.location?.name || kindLabel('location');
+  return f.text ?? '';
+}
+
+function favWords(f: Favorite): string {
+  const items = (f.history?.items ?? []).map((i) => `${i.sender_name ?? ''} ${i.text ?? ''}`).join(' ');
+  return [f.text, f.sender_name, f.conversation_name, kindLabel(f.kind), f.location?.name, items].filter(Boolean).join(' ').toLowerCase();
+}
+
+export function Favorites(_c: Ctx) {
+  const [list, setList] = useState<Favorite[] | null>(null);
+  const [q, setQ] = useState('');
+  const [confirm, setConfirm] = useState<string | null>(null);
+  const action = useAction();
+  useEffect(() => {
+    action.run(async () => setList((await favorites.list()).favorites ?? []));
+  }, []);
+
+  async function remove(f: Favorite) {
+    const ok = await action.run(() => favorites.remove(f.id));
+    setConfirm(null);
+    if (ok) {
+      setList((l) => (l ?? []).filter((x) => x.id !== f.id));
+      action.setInfo(vt('favoriteRemoved'));
+    }
+  }
+
+  const s = q.trim().toLowerCase();
+  const shown = (list ?? []).filter((f) => !s || favWords(f).includes(s));
+  return (
+    <Page title={vt('favorites')} back="/me">
+      <p class="hint">{vt('favoritesPrivate')}</p>
+      <div class="field" role="search">
+        <label for="fav-search">{vt('favoritesSearch')}</label>
+        <input id="fav-search" type="search" value={q} onInput={(e) => setQ((e.currentTarget as HTMLInputElement).value)} />
+      </div>
+      <Notices error={action.error} info={action.info} />
+      {list === null ? (
+        !action.error && <p class="muted">{t('app.loading')}</p>
+      ) : list.length === 0 ? (
+        <p class="empty muted">{vt('favoritesNone')}</p>
+      ) : shown.length === 0 ? (
+        <p class="muted" role="status">
+          {vt('favoritesNoMatch')}
+        </p>
+      ) : (
+        <ul class="list card favorites" aria-label={vt('favorites')}>
+          {shown.map((f) => {
+            const text = favText(f);
+            const label = shortPreview(f.kind === 'moment' ? 'moment' : f.kind, text) || kindLabel(f.kind);
+            const at = f.saved_at ?? f.created_at;
+            const media = f.media && (f.kind === 'image' || f.media.kind === 'image') ? f.media : null;
+            return (
+              <li key={f.id} class="favorite" data-favorite-id={f.id}>
+                <div class="favorite-main">
+                  <p class="favorite-from small muted">
+                    {f.sender_name && <span dir="auto">{vt('favoriteFrom', { name: f.sender_name })}</span>}
+                    {f.conversation_name && <span dir="auto"> {vt('favoriteIn', { chat: f.conversation_name })}</span>}
+                    {f.kind === 'moment' && <span> · {kindLabel('moment')}</span>}
+                  </p>
+                  {media && <AuthImg class="thumb favorite-thumb" src={`${media.url || `/api/v1/media/${media.id}`}?thumb=1`} alt={kindLabel('image')} />}
+                  {f.kind === 'history' ? (
+                    <HistoryCard items={f.history?.items ?? []} />
+                  ) : (
+                    <p class="favorite-text" dir="auto">
+                      {label}
+                    </p>
+                  )}
+                  <p class="small muted">
+                    {at && <time dateTime={at} title={formatTime(at)}>{vt('favoriteSavedAt', { t: shortTime(at) })}</time>}
+                  </p>
+                </div>
+                <div class="favorite-actions">
+                  {f.conversation_id && typeof f.seq === 'number' && (
+                    <button
+                      type="button"
+                      class="secondary small-button"
+                      onClick={() => import('./chat').then((m) => m.openAt(f.conversation_id!, f.seq!), () => navigate(`/chats/${encodeURIComponent(f.conversation_id!)}?at=${f.seq}`))}
+                    >
+                      {vt('favoriteOpen')}
+                    </button>
+                  )}
+                  {confirm === f.id ? (
+                    <span class="confirm" role="group" aria-label={vt('favoriteRemoveConfirm')}>
+                      <span class="small">{vt('favoriteRemoveConfirm')}</span>
+                      <button type="button" class="danger small-button" disabled={action.busy} onClick={() => remove(f)}>
+                        {vt('favoriteRemove')}
+                      </button>
+                      <button type="button" class="secondary small-button" onClick={() => setConfirm(null)}>
+                        {t('common.cancel')}
+                      </button>
+                    </span>
+                  ) : (
+                    <button type="button" class="danger-outline small-button" onClick={() => setConfirm(f.id)} aria-label={vt('favoriteRemoveName', { text: label.slice(0, 40) })}>
+                      {vt('favoriteRemove')}
+                    </button>
+                  )}
+                </div>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+    </Page>
+  );
+}
