@@ -5,8 +5,9 @@
 
 import type { ComponentChildren } from 'preact';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { ApiError, api, blobURL, chat, favorites, request, social, type Conversation, type Member, type Message, type PublicUser } from './api';
+import { ApiError, api, blobURL, chat, request, social, type Conversation, type Member, type Message, type PublicUser } from './api';
 import type { Ctx } from './app';
+import { convApi, favorites } from './api-conv';
 import { ct } from './chat-text';
 import {
   ALL_MARKS,
@@ -1671,7 +1672,7 @@ export function ChatInfo(c: Ctx) {
   const pinned = conv?.pinned ?? !!(lastList ?? []).find((x) => x.id === id)?.pinned;
   async function pin(on: boolean) {
     const ok = await action.run(async () => {
-      await chat.pin(id, on);
+      await convApi.pin(id, on);
       setConv((cv) => cv && { ...cv, pinned: on });
       lastList = lastList && lastList.map((x) => (x.id === id ? { ...x, pinned: on } : x));
     });
@@ -1681,7 +1682,7 @@ export function ChatInfo(c: Ctx) {
   const canDisappear = !group || admin;
   async function disappear(secs: number) {
     const ok = await action.run(async () => {
-      const cv = await chat.setDisappear(id, secs);
+      const cv = await convApi.setDisappear(id, secs);
       setConv((old) => ({ ...(old ?? cv), ...cv, members: cv.members ?? old?.members, disappear_after_s: cv.disappear_after_s ?? secs }));
     });
     if (ok) action.setInfo(secs ? vt('disappearSet', { t: disappearLabel(secs) }) : vt('disappearCleared'));

@@ -4,6 +4,7 @@
 // history's reader. Part of the lazily loaded chat chunk.
 
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { convApi } from './api-conv';
 import { chat, type Conversation, type HistoryItem, type Member, type Message } from './api';
 import { Notices, useAction } from './components';
 import { vt } from './conv-text';
@@ -276,7 +277,7 @@ export function ForwardDialog({ from, seqs, onClose, onDone }: { from: string; s
       action.setError(vt('forwardNeedChat'));
       return;
     }
-    const ok = await action.run(() => chat.forward({ conversation_id: from, seqs: [...seqs].sort((a, b) => a - b) }, picked, seqs.length > 1 ? mode : 'each'));
+    const ok = await action.run(() => convApi.forward({ conversation_id: from, seqs: [...seqs].sort((a, b) => a - b) }, picked, seqs.length > 1 ? mode : 'each'));
     if (ok) {
       onDone(picked.length);
       ref.current?.close();

@@ -4,7 +4,8 @@
 // that message; remove asks first. Loaded lazily on the first visit.
 
 import { useEffect, useState } from 'preact/hooks';
-import { favorites, type Favorite } from './api';
+import { type Favorite } from './api';
+import { favorites } from './api-conv';
 import type { Ctx } from './app';
 import { Notices, Page, useAction } from './components';
 import { HistoryCard, kindLabel, shortPreview } from './conv';

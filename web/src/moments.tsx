@@ -3,11 +3,12 @@
 // and one person's album. Loaded lazily on the first visit to /moments.
 
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, favorites, moments, social, upload, type Comment, type Moment, type PublicUser, type Visibility } from './api';
+import { api, moments, social, upload, type Comment, type Moment, type PublicUser, type Visibility } from './api';
 import type { Ctx } from './app';
 import { Notices, Page, useAction } from './components';
 import { formatTime, t, type Key } from './i18n';
 import { onFrame } from './realtime';
+import { favorites } from './api-conv';
 import { ct } from './chat-text';
 import { vt } from './conv-text';
 import { ReportDialog } from './report';

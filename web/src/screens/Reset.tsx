@@ -90,25 +90,25 @@ export function Reset({ onDone }: { onDone: (notice: string) => void }) {
           return;
         }
         // A server without the reset route: say what to do instead.
-        if (err instanceof ApiError && (err.status === 404 || err.status === 405)) throw t('reset.unavailable');
+        if (err instanceof ApiError && (err.status === 404 || err.status === 405)) throw vt('reset.unavailable');
         throw err;
       }
     });
     if (wrong) {
       // Back to the code: the phone or the code is wrong (never which).
       setCode('');
-      carry.current = t('reset.wrongCode');
+      carry.current = vt('reset.wrongCode');
       history.back();
       return;
     }
     if (!ok) return;
     sessionStorage.removeItem('tkesj.reset.phone');
-    onDone(t('reset.done'));
+    onDone(vt('reset.done'));
     navigate('/login', true);
   }
 
   return (
-    <Page title={t('reset.title')} back="/login" narrow>
+    <Page title={vt('reset.title')} back="/login" narrow>
       <p class="muted small" aria-live="polite">
         {vt('resetStep', { n: step })}
       </p>
@@ -156,11 +156,11 @@ export function Reset({ onDone }: { onDone: (notice: string) => void }) {
       {step === 3 && (
         <form class="reset-step" onSubmit={submit}>
           <p>{vt('resetPasswordIntro')}</p>
-          <h2 class="small-heading">{t('reset.newPassword')}</h2>
+          <h2 class="small-heading">{vt('reset.newPassword')}</h2>
           <NewPassword value={password} onValue={setPassword} related={[phone]} />
           <Notices error={form.error} info={form.info} />
           <button type="submit" class="primary" disabled={form.busy}>
-            {t('reset.submit')}
+            {vt('reset.submit')}
           </button>
           <button type="button" class="link-button" onClick={() => history.back()}>
             {vt('resetBack')}
