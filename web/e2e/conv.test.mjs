@@ -237,8 +237,9 @@ test('R-MSG-7: reply from the menu and by swiping, the quote bar, a quote that f
   assert.ok(await log(a.page).locator(`[data-seq="${first.seq}"]`).isVisible(), 'the original is on screen');
 
   // Reply from the menu: the quote bar, Esc keeps nothing, then the real reply.
-  await b.page.getByRole('button', { name: /new message|↓/ }).click().catch(() => {});
   const last = await send(ben, conv, 'Bring the tickets please');
+  // Ann is reading far up: the "new message" button takes her down.
+  await a.page.getByRole('button', { name: /1 new message/ }).click();
   await row(a.page, 'Bring the tickets').waitFor();
   await (await menuOf(a.page, 'Bring the tickets')).getByRole('button', { name: 'Reply' }).click();
   const bar = a.page.getByRole('group', { name: 'Replying to Ben Reply' });
@@ -550,4 +551,68 @@ test('search: a result names the chat and the sender, and opens the chat at the 
   await shot(a.page, 'search-open-1280');
   assert.deepEqual(a.problems, []);
   await a.context.close();
+});
+
+// ------------------------------------------------------------ accessibility
+
+test('accessibility: axe finds no WCAG 2.1 A/AA violations on the quote, mention list, forward and history dialogs, chat info and Favorites', { timeout: 240_000 }, async (t) => {
+  const replies = await hasProp('Message', 'reply_to');
+  if (!replies) return t.skip('the server has no reply_to yet');
+  const forwards = await hasPath('/api/v1/forwards');
+  const favs = await hasPath('/api/v1/me/favorites');
+  const ann = await person('Ann Axe');
+  const ben = await person('Ben Axe');
+  await befriend(ann, ben);
+  const conv = await direct(ann, ben);
+  const group = (await ann.call('POST', '/api/v1/conversations', { kind: 'group', name: 'Axe club', members: [ben.user.id] })).id;
+  const q = await send(ben, conv, 'Is the report ready?');
+  await send(ann, conv, 'Almost, tonight', { reply_to: q.seq });
+  await send(ben, group, `@Ann Axe look`, { mentions: [ann.user.id] });
+  if (forwards) await ann.call('POST', '/api/v1/forwards', { from: { conversation_id: conv, seqs: [q.seq, q.seq + 1] }, to: [group], mode: 'merged' });
+  if (favs) await ann.call('POST', '/api/v1/me/favorites', { conversation_id: conv, seq: q.seq });
+  const found = [];
+  for (const width of [360, 1280]) {
+    const context = await browser.newContext({ locale: 'en-US', viewport: { width, height: 800 }, bypassCSP: true });
+    context.setDefaultTimeout(15_000);
+    await context.addInitScript((tok) => localStorage.setItem('tkesj.token', tok), ann.token);
+    const page = await context.newPage();
+    const check = async (name) => {
+      for (const scheme of ['light', 'dark']) {
+        await page.emulateMedia({ colorScheme: scheme });
+        found.push(...(await axeViolations(page, `${name} ${width} [${scheme}]`)));
+      }
+    };
+    await openChat(page, conv);
+    await row(page, 'Almost, tonight').locator('.quote').waitFor();
+    await (await menuOf(page, 'Is the report ready?')).getByRole('button', { name: 'Reply' }).click();
+    await page.getByRole('group', { name: /Replying to/ }).waitFor();
+    await check('reply');
+    if (forwards) {
+      await (await menuOf(page, 'Is the report ready?')).getByRole('button', { name: 'Select' }).click();
+      await page.getByRole('toolbar').getByRole('button', { name: 'Forward' }).click();
+      await page.getByRole('dialog', { name: /Forward 1 message/ }).getByRole('checkbox').first().waitFor();
+      await check('forward dialog');
+    }
+    await openChat(page, group);
+    await row(page, 'look').locator('mark.mention-me').waitFor();
+    await composer(page).pressSequentially('@');
+    await page.getByRole('listbox', { name: 'Mention a member' }).waitFor();
+    await check('mention list');
+    if (forwards) {
+      await composer(page).press('Escape');
+      await log(page).getByRole('button', { name: /Open the chat history/ }).click();
+      await page.getByRole('dialog', { name: 'Chat history' }).waitFor();
+      await check('history dialog');
+    }
+    await page.goto(`${server.base}/chats/${conv}/info`);
+    await page.getByRole('switch', { name: 'Mute notifications' }).waitFor();
+    await check('chat info');
+    if (favs) {
+      await page.goto(`${server.base}/me/favorites`);
+      await page.locator('li.favorite').first().waitFor();
+      await check('favorites');
+    }
+    await context.close();
+  }
+  assert.deepEqual(found, []);
 });

@@ -1272,31 +1272,32 @@ function ChatView({ c }: { c: Ctx }) {
   }
 
   /** Touch: swipe a message to the right to reply; hold it for its actions. Right-click opens them too. */
+  // The touch gesture under way (kept in a ref: a render in the middle must not lose it).
+  const touch = useRef<{ x: number; y: number; id: number; seq: number; hold?: number } | null>(null);
   function gestures(m: Message) {
-    let start: { x: number; y: number; id: number } | null = null;
-    let hold: number | undefined;
     const end = (el: HTMLElement) => {
-      window.clearTimeout(hold);
+      window.clearTimeout(touch.current?.hold);
       el.style.transform = '';
-      start = null;
+      touch.current = null;
     };
     return {
       onPointerDown: (e: PointerEvent) => {
         if (e.pointerType !== 'touch' || selecting) return;
-        start = { x: e.clientX, y: e.clientY, id: e.pointerId };
-        hold = window.setTimeout(() => setMenu(m.seq), 550);
+        touch.current = { x: e.clientX, y: e.clientY, id: e.pointerId, seq: m.seq, hold: window.setTimeout(() => setMenu(m.seq), 550) };
       },
       onPointerMove: (e: PointerEvent) => {
-        if (!start || e.pointerId !== start.id) return;
-        const dx = e.clientX - start.x;
-        const dy = e.clientY - start.y;
-        if (Math.abs(dx) > 8 || Math.abs(dy) > 8) window.clearTimeout(hold);
+        const st = touch.current;
+        if (!st || e.pointerId !== st.id || st.seq !== m.seq) return;
+        const dx = e.clientX - st.x;
+        const dy = e.clientY - st.y;
+        if (Math.abs(dx) > 8 || Math.abs(dy) > 8) window.clearTimeout(st.hold);
         if (Math.abs(dy) > 30) return end(e.currentTarget as HTMLElement);
         if (dx > 0) (e.currentTarget as HTMLElement).style.transform = `translateX(${Math.min(dx, 80)}px)`;
       },
       onPointerUp: (e: PointerEvent) => {
-        if (!start) return;
-        const dx = e.clientX - start.x;
+        const st = touch.current;
+        if (!st || st.seq !== m.seq) return;
+        const dx = e.clientX - st.x;
         end(e.currentTarget as HTMLElement);
         if (dx > 64) startReply(m);
       },

@@ -59,9 +59,12 @@ export function Quote({ q, name, onOpen }: { q: NonNullable<Message['reply_to']>
         {vt('quoteGone')}
       </span>
     );
-  const text = shortPreview(q.kind, q.preview);
+  // The server's preview of a picture or a voice note is its own "[picture]": the
+  // reader's language names the kind instead.
+  const text = !q.kind || q.kind === 'text' ? q.preview ?? '' : `[${kindLabel(q.kind) || q.kind}]`;
   return (
-    <button type="button" class="quote" data-quote-seq={q.seq} onClick={() => onOpen(q.seq)} aria-label={vt('quoteOf', { name, text })}>
+    <button type="button" class="quote" data-quote-seq={q.seq} onClick={() => onOpen(q.seq)}>
+      <span class="sr-only">{vt('quoteOf')} </span>
       <span class="quote-name">{name}</span>
       <span class="quote-text" dir="auto">
         {text}
