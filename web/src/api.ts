@@ -384,21 +384,22 @@ export type Message = Omit<S['Message'], 'kind'> & {
 
 export interface Favorite {
   id: string;
-  kind?: string;
-  text?: string;
+  /** What was saved: a message or a Moment. */
+  kind: 'message' | 'moment' | string;
   conversation_id?: string;
   seq?: number;
   moment_id?: string;
-  sender_id?: string;
-  sender_name?: string;
-  conversation_name?: string;
-  media?: MediaRef & { url?: string; mime?: string };
+  author_id?: string;
+  /** The author's nickname when it was saved. */
+  author_name?: string;
+  /** The message's kind (text, image, ...), or "moment". */
+  content_kind?: string;
+  text?: string;
+  media?: { id: string; kind: string; url: string; mime?: string; size?: number }[];
   location?: Location;
   history?: { items?: HistoryItem[] };
   sent_at?: string;
   created_at?: string;
-  saved_at?: string;
-  [k: string]: unknown;
 }
 
 export type Member = S['Member'];

@@ -971,7 +971,10 @@ function ChatView({ c }: { c: Ctx }) {
   function queue(it: Omit<OutItem, 'client_id' | 'created' | 'status' | 'user' | 'conv'>) {
     atBottom.current = true;
     jump.current?.();
-    return enqueue({ ...it, conv: id });
+    // A picture, file, voice note or location sent while replying quotes too.
+    const q = replyTo && !it.reply_to ? { reply_to: replyTo.seq, reply_label: `${senderName(replyTo)}: ${preview(replyTo, me)}` } : {};
+    if (replyTo) setReplyTo(null);
+    return enqueue({ ...it, ...q, conv: id });
   }
 
   const chars = countChars(text);
@@ -992,11 +995,9 @@ function ChatView({ c }: { c: Ctx }) {
       kind: 'text',
       text: s,
       label: s,
-      ...(replyTo ? { reply_to: replyTo.seq, reply_label: `${senderName(replyTo)}: ${preview(replyTo, me)}` } : {}),
       ...(mentions.length ? { mentions } : {}),
       ...(all ? { mention_all: true } : {}),
     });
-    setReplyTo(null);
     setPicks([]);
     setMq(null);
   }

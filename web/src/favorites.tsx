@@ -6,32 +6,45 @@
 import { useEffect, useState } from 'preact/hooks';
 import { type Favorite } from './api';
 import { favorites } from './api-conv';
+import { chat } from './api';
 import type { Ctx } from './app';
 import { Notices, Page, useAction } from './components';
 import { HistoryCard, kindLabel, shortPreview } from './conv';
 import { vt } from './conv-text';
 import { formatTime, t } from './i18n';
 import { navigate } from './router';
-import { AuthImg, shortTime } from './ui';
+import { AuthImg, displayName, shortTime, useRemarks } from './ui';
+
+/** The kind of what a favorite holds: a message's kind, or "moment". */
+const contentKind = (f: Favorite) => f.content_kind || (f.kind === 'moment' ? 'moment' : 'text');
 
 function favText(f: Favorite): string {
-  if (f.kind === 'history') return vt('historyCount', { n: f.history?.items?.length ?? 0 });
-  if (f.kind === 'location') return f.location?.name || kindLabel('location');
+  const k = contentKind(f);
+  if (k === 'history') return vt('historyCount', { n: f.history?.items?.length ?? 0 });
+  if (k === 'location') return f.location?.name || '';
+  if (k === 'image' || k === 'video' || k === 'voice') return '';
   return f.text ?? '';
 }
 
-function favWords(f: Favorite): string {
+function favWords(f: Favorite, chat: string): string {
   const items = (f.history?.items ?? []).map((i) => `${i.sender_name ?? ''} ${i.text ?? ''}`).join(' ');
-  return [f.text, f.sender_name, f.conversation_name, kindLabel(f.kind), f.location?.name, items].filter(Boolean).join(' ').toLowerCase();
+  return [f.text, f.author_name, chat, kindLabel(contentKind(f)), f.location?.name, items].filter(Boolean).join(' ').toLowerCase();
 }
 
 export function Favorites(_c: Ctx) {
   const [list, setList] = useState<Favorite[] | null>(null);
   const [q, setQ] = useState('');
   const [confirm, setConfirm] = useState<string | null>(null);
+  const [chats, setChats] = useState<Map<string, string>>(new Map());
   const action = useAction();
+  useRemarks();
   useEffect(() => {
     action.run(async () => setList((await favorites.list()).favorites ?? []));
+    // The chats' names, to say where a saved message came from.
+    chat.list().then(
+      (r) => setChats(new Map((r.conversations ?? []).map((cv) => [cv.id, cv.kind === 'group' ? cv.name || t('chat.group') : displayName(cv.peer)]))),
+      () => {},
+    );
   }, []);
 
   async function remove(f: Favorite) {
@@ -44,7 +57,7 @@ export function Favorites(_c: Ctx) {
   }
 
   const s = q.trim().toLowerCase();
-  const shown = (list ?? []).filter((f) => !s || favWords(f).includes(s));
+  const shown = (list ?? []).filter((f) => !s || favWords(f, chats.get(f.conversation_id ?? '') ?? '').includes(s));
   return (
     <Page title={vt('favorites')} back="/me">
       <p class="hint">{vt('favoritesPrivate')}</p>
@@ -65,27 +78,37 @@ export function Favorites(_c: Ctx) {
         <ul class="list card favorites" aria-label={vt('favorites')}>
           {shown.map((f) => {
             const text = favText(f);
-            const label = shortPreview(f.kind === 'moment' ? 'moment' : f.kind, text) || kindLabel(f.kind);
-            const at = f.saved_at ?? f.created_at;
-            const media = f.media && (f.kind === 'image' || f.media.kind === 'image') ? f.media : null;
+            const kind = contentKind(f);
+            const label = kind === 'text' ? text : shortPreview(kind, text);
+            const at = f.created_at;
+            const chatName = chats.get(f.conversation_id ?? '');
+            const pics = (f.media ?? []).filter((x) => x.kind === 'image').slice(0, 3);
             return (
               <li key={f.id} class="favorite" data-favorite-id={f.id}>
                 <div class="favorite-main">
                   <p class="favorite-from small muted">
-                    {f.sender_name && <span dir="auto">{vt('favoriteFrom', { name: f.sender_name })}</span>}
-                    {f.conversation_name && <span dir="auto"> {vt('favoriteIn', { chat: f.conversation_name })}</span>}
+                    {f.author_name && <span dir="auto">{vt('favoriteFrom', { name: f.author_name })}</span>}
+                    {chatName && <span dir="auto"> {vt('favoriteIn', { chat: chatName })}</span>}
                     {f.kind === 'moment' && <span> · {kindLabel('moment')}</span>}
                   </p>
-                  {media && <AuthImg class="thumb favorite-thumb" src={`${media.url || `/api/v1/media/${media.id}`}?thumb=1`} alt={kindLabel('image')} />}
-                  {f.kind === 'history' ? (
+                  {pics.map((x) => (
+                    <AuthImg key={x.id} class="thumb favorite-thumb" src={`${x.url || `/api/v1/media/${x.id}`}?thumb=1`} alt={kindLabel('image')} />
+                  ))}
+                  {kind === 'history' ? (
                     <HistoryCard items={f.history?.items ?? []} />
                   ) : (
-                    <p class="favorite-text" dir="auto">
-                      {label}
-                    </p>
+                    label && (
+                      <p class="favorite-text" dir="auto">
+                        {label}
+                      </p>
+                    )
                   )}
                   <p class="small muted">
-                    {at && <time dateTime={at} title={formatTime(at)}>{vt('favoriteSavedAt', { t: shortTime(at) })}</time>}
+                    {at && (
+                      <time dateTime={at} title={formatTime(at)}>
+                        {vt('favoriteSavedAt', { t: shortTime(at) })}
+                      </time>
+                    )}
                   </p>
                 </div>
                 <div class="favorite-actions">
@@ -109,7 +132,7 @@ export function Favorites(_c: Ctx) {
                       </button>
                     </span>
                   ) : (
-                    <button type="button" class="danger-outline small-button" onClick={() => setConfirm(f.id)} aria-label={vt('favoriteRemoveName', { text: label.slice(0, 40) })}>
+                    <button type="button" class="danger-outline small-button" onClick={() => setConfirm(f.id)} aria-label={vt('favoriteRemoveName', { text: (label || kindLabel(kind)).slice(0, 40) })}>
                       {vt('favoriteRemove')}
                     </button>
                   )}
