@@ -436,6 +436,14 @@ test('R-MSG-9: a pinned chat comes first and stays first after a reload; unpinne
   await textMatches(status(a.page), /No longer pinned/);
   await a.page.goto(`${server.base}/chats`);
   await textMatches(rows.first(), /Ben Pin/);
+  // From the list itself: right-click (a long press on a phone) on the row.
+  await rows.filter({ hasText: 'Cara Pin' }).click({ button: 'right' });
+  await a.page.getByRole('group', { name: 'Actions for Cara Pin' }).getByRole('button', { name: 'Pin chat' }).click();
+  await textMatches(status(a.page), /Pinned to the top/);
+  await textMatches(rows.first(), /Cara Pin/);
+  await rows.first().click({ button: 'right' });
+  await a.page.getByRole('group', { name: 'Actions for Cara Pin' }).getByRole('button', { name: 'Unpin chat' }).click();
+  await textMatches(rows.first(), /Ben Pin/);
   assert.deepEqual(a.problems, []);
   await a.context.close();
 });

@@ -214,7 +214,17 @@ function ChatList({ c, active, heading }: { c: Ctx; active?: string; heading: 1 
   useMentions();
   const [list, setList] = useState<Conversation[] | null>(lastList);
   const [filter, setFilter] = useState('');
+  // Right-click (or a long press, which is a contextmenu on phones) on a row: pin or unpin it.
+  const [rowMenu, setRowMenu] = useState<string | null>(null);
   const action = useAction();
+  async function pinRow(cv: Conversation) {
+    setRowMenu(null);
+    const ok = await action.run(() => convApi.pin(cv.id, !cv.pinned));
+    if (ok) {
+      action.setInfo(cv.pinned ? vt('unpinnedDone') : vt('pinnedDone'));
+      load();
+    }
+  }
   const load = () =>
     chat.list().then(
       (r) => {
@@ -248,7 +258,7 @@ function ChatList({ c, active, heading }: { c: Ctx; active?: string; heading: 1 
         </a>
       </header>
       <Search me={c.user.id} onFilter={setFilter} />
-      <Notices error={action.error} />
+      <Notices error={action.error} info={action.info} />
       {list === null ? (
         !action.error && <p class="muted">{t('app.loading')}</p>
       ) : list.length === 0 ? (
@@ -274,6 +284,10 @@ function ChatList({ c, active, heading }: { c: Ctx; active?: string; heading: 1 
                   {...link(`/chats/${encodeURIComponent(cv.id)}`)}
                   aria-current={cv.id === active ? 'page' : undefined}
                   data-conversation-id={cv.id}
+                  onContextMenu={(e) => {
+                    e.preventDefault();
+                    setRowMenu(rowMenu === cv.id ? null : cv.id);
+                  }}
                 >
                   <span class="chat-avatar">
                     {cv.kind === 'group' ? (
@@ -309,6 +323,16 @@ function ChatList({ c, active, heading }: { c: Ctx; active?: string; heading: 1 
                     {cv.muted && <span class="sr-only">{t('chat.muted')}</span>}
                   </span>
                 </a>
+                {rowMenu === cv.id && (
+                  <div class="msg-menu row-menu" role="group" aria-label={vt('chatActions', { name })}>
+                    <button type="button" class="secondary small-button" autoFocus onClick={() => pinRow(cv)}>
+                      {cv.pinned ? vt('unpin') : vt('pin')}
+                    </button>
+                    <button type="button" class="secondary small-button" onClick={() => setRowMenu(null)}>
+                      {t('common.cancel')}
+                    </button>
+                  </div>
+                )}
               </li>
             );
           })}

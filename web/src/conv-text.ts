@@ -45,6 +45,8 @@ const en = {
   // Pin
   pin: 'Pin chat',
   pinHint: 'Pinned chats stay at the top of the list.',
+  unpin: 'Unpin chat',
+  chatActions: 'Actions for {name}',
   pinnedDone: 'Pinned to the top.',
   unpinnedDone: 'No longer pinned.',
   // Favorites
@@ -147,6 +149,8 @@ const zh: Record<VKey, string> = {
   historyCount: '{n} 条消息',
   pin: '置顶聊天',
   pinHint: '置顶的聊天会一直显示在列表顶部。',
+  unpin: '取消置顶',
+  chatActions: '{name}的操作',
   pinnedDone: '已置顶。',
   unpinnedDone: '已取消置顶。',
   favorites: '收藏',
