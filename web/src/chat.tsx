@@ -1697,21 +1697,26 @@ export function ChatInfo(c: Ctx) {
   // Pinned: the single conversation may not say; the list does.
   const pinned = conv?.pinned ?? !!(lastList ?? []).find((x) => x.id === id)?.pinned;
   async function pin(on: boolean) {
+    // The switch moves at once (a controlled checkbox would spring back while the call runs).
+    setConv((cv) => cv && { ...cv, pinned: on });
     const ok = await action.run(async () => {
       await convApi.pin(id, on);
-      setConv((cv) => cv && { ...cv, pinned: on });
       lastList = lastList && lastList.map((x) => (x.id === id ? { ...x, pinned: on } : x));
     });
     if (ok) action.setInfo(on ? vt('pinnedDone') : vt('unpinnedDone'));
+    else setConv((cv) => cv && { ...cv, pinned: !on });
   }
   // Disappearing messages: either member of a direct chat, a group's owner or admins.
   const canDisappear = !group || admin;
   async function disappear(secs: number) {
+    const before = conv?.disappear_after_s ?? 0;
+    setConv((cv) => cv && { ...cv, disappear_after_s: secs });
     const ok = await action.run(async () => {
       const cv = await convApi.setDisappear(id, secs);
       setConv((old) => ({ ...(old ?? cv), ...cv, members: cv.members ?? old?.members, disappear_after_s: cv.disappear_after_s ?? secs }));
     });
     if (ok) action.setInfo(secs ? vt('disappearSet', { t: disappearLabel(secs) }) : vt('disappearCleared'));
+    else setConv((cv) => cv && { ...cv, disappear_after_s: before });
   }
   async function add() {
     const ok = await action.run(async () => setConv(await chat.addMembers(id, adding)));
@@ -1844,7 +1849,6 @@ export function ChatInfo(c: Ctx) {
                 id="pin"
                 aria-describedby="pin-hint"
                 checked={pinned}
-                disabled={action.busy}
                 onChange={(e) => pin((e.currentTarget as HTMLInputElement).checked)}
               />
             </li>
@@ -1859,7 +1863,7 @@ export function ChatInfo(c: Ctx) {
                 id="disappear"
                 aria-describedby="disappear-hint"
                 value={String(conv.disappear_after_s ?? 0)}
-                disabled={!canDisappear || action.busy}
+                disabled={!canDisappear}
                 onChange={(e) => disappear(Number((e.currentTarget as HTMLSelectElement).value))}
               >
                 {[...new Set([...DISAPPEAR, conv.disappear_after_s ?? 0])].map((v) => (

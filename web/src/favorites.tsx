@@ -88,7 +88,7 @@ export function Favorites(_c: Ctx) {
                 <div class="favorite-main">
                   <p class="favorite-from small muted">
                     {f.author_name && <span dir="auto">{vt('favoriteFrom', { name: f.author_name })}</span>}
-                    {chatName && <span dir="auto"> {vt('favoriteIn', { chat: chatName })}</span>}
+                    {chatName && chatName !== f.author_name && <span dir="auto"> {vt('favoriteIn', { chat: chatName })}</span>}
                     {f.kind === 'moment' && <span> · {kindLabel('moment')}</span>}
                   </p>
                   {pics.map((x) => (
