@@ -378,7 +378,7 @@ test('R-MSG-8: select messages and forward them merged to two chats, where the c
 
   // Cara gets one "chat history" message in each chat, and opens it as a list.
   await openChat(c.page, ac);
-  const card = log(c.page).getByRole('button', { name: /Open the chat history \(2 messages\)/ });
+  const card = log(c.page).getByRole('button', { name: /Open the chat history.*2 messages/ });
   await card.waitFor();
   await card.click();
   const hist = c.page.getByRole('dialog', { name: 'Chat history' });

@@ -14,6 +14,7 @@ import {
   DISAPPEAR,
   ForwardDialog,
   HistoryCard,
+  MAX_FORWARD,
   MentionList,
   MentionText,
   Quote,
@@ -1336,6 +1337,10 @@ function ChatView({ c }: { c: Ctx }) {
   }
 
   function toggleSelect(seq: number) {
+    if (selecting && !selecting.includes(seq) && selecting.length >= MAX_FORWARD) {
+      action.setInfo(vt('selectMax', { n: MAX_FORWARD }));
+      return;
+    }
     setSelecting((l) => (l ? (l.includes(seq) ? l.filter((x) => x !== seq) : [...l, seq]) : [seq]));
   }
 
@@ -1375,6 +1380,10 @@ function ChatView({ c }: { c: Ctx }) {
         data-seq={m.seq}
         data-kind={m.kind ?? 'deleted'}
         {...gestures(m)}
+        onClick={(e) => {
+          // While selecting, a tap anywhere on the message (but its controls) ticks it.
+          if (selecting && live && !(e.target as HTMLElement).closest('button, a, input, audio, video')) toggleSelect(m.seq);
+        }}
       >
         {selecting && live && (
           <input type="checkbox" class="msg-check" checked={isSel} aria-label={vt('selectMessage')} onChange={() => toggleSelect(m.seq)} />

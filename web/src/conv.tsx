@@ -253,6 +253,10 @@ export function mentionOptions(members: Member[], me: string, canAll: boolean, q
 
 // --------------------------------------------------------------- forward
 
+/** The server's limits on one forward (API.md; conv's notes). */
+export const MAX_TARGETS = 20;
+export const MAX_FORWARD = 100;
+
 /**
  * Forwarding: pick one or many chats, then "one by one" (each message on its
  * own) or "merged" (one chat-history message per chat) when several
@@ -314,12 +318,14 @@ export function ForwardDialog({ from, seqs, onClose, onDone }: { from: string; s
             <input
               type="checkbox"
               checked={picked.includes(cv.id)}
+              disabled={!picked.includes(cv.id) && picked.length >= MAX_TARGETS}
               onChange={(e) => setPicked((l) => ((e.currentTarget as HTMLInputElement).checked ? [...l, cv.id] : l.filter((x) => x !== cv.id)))}
             />
             <span dir="auto">{title(cv)}</span>
           </label>
         ))}
       </fieldset>
+      {picked.length >= MAX_TARGETS && <p class="hint">{vt('forwardMax', { n: MAX_TARGETS })}</p>}
       <Notices error={action.error} />
       <div class="dialog-actions">
         <button type="button" class="secondary" onClick={() => ref.current?.close()}>
@@ -341,7 +347,8 @@ export function HistoryCard({ items }: { items: HistoryItem[] }) {
   const [open, setOpen] = useState(false);
   return (
     <>
-      <button type="button" class="history-card" onClick={() => setOpen(true)} aria-label={vt('historyOpen', { n: items.length })}>
+      <button type="button" class="history-card" onClick={() => setOpen(true)}>
+        <span class="sr-only">{vt('historyOpen')} </span>
         <span class="history-title">{vt('historyTitle')}</span>
         {items.slice(0, 3).map((it, i) => (
           <span key={i} class="history-line small" dir="auto">

@@ -20,7 +20,7 @@ const contentKind = (f: Favorite) => f.content_kind || (f.kind === 'moment' ? 'm
 
 function favText(f: Favorite): string {
   const k = contentKind(f);
-  if (k === 'history') return vt('historyCount', { n: f.history?.items?.length ?? 0 });
+  if (k === 'history' && f.history?.items?.length) return vt('historyCount', { n: f.history.items.length });
   if (k === 'location') return f.location?.name || '';
   if (k === 'image' || k === 'video' || k === 'voice') return '';
   return f.text ?? '';
@@ -94,7 +94,7 @@ export function Favorites(_c: Ctx) {
                   {pics.map((x) => (
                     <AuthImg key={x.id} class="thumb favorite-thumb" src={`${x.url || `/api/v1/media/${x.id}`}?thumb=1`} alt={kindLabel('image')} />
                   ))}
-                  {kind === 'history' ? (
+                  {kind === 'history' && f.history?.items?.length ? (
                     <HistoryCard items={f.history?.items ?? []} />
                   ) : (
                     label && (
