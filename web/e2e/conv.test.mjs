@@ -519,7 +519,7 @@ test('R-MSG-10: disappearing messages set in chat info, announced to both, expir
   await openChat(a.page, conv);
   await log(a.page).locator('[data-kind="system"]', { hasText: /You set messages to disappear after 1 day/ }).waitFor();
   await log(b.page).locator('[data-kind="system"]', { hasText: /Ann Gone开启了消息定时销毁：1 天/ }).waitFor();
-  await b.page.getByText('消息定时销毁：1 天').waitFor();
+  await b.page.getByRole('note').getByText('消息定时销毁：1 天').waitFor();
   await composer(a.page).fill('this one will vanish');
   await composer(a.page).press('Enter');
   await row(b.page, 'this one will vanish').waitFor();

@@ -68,6 +68,9 @@ export function preview(m: Message | undefined, me: string): string {
       return t('chat.kind.card');
     case 'history':
       return `[${vt('kind.history')}]`;
+    case 'system':
+      if (typeof m.system?.disappear_after_s === 'number')
+        return m.system.disappear_after_s ? vt('disappearOn', { t: disappearLabel(m.system.disappear_after_s) }) : vt('disappearCleared');
   }
   return m.text ?? '';
 }
@@ -1209,7 +1212,9 @@ function ChatView({ c }: { c: Ctx }) {
   /** The line a system message shows (a change of the disappearing timer, ...). */
   function systemText(m: Message): string {
     const sys = m.system;
-    const who = sys?.actor_id ? (sys.actor_id === me ? vt('you') : direct ? displayName(conv?.peer) : displayName(members.get(sys.actor_id))) : '';
+    // Who caused it: the message's sender (API: "sender_id is who caused it").
+    const actor = sys?.actor_id ?? m.sender_id;
+    const who = actor ? (actor === me ? vt('you') : direct ? displayName(conv?.peer) : displayName(members.get(actor))) : '';
     if (sys && typeof sys.disappear_after_s === 'number')
       return sys.disappear_after_s ? vt('sysDisappearOn', { name: who, t: disappearLabel(sys.disappear_after_s) }) : vt('sysDisappearOff', { name: who });
     return m.text ?? '';
