@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,6 +52,9 @@ type DB struct {
 	// while a transaction holds SQLite's only writer connection would wait
 	// for ever.
 	rStmts *stmtCache
+	// observe, when set, hears the name of the exported Queries method
+	// behind every statement (see Observe).
+	observe func(method string)
 }
 
 // New wraps a writer and a reader pool (they may be the same *sql.DB).
@@ -61,6 +65,12 @@ func New(writer, reader *sql.DB, d *Dialect) *DB {
 	}
 	return db
 }
+
+// Observe makes every statement report the exported Queries method the
+// caller called to run it (the outermost one, when methods call each other);
+// nil stops it. The conformance suite uses it to prove that every method is
+// exercised against every backend; call it before any Read or Update.
+func (db *DB) Observe(fn func(method string)) { db.observe = fn }
 
 // Dialect returns the backend's name.
 func (db *DB) Dialect() string { return db.d.Name }
@@ -192,10 +202,11 @@ type Queries struct {
 	stmts   *stmtCache           // the reader pool's statements; nil: none
 	tx      *sql.Tx              // set inside DB.Update and DB.UpdateBatch
 	txStmts map[string]*sql.Stmt // statements prepared in tx, closed with it
+	observe func(method string)  // DB.Observe's listener; nil: none
 }
 
 func (db *DB) txQueries(tx *sql.Tx) *Queries {
-	q := &Queries{q: tx, d: db.d, tx: tx}
+	q := &Queries{q: tx, d: db.d, tx: tx, observe: db.observe}
 	if db.d.PrepareStatements {
 		q.txStmts = map[string]*sql.Stmt{}
 	}
@@ -203,7 +214,9 @@ func (db *DB) txQueries(tx *sql.Tx) *Queries {
 }
 
 // Read returns queries on the reader pool.
-func (db *DB) Read() *Queries { return &Queries{q: db.r, d: db.d, stmts: db.rStmts} }
+func (db *DB) Read() *Queries {
+	return &Queries{q: db.r, d: db.d, stmts: db.rStmts, observe: db.observe}
+}
 
 // Update runs fn in one write transaction and commits it when fn returns nil.
 // An *tkesj.Error returned by fn is passed through unchanged.
@@ -245,6 +258,9 @@ func (q *Queries) stmt(ctx context.Context, query string) *sql.Stmt {
 }
 
 func (q *Queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if q.observe != nil {
+		q.observe(calledMethod())
+	}
 	if q.d.Placeholders {
 		query = rebind(query)
 	}
@@ -255,6 +271,9 @@ func (q *Queries) exec(ctx context.Context, query string, args ...any) (sql.Resu
 }
 
 func (q *Queries) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if q.observe != nil {
+		q.observe(calledMethod())
+	}
 	if q.d.Placeholders {
 		query = rebind(query)
 	}
@@ -265,6 +284,9 @@ func (q *Queries) query(ctx context.Context, query string, args ...any) (*sql.Ro
 }
 
 func (q *Queries) row(ctx context.Context, query string, args ...any) *sql.Row {
+	if q.observe != nil {
+		q.observe(calledMethod())
+	}
 	if q.d.Placeholders {
 		query = rebind(query)
 	}
@@ -272,6 +294,24 @@ func (q *Queries) row(ctx context.Context, query string, args ...any) *sql.Row {
 		return st.QueryRowContext(ctx, args...)
 	}
 	return q.q.QueryRowContext(ctx, query, args...)
+}
+
+// calledMethod returns the name of the outermost exported Queries method on
+// the stack: the one the store's caller called.
+func calledMethod() string {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
+	const prefix = "github.com/tkesj/tkesj/internal/store.(*Queries)."
+	name := ""
+	for {
+		f, more := frames.Next()
+		if m, ok := strings.CutPrefix(f.Function, prefix); ok && m != "" && m[0] >= 'A' && m[0] <= 'Z' {
+			name, _, _ = strings.Cut(m, ".") // a closure inside the method
+		}
+		if !more {
+			return name
+		}
+	}
 }
 
 // notFound maps sql.ErrNoRows to the domain's not-found error.
