@@ -91,3 +91,21 @@ func ok(t *testing.T, what string, err error) {
 }
 
 func str(v any) string { return fmt.Sprint(v) }
+
+// result2 is result for the methods that return two values and an error.
+type result2[A, B any] struct {
+	a   A
+	b   B
+	err error
+}
+
+func res2[A, B any](a A, b B, err error) result2[A, B] { return result2[A, B]{a, b, err} }
+
+// must fails the test when the call failed and returns its values.
+func (r result2[A, B]) must(t *testing.T, what string) (A, B) {
+	t.Helper()
+	if r.err != nil {
+		t.Fatalf("%s = %v", what, r.err)
+	}
+	return r.a, r.b
+}
