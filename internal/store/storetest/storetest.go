@@ -61,6 +61,7 @@ func cases() []testCase {
 		accountCases,
 		messagingCases,
 		socialCases,
+		mediaCases,
 		complianceCases,
 	)
 }
