@@ -189,7 +189,8 @@ func (q *Queries) MarkNoticeRead(ctx context.Context, userID, id string, at time
 	return n > 0, nil
 }
 
-// NoticeReadAt returns when a notice was read (zero: unread or gone).
+// NoticeReadAt returns when a notice was read: zero while unread, zero and
+// not_found when the notice is gone.
 func (q *Queries) NoticeReadAt(ctx context.Context, id string) (time.Time, error) {
 	var read int64
 	err := q.row(ctx, `SELECT COALESCE(read_at, 0) FROM notices WHERE id = ?`, id).Scan(&read)

@@ -109,3 +109,5 @@ func (r result2[A, B]) must(t *testing.T, what string) (A, B) {
 	}
 	return r.a, r.b
 }
+
+func reflectEqual(a, b any) bool { return reflect.DeepEqual(a, b) }

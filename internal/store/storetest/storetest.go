@@ -63,6 +63,7 @@ func cases() []testCase {
 		socialCases,
 		mediaCases,
 		complianceCases,
+		opsCases,
 	)
 }
 
