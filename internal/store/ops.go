@@ -171,10 +171,10 @@ func (q *Queries) ServiceState(ctx context.Context, name string) (string, time.T
 
 // SetServiceState writes an operator state value.
 func (q *Queries) SetServiceState(ctx context.Context, name, value string, at time.Time) error {
-	if _, err := q.exec(ctx, `DELETE FROM service_state WHERE name = ?`, name); err != nil {
-		return err
-	}
-	_, err := q.exec(ctx, `INSERT INTO service_state (name, value, at) VALUES (?, ?, ?)`, name, value, micros(at))
+	// One statement: a delete and an insert let two nodes writing at once
+	// both insert, and one of them fail on the primary key.
+	_, err := q.exec(ctx, `INSERT INTO service_state (name, value, at) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value, at = excluded.at`, name, value, micros(at))
 	return err
 }
 

@@ -296,6 +296,18 @@ func (q *Queries) row(ctx context.Context, query string, args ...any) *sql.Row {
 	return q.q.QueryRowContext(ctx, query, args...)
 }
 
+// lock serialises, until the transaction ends, the write transactions that
+// take the same key: for checks that no unique index backs. SQLite needs
+// nothing (its writer runs one transaction at a time); PostgreSQL takes a
+// transaction-scoped advisory lock on the key's hash.
+func (q *Queries) lock(ctx context.Context, key string) error {
+	if q.d.Name != "postgres" {
+		return nil
+	}
+	_, err := q.exec(ctx, `SELECT pg_advisory_xact_lock(hashtext(?))`, key)
+	return err
+}
+
 // calledMethod returns the name of the outermost exported Queries method on
 // the stack: the one the store's caller called.
 func calledMethod() string {

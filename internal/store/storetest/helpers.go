@@ -111,3 +111,5 @@ func (r result2[A, B]) must(t *testing.T, what string) (A, B) {
 }
 
 func reflectEqual(a, b any) bool { return reflect.DeepEqual(a, b) }
+
+func isCode(err error, code string) bool { return tkesj.ErrorCode(err) == code }

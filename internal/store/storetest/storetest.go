@@ -64,6 +64,7 @@ func cases() []testCase {
 		mediaCases,
 		complianceCases,
 		opsCases,
+		raceCases,
 	)
 }
 
