@@ -76,6 +76,7 @@ var dbMethods = map[string]string{
 	"Close":       "every opener's cleanup, and testDB",
 	"Migrate":     "every opener (Open applies the migrations)",
 	"Observe":     "Run",
+	"OnClose":     "sqlite.Open (its checkpointer), run by every case's Close",
 	"Ping":        "testDB",
 	"Dialect":     "testDB",
 	"UpdateBatch": "testDB",
