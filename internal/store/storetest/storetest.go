@@ -71,15 +71,16 @@ func cases() []testCase {
 // dbMethods says where each exported method of *store.DB is exercised: they
 // run no statement of their own, so Observe cannot see them.
 var dbMethods = map[string]string{
-	"Read":        "every case",
-	"Update":      "every case",
-	"Close":       "every opener's cleanup, and testDB",
-	"Migrate":     "every opener (Open applies the migrations)",
-	"Observe":     "Run",
-	"OnClose":     "sqlite.Open (its checkpointer), run by every case's Close",
-	"Ping":        "testDB",
-	"Dialect":     "testDB",
-	"UpdateBatch": "testDB",
+	"Read":           "every case",
+	"Update":         "every case",
+	"Close":          "every opener's cleanup, and testDB",
+	"Migrate":        "every opener (Open applies the migrations)",
+	"Observe":        "Run",
+	"OnClose":        "sqlite.Open (its checkpointer), run by every case's Close",
+	"WriterPrepares": "sqlite's writer_test (a counter of prepares)",
+	"Ping":           "testDB",
+	"Dialect":        "testDB",
+	"UpdateBatch":    "testDB",
 }
 
 // Run runs the whole suite against the backend that open makes. When every
