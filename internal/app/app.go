@@ -22,6 +22,7 @@ import (
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/bus/inmem"
 	"github.com/tkesj/tkesj/internal/bus/natsbus"
+	"github.com/tkesj/tkesj/internal/calls"
 	"github.com/tkesj/tkesj/internal/httpapi"
 	"github.com/tkesj/tkesj/internal/keyring"
 	"github.com/tkesj/tkesj/internal/media/disk"
@@ -53,6 +54,13 @@ type Config struct {
 	Region      string // --region, TKESJ_REGION: where this deployment keeps data (R-XBT-1)
 	MetricsAddr string // --metrics-addr, TKESJ_METRICS_ADDR: Prometheus /metrics listener; empty is off
 
+	// Calls (calls.go): the built-in TURN relay, the SFU's ports, ringing.
+	TURNAddr        string // --turn-addr, TKESJ_TURN_ADDR: UDP HOST:PORT of the TURN relay; empty is off
+	TURNRelayPorts  string // --turn-relay-ports, TKESJ_TURN_RELAY_PORTS: MIN-MAX
+	CallPublicIP    string // --call-public-ip, TKESJ_CALL_PUBLIC_IP: the IP clients reach the relay and the SFU at
+	SFUPorts        string // --sfu-ports, TKESJ_SFU_PORTS: MIN-MAX UDP ports of the SFU; empty: any
+	CallRingTimeout string // --call-ring-timeout, TKESJ_CALL_RING_TIMEOUT: how long a call rings before it is missed
+
 	// Service tunes the service; tests shorten its timings.
 	Service service.Config
 }
@@ -78,6 +86,11 @@ func (c *Config) specs() []flagSpec {
 		{"key-schema", "TKESJ_KEY_SCHEMA", "tkesj_keys", "PostgreSQL schema of the key store (kept apart from the data)", &c.KeySchema},
 		{"region", "TKESJ_REGION", "CN", "region this deployment keeps data in; recipients elsewhere need cross-border consent", &c.Region},
 		{"metrics-addr", "TKESJ_METRICS_ADDR", "", "listen address HOST:PORT for Prometheus /metrics, apart from the API; empty is off", &c.MetricsAddr},
+		{"turn-addr", "TKESJ_TURN_ADDR", "", "UDP listen address HOST:PORT of the built-in TURN relay for calls (e.g. 0.0.0.0:3478); empty is off", &c.TURNAddr},
+		{"turn-relay-ports", "TKESJ_TURN_RELAY_PORTS", "49152-65535", "UDP port range MIN-MAX the TURN relay allocates relays from", &c.TURNRelayPorts},
+		{"call-public-ip", "TKESJ_CALL_PUBLIC_IP", "", "public IP clients reach the TURN relay and the SFU at (behind NAT); empty: the listen address", &c.CallPublicIP},
+		{"sfu-ports", "TKESJ_SFU_PORTS", "", "UDP port range MIN-MAX of the group-call SFU; empty lets the system choose", &c.SFUPorts},
+		{"call-ring-timeout", "TKESJ_CALL_RING_TIMEOUT", "45s", "how long a call rings before it counts as missed", &c.CallRingTimeout},
 	}
 }
 
@@ -119,6 +132,8 @@ type App struct {
 	Handler http.Handler
 	Service *service.Service
 	Hub     *realtime.Hub
+	Calls   *calls.Service
+	turn    *calls.TURN
 	Metrics *metrics.Registry // served on --metrics-addr (metrics.go)
 	db      *store.DB
 	keys    keyring.Store
@@ -183,14 +198,23 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		subject = "mailto:operator@tkesj.invalid"
 	}
 	svc.SetPushProvider(webpush.New(vapid, subject, nil))
-	hub, err := realtime.New(bus, svc, log, realtime.Options{})
+	cs, turn, err := openCalls(cfg, svc, db, bus, log)
 	if err != nil {
 		svc.Close()
 		closeAll(bus)
 		return nil, err
 	}
-	h := httpapi.NewServer(svc, log, httpapi.Options{Web: dist, Realtime: hub, VAPIDPublicKey: vapid.Public})
-	a := &App{Service: svc, Hub: hub, db: db, keys: ks, bus: bus}
+	cs.Sweep(ctx)
+	// Signals carry SDP, larger than chat frames: 64 KiB a frame, still bounded.
+	hub, err := realtime.New(bus, frameRouter{svc: svc, calls: cs}, log, realtime.Options{ReadLimit: 64 << 10})
+	if err != nil {
+		cs.Close()
+		svc.Close()
+		closeAll(bus)
+		return nil, err
+	}
+	h := httpapi.NewServer(svc, log, httpapi.Options{Web: dist, Realtime: hub, VAPIDPublicKey: vapid.Public, Calls: cs})
+	a := &App{Service: svc, Hub: hub, Calls: cs, turn: turn, db: db, keys: ks, bus: bus}
 	a.Metrics, a.Handler = instrument(a, h, log)
 	return a, nil
 }
@@ -247,6 +271,10 @@ func OpenKeyring(ctx context.Context, cfg Config) (*keyring.Keyring, keyring.Sto
 // Close stops the writer and closes the bus, the store and the key store.
 func (a *App) Close() error {
 	hubErr := a.Hub.Close()
+	a.Calls.Close()
+	if a.turn != nil {
+		a.turn.Close()
+	}
 	a.Service.Close()
 	return errors.Join(hubErr, a.bus.Close(), a.db.Close(), a.keys.Close())
 }

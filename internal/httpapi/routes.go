@@ -169,6 +169,13 @@ func (s *server) routes() []route {
 		{"GET", "/api/v1/admin/tickets", true, s.handleStaffTickets()},
 		{"GET", "/api/v1/admin/tickets/{id}", true, s.handleStaffTicket()},
 		{"POST", "/api/v1/admin/tickets/{id}/messages", true, s.handleStaffAnswerTicket()},
+		// Calls (R-CAL-1..3; calls.go); signalling rides the WebSocket.
+		{"POST", "/api/v1/calls", true, s.handleStartCall()},
+		{"GET", "/api/v1/calls/{id}", true, s.handleCall()},
+		{"POST", "/api/v1/calls/{id}/join", true, s.handleCallStep("join")},
+		{"POST", "/api/v1/calls/{id}/decline", true, s.handleCallStep("decline")},
+		{"POST", "/api/v1/calls/{id}/leave", true, s.handleCallStep("leave")},
+		{"PUT", "/api/v1/calls/{id}/media", true, s.handleCallMedia()},
 		{"GET", "/api/v1/ws", true, s.handleWS()},
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/calls"
 	"github.com/tkesj/tkesj/internal/service"
 )
 
@@ -31,6 +32,8 @@ type Options struct {
 	Realtime interface {
 		ServeWS(w http.ResponseWriter, r *http.Request, userID string, deviceIdx []byte)
 	}
+	// Calls serves /api/v1/calls; nil answers 503 calls_unavailable.
+	Calls *calls.Service
 }
 
 type server struct {

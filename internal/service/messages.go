@@ -24,6 +24,9 @@ const (
 	KindVoice    = "voice"
 	KindLocation = "location"
 	KindCard     = "card"
+	// KindCall is a call record, written by the server when a call ends
+	// (R-CAL-1); clients cannot send it.
+	KindCall = "call"
 )
 
 // Location is a place shared in a message or post.
@@ -49,6 +52,18 @@ type body struct {
 	MediaID  string    `json:"media_id,omitempty"`
 	Location *Location `json:"location,omitempty"`
 	CardUser string    `json:"card_user,omitempty"`
+	Call     *CallInfo `json:"call,omitempty"`
+}
+
+// CallInfo is what a call record message says: the call's media, how it
+// ended ("completed", "missed", "declined", "cancelled") and, when
+// completed, how long it lasted.
+type CallInfo struct {
+	CallID    string `json:"call_id"`
+	Media     string `json:"media"`
+	State     string `json:"state"`
+	DurationS int    `json:"duration_s"`
+	Reason    string `json:"reason,omitempty"`
 }
 
 // Message is a message as a member sees it.
@@ -63,6 +78,7 @@ type Message struct {
 	Media          *MediaInfo
 	Location       *Location
 	Card           *Profile
+	Call           *CallInfo
 	SentAt         time.Time
 	Recalled       bool
 	SenderDeleted  bool
@@ -233,6 +249,42 @@ func (s *Service) Send(ctx context.Context, a Auth, convID string, in SendInput)
 	return msg, true, nil
 }
 
+// AppendCallRecord stores the record of an ended call in its conversation
+// as a message of kind "call" from the caller, and fans it out like any
+// message; pushes are not sent for it (the call itself rang). The calls
+// package calls it once per call. It is kept, exported and erased with the
+// caller's other messages.
+func (s *Service) AppendCallRecord(ctx context.Context, senderID, convID string, info CallInfo) error {
+	now := s.now()
+	msg := Message{ID: newID("m"), ConversationID: convID, SenderID: senderID, ClientID: "call:" + info.CallID, Kind: KindCall, Call: &info, SentAt: now}
+	sealed, err := s.seal(ctx, senderID, messageAD(convID, msg.ID), body{Call: &info})
+	if err != nil {
+		return s.internal(ctx, "call record", err)
+	}
+	var members []string
+	err = s.writer.do(ctx, func(q *store.Queries) error {
+		if _, err := q.FindMessageByClientID(ctx, senderID, msg.ClientID); err == nil {
+			return nil // already recorded
+		}
+		seq, err := q.NextSeq(ctx, convID, now)
+		if err != nil {
+			return err
+		}
+		msg.Seq = seq
+		rec := store.MessageRecord{ConvID: convID, Seq: seq, ID: msg.ID, SenderID: senderID, ClientID: msg.ClientID, Kind: KindCall, Body: sealed, SentAt: now}
+		if err := q.InsertMessage(ctx, rec); err != nil {
+			return err
+		}
+		members, err = q.MemberIDs(ctx, convID)
+		return err
+	})
+	if err != nil {
+		return s.internal(ctx, "call record", err)
+	}
+	s.publish(ctx, members, map[string]any{"type": "message", "conversation_id": convID, "message": MessageJSON(msg)})
+	return nil
+}
+
 // sameMessage answers a retried client_id with the message it first made.
 func (s *Service) sameMessage(ctx context.Context, prev store.MessageRecord, convID string) (Message, bool, error) {
 	if prev.ConvID != convID {
@@ -271,7 +323,7 @@ func (s *Service) messageView(ctx context.Context, r store.MessageRecord) Messag
 		}
 		return deleted
 	}
-	m.Text, m.Location = b.Text, b.Location
+	m.Text, m.Location, m.Call = b.Text, b.Location, b.Call
 	if b.MediaID != "" {
 		if mr, err := s.db.Read().FindMedia(ctx, b.MediaID); err == nil {
 			m.Media = &MediaInfo{ID: mr.ID, Kind: mr.Kind, Mime: mr.Mime, Size: mr.Size, Meta: json.RawMessage(mr.Meta)}
@@ -309,6 +361,9 @@ func MessageJSON(m Message) map[string]any {
 	}
 	if m.Location != nil {
 		j["location"] = m.Location
+	}
+	if m.Call != nil {
+		j["call"] = m.Call
 	}
 	if m.Card != nil {
 		j["card"] = map[string]any{"id": m.Card.ID, "username": m.Card.Username, "nickname": m.Card.Nickname}

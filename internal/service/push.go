@@ -122,8 +122,52 @@ func previewOf(m Message) string {
 		return "[file]"
 	case KindLocation:
 		return "[location]"
+	case KindCall:
+		return "[call]"
 	}
 	return "[contact card]"
+}
+
+// PushCall tells a person with no socket that someone is calling them, on
+// every device with a push subscription, unless they turned pushes off or
+// muted the conversation (R-NTF-2). The push says only who is calling.
+func (s *Service) PushCall(ctx context.Context, userID string, payload map[string]any) {
+	if s.pusher == nil {
+		return
+	}
+	q := s.db.Read()
+	st, err := s.settings(ctx, q, userID)
+	if err != nil || !st.PushEnabled {
+		return
+	}
+	if conv, _ := payload["conversation_id"].(string); conv != "" {
+		if m, err := q.FindMember(ctx, conv, userID); err != nil || m.Muted {
+			return
+		}
+	}
+	if caller, _ := payload["caller_id"].(string); caller != "" {
+		if p, err := s.profile(ctx, q, caller); err == nil {
+			payload["title"] = p.Nickname
+		}
+	}
+	payload["body"] = "is calling you"
+	b, _ := json.Marshal(payload)
+	subs, err := q.PushSubscriptions(ctx, userID)
+	if err != nil {
+		return
+	}
+	for _, r := range subs {
+		var sub push.Subscription
+		if err := s.open(ctx, userID, pushAD(userID, r.DeviceIdx), r.Sealed, &sub); err != nil {
+			continue
+		}
+		// A call is worth nothing a minute later: a short TTL.
+		if err := s.pusher.Send(ctx, sub, b, time.Minute); err == nil {
+			s.pushesSent.Add(1)
+		} else if errors.Is(err, push.ErrGone) {
+			s.db.Update(ctx, func(q *store.Queries) error { return q.DeletePushSubscription(ctx, userID, r.DeviceIdx) })
+		}
+	}
 }
 
 // PushesSent counts pushes accepted by push services (a metric).

@@ -187,7 +187,8 @@ type Service struct {
 	pusher         push.Provider
 	pushSlots      chan struct{} // bounds pushes in flight
 	pushesSent     atomic.Uint64
-	fails          *failures // failed logins per account and per address (risk.go)
+	onPermission   func(ctx context.Context, userID, name string, granted bool) // OnPermissionChange
+	fails          *failures                                                    // failed logins per account and per address (risk.go)
 	retention      RetentionStats
 	decisionNotes  *ratelimit.Limiter // one rate-limit decision per person and rule per 10 min
 	qr             qrLimits           // QR scans and login codes (qr.go)
