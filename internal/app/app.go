@@ -53,6 +53,11 @@ type Config struct {
 	KeySchema   string // PostgreSQL schema of the key store; "tkesj_keys" when empty
 	Region      string // --region, TKESJ_REGION: where this deployment keeps data (R-XBT-1)
 	MetricsAddr string // --metrics-addr, TKESJ_METRICS_ADDR: Prometheus /metrics listener; empty is off
+	// PushAllowHosts (--push-allow-hosts, TKESJ_PUSH_ALLOW_HOSTS) lists, comma
+	// separated, push-service hosts ("host" or "host:port") exempt from the
+	// rule that push endpoints are public https hosts: for tests that run a
+	// push service on loopback. Empty (the default) exempts none (R-SEC-5).
+	PushAllowHosts string
 
 	// Calls (calls.go): the built-in TURN relay, the SFU's ports, ringing.
 	TURNAddr        string // --turn-addr, TKESJ_TURN_ADDR: UDP HOST:PORT of the TURN relay; empty is off
@@ -85,6 +90,7 @@ func (c *Config) specs() []flagSpec {
 		{"tls-key", "TKESJ_TLS_KEY", "", "PEM private key file for --tls-cert", &c.TLSKey},
 		{"key-schema", "TKESJ_KEY_SCHEMA", "tkesj_keys", "PostgreSQL schema of the key store (kept apart from the data)", &c.KeySchema},
 		{"region", "TKESJ_REGION", "CN", "region this deployment keeps data in; recipients elsewhere need cross-border consent", &c.Region},
+		{"push-allow-hosts", "TKESJ_PUSH_ALLOW_HOSTS", "", "TESTS ONLY: comma-separated push-service hosts (host or host:port) allowed although not public https; empty allows none", &c.PushAllowHosts},
 		{"metrics-addr", "TKESJ_METRICS_ADDR", "", "listen address HOST:PORT for Prometheus /metrics, apart from the API; empty is off", &c.MetricsAddr},
 		{"turn-addr", "TKESJ_TURN_ADDR", "", "UDP listen address HOST:PORT of the built-in TURN relay for calls (e.g. 0.0.0.0:3478); empty is off", &c.TURNAddr},
 		{"turn-relay-ports", "TKESJ_TURN_RELAY_PORTS", "49152-65535", "UDP port range MIN-MAX the TURN relay allocates relays from", &c.TURNRelayPorts},
@@ -177,6 +183,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 			return nil, err
 		}
 	}
+	for _, h := range strings.Split(cfg.PushAllowHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			cfg.Service.PushAllowHosts = append(cfg.Service.PushAllowHosts, h)
+		}
+	}
 	cfg.Service.RelayAnnouncements = cfg.NATS == "" // announcements by `tkesj admin` reach this node's sockets (ops.go)
 	svc, err := service.New(ctx, service.Deps{DB: db, Keys: keys, Codes: sender, Bus: bus, Blobs: blobs, Log: log, KeyIDs: dataKeyIDs(ks)}, cfg.Service)
 	if err != nil {
@@ -197,7 +208,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if subject == "" {
 		subject = "mailto:operator@tkesj.invalid"
 	}
-	svc.SetPushProvider(webpush.New(vapid, subject, nil))
+	svc.SetPushProvider(webpush.New(vapid, subject, nil, cfg.Service.PushAllowHosts...))
 	cs, turn, err := openCalls(cfg, svc, db, bus, log)
 	if err != nil {
 		svc.Close()

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -127,7 +128,11 @@ func (b *browser) none(t *testing.T, d time.Duration) {
 // R-NTF-1, R-NTF-2: offline devices get an encrypted Web Push; online ones
 // don't; push off, muted conversations and the text-preview choice are honoured.
 func TestPushNotifications(t *testing.T) {
-	s := startServer(t, "sqlite", func(c *app.Config) { c.Service.PushDelay = 300 * time.Millisecond })
+	br := newBrowser(t)
+	s := startServer(t, "sqlite", func(c *app.Config) {
+		c.Service.PushDelay = 300 * time.Millisecond
+		c.PushAllowHosts = br.srv.Listener.Addr().String() // the one loopback push service allowed
+	})
 	a, c := s.register(t, "Recipient"), s.register(t, "Writer Wu")
 	s.befriend(t, a, c)
 	conv := s.direct(t, a, c)
@@ -136,7 +141,6 @@ func TestPushNotifications(t *testing.T) {
 	if raw, err := base64.RawURLEncoding.DecodeString(key.str(t, "public_key")); err != nil || len(raw) != 65 {
 		t.Fatalf("VAPID public key = %q", key.str(t, "public_key"))
 	}
-	br := newBrowser(t)
 	want(t, s.do(t, a.Token, "PUT", "/api/v1/me/push-subscription", br.subscription()), 204, "")
 
 	s.send(t, c, conv, "the secret plan")
@@ -183,7 +187,11 @@ func TestPushNotifications(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		time.Sleep(100 * time.Millisecond) // let the server drop the subscription
+		// Issue 14: wait until the server says it dropped the subscription,
+		// not for a while.
+		waitFor(t, "the gone subscription to be dropped", func() bool {
+			return strings.Contains(s.Log.String(), `"msg":"push subscription dropped"`)
+		})
 		before := br.requests.Load()
 		br.status.Store(201)
 		s.send(t, c, conv, "after gone")
@@ -193,4 +201,18 @@ func TestPushNotifications(t *testing.T) {
 		}
 	})
 	want(t, s.do(t, a.Token, "PUT", "/api/v1/me/push-subscription", map[string]any{"endpoint": "ftp://x", "keys": map[string]string{"p256dh": "x", "auth": "y"}}), 422, "invalid_subscription")
+
+	// Issue 14 item 6, R-SEC-5: endpoints off the public Internet are refused
+	// when subscribing, and the push service allowed for this test is the
+	// only exception (another port on the same address is not).
+	sub := br.subscription()
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the server sent a request to an unlisted loopback port: %s %s", r.Method, r.URL.Path)
+	}))
+	defer other.Close()
+	for _, endpoint := range []string{other.URL + "/x", "http://localhost:1/x", "https://localhost/x", "https://10.0.0.8/x",
+		"https://169.254.169.254/latest/meta-data/", "https://[::1]:443/x", "https://[fd00:ec2::254]/x", "https://100.64.1.1/x"} {
+		sub["endpoint"] = endpoint
+		want(t, s.do(t, a.Token, "PUT", "/api/v1/me/push-subscription", sub), 422, "invalid_subscription")
+	}
 }

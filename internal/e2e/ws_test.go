@@ -192,7 +192,15 @@ func TestOfflineSync(t *testing.T) {
 		t.Fatalf("pulled %d messages, want 5", len(got))
 	}
 	w.send(map[string]any{"type": "ack", "conversation_id": conv, "seq": 5})
-	time.Sleep(200 * time.Millisecond)
+	// Issue 14: wait for the acknowledgement to be recorded, not for a while.
+	waitFor(t, "the ack to be recorded", func() bool {
+		for _, c := range s.do(t, c.Token, "GET", "/api/v1/conversations", nil).JSON(t)["conversations"].([]any) {
+			if m := c.(map[string]any); m["id"] == conv {
+				return m["received_seq"] == float64(5)
+			}
+		}
+		return false
+	})
 	w.c.Close(websocket.StatusNormalClosure, "")
 	w2 := s.ws(t, c.Token)
 	if convs := w2.next("ready")["conversations"].([]any); len(convs) != 0 {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/publicnet"
 )
 
 // MaxEndpointLen bounds a subscription's endpoint URL in bytes.
@@ -69,14 +70,21 @@ func Retryable(err error) bool {
 }
 
 // Validate checks a subscription before it is stored or used: an https
-// endpoint of at most MaxEndpointLen bytes (plain http only for 127.0.0.1,
-// ::1 and localhost, which tests use), a p256dh key that is an uncompressed
-// point on P-256 and a 16-byte auth secret, both base64url. It returns a
-// *tkesj.Error of kind EInvalid and code "invalid_subscription"; the message
-// never echoes the endpoint or the keys.
-func (s Subscription) Validate() error {
-	if err := validateEndpoint(s.Endpoint); err != nil {
-		return invalid("the push endpoint must be an https URL; subscribe again", err)
+// endpoint of at most MaxEndpointLen bytes on a public host (no IP literal
+// outside the public Internet, no localhost or local names: R-SEC-5), a
+// p256dh key that is an uncompressed point on P-256 and a 16-byte auth
+// secret, both base64url. It returns a *tkesj.Error of kind EInvalid and
+// code "invalid_subscription"; the message never echoes the endpoint or the
+// keys. A name that resolves to a private address passes here; the sender's
+// publicnet.Dialer refuses it when connecting.
+func (s Subscription) Validate() error { return s.ValidateAllowing(nil) }
+
+// ValidateAllowing is Validate that also accepts endpoints, http or https,
+// on the hosts listed in allow ("host" or "host:port"): push services that
+// tests run on loopback. An operator lists none.
+func (s Subscription) ValidateAllowing(allow []string) error {
+	if err := validateEndpoint(s.Endpoint, allow); err != nil {
+		return invalid("the push endpoint must be an https URL of a public push service; subscribe again", err)
 	}
 	p, err := DecodeKey(s.Keys.P256dh)
 	if err != nil {
@@ -99,7 +107,7 @@ func invalid(msg string, cause error) error {
 	return &tkesj.Error{Kind: tkesj.EInvalid, Code: "invalid_subscription", Message: msg, Err: cause}
 }
 
-func validateEndpoint(endpoint string) error {
+func validateEndpoint(endpoint string, allow []string) error {
 	if endpoint == "" {
 		return errors.New("endpoint is empty")
 	}
@@ -117,25 +125,20 @@ func validateEndpoint(endpoint string) error {
 	if u.User != nil {
 		return errors.New("endpoint has user info")
 	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if isLoopbackName(u.Hostname()) {
-			return nil
-		}
-		return errors.New("endpoint is plain http")
-	default:
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	allowed := (&publicnet.Dialer{Allow: allow}).Allows(net.JoinHostPort(u.Hostname(), port))
+	switch {
+	case u.Scheme != "https" && u.Scheme != "http":
 		return errors.New("endpoint scheme is not https")
+	case allowed:
+		return nil
+	case u.Scheme == "http":
+		return errors.New("endpoint is plain http")
 	}
-}
-
-func isLoopbackName(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && (ip.Equal(net.IPv4(127, 0, 0, 1)) || ip.Equal(net.IPv6loopback))
+	return publicnet.CheckHost(u.Hostname())
 }
 
 // DecodeKey decodes a subscription key: base64url as browsers send it,

@@ -28,7 +28,8 @@ func validSubscription(t *testing.T) Subscription {
 	return s
 }
 
-// R-NTF-1: a subscription is checked before it is stored or used.
+// R-NTF-1, R-SEC-5: a subscription is checked before it is stored or used;
+// endpoints must be public https push services.
 func TestValidate(t *testing.T) {
 	good := validSubscription(t)
 	offCurve := append([]byte{4}, make([]byte, 64)...) // (0,0) is not on P-256
@@ -41,9 +42,18 @@ func TestValidate(t *testing.T) {
 	}{
 		{"a browser's https subscription is accepted", func(*Subscription) {}, true},
 		{"keys with base64 padding are accepted", func(s *Subscription) { s.Keys.Auth += "==" }, true},
-		{"plain http to 127.0.0.1 is accepted for tests", func(s *Subscription) { s.Endpoint = "http://127.0.0.1:8080/push" }, true},
-		{"plain http to localhost is accepted for tests", func(s *Subscription) { s.Endpoint = "http://localhost/push" }, true},
-		{"plain http to [::1] is accepted for tests", func(s *Subscription) { s.Endpoint = "http://[::1]:9/push" }, true},
+		{"issue 14 item 6: plain http to 127.0.0.1 is refused", func(s *Subscription) { s.Endpoint = "http://127.0.0.1:8080/push" }, false},
+		{"issue 14 item 6: https to 127.0.0.1 is refused", func(s *Subscription) { s.Endpoint = "https://127.0.0.1:8080/push" }, false},
+		{"issue 14 item 6: https to localhost is refused", func(s *Subscription) { s.Endpoint = "https://localhost/push" }, false},
+		{"issue 14 item 6: https to [::1] is refused", func(s *Subscription) { s.Endpoint = "https://[::1]:9/push" }, false},
+		{"issue 14 item 6: https to 10.x is refused", func(s *Subscription) { s.Endpoint = "https://10.1.2.3/push" }, false},
+		{"issue 14 item 6: https to the metadata address is refused", func(s *Subscription) { s.Endpoint = "https://169.254.169.254/latest/meta-data" }, false},
+		{"issue 14 item 6: https to a ULA is refused", func(s *Subscription) { s.Endpoint = "https://[fd00:ec2::254]/x" }, false},
+		{"issue 14 item 6: https to CGNAT space is refused", func(s *Subscription) { s.Endpoint = "https://100.64.0.1/x" }, false},
+		{"issue 14 item 6: https to an IPv4-mapped loopback is refused", func(s *Subscription) { s.Endpoint = "https://[::ffff:127.0.0.1]/x" }, false},
+		{"issue 14 item 6: https to a decimal-encoded loopback name is refused", func(s *Subscription) { s.Endpoint = "https://2130706433/x" }, false},
+		{"issue 14 item 6: https to a .internal name is refused", func(s *Subscription) { s.Endpoint = "https://metadata.google.internal/x" }, false},
+		{"https to a public address is accepted", func(s *Subscription) { s.Endpoint = "https://203.0.114.9/x" }, true},
 		{"an endpoint of exactly 2048 bytes is accepted", func(s *Subscription) {
 			s.Endpoint = "https://push.example.net/" + strings.Repeat("a", MaxEndpointLen-len("https://push.example.net/"))
 		}, true},
@@ -114,5 +124,30 @@ func TestRetryable(t *testing.T) {
 				t.Errorf("Retryable(%v) = %v, want %v", tt.err, got, tt.want)
 			}
 		})
+	}
+}
+
+// Issue 14 item 6: the hosts an operator (in practice a test) lists are the
+// only exception to "public https", and only exactly as listed.
+func TestValidateAllowing(t *testing.T) {
+	s := validSubscription(t)
+	tests := []struct {
+		endpoint string
+		allow    []string
+		valid    bool
+	}{
+		{"http://127.0.0.1:8080/push", []string{"127.0.0.1:8080"}, true},
+		{"http://127.0.0.1:8080/push", []string{"127.0.0.1"}, true},
+		{"http://localhost/push", []string{"localhost"}, true},
+		{"http://[::1]:9/push", []string{"[::1]:9"}, true},
+		{"http://127.0.0.1:8081/push", []string{"127.0.0.1:8080"}, false},
+		{"http://10.0.0.1/push", []string{"127.0.0.1"}, false},
+		{"http://127.0.0.1:8080/push", nil, false},
+	}
+	for _, tt := range tests {
+		s.Endpoint = tt.endpoint
+		if err := s.ValidateAllowing(tt.allow); (err == nil) != tt.valid {
+			t.Errorf("ValidateAllowing(%q, %q) = %v, want valid %t", tt.endpoint, tt.allow, err, tt.valid)
+		}
 	}
 }

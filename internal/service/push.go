@@ -16,9 +16,11 @@ func pushAD(userID string, deviceIdx []byte) string {
 	return "push/" + userID + "/" + hex.EncodeToString(deviceIdx)
 }
 
-// SetPushSubscription stores the caller's device's Web Push subscription (R-NTF-1).
+// SetPushSubscription stores the caller's device's Web Push subscription
+// (R-NTF-1): an https endpoint on a public host, unless Config.PushAllowHosts
+// lists it (R-SEC-5).
 func (s *Service) SetPushSubscription(ctx context.Context, a Auth, sub push.Subscription) error {
-	if err := sub.Validate(); err != nil {
+	if err := sub.ValidateAllowing(s.cfg.PushAllowHosts); err != nil {
 		return err
 	}
 	sealed, err := s.seal(ctx, a.UserID, pushAD(a.UserID, a.DeviceIdx), sub)
@@ -94,7 +96,8 @@ func (s *Service) pushMessage(ctx context.Context, msg Message, senderName strin
 			err := s.pusher.Send(ctx, sub, payload, 24*time.Hour)
 			switch {
 			case errors.Is(err, push.ErrGone):
-				s.db.Update(ctx, func(q *store.Queries) error { return q.DeletePushSubscription(ctx, uid, r.DeviceIdx) })
+				err := s.db.Update(ctx, func(q *store.Queries) error { return q.DeletePushSubscription(ctx, uid, r.DeviceIdx) })
+				s.log.InfoContext(ctx, "push subscription dropped", "user", uid, "ok", err == nil)
 			case err != nil:
 				s.log.WarnContext(ctx, "push", "user", uid, "err", err.Error())
 			default:

@@ -43,6 +43,7 @@ type Config struct {
 	Reencodes        int            // picture re-encodes at once (each may hold ~200 MB); 2
 	PolicyCacheTTL   time.Duration  // how long a node trusts its view of the newest major policy; 5 s
 	PushDelay        time.Duration  // how long after a message a push goes to members no device acknowledged it for; 3 s
+	PushAllowHosts   []string       // push-service hosts exempt from "public https only" (tests); none
 	LockAfter        int            // wrong passwords within 15 min that lock password logins; 10
 	LockFor          time.Duration  // how long such a lock lasts; 15 min
 	Retention        Retention      // how long each category of data is kept (retention.go)

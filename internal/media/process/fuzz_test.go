@@ -2,6 +2,7 @@ package process
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"image"
 	"image/color"
@@ -58,7 +59,7 @@ func FuzzReencodeImage(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		out, mime, w, h, err := reencode(bytes.NewReader(b), 32, 1<<20)
+		out, mime, w, h, err := reencode(context.Background(), nil, bytes.NewReader(b), 32, 1<<20)
 		if err != nil {
 			if k := tkesj.ErrorKindOf(err); k != tkesj.EInvalid && k != tkesj.ETooLarge {
 				t.Fatalf("reencode = %v, want EInvalid or ETooLarge", err)

@@ -2,6 +2,7 @@ package process
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"image"
@@ -43,13 +44,18 @@ const (
 // and comments are all left behind (R-MED-3). A caller that wants to share a
 // location does so as a message field, never through the picture.
 //
-// Pictures over MaxPixels are refused with ETooLarge "image_too_large" before
-// decoding; anything that does not decode is EInvalid "invalid_image".
+// Pictures over MaxPixels, or whose decoded form would take more than
+// MaxDecodeBytes (a 16-bit PNG, a progressive JPEG: R-SEC-5), are refused with
+// ETooLarge "image_too_large" before decoding; anything that does not decode
+// is EInvalid "invalid_image". ReencodeImage bounds one picture's memory, not
+// the sum over concurrent callers: a server uses a Decoder for that.
 func ReencodeImage(r io.Reader, maxSide int) (out []byte, mime string, w, h int, err error) {
-	return reencode(r, maxSide, MaxPixels)
+	return reencode(context.Background(), nil, r, maxSide, MaxPixels)
 }
 
-func reencode(r io.Reader, maxSide int, maxPixels int64) (out []byte, mime string, w, h int, err error) {
+func reencode(ctx context.Context, budget *Decoder, r io.Reader, maxSide int, maxPixels int64) (out []byte, mime string, w, h int, err error) {
+	// The whole body is read before any decoding memory is asked for, so a
+	// sender that stalls halfway holds no share of the budget (R-SEC-5).
 	b, err := io.ReadAll(io.LimitReader(r, maxImageBytes+1))
 	if err != nil {
 		return nil, "", 0, 0, fmt.Errorf("read image: %w", err)
@@ -58,11 +64,22 @@ func reencode(r io.Reader, maxSide int, maxPixels int64) (out []byte, mime strin
 		return nil, "", 0, 0, tkesj.Errorf(tkesj.ETooLarge, "image_too_large",
 			"pictures may be at most %d MB", maxImageBytes>>20)
 	}
-	pic, err := decode(b, maxPixels)
+	format, cfg, err := inspect(b, maxPixels)
+	if err != nil {
+		return nil, "", 0, 0, err
+	}
+	dw, dh := scaledSize(cfg.Width, cfg.Height, maxSide)
+	release, err := budget.acquire(ctx, decodeCost(format, cfg, b)+outputCost(cfg.Width, dw, dh))
+	if err != nil {
+		return nil, "", 0, 0, err
+	}
+	defer release()
+	pic, err := decodeChecked(format, b, maxPixels)
 	if err != nil {
 		return nil, "", 0, 0, err
 	}
 	img := fit(pic.img, pic.orientation, maxSide)
+	pic.img = nil // the decoded picture may be collected while encoding
 	var buf bytes.Buffer
 	if pic.alpha {
 		mime = "image/png"
@@ -81,10 +98,24 @@ func reencode(r io.Reader, maxSide int, maxPixels int64) (out []byte, mime strin
 // Transparent areas become white. It never enlarges a picture. Errors are as
 // for ReencodeImage.
 func Thumbnail(img []byte, side int) ([]byte, error) {
+	return thumbnail(context.Background(), nil, img, side)
+}
+
+func thumbnail(ctx context.Context, budget *Decoder, img []byte, side int) ([]byte, error) {
 	if side <= 0 {
 		return nil, tkesj.Errorf(tkesj.EInvalid, "invalid_thumbnail_size", "thumbnail size must be positive")
 	}
-	pic, err := decode(img, MaxPixels)
+	format, cfg, err := inspect(img, MaxPixels)
+	if err != nil {
+		return nil, err
+	}
+	dw, dh := scaledSize(cfg.Width, cfg.Height, side)
+	release, err := budget.acquire(ctx, decodeCost(format, cfg, img)+2*outputCost(cfg.Width, dw, dh))
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	pic, err := decodeChecked(format, img, MaxPixels)
 	if err != nil {
 		return nil, err
 	}
@@ -114,22 +145,33 @@ func errInvalidImage(cause error) error {
 		Message: "this picture can't be read; try another one", Err: cause}
 }
 
-// decode checks the picture's size from its header, then decodes it.
-func decode(b []byte, maxPixels int64) (picture, error) {
+// inspect names b's format and reads its header, refusing pictures over
+// maxPixels or whose decoded form would exceed MaxDecodeBytes. Nothing is
+// decoded yet, so a small file that claims to be huge costs nothing.
+func inspect(b []byte, maxPixels int64) (string, image.Config, error) {
 	format := imageFormat(b)
 	if format == "" {
-		return picture{}, errInvalidImage(nil)
+		return "", image.Config{}, errInvalidImage(nil)
 	}
 	cfg, err := decodeConfig(format, b)
 	if err != nil {
-		return picture{}, errInvalidImage(err)
+		return "", image.Config{}, errInvalidImage(err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return picture{}, errInvalidImage(fmt.Errorf("%s of %dx%d", format, cfg.Width, cfg.Height))
+		return "", image.Config{}, errInvalidImage(fmt.Errorf("%s of %dx%d", format, cfg.Width, cfg.Height))
 	}
 	if int64(cfg.Width)*int64(cfg.Height) > maxPixels {
-		return picture{}, errTooManyPixels(maxPixels)
+		return "", image.Config{}, errTooManyPixels(maxPixels)
 	}
+	if decodeCost(format, cfg, b) > MaxDecodeBytes {
+		return "", image.Config{}, tkesj.Errorf(tkesj.ETooLarge, "image_too_large",
+			"this picture is too large to process at its colour depth; save it with fewer pixels or 8 bits per channel")
+	}
+	return format, cfg, nil
+}
+
+// decodeChecked decodes b, whose header inspect has passed.
+func decodeChecked(format string, b []byte, maxPixels int64) (picture, error) {
 	img, err := decodeImage(format, b)
 	if err != nil {
 		return picture{}, errInvalidImage(err)
@@ -221,8 +263,7 @@ func fit(img image.Image, o, maxSide int) image.Image {
 	var m *image.RGBA
 	switch {
 	case dw != sw || dh != sh:
-		m = image.NewRGBA(image.Rect(0, 0, dw, dh))
-		draw.CatmullRom.Scale(m, m.Bounds(), img, b, draw.Src, nil)
+		m = shrink(img, dw, dh)
 	case o != 1:
 		m = image.NewRGBA(image.Rect(0, 0, sw, sh))
 		draw.Draw(m, m.Bounds(), img, b.Min, draw.Src)
@@ -232,6 +273,96 @@ func fit(img image.Image, o, maxSide int) image.Image {
 	// Orientation is applied after scaling: rotating the small picture is
 	// cheaper, and a square bound fits a picture the same either way round.
 	return orient(m, o)
+}
+
+// span says where one source pixel, along one axis, lands in the shrunk
+// picture: a share w0 of it in destination pixel d and the rest (w1) in d+1.
+type span struct {
+	d      int
+	w0, w1 float32
+}
+
+// spans maps each of n source pixels onto m ≤ n destination pixels, each of
+// which covers n/m source pixels exactly (an area average).
+func spans(n, m int) []span {
+	out := make([]span, n)
+	scale := float64(m) / float64(n) // destination pixels per source pixel
+	for i := range out {
+		lo, hi := float64(i)*scale, float64(i+1)*scale
+		d := int(lo)
+		if d >= m {
+			d = m - 1
+		}
+		edge := float64(d + 1)
+		if hi <= edge || d+1 >= m {
+			out[i] = span{d: d, w0: float32(hi - lo)}
+		} else {
+			out[i] = span{d: d, w0: float32(edge - lo), w1: float32(hi - edge)}
+		}
+	}
+	return out
+}
+
+// shrink scales img down to dw×dh by averaging the area each destination
+// pixel covers. It streams: one source row is converted at a time, so beyond
+// the output it needs memory for a few rows, however large img is. (The
+// kernel scalers of x/image/draw keep a float buffer of dw×sh×32 bytes, which
+// for a 7000-row picture shrunk to 2048 is 458 MB: R-SEC-5.)
+func shrink(img image.Image, dw, dh int) *image.RGBA {
+	b := img.Bounds()
+	sw, sh := b.Dx(), b.Dy()
+	xs, ys := spans(sw, dw), spans(sh, dh)
+	row := image.NewRGBA(image.Rect(0, 0, sw, 1))
+	line := make([]float32, 4*dw)  // one source row, shrunk across
+	acc := make([]float32, 2*4*dw) // destination rows d and d+1 being summed
+	dst := image.NewRGBA(image.Rect(0, 0, dw, dh))
+	cur := 0 // the destination row acc[:4*dw] sums into
+	flush := func() {
+		p := dst.Pix[cur*dst.Stride : cur*dst.Stride+4*dw]
+		for i, v := range acc[:4*dw] {
+			v += 0.5 // the weights of each destination pixel sum to 1
+			if v > 255 {
+				v = 255
+			}
+			p[i] = uint8(v)
+		}
+		copy(acc, acc[4*dw:])
+		clear(acc[4*dw:])
+		cur++
+	}
+	for y := range sh {
+		draw.Draw(row, row.Rect, img, image.Pt(b.Min.X, b.Min.Y+y), draw.Src)
+		clear(line)
+		for x, s := range xs {
+			p := row.Pix[4*x : 4*x+4]
+			l := line[4*s.d : 4*s.d+4]
+			for c := range 4 {
+				l[c] += s.w0 * float32(p[c])
+			}
+			if s.w1 != 0 {
+				l = line[4*s.d+4 : 4*s.d+8]
+				for c := range 4 {
+					l[c] += s.w1 * float32(p[c])
+				}
+			}
+		}
+		s := ys[y]
+		for s.d > cur {
+			flush()
+		}
+		for i, v := range line {
+			acc[i] += s.w0 * v
+		}
+		if s.w1 != 0 {
+			for i, v := range line {
+				acc[4*dw+i] += s.w1 * v
+			}
+		}
+	}
+	for cur < dh {
+		flush()
+	}
+	return dst
 }
 
 // scaledSize returns the size of a w×h picture shrunk, keeping its aspect

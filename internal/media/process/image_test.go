@@ -2,6 +2,7 @@ package process
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -10,11 +11,14 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"io"
 	"os"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/attack/bombs"
 )
 
 var (
@@ -441,5 +445,131 @@ func BenchmarkReencode(b *testing.B) {
 		if _, _, _, _, err := ReencodeImage(bytes.NewReader(in), 2048); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// allocated returns how many bytes f allocated.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// Issue 14 item 5, R-SEC-5: a 381 KB PNG of 7000×7000 pixels at 16 bits per
+// channel is under the 50-megapixel cap but decodes to 392 MB (1.58 GB of RSS
+// through the old scaler). Its depth is read from the header and it is
+// refused before a pixel is decoded.
+func TestReencodeImageRefusesADeepPictureFromItsHeader(t *testing.T) {
+	bomb := bombs.ZeroPNG(7000, 7000, bombs.Depth16, bombs.RGBA)
+	var err error
+	n := allocated(func() { _, _, _, _, err = ReencodeImage(bytes.NewReader(bomb), 2048) })
+	if tkesj.ErrorCode(err) != "image_too_large" || tkesj.ErrorKindOf(err) != tkesj.ETooLarge {
+		t.Fatalf("ReencodeImage(7000×7000 16-bit PNG) = %v, want ETooLarge image_too_large", err)
+	}
+	if n > 8<<20 {
+		t.Errorf("refusing a %d-byte bomb allocated %d bytes, want under 8 MiB", len(bomb), n)
+	}
+	if _, err := Thumbnail(bomb, 320); tkesj.ErrorCode(err) != "image_too_large" {
+		t.Errorf("Thumbnail(7000×7000 16-bit PNG) = %v, want image_too_large", err)
+	}
+}
+
+// Issue 14 item 5, R-SEC-5: shrinking streams. A 2600×1800 grey picture is
+// 4.7 MB decoded; shrinking it to 1024 must not add a buffer proportional to
+// its height times the output's width (x/image/draw's kernels keep
+// 1024×1800×32 bytes = 59 MB).
+func TestReencodeImageShrinksInBoundedMemory(t *testing.T) {
+	in := bombs.ZeroPNG(2600, 1800, bombs.Depth8, bombs.Gray)
+	var w, h int
+	var err error
+	n := allocated(func() { _, _, w, h, err = ReencodeImage(bytes.NewReader(in), 1024) })
+	if err != nil || w != 1024 || h != 709 {
+		t.Fatalf("ReencodeImage(2600×1800) = %dx%d, %v, want 1024x709", w, h, err)
+	}
+	// decoded 4.7 MB + output 2.9 MB + encoder and slack
+	if n > 20<<20 {
+		t.Errorf("ReencodeImage(2600×1800 grey) allocated %d MB, want under 20 MB", n>>20)
+	}
+}
+
+// Issue 14 item 4 and 5, R-SEC-5: a Decoder shares one memory budget among
+// its callers. A caller waits for a share only after its picture has been
+// read in full, so one that stalls mid-upload holds nothing; a caller that
+// can't get its share in time gets its context's error; a picture whose
+// share exceeds the whole budget is refused.
+func TestDecoderSharesOneBudget(t *testing.T) {
+	small := MustJPEG(t, halves(64, 48))
+	d := NewDecoder(8 << 20)
+
+	t.Run("a stalled upload holds no share of the budget", func(t *testing.T) {
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		go d.ReencodeImage(context.Background(), pr, 2048)
+		pw.Write(small[:len(small)/2]) // and then nothing more
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, _, _, _, err := d.ReencodeImage(ctx, bytes.NewReader(small), 2048); err != nil {
+			t.Fatalf("ReencodeImage beside a stalled upload = %v, want success", err)
+		}
+	})
+	t.Run("a caller waits while the budget is taken and gives up with its context", func(t *testing.T) {
+		release, err := d.acquire(context.Background(), 8<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			_, _, _, _, err := d.ReencodeImage(ctx, bytes.NewReader(small), 2048)
+			done <- err
+		}()
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("ReencodeImage with the budget taken = %v, want context.Canceled", err)
+		}
+		release()
+		if _, _, _, _, err := d.ReencodeImage(context.Background(), bytes.NewReader(small), 2048); err != nil {
+			t.Errorf("ReencodeImage once the budget is back = %v, want success", err)
+		}
+	})
+	t.Run("a picture needing more than the whole budget is refused", func(t *testing.T) {
+		in := bombs.ZeroPNG(3000, 3000, bombs.Depth8, bombs.RGBA) // 36 MB decoded
+		if _, _, _, _, err := d.ReencodeImage(context.Background(), bytes.NewReader(in), 2048); tkesj.ErrorCode(err) != "image_too_large" {
+			t.Errorf("ReencodeImage(36 MB decoded, 8 MB budget) = %v, want image_too_large", err)
+		}
+	})
+}
+
+func TestDecodeCostCoversWhatTheDecoderHolds(t *testing.T) {
+	// The estimate must cover the decoded picture: compare with what decoding
+	// actually allocates, for each colour type the decoders produce.
+	tests := []struct {
+		name string
+		in   []byte
+	}{
+		{"an 8-bit grey PNG", bombs.ZeroPNG(500, 400, bombs.Depth8, bombs.Gray)},
+		{"an 8-bit RGBA PNG", bombs.ZeroPNG(500, 400, bombs.Depth8, bombs.RGBA)},
+		{"a 16-bit RGBA PNG", bombs.ZeroPNG(500, 400, bombs.Depth16, bombs.RGBA)},
+		{"a baseline JPEG", MustJPEG(t, photo(500, 400))},
+		{"a lossless WebP", mustRead(t, "testdata/gopher-doc.with-alpha.lossless.webp")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			format, cfg, err := inspect(tt.in, MaxPixels)
+			if err != nil {
+				t.Fatal(err)
+			}
+			est := decodeCost(format, cfg, tt.in)
+			n := allocated(func() {
+				if _, err := decodeChecked(format, tt.in, MaxPixels); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if int64(n) > est {
+				t.Errorf("decoding %s allocated %d bytes, more than its estimate %d", tt.name, n, est)
+			}
+		})
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/publicnet"
 	"github.com/tkesj/tkesj/internal/push"
 )
 
@@ -49,6 +50,7 @@ type Sender struct {
 	subject string
 	confErr error // a bad key pair or subject, reported by every Send
 	client  *http.Client
+	allow   []string // hosts exempt from the public-address rule (tests only)
 	now     func() time.Time
 }
 
@@ -60,10 +62,17 @@ var _ push.Provider = (*Sender)(nil)
 // Sender never follows redirects, whatever client says: the endpoint is
 // where the message goes, or nowhere.
 //
+// Endpoints are chosen by whoever subscribes, so the Sender connects only to
+// public addresses (R-SEC-5): every name is resolved and every address
+// checked at connect time by a publicnet.Dialer, and no proxy from the
+// environment is used. allow lists hosts ("host" or "host:port") exempt
+// from that rule, for a push service a test runs on loopback; production
+// passes none. Whatever transport client has is replaced by one built so.
+//
 // New does not fail: an invalid key pair or subject makes every Send return
 // an internal error, so a misconfigured server is visible without panicking.
-func New(keys Keys, subject string, client *http.Client) *Sender {
-	s := &Sender{public: keys.Public, subject: subject, now: time.Now}
+func New(keys Keys, subject string, client *http.Client, allow ...string) *Sender {
+	s := &Sender{public: keys.Public, subject: subject, now: time.Now, allow: allow}
 	s.key, s.confErr = parseKeys(keys)
 	if s.confErr == nil && !strings.HasPrefix(subject, "mailto:") && !strings.HasPrefix(subject, "https://") {
 		s.confErr = errors.New(`vapid subject must start with "mailto:" or "https://"`)
@@ -75,6 +84,16 @@ func New(keys Keys, subject string, client *http.Client) *Sender {
 		c.Timeout = defaultTimeout
 	}
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	if ct, ok := c.Transport.(*http.Transport); ok {
+		t = ct.Clone() // keeps, say, a test's TLS roots
+	}
+	t.Proxy = nil // a proxy would connect on our behalf, unchecked
+	t.DialContext = (&publicnet.Dialer{Allow: allow}).DialContext
+	t.DialTLSContext = nil
+	t.MaxResponseHeaderBytes = 16 << 10
+	t.ResponseHeaderTimeout = defaultTimeout
+	c.Transport = t
 	s.client = &c
 	return s
 }
@@ -86,7 +105,7 @@ func (s *Sender) Send(ctx context.Context, sub push.Subscription, payload []byte
 	if s.confErr != nil {
 		return tkesj.Internal(fmt.Errorf("webpush: %w", s.confErr))
 	}
-	if err := sub.Validate(); err != nil {
+	if err := sub.ValidateAllowing(s.allow); err != nil {
 		return err
 	}
 	if len(payload) > MaxPayload {
@@ -132,6 +151,13 @@ func (s *Sender) Send(ctx context.Context, sub push.Subscription, payload []byte
 		var uerr *url.Error
 		if errors.As(err, &uerr) {
 			err = uerr.Err // url.Error quotes the whole endpoint
+		}
+		if errors.Is(err, publicnet.ErrNotPublic) {
+			// The endpoint's name leads off the public Internet: it will not
+			// get better, so the subscription is dropped (ErrGone).
+			return &tkesj.Error{Kind: tkesj.EInvalid, Code: "invalid_subscription",
+				Message: "the push endpoint is not a public push service; subscribe again",
+				Err:     fmt.Errorf("push service %s: %w: %w", host, err, push.ErrGone)}
 		}
 		return &tkesj.Error{Kind: tkesj.EUnavailable, Code: "push_unavailable",
 			Message: "the push service could not be reached; retry later",

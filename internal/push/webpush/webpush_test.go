@@ -303,7 +303,7 @@ func TestSendDeliversAnEncryptedSignedNotification(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, got, _ := pushService(t, http.StatusCreated, nil)
 			b := newBrowser(t)
-			s := New(keys, subject, srv.Client())
+			s := New(keys, subject, srv.Client(), srv.Listener.Addr().String())
 			now := time.Now()
 			if err := s.Send(context.Background(), b.subscription(srv.URL+"/wpush/v2/abc"), tt.payload, tt.ttl); err != nil {
 				t.Fatalf("Send = %v, want nil", err)
@@ -348,7 +348,7 @@ func TestSendDeliversAnEncryptedSignedNotification(t *testing.T) {
 func TestSendUsesFreshKeysAndPads(t *testing.T) {
 	srv, got, _ := pushService(t, http.StatusCreated, nil)
 	b := newBrowser(t)
-	s := New(mustKeys(t), "mailto:ops@example.org", srv.Client())
+	s := New(mustKeys(t), "mailto:ops@example.org", srv.Client(), srv.Listener.Addr().String())
 	for _, p := range []string{"ok", "a somewhat longer message preview", "ok"} {
 		if err := s.Send(context.Background(), b.subscription(srv.URL), []byte(p), time.Minute); err != nil {
 			t.Fatalf("Send(%q) = %v", p, err)
@@ -401,7 +401,7 @@ func TestSendMapsStatuses(t *testing.T) {
 			srv, _, count := pushService(t, tt.status, tt.header)
 			b := newBrowser(t)
 			sub := b.subscription(srv.URL + "/capability-path-xyz")
-			err := New(keys, "mailto:ops@example.org", srv.Client()).Send(context.Background(), sub, payload, time.Minute)
+			err := New(keys, "mailto:ops@example.org", srv.Client(), srv.Listener.Addr().String()).Send(context.Background(), sub, payload, time.Minute)
 			if n := count.Load(); n != 1 {
 				t.Errorf("push service got %d requests, want 1", n)
 			}
@@ -474,7 +474,7 @@ func TestSendRefusesWithoutARequest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := count.Load()
-			err := New(keys, "mailto:ops@example.org", srv.Client()).Send(context.Background(), tt.sub, tt.payload, time.Minute)
+			err := New(keys, "mailto:ops@example.org", srv.Client(), srv.Listener.Addr().String()).Send(context.Background(), tt.sub, tt.payload, time.Minute)
 			if tkesj.ErrorKindOf(err) != tt.wantKind || tkesj.ErrorCode(err) != tt.wantCode {
 				t.Fatalf("Send = %v, want %s/%s", err, tt.wantKind, tt.wantCode)
 			}
@@ -531,7 +531,7 @@ func TestSendHonoursTheContextDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err := New(mustKeys(t), "mailto:ops@example.org", srv.Client()).Send(ctx, newBrowser(t).subscription(srv.URL+"/capability-path-xyz"), []byte("hi"), time.Minute)
+	err := New(mustKeys(t), "mailto:ops@example.org", srv.Client(), srv.Listener.Addr().String()).Send(ctx, newBrowser(t).subscription(srv.URL+"/capability-path-xyz"), []byte("hi"), time.Minute)
 	if !errors.Is(err, context.DeadlineExceeded) || !push.Retryable(err) {
 		t.Fatalf("Send = %v, want a retryable error wrapping context.DeadlineExceeded", err)
 	}
@@ -667,5 +667,30 @@ func TestKeysHidePrivateKey(t *testing.T) {
 		if !strings.Contains(out, k.Public) {
 			t.Errorf("%q lacks the public key", out)
 		}
+	}
+}
+
+// Issue 14 item 6, R-SEC-5: a subscription's endpoint is whatever the
+// subscriber says. Without the operator listing it, a push service on
+// loopback (standing in for any private or metadata address) gets no request
+// and the subscription is reported gone, so the service drops it.
+func TestSendRefusesNonPublicEndpoints(t *testing.T) {
+	srv, _, count := pushService(t, http.StatusCreated, nil)
+	br := newBrowser(t)
+	keys := mustKeys(t)
+	s := New(keys, "mailto:ops@example.org", srv.Client())
+	for _, endpoint := range []string{
+		srv.URL + "/capability-path-xyz",
+		strings.Replace(srv.URL, "http://", "https://", 1) + "/capability-path-xyz",
+		"https://169.254.169.254/latest/meta-data/",
+		"https://[::1]:1/x", "https://10.0.0.1/x", "https://localhost/x",
+	} {
+		err := s.Send(context.Background(), br.subscription(endpoint), []byte("hi"), time.Minute)
+		if tkesj.ErrorCode(err) != "invalid_subscription" {
+			t.Errorf("Send to %s = %v, want invalid_subscription", endpoint, err)
+		}
+	}
+	if n := count.Load(); n != 0 {
+		t.Errorf("the loopback push service got %d requests, want none", n)
 	}
 }
