@@ -80,7 +80,7 @@ func callRecord(c calls.Call) (store.CallRecord, error) {
 	for _, p := range c.Participants {
 		ids = append(ids, p.UserID)
 	}
-	return store.CallRecord{ID: c.ID, ConvID: c.ConversationID, Doc: doc, Participants: ids, UpdatedAt: time.Now()}, err
+	return store.CallRecord{ID: c.ID, ConvID: c.ConversationID, Doc: doc, Participants: ids, Members: c.Members, UpdatedAt: time.Now()}, err
 }
 
 func openCall(r store.CallRecord) (calls.Call, error) {
@@ -148,14 +148,44 @@ func (s callStore) LiveCallsOf(ctx context.Context, userID string) ([]calls.Call
 
 func (s callStore) LiveCalls(ctx context.Context) ([]calls.Call, error) { return s.live(ctx, "") }
 
+func (s callStore) CallsOfMember(ctx context.Context, userID string) ([]calls.Call, error) {
+	rs, err := s.db.Read().CallsOfMember(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]calls.Call, 0, len(rs))
+	for _, r := range rs {
+		if c, err := openCall(r); err == nil && c.IsMember(userID) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
 // frameRouter hands call frames to calls and every other frame to the service.
 type frameRouter struct {
 	svc   *service.Service
 	calls *calls.Service
 }
 
+// ReadyFrame is the service's ready frame plus "calls": the live calls of
+// the person's conversations, so a device that connects while a call rings
+// rings too.
 func (f frameRouter) ReadyFrame(ctx context.Context, userID string) ([]byte, error) {
-	return f.svc.ReadyFrame(ctx, userID)
+	b, err := f.svc.ReadyFrame(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	live := f.calls.LiveFor(ctx, userID)
+	if len(live) == 0 {
+		return b, nil
+	}
+	var ready map[string]any
+	if err := json.Unmarshal(b, &ready); err != nil {
+		return b, nil
+	}
+	ready["calls"] = live
+	return json.Marshal(ready)
 }
 
 func (f frameRouter) ClientFrame(ctx context.Context, userID string, deviceIdx []byte, frame []byte) error {

@@ -77,6 +77,8 @@ type Store interface {
 	LiveCallsOf(ctx context.Context, userID string) ([]Call, error)
 	// LiveCalls lists every live call (for the sweep after a restart).
 	LiveCalls(ctx context.Context) ([]Call, error)
+	// CallsOfMember lists the live calls that ring, or ran, for userID.
+	CallsOfMember(ctx context.Context, userID string) ([]Call, error)
 }
 
 // Config tunes calls.
@@ -345,6 +347,21 @@ func (s *Service) SetMedia(ctx context.Context, userID string, callID string, mu
 		}
 		return c.SetMedia(userID, muted, cameraOff)
 	})
+}
+
+// LiveFor is the wire form of the live calls of userID's conversations, for
+// the ready frame of a socket that just connected. Errors leave it empty.
+func (s *Service) LiveFor(ctx context.Context, userID string) []map[string]any {
+	cs, err := s.deps.Store.CallsOfMember(ctx, userID)
+	if err != nil {
+		s.log.WarnContext(ctx, "live calls for ready", "err", err.Error())
+		return nil
+	}
+	out := make([]map[string]any, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, c.JSON())
+	}
+	return out
 }
 
 // Find returns a live call the caller is a member of.

@@ -13,6 +13,7 @@ type CallRecord struct {
 	ID, ConvID   string
 	Doc          []byte
 	Participants []string
+	Members      []string
 	Version      int64
 	UpdatedAt    time.Time
 }
@@ -28,8 +29,8 @@ func participantsKey(ids []string) string {
 // CreateCall stores a new live call; a conversation with a live call
 // already answers conflict (call_in_progress).
 func (q *Queries) CreateCall(ctx context.Context, r CallRecord) error {
-	_, err := q.exec(ctx, `INSERT INTO calls (id, conv_id, doc, participants, version, updated_at) VALUES (?, ?, ?, ?, 1, ?)`,
-		r.ID, r.ConvID, r.Doc, participantsKey(r.Participants), micros(r.UpdatedAt))
+	_, err := q.exec(ctx, `INSERT INTO calls (id, conv_id, doc, participants, members, version, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?)`,
+		r.ID, r.ConvID, r.Doc, participantsKey(r.Participants), participantsKey(r.Members), micros(r.UpdatedAt))
 	if err != nil && q.d.IsUnique(err) {
 		return tkesj.Errorf(tkesj.EConflict, "call_in_progress", "this conversation already has a call; join it instead")
 	}
@@ -70,7 +71,17 @@ func (q *Queries) LiveCalls(ctx context.Context, userID string) ([]CallRecord, e
 	if userID != "" {
 		pattern = "%|" + userID + "|%"
 	}
-	rows, err := q.query(ctx, `SELECT id, conv_id, doc, version, updated_at FROM calls WHERE participants LIKE ?`, pattern)
+	return q.calls(ctx, `SELECT id, conv_id, doc, version, updated_at FROM calls WHERE participants LIKE ?`, pattern)
+}
+
+// CallsOfMember lists the live calls of the conversations userID was in
+// when each call began.
+func (q *Queries) CallsOfMember(ctx context.Context, userID string) ([]CallRecord, error) {
+	return q.calls(ctx, `SELECT id, conv_id, doc, version, updated_at FROM calls WHERE members LIKE ?`, "%|"+userID+"|%")
+}
+
+func (q *Queries) calls(ctx context.Context, query string, args ...any) ([]CallRecord, error) {
+	rows, err := q.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

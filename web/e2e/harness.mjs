@@ -79,7 +79,7 @@ export async function startServer() {
   const port = await freePort();
   const log = path.join(dir, 'server.log');
   const out = fs.openSync(log, 'a');
-  const proc = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data', path.join(dir, 'data'), '--sms-webhook', sms.url], {
+  const proc = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data', path.join(dir, 'data'), '--sms-webhook', sms.url, ...serverArgs], {
     stdio: ['ignore', out, out],
   });
   fs.closeSync(out);
@@ -112,6 +112,9 @@ async function stopServer() {
     clearTimeout(t);
   }
 }
+
+/** Extra flags for this file's server (set before the hooks run). */
+export const serverArgs = [];
 
 /** Extra Chromium flags for this file's browser (set before the hooks run). */
 export const launchArgs = [];

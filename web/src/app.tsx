@@ -7,6 +7,7 @@ import { Notices, PolicyText, errorText } from './components';
 import { t, type Key } from './i18n';
 import { onFrame, startRealtime, stopRealtime } from './realtime';
 import { link, navigate, usePath } from './router';
+import { CallLayer } from './call';
 import { Announcements } from './screens/Announcements';
 import { Destroy } from './screens/Destroy';
 import { Login } from './screens/Login';
@@ -386,6 +387,7 @@ export function App() {
         {screen}
       </div>
       <TabBar path={path} unread={unread} />
+      <CallLayer me={auth.user.id} />
       {gate && (
         <PolicyGate
           onAccepted={() => {

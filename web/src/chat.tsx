@@ -19,6 +19,7 @@ import {
   type PublicUser,
 } from './api';
 import type { Ctx } from './app';
+import { CallButtons, callRecordText } from './call';
 import { Field, Notices, Page, errorText, useAction } from './components';
 import { t } from './i18n';
 import { ackLoaded, notifyRead, onFrame, sendFrame, store } from './realtime';
@@ -53,6 +54,8 @@ export function preview(m: Message | undefined, me: string): string {
       return t('chat.kind.location') + (m.location?.name ? ` ${m.location.name}` : '');
     case 'card':
       return t('chat.kind.card');
+    case 'call':
+      return callRecordText(m);
   }
   return m.text ?? '';
 }
@@ -413,6 +416,8 @@ function Content({ m }: { m: Message }) {
           {t('chat.kind.card')}: {m.card?.nickname} ({m.card?.username})
         </span>
       );
+    case 'call':
+      return <span class="call-record">{callRecordText(m)}</span>;
   }
   return <MediaView m={m} />;
 }
@@ -785,7 +790,7 @@ export function ConversationScreen(c: Ctx) {
 
   return (
     <main class="page chat-page" id="main">
-      <ChatHeader title={name} info={`/chats/${encodeURIComponent(id)}/info`} />
+      <ChatHeader title={name} info={`/chats/${encodeURIComponent(id)}/info`} actions={peerGone ? null : <CallButtons convId={id} />} />
       {conv?.announcement && <p class="announcement small">{conv.announcement}</p>}
       <WindowedList
         items={rows}
@@ -858,7 +863,7 @@ export function ConversationScreen(c: Ctx) {
   );
 }
 
-function ChatHeader({ title, info }: { title: string; info: string }) {
+function ChatHeader({ title, info, actions }: { title: string; info: string; actions?: ComponentChildren }) {
   const h = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     document.title = `${title} · tkesj`;
@@ -874,6 +879,7 @@ function ChatHeader({ title, info }: { title: string; info: string }) {
       <h1 tabIndex={-1} ref={h}>
         {title}
       </h1>
+      {actions}
       <a class="back" {...link(info)} aria-label={t('chat.info')}>
         <span aria-hidden="true">⋯</span>
       </a>
