@@ -381,10 +381,19 @@ func (r *room) publish(owner *peer, remote *webrtc.TrackRemote) {
 // subscribe adds t to p's connection and relays p's picture-loss reports for
 // it to the publisher, so a new viewer gets a key frame at once.
 func (p *peer) subscribe(t *pubTrack) {
-	sender, err := p.pc.AddTrack(t.local)
+	p.mu.Lock()
+	_, dup := p.senders[t]
+	p.mu.Unlock()
+	if dup {
+		return
+	}
+	// A transceiver of its own, never one of the participant's receive
+	// slots (AddTrack would reuse those, and the browser sends on them).
+	tr, err := p.pc.AddTransceiverFromTrack(t.local, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
 		return
 	}
+	sender := tr.Sender()
 	p.mu.Lock()
 	p.senders[t] = sender
 	p.mu.Unlock()

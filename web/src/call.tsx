@@ -427,8 +427,7 @@ class CallEngine {
             const track = this.local.getTracks().find((t) => t.kind === kind);
             const tr = pc.getTransceivers().find((x) => x.receiver.track.kind === kind);
             if (track && tr) {
-              // sendrecv: the SFU may also send someone's track on this slot.
-              tr.direction = 'sendrecv';
+              tr.direction = 'sendonly';
               await tr.sender.replaceTrack(track);
             }
           }
@@ -607,7 +606,7 @@ class CallEngine {
     const call = this.call;
     window.setTimeout(() => {
       if (this.phase === 'ended' && this.call === call) this.reset();
-    }, 4000);
+    }, 6000);
   }
 
   reset() {
@@ -688,6 +687,13 @@ export function CallLayer({ me }: { me: string }) {
     };
   }, [me]);
   const c = e.call;
+  if (e.phase === 'ended') {
+    return (
+      <div class="call-toast" role="status" data-call-id={c?.id}>
+        {e.notice || ct('ended')}
+      </div>
+    );
+  }
   if (e.phase === 'idle' || !c) return null;
 
   if (e.phase === 'incoming') {
@@ -709,14 +715,6 @@ export function CallLayer({ me }: { me: string }) {
             ✓
           </RoundButton>
         </div>
-      </div>
-    );
-  }
-
-  if (e.phase === 'ended') {
-    return (
-      <div class="call-toast" role="status" data-call-id={c.id}>
-        {e.notice || ct('ended')}
       </div>
     );
   }
