@@ -32,11 +32,15 @@ const (
 	PermCamera     = "camera"
 	PermLocation   = "location"
 	PermMicrophone = "microphone"
+	// PermNotifications is the browser's (or phone's) permission to show
+	// notifications; the web client records it when the person allows them
+	// and subscribes to Web Push only then (R-NTF-3).
+	PermNotifications = "notifications"
 )
 
 // Permissions lists every permission name in the order the policy gives them.
 func Permissions() []string {
-	return []string{PermPhoneState, PermStorage, PermAlbum, PermCamera, PermLocation, PermMicrophone}
+	return []string{PermPhoneState, PermStorage, PermAlbum, PermCamera, PermLocation, PermMicrophone, PermNotifications}
 }
 
 // Policy is one published version of the privacy policy (R-POL-1).

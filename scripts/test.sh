@@ -5,6 +5,7 @@
 #
 #   TKESJ_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 #   TKESJ_TEST_NATS_URL=nats://127.0.0.1:4222
+#   TKESJ_TEST_S3_URL=http://ACCESS:SECRET@127.0.0.1:7070   (an S3-compatible server)
 #
 # Outside CI a leg whose URL is unset is skipped; in CI (CI=true) it fails.
 set -euo pipefail

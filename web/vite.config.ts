@@ -1,8 +1,11 @@
 import { defineConfig } from 'vite';
+// @ts-expect-error a plain ES module without types
+import { pwa } from './build/pwa.mjs';
 
 // The built client is committed (web/dist) and embedded into the Go binary, so the
-// output must be byte-for-byte reproducible: fixed file names, no hashes, no
-// timestamps. The server sets a strict CSP, so nothing may be inlined into
+// output must be byte-for-byte reproducible: names carry content hashes (the
+// server caches those for a year), no timestamps. build/pwa.mjs adds the
+// service worker, manifest, icons and the .br/.gz forms the server serves. The server sets a strict CSP, so nothing may be inlined into
 // index.html (no inline scripts or styles, no eval).
 //
 // Vite 7, not 8: Vite 8 lists an optional dependency (napi-windows-process-start-time)
@@ -18,6 +21,7 @@ export default defineConfig({
       '/healthz': 'http://127.0.0.1:8080',
     },
   },
+  plugins: [pwa()],
   esbuild: { jsx: 'automatic', jsxImportSource: 'preact' },
   build: {
     outDir: 'dist',
@@ -29,10 +33,10 @@ export default defineConfig({
     target: 'es2020',
     rollupOptions: {
       output: {
-        entryFileNames: 'assets/app.js',
-        chunkFileNames: 'assets/[name].js',
+        entryFileNames: 'assets/app-[hash].js',
+        chunkFileNames: 'assets/[name]-[hash].js',
         assetFileNames: (info) =>
-          (info.names ?? []).some((n) => n.endsWith('.css')) ? 'assets/app.css' : 'assets/[name][extname]',
+          (info.names ?? []).some((n) => n.endsWith('.css')) ? 'assets/app-[hash].css' : 'assets/[name]-[hash][extname]',
       },
     },
   },

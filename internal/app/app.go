@@ -4,6 +4,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -16,16 +17,19 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/bus/inmem"
 	"github.com/tkesj/tkesj/internal/bus/natsbus"
 	"github.com/tkesj/tkesj/internal/calls"
+	"github.com/tkesj/tkesj/internal/connlimit"
 	"github.com/tkesj/tkesj/internal/httpapi"
 	"github.com/tkesj/tkesj/internal/keyring"
-	"github.com/tkesj/tkesj/internal/media/disk"
 	"github.com/tkesj/tkesj/internal/metrics"
 	"github.com/tkesj/tkesj/internal/push/webpush"
 	"github.com/tkesj/tkesj/internal/realtime"
@@ -41,8 +45,11 @@ import (
 type Config struct {
 	Addr        string // --addr, TKESJ_ADDR
 	Data        string // --data, TKESJ_DATA
+	Keys        string // --keys, TKESJ_KEYS: key store and master key; empty is beside Data (KeysDir)
+	Media       string // --media, TKESJ_MEDIA: empty for Data/media, a directory, or s3://bucket?endpoint=...
 	DB          string // --db, TKESJ_DB: empty for SQLite under Data, or a postgres:// URL
 	NATS        string // --nats, TKESJ_NATS: empty for in-process delivery, or nats://... to run several nodes
+	NATSStream  string // --nats-stream, TKESJ_NATS_STREAM: JetStream stream; its subject is the lower-cased name + ".events"
 	SMSWebhook  string // --sms-webhook, TKESJ_SMS_WEBHOOK
 	PhoneRegion string // --phone-region, TKESJ_PHONE_REGION
 	LogLevel    string // --log-level, TKESJ_LOG_LEVEL
@@ -58,6 +65,20 @@ type Config struct {
 	// rule that push endpoints are public https hosts: for tests that run a
 	// push service on loopback. Empty (the default) exempts none (R-SEC-5).
 	PushAllowHosts string
+	// ConnsPerAddr (--conns-per-addr) bounds the connections one client
+	// address (IPv6: one /64) may hold open at once; default 1000.
+	// SocketsPerPerson (--sockets-per-person) bounds one person's WebSockets
+	// on a node; default 20 (API.md). Both R-SEC-5.
+	ConnsPerAddr     string
+	SocketsPerPerson string
+
+	TrustedProxies string // --trusted-proxies, TKESJ_TRUSTED_PROXIES: CIDRs whose client-address header is believed
+	ProxyHeader    string // --proxy-header, TKESJ_PROXY_HEADER: X-Forwarded-For or Forwarded
+	DrainDelay     string // --drain-delay, TKESJ_DRAIN_DELAY: how long /readyz fails before a stopping node closes its listener
+
+	// S3 credentials, from the environment only (never flags, which process
+	// lists show): TKESJ_S3_ACCESS_KEY/TKESJ_S3_SECRET_KEY, else AWS_*.
+	S3AccessKey, S3SecretKey string
 
 	// Calls (calls.go): the built-in TURN relay, the SFU's ports, ringing.
 	TURNAddr        string // --turn-addr, TKESJ_TURN_ADDR: UDP HOST:PORT of the TURN relay; empty is off
@@ -68,6 +89,10 @@ type Config struct {
 
 	// Service tunes the service; tests shorten its timings.
 	Service service.Config
+	// HeaderTimeout bounds reading a request's headers (10 s), and
+	// BodyIdleTimeout a body's wait for its next byte (30 s, see
+	// httpapi.Options); tests shorten them.
+	HeaderTimeout, BodyIdleTimeout time.Duration
 }
 
 // flagSpec names each flag with its env var, default and help.
@@ -79,9 +104,12 @@ type flagSpec struct {
 func (c *Config) specs() []flagSpec {
 	return []flagSpec{
 		{"addr", "TKESJ_ADDR", "127.0.0.1:8080", "listen address HOST:PORT", &c.Addr},
-		{"data", "TKESJ_DATA", "./tkesj-data", "data directory: SQLite database, key store, media", &c.Data},
+		{"data", "TKESJ_DATA", "./tkesj-data", "data directory: SQLite database and media (what you back up)", &c.Data},
+		{"keys", "TKESJ_KEYS", "", "key store and master key directory, kept out of data backups; empty is DATA-keys beside --data", &c.Keys},
+		{"media", "TKESJ_MEDIA", "", "media store: empty for DATA/media, a directory, or s3://BUCKET?endpoint=HOST:PORT[&region=R&prefix=P&tls=false]", &c.Media},
 		{"db", "TKESJ_DB", "", "database URL: empty for the embedded SQLite, or postgres://...", &c.DB},
 		{"nats", "TKESJ_NATS", "", "NATS URL (JetStream) carrying events between nodes; empty delivers in-process (one node)", &c.NATS},
+		{"nats-stream", "TKESJ_NATS_STREAM", natsbus.DefaultStream, "JetStream stream carrying the events (subject: its name in lower case + .events); several deployments on one NATS need one each", &c.NATSStream},
 		{"sms-webhook", "TKESJ_SMS_WEBHOOK", "", `URL that one-time codes are POSTed to as {"phone","code","purpose"}; empty writes them to the log`, &c.SMSWebhook},
 		{"phone-region", "TKESJ_PHONE_REGION", "CN", "region for phone numbers written without +", &c.PhoneRegion},
 		{"log-level", "TKESJ_LOG_LEVEL", "info", "debug, info, warn or error", &c.LogLevel},
@@ -91,12 +119,17 @@ func (c *Config) specs() []flagSpec {
 		{"key-schema", "TKESJ_KEY_SCHEMA", "tkesj_keys", "PostgreSQL schema of the key store (kept apart from the data)", &c.KeySchema},
 		{"region", "TKESJ_REGION", "CN", "region this deployment keeps data in; recipients elsewhere need cross-border consent", &c.Region},
 		{"push-allow-hosts", "TKESJ_PUSH_ALLOW_HOSTS", "", "TESTS ONLY: comma-separated push-service hosts (host or host:port) allowed although not public https; empty allows none", &c.PushAllowHosts},
+		{"conns-per-addr", "TKESJ_CONNS_PER_ADDR", "1000", "most connections one client address (an IPv6 /64) may hold open at once", &c.ConnsPerAddr},
+		{"sockets-per-person", "TKESJ_SOCKETS_PER_PERSON", "20", "most WebSockets one person may hold open on a node at once", &c.SocketsPerPerson},
 		{"metrics-addr", "TKESJ_METRICS_ADDR", "", "listen address HOST:PORT for Prometheus /metrics, apart from the API; empty is off", &c.MetricsAddr},
 		{"turn-addr", "TKESJ_TURN_ADDR", "", "UDP listen address HOST:PORT of the built-in TURN relay for calls (e.g. 0.0.0.0:3478); empty is off", &c.TURNAddr},
 		{"turn-relay-ports", "TKESJ_TURN_RELAY_PORTS", "49152-65535", "UDP port range MIN-MAX the TURN relay allocates relays from", &c.TURNRelayPorts},
 		{"call-public-ip", "TKESJ_CALL_PUBLIC_IP", "", "public IP clients reach the TURN relay and the SFU at (behind NAT); empty: the listen address", &c.CallPublicIP},
 		{"sfu-ports", "TKESJ_SFU_PORTS", "", "UDP port range MIN-MAX of the group-call SFU; empty lets the system choose", &c.SFUPorts},
 		{"call-ring-timeout", "TKESJ_CALL_RING_TIMEOUT", "45s", "how long a call rings before it counts as missed", &c.CallRingTimeout},
+		{"trusted-proxies", "TKESJ_TRUSTED_PROXIES", "", "comma-separated CIDRs of reverse proxies whose client-address header is believed; empty believes none", &c.TrustedProxies},
+		{"proxy-header", "TKESJ_PROXY_HEADER", "X-Forwarded-For", "the header the trusted proxies write the client's address in: X-Forwarded-For or Forwarded", &c.ProxyHeader},
+		{"drain-delay", "TKESJ_DRAIN_DELAY", "0s", "on SIGTERM, how long /readyz answers 503 before the listener closes (the proxy's health-check interval times its fall count)", &c.DrainDelay},
 	}
 }
 
@@ -119,6 +152,10 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fset.Args(), " "))
 	}
 	c.MasterKey = getenv("TKESJ_MASTER_KEY")
+	c.S3AccessKey, c.S3SecretKey = getenv("TKESJ_S3_ACCESS_KEY"), getenv("TKESJ_S3_SECRET_KEY")
+	if c.S3AccessKey == "" && c.S3SecretKey == "" {
+		c.S3AccessKey, c.S3SecretKey = getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
+	}
 	c.Service.PhoneRegion = c.PhoneRegion
 	c.Service.Region = c.Region
 	return c, nil
@@ -144,12 +181,37 @@ type App struct {
 	db      *store.DB
 	keys    keyring.Store
 	bus     tkesj.Bus
+
+	proxies  *trustedProxies
+	draining atomic.Bool // set on SIGTERM: /readyz answers 503 so the proxy sends nothing new
+}
+
+// drainGate answers /readyz with 503 "draining" once the node is stopping,
+// so load balancers take it out of rotation before its listener closes.
+func (a *App) drainGate(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/readyz" && a.draining.Load() {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"this node is shutting down; other nodes serve","code":"draining"}`+"\n")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Open opens everything Config names, creating the data directory if needed.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	proxies, err := parseTrustedProxies(cfg.TrustedProxies, cfg.ProxyHeader)
+	if err != nil {
+		return nil, err
+	}
+	if err := prepareKeysDir(cfg, log); err != nil {
+		return nil, err
 	}
 	db, err := openStore(ctx, cfg)
 	if err != nil {
@@ -171,14 +233,18 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 			c.Close()
 		}
 	}
-	blobs, err := disk.Open(filepath.Join(cfg.Data, "media"))
+	blobs, err := openMedia(ctx, cfg)
 	if err != nil {
 		closeAll()
 		return nil, err
 	}
 	var bus tkesj.Bus = inmem.New(0)
 	if cfg.NATS != "" {
-		if bus, err = natsbus.Open(ctx, cfg.NATS, "", ""); err != nil {
+		stream, subject := cfg.NATSStream, ""
+		if stream != "" && stream != natsbus.DefaultStream {
+			subject = strings.ToLower(stream) + ".events"
+		}
+		if bus, err = natsbus.Open(ctx, cfg.NATS, stream, subject); err != nil {
 			closeAll()
 			return nil, err
 		}
@@ -216,18 +282,43 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	cs.Sweep(ctx)
+	perPerson, err := positive(cfg.SocketsPerPerson, realtime.DefaultMaxPerUser)
+	if err != nil {
+		cs.Close()
+		svc.Close()
+		closeAll(bus)
+		return nil, fmt.Errorf("--sockets-per-person: %w", err)
+	}
 	// Signals carry SDP, larger than chat frames: 64 KiB a frame, still bounded.
-	hub, err := realtime.New(bus, frameRouter{svc: svc, calls: cs}, log, realtime.Options{ReadLimit: 64 << 10})
+	hub, err := realtime.New(bus, frameRouter{svc: svc, calls: cs}, log, realtime.Options{MaxPerUser: perPerson, ReadLimit: 64 << 10})
 	if err != nil {
 		cs.Close()
 		svc.Close()
 		closeAll(bus)
 		return nil, err
 	}
-	h := httpapi.NewServer(svc, log, httpapi.Options{Web: dist, Realtime: hub, VAPIDPublicKey: vapid.Public, Calls: cs})
+	h := httpapi.NewServer(svc, log, httpapi.Options{Web: dist, Realtime: hub, VAPIDPublicKey: vapid.Public, BodyIdleTimeout: cfg.BodyIdleTimeout, Calls: cs})
 	a := &App{Service: svc, Hub: hub, Calls: cs, turn: turn, db: db, keys: ks, bus: bus}
 	a.Metrics, a.Handler = instrument(a, h, log)
+	a.proxies = proxies
+	a.Handler = proxies.wrap(a.drainGate(a.Handler))
 	return a, nil
+}
+
+// defaultConnsPerAddr is --conns-per-addr's default: room for an office or a
+// carrier NAT behind one address, far below a node's file descriptors.
+const defaultConnsPerAddr = 1000
+
+// positive reads a count flag: empty is def, anything else a positive integer.
+func positive(v string, def int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a positive whole number", v)
+	}
+	return n, nil
 }
 
 func isPostgres(url string) bool {
@@ -244,8 +335,8 @@ func openStore(ctx context.Context, cfg Config) (*store.DB, error) {
 	return sqlite.Open(ctx, filepath.Join(cfg.Data, "tkesj.db"), 0)
 }
 
-// OpenKeyStore opens where wrapped data keys live: keys.db in the data
-// directory, or the key schema on PostgreSQL. It is apart from the data so
+// OpenKeyStore opens where wrapped data keys live: keys.db in the keys
+// directory (Config.KeysDir), or the key schema on PostgreSQL. It is apart from the data so
 // that backups of the data never carry keys (R-DEL-3).
 func OpenKeyStore(ctx context.Context, cfg Config) (keyring.Store, error) {
 	if isPostgres(cfg.DB) {
@@ -255,20 +346,36 @@ func OpenKeyStore(ctx context.Context, cfg Config) (keyring.Store, error) {
 		}
 		return keyring.OpenPostgres(ctx, cfg.DB, schema)
 	}
-	return keyring.OpenSQLite(filepath.Join(cfg.Data, "keys.db"))
+	return keyring.OpenSQLite(filepath.Join(cfg.KeysDir(), "keys.db"))
 }
 
 // OpenKeyring loads the master key and opens the keyring over the key store.
 func OpenKeyring(ctx context.Context, cfg Config) (*keyring.Keyring, keyring.Store, error) {
-	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("create data dir: %w", err)
-	}
-	master, err := keyring.LoadOrCreateMasterKey(cfg.Data, cfg.MasterKey)
-	if err != nil {
+	if err := prepareKeysDir(cfg, nil); err != nil {
 		return nil, nil, err
 	}
 	ks, err := OpenKeyStore(ctx, cfg)
 	if err != nil {
+		return nil, nil, err
+	}
+	// A new master key is made only for an empty key store (a fresh
+	// install). When master.key has gone missing but keys sealed under it
+	// remain, making a new one would only hide the loss until the first read
+	// failed, and lose the chance to restore it (issue 14 item 9).
+	if cfg.MasterKey == "" {
+		if _, err := os.Stat(filepath.Join(cfg.KeysDir(), "master.key")); errors.Is(err, fs.ErrNotExist) {
+			if used, err := keyring.HasKeys(ctx, ks); err != nil || used {
+				ks.Close()
+				if err == nil {
+					err = fmt.Errorf("open keyring: %s is missing but the key store holds keys sealed under it; restore master.key from its backup (or set TKESJ_MASTER_KEY) — a new one would open none of them", filepath.Join(cfg.KeysDir(), "master.key"))
+				}
+				return nil, nil, err
+			}
+		}
+	}
+	master, err := keyring.LoadOrCreateMasterKey(cfg.KeysDir(), cfg.MasterKey)
+	if err != nil {
+		ks.Close()
 		return nil, nil, err
 	}
 	k, err := keyring.New(master, ks, 0)
@@ -290,22 +397,44 @@ func (a *App) Close() error {
 	return errors.Join(hubErr, a.bus.Close(), a.db.Close(), a.keys.Close())
 }
 
-// Serve opens the app, listens on cfg.Addr and serves until ctx ends; then it
-// lets in-flight requests finish (up to 10 s) and closes the store. ready, when
-// not nil, is told the address once the listener is open.
+// Serve opens the app, listens on cfg.Addr and serves until ctx ends. Then
+// it drains (README, "Several nodes"): /readyz answers 503 for
+// cfg.DrainDelay so a load balancer stops sending new work; the listener
+// closes; every WebSocket is closed with 1012 (service restart), which
+// clients answer by reconnecting at once, through the balancer, to another
+// node; requests in flight finish (up to 10 s); the store closes last.
+// ready, when not nil, is told the address once the listener is open.
 func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr string)) error {
+	drainDelay, err := parseDrainDelay(cfg.DrainDelay)
+	if err != nil {
+		return err
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
 	a, err := Open(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	ln, err := net.Listen("tcp", cfg.Addr)
+	perAddr, err := positive(cfg.ConnsPerAddr, defaultConnsPerAddr)
+	if err != nil {
+		return fmt.Errorf("--conns-per-addr: %w", err)
+	}
+	inner, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	limited := connlimit.Wrap(inner, perAddr)
+	// A trusted proxy carries many people's connections: it is not one
+	// client, and limits them itself.
+	limited.Exempt = a.proxies.trusted
+	ln := &onceCloseListener{Listener: limited}
+	var conns connStates
 	srv := &http.Server{
+		ConnState:         conns.track,
 		Handler:           a.Handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cmp.Or(cfg.HeaderTimeout, 10*time.Second),
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
@@ -323,13 +452,9 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		return err
 	}
 	defer stopMetrics()
-	log.Info("tkesj listening", "addr", ln.Addr().String(), "store", a.db.Dialect())
+	log.Info("tkesj listening", "addr", ln.Addr().String(), "store", a.db.Dialect(), "media", mediaKind(cfg))
 	if ready != nil {
 		ready(ln.Addr().String())
-	}
-	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
-		ln.Close()
-		return errors.New("--tls-cert and --tls-key go together")
 	}
 	errc := make(chan error, 1)
 	if cfg.TLSCert != "" {
@@ -343,14 +468,88 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
+	log.Info("shutting down", "drain_delay", drainDelay.String())
+	a.draining.Store(true)
+	if drainDelay > 0 {
+		t := time.NewTimer(drainDelay)
+		select {
+		case <-t.C:
+		case err := <-errc:
+			t.Stop()
+			return err
+		}
+	}
+	// Stop accepting before the sockets are told to go, so that their
+	// reconnects find another node. WebSockets are hijacked connections that
+	// Shutdown does not wait for: close them (1012), then let requests finish.
+	ln.Close()
+	a.Hub.Restart()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	// WebSockets are hijacked connections that Shutdown does not wait for:
-	// close them first (1001 going away), then let requests finish.
-	a.Hub.Close()
 	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		return fmt.Errorf("shutdown: requests still running after 10 s (%s): %w", conns.String(), err)
 	}
+	log.Info("drained: every request finished")
 	return nil
+}
+
+func parseDrainDelay(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 || d > 5*time.Minute {
+		return 0, fmt.Errorf("--drain-delay %q: want a duration from 0s to 5m, such as 2s", s)
+	}
+	return d, nil
+}
+
+func mediaKind(cfg Config) string {
+	if isS3(cfg.Media) {
+		return "s3"
+	}
+	return "disk"
+}
+
+// connStates counts the server's connections by state, to say what a
+// drain that timed out was waiting for.
+type connStates struct {
+	mu sync.Mutex
+	m  map[net.Conn]http.ConnState
+}
+
+func (c *connStates) track(conn net.Conn, st http.ConnState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[net.Conn]http.ConnState{}
+	}
+	if st == http.StateClosed || st == http.StateHijacked {
+		delete(c.m, conn)
+		return
+	}
+	c.m[conn] = st
+}
+
+func (c *connStates) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := map[http.ConnState]int{}
+	for _, st := range c.m {
+		n[st]++
+	}
+	return fmt.Sprintf("%d new, %d active, %d idle connections", n[http.StateNew], n[http.StateActive], n[http.StateIdle])
+}
+
+// onceCloseListener lets Serve close the listener before Shutdown does, and
+// Shutdown close it again without an error.
+type onceCloseListener struct {
+	net.Listener
+	once sync.Once
+	err  error
+}
+
+func (l *onceCloseListener) Close() error {
+	l.once.Do(func() { l.err = l.Listener.Close() })
+	return l.err
 }

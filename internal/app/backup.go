@@ -45,7 +45,20 @@ func Backup(ctx context.Context, cfg Config, dir string) error {
 	if err := os.Chmod(out, 0o600); err != nil {
 		return err
 	}
-	return copyTree(filepath.Join(cfg.Data, "media"), filepath.Join(dir, "media"), false)
+	if isS3(cfg.Media) {
+		// Objects in S3 are backed up by the bucket's own means (replication
+		// or a copy with the storage's tools); they are sealed like the disk's.
+		return nil
+	}
+	return copyTree(mediaDir(cfg), filepath.Join(dir, "media"), false)
+}
+
+// mediaDir is the media directory of a deployment that keeps media on disk.
+func mediaDir(cfg Config) string {
+	if cfg.Media != "" {
+		return cfg.Media
+	}
+	return filepath.Join(cfg.Data, "media")
 }
 
 // Restore brings a backup made by Backup into cfg.Data (the server must be
@@ -73,8 +86,10 @@ func Restore(ctx context.Context, cfg Config, dir string, log *slog.Logger) (ser
 	if err := copyFile(src, live); err != nil {
 		return service.PurgeStats{}, err
 	}
-	if err := copyTree(filepath.Join(dir, "media"), filepath.Join(cfg.Data, "media"), true); err != nil {
-		return service.PurgeStats{}, err
+	if !isS3(cfg.Media) {
+		if err := copyTree(filepath.Join(dir, "media"), mediaDir(cfg), true); err != nil {
+			return service.PurgeStats{}, err
+		}
 	}
 	return Purge(ctx, cfg, log)
 }

@@ -28,7 +28,7 @@ func RotateMasterKey(ctx context.Context, cfg Config, outFile string) error {
 		return err
 	}
 	defer ks.Close()
-	pending := filepath.Join(cfg.Data, "master.key.new")
+	pending := filepath.Join(cfg.KeysDir(), "master.key.new")
 	if outFile != "" {
 		pending = outFile
 	}
@@ -50,10 +50,10 @@ func RotateMasterKey(ctx context.Context, cfg Config, outFile string) error {
 	if outFile != "" {
 		return nil
 	}
-	if err := os.Rename(pending, filepath.Join(cfg.Data, "master.key")); err != nil {
+	if err := os.Rename(pending, filepath.Join(cfg.KeysDir(), "master.key")); err != nil {
 		return fmt.Errorf("install new master key: %w", err)
 	}
-	return syncDir(cfg.Data)
+	return syncDir(cfg.KeysDir())
 }
 
 func readKeyFile(path string) ([]byte, error) {

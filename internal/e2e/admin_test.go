@@ -508,7 +508,7 @@ func openKeysForCheck(t *testing.T, s *server) *sql.DB {
 	var db *sql.DB
 	var err error
 	if s.cfg.DB == "" {
-		db, err = sql.Open("sqlite", "file:"+filepath.Join(s.Data, "keys.db")+"?mode=ro")
+		db, err = sql.Open("sqlite", "file:"+filepath.Join(s.cfg.KeysDir(), "keys.db")+"?mode=ro")
 	} else {
 		db, err = sql.Open("pgx", s.cfg.DB)
 	}

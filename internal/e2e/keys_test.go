@@ -16,18 +16,18 @@ func TestRotateMasterKey(t *testing.T) {
 	s := startServer(t, "sqlite")
 	p := s.register(t, "Rotor")
 	s.stop()
-	oldKey, err := os.ReadFile(filepath.Join(s.Data, "master.key"))
+	oldKey, err := os.ReadFile(filepath.Join(s.cfg.KeysDir(), "master.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := app.RotateMasterKey(context.Background(), s.cfg, ""); err != nil {
 		t.Fatalf("RotateMasterKey = %v", err)
 	}
-	newKey, _ := os.ReadFile(filepath.Join(s.Data, "master.key"))
+	newKey, _ := os.ReadFile(filepath.Join(s.cfg.KeysDir(), "master.key"))
 	if len(newKey) != 32 || bytes.Equal(newKey, oldKey) {
 		t.Fatalf("master.key after rotation: %d bytes, changed=%v", len(newKey), !bytes.Equal(newKey, oldKey))
 	}
-	if _, err := os.Stat(filepath.Join(s.Data, "master.key.new")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(s.cfg.KeysDir(), "master.key.new")); !os.IsNotExist(err) {
 		t.Errorf("master.key.new left behind: %v", err)
 	}
 	s = runServer(t, s.cfg, s.SMS)
@@ -40,7 +40,7 @@ func TestRotateMasterKey(t *testing.T) {
 	s.stop()
 
 	// The old master key cannot open the key store any more.
-	if err := os.WriteFile(filepath.Join(s.Data, "master.key"), oldKey, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(s.cfg.KeysDir(), "master.key"), oldKey, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := app.OpenKeyring(context.Background(), s.cfg); err == nil {

@@ -21,9 +21,15 @@ type wsClient struct {
 
 func (s *server) ws(t *testing.T, token string) *wsClient {
 	t.Helper()
+	return s.wsQuery(t, "token="+token)
+}
+
+// wsQuery opens /api/v1/ws?query (token= or ticket=).
+func (s *server) wsQuery(t *testing.T, query string) *wsClient {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	url := strings.Replace(s.URL, "http://", "ws://", 1) + "/api/v1/ws?token=" + token
+	url := strings.Replace(s.URL, "http://", "ws://", 1) + "/api/v1/ws?" + query
 	c, _, err := websocket.Dial(ctx, url, nil)
 	if err != nil {
 		t.Fatalf("dial ws: %v", err)

@@ -125,7 +125,19 @@ func (s *server) handleLogout() http.Handler {
 func (s *server) handleMe() http.Handler {
 	return s.handle(http.StatusOK, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		u, err := s.svc.Me(r.Context(), authOf(r))
-		return selfJSON(u), err
+		if err != nil {
+			return nil, err
+		}
+		// staff_role lets the web client show the staff console without
+		// asking /admin/me, which answers 403 (a logged error) for everyone else.
+		out := struct {
+			userJSON
+			StaffRole string `json:"staff_role,omitempty"`
+		}{userJSON: selfJSON(u)}
+		if st, _, err := s.svc.StaffSelf(r.Context(), authOf(r)); err == nil {
+			out.StaffRole = st.Role
+		}
+		return out, nil
 	})
 }
 

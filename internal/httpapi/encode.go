@@ -112,6 +112,9 @@ func statusOf(k tkesj.ErrorKind) int {
 	return http.StatusInternalServerError
 }
 
+// statusClientClosed is nginx's "client closed request", for the access log.
+const statusClientClosed = 499
+
 // problem is an RFC 9457 problem document.
 type problem struct {
 	Type   string `json:"type"`
@@ -124,6 +127,19 @@ type problem struct {
 // writeError writes err as a problem document. Errors that are not *tkesj.Error
 // are internal: logged here, and shown to the client without detail.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if bodyTooSlow(r) {
+		err = errBodyTooSlow // whatever the handler made of the failed read
+		// The rest of the body will not come: answer and close, rather than
+		// let the server wait to read it before answering.
+		w.Header().Set("Connection", "close")
+	} else if r.Context().Err() != nil {
+		// The client went away (issue 14 item 11): nothing is wrong on our
+		// side and nobody reads an answer. Logged as what it is, and 499 (as
+		// nginx counts it) in the access log, never an ERROR and a 500.
+		log.InfoContext(r.Context(), "request abandoned by the client", "route", r.Pattern)
+		w.WriteHeader(statusClientClosed)
+		return
+	}
 	var e *tkesj.Error
 	if !errors.As(err, &e) {
 		log.ErrorContext(r.Context(), "unhandled error", "err", err.Error())

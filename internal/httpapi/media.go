@@ -30,34 +30,47 @@ func mediaJSON(m service.Media) map[string]any {
 func (s *server) handleUpload() http.Handler {
 	return s.handle(201, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxUploadBody)
-		mr, err := r.MultipartReader()
+		m, err := uploadForm(r, func(source string, body io.Reader) (service.Media, error) {
+			return s.svc.Upload(r.Context(), authOf(r), service.MediaUpload{Source: source, Body: body})
+		})
 		if err != nil {
-			return nil, errorf(tkesj.EMalformed, "malformed_upload", "send multipart/form-data with a field named file")
+			return nil, err
 		}
-		source := ""
-		for {
-			part, err := mr.NextPart()
-			if err == io.EOF {
-				return nil, errorf(tkesj.EInvalid, "missing_file", "the form has no field named file")
-			}
-			if err != nil {
-				return nil, uploadError(err)
-			}
-			switch part.FormName() {
-			case "source":
-				b, _ := io.ReadAll(io.LimitReader(part, 32))
-				source = strings.TrimSpace(string(b))
-			case "file":
-				m, err := s.svc.Upload(r.Context(), authOf(r), service.MediaUpload{Source: source, Body: part})
-				if err != nil {
-					return nil, uploadError(err)
-				}
-				return mediaJSON(m), nil
-			default:
-				io.Copy(io.Discard, io.LimitReader(part, 1<<20))
-			}
-		}
+		return mediaJSON(m), nil
 	})
+}
+
+// uploadForm walks a multipart upload: field "source" (before the file),
+// then field "file", whose body it hands to upload. Every error is a
+// *tkesj.Error a client can act on (FuzzUploadForm holds it to that).
+func uploadForm(r *http.Request, upload func(source string, body io.Reader) (service.Media, error)) (service.Media, error) {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return service.Media{}, errorf(tkesj.EMalformed, "malformed_upload", "send multipart/form-data with a field named file")
+	}
+	source := ""
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return service.Media{}, errorf(tkesj.EInvalid, "missing_file", "the form has no field named file")
+		}
+		if err != nil {
+			return service.Media{}, uploadError(err)
+		}
+		switch part.FormName() {
+		case "source":
+			b, _ := io.ReadAll(io.LimitReader(part, 32))
+			source = strings.TrimSpace(string(b))
+		case "file":
+			m, err := upload(source, part)
+			if err != nil {
+				return service.Media{}, uploadError(err)
+			}
+			return m, nil
+		default:
+			io.Copy(io.Discard, io.LimitReader(part, 1<<20))
+		}
+	}
 }
 
 func uploadError(err error) error {
@@ -82,7 +95,10 @@ func (s *server) serveMedia(w http.ResponseWriter, r *http.Request, f service.Me
 		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.ID}))
 	}
 	if immutable {
-		h.Set("Cache-Control", "private, max-age=31536000, immutable")
+		// A media id's bytes never change, but who may see them does: a
+		// browser revalidates every use (a 304 once access is checked again),
+		// so a cached copy does not outlive revoked access (issue 14 item 11).
+		h.Set("Cache-Control", "private, no-cache")
 		h.Set("ETag", `"`+f.ID+`"`)
 		if r.Header.Get("If-None-Match") == `"`+f.ID+`"` {
 			w.WriteHeader(http.StatusNotModified)

@@ -2,12 +2,9 @@ package httpapi
 
 import (
 	"encoding/json"
-	"log/slog"
-	"net/http/httptest"
 	"sort"
 	"strings"
 	"testing"
-	"testing/fstest"
 
 	"github.com/tkesj/tkesj/internal/validate"
 )
@@ -62,33 +59,5 @@ func TestOpenAPIStatesTheRules(t *testing.T) {
 		if !strings.Contains(string(openAPI), rule) {
 			t.Errorf("openapi.json does not state the rule %q", rule)
 		}
-	}
-}
-
-// The web client's assets revalidate by ETag, and a missing asset is a 404.
-func TestWebAssets(t *testing.T) {
-	dist := fstest.MapFS{"index.html": {Data: []byte("<html>app</html>")}, "assets/app.js": {Data: []byte("console.log(1)")}}
-	h := (&server{log: slog.New(slog.DiscardHandler)}).handleWeb(dist)
-	get := func(path, inm string) *httptest.ResponseRecorder {
-		r := httptest.NewRequest("GET", path, nil)
-		if inm != "" {
-			r.Header.Set("If-None-Match", inm)
-		}
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
-		return w
-	}
-	js := get("/assets/app.js", "")
-	if js.Code != 200 || js.Header().Get("ETag") == "" || js.Header().Get("Cache-Control") != "no-cache" {
-		t.Fatalf("asset = %d %v", js.Code, js.Header())
-	}
-	if again := get("/assets/app.js", js.Header().Get("ETag")); again.Code != 304 {
-		t.Errorf("revalidation = %d, want 304", again.Code)
-	}
-	if missing := get("/assets/gone.js", ""); missing.Code != 404 {
-		t.Errorf("missing asset = %d, want 404", missing.Code)
-	}
-	if page := get("/me/privacy", ""); page.Code != 200 || !strings.Contains(page.Body.String(), "app") || page.Header().Get("Content-Security-Policy") == "" {
-		t.Errorf("client route = %d %q", page.Code, page.Body.String())
 	}
 }

@@ -177,5 +177,6 @@ func (s *server) routes() []route {
 		{"POST", "/api/v1/calls/{id}/leave", true, s.handleCallStep("leave")},
 		{"PUT", "/api/v1/calls/{id}/media", true, s.handleCallMedia()},
 		{"GET", "/api/v1/ws", true, s.handleWS()},
+		{"POST", "/api/v1/ws-tickets", true, s.handleWSTicket()},
 	}
 }

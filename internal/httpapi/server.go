@@ -7,14 +7,17 @@ package httpapi
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tkesj/tkesj"
@@ -34,7 +37,19 @@ type Options struct {
 	}
 	// Calls serves /api/v1/calls; nil answers 503 calls_unavailable.
 	Calls *calls.Service
+	// BodyIdleTimeout is how long reading a request body may wait for the
+	// next byte, and BodyMinRate (bytes a second) how fast a body must arrive
+	// on average after that first wait; a body that falls behind is cut off
+	// (R-SEC-5). Defaults 30 s and 1 KiB/s.
+	BodyIdleTimeout time.Duration
+	BodyMinRate     int64
 }
+
+// Defaults of Options.
+const (
+	DefaultBodyIdleTimeout = 30 * time.Second
+	DefaultBodyMinRate     = 1 << 10
+)
 
 type server struct {
 	svc  *service.Service
@@ -45,6 +60,12 @@ type server struct {
 
 // NewServer returns the whole HTTP surface of tkesj.
 func NewServer(svc *service.Service, log *slog.Logger, opts Options) http.Handler {
+	if opts.BodyIdleTimeout <= 0 {
+		opts.BodyIdleTimeout = DefaultBodyIdleTimeout
+	}
+	if opts.BodyMinRate <= 0 {
+		opts.BodyMinRate = DefaultBodyMinRate
+	}
 	s := &server{svc: svc, log: log, opts: opts, mux: http.NewServeMux()}
 	allowed := map[string][]string{}
 	for _, rt := range s.routes() {
@@ -84,6 +105,7 @@ type ctxKey int
 const (
 	authKey ctxKey = iota
 	requestIDKey
+	bodyKey
 )
 
 // statusWriter remembers the status for the access log.
@@ -129,7 +151,23 @@ func (s *server) middleware(next http.Handler) http.Handler {
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			h.Set("Cache-Control", "no-store")
 		}
+		if r.TLS != nil {
+			// Once a browser has reached us over TLS it never tries plain
+			// HTTP again for two years (issue 14 item 11).
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
 		sw := &statusWriter{ResponseWriter: w}
+		if r.Body != nil && r.Body != http.NoBody {
+			tb := &timedBody{ReadCloser: r.Body, rc: http.NewResponseController(w), start: start,
+				idle: s.opts.BodyIdleTimeout, rate: s.opts.BodyMinRate}
+			r.Body = tb
+			r = r.WithContext(context.WithValue(r.Context(), bodyKey, tb))
+			defer func() {
+				if !tb.late.Load() {
+					tb.rc.SetReadDeadline(time.Time{}) // the next request on the connection starts afresh
+				}
+			}()
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -162,9 +200,12 @@ var policyExempt = map[string]bool{
 	"GET /api/v1/me/exports/{id}":          true,
 	"GET /api/v1/me/exports/{id}/download": true,
 	"GET /api/v1/ws":                       true,
+	"POST /api/v1/ws-tickets":              true,
 }
 
-// authenticated requires a valid bearer token (or ?token= on the WebSocket).
+// authenticated requires a valid bearer token (on the WebSocket also ?token=,
+// or a single-use ?ticket= from POST /api/v1/ws-tickets, which keeps the
+// token out of URLs).
 func (s *server) authenticated(route string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -174,7 +215,13 @@ func (s *server) authenticated(route string, next http.Handler) http.Handler {
 				token = r.URL.Query().Get("token")
 			}
 		}
-		a, err := s.svc.Authenticate(r.Context(), strings.TrimSpace(token))
+		var a service.Auth
+		var err error
+		if ticket := r.URL.Query().Get("ticket"); token == "" && ticket != "" && r.URL.Path == "/api/v1/ws" {
+			a, err = s.svc.AuthenticateWSTicket(r.Context(), ticket)
+		} else {
+			a, err = s.svc.Authenticate(r.Context(), strings.TrimSpace(token))
+		}
 		if err != nil {
 			writeError(w, r, s.log, err)
 			return
@@ -188,6 +235,53 @@ func (s *server) authenticated(route string, next http.Handler) http.Handler {
 	})
 }
 
+// timedBody cuts off a request body that arrives too slowly (issue 14 item
+// 11, R-SEC-5): each read may wait at most idle for data, and the body as a
+// whole must keep up with rate bytes a second after the first idle period.
+// Without it, a client sending a byte now and then holds a connection, a
+// goroutine and whatever the handler took (an upload slot) for ever.
+type timedBody struct {
+	io.ReadCloser
+	rc    *http.ResponseController
+	start time.Time
+	idle  time.Duration
+	rate  int64
+	n     int64
+	late  atomic.Bool // the body fell behind and was cut off
+}
+
+// bodyTooSlow reports whether r's body was cut off for arriving too slowly.
+// (net/http then cancels the request's context too, as if the client had
+// gone; it has not, and gets an answer.)
+func bodyTooSlow(r *http.Request) bool {
+	tb, ok := r.Context().Value(bodyKey).(*timedBody)
+	return ok && tb.late.Load()
+}
+
+func (b *timedBody) Read(p []byte) (int, error) {
+	now := time.Now()
+	deadline := now.Add(b.idle)
+	if byRate := b.start.Add(b.idle + time.Duration(b.n*int64(time.Second)/b.rate)); byRate.Before(deadline) {
+		deadline = byRate
+	}
+	if !deadline.After(now) {
+		b.late.Store(true)
+		return 0, errBodyTooSlow
+	}
+	b.rc.SetReadDeadline(deadline) // an error means the connection can't: nothing to bound
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		b.late.Store(true)
+		err = errBodyTooSlow
+	}
+	return n, err
+}
+
+// errBodyTooSlow is what reading a body that fell behind returns.
+var errBodyTooSlow = &tkesj.Error{Kind: tkesj.EMalformed, Code: "body_timeout",
+	Message: "the request body arrived too slowly and was cut off; retry on a better connection"}
+
 func authOf(r *http.Request) service.Auth { return r.Context().Value(authKey).(service.Auth) }
 
 // clientIP is the peer's address. Behind a reverse proxy this is the proxy;
@@ -198,51 +292,4 @@ func clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// handleWeb serves the web client: files as they are, and index.html for any
-// other path so the client's own routes work on reload. Asset names are
-// stable across builds, so assets are revalidated (ETag from their content)
-// rather than cached blind; a missing asset is a 404, not the index page.
-func (s *server) handleWeb(dist fs.FS) http.Handler {
-	const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; " +
-		"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-	etags := map[string]string{}
-	fs.WalkDir(dist, ".", func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			if b, err := fs.ReadFile(dist, p); err == nil {
-				sum := sha256.Sum256(b)
-				etags[p] = `"` + hex.EncodeToString(sum[:8]) + `"`
-			}
-		}
-		return nil
-	})
-	files := http.FileServerFS(dist)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			writeError(w, r, s.log, errorf(tkesj.EMethodNotAllowed, "method_not_allowed", "only GET and HEAD are allowed here"))
-			return
-		}
-		w.Header().Set("Content-Security-Policy", csp)
-		p := strings.TrimPrefix(r.URL.Path, "/")
-		if etag, ok := etags[p]; ok && p != "index.html" {
-			w.Header().Set("Cache-Control", "no-cache")
-			w.Header().Set("ETag", etag)
-			files.ServeHTTP(w, r) // answers If-None-Match with 304
-			return
-		}
-		if strings.HasPrefix(p, "assets/") {
-			http.NotFound(w, r)
-			return
-		}
-		index, err := fs.ReadFile(dist, "index.html")
-		if err != nil {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-cache")
-		w.Write(index)
-	})
 }

@@ -35,6 +35,17 @@ type Store interface {
 	Close() error
 }
 
+// HasKeys reports whether s holds any key at all: a key store in use, whose
+// keys only the master key they were wrapped under opens.
+func HasKeys(ctx context.Context, s Store) (bool, error) {
+	errFound := errors.New("found")
+	err := s.EachKey(ctx, func(string, []byte) error { return errFound })
+	if errors.Is(err, errFound) {
+		return true, nil
+	}
+	return false, err
+}
+
 // ErrNoKey is returned by Store.Key when no key is stored under the id.
 var ErrNoKey = errors.New("keyring: no such key")
 

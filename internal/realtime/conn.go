@@ -85,11 +85,22 @@ func (h *Hub) open(w http.ResponseWriter, r *http.Request, userID string, device
 		http.Error(w, "the server is shutting down; reconnect shortly", http.StatusServiceUnavailable)
 		return nil
 	}
+	if !h.reserve(userID) {
+		h.serving.Done()
+		h.tooMany.Add(1)
+		h.log.Info("realtime: too many connections", "user", userID, "max", h.opts.MaxPerUser)
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.Header().Set("Retry-After", "30")
+		w.WriteHeader(http.StatusTooManyRequests)
+		w.Write(h.tooManyProblem)
+		return nil
+	}
 	sw := &smallBuffers{ResponseWriter: w}
 	ws, err := websocket.Accept(sw, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		// Accept has already answered the request.
 		h.log.Debug("realtime: upgrade refused", "user", userID, "err", err)
+		h.release(userID)
 		h.serving.Done()
 		return nil
 	}
@@ -114,6 +125,7 @@ func (h *Hub) open(w http.ResponseWriter, r *http.Request, userID string, device
 // end unregisters c, waits for its goroutines and ends the ServeWS call.
 func (h *Hub) end(c *conn, end error) {
 	h.unregister(c)
+	h.release(c.userID)
 	c.finish()
 	c.cancel()
 	h.log.Debug("realtime: disconnected", "user", c.userID, deviceAttr(c.deviceIdx), "status", int(websocket.CloseStatus(end)))

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,11 @@ type Options struct {
 	PingInterval time.Duration // default 30 s; a connection that misses 2 pongs is closed
 	FramesPerSec float64       // client frame rate limit per connection; default 20, burst 40; over it -> error frame "rate_limited"; 10 violations -> close (policy violation)
 	WriteTimeout time.Duration // default 10 s per frame; a client that does not read within it is slow
+	// MaxPerUser is how many sockets one person may hold on this node at
+	// once (API.md, R-SEC-5); default 20. Beyond it the upgrade answers 429
+	// too_many_connections, so no account can use up the node's file
+	// descriptors.
+	MaxPerUser int
 }
 
 // Defaults of Options.
@@ -57,6 +63,7 @@ const (
 	DefaultPingInterval = 30 * time.Second
 	DefaultFramesPerSec = 20
 	DefaultWriteTimeout = 10 * time.Second
+	DefaultMaxPerUser   = 20
 )
 
 const (
@@ -101,21 +108,25 @@ type Hub struct {
 	seed        maphash.Seed
 	shards      [shardCount]shard
 
-	mu      sync.Mutex // guards closed and serving.Add
-	closed  bool
-	serving sync.WaitGroup // one per ServeWS call
+	mu          sync.Mutex // guards closed, the close code and serving.Add
+	closed      bool
+	closeCode   websocket.StatusCode // what connections are closed with once closed
+	closeReason string
+	serving     sync.WaitGroup // one per ServeWS call
 
 	conns          atomic.Int64
 	slowDropped    atomic.Uint64
 	framesSent     atomic.Uint64
 	framesReceived atomic.Uint64
 	rateLimited    atomic.Uint64
+	tooMany        atomic.Uint64
 
 	// Frames the hub itself sends, encoded once.
 	pongFrame        []byte
 	rateLimitedFrame []byte
 	malformedFrame   []byte
 	unsupportedFrame []byte
+	tooManyProblem   []byte // the 429 answer's body (API.md's problem format)
 }
 
 // shard indexes the connections of some users. Delivery takes the read lock;
@@ -123,6 +134,7 @@ type Hub struct {
 type shard struct {
 	mu    sync.RWMutex
 	users map[string][]*conn
+	held  map[string]int // sockets each user holds or is opening, for MaxPerUser
 }
 
 // New returns a hub that delivers the events of bus to the connections it
@@ -151,8 +163,12 @@ func New(bus tkesj.Bus, h Handler, log *slog.Logger, opts Options) (*Hub, error)
 		malformedFrame:   errorFrame("malformed_json", "a frame must be a JSON object"),
 		unsupportedFrame: errorFrame("unsupported_frame", "only JSON text frames are accepted"),
 	}
+	hub.tooManyProblem, _ = json.Marshal(map[string]any{"type": "urn:tkesj:problem:too_many_connections", "title": "Too Many Requests",
+		"status": http.StatusTooManyRequests, "code": "too_many_connections",
+		"detail": fmt.Sprintf("you have %d connections open already; close one (another tab or device) first", opts.MaxPerUser)})
 	for i := range hub.shards {
 		hub.shards[i].users = make(map[string][]*conn)
+		hub.shards[i].held = make(map[string]int)
 	}
 	unsubscribe, err := bus.Subscribe(hub.deliver)
 	if err != nil {
@@ -163,7 +179,7 @@ func New(bus tkesj.Bus, h Handler, log *slog.Logger, opts Options) (*Hub, error)
 }
 
 func (o Options) withDefaults() (Options, error) {
-	if o.SendQueue < 0 || o.ReadLimit < 0 || o.PingInterval < 0 || o.FramesPerSec < 0 || o.WriteTimeout < 0 {
+	if o.SendQueue < 0 || o.ReadLimit < 0 || o.PingInterval < 0 || o.FramesPerSec < 0 || o.WriteTimeout < 0 || o.MaxPerUser < 0 {
 		return o, tkesj.Errorf(tkesj.EInvalid, "negative_option", "realtime options may not be negative")
 	}
 	if o.SendQueue == 0 {
@@ -181,6 +197,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.WriteTimeout == 0 {
 		o.WriteTimeout = DefaultWriteTimeout
 	}
+	if o.MaxPerUser == 0 {
+		o.MaxPerUser = DefaultMaxPerUser
+	}
 	return o, nil
 }
 
@@ -192,6 +211,7 @@ type Stats struct {
 	FramesSent     uint64 // frames written to clients
 	FramesReceived uint64 // data frames read from clients
 	RateLimited    uint64 // client frames refused for going over the rate limit
+	TooMany        uint64 // upgrades refused because the person held MaxPerUser sockets
 }
 
 // Stats reports the hub's counters.
@@ -202,6 +222,7 @@ func (h *Hub) Stats() Stats {
 		FramesSent:     h.framesSent.Load(),
 		FramesReceived: h.framesReceived.Load(),
 		RateLimited:    h.rateLimited.Load(),
+		TooMany:        h.tooMany.Load(),
 	}
 }
 
@@ -211,18 +232,31 @@ func (h *Hub) Stats() Stats {
 // off. ServeWS calls made after Close answer 503. Closing twice is not an
 // error.
 func (h *Hub) Close() error {
+	return h.closeWith(websocket.StatusGoingAway, "going away")
+}
+
+// Restart is Close for a node that stops while others serve on (graceful
+// drain): connections are closed with status 1012 (service restart), which
+// tells clients to reconnect at once, through the load balancer, to another
+// node. The web client does so without back-off.
+func (h *Hub) Restart() error {
+	return h.closeWith(websocket.StatusServiceRestart, "service restart: reconnect")
+}
+
+func (h *Hub) closeWith(code websocket.StatusCode, reason string) error {
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
 		return nil
 	}
 	h.closed = true
+	h.closeCode, h.closeReason = code, reason
 	h.mu.Unlock()
 	h.unsubscribe()
 
 	all := h.allConns()
 	for _, c := range all {
-		c.shutdown(websocket.StatusGoingAway, "going away", false)
+		c.shutdown(code, reason, false)
 	}
 	if waitTimeout(&h.serving, closeWait) {
 		return nil
@@ -270,6 +304,28 @@ func (h *Hub) isClosed() bool {
 	return h.closed
 }
 
+// reserve counts one more socket for userID, or reports false when the
+// person already holds MaxPerUser. Every true is matched by one release.
+func (h *Hub) reserve(userID string) bool {
+	s := h.shard(userID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held[userID] >= h.opts.MaxPerUser {
+		return false
+	}
+	s.held[userID]++
+	return true
+}
+
+func (h *Hub) release(userID string) {
+	s := h.shard(userID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held[userID]--; s.held[userID] <= 0 {
+		delete(s.held, userID)
+	}
+}
+
 func (h *Hub) shard(userID string) *shard {
 	return &h.shards[maphash.String(h.seed, userID)%shardCount]
 }
@@ -282,8 +338,11 @@ func (h *Hub) register(c *conn) {
 	s.users[c.userID] = append(s.users[c.userID], c)
 	s.mu.Unlock()
 	h.conns.Add(1)
-	if h.isClosed() {
-		c.shutdown(websocket.StatusGoingAway, "going away", false)
+	h.mu.Lock()
+	closed, code, reason := h.closed, h.closeCode, h.closeReason
+	h.mu.Unlock()
+	if closed {
+		c.shutdown(code, reason, false)
 	}
 }
 

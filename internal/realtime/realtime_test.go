@@ -970,3 +970,44 @@ func BenchmarkFanout(b *testing.B) {
 		b.Errorf("Stats().SlowDropped = %d, want 0", s.SlowDropped)
 	}
 }
+
+// Issue 14 item 7, R-SEC-5: one person may hold MaxPerUser sockets; the next
+// upgrade answers 429 too_many_connections in API.md's problem format, and
+// others are unaffected. Closing a socket frees its place.
+func TestMaxPerUser(t *testing.T) {
+	r := newRig(t, realtime.Options{MaxPerUser: 3}, nil)
+	var held []*websocket.Conn
+	for i := range 3 {
+		held = append(held, r.connect(t, "u1", fmt.Sprintf("%02x", i)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	_, resp, err := websocket.Dial(ctx, r.url("u1", "09"), nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("4th socket: Dial = %v, %v; want 429", resp, err)
+	}
+	var p struct {
+		Code   string
+		Status int
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil || p.Code != "too_many_connections" || p.Status != 429 ||
+		resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("4th socket: answer %s %+v (%v), want a problem with code too_many_connections", resp.Header.Get("Content-Type"), p, err)
+	}
+	if got := r.hub.Stats().TooMany; got != 1 {
+		t.Errorf("Stats().TooMany = %d, want 1", got)
+	}
+	r.connect(t, "u2", "01") // someone else is not affected
+
+	held[0].Close(websocket.StatusNormalClosure, "")
+	waitFor(t, "the closed socket's place to be freed", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		c, _, err := websocket.Dial(ctx, r.url("u1", "0a"), nil)
+		if err != nil {
+			return false
+		}
+		c.CloseNow()
+		return true
+	})
+}

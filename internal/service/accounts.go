@@ -525,7 +525,12 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Auth, error) 
 	if !strings.HasPrefix(token, "tk_") || len(token) > 128 {
 		return Auth{}, errBadToken
 	}
-	h := tokenHash(token)
+	return s.authenticateHash(ctx, tokenHash(token))
+}
+
+// authenticateHash resolves a session by its token's hash (a bearer token's,
+// or the one a WebSocket ticket names).
+func (s *Service) authenticateHash(ctx context.Context, h []byte) (Auth, error) {
 	sess, err := s.db.Read().FindSession(ctx, h)
 	if err != nil {
 		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {

@@ -11,12 +11,13 @@ import (
 // permissionPurpose says, in the policy's words, what each permission is for
 // (policy §1 (II)); it is written into every ledger entry.
 var permissionPurpose = map[string]string{
-	tkesj.PermPhoneState: "security risk control, statistics and message push",
-	tkesj.PermStorage:    "saving and opening pictures, videos and files",
-	tkesj.PermAlbum:      "uploading pictures and videos from the album",
-	tkesj.PermCamera:     "taking photos and videos to send or post",
-	tkesj.PermLocation:   "sharing your current location in chats and Moments",
-	tkesj.PermMicrophone: "sending voice messages",
+	tkesj.PermPhoneState:    "security risk control, statistics and message push",
+	tkesj.PermStorage:       "saving and opening pictures, videos and files",
+	tkesj.PermAlbum:         "uploading pictures and videos from the album",
+	tkesj.PermCamera:        "taking photos and videos to send or post",
+	tkesj.PermLocation:      "sharing your current location in chats and Moments",
+	tkesj.PermMicrophone:    "sending voice messages",
+	tkesj.PermNotifications: "showing notifications of new messages while the app is closed (Web Push)",
 }
 
 // Policy returns the current privacy policy.
@@ -44,6 +45,13 @@ func (s *Service) SetPermission(ctx context.Context, a Auth, name string, grante
 		PolicyVersion: pol.Version, Method: "api", At: s.now()}
 	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.AppendConsent(ctx, a.UserID, c) }); err != nil {
 		return tkesj.Consent{}, s.internal(ctx, "set permission", err)
+	}
+	if name == tkesj.PermNotifications && !granted {
+		// Withdrawing notifications stops pushes at once: every device's
+		// subscription goes (a client subscribes again when allowed again).
+		if err := s.deletePushSubscriptions(ctx, a.UserID); err != nil {
+			return tkesj.Consent{}, err
+		}
 	}
 	if s.onPermission != nil {
 		s.onPermission(ctx, a.UserID, name, granted)

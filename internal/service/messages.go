@@ -13,6 +13,7 @@ import (
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/keyring"
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/validate"
 )
 
 // Message kinds (R-MSG-3).
@@ -105,12 +106,18 @@ func (in *SendInput) validate() error {
 		if in.Text == "" || utf8.RuneCountInString(in.Text) > maxTextRunes || !utf8.ValidString(in.Text) {
 			return tkesj.Errorf(tkesj.EInvalid, "invalid_text", "a text message has 1 to %d characters", maxTextRunes)
 		}
+		if err := validate.Text(in.Text, "the message"); err != nil {
+			return err
+		}
 	case KindImage, KindVideo, KindFile, KindVoice:
 		if in.MediaID == "" {
 			return tkesj.Errorf(tkesj.EInvalid, "media_required", "a %s message needs a media_id from POST /api/v1/media", in.Kind)
 		}
 		if utf8.RuneCountInString(in.Text) > 500 {
 			return tkesj.Errorf(tkesj.EInvalid, "invalid_text", "a caption has at most 500 characters")
+		}
+		if err := validate.Text(in.Text, "the caption"); err != nil {
+			return err
 		}
 	case KindLocation:
 		l := in.Location

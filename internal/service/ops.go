@@ -486,6 +486,19 @@ func (s *Service) Ready(ctx context.Context) error {
 	if err := s.db.Ping(ctx); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
+	// Reading is not serving: a full disk lets every read through and fails
+	// every write (issue 14 item 11). Write a counter row and a blob, as any
+	// message or upload would.
+	if err := s.db.Update(ctx, func(q *store.Queries) error {
+		_, _, err := q.HitThrottle(ctx, "readyz:"+s.probeID, s.now(), time.Minute, true)
+		return err
+	}); err != nil {
+		return fmt.Errorf("store write: %w", err)
+	}
+	if err := s.blobs.Put(ctx, "readyz-"+s.probeID, strings.NewReader("ok"), 2); err != nil {
+		return fmt.Errorf("media write: %w", err)
+	}
+	s.blobs.Delete(ctx, "readyz-"+s.probeID)
 	if s.bus != nil {
 		if err := s.bus.Publish(ctx, tkesj.Event{}); err != nil {
 			return fmt.Errorf("bus: %w", err)

@@ -42,6 +42,26 @@ func (s *Service) DeletePushSubscription(ctx context.Context, a Auth) error {
 	return nil
 }
 
+// deletePushSubscriptions removes every push subscription of a person.
+func (s *Service) deletePushSubscriptions(ctx context.Context, userID string) error {
+	err := s.db.Update(ctx, func(q *store.Queries) error {
+		subs, err := q.PushSubscriptions(ctx, userID)
+		if err != nil {
+			return err
+		}
+		for _, r := range subs {
+			if err := q.DeletePushSubscription(ctx, userID, r.DeviceIdx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return s.internal(ctx, "push subscriptions", err)
+	}
+	return nil
+}
+
 // schedulePush arranges, PushDelay after a message committed, a push to every
 // member for whom no device has acknowledged it: people online anywhere, on
 // any node, have acked by then and get none. It never delays the send.
@@ -83,11 +103,13 @@ func (s *Service) pushMessage(ctx context.Context, msg Message, senderName strin
 		if err != nil || len(subs) == 0 {
 			continue
 		}
+		// preview tells the client whether body is the message's text; without
+		// it the client may word "sent you a message" in the person's language.
 		body := "sent you a message"
 		if st.PushShowText {
 			body = previewOf(msg)
 		}
-		payload, _ := json.Marshal(map[string]any{"type": "message", "conversation_id": msg.ConversationID, "seq": msg.Seq, "title": senderName, "body": body})
+		payload, _ := json.Marshal(map[string]any{"type": "message", "conversation_id": msg.ConversationID, "seq": msg.Seq, "title": senderName, "body": body, "preview": st.PushShowText})
 		for _, r := range subs {
 			var sub push.Subscription
 			if err := s.open(ctx, uid, pushAD(uid, r.DeviceIdx), r.Sealed, &sub); err != nil {

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -52,6 +53,7 @@ type Config struct {
 	ExportWorkers    int            // exports built at once on this node; 2
 	GroupQRTTL       time.Duration  // how long a group's invitation QR code works (R-QR-1); 7 days
 	LoginQRTTL       time.Duration  // how long a scan-to-login code works (R-QR-2); 2 min
+	WSTicketTTL      time.Duration  // how long a WebSocket ticket works (wsticket.go); 30 s
 	// Sharing and operations (sharing.go, ops.go, support.go).
 	Region          string        // the region the deployment keeps data in (R-XBT-1); "CN"
 	StatsK          int           // statistics cells below this count are suppressed (R-SHR-5); 10
@@ -66,6 +68,9 @@ type Config struct {
 func (c *Config) defaults() {
 	if c.PhoneRegion == "" {
 		c.PhoneRegion = "CN"
+	}
+	if c.WSTicketTTL == 0 {
+		c.WSTicketTTL = 30 * time.Second
 	}
 	if c.CodeTTL == 0 {
 		c.CodeTTL = 5 * time.Minute
@@ -195,6 +200,8 @@ type Service struct {
 	qr             qrLimits           // QR scans and login codes (qr.go)
 	ops            *opsState          // sharing, notices, cessation (ops.go)
 	keyIDs         func(ctx context.Context) ([]string, error)
+	wsTickets      wsTicketLedger // WebSocket tickets redeemed on this node (wsticket.go)
+	probeID        string         // this process's name for its readiness write probes
 }
 
 // New returns a Service. It publishes the first policy version if the store has none.
@@ -223,6 +230,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 		codesPerIP:     ratelimit.New(cfg.CodesPerIP, time.Hour, 0),
 		ops:            newOpsState(),
 		keyIDs:         d.KeyIDs,
+		probeID:        newID("node"),
 	}
 	if _, err := db.Read().CurrentPolicy(ctx); tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 		err = db.Update(ctx, func(q *store.Queries) error {
@@ -286,6 +294,12 @@ func (s *Service) open(ctx context.Context, owner, ad string, sealed []byte, v a
 func (s *Service) internal(ctx context.Context, op string, err error) error {
 	if _, ok := err.(*tkesj.Error); ok {
 		return err
+	}
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		// The caller went away or ran out of time: nothing broke here
+		// (issue 14 item 11), so no ERROR line for the operator.
+		s.log.InfoContext(ctx, "request abandoned", slog.String("op", op))
+		return &tkesj.Error{Kind: tkesj.EUnavailable, Code: "abandoned", Message: "the request was abandoned before it finished; try again", Err: err}
 	}
 	ref := newID("e")
 	s.log.ErrorContext(ctx, "internal error", slog.String("op", op), slog.String("ref", ref), slog.String("err", err.Error()))

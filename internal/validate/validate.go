@@ -592,3 +592,25 @@ func isFieldName(s string) bool {
 	}
 	return true
 }
+
+// ---------------------------------------------------------------------------
+// Free text: messages, captions, posts and comments
+
+// Text checks free text a person writes for others to read: valid UTF-8
+// with no NUL and no C0 control character other than tab, line feed and
+// carriage return (issue 14 item 11). A NUL truncates the text in C-based
+// clients, databases and logs that others read it through, and the other
+// controls only hide or garble what is shown. Length is the caller's rule.
+// It returns a *tkesj.Error of kind EInvalid and code "invalid_text" whose
+// message names what describes the text ("a message", "a caption").
+func Text(raw, what string) error {
+	if !utf8.ValidString(raw) {
+		return invalid("invalid_text", what+" is not valid UTF-8 text: send it as UTF-8")
+	}
+	for i := 0; i < len(raw); i++ {
+		if c := raw[i]; c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
+			return invalid("invalid_text", "remove the control characters (such as NUL) from "+what)
+		}
+	}
+	return nil
+}

@@ -586,3 +586,27 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// Issue 14 item 11: NUL and other control characters are refused in text
+// people send; tabs and line breaks, emoji and every script are kept.
+func TestText(t *testing.T) {
+	for _, ok := range []string{"hello", "two\nlines\r\n\tindented", "你好 👋🏽", "", "مرحبا"} {
+		if err := Text(ok, "a message"); err != nil {
+			t.Errorf("Text(%q) = %v, want nil", ok, err)
+		}
+	}
+	for _, bad := range []string{"a\x00b", "\x00", "bell\x07", "esc\x1b[31m", "del\x7f", "bad \xff utf8"} {
+		if err := Text(bad, "a message"); tkesj.ErrorCode(err) != "invalid_text" || tkesj.ErrorKindOf(err) != tkesj.EInvalid {
+			t.Errorf("Text(%q) = %v, want EInvalid invalid_text", bad, err)
+		}
+	}
+}
+
+func FuzzText(f *testing.F) {
+	f.Add("hello\x00")
+	f.Fuzz(func(t *testing.T, s string) {
+		if err := Text(s, "a message"); err == nil && (strings.ContainsRune(s, 0) || !utf8.ValidString(s)) {
+			t.Fatalf("Text(%q) = nil for text with NUL or invalid UTF-8", s)
+		}
+	})
+}

@@ -113,7 +113,7 @@ async function stopServer() {
   }
 }
 
-/** Extra flags for this file's server (set before the hooks run). */
+/** Extra `tkesj serve` flags for this file's server (set before the hooks run). */
 export const serverArgs = [];
 
 /** Extra Chromium flags for this file's browser (set before the hooks run). */

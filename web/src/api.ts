@@ -13,6 +13,8 @@ export interface User {
   phone?: string;
   /** active, pending_guardian (a minor awaiting consent) or frozen. */
   status?: string;
+  /** Only in GET /me, only for staff: their role (shows the staff console). */
+  staff_role?: string;
 }
 
 export interface Device {
@@ -64,7 +66,7 @@ export interface Export {
 
 export type CodePurpose = 'register' | 'login' | 'step_up' | 'reset';
 
-export const PERMISSIONS = ['phone_state', 'storage', 'album', 'camera', 'location', 'microphone'] as const;
+export const PERMISSIONS = ['phone_state', 'storage', 'album', 'camera', 'location', 'microphone', 'notifications'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 /** An error answer from the server, or a network failure (status 0). */
@@ -97,9 +99,22 @@ export function token(): string | null {
   return memoryToken;
 }
 
+/** Drops the service worker's offline copies of API answers (sw.ts). */
+function clearOfflineCache(): void {
+  try {
+    window.caches?.delete('tkesj-api').catch(() => {});
+  } catch {
+    // no Cache Storage (an insecure context): nothing was kept
+  }
+}
+
 export function setToken(t: string | null): void {
-  // Media fetched with one person's token must not outlive their session.
-  if (t !== memoryToken) clearBlobs();
+  // Media fetched with one person's token must not outlive their session,
+  // nor may the offline copies of their chats.
+  if (t !== memoryToken) {
+    clearBlobs();
+    clearOfflineCache();
+  }
   memoryToken = t;
   const s = storage();
   if (!s) return;
@@ -123,7 +138,10 @@ export function setSignedOutHandler(f: () => void): void {
 export function watchOtherTabs(f: () => void): void {
   window.addEventListener('storage', (e) => {
     if (e.key !== TOKEN_KEY) return;
-    if (e.newValue !== memoryToken) clearBlobs();
+    if (e.newValue !== memoryToken) {
+      clearBlobs();
+      clearOfflineCache();
+    }
     memoryToken = e.newValue;
     f();
   });
@@ -298,6 +316,12 @@ export const api = {
   /** Who on the staff read my data, and why (R-SEC-1). */
   accessLog: () => request<{ entries: AccessEntry[] }>('GET', '/api/v1/me/access-log'),
   announcements: () => request<{ announcements: Announcement[] }>('GET', '/api/v1/announcements'),
+  /** Web Push (R-NTF-3): the server's VAPID key, and this device's subscription. */
+  pushKey: () => request<{ public_key: string }>('GET', '/api/v1/push/vapid-key', { auth: false }),
+  setPushSubscription: (sub: PushSubscriptionJSON) => request<void>('PUT', '/api/v1/me/push-subscription', { body: sub }),
+  deletePushSubscription: () => request<void>('DELETE', '/api/v1/me/push-subscription'),
+  /** A single-use ticket that opens the WebSocket without the token in its URL. */
+  wsTicket: () => request<{ ticket: string; expires_at: string }>('POST', '/api/v1/ws-tickets'),
   /** The caller's staff role; 403 for everyone else. */
   staffSelf: () => request<StaffSelf>('GET', '/api/v1/admin/me'),
 };

@@ -8,6 +8,8 @@ import { t, type Key } from './i18n';
 import { onFrame, startRealtime, stopRealtime } from './realtime';
 import { link, navigate, usePath } from './router';
 import { CallLayer } from './call';
+import { refreshPushSubscription, registerServiceWorker, rememberLang, setMuted, showUnread, watchForSound } from './notify';
+import { Notifications } from './screens/Notifications';
 import { Announcements } from './screens/Announcements';
 import { Destroy } from './screens/Destroy';
 import { Login } from './screens/Login';
@@ -119,6 +121,7 @@ const ROUTES: [string, Screen][] = [
   ['/me/qr', lazy(qrMod, 'MyQR')],
   ['/me/scan', lazy(qrMod, 'ScanLogin')],
   ['/me/announcements', () => <Announcements />],
+  ['/me/notifications', () => <Notifications />],
   ['/staff', lazy(consoleMod, 'Console')],
   ['/staff/:', lazy(consoleMod, 'Section')],
   ['/staff/:/:', lazy(consoleMod, 'Detail')],
@@ -250,6 +253,8 @@ export function App() {
   const [gate, setGate] = useState(false);
   const [epoch, setEpoch] = useState(0);
   const [unread, setUnread] = useState(0);
+  const [online, setOnline] = useState(navigator.onLine);
+  useEffect(() => showUnread(auth.state === 'in' ? unread : 0), [unread, auth.state]);
   const path = usePath();
 
   async function loadMe() {
@@ -272,6 +277,10 @@ export function App() {
       navigate('/login', true);
     });
     setPolicyRequiredHandler(() => setGate(true));
+    registerServiceWorker();
+    const onLine = () => setOnline(navigator.onLine);
+    window.addEventListener('online', onLine);
+    window.addEventListener('offline', onLine);
     watchOtherTabs(loadMe);
     loadMe();
     // Coming back to the tab re-reads the profile, so a device signed out from
@@ -297,12 +306,17 @@ export function App() {
       window.clearTimeout(timer);
       timer = window.setTimeout(() => {
         chat.list().then(
-          (r) => setUnread((r.conversations ?? []).reduce((n, c) => n + (c.muted ? 0 : c.unread ?? 0), 0)),
+          (r) => {
+            setUnread((r.conversations ?? []).reduce((n, c) => n + (c.muted ? 0 : c.unread ?? 0), 0));
+            setMuted((r.conversations ?? []).filter((c) => c.muted).map((c) => c.id));
+          },
           () => {},
         );
       }, 400);
     };
     refresh();
+    refreshPushSubscription();
+    const offSound = watchForSound(auth.user.id);
     const off = onFrame((f) => {
       if (f.type === 'policy' && f.major) setGate(true);
       if (['message', 'sync', 'conversation', 'read', 'recall', 'unread'].includes(f.type)) refresh();
@@ -310,6 +324,7 @@ export function App() {
     });
     return () => {
       off();
+      offSound();
       window.clearTimeout(timer);
       window.clearTimeout(prefetch);
     };
@@ -349,7 +364,10 @@ export function App() {
     navigate('/');
   }
 
-  const onLang = () => setLangTick((n) => n + 1);
+  const onLang = () => {
+    setLangTick((n) => n + 1);
+    rememberLang();
+  };
 
   if (auth.state === 'loading') {
     return (
@@ -384,6 +402,11 @@ export function App() {
   return (
     <div class={path.match(/^\/chats\/[^/]+$/) ? 'shell shell-chat' : 'shell'}>
       <div class="shell-main" key={`${path}#${epoch}`}>
+        {!online && (
+          <p class="offline-banner" role="status">
+            {t('app.offline')}
+          </p>
+        )}
         {screen}
       </div>
       <TabBar path={path} unread={unread} />

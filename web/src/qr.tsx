@@ -3,12 +3,13 @@
 // to be signed in, then confirm or deny. Loaded lazily.
 
 import { useEffect, useState } from 'preact/hooks';
-import { blobURL, qr, type LoginQRRequester } from './api';
+import { blobURL, qr, social, type LoginQRRequester } from './api';
 import type { Ctx } from './app';
 import { Notices, Page, useAction } from './components';
 import { formatTime, t } from './i18n';
 import { link } from './router';
 import { displayName } from './ui';
+import { QRScanner } from './qrscan';
 
 export function MyQR(c: Ctx) {
   const [src, setSrc] = useState('');
@@ -21,7 +22,10 @@ export function MyQR(c: Ctx) {
 
   async function add(e: Event) {
     e.preventDefault();
-    const p = scan.trim();
+    await addCode(scan);
+  }
+  async function addCode(text: string) {
+    const p = text.trim();
     if (!p) return;
     if (p.startsWith('tkesj:login:')) {
       action.setError(t('qr.isLogin'));
@@ -29,6 +33,8 @@ export function MyQR(c: Ctx) {
     }
     const ok = await action.run(async () => {
       const r = await qr.scan(p);
+      // Scanning only identifies the person; the request is sent here.
+      if (r.kind === 'friend' && r.user && !r.is_friend) await social.sendRequest(r.user.id, '');
       if (r.kind === 'friend' && r.user) action.setInfo(r.is_friend ? t('qr.alreadyFriend', { name: displayName(r.user) }) : t('req.sent', { name: displayName(r.user) }));
       else action.setInfo(t('qr.scanned'));
     });
@@ -55,6 +61,10 @@ export function MyQR(c: Ctx) {
         )}
       </div>
       <Notices error={action.error} info={action.info} />
+      <section class="card card-pad" aria-labelledby="scan-friend-heading">
+        <h2 id="scan-friend-heading">{t('scan.friend')}</h2>
+        <QRScanner idPrefix="friend" onResult={(text) => addCode(text)} />
+      </section>
       <form onSubmit={add} class="card card-pad">
         <div class="field">
           <label for="scan-friend">{t('qr.pasteFriend')}</label>
@@ -84,7 +94,10 @@ export function ScanLogin() {
 
   async function check(e: Event) {
     e.preventDefault();
-    const p = payload.trim();
+    await checkCode(payload);
+  }
+  async function checkCode(text: string) {
+    const p = text.trim();
     if (!p) return;
     setDone('');
     await action.run(async () => setReq(await qr.scanLogin(p)));
@@ -102,6 +115,15 @@ export function ScanLogin() {
   return (
     <Page title={t('qr.scanLogin')} back="/me" narrow>
       <p>{t('qr.scanLoginIntro')}</p>
+      {!req && (
+        <QRScanner
+          idPrefix="login"
+          onResult={(text) => {
+            setPayload(text);
+            checkCode(text);
+          }}
+        />
+      )}
       <form onSubmit={check}>
         <div class="field">
           <label for="login-payload">{t('qr.payload')}</label>

@@ -72,11 +72,30 @@ export function stopRealtime(): void {
   setStatus('offline');
 }
 
+let connecting = false;
+
 function connect() {
-  const tok = token();
-  if (!running || !tok) return;
+  if (!running || !token() || connecting) return;
   setStatus('connecting');
-  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/ws?token=${encodeURIComponent(tok)}`;
+  // The token stays out of the URL (proxies and logs keep URLs): a
+  // single-use ticket, asked for with the token in a header, opens the socket.
+  connecting = true;
+  api.wsTicket().then(
+    (r) => {
+      connecting = false;
+      if (!running || !token() || ws) return;
+      open(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/ws?ticket=${encodeURIComponent(r.ticket)}`);
+    },
+    () => {
+      // Offline, or a dead token (which went through the signed-out handler).
+      connecting = false;
+      setStatus('offline');
+      schedule();
+    },
+  );
+}
+
+function open(url: string) {
   let sock: WebSocket;
   try {
     sock = new WebSocket(url);
@@ -105,6 +124,12 @@ function connect() {
     // signed-out handler; anything else is a reason to try again later.
     if (e.code === 4001) {
       window.setTimeout(() => running && token() && api.me().catch(() => {}), 500);
+      return;
+    }
+    // 1012: the node is draining; reconnect at once (the proxy picks another).
+    if (e.code === 1012) {
+      attempt = 0;
+      connect();
       return;
     }
     schedule();

@@ -72,3 +72,15 @@ func writeChunk(out *bytes.Buffer, kind string, data []byte) {
 	out.Write(data)
 	out.Write(binary.BigEndian.AppendUint32(nil, c.Sum32()))
 }
+
+// PNGHeader returns the signature and IHDR of a w×h 8-bit RGBA PNG and
+// nothing else: enough for a decoder to learn the size, a bomb for anyone
+// who then allocated the picture.
+func PNGHeader(w, h uint32) []byte {
+	var out bytes.Buffer
+	out.WriteString("\x89PNG\r\n\x1a\n")
+	ihdr := binary.BigEndian.AppendUint32(nil, w)
+	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
+	writeChunk(&out, "IHDR", append(ihdr, Depth8, RGBA, 0, 0, 0))
+	return out.Bytes()
+}

@@ -162,6 +162,12 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) er
 		// is no need for the aws-chunked signed stream, which some
 		// S3-compatible servers do not decode in multipart uploads.
 		opts.DisableContentSha256 = true
+		// Without a part size minio-go plans for a 5 TiB object and
+		// allocates a 528 MiB buffer per upload: a few concurrent uploads
+		// then stall the node in the allocator (seen in the three-node
+		// test). Media are at most 100 MiB; 8 MiB parts bound an upload's
+		// buffer and still allow objects of 78 GiB.
+		opts.PartSize = partSize
 		if _, err := s.client.StatObject(ctx, s.bucket, name, minio.StatObjectOptions{}); err == nil {
 			return errConflict()
 		} else if !notFound(err) {
@@ -179,6 +185,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) er
 	}
 	return nil
 }
+
+// partSize is the part of a multipart upload of unknown size.
+const partSize = 8 << 20
 
 func errConflict() error {
 	return tkesj.Errorf(tkesj.EConflict, "media_exists", "media already exists")

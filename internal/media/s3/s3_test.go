@@ -2,8 +2,13 @@ package s3
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net/http/httptest"
+	"net/url"
+	"os"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -50,6 +55,70 @@ func TestConformance(t *testing.T) {
 	t.Run("under a prefix", func(t *testing.T) {
 		mediatest.Run(t, func(t *testing.T) mediatest.Store { return MustOpen(t, "media/") })
 	})
+}
+
+// RealServer returns the configuration of the real S3-compatible server the
+// tests run against: TKESJ_TEST_S3_URL, http://ACCESS:SECRET@HOST:PORT (.ci/run
+// starts versitygw and sets it). Without it the test is skipped, except in
+// CI, where it must be set. Each call names a fresh bucket.
+func RealServer(tb testing.TB) Config {
+	tb.Helper()
+	raw := os.Getenv("TKESJ_TEST_S3_URL")
+	if raw == "" {
+		if os.Getenv("CI") != "" {
+			tb.Fatal("TKESJ_TEST_S3_URL must be set in CI (.ci/run starts an S3-compatible server)")
+		}
+		tb.Skip("TKESJ_TEST_S3_URL not set")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User == nil {
+		tb.Fatalf("TKESJ_TEST_S3_URL = %q: want http://ACCESS:SECRET@HOST:PORT", raw)
+	}
+	secret, _ := u.User.Password()
+	b := make([]byte, 5)
+	rand.Read(b)
+	return Config{
+		Endpoint:  u.Host,
+		Bucket:    "tkesj-test-" + hex.EncodeToString(b),
+		AccessKey: u.User.Username(),
+		SecretKey: secret,
+		Region:    "us-east-1",
+		UseSSL:    u.Scheme == "https",
+	}
+}
+
+// R-MED-4 against a real S3-compatible server, not an in-process fake: what
+// an operator gets with --media s3://... behaves as the disk store does.
+func TestConformanceOnRealServer(t *testing.T) {
+	open := func(prefix string) func(t *testing.T) mediatest.Store {
+		return func(t *testing.T) mediatest.Store {
+			cfg := RealServer(t)
+			cfg.Prefix = prefix
+			s, err := Open(t.Context(), cfg)
+			if err != nil {
+				t.Fatalf("Open on the real server = %v", err)
+			}
+			t.Cleanup(func() { s.removeAll(t) })
+			return s
+		}
+	}
+	t.Run("with no prefix", func(t *testing.T) { mediatest.Run(t, open("")) })
+	t.Run("under a prefix", func(t *testing.T) { mediatest.Run(t, open("media/")) })
+}
+
+// removeAll deletes every object and the bucket, so test runs leave nothing
+// on the shared server.
+func (s *Store) removeAll(tb testing.TB) {
+	ctx := context.Background()
+	for obj := range s.client.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if obj.Err != nil {
+			break
+		}
+		s.client.RemoveObject(ctx, s.bucket, obj.Key, minio.RemoveObjectOptions{})
+	}
+	if err := s.client.RemoveBucket(ctx, s.bucket); err != nil {
+		tb.Logf("remove test bucket %s: %v", s.bucket, err)
+	}
 }
 
 func TestKeysStaysUnderItsPrefix(t *testing.T) {
@@ -108,3 +177,19 @@ func TestOpen(t *testing.T) {
 }
 
 func putOptions() minio.PutObjectOptions { return minio.PutObjectOptions{} }
+
+// An upload of unknown size (the service streams sealed media) must not
+// reserve a buffer for the largest object S3 allows: minio-go's default is
+// 528 MiB per upload, and a few at once stalled a node.
+func TestPutOfUnknownSizeBuffersOnePart(t *testing.T) {
+	s := MustOpen(t, "")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if err := s.Put(t.Context(), "msmall", strings.NewReader("a small sealed picture"), -1); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 4*partSize {
+		t.Errorf("Put of 22 bytes of unknown size allocated %d MiB, want at most %d", got>>20, 4*partSize>>20)
+	}
+}

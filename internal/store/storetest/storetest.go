@@ -48,6 +48,7 @@ func Run(t *testing.T, open Opener) {
 		{"the consent ledger keeps order and the latest entry wins", testConsents},
 		{"the newest policy is current", testPolicies},
 		{"many concurrent writers never fail", testConcurrentWriters},
+		{"throttle counters count every hit once, across writers and windows", testThrottles},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

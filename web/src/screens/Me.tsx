@@ -1,5 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
-import { api, type User } from '../api';
+import type { User } from '../api';
 import { Notices, Page, useAction } from '../components';
 import { t } from '../i18n';
 import { LanguageSelect } from '../language';
@@ -18,18 +17,8 @@ export function Avatar({ user, size = 'large' }: { user: User; size?: 'large' | 
 /** The "Me" tab: who you are, and the way to every account and privacy setting. */
 export function Me({ user, onLogout, onLang }: { user: User; onLogout: () => Promise<void>; onLang: () => void }) {
   const action = useAction();
-  // The staff console is offered only to staff: GET /admin/me answers 403 to everyone else.
-  const [staff, setStaff] = useState(false);
-  useEffect(() => {
-    let alive = true;
-    api.staffSelf().then(
-      () => alive && setStaff(true),
-      () => {},
-    );
-    return () => {
-      alive = false;
-    };
-  }, [user.id]);
+  // The staff console is offered only to staff: /me names their role.
+  const staff = !!user.staff_role;
   const items: [string, string][] = [
     ['/me/profile', t('me.profile')],
     ['/me/security', t('me.security')],
@@ -38,6 +27,7 @@ export function Me({ user, onLogout, onLang }: { user: User; onLogout: () => Pro
     ['/me/qr', t('qr.mine')],
     ['/me/scan', t('qr.scanLogin')],
     ['/me/announcements', t('me.announcements')],
+    ['/me/notifications', t('notify.title')],
   ];
   if (staff) items.push(['/staff', t('me.staff')]);
   return (
