@@ -64,6 +64,13 @@ fi
 if [ -f web/package.json ]; then
   step "web client: rebuild and compare with the committed build"
   if [ ! -d web/node_modules ]; then (cd web && npm ci --no-audit --no-fund); fi
+  step "web client: API types are those generated from openapi.json"
+  (cd web && npm run --silent api-types >/dev/null)
+  if ! git diff --quiet -- web/src/api-types.ts 2>/dev/null; then
+    echo "web/src/api-types.ts is stale: run 'cd web && npm run api-types' and commit it"
+    git diff --stat -- web/src/api-types.ts
+    exit 1
+  fi
   (cd web && npm run --silent build)
   if [ -n "$(git status --porcelain -- web/dist 2>/dev/null)" ]; then
     echo "web/dist differs from a fresh build of web/src: run 'cd web && npm run build' and commit web/dist"

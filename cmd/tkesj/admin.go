@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/tkesj/tkesj/internal/app"
@@ -63,6 +64,9 @@ func adminCommand(ctx context.Context, args []string, getenv func(string) string
 		text, err := os.ReadFile(file)
 		if err != nil {
 			return err
+		}
+		if left := app.UnfilledFields(string(text)); len(left) > 0 {
+			return fmt.Errorf("%s still has template fields to fill: %s", file, strings.Join(left, " "))
 		}
 		p, err := a.Service.PublishPolicy(ctx, version, major, string(text))
 		if err != nil {

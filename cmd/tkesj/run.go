@@ -14,6 +14,9 @@ import (
 const usage = `tkesj — a self-hostable messenger whose privacy policy is enforced in code.
 
 Usage:
+  tkesj init [--dir DIR] [--data DIR] [--keys DIR]
+                         a new deployment: master key (0600) apart from the data,
+                         DIR/tkesj.env and policy templates (English, Chinese) to fill
   tkesj serve [flags]    run the server (tkesj serve -h lists the flags)
   tkesj keys rotate      re-wrap every data key under a new master key (server stopped)
   tkesj backup --out DIR online snapshot of the embedded store and media (never the keys)
@@ -38,7 +41,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		} else if err != nil {
 			return err
 		}
+		cfg.Console = stderr
 		return app.Serve(ctx, cfg, app.NewLogger(stderr, cfg.LogLevel), nil)
+	case "init":
+		return initCommand(args[1:], getenv, stdout, stderr)
 	case "backup", "restore", "purge":
 		return storeCommand(ctx, args[0], args[1:], getenv, stdout, stderr)
 	case "admin":

@@ -86,6 +86,9 @@ type Config struct {
 	CallPublicIP    string // --call-public-ip, TKESJ_CALL_PUBLIC_IP: the IP clients reach the relay and the SFU at
 	SFUPorts        string // --sfu-ports, TKESJ_SFU_PORTS: MIN-MAX UDP ports of the SFU; empty: any
 	CallRingTimeout string // --call-ring-timeout, TKESJ_CALL_RING_TIMEOUT: how long a call rings before it is missed
+	// Console, when set, gets each one-time code as one readable line when
+	// no --sms-webhook is set (development); cmd/tkesj sets it to stderr.
+	Console io.Writer
 
 	// Service tunes the service; tests shorten its timings.
 	Service service.Config
@@ -222,7 +225,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		db.Close()
 		return nil, err
 	}
-	var sender tkesj.CodeSender = sms.Log{Logger: log}
+	var sender tkesj.CodeSender = sms.Log{Logger: log, Console: cfg.Console}
 	if cfg.SMSWebhook != "" {
 		sender = sms.Webhook{URL: cfg.SMSWebhook}
 	}
@@ -297,9 +300,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		closeAll(bus)
 		return nil, err
 	}
-	h := httpapi.NewServer(svc, log, httpapi.Options{Web: dist, Realtime: hub, VAPIDPublicKey: vapid.Public, BodyIdleTimeout: cfg.BodyIdleTimeout, Calls: cs})
 	a := &App{Service: svc, Hub: hub, Calls: cs, turn: turn, db: db, keys: ks, bus: bus}
-	a.Metrics, a.Handler = instrument(a, h, log)
+	var observe httpapi.Observer
+	a.Metrics, observe = instrument(a)
+	a.Handler = httpapi.NewServer(svc, log, httpapi.Options{Web: dist, Realtime: hub, VAPIDPublicKey: vapid.Public, BodyIdleTimeout: cfg.BodyIdleTimeout, Observe: observe, Calls: cs})
 	a.proxies = proxies
 	a.Handler = proxies.wrap(a.drainGate(a.Handler))
 	return a, nil

@@ -16,10 +16,10 @@ import (
 	"github.com/tkesj/tkesj/internal/metrics"
 )
 
-// instrument builds the node's metrics registry and wraps h so every
-// request is counted and timed by its route pattern (never its URL, so the
-// label set stays bounded) and passes the cessation gate.
-func instrument(a *App, h http.Handler, log *slog.Logger) (*metrics.Registry, http.Handler) {
+// instrument builds the node's metrics registry and the observer that counts
+// and times every request by its route's metric label (never its URL, so the
+// label set stays bounded). The gauges read a's hub and service when scraped.
+func instrument(a *App) (*metrics.Registry, httpapi.Observer) {
 	reg := metrics.New()
 	requests := reg.CounterVec("tkesj_http_requests_total", "HTTP requests by route pattern and status class.", "route", "code")
 	latency := reg.HistogramVec("tkesj_http_request_duration_seconds", "HTTP request latency by route pattern.", metrics.DefaultBuckets, "route")
@@ -52,7 +52,7 @@ func instrument(a *App, h http.Handler, log *slog.Logger) (*metrics.Registry, ht
 	reg.CounterFunc("tkesj_deletion_notices_acked_total", "Deletion notices recipients acknowledged (R-SHR-3).", func() float64 {
 		return float64(a.Service.OpsCounts()["deletion_notices_acked"])
 	})
-	return reg, httpapi.Instrument(h, a.Service, log, obs)
+	return reg, obs
 }
 
 // serveMetrics serves reg at /metrics on addr, a listener apart from the

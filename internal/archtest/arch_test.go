@@ -49,6 +49,8 @@ func TestImportRules(t *testing.T) {
 			switch {
 			case p.ImportPath == mod && strings.Contains(imp, "."):
 				t.Errorf("the domain package imports %s; it may import only the standard library", imp)
+			case p.ImportPath == mod+"/internal/wire" && strings.Contains(imp, "."):
+				t.Errorf("the wire shapes import %s; they may import only the standard library", imp)
 			case isAdapter(p.ImportPath) && isAdapter(imp) && !strings.HasPrefix(imp, p.ImportPath):
 				t.Errorf("adapter %s imports adapter %s", p.ImportPath, imp)
 			case strings.HasPrefix(imp, mod+"/internal/httpapi") && !strings.HasPrefix(p.ImportPath, mod+"/internal/app") && p.ImportPath != imp:

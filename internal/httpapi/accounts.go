@@ -7,21 +7,12 @@ import (
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/service"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
-// userJSON is API.md's user; phone only when the caller is that person.
-type userJSON struct {
-	ID        string `json:"id"`
-	Username  string `json:"username"`
-	Nickname  string `json:"nickname"`
-	Gender    string `json:"gender"`
-	AvatarURL string `json:"avatar_url"`
-	Phone     string `json:"phone,omitempty"`
-	Status    string `json:"status,omitempty"`
-}
-
-func selfJSON(u tkesj.User) userJSON {
-	j := userJSON{ID: u.ID, Username: u.Username, Nickname: u.Nickname, Gender: u.Gender, Phone: u.Phone, Status: string(u.Status)}
+// selfJSON is API.md's user as that person sees themselves.
+func selfJSON(u tkesj.User) wire.User {
+	j := wire.User{ID: u.ID, Username: u.Username, Nickname: u.Nickname, Gender: u.Gender, Phone: u.Phone, Status: string(u.Status)}
 	if u.AvatarID != "" {
 		j.AvatarURL = "/api/v1/users/" + u.ID + "/avatar"
 	}
@@ -48,7 +39,7 @@ func (s *server) handleHealthz() http.Handler {
 			writeError(w, r, s.log, errorf(tkesj.EUnavailable, "unavailable", "the store does not answer"))
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		writeJSON(w, http.StatusOK, wire.Status{Status: "ok"})
 	})
 }
 
@@ -59,7 +50,7 @@ func (s *server) handlePolicy() http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"version": p.Version, "major": p.Major, "text": p.Text, "published_at": p.PublishedAt.Format(time.RFC3339)})
+		writeJSON(w, http.StatusOK, wire.Policy{Version: p.Version, Major: p.Major, Text: p.Text, PublishedAt: p.PublishedAt.Format(time.RFC3339)})
 	})
 }
 
@@ -70,12 +61,12 @@ func (s *server) handleRequestCode() http.Handler {
 	}
 	return handleJSON(s, http.StatusAccepted, func(r *http.Request, req request) (any, error) {
 		err := s.svc.RequestCode(r.Context(), req.Phone, req.Purpose, clientIP(r))
-		return map[string]any{"status": "accepted", "expires_in": 300}, err
+		return wire.Accepted{Status: "accepted", ExpiresIn: 300}, err
 	})
 }
 
-func sessionJSON(u tkesj.User, token string) map[string]any {
-	return map[string]any{"user": selfJSON(u), "token": token}
+func sessionJSON(u tkesj.User, token string) wire.Session {
+	return wire.Session{User: selfJSON(u), Token: token}
 }
 
 func (s *server) handleRegister() http.Handler {
@@ -130,10 +121,7 @@ func (s *server) handleMe() http.Handler {
 		}
 		// staff_role lets the web client show the staff console without
 		// asking /admin/me, which answers 403 (a logged error) for everyone else.
-		out := struct {
-			userJSON
-			StaffRole string `json:"staff_role,omitempty"`
-		}{userJSON: selfJSON(u)}
+		out := wire.Me{User: selfJSON(u)}
 		if st, _, err := s.svc.StaffSelf(r.Context(), authOf(r)); err == nil {
 			out.StaffRole = st.Role
 		}
@@ -164,25 +152,14 @@ func (s *server) handleDestroyAccount() http.Handler {
 }
 
 func (s *server) handleDevices() http.Handler {
-	type device struct {
-		ID         string `json:"id"`
-		Model      string `json:"model"`
-		OS         string `json:"os"`
-		AppVersion string `json:"app_version"`
-		Network    string `json:"network"`
-		LoginIP    string `json:"login_ip,omitempty"`
-		CreatedAt  string `json:"created_at"`
-		LastSeenAt string `json:"last_seen_at"`
-		Current    bool   `json:"current"`
-	}
 	return s.handle(http.StatusOK, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		ds, err := s.svc.Devices(r.Context(), authOf(r))
-		out := make([]device, 0, len(ds))
+		out := make([]wire.DeviceInfo, 0, len(ds))
 		for _, d := range ds {
-			out = append(out, device{ID: d.ID, Model: d.Model, OS: d.OS, AppVersion: d.AppVersion, Network: d.Network, LoginIP: d.LoginIP,
+			out = append(out, wire.DeviceInfo{ID: d.ID, Model: d.Model, OS: d.OS, AppVersion: d.AppVersion, Network: d.Network, LoginIP: d.LoginIP,
 				CreatedAt: d.CreatedAt.Format(time.RFC3339), LastSeenAt: d.LastSeenAt.Format(time.RFC3339), Current: d.Current})
 		}
-		return map[string]any{"devices": out}, err
+		return wire.DeviceList{Devices: out}, err
 	})
 }
 
@@ -195,7 +172,7 @@ func (s *server) handleSignOutDevice() http.Handler {
 func (s *server) handlePermissions() http.Handler {
 	return s.handle(http.StatusOK, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		p, err := s.svc.Permissions(r.Context(), authOf(r))
-		return map[string]any{"permissions": p}, err
+		return wire.Permissions{Permissions: p}, err
 	})
 }
 
@@ -217,27 +194,18 @@ func (s *server) handleSetPermission() http.Handler {
 			return nil, errorf(tkesj.EInvalid, "missing_field", `send {"granted": true} or {"granted": false}`)
 		}
 		c, err := s.svc.SetPermission(r.Context(), authOf(r), name, *req.Granted)
-		return map[string]any{"name": name, "granted": c.Granted, "at": c.At.Format(time.RFC3339Nano)}, err
+		return wire.PermissionState{Name: name, Granted: c.Granted, At: c.At.Format(time.RFC3339Nano)}, err
 	})
 }
 
 func (s *server) handleConsents() http.Handler {
-	type consent struct {
-		Kind          string `json:"kind"`
-		Subject       string `json:"subject"`
-		Granted       bool   `json:"granted"`
-		PolicyVersion string `json:"policy_version"`
-		At            string `json:"at"`
-		Purpose       string `json:"purpose"`
-		Method        string `json:"method"`
-	}
 	return s.handle(http.StatusOK, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		cs, err := s.svc.Consents(r.Context(), authOf(r))
-		out := make([]consent, 0, len(cs))
+		out := make([]wire.Consent, 0, len(cs))
 		for _, c := range cs {
-			out = append(out, consent{Kind: c.Kind, Subject: c.Subject, Granted: c.Granted, PolicyVersion: c.PolicyVersion,
+			out = append(out, wire.Consent{Kind: c.Kind, Subject: c.Subject, Granted: c.Granted, PolicyVersion: c.PolicyVersion,
 				At: c.At.Format(time.RFC3339Nano), Purpose: c.Purpose, Method: c.Method})
 		}
-		return map[string]any{"consents": out}, err
+		return wire.ConsentList{Consents: out}, err
 	})
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/service"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // The staff API (/api/v1/admin, R-SEC-1), the person's side of it (access
@@ -15,11 +16,11 @@ import (
 // before it looks at the input, so a caller without the role gets 403
 // forbidden whatever well-formed request they send.
 
-func rfc3339(t time.Time) any {
+func rfc3339(t time.Time) wire.Time {
 	if t.IsZero() {
-		return nil
+		return ""
 	}
-	return t.Format(time.RFC3339)
+	return wire.Time(t.Format(time.RFC3339))
 }
 
 // optionalTime parses an RFC 3339 time; "" is the zero time.
@@ -37,22 +38,29 @@ func optionalTime(field, v string) (time.Time, error) {
 func (s *server) handleStaffSelf() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		st, perms, err := s.svc.StaffSelf(r.Context(), authOf(r))
-		return map[string]any{"user_id": st.UserID, "role": st.Role, "permissions": perms}, err
+		ps := make([]string, 0, len(perms))
+		for _, p := range perms {
+			ps = append(ps, string(p))
+		}
+		if perms == nil {
+			ps = nil
+		}
+		return wire.StaffSelf{UserID: st.UserID, Role: st.Role, Permissions: ps}, err
 	})
 }
 
-func staffJSON(m service.StaffMember) map[string]any {
-	return map[string]any{"user_id": m.UserID, "username": m.Username, "role": m.Role, "added_by": m.AddedBy, "added_at": rfc3339(m.AddedAt)}
+func staffJSON(m service.StaffMember) wire.StaffMember {
+	return wire.StaffMember{UserID: m.UserID, Username: m.Username, Role: m.Role, AddedBy: m.AddedBy, AddedAt: rfc3339(m.AddedAt)}
 }
 
 func (s *server) handleListStaff() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		ms, err := s.svc.ListStaff(r.Context(), authOf(r))
-		out := make([]map[string]any, 0, len(ms))
+		out := make([]wire.StaffMember, 0, len(ms))
 		for _, m := range ms {
 			out = append(out, staffJSON(m))
 		}
-		return map[string]any{"staff": out}, err
+		return wire.StaffList{Staff: out}, err
 	})
 }
 
@@ -76,10 +84,10 @@ func (s *server) handleRemoveStaff() http.Handler {
 	})
 }
 
-func restrictionsJSON(rs []service.Restriction) []map[string]any {
-	out := make([]map[string]any, 0, len(rs))
+func restrictionsJSON(rs []service.Restriction) []wire.Restriction {
+	out := make([]wire.Restriction, 0, len(rs))
 	for _, x := range rs {
-		out = append(out, map[string]any{"kind": x.Kind, "until": rfc3339(x.Until), "decision_id": x.DecisionID})
+		out = append(out, wire.Restriction{Kind: x.Kind, Until: rfc3339(x.Until), DecisionID: x.DecisionID})
 	}
 	return out
 }
@@ -90,30 +98,25 @@ func (s *server) handleStaffReadUser() http.Handler {
 		if err != nil {
 			return nil, err
 		}
-		devs := make([]map[string]any, 0, len(u.Devices))
+		devs := make([]wire.StaffDevice, 0, len(u.Devices))
 		for _, d := range u.Devices {
-			devs = append(devs, map[string]any{"id": d.ID, "model": d.Model, "os": d.OS, "app_version": d.AppVersion, "network": d.Network,
-				"created_at": rfc3339(d.CreatedAt), "last_seen_at": rfc3339(d.LastSeenAt)})
+			devs = append(devs, wire.StaffDevice{ID: d.ID, Model: d.Model, OS: d.OS, AppVersion: d.AppVersion, Network: d.Network,
+				CreatedAt: rfc3339(d.CreatedAt), LastSeenAt: rfc3339(d.LastSeenAt)})
 		}
-		return map[string]any{"id": u.ID, "username": u.Username, "nickname": u.Nickname, "gender": u.Gender, "phone_masked": u.PhoneMasked,
-			"status": u.Status, "minor": u.Minor, "created_at": rfc3339(u.CreatedAt), "devices": devs, "restrictions": restrictionsJSON(u.Restrictions)}, nil
+		return wire.StaffUser{ID: u.ID, Username: u.Username, Nickname: u.Nickname, Gender: u.Gender, PhoneMasked: u.PhoneMasked,
+			Status: string(u.Status), Minor: u.Minor, CreatedAt: rfc3339(u.CreatedAt), Devices: devs, Restrictions: restrictionsJSON(u.Restrictions)}, nil
 	})
 }
 
 func (s *server) handleAccessLog() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		es, err := s.svc.AccessLog(r.Context(), authOf(r))
-		out := make([]map[string]any, 0, len(es))
+		out := make([]wire.AccessLogEntry, 0, len(es))
 		for _, e := range es {
-			j := map[string]any{"id": e.ID, "action": e.Action, "what": e.What, "staff_role": e.StaffRole, "staff_ref": e.StaffRef, "at": rfc3339(e.At)}
-			for k, v := range map[string]string{"purpose": e.Purpose, "ground": e.Ground, "ground_wording": e.GroundWording, "reference": e.Reference, "description": e.Detail} {
-				if v != "" {
-					j[k] = v
-				}
-			}
-			out = append(out, j)
+			out = append(out, wire.AccessLogEntry{ID: e.ID, Action: e.Action, What: e.What, StaffRole: e.StaffRole, StaffRef: e.StaffRef, At: rfc3339(e.At),
+				Purpose: e.Purpose, Ground: e.Ground, GroundWording: e.GroundWording, Reference: e.Reference, Description: e.Detail})
 		}
-		return map[string]any{"entries": out}, err
+		return wire.AccessLog{Entries: out}, err
 	})
 }
 
@@ -122,34 +125,26 @@ func (s *server) handleAudit() http.Handler {
 		q := r.URL.Query()
 		limit, _ := strconv.Atoi(q.Get("limit"))
 		es, err := s.svc.Audit(r.Context(), authOf(r), q.Get("user_id"), q.Get("purpose"), limit)
-		out := make([]map[string]any, 0, len(es))
+		out := make([]wire.AuditEntry, 0, len(es))
 		for _, e := range es {
-			j := map[string]any{"id": e.ID, "actor_id": e.ActorID, "actor_role": e.ActorRole, "action": e.Action, "subject_id": e.SubjectID,
-				"target": e.Target, "note": e.Note, "visible_to_subject": e.VisibleToSubject, "at": rfc3339(e.At)}
-			if !e.DeferredUntil.IsZero() {
-				j["notification_deferred_until"] = rfc3339(e.DeferredUntil)
-			}
-			for k, v := range map[string]string{"purpose": e.Purpose, "reference": e.Reference, "description": e.Description} {
-				if v != "" {
-					j[k] = v
-				}
-			}
-			out = append(out, j)
+			out = append(out, wire.AuditEntry{ID: e.ID, ActorID: e.ActorID, ActorRole: e.ActorRole, Action: e.Action, SubjectID: e.SubjectID,
+				Target: e.Target, Note: e.Note, VisibleToSubject: e.VisibleToSubject, At: rfc3339(e.At), NotificationDeferredUntil: rfc3339(e.DeferredUntil),
+				Purpose: e.Purpose, Reference: e.Reference, Description: e.Description})
 		}
-		return map[string]any{"entries": out}, err
+		return wire.AuditLog{Entries: out}, err
 	})
 }
 
 func (s *server) handleStaffRightsRequests() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		qs, err := s.svc.StaffOpenRightsRequests(r.Context(), authOf(r))
-		out := make([]map[string]any, 0, len(qs))
+		out := make([]wire.StaffRightsRequest, 0, len(qs))
 		for _, q := range qs {
-			j := rightsJSON(q)
-			delete(j, "details") // details only in the audited read
+			j := staffRightsJSON(q)
+			j.Details = nil // details only in the audited read
 			out = append(out, j)
 		}
-		return map[string]any{"requests": out}, err
+		return wire.StaffRightsRequestList{Requests: out}, err
 	})
 }
 
@@ -159,8 +154,8 @@ func (s *server) handleStaffRightsRequest() http.Handler {
 		if err != nil {
 			return nil, err
 		}
-		j := rightsJSON(q)
-		j["user_id"] = userID
+		j := staffRightsJSON(q)
+		j.UserID = userID
 		return j, nil
 	})
 }
@@ -199,25 +194,25 @@ func (s *server) handleLegalProcessing() http.Handler {
 		}
 		e, err := s.svc.RecordLegalProcessing(r.Context(), authOf(r), service.LegalProcessingInput{UserID: req.UserID, Ground: req.Ground,
 			Reference: req.Reference, Description: req.Description, DeferredUntil: until})
-		return map[string]any{"user_id": e.UserID, "ground": e.Ground, "reference": e.Reference, "description": e.Description,
-			"notification_deferred_until": rfc3339(e.DeferredUntil), "at": rfc3339(e.At)}, err
+		return wire.LegalProcessing{UserID: e.UserID, Ground: e.Ground, Reference: e.Reference, Description: e.Description,
+			NotificationDeferredUntil: rfc3339(e.DeferredUntil), At: rfc3339(e.At)}, err
 	})
 }
 
-func holdJSON(h service.Hold) map[string]any {
-	return map[string]any{"id": h.ID, "subject_kind": h.SubjectKind, "subject_id": h.SubjectID, "ground": h.Ground, "reference": h.Reference,
-		"status": h.Status, "requested_by": h.RequestedBy, "requested_at": rfc3339(h.RequestedAt), "approved_by": h.ApprovedBy,
-		"approved_at": rfc3339(h.ApprovedAt), "released_by": h.ReleasedBy, "released_at": rfc3339(h.ReleasedAt)}
+func holdJSON(h service.Hold) wire.Hold {
+	return wire.Hold{ID: h.ID, SubjectKind: h.SubjectKind, SubjectID: h.SubjectID, Ground: h.Ground, Reference: h.Reference,
+		Status: h.Status, RequestedBy: h.RequestedBy, RequestedAt: rfc3339(h.RequestedAt), ApprovedBy: h.ApprovedBy,
+		ApprovedAt: rfc3339(h.ApprovedAt), ReleasedBy: h.ReleasedBy, ReleasedAt: rfc3339(h.ReleasedAt)}
 }
 
 func (s *server) handleHolds() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		hs, err := s.svc.Holds(r.Context(), authOf(r))
-		out := make([]map[string]any, 0, len(hs))
+		out := make([]wire.Hold, 0, len(hs))
 		for _, h := range hs {
 			out = append(out, holdJSON(h))
 		}
-		return map[string]any{"holds": out}, err
+		return wire.HoldList{Holds: out}, err
 	})
 }
 
@@ -251,15 +246,15 @@ func (s *server) handleHoldStep(approve bool) http.Handler {
 	})
 }
 
-func incidentJSON(inc service.Incident) map[string]any {
-	j := map[string]any{"id": inc.ID, "summary": inc.Summary, "categories": inc.Categories, "occurred_at": rfc3339(inc.OccurredAt),
-		"recorded_by": inc.RecordedBy, "created_at": rfc3339(inc.CreatedAt)}
+func incidentJSON(inc service.Incident) wire.Incident {
+	j := wire.Incident{ID: inc.ID, Summary: inc.Summary, Categories: inc.Categories, OccurredAt: rfc3339(inc.OccurredAt),
+		RecordedBy: inc.RecordedBy, CreatedAt: rfc3339(inc.CreatedAt)}
 	if inc.People != nil {
-		people := make([]map[string]any, 0, len(inc.People))
+		people := make([]wire.IncidentPerson, 0, len(inc.People))
 		for _, p := range inc.People {
-			people = append(people, map[string]any{"user_id": p.UserID, "notified_at": rfc3339(p.NotifiedAt), "read_at": rfc3339(p.ReadAt)})
+			people = append(people, wire.IncidentPerson{UserID: p.UserID, NotifiedAt: rfc3339(p.NotifiedAt), ReadAt: rfc3339(p.ReadAt)})
 		}
-		j["people"] = people
+		j.People = &people
 	}
 	return j
 }
@@ -267,11 +262,11 @@ func incidentJSON(inc service.Incident) map[string]any {
 func (s *server) handleIncidents() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		is, err := s.svc.Incidents(r.Context(), authOf(r))
-		out := make([]map[string]any, 0, len(is))
+		out := make([]wire.Incident, 0, len(is))
 		for _, inc := range is {
 			out = append(out, incidentJSON(inc))
 		}
-		return map[string]any{"incidents": out}, err
+		return wire.IncidentList{Incidents: out}, err
 	})
 }
 
@@ -306,12 +301,12 @@ func (s *server) handleIncident() http.Handler {
 func (s *server) handleNotices() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		ns, err := s.svc.Notices(r.Context(), authOf(r))
-		out := make([]map[string]any, 0, len(ns))
+		out := make([]wire.Notice, 0, len(ns))
 		for _, n := range ns {
-			out = append(out, map[string]any{"id": n.ID, "kind": n.Kind, "title": n.Title, "body": n.Body, "ref": n.Ref,
-				"created_at": rfc3339(n.CreatedAt), "read_at": rfc3339(n.ReadAt)})
+			out = append(out, wire.Notice{ID: n.ID, Kind: n.Kind, Title: n.Title, Body: n.Body, Ref: n.Ref,
+				CreatedAt: rfc3339(n.CreatedAt), ReadAt: rfc3339(n.ReadAt)})
 		}
-		return map[string]any{"notices": out}, err
+		return wire.NoticeList{Notices: out}, err
 	})
 }
 
@@ -321,16 +316,12 @@ func (s *server) handleReadNotice() http.Handler {
 	})
 }
 
-func reportJSON(rp service.Report) map[string]any {
-	j := map[string]any{"id": rp.ID, "target_kind": rp.TargetKind, "target_id": rp.TargetID, "status": rp.Status, "created_at": rfc3339(rp.CreatedAt)}
+func reportJSON(rp service.Report) wire.Report {
+	j := wire.Report{ID: rp.ID, TargetKind: rp.TargetKind, TargetID: rp.TargetID, Status: rp.Status, CreatedAt: rfc3339(rp.CreatedAt),
+		Reason: rp.Reason, Content: rp.Content}
 	if rp.ReporterID != "" {
-		j["reporter_id"], j["target_user_id"], j["resolved_at"] = rp.ReporterID, rp.TargetUserID, rfc3339(rp.ResolvedAt)
-	}
-	if rp.Reason != "" {
-		j["reason"] = rp.Reason
-	}
-	if rp.Content != "" {
-		j["content"] = rp.Content
+		resolved := rfc3339(rp.ResolvedAt)
+		j.ReporterID, j.TargetUserID, j.ResolvedAt = rp.ReporterID, &rp.TargetUserID, &resolved
 	}
 	return j
 }
@@ -354,11 +345,11 @@ func (s *server) handleCreateReport() http.Handler {
 func (s *server) handleReports() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		rs, err := s.svc.Reports(r.Context(), authOf(r), r.URL.Query().Get("status"))
-		out := make([]map[string]any, 0, len(rs))
+		out := make([]wire.Report, 0, len(rs))
 		for _, rp := range rs {
 			out = append(out, reportJSON(rp))
 		}
-		return map[string]any{"reports": out}, err
+		return wire.ReportList{Reports: out}, err
 	})
 }
 
@@ -391,7 +382,7 @@ func (s *server) handleModerate() http.Handler {
 		}
 		res, err := s.svc.Moderate(r.Context(), authOf(r), service.ModerationInput{UserID: req.UserID, Action: req.Action, Reason: req.Reason,
 			Days: req.Days, ReportID: req.ReportID})
-		return map[string]any{"user_id": res.UserID, "action": res.Action, "decision_id": res.DecisionID, "until": rfc3339(res.Until)}, err
+		return wire.Moderation{UserID: res.UserID, Action: res.Action, DecisionID: res.DecisionID, Until: rfc3339(res.Until)}, err
 	})
 }
 
@@ -399,21 +390,21 @@ func (s *server) handleModerate() http.Handler {
 func (s *server) handleEnforcement() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		months, totals, err := s.svc.Enforcement(r.Context())
-		out := make([]map[string]any, 0, len(months))
+		out := make([]wire.EnforcementMonth, 0, len(months))
 		for _, m := range months {
-			out = append(out, map[string]any{"month": m.Month, "counts": m.Counts})
+			out = append(out, wire.EnforcementMonth{Month: m.Month, Counts: m.Counts})
 		}
-		return map[string]any{"months": out, "totals": totals,
-			"note": "Moderation actions taken on reports of users, messages and Moments, counted per calendar month (UTC). No personal data is published."}, err
+		return wire.Enforcement{Months: out, Totals: totals,
+			Note: "Moderation actions taken on reports of users, messages and Moments, counted per calendar month (UTC). No personal data is published."}, err
 	})
 }
 
 func (s *server) handleLegalGrounds() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		out := make([]map[string]any, 0, len(service.LegalGrounds))
+		out := make([]wire.LegalGround, 0, len(service.LegalGrounds))
 		for _, g := range service.LegalGrounds {
-			out = append(out, map[string]any{"code": g.Code, "wording": g.Wording})
+			out = append(out, wire.LegalGround{Code: g.Code, Wording: g.Wording})
 		}
-		return map[string]any{"grounds": out}, nil
+		return wire.LegalGroundList{Grounds: out}, nil
 	})
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/service"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // handle wraps the common shape of a handler: run fn, write its error as a
@@ -38,50 +39,46 @@ func handleJSON[Req any](s *server, status int, fn func(r *http.Request, req Req
 	})
 }
 
-func profileJSON(p service.Profile) map[string]any {
-	j := map[string]any{"id": p.ID, "username": p.Username, "nickname": p.Nickname, "gender": p.Gender, "avatar_url": ""}
+func profileJSON(p service.Profile) wire.PublicUser {
+	j := wire.PublicUser{ID: p.ID, Username: p.Username, Nickname: p.Nickname, Gender: p.Gender, Remark: p.Remark}
 	if p.AvatarID != "" {
-		j["avatar_url"] = "/api/v1/users/" + p.ID + "/avatar"
-	}
-	if p.Remark != "" {
-		j["remark"] = p.Remark
+		j.AvatarURL = "/api/v1/users/" + p.ID + "/avatar"
 	}
 	return j
 }
 
-func profilesJSON(ps []service.Profile) []map[string]any {
-	out := make([]map[string]any, 0, len(ps))
+func profilesJSON(ps []service.Profile) []wire.PublicUser {
+	out := make([]wire.PublicUser, 0, len(ps))
 	for _, p := range ps {
 		out = append(out, profileJSON(p))
 	}
 	return out
 }
 
-func requestJSON(fr service.FriendRequest) map[string]any {
-	j := map[string]any{"id": fr.ID, "from": fr.FromID, "to": fr.ToID, "status": fr.Status,
-		"created_at": fr.CreatedAt.Format(time.RFC3339), "expires_at": fr.ExpiresAt.Format(time.RFC3339)}
-	if fr.Greeting != "" {
-		j["greeting"] = fr.Greeting
-	}
+func requestJSON(fr service.FriendRequest) wire.FriendRequest {
+	j := wire.FriendRequest{ID: fr.ID, From: fr.FromID, To: fr.ToID, Status: fr.Status,
+		CreatedAt: fr.CreatedAt.Format(time.RFC3339), ExpiresAt: fr.ExpiresAt.Format(time.RFC3339), Greeting: fr.Greeting}
 	if fr.From.ID != "" {
-		j["from_user"] = profileJSON(fr.From)
+		from := profileJSON(fr.From)
+		j.FromUser = &from
 	}
 	if fr.To.ID != "" {
-		j["to_user"] = profileJSON(fr.To)
+		to := profileJSON(fr.To)
+		j.ToUser = &to
 	}
 	return j
 }
 
-func settingsJSON(st service.Settings) map[string]any {
-	return map[string]any{"found_by_phone": st.FoundByPhone, "found_by_username": st.FoundByUsername,
-		"friend_requests_need_approval": st.FriendRequestsNeedApproval, "moments_range": st.MomentsRange,
-		"push_enabled": st.PushEnabled, "push_show_text": st.PushShowText, "default_post_visibility": st.DefaultPostVisibility}
+func settingsJSON(st service.Settings) wire.Settings {
+	return wire.Settings{FoundByPhone: st.FoundByPhone, FoundByUsername: st.FoundByUsername,
+		FriendRequestsNeedApproval: st.FriendRequestsNeedApproval, MomentsRange: st.MomentsRange,
+		PushEnabled: st.PushEnabled, PushShowText: st.PushShowText, DefaultPostVisibility: st.DefaultPostVisibility}
 }
 
 func (s *server) handleSearchUsers() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		ps, err := s.svc.SearchUsers(r.Context(), authOf(r), r.URL.Query().Get("q"))
-		return map[string]any{"users": profilesJSON(ps)}, err
+		return wire.UserList{Users: profilesJSON(ps)}, err
 	})
 }
 
@@ -124,11 +121,11 @@ func (s *server) handleSendFriendRequest() http.Handler {
 func (s *server) handleFriendRequests() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		frs, err := s.svc.FriendRequests(r.Context(), authOf(r))
-		out := make([]map[string]any, 0, len(frs))
+		out := make([]wire.FriendRequest, 0, len(frs))
 		for _, fr := range frs {
 			out = append(out, requestJSON(fr))
 		}
-		return map[string]any{"requests": out}, err
+		return wire.FriendRequestList{Requests: out}, err
 	})
 }
 
@@ -142,7 +139,7 @@ func (s *server) handleAnswerFriendRequest(accept bool) http.Handler {
 func (s *server) handleContacts() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		ps, err := s.svc.Contacts(r.Context(), authOf(r))
-		return map[string]any{"contacts": profilesJSON(ps)}, err
+		return wire.ContactList{Contacts: profilesJSON(ps)}, err
 	})
 }
 
@@ -167,7 +164,7 @@ func (s *server) handleRemoveContact() http.Handler {
 func (s *server) handleBlocked() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		ps, err := s.svc.Blocked(r.Context(), authOf(r))
-		return map[string]any{"blocked": profilesJSON(ps)}, err
+		return wire.BlockedList{Blocked: profilesJSON(ps)}, err
 	})
 }
 
@@ -180,31 +177,29 @@ func (s *server) handleBlock(block bool) http.Handler {
 	})
 }
 
-func conversationJSON(c service.Conversation) map[string]any {
-	j := map[string]any{"id": c.ID, "kind": c.Kind, "role": c.Role, "last_seq": c.LastSeq, "read_seq": c.ReadSeq,
-		"received_seq": c.ReceivedSeq, "unread": max(0, c.LastSeq-c.ReadSeq), "muted": c.Muted, "updated_at": c.UpdatedAt.Format(time.RFC3339Nano)}
+func conversationJSON(c service.Conversation) wire.Conversation {
+	j := wire.Conversation{ID: c.ID, Kind: c.Kind, Role: c.Role, LastSeq: c.LastSeq, ReadSeq: c.ReadSeq,
+		ReceivedSeq: c.ReceivedSeq, Unread: max(0, c.LastSeq-c.ReadSeq), Muted: c.Muted, UpdatedAt: c.UpdatedAt.Format(time.RFC3339Nano)}
 	if c.Kind == "group" {
-		j["name"], j["announcement"] = c.Name, c.Announcement
+		j.Name, j.Announcement = &c.Name, &c.Announcement
 	}
 	if c.Peer != nil {
 		if c.Peer.Username == "" {
-			j["peer"] = map[string]any{"id": c.Peer.ID, "deleted": true}
+			j.Peer = &wire.Peer{PublicUser: wire.PublicUser{ID: c.Peer.ID}, Deleted: true}
 		} else {
-			j["peer"] = profileJSON(*c.Peer)
+			j.Peer = &wire.Peer{PublicUser: profileJSON(*c.Peer)}
 		}
 	}
 	if c.Members != nil {
-		ms := make([]map[string]any, 0, len(c.Members))
+		ms := make([]wire.Member, 0, len(c.Members))
 		for _, m := range c.Members {
-			mj := profileJSON(m.Profile)
-			mj["role"], mj["read_seq"] = m.Role, m.ReadSeq
-			ms = append(ms, mj)
+			ms = append(ms, wire.Member{PublicUser: profileJSON(m.Profile), Role: m.Role, ReadSeq: m.ReadSeq})
 		}
-		j["members"] = ms
-		j["member_count"] = c.MemberCount
+		j.Members, j.MemberCount = &ms, &c.MemberCount
 	}
 	if c.LastMessage != nil {
-		j["last_message"] = service.MessageJSON(*c.LastMessage)
+		lm := service.MessageJSON(*c.LastMessage)
+		j.LastMessage = &lm
 	}
 	return j
 }
@@ -238,11 +233,11 @@ func (s *server) handleCreateConversation() http.Handler {
 func (s *server) handleConversations() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		cs, err := s.svc.Conversations(r.Context(), authOf(r))
-		out := make([]map[string]any, 0, len(cs))
+		out := make([]wire.Conversation, 0, len(cs))
 		for _, c := range cs {
 			out = append(out, conversationJSON(c))
 		}
-		return map[string]any{"conversations": out}, err
+		return wire.ConversationList{Conversations: out}, err
 	})
 }
 
@@ -300,7 +295,7 @@ func (s *server) handleMute() http.Handler {
 		if req.Muted == nil {
 			return nil, errorf(tkesj.EInvalid, "missing_field", `send {"muted": true} or {"muted": false}`)
 		}
-		return map[string]any{"muted": *req.Muted}, s.svc.Mute(r.Context(), authOf(r), r.PathValue("id"), *req.Muted)
+		return wire.Muted{Muted: *req.Muted}, s.svc.Mute(r.Context(), authOf(r), r.PathValue("id"), *req.Muted)
 	})
 }
 
@@ -361,11 +356,11 @@ func (s *server) handleMessages() http.Handler {
 			return nil, err
 		}
 		ms, err := s.svc.Messages(r.Context(), authOf(r), r.PathValue("id"), after, before, int(min(limit, 1000)))
-		out := make([]map[string]any, 0, len(ms))
+		out := make([]wire.Message, 0, len(ms))
 		for _, m := range ms {
 			out = append(out, service.MessageJSON(m))
 		}
-		return map[string]any{"messages": out}, err
+		return wire.MessageList{Messages: out}, err
 	})
 }
 
@@ -420,10 +415,10 @@ func (s *server) handleWS() http.Handler {
 func (s *server) handleSearch() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		res, err := s.svc.Search(r.Context(), authOf(r), r.URL.Query().Get("q"))
-		ms := make([]map[string]any, 0, len(res.Messages))
+		ms := make([]wire.Message, 0, len(res.Messages))
 		for _, m := range res.Messages {
 			ms = append(ms, service.MessageJSON(m))
 		}
-		return map[string]any{"messages": ms, "contacts": profilesJSON(res.Contacts)}, err
+		return wire.SearchResults{Messages: ms, Contacts: profilesJSON(res.Contacts)}, err
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // maxJSONBody caps every JSON request body.
@@ -115,15 +116,6 @@ func statusOf(k tkesj.ErrorKind) int {
 // statusClientClosed is nginx's "client closed request", for the access log.
 const statusClientClosed = 499
 
-// problem is an RFC 9457 problem document.
-type problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-	Code   string `json:"code"`
-}
-
 // writeError writes err as a problem document. Errors that are not *tkesj.Error
 // are internal: logged here, and shown to the client without detail.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
@@ -154,7 +146,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(problem{
+	json.NewEncoder(w).Encode(wire.Problem{
 		Type: "urn:tkesj:problem:" + e.Code, Title: http.StatusText(status), Status: status, Detail: e.Message, Code: e.Code,
 	})
 }

@@ -8,26 +8,25 @@ import (
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/service"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // Personal-data exports (R-RGT-1): POST starts one, GET polls it, and the
 // download streams the decrypted zip to its owner's session only.
 
-func exportJSON(e service.Export) map[string]any {
-	j := map[string]any{"id": e.ID, "status": e.Status, "created_at": e.CreatedAt.Format(time.RFC3339)}
+func exportJSON(e service.Export) wire.Export {
+	j := wire.Export{ID: e.ID, Status: e.Status, CreatedAt: e.CreatedAt.Format(time.RFC3339)}
 	if !e.FinishedAt.IsZero() {
-		j["finished_at"] = e.FinishedAt.Format(time.RFC3339)
+		j.FinishedAt = e.FinishedAt.Format(time.RFC3339)
 	}
 	switch e.Status {
 	case "ready":
-		j["download_url"] = "/api/v1/me/exports/" + e.ID + "/download"
-		j["expires_at"] = e.ExpiresAt.Format(time.RFC3339)
-		j["size"] = e.Size
-		if e.Expired {
-			j["expired"] = true
-		}
+		j.DownloadURL = "/api/v1/me/exports/" + e.ID + "/download"
+		j.ExpiresAt = e.ExpiresAt.Format(time.RFC3339)
+		j.Size = &e.Size
+		j.Expired = e.Expired
 	case "failed":
-		j["error_code"] = e.ErrorCode
+		j.ErrorCode = &e.ErrorCode
 	}
 	return j
 }
@@ -53,11 +52,11 @@ func (s *server) handleExport() http.Handler {
 func (s *server) handleExports() http.Handler {
 	return s.handle(http.StatusOK, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		es, err := s.svc.Exports(r.Context(), authOf(r))
-		out := make([]map[string]any, 0, len(es))
+		out := make([]wire.Export, 0, len(es))
 		for _, e := range es {
 			out = append(out, exportJSON(e))
 		}
-		return map[string]any{"exports": out}, err
+		return wire.ExportList{Exports: out}, err
 	})
 }
 

@@ -11,18 +11,15 @@ import (
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/service"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // maxUploadBody caps a whole upload request (the largest per-kind cap plus
 // room for the multipart framing); the service enforces each kind's own cap.
 const maxUploadBody = 100<<20 + 1<<20
 
-func mediaJSON(m service.Media) map[string]any {
-	j := map[string]any{"id": m.ID, "kind": m.Kind, "mime": m.Mime, "size": m.Size, "url": "/api/v1/media/" + m.ID}
-	if len(m.Meta) > 0 {
-		j["meta"] = m.Meta
-	}
-	return j
+func mediaJSON(m service.Media) wire.Media {
+	return wire.Media{ID: m.ID, Kind: m.Kind, Mime: m.Mime, Size: m.Size, URL: "/api/v1/media/" + m.ID, Meta: m.Meta}
 }
 
 // handleUpload streams a multipart upload: field "source" (album or camera,

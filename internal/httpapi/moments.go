@@ -7,42 +7,39 @@ import (
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/service"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
-func momentJSON(m service.Moment) map[string]any {
-	media := make([]map[string]any, 0, len(m.Media))
+func momentJSON(m service.Moment) wire.Moment {
+	media := make([]wire.MomentMedia, 0, len(m.Media))
 	for _, x := range m.Media {
-		media = append(media, map[string]any{"id": x.ID, "kind": x.Kind, "mime": x.Mime, "url": "/api/v1/media/" + x.ID})
+		media = append(media, wire.MomentMedia{ID: x.ID, Kind: x.Kind, Mime: x.Mime, URL: "/api/v1/media/" + x.ID})
 	}
-	likes := make([]map[string]any, 0, len(m.Likes))
+	likes := make([]wire.Like, 0, len(m.Likes))
 	for _, p := range m.Likes {
-		likes = append(likes, map[string]any{"user": profileJSON(p)})
+		likes = append(likes, wire.Like{User: profileJSON(p)})
 	}
-	comments := make([]map[string]any, 0, len(m.Comments))
+	comments := make([]wire.Comment, 0, len(m.Comments))
 	for _, c := range m.Comments {
 		comments = append(comments, commentJSON(c))
 	}
-	j := map[string]any{"id": m.ID, "author": profileJSON(m.Author), "text": m.Text, "media": media,
-		"created_at": m.CreatedAt.Format(time.RFC3339Nano), "likes": likes, "comments": comments}
+	j := wire.Moment{ID: m.ID, Author: profileJSON(m.Author), Text: m.Text, Media: media,
+		CreatedAt: m.CreatedAt.Format(time.RFC3339Nano), Likes: likes, Comments: comments}
 	if m.Location != nil {
-		j["location"] = m.Location
+		j.Location = &wire.Location{Lat: m.Location.Lat, Lng: m.Location.Lng, Name: m.Location.Name}
 	}
 	if m.Visibility != "" {
 		users := m.Users
 		if users == nil {
 			users = []string{}
 		}
-		j["visibility"] = map[string]any{"kind": m.Visibility, "users": users}
+		j.Visibility = &wire.MomentVisibility{Kind: m.Visibility, Users: users}
 	}
 	return j
 }
 
-func commentJSON(c service.Comment) map[string]any {
-	j := map[string]any{"id": c.ID, "user": profileJSON(c.User), "text": c.Text, "created_at": c.CreatedAt.Format(time.RFC3339Nano)}
-	if c.ReplyTo != "" {
-		j["reply_to"] = c.ReplyTo
-	}
-	return j
+func commentJSON(c service.Comment) wire.Comment {
+	return wire.Comment{ID: c.ID, User: profileJSON(c.User), Text: c.Text, CreatedAt: c.CreatedAt.Format(time.RFC3339Nano), ReplyTo: c.ReplyTo}
 }
 
 func (s *server) handleCreateMoment() http.Handler {
@@ -68,16 +65,12 @@ func (s *server) handleCreateMoment() http.Handler {
 	})
 }
 
-func pageJSON(ms []service.Moment, next string) map[string]any {
-	out := make([]map[string]any, 0, len(ms))
+func pageJSON(ms []service.Moment, next string) wire.MomentPage {
+	out := make([]wire.Moment, 0, len(ms))
 	for _, m := range ms {
 		out = append(out, momentJSON(m))
 	}
-	j := map[string]any{"moments": out}
-	if next != "" {
-		j["next_cursor"] = next
-	}
-	return j
+	return wire.MomentPage{Moments: out, NextCursor: next}
 }
 
 func queryLimit(r *http.Request) (int, error) {
@@ -133,7 +126,7 @@ func (s *server) handleLike(like bool) http.Handler {
 		status = 204
 	}
 	return s.handle(status, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		return map[string]any{"liked": like}, s.svc.Like(r.Context(), authOf(r), r.PathValue("id"), like)
+		return wire.Liked{Liked: like}, s.svc.Like(r.Context(), authOf(r), r.PathValue("id"), like)
 	})
 }
 

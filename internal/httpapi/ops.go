@@ -1,15 +1,13 @@
 package httpapi
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/service"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // Operating the service: readiness, announcements (R-OPS-2), statistics
@@ -23,22 +21,22 @@ func (s *server) handleReadyz() http.Handler {
 			writeError(w, r, s.log, errorf(tkesj.EUnavailable, "not_ready", "this node cannot serve yet: its store or event bus does not answer"))
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		writeJSON(w, http.StatusOK, wire.Status{Status: "ready"})
 	})
 }
 
-func announcementJSON(a service.Announcement) map[string]any {
-	return map[string]any{"id": a.ID, "kind": a.Kind, "title": a.Title, "body": a.Body, "at": rfc3339(a.At)}
+func announcementJSON(a service.Announcement) wire.Announcement {
+	return wire.Announcement{ID: a.ID, Kind: a.Kind, Title: a.Title, Body: a.Body, At: rfc3339(a.At)}
 }
 
 func (s *server) handleAnnouncements() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		as, err := s.svc.Announcements(r.Context())
-		out := make([]map[string]any, 0, len(as))
+		out := make([]wire.Announcement, 0, len(as))
 		for _, a := range as {
 			out = append(out, announcementJSON(a))
 		}
-		return map[string]any{"announcements": out}, err
+		return wire.AnnouncementList{Announcements: out}, err
 	})
 }
 
@@ -59,21 +57,26 @@ func (s *server) handleAnnounce() http.Handler {
 }
 
 // StatisticsJSON renders statistics with suppressed cells as "<k".
-func StatisticsJSON(st service.Statistics) map[string]any {
-	cells := func(cs []service.StatCell, key string) []map[string]any {
-		out := make([]map[string]any, 0, len(cs))
+func StatisticsJSON(st service.Statistics) wire.Statistics {
+	count := func(c service.StatCell) wire.Count {
+		if c.Suppressed {
+			return wire.Count{Suppressed: "<" + strconv.Itoa(st.K)}
+		}
+		return wire.Count{N: c.Count}
+	}
+	days := func(cs []service.StatCell) []wire.DayCount {
+		out := make([]wire.DayCount, 0, len(cs))
 		for _, c := range cs {
-			var v any = c.Count
-			if c.Suppressed {
-				v = "<" + strconv.Itoa(st.K)
-			}
-			out = append(out, map[string]any{key: c.Key, "count": v})
+			out = append(out, wire.DayCount{Day: c.Key, Count: count(c)})
 		}
 		return out
 	}
-	return map[string]any{"days": st.Days, "k": st.K, "generated_at": rfc3339(st.GeneratedAt),
-		"active_users_per_day": cells(st.ActiveUsersPerDay, "day"), "messages_per_kind": cells(st.MessagesPerKind, "kind"),
-		"posts_per_day": cells(st.PostsPerDay, "day")}
+	kinds := make([]wire.KindCount, 0, len(st.MessagesPerKind))
+	for _, c := range st.MessagesPerKind {
+		kinds = append(kinds, wire.KindCount{Kind: c.Key, Count: count(c)})
+	}
+	return wire.Statistics{Days: st.Days, K: st.K, GeneratedAt: rfc3339(st.GeneratedAt),
+		ActiveUsersPerDay: days(st.ActiveUsersPerDay), MessagesPerKind: kinds, PostsPerDay: days(st.PostsPerDay)}
 }
 
 func (s *server) handleStats() http.Handler {
@@ -91,35 +94,25 @@ func (s *server) handleStats() http.Handler {
 	})
 }
 
-func ticketJSON(t service.Ticket) map[string]any {
-	j := map[string]any{"id": t.ID, "kind": t.Kind, "status": t.Status, "created_at": rfc3339(t.CreatedAt), "updated_at": rfc3339(t.UpdatedAt),
-		"closed_at": rfc3339(t.ClosedAt)}
-	if t.Subject != "" {
-		j["subject"] = t.Subject
-	}
-	if t.UserID != "" {
-		j["user_id"] = t.UserID
-	}
+func ticketJSON(t service.Ticket) wire.Ticket {
+	j := wire.Ticket{ID: t.ID, Kind: t.Kind, Status: t.Status, CreatedAt: rfc3339(t.CreatedAt), UpdatedAt: rfc3339(t.UpdatedAt),
+		ClosedAt: rfc3339(t.ClosedAt), Subject: t.Subject, UserID: t.UserID}
 	if t.Messages != nil {
-		ms := make([]map[string]any, 0, len(t.Messages))
+		ms := make([]wire.TicketMessage, 0, len(t.Messages))
 		for _, m := range t.Messages {
-			mj := map[string]any{"id": m.ID, "author": m.Author, "body": m.Body, "at": rfc3339(m.At)}
-			if m.StaffRef != "" {
-				mj["staff_ref"] = m.StaffRef
-			}
-			ms = append(ms, mj)
+			ms = append(ms, wire.TicketMessage{ID: m.ID, Author: m.Author, Body: m.Body, At: rfc3339(m.At), StaffRef: m.StaffRef})
 		}
-		j["messages"] = ms
+		j.Messages = &ms
 	}
 	return j
 }
 
-func ticketsJSON(ts []service.Ticket) map[string]any {
-	out := make([]map[string]any, 0, len(ts))
+func ticketsJSON(ts []service.Ticket) wire.TicketList {
+	out := make([]wire.Ticket, 0, len(ts))
 	for _, t := range ts {
 		out = append(out, ticketJSON(t))
 	}
-	return map[string]any{"tickets": out}
+	return wire.TicketList{Tickets: out}
 }
 
 func (s *server) handleOpenTicket() http.Handler {
@@ -192,44 +185,6 @@ func (s *server) handleStaffAnswerTicket() http.Handler {
 		}
 		t, err := s.svc.StaffAnswerTicket(r.Context(), authOf(r), r.PathValue("id"), req.Body, req.Close)
 		return ticketJSON(t), err
-	})
-}
-
-// Observer hears of every request: its route pattern (bounded: never the
-// URL), method, status and duration.
-type Observer func(route string, status int, d time.Duration)
-
-// Instrument wraps the whole handler NewServer returned: it finds each
-// request's route pattern, refuses what the service's cessation gate refuses
-// (403 service_ceasing, R-OPS-3), and reports the request to obs (metrics).
-// Requests that match no route are reported as route "other".
-func Instrument(h http.Handler, svc *service.Service, log *slog.Logger, obs Observer) http.Handler {
-	match := http.NewServeMux()
-	for _, rt := range (&server{}).routes() {
-		pattern := rt.method + " " + rt.path
-		match.Handle(pattern, http.NotFoundHandler())
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		_, route := match.Handler(r)
-		if route == "" {
-			route = "other"
-		}
-		sw := &statusWriter{ResponseWriter: w}
-		defer func() {
-			if obs != nil {
-				st := sw.status
-				if st == 0 {
-					st = http.StatusOK
-				}
-				obs(route, st, time.Since(start))
-			}
-		}()
-		if route != "other" && !service.CessationAllows(route) && svc.Ceasing(context.WithoutCancel(r.Context())) {
-			writeError(sw, r, log, service.ErrCeasing)
-			return
-		}
-		h.ServeHTTP(sw, r)
 	})
 }
 

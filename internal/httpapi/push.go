@@ -5,6 +5,7 @@ import (
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/push"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 func (s *server) handleVAPIDKey() http.Handler {
@@ -12,7 +13,7 @@ func (s *server) handleVAPIDKey() http.Handler {
 		if s.opts.VAPIDPublicKey == "" {
 			return nil, errorf(tkesj.ENotFound, "not_found", "push is not configured")
 		}
-		return map[string]any{"public_key": s.opts.VAPIDPublicKey}, nil
+		return wire.VAPIDKey{PublicKey: s.opts.VAPIDPublicKey}, nil
 	})
 }
 

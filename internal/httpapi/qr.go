@@ -11,6 +11,7 @@ import (
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/service"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // QR codes (R-QR-1, R-QR-2): the service decides everything; this file only
@@ -72,7 +73,7 @@ func (s *server) handleMyQR() http.Handler {
 			return
 		}
 		if format == "json" {
-			writeJSON(w, http.StatusOK, map[string]any{"token": c.Token, "payload": c.Payload})
+			writeJSON(w, http.StatusOK, wire.QRCode{Token: c.Token, Payload: c.Payload})
 			return
 		}
 		b, err := qrPNG(c.Payload, size)
@@ -87,12 +88,12 @@ func (s *server) handleMyQR() http.Handler {
 func (s *server) handleResetMyQR() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		c, err := s.svc.ResetFriendQR(r.Context(), authOf(r))
-		return map[string]any{"token": c.Token, "payload": c.Payload}, err
+		return wire.QRCode{Token: c.Token, Payload: c.Payload}, err
 	})
 }
 
-func groupPreviewJSON(g service.GroupPreview) map[string]any {
-	return map[string]any{"id": g.ID, "name": g.Name, "member_count": g.MemberCount, "join_approval_required": g.JoinApproval, "member": g.Member}
+func groupPreviewJSON(g service.GroupPreview) wire.GroupPreview {
+	return wire.GroupPreview{ID: g.ID, Name: g.Name, MemberCount: g.MemberCount, JoinApproval: g.JoinApproval, Member: g.Member}
 }
 
 func (s *server) handleScanQR() http.Handler {
@@ -112,23 +113,27 @@ func (s *server) handleScanQR() http.Handler {
 			return
 		}
 		if res.Kind == "group" {
-			writeJSON(w, http.StatusOK, map[string]any{"kind": "group", "conversation": groupPreviewJSON(res.Group)})
+			g := groupPreviewJSON(res.Group)
+			writeJSON(w, http.StatusOK, wire.QRScanResult{Kind: "group", Conversation: &g})
 			return
 		}
-		out := map[string]any{"kind": "friend", "user": profileJSON(res.User), "is_friend": res.IsFriend}
+		u := profileJSON(res.User)
+		out := wire.QRScanResult{Kind: "friend", User: &u, IsFriend: &res.IsFriend}
 		status := http.StatusOK
 		if res.Request != nil {
-			out["request"] = requestJSON(*res.Request)
+			fr := requestJSON(*res.Request)
+			out.Request = &fr
 			status = http.StatusCreated
 		}
 		writeJSON(w, status, out)
 	})
 }
 
-func joinRequestJSON(jr service.JoinRequest) map[string]any {
-	j := map[string]any{"id": jr.ID, "conversation_id": jr.ConvID, "status": jr.Status, "created_at": jr.CreatedAt.Format(time.RFC3339)}
+func joinRequestJSON(jr service.JoinRequest) wire.JoinRequest {
+	j := wire.JoinRequest{ID: jr.ID, ConversationID: jr.ConvID, Status: jr.Status, CreatedAt: jr.CreatedAt.Format(time.RFC3339)}
 	if jr.User.ID != "" {
-		j["user"] = profileJSON(jr.User)
+		u := profileJSON(jr.User)
+		j.User = &u
 	}
 	return j
 }
@@ -149,17 +154,19 @@ func (s *server) handleJoinByQR() http.Handler {
 			return
 		}
 		if res.Status == "pending" {
-			writeJSON(w, http.StatusAccepted, map[string]any{"status": "pending", "request": joinRequestJSON(res.Request)})
+			jr := joinRequestJSON(res.Request)
+			writeJSON(w, http.StatusAccepted, wire.QRJoin{Status: "pending", Request: &jr})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "joined", "conversation": conversationJSON(res.Conversation)})
+		c := conversationJSON(res.Conversation)
+		writeJSON(w, http.StatusOK, wire.QRJoin{Status: "joined", Conversation: &c})
 	})
 }
 
-func groupQRJSON(c service.GroupQR) map[string]any {
-	return map[string]any{"id": c.ID, "conversation_id": c.ConvID, "creator_id": c.CreatorID, "payload": c.Payload,
-		"created_at": c.CreatedAt.Format(time.RFC3339), "expires_at": c.ExpiresAt.Format(time.RFC3339),
-		"png_url": "/api/v1/conversations/" + c.ConvID + "/qr/" + c.ID + ".png"}
+func groupQRJSON(c service.GroupQR) wire.GroupQR {
+	return wire.GroupQR{ID: c.ID, ConversationID: c.ConvID, CreatorID: c.CreatorID, Payload: c.Payload,
+		CreatedAt: c.CreatedAt.Format(time.RFC3339), ExpiresAt: c.ExpiresAt.Format(time.RFC3339),
+		PNGURL: "/api/v1/conversations/" + c.ConvID + "/qr/" + c.ID + ".png"}
 }
 
 func (s *server) handleCreateGroupQR() http.Handler {
@@ -208,7 +215,7 @@ func (s *server) handleRevokeGroupQR() http.Handler {
 func (s *server) handleJoinApproval() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		on, err := s.svc.JoinApproval(r.Context(), authOf(r), r.PathValue("id"))
-		return map[string]any{"required": on}, err
+		return wire.JoinApproval{Required: on}, err
 	})
 }
 
@@ -225,18 +232,18 @@ func (s *server) handleSetJoinApproval() http.Handler {
 			return nil, errorf(tkesj.EInvalid, "missing_field", `send {"required": true} or {"required": false}`)
 		}
 		err := s.svc.SetJoinApproval(r.Context(), authOf(r), r.PathValue("id"), *req.Required)
-		return map[string]any{"required": *req.Required}, err
+		return wire.JoinApproval{Required: *req.Required}, err
 	})
 }
 
 func (s *server) handleJoinRequests() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		jrs, err := s.svc.JoinRequests(r.Context(), authOf(r), r.PathValue("id"))
-		out := make([]map[string]any, 0, len(jrs))
+		out := make([]wire.JoinRequest, 0, len(jrs))
 		for _, jr := range jrs {
 			out = append(out, joinRequestJSON(jr))
 		}
-		return map[string]any{"requests": out}, err
+		return wire.JoinRequestList{Requests: out}, err
 	})
 }
 
@@ -264,8 +271,8 @@ func (s *server) handleCreateLoginQR() http.Handler {
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"id": c.ID, "payload": c.Payload, "poll_token": c.PollToken, "expires_at": c.ExpiresAt.Format(time.RFC3339),
-			"png": "data:image/png;base64," + base64.StdEncoding.EncodeToString(b)}, nil
+		return wire.LoginQR{ID: c.ID, Payload: c.Payload, PollToken: c.PollToken, ExpiresAt: c.ExpiresAt.Format(time.RFC3339),
+			PNG: "data:image/png;base64," + base64.StdEncoding.EncodeToString(b)}, nil
 	})
 }
 
@@ -280,16 +287,16 @@ func (s *server) handleScanLoginQR() http.Handler {
 		}
 		lr, err := s.svc.ScanLoginQR(r.Context(), authOf(r), req.Payload)
 		d := lr.Device
-		return map[string]any{"id": lr.ID, "expires_at": lr.ExpiresAt.Format(time.RFC3339), "requester": map[string]any{
-			"device": deviceJSON{ID: d.ID, Model: d.Model, OS: d.OS, AppVersion: d.AppVersion, Network: d.Network},
-			"ip":     d.LoginIP, "created_at": lr.CreatedAt.Format(time.RFC3339)}}, err
+		return wire.LoginQRRequester{ID: lr.ID, ExpiresAt: lr.ExpiresAt.Format(time.RFC3339), Requester: wire.LoginRequester{
+			Device: wire.RequesterDevice{ID: d.ID, Model: d.Model, OS: d.OS, AppVersion: d.AppVersion, Network: d.Network},
+			IP:     d.LoginIP, CreatedAt: lr.CreatedAt.Format(time.RFC3339)}}, err
 	})
 }
 
 func (s *server) handleAnswerLoginQR(confirm bool) http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		st, err := s.svc.AnswerLoginQR(r.Context(), authOf(r), r.PathValue("id"), confirm)
-		return map[string]any{"id": r.PathValue("id"), "status": st}, err
+		return wire.LoginQRAnswer{ID: r.PathValue("id"), Status: st}, err
 	})
 }
 
@@ -299,9 +306,10 @@ func (s *server) handlePollLoginQR() http.Handler {
 		if err != nil {
 			return nil, err
 		}
-		out := map[string]any{"status": p.Status}
+		out := wire.LoginQRPoll{Status: p.Status}
 		if p.Token != "" {
-			out["token"], out["user"] = p.Token, selfJSON(p.User)
+			u := selfJSON(p.User)
+			out.Token, out.User = p.Token, &u
 		}
 		return out, nil
 	})

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tkesj/tkesj/internal/service"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 func (s *server) handleAcceptPolicy() http.Handler {
@@ -21,7 +22,7 @@ func (s *server) handleGuardianCode() http.Handler {
 		Phone string `json:"phone"`
 	}
 	return handleJSON(s, 202, func(r *http.Request, req request) (any, error) {
-		return map[string]any{"status": "sent"}, s.svc.RequestGuardianCode(r.Context(), authOf(r), req.Phone)
+		return wire.Status{Status: "sent"}, s.svc.RequestGuardianCode(r.Context(), authOf(r), req.Phone)
 	})
 }
 
@@ -35,16 +36,21 @@ func (s *server) handleGuardianConfirm() http.Handler {
 	})
 }
 
-func rightsJSON(q service.RightsRequest) map[string]any {
-	j := map[string]any{"id": q.ID, "kind": q.Kind, "details": q.Details, "status": q.Status,
-		"received_at": q.ReceivedAt.Format(time.RFC3339), "due_at": q.DueAt.Format(time.RFC3339), "updated_at": q.UpdatedAt.Format(time.RFC3339)}
+func rightsJSON(q service.RightsRequest) wire.RightsRequest {
+	j := wire.RightsRequest{ID: q.ID, Kind: q.Kind, Details: q.Details, Status: q.Status,
+		ReceivedAt: q.ReceivedAt.Format(time.RFC3339), DueAt: q.DueAt.Format(time.RFC3339), UpdatedAt: q.UpdatedAt.Format(time.RFC3339), Answer: q.Answer}
 	if !q.VerifiedAt.IsZero() {
-		j["verified_at"] = q.VerifiedAt.Format(time.RFC3339)
-	}
-	if q.Answer != "" {
-		j["answer"] = q.Answer
+		j.VerifiedAt = q.VerifiedAt.Format(time.RFC3339)
 	}
 	return j
+}
+
+// staffRightsJSON is a rights request as staff see it; the caller drops
+// details in the queue and adds the person's id in the audited read.
+func staffRightsJSON(q service.RightsRequest) wire.StaffRightsRequest {
+	r := rightsJSON(q)
+	return wire.StaffRightsRequest{ID: r.ID, Kind: r.Kind, Details: &q.Details, Status: r.Status, ReceivedAt: r.ReceivedAt, DueAt: r.DueAt,
+		UpdatedAt: r.UpdatedAt, VerifiedAt: r.VerifiedAt, Answer: r.Answer}
 }
 
 func (s *server) handleCreateRightsRequest() http.Handler {
@@ -61,11 +67,11 @@ func (s *server) handleCreateRightsRequest() http.Handler {
 func (s *server) handleRightsRequests() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		qs, err := s.svc.RightsRequests(r.Context(), authOf(r))
-		out := make([]map[string]any, 0, len(qs))
+		out := make([]wire.RightsRequest, 0, len(qs))
 		for _, q := range qs {
 			out = append(out, rightsJSON(q))
 		}
-		return map[string]any{"requests": out}, err
+		return wire.RightsRequestList{Requests: out}, err
 	})
 }
 

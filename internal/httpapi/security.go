@@ -5,24 +5,21 @@ import (
 	"time"
 
 	"github.com/tkesj/tkesj/internal/service"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
-func decisionJSON(d service.Decision) map[string]any {
-	j := map[string]any{"id": d.ID, "rule": d.Rule, "outcome": d.Outcome, "reason": d.Reason, "inputs": d.Inputs, "created_at": d.CreatedAt.Format(time.RFC3339)}
-	if d.AppealID != "" {
-		j["appeal_id"] = d.AppealID
-	}
-	return j
+func decisionJSON(d service.Decision) wire.Decision {
+	return wire.Decision{ID: d.ID, Rule: d.Rule, Outcome: d.Outcome, Reason: d.Reason, Inputs: d.Inputs, CreatedAt: d.CreatedAt.Format(time.RFC3339), AppealID: d.AppealID}
 }
 
 func (s *server) handleDecisions() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		ds, err := s.svc.Decisions(r.Context(), authOf(r))
-		out := make([]map[string]any, 0, len(ds))
+		out := make([]wire.Decision, 0, len(ds))
 		for _, d := range ds {
 			out = append(out, decisionJSON(d))
 		}
-		return map[string]any{"decisions": out}, err
+		return wire.DecisionList{Decisions: out}, err
 	})
 }
 

@@ -37,6 +37,8 @@ type Options struct {
 	}
 	// Calls serves /api/v1/calls; nil answers 503 calls_unavailable.
 	Calls *calls.Service
+	// Observe, when set, hears of every request (metrics).
+	Observe Observer
 	// BodyIdleTimeout is how long reading a request body may wait for the
 	// next byte, and BodyMinRate (bytes a second) how fast a body must arrive
 	// on average after that first wait; a body that falls behind is cut off
@@ -58,7 +60,9 @@ type server struct {
 	mux  *http.ServeMux
 }
 
-// NewServer returns the whole HTTP surface of tkesj.
+// NewServer returns the whole HTTP surface of tkesj. Every route's gates come
+// from its row in routes(); the middleware around the mux gives every answer,
+// refusals included, a request id and the security headers.
 func NewServer(svc *service.Service, log *slog.Logger, opts Options) http.Handler {
 	if opts.BodyIdleTimeout <= 0 {
 		opts.BodyIdleTimeout = DefaultBodyIdleTimeout
@@ -68,18 +72,20 @@ func NewServer(svc *service.Service, log *slog.Logger, opts Options) http.Handle
 	}
 	s := &server{svc: svc, log: log, opts: opts, mux: http.NewServeMux()}
 	allowed := map[string][]string{}
+	var paths []string
 	for _, rt := range s.routes() {
-		h := rt.handler
-		if rt.auth {
-			h = s.authenticated(rt.method+" "+rt.path, h)
+		s.mux.Handle(rt.pattern, s.gated(rt))
+		method, path, _ := strings.Cut(rt.pattern, " ")
+		if _, ok := allowed[path]; !ok {
+			paths = append(paths, path)
 		}
-		s.mux.Handle(rt.method+" "+rt.path, h)
-		allowed[rt.path] = append(allowed[rt.path], rt.method)
+		allowed[path] = append(allowed[path], method)
 	}
 	// A known path with another method gets a problem document, not the
 	// mux's plain-text 405. Registered per method, so that a fixed path such
 	// as /moments/timeline never clashes with a pattern such as /moments/{id}.
-	for path, methods := range allowed {
+	for _, path := range paths {
+		methods := allowed[path]
 		allow := strings.Join(methods, ", ")
 		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 			if slices.Contains(methods, m) {
@@ -100,13 +106,50 @@ func NewServer(svc *service.Service, log *slog.Logger, opts Options) http.Handle
 	return s.middleware(s.mux)
 }
 
+// gated wraps a route's handler in the gates its row declares, outermost
+// first: the metric label, cessation (before authentication, so that a
+// refused write says why whoever sends it), authentication, the policy gate.
+func (s *server) gated(rt route) http.Handler {
+	h := rt.handler
+	if rt.auth != public {
+		h = s.authenticated(rt.auth == bearerOrQuery, rt.policy == policyGated, h)
+	}
+	if rt.cease == notWhileCeasing {
+		next := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if s.svc.Ceasing(context.WithoutCancel(r.Context())) {
+				writeError(w, r, s.log, service.ErrCeasing)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	inner := h
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if info, ok := r.Context().Value(requestInfoKey).(*requestInfo); ok {
+			info.metric = rt.metric
+		}
+		inner.ServeHTTP(w, r)
+	})
+}
+
 type ctxKey int
 
 const (
 	authKey ctxKey = iota
 	requestIDKey
+	requestInfoKey
 	bodyKey
 )
+
+// requestInfo is what the route learns of a request for the middleware around
+// the mux, which runs before the route is known: the route's metric label.
+type requestInfo struct{ metric string }
+
+// Observer hears of every request: its route's metric label ("other" for
+// what matches no route: the label set stays bounded, never the URL), its
+// status and its duration.
+type Observer func(route string, status int, d time.Duration)
 
 // statusWriter remembers the status for the access log.
 type statusWriter struct {
@@ -130,16 +173,18 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// middleware adds a request id, security headers, panic recovery and an access
-// log line. The log names the route pattern, never the URL: query strings may
-// hold phone numbers.
+// middleware adds a request id, security headers, panic recovery, the
+// observer's report and an access log line. It is the outermost handler, so
+// every refusal of every gate carries the request id and the headers. The log
+// names the route pattern, never the URL: query strings may hold phone numbers.
 func (s *server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		b := make([]byte, 8)
 		rand.Read(b)
 		rid := hex.EncodeToString(b)
-		ctx := context.WithValue(r.Context(), requestIDKey, rid)
+		info := &requestInfo{metric: "other"}
+		ctx := context.WithValue(context.WithValue(r.Context(), requestIDKey, rid), requestInfoKey, info)
 		r = r.WithContext(ctx)
 		h := w.Header()
 		h.Set("X-Request-Id", rid)
@@ -178,6 +223,13 @@ func (s *server) middleware(next http.Handler) http.Handler {
 					writeError(sw, r, s.log, tkesj.Internal(nil))
 				}
 			}
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			if s.opts.Observe != nil {
+				s.opts.Observe(info.metric, status, time.Since(start))
+			}
 			s.log.LogAttrs(ctx, slog.LevelInfo, "request",
 				slog.String("request_id", rid), slog.String("method", r.Method), slog.String("route", r.Pattern),
 				slog.Int("status", sw.status), slog.Float64("ms", float64(time.Since(start).Microseconds())/1000))
@@ -186,38 +238,23 @@ func (s *server) middleware(next http.Handler) http.Handler {
 	})
 }
 
-// policyExempt lists what a person may still do while a major policy update
-// waits for their acceptance (R-POL-1): read and accept the policy, see who
-// they are, export their data, destroy the account, sign out, and keep the
-// socket that tells them about it.
-var policyExempt = map[string]bool{
-	"POST /api/v1/policy/accept":           true,
-	"GET /api/v1/me":                       true,
-	"DELETE /api/v1/me":                    true,
-	"DELETE /api/v1/sessions/current":      true,
-	"POST /api/v1/me/exports":              true,
-	"GET /api/v1/me/exports":               true,
-	"GET /api/v1/me/exports/{id}":          true,
-	"GET /api/v1/me/exports/{id}/download": true,
-	"GET /api/v1/ws":                       true,
-	"POST /api/v1/ws-tickets":              true,
-}
-
-// authenticated requires a valid bearer token (on the WebSocket also ?token=,
-// or a single-use ?ticket= from POST /api/v1/ws-tickets, which keeps the
-// token out of URLs).
-func (s *server) authenticated(route string, next http.Handler) http.Handler {
+// authenticated requires a valid bearer token. When query is set (the
+// WebSocket: a browser cannot set its headers) it also takes ?token=, or a
+// single-use ?ticket= from POST /api/v1/ws-tickets, which keeps the token out
+// of URLs. When policy is set it refuses a person whose acceptance of a major
+// policy update is pending.
+func (s *server) authenticated(query, policy bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok {
 			token = "" // CutPrefix hands back the whole header when the scheme is not Bearer
-			if r.URL.Path == "/api/v1/ws" {
+			if query {
 				token = r.URL.Query().Get("token")
 			}
 		}
 		var a service.Auth
 		var err error
-		if ticket := r.URL.Query().Get("ticket"); token == "" && ticket != "" && r.URL.Path == "/api/v1/ws" {
+		if ticket := r.URL.Query().Get("ticket"); token == "" && ticket != "" && query {
 			a, err = s.svc.AuthenticateWSTicket(r.Context(), ticket)
 		} else {
 			a, err = s.svc.Authenticate(r.Context(), strings.TrimSpace(token))
@@ -226,7 +263,7 @@ func (s *server) authenticated(route string, next http.Handler) http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
-		if a.PolicyPending && !policyExempt[route] {
+		if policy && a.PolicyPending {
 			writeError(w, r, s.log, errorf(tkesj.EConflict, "policy_acceptance_required",
 				"the privacy policy has changed; read it at /api/v1/policy and accept it (POST /api/v1/policy/accept) to continue, or export your data or destroy your account"))
 			return

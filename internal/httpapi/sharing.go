@@ -10,31 +10,24 @@ import (
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/service"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // Sharing with recipients, its transparency report and consents
 // (R-SHR-1..3, R-XBT-1), and public links to one post (R-SHR-4).
 
-func recipientJSON(r service.Recipient) map[string]any {
-	return map[string]any{"id": r.ID, "kind": r.Kind, "name": r.Name, "purpose": r.Purpose, "categories": r.Categories,
-		"region": r.Region, "deletion_url": r.DeletionURL, "delivery_url": r.DeliveryURL, "created_at": rfc3339(r.CreatedAt)}
+// recipientJSON is a recipient as staff see it, with its URLs.
+func recipientJSON(r service.Recipient) wire.Recipient {
+	return wire.Recipient{ID: r.ID, Kind: r.Kind, Name: r.Name, Purpose: r.Purpose, Categories: r.Categories,
+		Region: r.Region, DeletionURL: &r.DeletionURL, DeliveryURL: &r.DeliveryURL, CreatedAt: rfc3339(r.CreatedAt)}
 }
 
-func sharingRecordJSON(r service.SharingRecord) map[string]any {
-	j := map[string]any{"id": r.ID, "recipient_id": r.RecipientID, "recipient_name": r.RecipientName, "purpose": r.Purpose,
-		"categories": r.Categories, "basis": r.Basis, "status": r.Status, "at": rfc3339(r.At)}
-	if r.Reference != "" {
-		j["reference"] = r.Reference
-	}
-	if r.Refusal != "" {
-		j["refusal"] = r.Refusal
-	}
-	if r.UserID != "" {
-		j["user_id"] = r.UserID
-	}
+func sharingRecordJSON(r service.SharingRecord) wire.SharingRecord {
+	j := wire.SharingRecord{ID: r.ID, RecipientID: r.RecipientID, RecipientName: r.RecipientName, Purpose: r.Purpose,
+		Categories: r.Categories, Basis: r.Basis, Status: r.Status, At: rfc3339(r.At), Reference: r.Reference, Refusal: r.Refusal, UserID: r.UserID}
 	if !r.DeletionAt.IsZero() {
-		j["deletion"] = map[string]any{"reason": r.DeletionReason, "requested_at": rfc3339(r.DeletionAt), "notified_at": rfc3339(r.NotifiedAt),
-			"acked_at": rfc3339(r.AckedAt), "attempts": r.Attempts}
+		j.Deletion = &wire.SharingDeletion{Reason: r.DeletionReason, RequestedAt: rfc3339(r.DeletionAt), NotifiedAt: rfc3339(r.NotifiedAt),
+			AckedAt: rfc3339(r.AckedAt), Attempts: r.Attempts}
 	}
 	return j
 }
@@ -42,23 +35,22 @@ func sharingRecordJSON(r service.SharingRecord) map[string]any {
 func (s *server) handleSharingReport() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		rep, err := s.svc.SharingReport(r.Context(), authOf(r))
-		rs := make([]map[string]any, 0, len(rep.Recipients))
+		rs := make([]wire.Recipient, 0, len(rep.Recipients))
 		for _, rc := range rep.Recipients {
 			j := recipientJSON(rc.Recipient)
-			delete(j, "deletion_url")
-			delete(j, "delivery_url")
-			j["cross_border"] = rc.CrossBorder
-			j["consent"] = map[string]any{"granted": rc.Granted, "at": rfc3339(rc.GrantedAt)}
+			j.DeletionURL, j.DeliveryURL = nil, nil
+			j.CrossBorder = &rc.CrossBorder
+			j.Consent = &wire.SharingConsent{Granted: rc.Granted, At: rfc3339(rc.GrantedAt)}
 			if rc.CrossBorder {
-				j["cross_border_consent"] = map[string]any{"granted": rc.CrossBorderGranted, "at": rfc3339(rc.CrossBorderAt)}
+				j.CrossBorderConsent = &wire.SharingConsent{Granted: rc.CrossBorderGranted, At: rfc3339(rc.CrossBorderAt)}
 			}
 			rs = append(rs, j)
 		}
-		recs := make([]map[string]any, 0, len(rep.Records))
+		recs := make([]wire.SharingRecord, 0, len(rep.Records))
 		for _, x := range rep.Records {
 			recs = append(recs, sharingRecordJSON(x))
 		}
-		return map[string]any{"region": rep.Region, "recipients": rs, "records": recs}, err
+		return wire.SharingReport{Region: rep.Region, Recipients: rs, Records: recs}, err
 	})
 }
 
@@ -75,26 +67,26 @@ func (s *server) handleSetSharingConsent(crossBorder bool) http.Handler {
 			return nil, errorf(tkesj.EInvalid, "granted_required", `send {"granted": true} or {"granted": false}`)
 		}
 		c, err := s.svc.SetSharingConsent(r.Context(), authOf(r), r.PathValue("recipient"), crossBorder, *req.Granted)
-		return map[string]any{"kind": c.Kind, "subject": c.Subject, "granted": c.Granted, "purpose": c.Purpose,
-			"policy_version": c.PolicyVersion, "method": c.Method, "at": rfc3339(c.At)}, err
+		return wire.ConsentChange{Kind: c.Kind, Subject: c.Subject, Granted: c.Granted, Purpose: c.Purpose,
+			PolicyVersion: c.PolicyVersion, Method: c.Method, At: rfc3339(c.At)}, err
 	})
 }
 
 func (s *server) handleDeleteSharedData() http.Handler {
 	return s.handle(202, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		n, err := s.svc.DeleteSharedData(r.Context(), authOf(r), r.PathValue("recipient"))
-		return map[string]any{"transfers": n}, err
+		return wire.Transfers{Transfers: n}, err
 	})
 }
 
 func (s *server) handleRecipients() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		rs, err := s.svc.StaffRecipients(r.Context(), authOf(r))
-		out := make([]map[string]any, 0, len(rs))
+		out := make([]wire.Recipient, 0, len(rs))
 		for _, x := range rs {
 			out = append(out, recipientJSON(x))
 		}
-		return map[string]any{"recipients": out}, err
+		return wire.RecipientList{Recipients: out}, err
 	})
 }
 
@@ -117,7 +109,7 @@ func (s *server) handleAddRecipient() http.Handler {
 		rc, secret, err := s.svc.AddRecipient(r.Context(), authOf(r), service.RecipientInput{Kind: req.Kind, Name: req.Name, Purpose: req.Purpose,
 			Categories: req.Categories, Region: req.Region, DeletionURL: req.DeletionURL, DeliveryURL: req.DeliveryURL, Secret: req.Secret})
 		j := recipientJSON(rc)
-		j["secret"] = secret
+		j.Secret = secret
 		return j, err
 	})
 }
@@ -125,11 +117,11 @@ func (s *server) handleAddRecipient() http.Handler {
 func (s *server) handleSharingRecords() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		rs, err := s.svc.SharingRecords(r.Context(), authOf(r), r.URL.Query().Get("recipient"))
-		out := make([]map[string]any, 0, len(rs))
+		out := make([]wire.SharingRecord, 0, len(rs))
 		for _, x := range rs {
 			out = append(out, sharingRecordJSON(x))
 		}
-		return map[string]any{"records": out}, err
+		return wire.SharingRecordList{Records: out}, err
 	})
 }
 
@@ -155,8 +147,8 @@ func (s *server) handleDisclosure() http.Handler {
 func (s *server) handleCreateShareLink() http.Handler {
 	return s.handle(201, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		token, err := s.svc.CreateShareLink(r.Context(), authOf(r), r.PathValue("id"))
-		return map[string]any{"url": "/s/" + token,
-			"notice": "anyone with this link can see this post's text and pictures, whoever you chose to show it to; revoke it to end that"}, err
+		return wire.ShareLink{URL: "/s/" + token,
+			Notice: "anyone with this link can see this post's text and pictures, whoever you chose to show it to; revoke it to end that"}, err
 	})
 }
 

@@ -1,6 +1,10 @@
 package httpapi
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/tkesj/tkesj/internal/wire"
+)
 
 // handleWSTicket issues a short-lived, single-use ticket for opening
 // /api/v1/ws?ticket=, so browsers need not put the token in the URL.
@@ -10,6 +14,6 @@ func (s *server) handleWSTicket() http.Handler {
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"ticket": t, "expires_at": rfc3339(exp)}, nil
+		return wire.WSTicket{Ticket: t, ExpiresAt: rfc3339(exp)}, nil
 	})
 }

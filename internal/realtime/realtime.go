@@ -29,6 +29,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // Handler is the service's side of a connection.
@@ -158,14 +159,14 @@ func New(bus tkesj.Bus, h Handler, log *slog.Logger, opts Options) (*Hub, error)
 		opts:             opts,
 		epoch:            time.Now(),
 		seed:             maphash.MakeSeed(),
-		pongFrame:        []byte(`{"type":"pong"}`),
+		pongFrame:        []byte(`{"type":"pong"}`), // wire.PongFrame
 		rateLimitedFrame: errorFrame("rate_limited", "you are sending too fast; slow down"),
 		malformedFrame:   errorFrame("malformed_json", "a frame must be a JSON object"),
 		unsupportedFrame: errorFrame("unsupported_frame", "only JSON text frames are accepted"),
 	}
-	hub.tooManyProblem, _ = json.Marshal(map[string]any{"type": "urn:tkesj:problem:too_many_connections", "title": "Too Many Requests",
-		"status": http.StatusTooManyRequests, "code": "too_many_connections",
-		"detail": fmt.Sprintf("you have %d connections open already; close one (another tab or device) first", opts.MaxPerUser)})
+	hub.tooManyProblem, _ = json.Marshal(wire.Problem{Type: "urn:tkesj:problem:too_many_connections", Title: "Too Many Requests",
+		Status: http.StatusTooManyRequests, Code: "too_many_connections",
+		Detail: fmt.Sprintf("you have %d connections open already; close one (another tab or device) first", opts.MaxPerUser)})
 	for i := range hub.shards {
 		hub.shards[i].users = make(map[string][]*conn)
 		hub.shards[i].held = make(map[string]int)
@@ -428,11 +429,7 @@ func (h *Hub) deliver(e tkesj.Event) {
 // errorFrame encodes {"type":"error","code":code,"detail":detail}.
 func errorFrame(code, detail string) []byte {
 	// Marshalling a struct of strings cannot fail.
-	b, _ := json.Marshal(struct {
-		Type   string `json:"type"`
-		Code   string `json:"code"`
-		Detail string `json:"detail,omitempty"`
-	}{"error", code, detail})
+	b, _ := json.Marshal(wire.ErrorFrame{Type: "error", Code: code, Detail: detail})
 	return b
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // Conversation is a chat as one member sees it.
@@ -159,7 +160,7 @@ func (s *Service) CreateGroup(ctx context.Context, a Auth, name string, members 
 		s.keys.Destroy(ctx, convKeyID(id))
 		return Conversation{}, s.internal(ctx, "create group", err)
 	}
-	s.publish(ctx, append(ids, a.UserID), map[string]any{"type": "conversation", "conversation_id": id, "event": "created"})
+	s.publish(ctx, append(ids, a.UserID), wire.ConversationFrame{Type: "conversation", ConversationID: id, Event: "created"})
 	return s.Conversation(ctx, a, id)
 }
 
@@ -336,7 +337,7 @@ func (s *Service) UpdateGroup(ctx context.Context, a Auth, id string, up GroupUp
 	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.UpdateConversationMeta(ctx, id, sealed, s.now()) }); err != nil {
 		return Conversation{}, s.internal(ctx, "update group", err)
 	}
-	s.publishToMembers(ctx, id, map[string]any{"type": "conversation", "conversation_id": id, "event": "updated"})
+	s.publishToMembers(ctx, id, wire.ConversationFrame{Type: "conversation", ConversationID: id, Event: "updated"})
 	return s.Conversation(ctx, a, id)
 }
 
@@ -389,7 +390,7 @@ func (s *Service) AddMembers(ctx context.Context, a Auth, id string, users []str
 	if err != nil {
 		return Conversation{}, s.internal(ctx, "add members", err)
 	}
-	s.publishToMembers(ctx, id, map[string]any{"type": "conversation", "conversation_id": id, "event": "members_changed"})
+	s.publishToMembers(ctx, id, wire.ConversationFrame{Type: "conversation", ConversationID: id, Event: "members_changed"})
 	return s.Conversation(ctx, a, id)
 }
 
@@ -432,7 +433,7 @@ func (s *Service) RemoveMember(ctx context.Context, a Auth, id, userID string) e
 	if err != nil {
 		return s.internal(ctx, "remove member", err)
 	}
-	s.publish(ctx, notify, map[string]any{"type": "conversation", "conversation_id": id, "event": "members_changed"})
+	s.publish(ctx, notify, wire.ConversationFrame{Type: "conversation", ConversationID: id, Event: "members_changed"})
 	return nil
 }
 
@@ -477,7 +478,7 @@ func (s *Service) SetRole(ctx context.Context, a Auth, id, userID, role string) 
 	if err != nil {
 		return s.internal(ctx, "set role", err)
 	}
-	s.publishToMembers(ctx, id, map[string]any{"type": "conversation", "conversation_id": id, "event": "members_changed"})
+	s.publishToMembers(ctx, id, wire.ConversationFrame{Type: "conversation", ConversationID: id, Event: "members_changed"})
 	return nil
 }
 

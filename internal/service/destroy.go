@@ -5,6 +5,7 @@ import (
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // DestroyInput re-verifies the person before their account is destroyed:
@@ -113,7 +114,7 @@ func (s *Service) DestroyAccount(ctx context.Context, a Auth, in DestroyInput) e
 	default:
 	}
 	for _, id := range groups {
-		s.publishToMembers(ctx, id, map[string]any{"type": "conversation", "conversation_id": id, "event": "members_changed"})
+		s.publishToMembers(ctx, id, wire.ConversationFrame{Type: "conversation", ConversationID: id, Event: "members_changed"})
 	}
 	s.log.InfoContext(ctx, "account destroyed", "user", a.UserID)
 	return nil

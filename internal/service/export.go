@@ -17,6 +17,7 @@ import (
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/keyring"
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // Personal-data exports (R-RGT-1): a person asks for everything tkesj holds
@@ -788,11 +789,9 @@ func (s *Service) exportMessages(ctx context.Context, a Auth, st *exportState, c
 			break
 		}
 		for _, m := range page {
-			j := MessageJSON(m)
+			j := exportedMessage{Message: MessageJSON(m)}
 			if m.Media != nil {
-				if p, ok := paths[m.Media.ID]; ok {
-					j["media_path"] = p
-				}
+				j.MediaPath = paths[m.Media.ID]
 			}
 			line.Reset()
 			if n == 0 {
@@ -1017,3 +1016,10 @@ as of {{.Created}}. Each section is a JSON file next to this page; <a href="mani
 {{end}}</table>{{end}}
 </body></html>
 `))
+
+// exportedMessage is a message in an export: its wire form and, when its
+// media is in the archive, the media's path there.
+type exportedMessage struct {
+	wire.Message
+	MediaPath string `json:"media_path,omitempty"`
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // Notice is a message from the service to one person, in their inbox in the
@@ -41,9 +42,9 @@ func (s *Service) notify(ctx context.Context, q *store.Queries, userID, kind str
 }
 
 // noticeFrame is the WebSocket frame that tells a person's devices of a notice.
-func noticeFrame(n Notice) map[string]any {
-	return map[string]any{"type": "notice", "id": n.ID, "kind": n.Kind, "title": n.Title, "body": n.Body, "ref": n.Ref,
-		"created_at": n.CreatedAt.Format(time.RFC3339Nano)}
+func noticeFrame(n Notice) wire.NoticeFrame {
+	return wire.NoticeFrame{Type: "notice", ID: n.ID, Kind: n.Kind, Title: n.Title, Body: n.Body, Ref: n.Ref,
+		CreatedAt: n.CreatedAt.Format(time.RFC3339Nano)}
 }
 
 // Notices lists the caller's notices, newest first.

@@ -14,6 +14,7 @@ import (
 	"github.com/tkesj/tkesj/internal/keyring"
 	"github.com/tkesj/tkesj/internal/store"
 	"github.com/tkesj/tkesj/internal/validate"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // Message kinds (R-MSG-3).
@@ -248,7 +249,7 @@ func (s *Service) Send(ctx context.Context, a Auth, convID string, in SendInput)
 	if dup != nil {
 		return s.sameMessage(ctx, *dup, convID)
 	}
-	s.publish(ctx, members, map[string]any{"type": "message", "conversation_id": convID, "message": MessageJSON(msg)})
+	s.publish(ctx, members, wire.MessageFrame{Type: "message", ConversationID: convID, Message: MessageJSON(msg)})
 	if s.pusher != nil {
 		me, _ := s.profile(ctx, s.db.Read(), a.UserID)
 		s.schedulePush(msg, me.Nickname)
@@ -345,35 +346,36 @@ func (s *Service) messageView(ctx context.Context, r store.MessageRecord) Messag
 }
 
 // MessageJSON is the wire form of a message (API.md).
-func MessageJSON(m Message) map[string]any {
+func MessageJSON(m Message) wire.Message {
+	j := wire.Message{ID: m.ID, Seq: m.Seq, ConversationID: m.ConversationID, SentAt: m.SentAt.Format(time.RFC3339Nano)}
 	if m.SenderDeleted {
-		return map[string]any{"id": m.ID, "seq": m.Seq, "conversation_id": m.ConversationID, "sent_at": m.SentAt.Format(time.RFC3339Nano), "sender_deleted": true}
+		j.SenderDeleted = true
+		return j
 	}
-	j := map[string]any{"id": m.ID, "seq": m.Seq, "conversation_id": m.ConversationID, "sender_id": m.SenderID, "client_id": m.ClientID,
-		"kind": m.Kind, "sent_at": m.SentAt.Format(time.RFC3339Nano)}
+	j.SenderID, j.ClientID, j.Kind = m.SenderID, m.ClientID, m.Kind
 	if m.Recalled {
-		j["recalled"] = true
+		j.Recalled = true
 		return j
 	}
 	if m.Text != "" || m.Kind == KindText {
-		j["text"] = m.Text
+		j.Text = &m.Text
 	}
 	if m.Media != nil {
-		media := map[string]any{"id": m.Media.ID, "kind": m.Media.Kind, "mime": m.Media.Mime, "size": m.Media.Size, "url": "/api/v1/media/" + m.Media.ID}
+		media := &wire.MessageMedia{ID: m.Media.ID, Kind: m.Media.Kind, Mime: m.Media.Mime, Size: m.Media.Size, URL: "/api/v1/media/" + m.Media.ID}
 		if len(m.Media.Meta) > 0 && string(m.Media.Meta) != "{}" {
-			media["meta"] = m.Media.Meta
+			media.Meta = m.Media.Meta
 		}
-		j["media_id"] = m.Media.ID
-		j["media"] = media
+		j.MediaID = m.Media.ID
+		j.Media = media
 	}
 	if m.Location != nil {
-		j["location"] = m.Location
+		j.Location = &wire.Location{Lat: m.Location.Lat, Lng: m.Location.Lng, Name: m.Location.Name}
 	}
 	if m.Call != nil {
-		j["call"] = m.Call
+		j.Call = &wire.MessageCall{CallID: m.Call.CallID, Media: m.Call.Media, State: m.Call.State, DurationS: m.Call.DurationS, Reason: m.Call.Reason}
 	}
 	if m.Card != nil {
-		j["card"] = map[string]any{"id": m.Card.ID, "username": m.Card.Username, "nickname": m.Card.Nickname}
+		j.Card = &wire.Card{ID: m.Card.ID, Username: m.Card.Username, Nickname: m.Card.Nickname}
 	}
 	return j
 }
@@ -435,7 +437,7 @@ func (s *Service) Recall(ctx context.Context, a Auth, convID string, seq int64) 
 	if err != nil {
 		return s.internal(ctx, "recall", err)
 	}
-	s.publishToMembers(ctx, convID, map[string]any{"type": "recall", "conversation_id": convID, "seq": seq})
+	s.publishToMembers(ctx, convID, wire.RecallFrame{Type: "recall", ConversationID: convID, Seq: seq})
 	return nil
 }
 
@@ -489,11 +491,11 @@ func (s *Service) advance(ctx context.Context, a Auth, convID string, seq int64,
 	if seq > conv.LastSeq {
 		seq = conv.LastSeq
 	}
-	field := "delivered_seq"
+	frame := wire.ReceiptFrame{Type: "receipt", ConversationID: convID, UserID: a.UserID, DeliveredSeq: &seq}
 	if read {
-		field = "read_seq"
+		frame.DeliveredSeq, frame.ReadSeq = nil, &seq
 	}
-	s.publish(ctx, strings.Split(conv.DirectKey.String, "|"), map[string]any{"type": "receipt", "conversation_id": convID, "user_id": a.UserID, field: seq})
+	s.publish(ctx, strings.Split(conv.DirectKey.String, "|"), frame)
 	return nil
 }
 
@@ -513,6 +515,6 @@ func (s *Service) Typing(ctx context.Context, a Auth, convID string) error {
 			others = append(others, id)
 		}
 	}
-	s.publish(ctx, others, map[string]any{"type": "typing", "conversation_id": convID, "user_id": a.UserID})
+	s.publish(ctx, others, wire.TypingFrame{Type: "typing", ConversationID: convID, UserID: a.UserID})
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/tkesj/tkesj/internal/media/process"
 	"github.com/tkesj/tkesj/internal/privacy"
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // MomentInput is a new post (R-MOM-1, R-MOM-2).
@@ -481,7 +482,7 @@ func (s *Service) Like(ctx context.Context, a Auth, id string, like bool) error 
 		return s.internal(ctx, "like", err)
 	}
 	if like && m.AuthorID != a.UserID {
-		s.publish(ctx, []string{m.AuthorID}, map[string]any{"type": "moment_like", "moment_id": id, "user_id": a.UserID})
+		s.publish(ctx, []string{m.AuthorID}, wire.MomentLikeFrame{Type: "moment_like", MomentID: id, UserID: a.UserID})
 	}
 	return nil
 }
@@ -522,7 +523,7 @@ func (s *Service) AddComment(ctx context.Context, a Auth, id, text, replyTo stri
 		return Comment{}, s.internal(ctx, "comment", err)
 	}
 	if m.AuthorID != a.UserID {
-		s.publish(ctx, []string{m.AuthorID}, map[string]any{"type": "moment_comment", "moment_id": id, "comment_id": cid, "user_id": a.UserID})
+		s.publish(ctx, []string{m.AuthorID}, wire.MomentCommentFrame{Type: "moment_comment", MomentID: id, CommentID: cid, UserID: a.UserID})
 	}
 	me, _ := s.profile(ctx, s.db.Read(), a.UserID)
 	return Comment{ID: cid, ReplyTo: replyTo, User: me, Text: text, CreatedAt: now}, nil

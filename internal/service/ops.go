@@ -13,6 +13,7 @@ import (
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // Running the service: announcements (R-OPS-2), de-identified statistics
@@ -105,7 +106,7 @@ func (s *Service) announce(ctx context.Context, kind, title, body string) (Annou
 }
 
 func (s *Service) pushAnnouncement(ctx context.Context, an Announcement) {
-	s.broadcast(ctx, map[string]any{"type": "announcement", "id": an.ID, "kind": an.Kind, "title": an.Title, "body": an.Body, "at": an.At.Format(time.RFC3339)})
+	s.broadcast(ctx, wire.AnnouncementFrame{Type: "announcement", ID: an.ID, Kind: an.Kind, Title: an.Title, Body: an.Body, At: an.At.Format(time.RFC3339)})
 }
 
 // relayAnnouncements pushes announcements that another process stored (the
@@ -281,32 +282,6 @@ func (s *Service) Ceasing(ctx context.Context) bool {
 // ErrCeasing answers what cessation refuses.
 var ErrCeasing = tkesj.Errorf(tkesj.EForbidden, "service_ceasing",
 	"tkesj is ceasing operation: it takes no new accounts or data; you can still export your data, ask questions and destroy your account")
-
-// CessationAllows says which writes stay open while the service ceases: the
-// person's rights (export, deletion, withdrawal, complaints, correction),
-// signing in and out, and staff work. Every other POST, PUT and PATCH
-// would collect new personal data and is refused with ErrCeasing.
-// route is the route pattern ("POST /api/v1/accounts").
-func CessationAllows(route string) bool {
-	method, path, _ := strings.Cut(route, " ")
-	if method == "GET" || method == "HEAD" || method == "DELETE" || method == "" {
-		return true
-	}
-	if strings.HasPrefix(path, "/api/v1/admin/") {
-		return true
-	}
-	switch route {
-	case "POST /api/v1/verification-codes", "POST /api/v1/sessions", "POST /api/v1/policy/accept", "PATCH /api/v1/me",
-		"PUT /api/v1/me/password", "PATCH /api/v1/me/settings", "PUT /api/v1/me/permissions/{name}",
-		"PUT /api/v1/me/sharing/{recipient}", "PUT /api/v1/me/sharing/{recipient}/cross-border",
-		"POST /api/v1/me/exports", "POST /api/v1/me/rights-requests", "POST /api/v1/me/rights-requests/{id}/verify",
-		"POST /api/v1/me/decisions/{id}/appeal", "POST /api/v1/me/freeze", "POST /api/v1/account-freezes", "POST /api/v1/account-unfreezes",
-		"POST /api/v1/me/notices/{id}/read", "POST /api/v1/me/tickets", "POST /api/v1/me/tickets/{id}/messages",
-		"POST /api/v1/conversations/{id}/read", "PUT /api/v1/conversations/{id}/mute":
-		return true
-	}
-	return false
-}
 
 // Cease starts the cessation of the service (`tkesj admin cease`): at once
 // registrations and collection stop and everyone is told; after noticeDays

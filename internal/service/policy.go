@@ -8,6 +8,7 @@ import (
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // majorCache remembers the newest major policy's publication time for a few
@@ -60,7 +61,7 @@ func (s *Service) PublishPolicy(ctx context.Context, version string, major bool,
 	s.major.mu.Lock()
 	s.major.fetched = time.Time{}
 	s.major.mu.Unlock()
-	s.broadcast(ctx, map[string]any{"type": "policy", "version": p.Version, "major": p.Major})
+	s.broadcast(ctx, wire.PolicyFrame{Type: "policy", Version: p.Version, Major: p.Major})
 	// Everyone also finds it in their announcements inbox (R-OPS-2).
 	title, body := "The privacy policy was updated (version "+p.Version+")", "Read it at /api/v1/policy."
 	if p.Major {

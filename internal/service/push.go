@@ -10,6 +10,7 @@ import (
 
 	"github.com/tkesj/tkesj/internal/push"
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 func pushAD(userID string, deviceIdx []byte) string {
@@ -109,7 +110,7 @@ func (s *Service) pushMessage(ctx context.Context, msg Message, senderName strin
 		if st.PushShowText {
 			body = previewOf(msg)
 		}
-		payload, _ := json.Marshal(map[string]any{"type": "message", "conversation_id": msg.ConversationID, "seq": msg.Seq, "title": senderName, "body": body, "preview": st.PushShowText})
+		payload, _ := json.Marshal(wire.PushPayload{Type: "message", ConversationID: msg.ConversationID, Seq: msg.Seq, Title: senderName, Body: body, Preview: st.PushShowText})
 		for _, r := range subs {
 			var sub push.Subscription
 			if err := s.open(ctx, uid, pushAD(uid, r.DeviceIdx), r.Sealed, &sub); err != nil {

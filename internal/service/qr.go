@@ -12,6 +12,7 @@ import (
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/ratelimit"
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // QR codes (R-QR-1, R-QR-2). A code's payload is "tkesj:<kind>:<token>" with
@@ -458,7 +459,7 @@ func (s *Service) SetJoinApproval(ctx context.Context, a Auth, convID string, on
 		}
 		return s.internal(ctx, "set join approval", err)
 	}
-	s.publishToMembers(ctx, convID, map[string]any{"type": "conversation", "conversation_id": convID, "event": "updated"})
+	s.publishToMembers(ctx, convID, wire.ConversationFrame{Type: "conversation", ConversationID: convID, Event: "updated"})
 	return nil
 }
 
@@ -538,11 +539,11 @@ func (s *Service) JoinByQR(ctx context.Context, a Auth, payload string) (JoinRes
 	}
 	if res.Status == "pending" {
 		res.Request.User, _ = s.profile(ctx, s.db.Read(), a.UserID)
-		s.publish(ctx, s.groupAdmins(ctx, convID), map[string]any{"type": "conversation", "conversation_id": convID, "event": "join_requested", "request_id": res.Request.ID})
+		s.publish(ctx, s.groupAdmins(ctx, convID), wire.ConversationFrame{Type: "conversation", ConversationID: convID, Event: "join_requested", RequestID: res.Request.ID})
 		return res, nil
 	}
 	if !already {
-		s.publishToMembers(ctx, convID, map[string]any{"type": "conversation", "conversation_id": convID, "event": "members_changed"})
+		s.publishToMembers(ctx, convID, wire.ConversationFrame{Type: "conversation", ConversationID: convID, Event: "members_changed"})
 	}
 	res.Conversation, err = s.Conversation(ctx, a, convID)
 	return res, err
@@ -657,9 +658,9 @@ func (s *Service) AnswerJoinRequest(ctx context.Context, a Auth, convID, id stri
 	}
 	jr := JoinRequest{ID: rec.ID, ConvID: convID, Status: rec.Status, CreatedAt: rec.CreatedAt}
 	jr.User, _ = s.profile(ctx, s.db.Read(), rec.UserID)
-	s.publish(ctx, []string{rec.UserID}, map[string]any{"type": "join_request", "conversation_id": convID, "request": map[string]any{"id": rec.ID, "status": rec.Status}})
+	s.publish(ctx, []string{rec.UserID}, wire.JoinRequestFrame{Type: "join_request", ConversationID: convID, Request: wire.JoinRequestStatus{ID: rec.ID, Status: rec.Status}})
 	if approve {
-		s.publishToMembers(ctx, convID, map[string]any{"type": "conversation", "conversation_id": convID, "event": "members_changed"})
+		s.publishToMembers(ctx, convID, wire.ConversationFrame{Type: "conversation", ConversationID: convID, Event: "members_changed"})
 	}
 	return jr, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // publish encodes frame once and hands it to the bus for users' connections.
@@ -57,30 +58,20 @@ func (s *Service) ReadyFrame(ctx context.Context, userID string) ([]byte, error)
 	if err != nil {
 		return nil, s.internal(ctx, "ready", err)
 	}
-	type conv struct {
-		ID          string `json:"id"`
-		LastSeq     int64  `json:"last_seq"`
-		ReceivedSeq int64  `json:"received_seq"`
-		ReadSeq     int64  `json:"read_seq"`
-	}
-	pending := []conv{}
+	pending := []wire.PendingConversation{}
 	for i, c := range recs {
 		m := ms[i]
 		recv, read := max(m.ReceivedSeq, m.JoinedSeq), max(m.ReadSeq, m.JoinedSeq)
 		if c.LastSeq > recv {
-			pending = append(pending, conv{ID: c.ID, LastSeq: c.LastSeq, ReceivedSeq: recv, ReadSeq: read})
+			pending = append(pending, wire.PendingConversation{ID: c.ID, LastSeq: c.LastSeq, ReceivedSeq: recv, ReadSeq: read})
 		}
 	}
-	return json.Marshal(map[string]any{"type": "ready", "user_id": userID, "conversations": pending})
+	return json.Marshal(wire.ReadyFrame{Type: "ready", UserID: userID, Conversations: pending})
 }
 
 // ClientFrame handles a frame from a client: ack (delivered), read, typing.
 func (s *Service) ClientFrame(ctx context.Context, userID string, deviceIdx []byte, frame []byte) error {
-	var f struct {
-		Type           string `json:"type"`
-		ConversationID string `json:"conversation_id"`
-		Seq            int64  `json:"seq"`
-	}
+	var f wire.ClientFrame
 	if err := json.Unmarshal(frame, &f); err != nil {
 		return tkesj.Errorf(tkesj.EMalformed, "malformed_json", "a frame is a JSON object with a type")
 	}

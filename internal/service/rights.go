@@ -7,6 +7,7 @@ import (
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // Rights request kinds (R-RGT-2, R-RGT-3).
@@ -158,7 +159,7 @@ func (s *Service) AdvanceRightsRequest(ctx context.Context, id, status, answer s
 		return RightsRequest{}, s.internal(ctx, "advance rights request", err)
 	}
 	rec, _ = s.db.Read().FindRightsRequest(ctx, id)
-	s.publish(ctx, []string{rec.UserID}, map[string]any{"type": "rights_request", "id": id, "status": status})
+	s.publish(ctx, []string{rec.UserID}, wire.RightsRequestFrame{Type: "rights_request", ID: id, Status: status})
 	return s.rightsView(ctx, rec), nil
 }
 

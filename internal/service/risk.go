@@ -9,6 +9,7 @@ import (
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // Risk control for logins (R-DEV-3). Failed logins are counted per account
@@ -129,7 +130,7 @@ func (s *Service) afterFailure(ctx context.Context, rec *store.UserRecord, key, 
 	s.RecordDecision(ctx, rec.ID, "login_lock", "password logins locked until "+until.Format(time.RFC3339),
 		fmt.Sprintf("%d wrong passwords within %s: password logins are locked for %s; a one-time code still works", n, failureWindow, s.cfg.LockFor),
 		map[string]string{"failures": fmt.Sprint(n), "network": networkOf(ip)})
-	s.publish(ctx, []string{rec.ID}, map[string]any{"type": "security", "event": "account_locked", "until": until.Format(time.RFC3339)})
+	s.publish(ctx, []string{rec.ID}, wire.SecurityFrame{Type: "security", Event: "account_locked", Until: until.Format(time.RFC3339)})
 }
 
 // stepUp decides whether a password login needs a one-time code too: a device
@@ -173,8 +174,8 @@ func (s *Service) afterLogin(ctx context.Context, q *store.Queries, u tkesj.User
 		return err
 	}
 	if newDevice {
-		s.publish(ctx, []string{u.ID}, map[string]any{"type": "security", "event": "new_login",
-			"device": map[string]string{"model": dev.Model, "os": dev.OS, "app_version": dev.AppVersion}, "at": s.now().Format(time.RFC3339)})
+		s.publish(ctx, []string{u.ID}, wire.SecurityFrame{Type: "security", Event: "new_login",
+			Device: &wire.SecurityDevice{Model: dev.Model, OS: dev.OS, AppVersion: dev.AppVersion}, At: s.now().Format(time.RFC3339)})
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // Sharing with recipients (policy §2; R-SHR-1..3, R-XBT-1, R-DEL-4).
@@ -454,8 +455,8 @@ func (s *Service) share(ctx context.Context, userID, recipientID, purpose string
 	}
 	s.log.InfoContext(ctx, "shared", "record", rec.ID, "user", userID, "recipient", r.ID, "basis", basis.Ground)
 	if r.DeliveryURL != "" {
-		body, err := json.Marshal(map[string]any{"type": "share", "record_id": rec.ID, "subject": s.subjectRef(r.ID, userID),
-			"purpose": r.Purpose, "categories": cats, "data": payload, "sent_at": rec.CreatedAt.Format(time.RFC3339)})
+		body, err := json.Marshal(wire.ShareDelivery{Type: "share", RecordID: rec.ID, Subject: s.subjectRef(r.ID, userID),
+			Purpose: r.Purpose, Categories: cats, Data: payload, SentAt: rec.CreatedAt.Format(time.RFC3339)})
 		if err != nil {
 			return SharingRecord{}, s.internal(ctx, "share", err)
 		}
@@ -594,8 +595,8 @@ func (s *Service) SendDeletionNotices(ctx context.Context) (int, error) {
 		if err != nil {
 			sendErr = fmt.Errorf("recipient: %w", err)
 		} else {
-			body, _ := json.Marshal(map[string]any{"type": "deletion", "subject": s.subjectRef(g.recipient, g.user), "records": ids,
-				"reason": g.reason, "requested_at": g.recs[0].DeletionAt.Format(time.RFC3339)})
+			body, _ := json.Marshal(wire.DeletionNotice{Type: "deletion", Subject: s.subjectRef(g.recipient, g.user), Records: ids,
+				Reason: g.reason, RequestedAt: g.recs[0].DeletionAt.Format(time.RFC3339)})
 			sendErr = s.postSigned(ctx, rcp.DeletionURL, rcp.Secret, body)
 		}
 		at := s.now()

@@ -9,6 +9,7 @@ import (
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/store"
 	"github.com/tkesj/tkesj/internal/validate"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // Settings is a person's privacy and notification settings (R-MSG-1, R-NTF-2, R-MOM-2).
@@ -236,12 +237,12 @@ func (s *Service) SendFriendRequest(ctx context.Context, a Auth, to, greeting st
 	}
 	me, _ := s.profile(ctx, s.db.Read(), a.UserID)
 	fr := FriendRequest{ID: rec.ID, FromID: a.UserID, ToID: to, Greeting: greeting, Status: rec.Status, From: me, To: target, CreatedAt: now, ExpiresAt: rec.ExpiresAt}
-	s.publish(ctx, []string{to, a.UserID}, map[string]any{"type": "friend_request", "request": friendRequestFrame(fr)})
+	s.publish(ctx, []string{to, a.UserID}, wire.FriendRequestFrame{Type: "friend_request", Request: friendRequestFrame(fr)})
 	return fr, nil
 }
 
-func friendRequestFrame(fr FriendRequest) map[string]any {
-	return map[string]any{"id": fr.ID, "from": fr.FromID, "to": fr.ToID, "status": fr.Status}
+func friendRequestFrame(fr FriendRequest) wire.FriendRequestRef {
+	return wire.FriendRequestRef{ID: fr.ID, From: fr.FromID, To: fr.ToID, Status: fr.Status}
 }
 
 // FriendRequests lists the caller's requests, both ways, newest first.
@@ -312,7 +313,7 @@ func (s *Service) AnswerFriendRequest(ctx context.Context, a Auth, id string, ac
 	fr := FriendRequest{ID: rec.ID, FromID: rec.FromID, ToID: rec.ToID, Status: rec.Status, CreatedAt: rec.CreatedAt, ExpiresAt: rec.ExpiresAt}
 	fr.From, _ = s.profile(ctx, s.db.Read(), rec.FromID)
 	fr.To, _ = s.profile(ctx, s.db.Read(), rec.ToID)
-	s.publish(ctx, []string{rec.FromID, rec.ToID}, map[string]any{"type": "friend_request", "request": friendRequestFrame(fr)})
+	s.publish(ctx, []string{rec.FromID, rec.ToID}, wire.FriendRequestFrame{Type: "friend_request", Request: friendRequestFrame(fr)})
 	return fr, nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // Support tickets and complaints (policy §8, §4 (V); R-OPS-1). The subject
@@ -187,7 +188,7 @@ func (s *Service) addTicketMessage(ctx context.Context, t store.TicketRecord, st
 		return Ticket{}, s.internal(ctx, "ticket message", err)
 	}
 	if st.UserID != "" {
-		s.publish(ctx, []string{t.UserID}, map[string]any{"type": "ticket", "ticket_id": t.ID, "status": status})
+		s.publish(ctx, []string{t.UserID}, wire.TicketFrame{Type: "ticket", TicketID: t.ID, Status: status})
 	}
 	t.Status, t.UpdatedAt, t.ClosedAt = status, now, closedAt
 	return s.ticketView(ctx, t, true)

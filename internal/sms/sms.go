@@ -16,12 +16,21 @@ import (
 
 // Log writes codes to the server log. It is for development only: it is the
 // one place a code reaches a log, and the phone number is masked there.
-type Log struct{ Logger *slog.Logger }
+type Log struct {
+	Logger *slog.Logger
+	// Console, when set, also gets each code as one plain line a person
+	// reads at a glance in a terminal, instead of hunting through JSON
+	// request logs: "tkesj: one-time code 123456 for +*******8000 (register)".
+	Console io.Writer
+}
 
 // SendCode logs the code with the phone masked to its last four digits.
 func (l Log) SendCode(ctx context.Context, phone, code, purpose string) error {
 	l.Logger.LogAttrs(ctx, slog.LevelInfo, "one-time code (development sender; set --sms-webhook in production)",
 		slog.String("phone", Mask(phone)), slog.String("code", code), slog.String("purpose", purpose))
+	if l.Console != nil {
+		fmt.Fprintf(l.Console, "tkesj: one-time code %s for %s (%s) — development sender; set --sms-webhook in production\n", code, Mask(phone), purpose)
+	}
 	return nil
 }
 

@@ -47,3 +47,17 @@ func TestLogMasksThePhone(t *testing.T) {
 		t.Errorf("log = %s; want the code and a masked phone", buf.String())
 	}
 }
+
+// In development the code is one line a person reads in the terminal, not a
+// field of a JSON log record; the phone stays masked there too.
+func TestLogPrintsOneReadableLine(t *testing.T) {
+	var logs, console bytes.Buffer
+	l := Log{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Console: &console}
+	if err := l.SendCode(context.Background(), "+8613800138000", "654321", "register"); err != nil {
+		t.Fatal(err)
+	}
+	want := "tkesj: one-time code 654321 for +*********8000 (register) — development sender; set --sms-webhook in production\n"
+	if console.String() != want {
+		t.Errorf("console = %q, want %q", console.String(), want)
+	}
+}

@@ -125,8 +125,6 @@ for (const [name, url] of screens)
       ...s,
     });
     const lhr = r.lhr;
-    const items = lhr.audits['network-requests']?.details?.items ?? [];
-    const js = items.filter((i) => i.resourceType === 'Script').reduce((n, i) => n + (i.transferSize ?? 0), 0);
     const failed = Object.values(lhr.audits).filter((x) => x.score !== null && x.score < 1 && ['accessibility', 'best-practices'].some((c) => lhr.categories[c].auditRefs.some((ref) => ref.id === x.id)));
     rows.push({
       screen: name,
@@ -134,11 +132,28 @@ for (const [name, url] of screens)
       performance: Math.round(lhr.categories.performance.score * 100),
       accessibility: Math.round(lhr.categories.accessibility.score * 100),
       'best-practices': Math.round(lhr.categories['best-practices'].score * 100),
-      'JS KB (compressed)': (js / 1024).toFixed(1),
+      FCP: lhr.audits['first-contentful-paint'].displayValue,
+      LCP: lhr.audits['largest-contentful-paint'].displayValue,
+      TBT: lhr.audits['total-blocking-time'].displayValue,
+      CLS: lhr.audits['cumulative-layout-shift'].displayValue,
       failing: failed.map((x) => x.id).join(' '),
     });
   }
 console.table(rows);
+
+// The first load's JS over the wire, as the binary serves it (brotli): the
+// entry script and what index.html preloads. (Lighthouse runs with the
+// service worker installed, so its own transfer sizes are those of a repeat
+// visit.)
+const index = await (await fetch(base + '/')).text();
+const scripts = [...index.matchAll(/(?:src|href)="(\/assets\/[^"]+\.js)"/g)].map((m) => m[1]);
+let wire = 0;
+for (const s of scripts) {
+  const r = await fetch(base + s, { headers: { 'Accept-Encoding': 'br' } });
+  wire += Number(r.headers.get('content-length'));
+  await r.arrayBuffer().catch(() => {});
+}
+console.log(`first load JS: ${scripts.join(', ')}: ${(wire / 1024).toFixed(1)} KB brotli over the wire`);
 await ctx.close();
 proc.kill('SIGTERM');
 fs.rmSync(dir, { recursive: true, force: true });

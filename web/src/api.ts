@@ -2,32 +2,41 @@
 // request(), which adds the bearer token, decodes RFC 9457 problem details into
 // ApiError, and turns a 401 on an authenticated call into a "signed out" event.
 
+import type { components } from './api-types';
+
+/** The API's answers and frames, generated from openapi.json (npm run api-types). */
+export type S = components['schemas'];
+
+/** T with the times K that the server always sets (they are null only before they happen). */
+type Happened<T, K extends keyof T> = Omit<T, K> & { [P in K]: NonNullable<T[P]> };
+
+/** Every frame the server sends on the WebSocket; switch on its type. */
+export type ServerFrame =
+  | S['ReadyFrame']
+  | S['MessageFrame']
+  | S['RecallFrame']
+  | S['ReceiptFrame']
+  | S['TypingFrame']
+  | S['ConversationFrame']
+  | S['FriendRequestFrame']
+  | S['MomentLikeFrame']
+  | S['MomentCommentFrame']
+  | S['AnnouncementFrame']
+  | S['PolicyFrame']
+  | S['NoticeFrame']
+  | S['RightsRequestFrame']
+  | S['SecurityFrame']
+  | S['JoinRequestFrame']
+  | S['TicketFrame']
+  | S['PongFrame']
+  | S['ErrorFrame'];
+
 export type Gender = 'male' | 'female' | 'other' | 'unspecified';
 
-export interface User {
-  id: string;
-  username: string;
-  nickname: string;
-  gender: Gender | string;
-  avatar_url?: string;
-  phone?: string;
-  /** active, pending_guardian (a minor awaiting consent) or frozen. */
-  status?: string;
-  /** Only in GET /me, only for staff: their role (shows the staff console). */
-  staff_role?: string;
-}
+/** The caller's own profile; staff_role only in GET /me, only for staff (it shows the staff console). */
+export type User = S['User'] & { staff_role?: string };
 
-export interface Device {
-  id: string;
-  model?: string;
-  os?: string;
-  app_version?: string;
-  network?: string;
-  last_seen_at?: string;
-  created_at?: string;
-  login_ip?: string;
-  current?: boolean;
-}
+export type Device = S['DeviceInfo'];
 
 export interface DeviceInfo {
   id: string;
@@ -37,32 +46,11 @@ export interface DeviceInfo {
   network?: string;
 }
 
-export interface Policy {
-  version: string;
-  major?: boolean | number;
-  text: string;
-  published_at?: string;
-}
+export type Policy = S['Policy'];
 
-export interface Consent {
-  kind: string;
-  subject: string;
-  granted: boolean;
-  policy_version?: string;
-  at: string;
-  purpose?: string;
-  method?: string;
-}
+export type Consent = S['Consent'];
 
-export interface Export {
-  id: string;
-  status: 'pending' | 'ready' | 'failed' | string;
-  download_url?: string;
-  // Beyond API.md; the server's OpenAPI document has them. Shown when present.
-  created_at?: string;
-  expires_at?: string;
-  size?: number;
-}
+export type Export = S['Export'];
 
 export type CodePurpose = 'register' | 'login' | 'step_up' | 'reset';
 
@@ -273,10 +261,7 @@ async function problem(res: Response): Promise<ApiError> {
   return new ApiError(res.status, code || `http_${res.status}`, detail, retry);
 }
 
-export interface AuthAnswer {
-  user: User;
-  token: string;
-}
+export type AuthAnswer = S['Session'];
 
 export interface NewAccount {
   phone: string;
@@ -326,33 +311,11 @@ export const api = {
   staffSelf: () => request<StaffSelf>('GET', '/api/v1/admin/me'),
 };
 
-export interface AccessEntry {
-  id: string;
-  action: string;
-  what: string;
-  staff_role?: string;
-  staff_ref?: string;
-  at: string;
-  purpose?: string;
-  ground?: string;
-  ground_wording?: string;
-  reference?: string;
-  description?: string;
-}
+export type AccessEntry = Happened<S['AccessLogEntry'], 'at'>;
 
-export interface Announcement {
-  id: string;
-  kind: string;
-  title: string;
-  body: string;
-  at: string;
-}
+export type Announcement = Happened<S['Announcement'], 'at'>;
 
-export interface StaffSelf {
-  user_id: string;
-  role: string;
-  permissions: string[];
-}
+export type StaffSelf = S['StaffSelf'];
 
 /** Fetches a file that needs the bearer token and hands it back as a blob. */
 export async function download(path: string): Promise<{ blob: Blob; name: string }> {
@@ -372,82 +335,20 @@ export async function download(path: string): Promise<{ blob: Blob; name: string
 
 // ---- Contacts, conversations, messages, Moments, QR (issue 6) ----
 
-export interface PublicUser {
-  id: string;
-  username: string;
-  nickname: string;
-  gender?: string;
-  avatar_url?: string;
-  remark?: string;
-  /** A destroyed account, as a direct chat's peer. */
-  deleted?: boolean;
-}
+/** A person as others see them; a direct chat's peer who destroyed their account is only {id, deleted}. */
+export type PublicUser = S['PublicUser'] & { deleted?: boolean };
 
-export interface FriendRequest {
-  id: string;
-  from: string;
-  to: string;
-  greeting?: string;
-  status: 'pending' | 'accepted' | 'declined' | 'expired' | string;
-  created_at?: string;
-  from_user?: PublicUser;
-  to_user?: PublicUser;
-}
+export type FriendRequest = S['FriendRequest'];
 
-export interface MediaRef {
-  id: string;
-  kind: string;
-  mime?: string;
-  size?: number;
-  url?: string;
-  meta?: Record<string, unknown>;
-}
+export type MediaRef = S['Media'];
 
-export interface Location {
-  lat: number;
-  lng: number;
-  name?: string;
-}
+export type Location = S['Location'];
 
-export interface Message {
-  id: string;
-  seq: number;
-  conversation_id?: string;
-  sender_id?: string;
-  client_id?: string;
-  kind?: string;
-  text?: string;
-  media_id?: string;
-  media?: MediaRef;
-  location?: Location;
-  card?: { id: string; username: string; nickname: string };
-  sent_at?: string;
-  recalled?: boolean;
-  sender_deleted?: boolean;
-}
+export type Message = S['Message'];
 
-export interface Member extends PublicUser {
-  role?: string;
-  read_seq?: number;
-}
+export type Member = S['Member'];
 
-export interface Conversation {
-  id: string;
-  kind: 'direct' | 'group';
-  name?: string;
-  announcement?: string;
-  peer?: PublicUser;
-  role?: string;
-  last_seq?: number;
-  read_seq?: number;
-  received_seq?: number;
-  unread?: number;
-  muted?: boolean;
-  updated_at?: string;
-  member_count?: number;
-  members?: Member[];
-  last_message?: Message;
-}
+export type Conversation = Omit<S['Conversation'], 'peer'> & { peer?: PublicUser };
 
 export interface NewMessage {
   client_id: string;
@@ -457,61 +358,20 @@ export interface NewMessage {
   location?: Location;
 }
 
-export interface Comment {
-  id: string;
-  user: PublicUser;
-  text: string;
-  reply_to?: string;
-  created_at?: string;
-}
+export type Comment = S['Comment'];
 
-export interface Moment {
-  id: string;
-  author: PublicUser;
-  text: string;
-  media: MediaRef[];
-  location?: Location;
-  created_at: string;
-  likes: { user: PublicUser }[];
-  comments: Comment[];
-  visibility?: { kind: string; users: string[] };
-}
+export type Moment = S['Moment'];
 
 export type Visibility = { kind: 'friends' | 'only' | 'except' | 'private'; users: string[] };
 
-export interface Settings {
-  found_by_phone?: boolean;
-  found_by_username?: boolean;
-  friend_requests_need_approval?: boolean;
-  moments_range?: '3d' | '6m' | 'all';
-  push_enabled?: boolean;
-  push_show_text?: boolean;
-  default_post_visibility?: string;
-}
+/** Settings as the client holds and sends them: any part (PATCH); the server answers with all. */
+export type Settings = Partial<S['Settings']>;
 
-export interface LoginQR {
-  id: string;
-  payload: string;
-  poll_token: string;
-  expires_at: string;
-  png?: string;
-}
+export type LoginQR = S['LoginQR'];
 
-export interface LoginQRRequester {
-  id: string;
-  expires_at?: string;
-  requester: { device?: Partial<DeviceInfo>; ip?: string; created_at?: string };
-}
+export type LoginQRRequester = S['LoginQRRequester'];
 
-export interface RightsRequest {
-  id: string;
-  kind: string;
-  details: string;
-  status: string;
-  answer?: string;
-  received_at?: string;
-  due_at?: string;
-}
+export type RightsRequest = S['RightsRequest'];
 
 const enc = encodeURIComponent;
 const C = (id: string) => `/api/v1/conversations/${enc(id)}`;

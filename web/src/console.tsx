@@ -8,7 +8,7 @@
 
 import { Fragment, type ComponentChildren, type JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, api, request, type Policy, type StaffSelf } from './api';
+import { ApiError, api, request, type Policy, type S, type StaffSelf } from './api';
 import type { Ctx } from './app';
 import { Field, Notices, Page, PolicyText, useAction } from './components';
 import { formatTime, lang } from './i18n';
@@ -521,7 +521,7 @@ let groundsP: Promise<Record<string, string>> | null = null;
 function useGrounds(): Record<string, string> {
   const [g, setG] = useState<Record<string, string>>({});
   useEffect(() => {
-    groundsP ??= request<{ grounds: { code: string; wording: string }[] }>('GET', '/api/v1/legal-grounds', { auth: false }).then(
+    groundsP ??= request<S['LegalGroundList']>('GET', '/api/v1/legal-grounds', { auth: false }).then(
       (r) => Object.fromEntries((r.grounds ?? []).map((x) => [x.code, x.wording])),
       () => ((groundsP = null), {}),
     );
@@ -563,7 +563,7 @@ const csv = (v: string) =>
     .split(/[,，、]/)
     .map((x) => x.trim())
     .filter(Boolean);
-const when = (iso?: string) => (iso ? formatTime(iso) : '—');
+const when = (iso?: string | null) => (iso ? formatTime(iso) : '—');
 
 /** Who the caller is on the staff; null while loading. */
 function useStaff(userId: string) {
@@ -826,7 +826,7 @@ function People() {
     e.preventDefault();
     const uid = id.trim();
     if (!uid) return;
-    purpose.ask(`${s('profile')}, ${s('devices')}: ${uid}`, async (p) => setUser(await get<J>(`/users/${enc(uid)}?purpose=${enc(p)}`)));
+    purpose.ask(`${s('profile')}, ${s('devices')}: ${uid}`, async (p) => setUser(await get<S['StaffUser']>(`/users/${enc(uid)}?purpose=${enc(p)}`)));
   }
   return (
     <>
@@ -885,7 +885,7 @@ function daysLeft(due?: string): ComponentChildren {
 }
 
 function Rights() {
-  const q = useLoad(() => get<{ requests: J[] }>('/rights-requests'));
+  const q = useLoad(() => get<S['StaffRightsRequestList']>('/rights-requests'));
   const [open, setOpen] = useState<J | null>(null);
   const purpose = usePurpose();
   const kind = (k: string) => sMaybe(`rr.kind.${k}`, k);
@@ -911,7 +911,7 @@ function Rights() {
               class="secondary small-button"
               aria-label={s('rr.readName', { k: kind(r.kind), t: when(r.received_at) })}
               onClick={() =>
-                purpose.ask(s('rr.what'), async (p) => setOpen(await get<J>(`/rights-requests/${enc(r.id)}?purpose=${enc(p)}`)))
+                purpose.ask(s('rr.what'), async (p) => setOpen(await get<S['StaffRightsRequest']>(`/rights-requests/${enc(r.id)}?purpose=${enc(p)}`)))
               }
             >
               {s('rr.read')}
@@ -932,7 +932,7 @@ function RightsDetail({ r, status, kind, onChange }: { r: J; status: (x: string)
   const final = r.status === 'done' || r.status === 'refused';
   async function submit(e: Event) {
     e.preventDefault();
-    const ok = await action.run(async () => onChange(await post<J>(`/rights-requests/${enc(r.id)}/advance`, { status: next, answer: answer.trim() })));
+    const ok = await action.run(async () => onChange(await post<S['RightsRequest']>(`/rights-requests/${enc(r.id)}/advance`, { status: next, answer: answer.trim() })));
     if (ok) {
       action.setInfo(s('rr.updated', { s: status(next) }));
       setAnswer('');
@@ -986,13 +986,13 @@ function RightsDetail({ r, status, kind, onChange }: { r: J; status: (x: string)
 
 function Reports() {
   const [filter, setFilter] = useState('open');
-  const q = useLoad(() => get<{ reports: J[] }>(`/reports${filter === 'open' ? '?status=open' : ''}`), [filter]);
+  const q = useLoad(() => get<S['ReportList']>(`/reports${filter === 'open' ? '?status=open' : ''}`), [filter]);
   const [open, setOpen] = useState<J | null>(null);
   const purpose = usePurpose();
   const action = useAction();
   async function dismiss() {
     if (!open) return;
-    const ok = await action.run(async () => setOpen(await post<J>(`/reports/${enc(open.id)}/dismiss`)));
+    const ok = await action.run(async () => setOpen(await post<S['Report']>(`/reports/${enc(open.id)}/dismiss`)));
     if (ok) {
       action.setInfo(s('rp.dismissed'));
       q.reload();
@@ -1017,7 +1017,7 @@ function Reports() {
               type="button"
               class="secondary small-button"
               aria-label={`${s('rp.read')}: ${s('rp.target', { k: r.target_kind, id: r.target_id })}`}
-              onClick={() => purpose.ask(s('rp.what'), async (p) => setOpen(await get<J>(`/reports/${enc(r.id)}?purpose=${enc(p)}`)))}
+              onClick={() => purpose.ask(s('rp.what'), async (p) => setOpen(await get<S['Report']>(`/reports/${enc(r.id)}?purpose=${enc(p)}`)))}
             >
               {s('rp.read')}
             </button>,
@@ -1064,7 +1064,7 @@ function Moderate({ userId, reportId, onDone }: { userId?: string; reportId?: st
     const body: J = { user_id: user.trim(), action: act, reason: reason.trim() };
     if (reportId) body.report_id = reportId;
     if (days && (act === 'restrict' || act === 'ban')) body.days = Number(days);
-    const ok = await action.run(() => post<J>('/moderation-actions', body));
+    const ok = await action.run(() => post<S['Moderation']>('/moderation-actions', body));
     if (ok) {
       action.setInfo(s('mod.done', { a: s(`mod.${act}` as SKey), u: user.trim() }));
       setReason('');
@@ -1095,7 +1095,7 @@ function Moderate({ userId, reportId, onDone }: { userId?: string; reportId?: st
 // ---- Incidents ----
 
 function Incidents() {
-  const q = useLoad(() => get<{ incidents: J[] }>('/incidents'));
+  const q = useLoad(() => get<S['IncidentList']>('/incidents'));
   const [summary, setSummary] = useState('');
   const [at, setAt] = useState('');
   const [cats, setCats] = useState('');
@@ -1106,7 +1106,7 @@ function Incidents() {
   async function submit(e: Event) {
     e.preventDefault();
     const ok = await action.run(async () => {
-      const inc = await post<J>('/incidents', { summary: summary.trim(), occurred_at: iso(at), categories: csv(cats), user_ids: list(users) });
+      const inc = await post<S['Incident']>('/incidents', { summary: summary.trim(), occurred_at: iso(at), categories: csv(cats), user_ids: list(users) });
       setShown(inc);
     });
     if (ok) {
@@ -1147,7 +1147,7 @@ function Incidents() {
                   type="button"
                   class="secondary small-button"
                   aria-label={`${s('in.show')}: ${i.summary}`}
-                  onClick={() => detail.run(async () => setShown(await get<J>(`/incidents/${enc(i.id)}`)))}
+                  onClick={() => detail.run(async () => setShown(await get<S['Incident']>(`/incidents/${enc(i.id)}`)))}
                 >
                   {s('in.show')}
                 </button>
@@ -1183,7 +1183,7 @@ function GroundSelect({ id, value, onValue }: { id: string; value: string; onVal
 }
 
 function Holds() {
-  const q = useLoad(() => get<{ holds: J[] }>('/holds'));
+  const q = useLoad(() => get<S['HoldList']>('/holds'));
   const [kind, setKind] = useState('user');
   const [subject, setSubject] = useState('');
   const [ground, setGround] = useState(GROUNDS[2]);
@@ -1192,7 +1192,7 @@ function Holds() {
   const step = useAction();
   async function submit(e: Event) {
     e.preventDefault();
-    const ok = await action.run(() => post<J>('/holds', { subject_kind: kind, subject_id: subject.trim(), ground, reference: ref.trim() }));
+    const ok = await action.run(() => post<S['Hold']>('/holds', { subject_kind: kind, subject_id: subject.trim(), ground, reference: ref.trim() }));
     if (ok) {
       action.setInfo(s('h.created'));
       setSubject('');
@@ -1201,7 +1201,7 @@ function Holds() {
     }
   }
   async function doStep(h: J, approve: boolean) {
-    const ok = await step.run(() => post<J>(`/holds/${enc(h.id)}/${approve ? 'approve' : 'release'}`));
+    const ok = await step.run(() => post<S['Hold']>(`/holds/${enc(h.id)}/${approve ? 'approve' : 'release'}`));
     if (ok) {
       step.setInfo(approve ? s('h.approvedOk') : s('h.releasedOk'));
       q.reload();
@@ -1275,7 +1275,7 @@ function Legal() {
     e.preventDefault();
     const body: J = { user_id: user.trim(), ground, reference: ref.trim(), description: desc.trim() };
     if (defer) body.notification_deferred_until = iso(defer);
-    const ok = await action.run(() => post<J>('/legal-processing', body));
+    const ok = await action.run(() => post<S['LegalProcessing']>('/legal-processing', body));
     if (ok) {
       action.setInfo(s('lp.recorded'));
       setDesc('');
@@ -1301,8 +1301,8 @@ function Legal() {
 // ---- Recipients & sharing ----
 
 function Sharing() {
-  const rq = useLoad(() => get<{ recipients: J[] }>('/recipients'));
-  const sq = useLoad(() => get<{ records: J[] }>('/sharing-records'));
+  const rq = useLoad(() => get<S['RecipientList']>('/recipients'));
+  const sq = useLoad(() => get<S['SharingRecordList']>('/sharing-records'));
   const [f, setF] = useState({ kind: 'partner', name: '', purpose: '', categories: '', region: '', deletion_url: '', delivery_url: '' });
   const set = (k: keyof typeof f) => (v: string) => setF((x) => ({ ...x, [k]: v }));
   const action = useAction();
@@ -1312,7 +1312,7 @@ function Sharing() {
     const body: J = { ...f, categories: csv(f.categories) };
     if (!f.delivery_url.trim()) delete body.delivery_url;
     const ok = await action.run(async () => {
-      secret = (await post<J>('/recipients', body)).secret ?? '';
+      secret = (await post<S['Recipient']>('/recipients', body)).secret ?? '';
     });
     if (ok) {
       action.setInfo(s('sh.added', { s: secret || '—' }));
@@ -1378,7 +1378,7 @@ function Announce() {
   const action = useAction();
   async function submit(e: Event) {
     e.preventDefault();
-    const ok = await action.run(() => post<J>('/announcements', { kind, title: title.trim(), body: body.trim() }));
+    const ok = await action.run(() => post<S['Announcement']>('/announcements', { kind, title: title.trim(), body: body.trim() }));
     if (ok) {
       action.setInfo(s('an.sent'));
       setTitle('');
@@ -1402,7 +1402,7 @@ function Announce() {
 
 function Stats() {
   const [days, setDays] = useState('30');
-  const q = useLoad(() => get<J>(`/stats?days=${days}`), [days]);
+  const q = useLoad(() => get<S['Statistics']>(`/stats?days=${days}`), [days]);
   const st = q.data;
   const table = (caption: string, key: string, head: string, cells?: J[]) =>
     (cells ?? []).length ? (
@@ -1440,7 +1440,7 @@ function Audit() {
     e.preventDefault();
     const u = user.trim();
     purpose.ask(u ? `${s('au.what')} (${u})` : s('au.what'), async (p) => {
-      const r = await get<{ entries: J[] }>(`/audit?purpose=${enc(p)}&limit=200${u ? `&user_id=${enc(u)}` : ''}`);
+      const r = await get<S['AuditLog']>(`/audit?purpose=${enc(p)}&limit=200${u ? `&user_id=${enc(u)}` : ''}`);
       setEntries(r.entries ?? []);
     });
   }
@@ -1477,12 +1477,12 @@ function Audit() {
 const ROLES = ['support', 'moderator', 'privacy_officer', 'admin'];
 
 function Staff() {
-  const q = useLoad(() => get<{ staff: J[] }>('/staff'));
+  const q = useLoad(() => get<S['StaffList']>('/staff'));
   const action = useAction();
   const [roles, setRoles] = useState<Record<string, string>>({});
   async function setRole(m: J) {
     const role = roles[m.user_id] ?? m.role;
-    if (await action.run(() => request<J>('PUT', `${A}/staff/${enc(m.user_id)}`, { body: { role } }))) {
+    if (await action.run(() => request<S['StaffMember']>('PUT', `${A}/staff/${enc(m.user_id)}`, { body: { role } }))) {
       action.setInfo(s('sf.changed'));
       q.reload();
     }
@@ -1534,7 +1534,7 @@ function Staff() {
 // ---- Support tickets ----
 
 function Tickets() {
-  const q = useLoad(() => get<{ tickets: J[] }>('/tickets'));
+  const q = useLoad(() => get<S['TicketList']>('/tickets'));
   const [open, setOpen] = useState<J | null>(null);
   const [reply, setReply] = useState('');
   const [close, setClose] = useState(false);
@@ -1543,7 +1543,7 @@ function Tickets() {
   async function send(e: Event) {
     e.preventDefault();
     if (!open) return;
-    const ok = await action.run(() => post<J>(`/tickets/${enc(open.id)}/messages`, { body: reply.trim(), close }));
+    const ok = await action.run(() => post<S['Ticket']>(`/tickets/${enc(open.id)}/messages`, { body: reply.trim(), close }));
     if (ok) {
       action.setInfo(s('tk.sent'));
       setOpen({ ...open, messages: [...(open.messages ?? []), { id: String(Date.now()), author: 'staff', body: reply.trim(), at: new Date().toISOString() }] });
@@ -1567,7 +1567,7 @@ function Tickets() {
             <button
               type="button"
               class="secondary small-button"
-              onClick={() => purpose.ask(s('tk.what'), async (p) => setOpen(await get<J>(`/tickets/${enc(tk.id)}?purpose=${enc(p)}`)))}
+              onClick={() => purpose.ask(s('tk.what'), async (p) => setOpen(await get<S['Ticket']>(`/tickets/${enc(tk.id)}?purpose=${enc(p)}`)))}
             >
               {s('tk.read')}
             </button>,

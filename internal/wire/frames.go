@@ -1,0 +1,221 @@
+package wire
+
+// WebSocket frames. Every frame is a JSON object whose "type" names it; the
+// server sends "ready" first, then events as they happen. Each struct's Type
+// holds its one name (the enum tag), which makes the generated TypeScript a
+// union the client can switch on.
+
+// WSTicket opens the WebSocket once (?ticket=) without the token in the URL.
+type WSTicket struct {
+	Ticket    string `json:"ticket"`
+	ExpiresAt Time   `json:"expires_at"`
+}
+
+// ReadyFrame is the first frame on a socket: the conversations with
+// messages the device has not acknowledged.
+type ReadyFrame struct {
+	Type          string                `json:"type" enum:"ready"`
+	UserID        string                `json:"user_id"`
+	Conversations []PendingConversation `json:"conversations"`
+}
+
+// PendingConversation is a conversation with unacknowledged messages.
+type PendingConversation struct {
+	ID          string `json:"id"`
+	LastSeq     int64  `json:"last_seq"`
+	ReceivedSeq int64  `json:"received_seq"`
+	ReadSeq     int64  `json:"read_seq"`
+}
+
+// MessageFrame carries a new message to its conversation's members.
+type MessageFrame struct {
+	Type           string  `json:"type" enum:"message"`
+	ConversationID string  `json:"conversation_id"`
+	Message        Message `json:"message"`
+}
+
+// RecallFrame tells members a message was recalled.
+type RecallFrame struct {
+	Type           string `json:"type" enum:"recall"`
+	ConversationID string `json:"conversation_id"`
+	Seq            int64  `json:"seq"`
+}
+
+// ReceiptFrame tells a direct chat's two people how far one of them has
+// delivered or read: one of delivered_seq and read_seq.
+type ReceiptFrame struct {
+	Type           string `json:"type" enum:"receipt"`
+	ConversationID string `json:"conversation_id"`
+	UserID         string `json:"user_id"`
+	DeliveredSeq   *int64 `json:"delivered_seq,omitempty"`
+	ReadSeq        *int64 `json:"read_seq,omitempty"`
+}
+
+// TypingFrame tells the others someone is typing.
+type TypingFrame struct {
+	Type           string `json:"type" enum:"typing"`
+	ConversationID string `json:"conversation_id"`
+	UserID         string `json:"user_id"`
+}
+
+// ConversationFrame tells members a conversation changed; they fetch it again.
+type ConversationFrame struct {
+	Type           string `json:"type" enum:"conversation"`
+	ConversationID string `json:"conversation_id"`
+	Event          string `json:"event" enum:"created|updated|members_changed|join_requested"`
+	RequestID      string `json:"request_id,omitempty" doc:"join_requested only"`
+}
+
+// FriendRequestFrame tells both people of a friend request or its answer.
+type FriendRequestFrame struct {
+	Type    string           `json:"type" enum:"friend_request"`
+	Request FriendRequestRef `json:"request"`
+}
+
+// FriendRequestRef is a friend request as a frame names it.
+type FriendRequestRef struct {
+	ID     string `json:"id"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Status string `json:"status"`
+}
+
+// MomentLikeFrame tells an author of a like.
+type MomentLikeFrame struct {
+	Type     string `json:"type" enum:"moment_like"`
+	MomentID string `json:"moment_id"`
+	UserID   string `json:"user_id"`
+}
+
+// MomentCommentFrame tells an author of a comment.
+type MomentCommentFrame struct {
+	Type      string `json:"type" enum:"moment_comment"`
+	MomentID  string `json:"moment_id"`
+	CommentID string `json:"comment_id"`
+	UserID    string `json:"user_id"`
+}
+
+// AnnouncementFrame carries an announcement to everyone (R-OPS-2).
+type AnnouncementFrame struct {
+	Type  string `json:"type" enum:"announcement"`
+	ID    string `json:"id"`
+	Kind  string `json:"kind"`
+	Title string `json:"title"`
+	Body  string `json:"body"`
+	At    string `json:"at"`
+}
+
+// PolicyFrame tells everyone the privacy policy changed (R-POL-1).
+type PolicyFrame struct {
+	Type    string `json:"type" enum:"policy"`
+	Version string `json:"version"`
+	Major   bool   `json:"major"`
+}
+
+// NoticeFrame tells a person's devices of a notice in their inbox.
+type NoticeFrame struct {
+	Type      string `json:"type" enum:"notice"`
+	ID        string `json:"id"`
+	Kind      string `json:"kind"`
+	Title     string `json:"title"`
+	Body      string `json:"body"`
+	Ref       string `json:"ref"`
+	CreatedAt string `json:"created_at"`
+}
+
+// RightsRequestFrame tells a person their rights request moved on.
+type RightsRequestFrame struct {
+	Type   string `json:"type" enum:"rights_request"`
+	ID     string `json:"id"`
+	Status string `json:"status"`
+}
+
+// SecurityFrame warns a person: their account was locked (until), or a
+// device they had not used before signed in (device, at).
+type SecurityFrame struct {
+	Type   string          `json:"type" enum:"security"`
+	Event  string          `json:"event" enum:"account_locked|new_login"`
+	Until  string          `json:"until,omitempty"`
+	Device *SecurityDevice `json:"device,omitempty"`
+	At     string          `json:"at,omitempty"`
+}
+
+// SecurityDevice is the device a new_login frame names.
+type SecurityDevice struct {
+	Model      string `json:"model"`
+	OS         string `json:"os"`
+	AppVersion string `json:"app_version"`
+}
+
+// JoinRequestFrame tells someone who asked to join a group of the answer.
+type JoinRequestFrame struct {
+	Type           string            `json:"type" enum:"join_request"`
+	ConversationID string            `json:"conversation_id"`
+	Request        JoinRequestStatus `json:"request"`
+}
+
+// JoinRequestStatus is a join request as a frame names it.
+type JoinRequestStatus struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+}
+
+// TicketFrame tells a person support answered or closed their ticket.
+type TicketFrame struct {
+	Type     string `json:"type" enum:"ticket"`
+	TicketID string `json:"ticket_id"`
+	Status   string `json:"status"`
+}
+
+// PongFrame answers a client's ping.
+type PongFrame struct {
+	Type string `json:"type" enum:"pong"`
+}
+
+// ErrorFrame answers a client frame the server refused; the socket stays open.
+type ErrorFrame struct {
+	Type   string `json:"type" enum:"error"`
+	Code   string `json:"code"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// ClientFrame is what a client sends: ack (delivered up to seq), read,
+// typing, or ping.
+type ClientFrame struct {
+	Type           string `json:"type" enum:"ack|read|typing|ping"`
+	ConversationID string `json:"conversation_id,omitempty"`
+	Seq            int64  `json:"seq,omitempty"`
+}
+
+// PushPayload is the Web Push message a device's service worker receives for
+// a new message (text only when the person allowed it).
+type PushPayload struct {
+	Type           string `json:"type" enum:"message"`
+	ConversationID string `json:"conversation_id"`
+	Seq            int64  `json:"seq"`
+	Title          string `json:"title"`
+	Body           string `json:"body"`
+	Preview        bool   `json:"preview" doc:"whether body is the message's text (the person allows previews) or a generic line"`
+}
+
+// ShareDelivery is the signed body POSTed to a recipient's delivery URL when
+// personal data is shared with it (R-SHR-1).
+type ShareDelivery struct {
+	Type       string   `json:"type" enum:"share"`
+	RecordID   string   `json:"record_id"`
+	Subject    string   `json:"subject" doc:"the person, pseudonymous per recipient"`
+	Purpose    string   `json:"purpose"`
+	Categories []string `json:"categories"`
+	Data       any      `json:"data"`
+	SentAt     string   `json:"sent_at"`
+}
+
+// DeletionNotice is the signed body POSTed to a recipient's deletion URL when
+// the person asks for what was shared with it to be deleted (R-SHR-3).
+type DeletionNotice struct {
+	Type        string   `json:"type" enum:"deletion"`
+	Subject     string   `json:"subject"`
+	Records     []string `json:"records"`
+	Reason      string   `json:"reason"`
+	RequestedAt string   `json:"requested_at"`
+}

@@ -1,0 +1,334 @@
+// Package wire holds the JSON shapes of tkesj's HTTP API and WebSocket
+// frames: plain structs whose field tags are the contract of API.md and
+// openapi.json (TestOpenAPISchemasMatchWire generates the document's schemas
+// from them). It holds no behaviour and imports only the standard library;
+// httpapi fills these structs from the service's results, the service uses
+// them for the frames it publishes, and nothing else needs to import it.
+//
+// Conventions: times are RFC 3339 strings formatted by the caller (some
+// fields carry seconds, some nanoseconds, as they always have); a field that
+// is present but may be empty is a plain value, a field that is sometimes
+// absent has omitempty, and one that must appear even when zero in some
+// states is a pointer with omitempty. Lists are never nil.
+package wire
+
+import "encoding/json"
+
+// Status is a bare status answer, such as {"status":"ok"}.
+type Status struct {
+	Status string `json:"status"`
+}
+
+// Accepted answers a request for a one-time code.
+type Accepted struct {
+	Status    string `json:"status"`
+	ExpiresIn int    `json:"expires_in" doc:"seconds a code stays valid"`
+}
+
+// Policy is the current privacy policy (R-POL-1).
+type Policy struct {
+	Version     string `json:"version"`
+	Major       bool   `json:"major"`
+	Text        string `json:"text"`
+	PublishedAt string `json:"published_at" format:"date-time"`
+}
+
+// User is API.md's user; phone and status only in one's own profile.
+type User struct {
+	ID        string `json:"id"`
+	Username  string `json:"username"`
+	Nickname  string `json:"nickname"`
+	Gender    string `json:"gender"`
+	AvatarURL string `json:"avatar_url" doc:"empty when there is none"`
+	Phone     string `json:"phone,omitempty" doc:"E.164; only in one's own profile"`
+	Status    string `json:"status,omitempty" enum:"active|pending_guardian|frozen" doc:"only in one's own profile"`
+}
+
+// Me is the caller's own profile, with their staff role when they are staff
+// (so the web client need not probe /admin/me, which refuses everyone else).
+type Me struct {
+	User
+	StaffRole string `json:"staff_role,omitempty" doc:"the caller's staff role; absent for everyone else"`
+}
+
+// Session is what registering or signing in answers.
+type Session struct {
+	User  User   `json:"user"`
+	Token string `json:"token"`
+}
+
+// DeviceList is the person's signed-in devices.
+type DeviceList struct {
+	Devices []DeviceInfo `json:"devices"`
+}
+
+// DeviceInfo is one signed-in device.
+type DeviceInfo struct {
+	ID         string `json:"id"`
+	Model      string `json:"model"`
+	OS         string `json:"os"`
+	AppVersion string `json:"app_version"`
+	Network    string `json:"network"`
+	LoginIP    string `json:"login_ip,omitempty"`
+	CreatedAt  string `json:"created_at" format:"date-time"`
+	LastSeenAt string `json:"last_seen_at" format:"date-time"`
+	Current    bool   `json:"current"`
+}
+
+// Permissions maps each device permission to whether it is granted.
+type Permissions struct {
+	Permissions map[string]bool `json:"permissions"`
+}
+
+// PermissionState is one permission after a change.
+type PermissionState struct {
+	Name    string `json:"name"`
+	Granted bool   `json:"granted"`
+	At      string `json:"at" format:"date-time"`
+}
+
+// ConsentList is the person's consent ledger.
+type ConsentList struct {
+	Consents []Consent `json:"consents"`
+}
+
+// Consent is one entry of the consent ledger.
+type Consent struct {
+	Kind          string `json:"kind" enum:"policy|permission|sharing|cross_border|guardian"`
+	Subject       string `json:"subject"`
+	Granted       bool   `json:"granted"`
+	PolicyVersion string `json:"policy_version"`
+	At            string `json:"at" format:"date-time"`
+	Purpose       string `json:"purpose"`
+	Method        string `json:"method"`
+}
+
+// Settings are the person's privacy and notification settings.
+type Settings struct {
+	FoundByPhone               bool   `json:"found_by_phone"`
+	FoundByUsername            bool   `json:"found_by_username"`
+	FriendRequestsNeedApproval bool   `json:"friend_requests_need_approval"`
+	MomentsRange               string `json:"moments_range" enum:"3d|6m|all"`
+	PushEnabled                bool   `json:"push_enabled"`
+	PushShowText               bool   `json:"push_show_text"`
+	DefaultPostVisibility      string `json:"default_post_visibility" enum:"friends|private" doc:"minors start private (R-MIN-1)"`
+}
+
+// PublicUser is a person as others see them.
+type PublicUser struct {
+	ID        string `json:"id"`
+	Username  string `json:"username"`
+	Nickname  string `json:"nickname"`
+	Gender    string `json:"gender"`
+	AvatarURL string `json:"avatar_url"`
+	Remark    string `json:"remark,omitempty" doc:"the remark the caller gave this friend"`
+}
+
+// UserList answers a user search.
+type UserList struct {
+	Users []PublicUser `json:"users"`
+}
+
+// ContactList is the caller's friends.
+type ContactList struct {
+	Contacts []PublicUser `json:"contacts"`
+}
+
+// BlockedList is whom the caller blocked.
+type BlockedList struct {
+	Blocked []PublicUser `json:"blocked"`
+}
+
+// FriendRequest is a friend request, sent or received.
+type FriendRequest struct {
+	ID        string      `json:"id"`
+	From      string      `json:"from"`
+	To        string      `json:"to"`
+	Status    string      `json:"status" enum:"pending|accepted|declined|expired"`
+	CreatedAt string      `json:"created_at"`
+	ExpiresAt string      `json:"expires_at"`
+	Greeting  string      `json:"greeting,omitempty"`
+	FromUser  *PublicUser `json:"from_user,omitempty"`
+	ToUser    *PublicUser `json:"to_user,omitempty"`
+}
+
+// FriendRequestList is the caller's friend requests.
+type FriendRequestList struct {
+	Requests []FriendRequest `json:"requests"`
+}
+
+// Peer is the other person of a direct chat. Once they destroyed their
+// account it is only {"id", "deleted": true}.
+type Peer struct {
+	PublicUser
+	Deleted bool `json:"deleted,omitempty"`
+}
+
+// MarshalJSON writes a deleted peer as its id alone.
+func (p Peer) MarshalJSON() ([]byte, error) {
+	if p.Deleted {
+		return json.Marshal(struct {
+			ID      string `json:"id"`
+			Deleted bool   `json:"deleted"`
+		}{p.ID, true})
+	}
+	return json.Marshal(p.PublicUser)
+}
+
+// JSONSchema is Peer's schema in openapi.json: a PublicUser, of whom only
+// the id is left once deleted.
+func (Peer) JSONSchema() map[string]any {
+	str := map[string]any{"type": "string"}
+	return map[string]any{"type": "object", "required": []any{"id"}, "properties": map[string]any{
+		"id": str, "username": str, "nickname": str, "gender": str, "avatar_url": str, "remark": str,
+		"deleted": map[string]any{"type": "boolean", "description": "the person destroyed their account; only id is left"},
+	}}
+}
+
+// Member is a member of a group, as its members see them.
+type Member struct {
+	PublicUser
+	Role    string `json:"role"`
+	ReadSeq int64  `json:"read_seq"`
+}
+
+// Conversation is a direct chat or a group as one member sees it.
+type Conversation struct {
+	ID           string    `json:"id"`
+	Kind         string    `json:"kind" enum:"direct|group"`
+	Role         string    `json:"role"`
+	LastSeq      int64     `json:"last_seq"`
+	ReadSeq      int64     `json:"read_seq"`
+	ReceivedSeq  int64     `json:"received_seq"`
+	Unread       int64     `json:"unread"`
+	Muted        bool      `json:"muted"`
+	UpdatedAt    string    `json:"updated_at"`
+	Name         *string   `json:"name,omitempty" doc:"groups only"`
+	Announcement *string   `json:"announcement,omitempty" doc:"groups only"`
+	Peer         *Peer     `json:"peer,omitempty" doc:"direct chats only"`
+	Members      *[]Member `json:"members,omitempty" doc:"in a single group's answer"`
+	MemberCount  *int      `json:"member_count,omitempty"`
+	LastMessage  *Message  `json:"last_message,omitempty"`
+}
+
+// ConversationList is the caller's conversations.
+type ConversationList struct {
+	Conversations []Conversation `json:"conversations"`
+}
+
+// Muted answers muting or unmuting a conversation.
+type Muted struct {
+	Muted bool `json:"muted"`
+}
+
+// Message is a message as its conversation's members see it. A message from
+// a destroyed account is only {id, seq, conversation_id, sent_at,
+// sender_deleted: true}; a recalled one has no content.
+type Message struct {
+	ID             string        `json:"id"`
+	Seq            int64         `json:"seq"`
+	ConversationID string        `json:"conversation_id"`
+	SenderID       string        `json:"sender_id,omitempty"`
+	ClientID       string        `json:"client_id,omitempty"`
+	Kind           string        `json:"kind,omitempty" enum:"text|image|video|file|voice|location|card|call"`
+	SentAt         string        `json:"sent_at"`
+	SenderDeleted  bool          `json:"sender_deleted,omitempty"`
+	Recalled       bool          `json:"recalled,omitempty"`
+	Text           *string       `json:"text,omitempty" doc:"always present on a text message"`
+	MediaID        string        `json:"media_id,omitempty"`
+	Media          *MessageMedia `json:"media,omitempty"`
+	Location       *Location     `json:"location,omitempty"`
+	Card           *Card         `json:"card,omitempty"`
+	Call           *MessageCall  `json:"call,omitempty" doc:"on a call record (kind call), written by the server when a call ends"`
+}
+
+// MessageCall is what a call record says (R-CAL-1).
+type MessageCall struct {
+	CallID    string `json:"call_id"`
+	Media     string `json:"media" enum:"audio|video"`
+	State     string `json:"state" enum:"completed|missed|declined|cancelled"`
+	DurationS int    `json:"duration_s"`
+	Reason    string `json:"reason,omitempty" doc:"busy, timeout, hang_up or permission_revoked"`
+}
+
+// MessageMedia is the media a message carries.
+type MessageMedia struct {
+	ID   string          `json:"id"`
+	Kind string          `json:"kind"`
+	Mime string          `json:"mime"`
+	Size int64           `json:"size"`
+	URL  string          `json:"url"`
+	Meta json.RawMessage `json:"meta,omitempty" doc:"width, height, duration... as the media processor found them"`
+}
+
+// Location is a place on a message or a Moment.
+type Location struct {
+	Lat  float64 `json:"lat"`
+	Lng  float64 `json:"lng"`
+	Name string  `json:"name,omitempty"`
+}
+
+// Card is a contact card sent in a message.
+type Card struct {
+	ID       string `json:"id"`
+	Username string `json:"username"`
+	Nickname string `json:"nickname"`
+}
+
+// MessageList is a page of a conversation, ascending by seq.
+type MessageList struct {
+	Messages []Message `json:"messages"`
+}
+
+// SearchResults answers a search of one's messages and contacts.
+type SearchResults struct {
+	Messages []Message    `json:"messages"`
+	Contacts []PublicUser `json:"contacts"`
+}
+
+// Time is an RFC 3339 time, or null when the moment has not happened (a
+// hold not yet approved, a notice not yet read): the empty Time is null.
+type Time string
+
+// MarshalJSON writes the empty Time as null.
+func (t Time) MarshalJSON() ([]byte, error) {
+	if t == "" {
+		return []byte("null"), nil
+	}
+	return json.Marshal(string(t))
+}
+
+// JSONSchema is Time's schema in openapi.json.
+func (Time) JSONSchema() map[string]any {
+	return map[string]any{"oneOf": []any{map[string]any{"type": "string", "format": "date-time"}, map[string]any{"type": "null"}}}
+}
+
+// Count is a published count: a number, or "<k" when it is too small to
+// publish without singling people out.
+type Count struct {
+	N          int64
+	Suppressed string // "<k" when suppressed
+}
+
+// MarshalJSON writes the number or the suppression mark.
+func (c Count) MarshalJSON() ([]byte, error) {
+	if c.Suppressed != "" {
+		return json.Marshal(c.Suppressed)
+	}
+	return json.Marshal(c.N)
+}
+
+// JSONSchema is Count's schema in openapi.json.
+func (Count) JSONSchema() map[string]any {
+	return map[string]any{"oneOf": []any{map[string]any{"type": "integer"}, map[string]any{"type": "string", "pattern": "^<[0-9]+$"}}}
+}
+
+// Problem is an RFC 9457 problem document: every refusal, HTTP or WebSocket
+// upgrade, is one.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail" doc:"written for people: what is wrong and what to do"`
+	Code   string `json:"code" doc:"stable snake_case code, e.g. invalid_phone, weak_password, code_mismatch, permission_revoked, not_found, forbidden, rate_limited, policy_acceptance_required"`
+}
