@@ -60,6 +60,7 @@ type Config struct {
 	KeySchema   string // PostgreSQL schema of the key store; "tkesj_keys" when empty
 	Region      string // --region, TKESJ_REGION: where this deployment keeps data (R-XBT-1)
 	MetricsAddr string // --metrics-addr, TKESJ_METRICS_ADDR: Prometheus /metrics listener; empty is off
+	FriendCap   string // --friend-cap, TKESJ_FRIEND_CAP: most friends one person may have
 	// PushAllowHosts (--push-allow-hosts, TKESJ_PUSH_ALLOW_HOSTS) lists, comma
 	// separated, push-service hosts ("host" or "host:port") exempt from the
 	// rule that push endpoints are public https hosts: for tests that run a
@@ -130,6 +131,7 @@ func (c *Config) specs() []flagSpec {
 		{"call-public-ip", "TKESJ_CALL_PUBLIC_IP", "", "public IP clients reach the TURN relay and the SFU at (behind NAT); empty: the listen address", &c.CallPublicIP},
 		{"sfu-ports", "TKESJ_SFU_PORTS", "", "UDP port range MIN-MAX of the group-call SFU; empty lets the system choose", &c.SFUPorts},
 		{"call-ring-timeout", "TKESJ_CALL_RING_TIMEOUT", "45s", "how long a call rings before it counts as missed", &c.CallRingTimeout},
+		{"friend-cap", "TKESJ_FRIEND_CAP", "10000", "most friends one person may have (each post is written to every friend's Moments timeline)", &c.FriendCap},
 		{"trusted-proxies", "TKESJ_TRUSTED_PROXIES", "", "comma-separated CIDRs of reverse proxies whose client-address header is believed; empty believes none", &c.TrustedProxies},
 		{"proxy-header", "TKESJ_PROXY_HEADER", "X-Forwarded-For", "the header the trusted proxies write the client's address in: X-Forwarded-For or Forwarded", &c.ProxyHeader},
 		{"drain-delay", "TKESJ_DRAIN_DELAY", "0s", "on SIGTERM, how long /readyz answers 503 before the listener closes (the proxy's health-check interval times its fall count)", &c.DrainDelay},
@@ -161,6 +163,11 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	c.Service.PhoneRegion = c.PhoneRegion
 	c.Service.Region = c.Region
+	n, err := strconv.Atoi(c.FriendCap)
+	if err != nil || n < 1 {
+		return Config{}, fmt.Errorf("--friend-cap must be a whole number of at least 1, not %q", c.FriendCap)
+	}
+	c.Service.FriendCap = n
 	return c, nil
 }
 

@@ -26,9 +26,11 @@ type size struct {
 	B3Step    time.Duration
 	B4Msgs    int
 	B4Convs   int
-	B5Friends int // the viewer's friends, each with B5Posts posts
+	B5Small   int // friends of the first viewer (a subset of the second's)
+	B5Large   int // friends of the second viewer; each friend posts B5Posts times
 	B5Posts   int
-	B5Reads   int // timeline first pages fetched
+	B5Reads   int // timeline first pages fetched per viewer
+	B5FanOuts int // posts by the second viewer timed until in all B5Large timelines
 	B6Msgs    int
 	B6Convs   int
 	B6Pairs   int           // online pairs carrying B2-style load during the purge
@@ -43,7 +45,7 @@ var sizes = map[string]size{
 		B2Pairs: 10, B2Rates: []float64{50, 100}, B2Step: time.Second, B2Measure: time.Second,
 		B3Members: 30, B3Rates: []float64{20}, B3Step: time.Second,
 		B4Msgs: 200, B4Convs: 4,
-		B5Friends: 20, B5Posts: 3, B5Reads: 20,
+		B5Small: 10, B5Large: 40, B5Posts: 2, B5Reads: 20, B5FanOuts: 1,
 		B6Msgs: 1000, B6Convs: 4, B6Pairs: 5, B6Rate: 50,
 		InFlight: 256, Settle: 200 * time.Millisecond,
 	},
@@ -52,7 +54,7 @@ var sizes = map[string]size{
 		B2Pairs: 50, B2Rates: []float64{250, 500, 1000, 2000, 4000, 8000}, B2Step: 2 * time.Second, B2Measure: 3 * time.Second,
 		B3Members: 500, B3Rates: []float64{20, 100}, B3Step: 3 * time.Second,
 		B4Msgs: 1000, B4Convs: 10,
-		B5Friends: 200, B5Posts: 10, B5Reads: 200,
+		B5Small: 50, B5Large: 500, B5Posts: 2, B5Reads: 100, B5FanOuts: 3,
 		B6Msgs: 10_000, B6Convs: 10, B6Pairs: 20, B6Rate: 200,
 		InFlight: 1024, Settle: time.Second,
 	},
@@ -61,7 +63,7 @@ var sizes = map[string]size{
 		B2Pairs: 1000, B2Rates: []float64{500, 1000, 2000, 4000, 8000, 16000}, B2Step: 5 * time.Second, B2Measure: 10 * time.Second,
 		B3Members: 500, B3Rates: []float64{20, 100, 200}, B3Step: 10 * time.Second,
 		B4Msgs: 10_000, B4Convs: 50,
-		B5Friends: 1000, B5Posts: 20, B5Reads: 500,
+		B5Small: 200, B5Large: 5000, B5Posts: 4, B5Reads: 500, B5FanOuts: 5,
 		B6Msgs: 100_000, B6Convs: 20, B6Pairs: 100, B6Rate: 500,
 		InFlight: 2048, Settle: time.Second,
 	},
@@ -480,9 +482,12 @@ func (b *bench) b4(ctx context.Context) *Result {
 	return r
 }
 
-// b5 is the Moments timeline: the first page (20 posts) for a person whose
-// friends have each posted B5Posts times, fetched B5Reads times one after
-// another on a cold server.
+// b5 is the Moments timeline: the first page (20 posts) for two people, one
+// with B5Small friends and one with B5Large (the first one's friends among
+// them), whose friends have each posted B5Posts times, fetched B5Reads times
+// each, the two in turn, on a cold server; then the fan-out of B5FanOuts
+// posts by the second person, each timed from its 201 until a reference is
+// in the timeline of every one of their friends (read from the store).
 func (b *bench) b5(ctx context.Context) *Result {
 	r := &Result{Name: "B5", Title: "Moments timeline"}
 	in, err := b.newInstance(ctx, "b5")
@@ -490,52 +495,110 @@ func (b *bench) b5(ctx context.Context) *Result {
 		return fail(r, err)
 	}
 	defer in.close()
-	users, err := in.seedUsers(ctx, b.sz.B5Friends+1, "tl", 0)
+	small, large := b.sz.B5Small, b.sz.B5Large
+	users, err := in.seedUsers(ctx, large+2, "tl", 0)
 	if err != nil {
 		return fail(r, err)
 	}
-	viewer := users[0]
-	pairs := make([][2]string, 0, b.sz.B5Friends)
-	for _, f := range users[1:] {
-		pairs = append(pairs, [2]string{viewer.ID, f.ID})
+	big, little, friends := users[0], users[1], users[2:]
+	pairs := make([][2]string, 0, large+small)
+	for i, f := range friends {
+		pairs = append(pairs, [2]string{big.ID, f.ID})
+		if i < small {
+			pairs = append(pairs, [2]string{little.ID, f.ID})
+		}
 	}
 	if err := in.svc().SeedFriends(ctx, pairs); err != nil {
 		return fail(r, err)
 	}
 	seedStart := time.Now()
-	for _, f := range users[1:] {
-		for i := 0; i < b.sz.B5Posts; i++ {
+	for i := 0; i < b.sz.B5Posts; i++ {
+		for _, f := range friends {
 			if _, err := in.svc().CreateMoment(ctx, service.Auth{UserID: f.ID}, service.MomentInput{Text: fmt.Sprint("post ", i), Visibility: "friends"}); err != nil {
 				return fail(r, fmt.Errorf("seed posts: %w", err))
 			}
 		}
 	}
 	seedS := time.Since(seedStart).Seconds()
+	// The seeded posts reach the timelines before anything is measured.
+	if w, ok := any(in.svc()).(interface{ WaitFanOut(context.Context) error }); ok {
+		if err := w.WaitFanOut(ctx); err != nil {
+			return fail(r, fmt.Errorf("seed fan-out: %w", err))
+		}
+	}
+	fanS := time.Since(seedStart).Seconds() - seedS
 	srv, err := in.start(ctx)
 	if err != nil {
 		return fail(r, err)
 	}
-	var samples []time.Duration
-	for i := 0; i < b.sz.B5Reads && ctx.Err() == nil; i++ {
-		var page struct {
-			Moments []json.RawMessage `json:"moments"`
-		}
-		start := time.Now()
-		if err := callJSON(ctx, srv, viewer.Token, "GET", "/api/v1/moments/timeline?limit=20", nil, 200, &page); err != nil {
-			return fail(r, err)
-		}
-		samples = append(samples, time.Since(start))
-		if want := min(20, b.sz.B5Friends*b.sz.B5Posts); len(page.Moments) != want {
-			return fail(r, fmt.Errorf("timeline page has %d posts, want %d", len(page.Moments), want))
-		}
-	}
-	r.metric("friends", float64(b.sz.B5Friends), "")
+	r.metric("friends of the first viewer", float64(small), "")
+	r.metric("friends of the second viewer", float64(large), "")
 	r.metric("posts per friend", float64(b.sz.B5Posts), "")
 	r.metric("seeding the posts", seedS, "s")
-	lat := summarize("timeline first page", samples)
-	r.metric("timeline first page p50", lat.P50, "ms")
-	r.metric("timeline first page p99", lat.P99, "ms")
-	r.Latencies = append(r.Latencies, lat)
+	r.metric("then until every seeded post was in its timelines", fanS, "s")
+	// The two people read in turn, so both see the same server and machine.
+	viewers := []struct {
+		who     user
+		n       int
+		samples []time.Duration
+	}{{who: little, n: small}, {who: big, n: large}}
+	for i := 0; i < b.sz.B5Reads && ctx.Err() == nil; i++ {
+		for k := range viewers {
+			v := &viewers[k]
+			var page struct {
+				Moments []json.RawMessage `json:"moments"`
+			}
+			start := time.Now()
+			if err := callJSON(ctx, srv, v.who.Token, "GET", "/api/v1/moments/timeline?limit=20", nil, 200, &page); err != nil {
+				return fail(r, err)
+			}
+			v.samples = append(v.samples, time.Since(start))
+			if want := min(20, v.n*b.sz.B5Posts); len(page.Moments) != want {
+				return fail(r, fmt.Errorf("timeline page at %d friends has %d posts, want %d", v.n, len(page.Moments), want))
+			}
+		}
+	}
+	var p99s []float64
+	for _, v := range viewers {
+		lat := summarize(fmt.Sprintf("timeline at %d friends", v.n), v.samples)
+		r.metric(fmt.Sprintf("timeline p50 at %d friends", v.n), lat.P50, "ms")
+		r.metric(fmt.Sprintf("timeline p99 at %d friends", v.n), lat.P99, "ms")
+		r.Latencies = append(r.Latencies, lat)
+		p99s = append(p99s, lat.P99)
+	}
+	if p99s[0] > 0 {
+		r.metric(fmt.Sprintf("p99 at %d friends / p99 at %d", large, small), p99s[1]/p99s[0], "×")
+	}
+	var fan []time.Duration
+posts:
+	for i := 0; i < b.sz.B5FanOuts && ctx.Err() == nil; i++ {
+		var m struct {
+			ID string `json:"id"`
+		}
+		if err := callJSON(ctx, srv, big.Token, "POST", "/api/v1/moments", map[string]any{"text": fmt.Sprint("fan-out ", i)}, 201, &m); err != nil {
+			return fail(r, err)
+		}
+		acked := time.Now()
+		for {
+			n, err := in.countRows(ctx, `SELECT COUNT(*) FROM moment_timeline WHERE moment_id = ?`, m.ID)
+			if err != nil {
+				break posts // a store without timelines (before issue 19): nothing to time
+			}
+			if n >= int64(large)+1 { // every friend, and the author
+				fan = append(fan, time.Since(acked))
+				break
+			}
+			if time.Since(acked) > time.Minute {
+				return fail(r, fmt.Errorf("fan-out to %d friends not done after a minute (%d references)", large, n))
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if len(fan) > 0 {
+		l := summarize("fan-out", fan)
+		r.metric(fmt.Sprintf("fan-out of one post to %d friends (median of %d)", large, len(fan)), l.P50, "ms")
+		r.metric(fmt.Sprintf("fan-out of one post to %d friends (slowest)", large), l.Max, "ms")
+	}
 	return r
 }
 

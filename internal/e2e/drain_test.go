@@ -22,7 +22,7 @@ import (
 // reconnects at once, through the balancer, to another node), lets requests
 // in flight finish, and only then exits.
 func TestGracefulDrain(t *testing.T) {
-	s := startServer(t, "sqlite", func(c *app.Config) { c.DrainDelay = "400ms" })
+	s := startServer(t, "sqlite", func(c *app.Config) { c.DrainDelay = "1s" })
 	p := s.register(t, "Drained")
 	ws := s.ws(t, p.Token)
 	ws.next("ready")

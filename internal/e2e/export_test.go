@@ -567,6 +567,15 @@ func TestExportIncludesMoments(t *testing.T) {
 	if len(written) != 1 || written[0].(map[string]any)["text"] != "my comment on theirs" {
 		t.Errorf("comments written = %v", written)
 	}
+	// The timeline is the person's data as references only (issue 19): ids
+	// and times of what they may see, newest first, no one else's text.
+	tl := m["timeline"].([]any)
+	if len(tl) != 2 || x.manifest.Counts["timeline_entries"] != 2 {
+		t.Fatalf("timeline = %v (manifest %d), want 2 references", tl, x.manifest.Counts["timeline_entries"])
+	}
+	if e := tl[0].(map[string]any); e["moment_id"] != theirs || e["author_id"] != f.ID || e["text"] != nil {
+		t.Errorf("newest timeline reference = %v, want %s by %s without text", e, theirs, f.ID)
+	}
 }
 
 // R-RGT-1, R-OPS-1, R-SHR-2: support tickets and the sharing report are part of the export.

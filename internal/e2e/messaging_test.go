@@ -335,7 +335,22 @@ func TestDestroyedSenderMessages(t *testing.T) {
 		s.send(t, c, conv, "reply")
 		g := s.do(t, a.Token, "POST", "/api/v1/conversations", map[string]any{"kind": "group", "name": "G", "members": []string{c.ID, d.ID}}).str(t, "id")
 		want(t, s.do(t, a.Token, "PATCH", "/api/v1/conversations/"+g+"/members/"+d.ID, map[string]any{"role": "admin"}), 204, "")
+		ws := s.ws(t, c.Token)
+		ws.next("ready")
 		want(t, s.do(t, a.Token, "DELETE", "/api/v1/me", map[string]any{"password": a.Password}), 204, "")
+		// The other person of the direct chat hears of it at once, so an open
+		// chat can show the account as gone (issue 13), as group members do.
+		seen := map[any]bool{}
+		for i := 0; i < 2; i++ {
+			f := ws.next("conversation")
+			if f["event"] != "members_changed" {
+				t.Errorf("frame after the peer's destruction = %v, want event members_changed", f)
+			}
+			seen[f["conversation_id"]] = true
+		}
+		if !seen[conv] || !seen[g] {
+			t.Errorf("members_changed frames for %v, want the direct chat %s and the group %s", seen, conv, g)
+		}
 		msgs := s.messages(t, c, conv, 0)
 		if len(msgs) != 2 {
 			t.Fatalf("messages after destruction = %v", msgs)

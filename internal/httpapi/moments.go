@@ -114,6 +114,22 @@ func (s *server) handleMoment() http.Handler {
 	})
 }
 
+func (s *server) handleEditMoment() http.Handler {
+	type request struct {
+		Visibility *struct {
+			Kind  string   `json:"kind"`
+			Users []string `json:"users"`
+		} `json:"visibility"`
+	}
+	return handleJSON(s, 200, func(r *http.Request, req request) (any, error) {
+		if req.Visibility == nil {
+			return nil, errorf(tkesj.EInvalid, "invalid_visibility", "send the new visibility as visibility.kind (and visibility.users for only or except)")
+		}
+		m, err := s.svc.EditMomentVisibility(r.Context(), authOf(r), r.PathValue("id"), req.Visibility.Kind, req.Visibility.Users)
+		return momentJSON(m), err
+	})
+}
+
 func (s *server) handleDeleteMoment() http.Handler {
 	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, s.svc.DeleteMoment(r.Context(), authOf(r), r.PathValue("id"))

@@ -119,6 +119,7 @@ func (s *server) routes() []route {
 		{"POST /api/v1/moments", bearer, policyGated, notWhileCeasing, "POST /api/v1/moments", s.handleCreateMoment()},
 		{"GET /api/v1/moments/timeline", bearer, policyGated, whileCeasing, "GET /api/v1/moments/timeline", s.handleTimeline()},
 		{"GET /api/v1/moments/{id}", bearer, policyGated, whileCeasing, "GET /api/v1/moments/{id}", s.handleMoment()},
+		{"PATCH /api/v1/moments/{id}", bearer, policyGated, notWhileCeasing, "PATCH /api/v1/moments/{id}", s.handleEditMoment()},
 		{"DELETE /api/v1/moments/{id}", bearer, policyGated, whileCeasing, "DELETE /api/v1/moments/{id}", s.handleDeleteMoment()},
 		{"POST /api/v1/moments/{id}/likes", bearer, policyGated, notWhileCeasing, "POST /api/v1/moments/{id}/likes", s.handleLike(true)},
 		{"DELETE /api/v1/moments/{id}/likes", bearer, policyGated, whileCeasing, "DELETE /api/v1/moments/{id}/likes", s.handleLike(false)},

@@ -36,6 +36,7 @@ type Relation struct {
 	Blocked          bool   // either blocks the other
 	HiddenFromViewer bool   // the author hides their posts from the viewer
 	AuthorRange      string // the author's Range setting
+	MutedByViewer    bool   // the viewer does not want the author's posts in their timeline
 }
 
 // CanSeePost reports whether the viewer may see the post at now. The author
@@ -68,6 +69,19 @@ func CanSeePost(p Post, r Relation, now time.Time) bool {
 		return !p.Listed[r.Viewer]
 	}
 	return false
+}
+
+// InTimeline reports whether the post belongs in the viewer's timeline at
+// now: a post the viewer may see (CanSeePost) whose author the viewer has
+// not muted. Muting tidies the timeline only; the author's album and the
+// post itself stay visible. The timeline applies it to every reference it
+// reads, so a reference written before a change of relationship, range or
+// list is never shown once the rules say no.
+func InTimeline(p Post, r Relation, now time.Time) bool {
+	if r.Viewer != p.Author && r.MutedByViewer {
+		return false
+	}
+	return CanSeePost(p, r, now)
 }
 
 // CanSeeInteraction reports whether a viewer who can see a post may see a

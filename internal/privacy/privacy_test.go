@@ -42,6 +42,33 @@ func TestCanSeePost(t *testing.T) {
 }
 
 // R-MOM-2: "friends may see my posts of the last 3 days / 6 months / all".
+// R-MOM-2, R-MOM-4: the timeline shows what CanSeePost allows minus the
+// authors the viewer muted; muting oneself changes nothing.
+func TestInTimeline(t *testing.T) {
+	post := Post{Author: "author", Visibility: Friends, CreatedAt: now.Add(-time.Hour)}
+	old := Post{Author: "author", Visibility: Friends, CreatedAt: now.AddDate(0, 0, -4)}
+	for _, tc := range []struct {
+		name string
+		p    Post
+		r    Relation
+		want bool
+	}{
+		{"a friend's post", post, Relation{Viewer: "v", Friends: true, AuthorRange: RangeAll}, true},
+		{"a muted friend's post", post, Relation{Viewer: "v", Friends: true, MutedByViewer: true, AuthorRange: RangeAll}, false},
+		{"one's own post, muted flag or not", post, Relation{Viewer: "author", MutedByViewer: true, AuthorRange: RangeAll}, true},
+		{"a post of a friend no more", post, Relation{Viewer: "v", AuthorRange: RangeAll}, false},
+		{"a post out of the author's 3-day range", old, Relation{Viewer: "v", Friends: true, AuthorRange: Range3Days}, false},
+		{"a blocked friend's post", post, Relation{Viewer: "v", Friends: true, Blocked: true, AuthorRange: RangeAll}, false},
+		{"a post hidden from the viewer", post, Relation{Viewer: "v", Friends: true, HiddenFromViewer: true, AuthorRange: RangeAll}, false},
+	} {
+		t.Run(fmt.Sprintf("%s is in the timeline: %v", tc.name, tc.want), func(t *testing.T) {
+			if got := InTimeline(tc.p, tc.r, now); got != tc.want {
+				t.Errorf("InTimeline = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestAuthorRange(t *testing.T) {
 	for _, tc := range []struct {
 		rng  string

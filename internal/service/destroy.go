@@ -59,7 +59,7 @@ func (s *Service) DestroyAccount(ctx context.Context, a Auth, in DestroyInput) e
 	if err != nil {
 		return s.internal(ctx, "destroy key", err)
 	}
-	var groups, archives []string
+	var groups, directs, archives []string
 	err = s.db.Update(ctx, func(q *store.Queries) error {
 		// Export archives are blobs named by rows that go with the account:
 		// note them now, delete them once the rows are gone.
@@ -74,6 +74,9 @@ func (s *Service) DestroyAccount(ctx context.Context, a Auth, in DestroyInput) e
 		}
 		for i, c := range cs {
 			if c.Kind != "group" {
+				// The other person of a direct chat is told too, so an open
+				// chat shows the account as gone at once (issue 13).
+				directs = append(directs, c.ID)
 				continue
 			}
 			groups = append(groups, c.ID)
@@ -113,7 +116,7 @@ func (s *Service) DestroyAccount(ctx context.Context, a Auth, in DestroyInput) e
 	case s.purgeNow <- struct{}{}:
 	default:
 	}
-	for _, id := range groups {
+	for _, id := range append(groups, directs...) {
 		s.publishToMembers(ctx, id, wire.ConversationFrame{Type: "conversation", ConversationID: id, Event: "members_changed"})
 	}
 	s.log.InfoContext(ctx, "account destroyed", "user", a.UserID)

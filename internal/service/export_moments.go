@@ -6,8 +6,8 @@ import (
 )
 
 // exportMoments writes moments.json: every post the person made, with its
-// likes and comments as they see them, and the comments they wrote on other
-// people's posts (R-RGT-1).
+// likes and comments as they see them, the comments they wrote on other
+// people's posts, and their timeline as references (R-RGT-1).
 func (s *Service) exportMoments(ctx context.Context, a Auth, st *exportState, paths map[string]string) error {
 	var posts []map[string]any
 	cursor := ""
@@ -58,7 +58,13 @@ func (s *Service) exportMoments(ctx context.Context, a Auth, st *exportState, pa
 	if posts == nil {
 		posts = []map[string]any{}
 	}
+	timeline, err := s.timelineExport(ctx, a.UserID)
+	if err != nil {
+		st.lost("moments.json", "", "timeline_read_failed")
+		timeline = []map[string]any{}
+	}
 	st.counts["moments"] = len(posts)
 	st.counts["comments_written"] = len(written)
-	return st.json("moments.json", "moments", len(posts), map[string]any{"moments": posts, "comments_written": written})
+	st.counts["timeline_entries"] = len(timeline)
+	return st.json("moments.json", "moments", len(posts), map[string]any{"moments": posts, "comments_written": written, "timeline": timeline})
 }

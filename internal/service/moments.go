@@ -129,17 +129,35 @@ func (s *Service) CreateMoment(ctx context.Context, a Auth, in MomentInput) (Mom
 	}
 	now := s.now()
 	rec := store.MomentRecord{ID: id, AuthorID: a.UserID, Body: sealed, Visibility: in.Visibility, CreatedAt: now, Audience: users, MediaIDs: in.MediaIDs}
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.CreateMoment(ctx, rec) }); err != nil {
+	// The post, the author's own timeline reference and the durable marker
+	// of its fan-out commit together: the author sees it at once, and a
+	// crash before the worker is done only delays the friends' references.
+	if err := s.db.Update(ctx, func(q *store.Queries) error {
+		if err := q.CreateMoment(ctx, rec); err != nil {
+			return err
+		}
+		if err := q.AddTimelineRef(ctx, a.UserID, rec); err != nil {
+			return err
+		}
+		if in.Visibility == privacy.Private {
+			return nil
+		}
+		return q.EnqueuePostFanOut(ctx, id, a.UserID, now)
+	}); err != nil {
 		return Moment{}, s.internal(ctx, "create moment", err)
 	}
+	s.fanout.kick()
 	me, _ := s.profile(ctx, s.db.Read(), a.UserID)
 	return Moment{ID: id, Author: me, Text: in.Text, Media: media, Location: in.Location, Visibility: in.Visibility, Users: users, CreatedAt: now}, nil
 }
 
-// viewer caches what the visibility rules need about one viewer.
+// viewer caches what the visibility rules need about one viewer. Friendship
+// is learnt only for the people a page names (knowFriends), so a viewer with
+// 10,000 friends costs what one with ten does.
 type viewer struct {
 	id       string
-	friends  map[string]bool
+	friends  map[string]bool // for the ids in known
+	known    map[string]bool
 	blocked  map[string]bool
 	hiders   map[string]bool // authors who hide their posts from the viewer
 	muted    map[string]bool // authors whose posts the viewer does not want
@@ -148,13 +166,12 @@ type viewer struct {
 }
 
 func (s *Service) newViewer(ctx context.Context, q *store.Queries, id string) (*viewer, error) {
-	v := &viewer{id: id, friends: map[string]bool{}, blocked: map[string]bool{}, hiders: map[string]bool{}, muted: map[string]bool{},
+	v := &viewer{id: id, friends: map[string]bool{}, known: map[string]bool{}, blocked: map[string]bool{}, hiders: map[string]bool{}, muted: map[string]bool{},
 		ranges: map[string]string{}, profiles: map[string]Profile{}}
 	for _, f := range []struct {
 		load func() ([]string, error)
 		set  map[string]bool
 	}{
-		{func() ([]string, error) { return q.FriendIDs(ctx, id) }, v.friends},
 		{func() ([]string, error) { return q.BlocksOf(ctx, id) }, v.blocked},
 		{func() ([]string, error) { return q.HidersOf(ctx, id) }, v.hiders},
 		{func() ([]string, error) { return q.MomentPrefs(ctx, id, "mute") }, v.muted},
@@ -168,6 +185,29 @@ func (s *Service) newViewer(ctx context.Context, q *store.Queries, id string) (*
 		}
 	}
 	return v, nil
+}
+
+// knowFriends learns, in one query, which of ids not yet known are the
+// viewer's friends.
+func (s *Service) knowFriends(ctx context.Context, q *store.Queries, v *viewer, ids []string) error {
+	var need []string
+	for _, id := range ids {
+		if !v.known[id] {
+			v.known[id] = true
+			need = append(need, id)
+		}
+	}
+	friends, err := q.FriendsAmong(ctx, v.id, need)
+	if err != nil {
+		for _, id := range need {
+			delete(v.known, id)
+		}
+		return err
+	}
+	for _, f := range friends {
+		v.friends[f] = true
+	}
+	return nil
 }
 
 func (s *Service) authorRange(ctx context.Context, q *store.Queries, v *viewer, author string) string {
@@ -184,6 +224,9 @@ func (s *Service) authorRange(ctx context.Context, q *store.Queries, v *viewer, 
 }
 
 func (s *Service) canSee(ctx context.Context, q *store.Queries, v *viewer, m store.MomentRecord) bool {
+	if err := s.knowFriends(ctx, q, v, []string{m.AuthorID}); err != nil {
+		return false
+	}
 	listed := map[string]bool{}
 	for _, u := range m.Audience {
 		listed[u] = true
@@ -227,6 +270,20 @@ func (s *Service) momentViews(ctx context.Context, q *store.Queries, v *viewer, 
 	}
 	media, err := q.MediaByIDs(ctx, mediaIDs)
 	if err != nil {
+		return nil, err
+	}
+	var writers []string
+	for _, ls := range likes {
+		for _, l := range ls {
+			writers = append(writers, l.UserID)
+		}
+	}
+	for _, cs := range comments {
+		for _, c := range cs {
+			writers = append(writers, c.UserID)
+		}
+	}
+	if err := s.knowFriends(ctx, q, v, writers); err != nil {
 		return nil, err
 	}
 	out := make([]Moment, 0, len(ms))
@@ -273,12 +330,12 @@ func (s *Service) momentViews(ctx context.Context, q *store.Queries, v *viewer, 
 }
 
 // preloadRanges loads, in one query, the Moments range of authors not yet known.
-func (s *Service) preloadRanges(ctx context.Context, q *store.Queries, v *viewer, ms []store.MomentRecord) {
+func (s *Service) preloadRanges(ctx context.Context, q *store.Queries, v *viewer, authors []string) {
 	var need []string
-	for _, m := range ms {
-		if _, ok := v.ranges[m.AuthorID]; !ok {
-			need = append(need, m.AuthorID)
-			v.ranges[m.AuthorID] = privacy.RangeAll
+	for _, a := range authors {
+		if _, ok := v.ranges[a]; !ok {
+			need = append(need, a)
+			v.ranges[a] = privacy.RangeAll
 		}
 	}
 	docs, err := q.SettingsOf(ctx, need)
@@ -350,23 +407,6 @@ func decodeCursor(c string) (time.Time, string, error) {
 	return time.UnixMicro(n).UTC(), id, nil
 }
 
-// Timeline returns the caller's own posts and the friends' posts the caller
-// may see, newest first, minus people the caller muted (R-MOM-4).
-func (s *Service) Timeline(ctx context.Context, a Auth, cursor string, limit int) ([]Moment, string, error) {
-	q := s.db.Read()
-	v, err := s.newViewer(ctx, q, a.UserID)
-	if err != nil {
-		return nil, "", s.internal(ctx, "timeline", err)
-	}
-	authors := []string{a.UserID}
-	for f := range v.friends {
-		if !v.muted[f] && !v.blocked[f] && !v.hiders[f] {
-			authors = append(authors, f)
-		}
-	}
-	return s.momentPage(ctx, q, v, authors, cursor, limit)
-}
-
 // UserMoments returns one person's posts that the caller may see (their album).
 func (s *Service) UserMoments(ctx context.Context, a Auth, userID, cursor string, limit int) ([]Moment, string, error) {
 	q := s.db.Read()
@@ -399,7 +439,11 @@ func (s *Service) momentPage(ctx context.Context, q *store.Queries, v *viewer, a
 			return nil, "", s.internal(ctx, "moments", err)
 		}
 		more = len(recs) == limit*2
-		s.preloadRanges(ctx, q, v, recs)
+		authors := make([]string, len(recs))
+		for i, m := range recs {
+			authors[i] = m.AuthorID
+		}
+		s.preloadRanges(ctx, q, v, authors)
 		for _, m := range recs {
 			at, id = m.CreatedAt, m.ID
 			if s.canSee(ctx, q, v, m) {
@@ -430,6 +474,9 @@ func (s *Service) DeleteMoment(ctx context.Context, a Auth, id string) error {
 	}
 	var gone []string
 	err = s.db.Update(ctx, func(q *store.Queries) error {
+		if err := q.DeleteMomentRefs(ctx, id); err != nil {
+			return err
+		}
 		if err := q.DeleteMoment(ctx, id); err != nil {
 			return err
 		}
@@ -558,9 +605,25 @@ func (s *Service) SetMomentPref(ctx context.Context, a Auth, target, kind string
 	if _, err := s.profile(ctx, s.db.Read(), target); err != nil {
 		return tkesj.ErrNotFound("user")
 	}
-	if err := s.db.Update(ctx, func(q *store.Queries) error { return q.SetMomentPref(ctx, a.UserID, target, kind, on) }); err != nil {
+	// The timeline follows at once: hiding from someone takes the caller's
+	// posts out of their timeline, muting someone takes theirs out of the
+	// caller's; undoing either backfills what the rules allow again.
+	author, viewer := a.UserID, target
+	if kind == "mute" {
+		author, viewer = target, a.UserID
+	}
+	if err := s.db.Update(ctx, func(q *store.Queries) error {
+		if err := q.SetMomentPref(ctx, a.UserID, target, kind, on); err != nil {
+			return err
+		}
+		if on {
+			return q.DeleteTimelineRefs(ctx, viewer, author)
+		}
+		return q.EnqueueBackfill(ctx, author, viewer, s.now())
+	}); err != nil {
 		return s.internal(ctx, "moment preference", err)
 	}
+	s.fanout.kick()
 	return nil
 }
 

@@ -17,6 +17,7 @@ type PurgeStats struct {
 	Bodies        int64 // message bodies emptied
 	Media         int   // media files deleted
 	RestoredGhost int   // accounts found in restored data whose key is gone
+	TimelineRefs  int64 // Moments timeline references removed (either side)
 }
 
 // Purge finishes the destruction of accounts (R-DEL-2, R-DEL-3): first any
@@ -62,6 +63,26 @@ func (s *Service) Purge(ctx context.Context) (PurgeStats, error) {
 		return st, s.internal(ctx, "purge queue", err)
 	}
 	for _, id := range queue {
+		// Timeline references go first, hold or not: they are ids derived
+		// from posts and friendships that are gone already (the posts left
+		// with the account row), in either direction.
+		for {
+			var n int64
+			err := s.db.Update(ctx, func(q *store.Queries) (err error) {
+				n, err = q.PurgeTimelines(ctx, id, purgeBatch)
+				return err
+			})
+			if err != nil {
+				return st, s.internal(ctx, "purge timelines", err)
+			}
+			st.TimelineRefs += n
+			if n < purgeBatch {
+				break
+			}
+			if err := sleepCtx(ctx, time.Millisecond); err != nil {
+				return st, err
+			}
+		}
 		// A legal hold (R-LEG-1) on the person, or on a conversation they
 		// wrote in, pauses their purge: the entry stays queued and the next
 		// pass after the release carries on. Destruction itself already

@@ -106,6 +106,13 @@ func (s *Service) SeedFriends(ctx context.Context, pairs [][2]string) error {
 				if err := q.AddFriendship(ctx, p[0], p[1], now); err != nil {
 					return err
 				}
+				// As addFriendship does (no cap: the bench seeds large circles).
+				if err := q.EnqueueBackfill(ctx, p[0], p[1], now); err != nil {
+					return err
+				}
+				if err := q.EnqueueBackfill(ctx, p[1], p[0], now); err != nil {
+					return err
+				}
 			}
 			return nil
 		})

@@ -60,6 +60,11 @@ type Config struct {
 	NoticeRetryBase time.Duration // first retry of an unacknowledged deletion notice, doubling (R-SHR-3); 30 s
 	NoticePoll      time.Duration // how often the notice worker looks for due retries at most; 1 min
 	TicketRetention time.Duration // how long a closed support ticket is kept (R-OPS-1); 365 days
+	// Moments (timeline.go).
+	FriendCap    int           // most friends one person may have; 10,000
+	FanOutBatch  int           // timeline references one fan-out batch writes at most; 500
+	FanOutPoll   time.Duration // how often an idle node looks for fan-outs other nodes left; 5 s
+	FanOutPaused bool          // tests only: no fan-out worker, as if the process died after acknowledging
 	// RelayAnnouncements pushes announcements stored by another process
 	// (tkesj admin) to this node's sockets; set for in-process delivery only.
 	RelayAnnouncements bool
@@ -151,6 +156,15 @@ func (c *Config) defaults() {
 	if c.TicketRetention == 0 {
 		c.TicketRetention = 365 * 24 * time.Hour
 	}
+	if c.FriendCap == 0 {
+		c.FriendCap = 10_000
+	}
+	if c.FanOutBatch == 0 {
+		c.FanOutBatch = 500
+	}
+	if c.FanOutPoll == 0 {
+		c.FanOutPoll = 5 * time.Second
+	}
 }
 
 // Deps are the service's collaborators.
@@ -200,6 +214,7 @@ type Service struct {
 	qr             qrLimits           // QR scans and login codes (qr.go)
 	ops            *opsState          // sharing, notices, cessation (ops.go)
 	keyIDs         func(ctx context.Context) ([]string, error)
+	fanout         *fanOutWorker  // Moments timelines (timeline.go)
 	wsTickets      wsTicketLedger // WebSocket tickets redeemed on this node (wsticket.go)
 	probeID        string         // this process's name for its readiness write probes
 }
@@ -243,12 +258,15 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("read policy: %w", err)
 	}
 	s.exports = s.startExports(ctx)
+	s.startFanOut()
 	return s, nil
 }
 
-// Close stops the exports under way (they are marked failed) and the
+// Close stops the Moments fan-out worker between two batches (what is left
+// resumes on the next start), the exports under way (they are marked failed) and the
 // group-commit writer after the batches under way.
 func (s *Service) Close() {
+	s.stopFanOut()
 	s.stopExports()
 	s.writer.close()
 }

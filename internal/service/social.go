@@ -203,6 +203,11 @@ func (s *Service) SendFriendRequest(ctx context.Context, a Auth, to, greeting st
 	} else if friends {
 		return FriendRequest{}, tkesj.Errorf(tkesj.EConflict, "already_friends", "you are friends already")
 	}
+	if n, err := q.CountFriends(ctx, a.UserID); err != nil {
+		return FriendRequest{}, s.internal(ctx, "friend request", err)
+	} else if n >= s.cfg.FriendCap {
+		return FriendRequest{}, tkesj.Errorf(tkesj.EConflict, "friend_limit_reached", "you have %d friends, the most allowed; remove someone before adding a friend", s.cfg.FriendCap)
+	}
 	st, err := s.settings(ctx, q, to)
 	if err != nil {
 		return FriendRequest{}, s.internal(ctx, "friend request", err)
@@ -228,13 +233,14 @@ func (s *Service) SendFriendRequest(ctx context.Context, a Auth, to, greeting st
 			return err
 		}
 		if rec.Status == "accepted" {
-			return q.AddFriendship(ctx, a.UserID, to, now)
+			return s.addFriendship(ctx, q, a.UserID, a.UserID, to, now)
 		}
 		return nil
 	})
 	if err != nil {
 		return FriendRequest{}, s.internal(ctx, "friend request", err)
 	}
+	s.fanout.kick()
 	me, _ := s.profile(ctx, s.db.Read(), a.UserID)
 	fr := FriendRequest{ID: rec.ID, FromID: a.UserID, ToID: to, Greeting: greeting, Status: rec.Status, From: me, To: target, CreatedAt: now, ExpiresAt: rec.ExpiresAt}
 	s.publish(ctx, []string{to, a.UserID}, wire.FriendRequestFrame{Type: "friend_request", Request: friendRequestFrame(fr)})
@@ -299,7 +305,7 @@ func (s *Service) AnswerFriendRequest(ctx context.Context, a Auth, id string, ac
 			} else if blocked {
 				return tkesj.Errorf(tkesj.EForbidden, "blocked", "unblock this person first")
 			}
-			if err := q.AddFriendship(ctx, rec.FromID, rec.ToID, now); err != nil {
+			if err := s.addFriendship(ctx, q, a.UserID, rec.FromID, rec.ToID, now); err != nil {
 				return err
 			}
 		}
@@ -310,6 +316,7 @@ func (s *Service) AnswerFriendRequest(ctx context.Context, a Auth, id string, ac
 	if err != nil {
 		return FriendRequest{}, s.internal(ctx, "answer friend request", err)
 	}
+	s.fanout.kick()
 	fr := FriendRequest{ID: rec.ID, FromID: rec.FromID, ToID: rec.ToID, Status: rec.Status, CreatedAt: rec.CreatedAt, ExpiresAt: rec.ExpiresAt}
 	fr.From, _ = s.profile(ctx, s.db.Read(), rec.FromID)
 	fr.To, _ = s.profile(ctx, s.db.Read(), rec.ToID)
@@ -368,7 +375,7 @@ func (s *Service) RemoveContact(ctx context.Context, a Auth, friendID string) er
 		if !ok {
 			return tkesj.ErrNotFound("contact")
 		}
-		return q.RemoveFriendship(ctx, a.UserID, friendID)
+		return removeFriendship(ctx, q, a.UserID, friendID)
 	})
 	if err != nil && tkesj.ErrorKindOf(err) != tkesj.ENotFound {
 		return s.internal(ctx, "remove contact", err)
@@ -389,7 +396,7 @@ func (s *Service) Block(ctx context.Context, a Auth, userID string) error {
 		if err := q.Block(ctx, a.UserID, userID, s.now()); err != nil {
 			return err
 		}
-		return q.RemoveFriendship(ctx, a.UserID, userID)
+		return removeFriendship(ctx, q, a.UserID, userID)
 	})
 	if err != nil {
 		return s.internal(ctx, "block", err)

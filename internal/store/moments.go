@@ -124,9 +124,34 @@ func inList(ids []string) (string, []any) {
 // fillMoments loads the audience lists and media of posts, two queries for
 // the whole page.
 func (q *Queries) fillMoments(ctx context.Context, ms []*MomentRecord) error {
+	if err := q.FillAudience(ctx, ms); err != nil {
+		return err
+	}
+	return q.fillMedia(ctx, ms)
+}
+
+// FillAudience loads the audience lists of posts in one query.
+func (q *Queries) FillAudience(ctx context.Context, ms []*MomentRecord) error {
 	if len(ms) == 0 {
 		return nil
 	}
+	byID, in, args := momentIndex(ms)
+	rows, err := q.query(ctx, `SELECT moment_id, user_id FROM moment_audience WHERE moment_id IN `+in, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var mid, uid string
+		if err := rows.Scan(&mid, &uid); err != nil {
+			return err
+		}
+		byID[mid].Audience = append(byID[mid].Audience, uid)
+	}
+	return rows.Err()
+}
+
+func momentIndex(ms []*MomentRecord) (map[string]*MomentRecord, string, []any) {
 	byID := map[string]*MomentRecord{}
 	ids := make([]string, 0, len(ms))
 	for _, m := range ms {
@@ -134,20 +159,18 @@ func (q *Queries) fillMoments(ctx context.Context, ms []*MomentRecord) error {
 		ids = append(ids, m.ID)
 	}
 	in, args := inList(ids)
-	rows, err := q.query(ctx, `SELECT moment_id, user_id FROM moment_audience WHERE moment_id IN `+in, args...)
-	if err != nil {
-		return err
+	return byID, in, args
+}
+
+// fillMedia loads the media ids of posts, in order, in one query. A
+// timeline page needs them but not the audience lists, which may hold
+// thousands of ids.
+func (q *Queries) fillMedia(ctx context.Context, ms []*MomentRecord) error {
+	if len(ms) == 0 {
+		return nil
 	}
-	for rows.Next() {
-		var mid, uid string
-		if err := rows.Scan(&mid, &uid); err != nil {
-			rows.Close()
-			return err
-		}
-		byID[mid].Audience = append(byID[mid].Audience, uid)
-	}
-	rows.Close()
-	rows, err = q.query(ctx, `SELECT moment_id, media_id FROM moment_media WHERE moment_id IN `+in+` ORDER BY moment_id, position`, args...)
+	byID, in, args := momentIndex(ms)
+	rows, err := q.query(ctx, `SELECT moment_id, media_id FROM moment_media WHERE moment_id IN `+in+` ORDER BY moment_id, position`, args...)
 	if err != nil {
 		return err
 	}
@@ -232,11 +255,6 @@ func (q *Queries) HidersOf(ctx context.Context, targetID string) ([]string, erro
 // BlocksOf lists the ids a user blocks or is blocked by.
 func (q *Queries) BlocksOf(ctx context.Context, userID string) ([]string, error) {
 	return q.strings(ctx, `SELECT blocked_id FROM blocks WHERE user_id = ? UNION SELECT user_id FROM blocks WHERE blocked_id = ?`, userID, userID)
-}
-
-// FriendIDs lists a user's friends' ids.
-func (q *Queries) FriendIDs(ctx context.Context, userID string) ([]string, error) {
-	return q.strings(ctx, `SELECT friend_id FROM friends WHERE user_id = ?`, userID)
 }
 
 // scanner is a *sql.Row or *sql.Rows.

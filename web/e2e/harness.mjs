@@ -72,14 +72,19 @@ export async function codeFor(phone, purpose, since, timeout = 15_000) {
   throw new Error(`no ${purpose} code for ${phone} reached the SMS webhook in ${timeout} ms; got ${JSON.stringify(sms.codes)}`);
 }
 
-export async function startServer() {
+/**
+ * Starts a tkesj server with its own data directory. `listen` is the address
+ * it binds (the answer's `base` is always 127.0.0.1): a test that must reach
+ * it from another network binds `[::]` and comes over IPv6 (http://[::1]:port).
+ */
+export async function startServer({ listen = '127.0.0.1' } = {}) {
   const bin = process.env.TKESJ_BIN;
   assert.ok(bin, 'set TKESJ_BIN to a built tkesj binary, e.g. `go build -o /tmp/tkesj ./cmd/tkesj`');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tkesj-e2e-'));
   const port = await freePort();
   const log = path.join(dir, 'server.log');
   const out = fs.openSync(log, 'a');
-  const proc = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data', path.join(dir, 'data'), '--sms-webhook', sms.url, ...serverArgs], {
+  const proc = spawn(bin, ['serve', '--addr', `${listen}:${port}`, '--data', path.join(dir, 'data'), '--sms-webhook', sms.url, ...serverArgs], {
     stdio: ['ignore', out, out],
   });
   fs.closeSync(out);
@@ -101,9 +106,9 @@ export async function startServer() {
   return { base, proc, dir, log };
 }
 
-async function stopServer() {
-  if (!server) return;
-  const { proc } = server;
+async function stopServer(srv = server) {
+  if (!srv) return;
+  const { proc } = srv;
   if (proc.exitCode === null && proc.signalCode === null) {
     const gone = new Promise((r) => proc.once('exit', r));
     proc.kill('SIGTERM');
@@ -111,6 +116,12 @@ async function stopServer() {
     await gone;
     clearTimeout(t);
   }
+}
+
+/** Stops a server started with startServer() (the shared one stops by itself). */
+export async function stopOtherServer(srv) {
+  await stopServer(srv);
+  fs.rmSync(srv.dir, { recursive: true, force: true });
 }
 
 /** Extra `tkesj serve` flags for this file's server (set before the hooks run). */

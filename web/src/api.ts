@@ -280,8 +280,8 @@ export const api = {
     request<void>('POST', '/api/v1/verification-codes', { body: { phone, purpose }, auth: false }),
   register: (a: NewAccount) =>
     request<AuthAnswer>('POST', '/api/v1/accounts', { body: { ...a, device: deviceInfo() }, auth: false }),
-  loginPassword: (login: string, password: string) =>
-    request<AuthAnswer>('POST', '/api/v1/sessions', { body: { login, password, device: deviceInfo() }, auth: false }),
+  loginPassword: (login: string, password: string, step_up_code?: string) =>
+    request<AuthAnswer>('POST', '/api/v1/sessions', { body: { login, password, ...(step_up_code ? { step_up_code } : {}), device: deviceInfo() }, auth: false }),
   loginCode: (phone: string, code: string) =>
     request<AuthAnswer>('POST', '/api/v1/sessions', { body: { phone, code, device: deviceInfo() }, auth: false }),
   logout: () => request<void>('DELETE', '/api/v1/sessions/current'),
@@ -348,7 +348,8 @@ export type Message = S['Message'];
 
 export type Member = S['Member'];
 
-export type Conversation = Omit<S['Conversation'], 'peer'> & { peer?: PublicUser };
+// pinned: the conversations list carries it once the server has pins (API.md, second wave).
+export type Conversation = Omit<S['Conversation'], 'peer'> & { peer?: PublicUser; pinned?: boolean };
 
 export interface NewMessage {
   client_id: string;

@@ -20,6 +20,8 @@ import { Profile } from './screens/Profile';
 import { Register } from './screens/Register';
 import { Security } from './screens/Security';
 import { Welcome } from './screens/Welcome';
+import { Reset } from './screens/Reset';
+import { Alerts } from './alerts';
 
 type Auth =
   | { state: 'loading' }
@@ -27,7 +29,7 @@ type Auth =
   | { state: 'out'; notice?: string }
   | { state: 'in'; user: User };
 
-const PUBLIC = new Set(['/', '/login', '/register']);
+const PUBLIC = new Set(['/', '/login', '/register', '/reset']);
 const HOME = '/me';
 
 export interface Ctx {
@@ -98,6 +100,7 @@ const contactsMod = () => import('./contacts');
 const momentsMod = () => import('./moments');
 const qrMod = () => import('./qr');
 const consoleMod = () => import('./console');
+const accountMod = () => import('./account');
 
 /** Every screen of a signed-in person, by path pattern (":" marks a parameter). */
 const ROUTES: [string, Screen][] = [
@@ -121,6 +124,11 @@ const ROUTES: [string, Screen][] = [
   ['/me/qr', lazy(qrMod, 'MyQR')],
   ['/me/scan', lazy(qrMod, 'ScanLogin')],
   ['/me/announcements', () => <Announcements />],
+  ['/me/photo', lazy(accountMod, 'Photo')],
+  ['/me/password', lazy(accountMod, 'Password')],
+  ['/me/support', lazy(accountMod, 'Support')],
+  ['/me/support/:', lazy(accountMod, 'SupportTicket')],
+  ['/me/notices', lazy(accountMod, 'NoticesScreen')],
   ['/me/notifications', () => <Notifications />],
   ['/staff', lazy(consoleMod, 'Console')],
   ['/staff/:', lazy(consoleMod, 'Section')],
@@ -150,6 +158,12 @@ function route(path: string): { screen: Screen; params: string[] } | null {
 }
 
 const TABS = ['chats', 'contacts', 'moments', 'me'] as const;
+
+/** The conversation open on screen, if any (its unread messages are being read). */
+function openChat(): string | null {
+  const m = location.pathname.match(/^\/chats\/([^/]+)$/);
+  return m && document.visibilityState === 'visible' ? decodeURIComponent(m[1]) : null;
+}
 
 function TabIcon({ tab }: { tab: (typeof TABS)[number] }) {
   const d = {
@@ -300,14 +314,18 @@ export function App() {
     startRealtime();
     // Fetch the chat chunk in the background once the first screen is up, so
     // opening Chats later does not wait for it. (It is not part of the first load.)
-    const prefetch = window.setTimeout(() => chatMod().catch(() => {}), 3000);
+    // Loading it also starts sending what waits in the outbox (messages
+    // written while offline, kept in IndexedDB).
+    const me = auth.user.id;
+    const prefetch = window.setTimeout(() => chatMod().then((m) => m.startOutbox(me), () => {}), 3000);
     let timer: number | undefined;
     const refresh = () => {
       window.clearTimeout(timer);
       timer = window.setTimeout(() => {
         chat.list().then(
           (r) => {
-            setUnread((r.conversations ?? []).reduce((n, c) => n + (c.muted ? 0 : c.unread ?? 0), 0));
+            // The chat open on screen is being read: it adds nothing to the badge.
+            setUnread((r.conversations ?? []).reduce((n, c) => n + (c.muted || openChat() === c.id ? 0 : c.unread ?? 0), 0));
             setMuted((r.conversations ?? []).filter((c) => c.muted).map((c) => c.id));
           },
           () => {},
@@ -391,6 +409,7 @@ export function App() {
   if (auth.state === 'out') {
     if (path === '/login') return <Login notice={auth.notice} onSignedIn={signedIn} />;
     if (path === '/register') return <Register onSignedIn={signedIn} />;
+    if (path === '/reset') return <Reset onDone={(notice) => setAuth({ state: 'out', notice })} />;
     return <Welcome notice={auth.notice} onLang={onLang} />;
   }
 
@@ -400,8 +419,9 @@ export function App() {
   // The content comes first in the document, the tab bar after it: keyboard and
   // screen-reader users land on the screen, as in a native app.
   return (
-    <div class={path.match(/^\/chats\/[^/]+$/) ? 'shell shell-chat' : 'shell'}>
+    <div class={(path.match(/^\/chats\/[^/]+$/) ? 'shell shell-chat' : 'shell') + (path.match(/^\/chats(\/[^/]+)?$/) ? ' shell-chats' : '')}>
       <div class="shell-main" key={`${path}#${epoch}`}>
+        <Alerts />
         {!online && (
           <p class="offline-banner" role="status">
             {t('app.offline')}

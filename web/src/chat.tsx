@@ -5,24 +5,16 @@
 
 import type { ComponentChildren } from 'preact';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import {
-  api,
-  blobURL,
-  chat,
-  newClientId,
-  social,
-  upload,
-  type Conversation,
-  type Member,
-  type Message,
-  type NewMessage,
-  type PublicUser,
-} from './api';
+import { ApiError, api, blobURL, chat, request, social, type Conversation, type Member, type Message, type PublicUser } from './api';
 import type { Ctx } from './app';
 import { CallButtons, callRecordText } from './call';
+import { ct } from './chat-text';
 import { Field, Notices, Page, errorText, useAction } from './components';
-import { t } from './i18n';
+import { lang, t } from './i18n';
+import { discard, enqueue, onOutbox, pendingFor, retry, startOutbox, type OutItem } from './outbox';
 import { ackLoaded, notifyRead, onFrame, sendFrame, store } from './realtime';
+import { ReportDialog } from './report';
+import { RichText } from './richtext';
 import { link, navigate } from './router';
 import { AuthImg, Icon, UserAvatar, displayName, formatBytes, saveBlob, shortTime, useRemarks } from './ui';
 
@@ -79,7 +71,7 @@ function useLive(f: () => void, types: string[], deps: unknown[] = []) {
 // ---------------------------------------------------------------- search
 
 /** Searches contacts and message text (the server's full-text index). */
-function Search({ me }: { me: string }) {
+function Search({ me, onFilter }: { me: string; onFilter?: (q: string) => void }) {
   const [q, setQ] = useState('');
   const [res, setRes] = useState<{ messages?: Message[]; contacts?: PublicUser[] } | null>(null);
   const action = useAction();
@@ -99,7 +91,12 @@ function Search({ me }: { me: string }) {
         <label for="chat-search" class="sr-only">
           {t('search.label')}
         </label>
-        <input id="chat-search" type="text" value={q} placeholder={t('search.label')} onInput={(e) => setQ((e.currentTarget as HTMLInputElement).value)} />
+        <input id="chat-search" type="text" value={q} placeholder={t('search.label')} onInput={(e) => {
+            const v = (e.currentTarget as HTMLInputElement).value;
+            setQ(v);
+            onFilter?.(v);
+            if (!v.trim()) setRes(null);
+          }} />
         <button type="submit" class="secondary">
           {t('contacts.search')}
         </button>
@@ -137,14 +134,35 @@ function Search({ me }: { me: string }) {
 
 // ---------------------------------------------------------------- the list
 
-export function Chats(c: Ctx) {
+/** Whether the window is wide enough for the list beside the open chat (WhatsApp Web style). */
+function useWide(): boolean {
+  const q = '(min-width: 900px)';
+  const [wide, setWide] = useState(() => window.matchMedia(q).matches);
+  useEffect(() => {
+    const mq = window.matchMedia(q);
+    const f = () => setWide(mq.matches);
+    mq.addEventListener('change', f);
+    return () => mq.removeEventListener('change', f);
+  }, []);
+  return wide;
+}
+
+// The last list seen, so switching chats on a wide screen redraws the list at
+// once (the screen is remounted per path) instead of flashing "Loading".
+let lastList: Conversation[] | null = null;
+
+function ChatList({ c, active, heading }: { c: Ctx; active?: string; heading: 1 | 2 }) {
   useRemarks();
-  const [list, setList] = useState<Conversation[] | null>(null);
+  const [list, setList] = useState<Conversation[] | null>(lastList);
+  const [filter, setFilter] = useState('');
   const action = useAction();
   const load = () =>
     chat.list().then(
       (r) => {
-        setList(r.conversations ?? []);
+        // Pinned chats first (the server sorts them so; kept if it does not).
+        const l = [...(r.conversations ?? [])].sort((a, b) => Number(!!b.pinned) - Number(!!a.pinned));
+        lastList = l;
+        setList(l);
         action.setError(null);
       },
       (e) => action.setError(e),
@@ -153,18 +171,24 @@ export function Chats(c: Ctx) {
     load();
   }, []);
   useLive(load, ['message', 'sync', 'conversation', 'recall', 'read', 'receipt']);
+  const f = filter.trim().toLowerCase();
+  const shown = (list ?? []).filter((cv) => !f || convTitle(cv).toLowerCase().includes(f) || preview(cv.last_message, c.user.id).toLowerCase().includes(f));
+  const H = heading === 1 ? 'h1' : 'h2';
 
   return (
-    <Page title={t('tab.chats')}>
-      <div class="toolbar">
+    <>
+      <header class="page-header list-header">
+        <H tabIndex={-1} class="list-title">
+          {t('tab.chats')}
+        </H>
         <a class="button secondary small-button" {...link('/contacts/new-group')}>
           {t('group.new')}
         </a>
         <a class="button secondary small-button" {...link('/contacts/add')}>
           {t('contacts.add')}
         </a>
-      </div>
-      <Search me={c.user.id} />
+      </header>
+      <Search me={c.user.id} onFilter={setFilter} />
       <Notices error={action.error} />
       {list === null ? (
         !action.error && <p class="muted">{t('app.loading')}</p>
@@ -178,14 +202,20 @@ export function Chats(c: Ctx) {
         </div>
       ) : (
         <ul class="list card chats" aria-label={t('tab.chats')}>
-          {list.map((cv) => {
+          {shown.map((cv) => {
             const name = convTitle(cv);
-            const unread = cv.unread ?? 0;
+            // The chat open beside the list is being read: no badge for it.
+            const unread = cv.id === active ? 0 : cv.unread ?? 0;
             const last = cv.last_message;
             const prev = preview(last, c.user.id);
             return (
               <li key={cv.id}>
-                <a class="chat-row" {...link(`/chats/${encodeURIComponent(cv.id)}`)} data-conversation-id={cv.id}>
+                <a
+                  class={cv.id === active ? 'chat-row chat-row-active' : 'chat-row'}
+                  {...link(`/chats/${encodeURIComponent(cv.id)}`)}
+                  aria-current={cv.id === active ? 'page' : undefined}
+                  data-conversation-id={cv.id}
+                >
                   <span class="chat-avatar">
                     {cv.kind === 'group' ? (
                       <span class="avatar avatar-small avatar-group" aria-hidden="true">
@@ -202,10 +232,15 @@ export function Chats(c: Ctx) {
                   </span>
                   <span class="chat-main">
                     <span class="chat-top">
-                      <span class="chat-name">{name}</span>
+                      <span class="chat-name">
+                        {cv.pinned && <span class="pin-mark" aria-label={ct('pinned')}>📌 </span>}
+                        {name}
+                      </span>
                       <span class="chat-time muted small">{shortTime(last?.sent_at ?? cv.updated_at)}</span>
                     </span>
-                    <span class={last?.sender_deleted ? 'chat-preview muted small deleted-text' : 'chat-preview muted small'}>{prev || '\u00a0'}</span>
+                    <span class={last?.sender_deleted ? 'chat-preview muted small deleted-text' : 'chat-preview muted small'} dir="auto">
+                      {prev || '\u00a0'}
+                    </span>
                     {unread > 0 && <span class="sr-only">{t('chat.unread', { n: unread })}</span>}
                     {cv.muted && <span class="sr-only">{t('chat.muted')}</span>}
                   </span>
@@ -213,9 +248,32 @@ export function Chats(c: Ctx) {
               </li>
             );
           })}
+          {shown.length === 0 && <li class="muted small card-pad">{t('search.none')}</li>}
         </ul>
       )}
-    </Page>
+    </>
+  );
+}
+
+export function Chats(c: Ctx) {
+  const wide = useWide();
+  useEffect(() => {
+    document.title = `${t('tab.chats')} · tkesj`;
+    document.querySelector<HTMLElement>('.list-title')?.focus({ preventScroll: true });
+  }, []);
+  // The same tree at every width (only classes and the empty pane change), so
+  // resizing the window across 900 px does not reload the list.
+  return (
+    <div class={wide ? 'split' : 'split-off'}>
+      <main class={wide ? 'page split-list' : 'page'} id="main">
+        <ChatList c={c} heading={1} />
+      </main>
+      {wide && (
+        <div class="split-empty" aria-hidden="true">
+          <p>{ct('pickChat')}</p>
+        </div>
+      )}
+    </div>
   );
 }
 
@@ -227,10 +285,12 @@ interface RowItem {
 
 /**
  * A list that renders only the rows near the viewport. Row heights are
- * measured as rows render (estimated before); a spacer above and below stands
- * in for the rest. The view sticks to the bottom while the reader is there,
- * and otherwise keeps the first visible row in place when rows are added
- * above (older pages) or re-measured.
+ * measured as rows render (estimated before) and again whenever a row changes
+ * size (a picture or a voice note that loads late): a ResizeObserver watches
+ * every rendered row. A spacer above and below stands in for the rest. The
+ * view sticks to the bottom while the reader is there, and otherwise keeps
+ * the first visible row in place when rows are added above (older pages) or
+ * re-measured.
  */
 function WindowedList<T extends RowItem>(p: {
   items: T[];
@@ -239,11 +299,16 @@ function WindowedList<T extends RowItem>(p: {
   label: string;
   header?: ComponentChildren;
   onBottom?: (atBottom: boolean) => void;
+  /** Set to a function that scrolls to the newest row. */
+  jump?: { current: (() => void) | null };
 }) {
   const ref = useRef<HTMLDivElement>(null);
   const heights = useRef(new Map<string, number>());
   const stick = useRef(true);
+  const lastTop = useRef(0);
   const anchor = useRef<{ key: string; delta: number } | null>(null);
+  const ro = useRef<ResizeObserver | null>(null);
+  const observed = useRef(new Set<Element>());
   const [view, setView] = useState({ top: 0, height: 600 });
   const [, setTick] = useState(0);
   const EST = 64;
@@ -260,12 +325,32 @@ function WindowedList<T extends RowItem>(p: {
   let end = start;
   while (end < p.items.length && offsets[end] < view.top + view.height + OVER) end++;
 
+  function headerHeight() {
+    const h = ref.current?.querySelector<HTMLElement>('.wl-header');
+    return h ? h.offsetHeight : 0;
+  }
+
+  function toBottom() {
+    const el = ref.current;
+    if (!el) return;
+    stick.current = true;
+    el.scrollTop = el.scrollHeight;
+  }
+  if (p.jump) p.jump.current = toBottom;
+
   function onScroll() {
     const el = ref.current;
     if (!el) return;
-    const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
-    stick.current = atBottom;
-    p.onBottom?.(atBottom);
+    // Only the reader moving up leaves the bottom. Content that grows below
+    // (a picture loading) also leaves a gap, but scrollTop does not go down:
+    // then the view follows instead of letting go.
+    const prev = lastTop.current;
+    lastTop.current = el.scrollTop;
+    const near = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
+    if (near) stick.current = true;
+    else if (el.scrollTop < prev - 1) stick.current = false;
+    else if (stick.current) el.scrollTop = el.scrollHeight;
+    p.onBottom?.(stick.current);
     // Remember the first visible row, to keep it in place when rows change.
     const top = el.scrollTop - headerHeight();
     let i = 0;
@@ -275,14 +360,10 @@ function WindowedList<T extends RowItem>(p: {
     setView({ top: Math.max(0, top), height: el.clientHeight });
   }
 
-  function headerHeight() {
-    const h = ref.current?.querySelector<HTMLElement>('.wl-header');
-    return h ? h.offsetHeight : 0;
-  }
-
-  useLayoutEffect(() => {
+  /** Re-reads the rendered rows' heights; answers whether any changed. */
+  function measure(): boolean {
     const el = ref.current;
-    if (!el) return;
+    if (!el) return false;
     let changed = false;
     el.querySelectorAll<HTMLElement>('[data-row]').forEach((row) => {
       const k = row.dataset.row!;
@@ -292,10 +373,13 @@ function WindowedList<T extends RowItem>(p: {
         changed = true;
       }
     });
-    if (changed) {
-      setTick((n) => n + 1);
-      return;
-    }
+    return changed;
+  }
+
+  /** Puts the view where it belongs: at the bottom, or with the anchor row in place. */
+  function place() {
+    const el = ref.current;
+    if (!el) return;
     if (stick.current) {
       el.scrollTop = el.scrollHeight;
     } else if (anchor.current) {
@@ -305,18 +389,56 @@ function WindowedList<T extends RowItem>(p: {
         if (Math.abs(el.scrollTop - want) > 1) el.scrollTop = want;
       }
     }
+  }
+
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    // Watch every rendered row: media that loads after this render changes
+    // its height without a render of ours.
+    if (ro.current) {
+      for (const n of observed.current)
+        if (!n.isConnected) {
+          ro.current.unobserve(n);
+          observed.current.delete(n);
+        }
+      el.querySelectorAll('[data-row]').forEach((n) => {
+        if (!observed.current.has(n)) {
+          observed.current.add(n);
+          ro.current!.observe(n);
+        }
+      });
+    }
+    if (measure()) {
+      setTick((n) => n + 1);
+      return;
+    }
+    place();
     if (view.height !== el.clientHeight) setView((v) => ({ ...v, height: el.clientHeight }));
   });
 
   useEffect(() => {
     const el = ref.current;
     if (!el || typeof ResizeObserver === 'undefined') return;
-    const ro = new ResizeObserver(() => {
+    const self = new ResizeObserver(() => {
       if (stick.current) el.scrollTop = el.scrollHeight;
       setView((v) => ({ ...v, height: el.clientHeight }));
     });
-    ro.observe(el);
-    return () => ro.disconnect();
+    self.observe(el);
+    ro.current = new ResizeObserver(() => {
+      if (measure()) {
+        // Keep the bottom (or the anchor) before the next paint, then
+        // re-render with the new offsets.
+        if (stick.current) el.scrollTop = el.scrollHeight;
+        setTick((n) => n + 1);
+      }
+    });
+    return () => {
+      self.disconnect();
+      ro.current?.disconnect();
+      ro.current = null;
+      observed.current.clear();
+    };
   }, []);
 
   return (
@@ -335,31 +457,69 @@ function WindowedList<T extends RowItem>(p: {
 
 // ------------------------------------------------------------ one message
 
+/** The picture and video viewer: a modal dialog; Esc, the Close button or a click outside close it. */
+function Viewer({ kind, url, onClose }: { kind: 'image' | 'video'; url: string; onClose: () => void }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const [src, setSrc] = useState('');
+  const [err, setErr] = useState<unknown>(null);
+  useEffect(() => {
+    const d = ref.current;
+    if (d && !d.open) d.showModal();
+    blobURL(url).then(setSrc, setErr);
+  }, []);
+  const label = kind === 'image' ? ct('viewPicture') : ct('viewVideo');
+  return (
+    <dialog
+      ref={ref}
+      class="viewer"
+      aria-label={label}
+      onClose={onClose}
+      onClick={(e) => {
+        if (e.target === ref.current) ref.current?.close();
+      }}
+    >
+      {err ? (
+        <p>{errorText(err)}</p>
+      ) : !src ? (
+        <p>{t('app.loading')}</p>
+      ) : kind === 'image' ? (
+        <img src={src} alt={t('chat.kind.image')} />
+      ) : (
+        <video src={src} controls autoPlay aria-label={t('chat.kind.video')} />
+      )}
+      <button type="button" class="secondary" autoFocus onClick={() => ref.current?.close()}>
+        {t('common.close')}
+      </button>
+    </dialog>
+  );
+}
+
 function MediaView({ m }: { m: Message }) {
   const media = m.media;
   const [open, setOpen] = useState(false);
   const [src, setSrc] = useState('');
   const [err, setErr] = useState<unknown>(null);
   const url = media ? media.url || `/api/v1/media/${media.id}` : '';
-  const load = () => blobURL(url).then(setSrc, setErr);
   useEffect(() => {
-    if (url && (m.kind === 'voice' || m.kind === 'video')) load();
+    if (url && m.kind === 'voice') blobURL(url).then(setSrc, setErr);
   }, [url]);
   if (!media) return <span class="muted">{t('media.unavailable')}</span>;
-  if (m.kind === 'image')
+  if (m.kind === 'image' || m.kind === 'video')
     return (
       <>
-        <button type="button" class="thumb-button" onClick={() => (setOpen(true), load())} aria-label={t('chat.openPicture')}>
-          <AuthImg class="thumb" src={`${url}?thumb=1`} alt={t('chat.kind.image')} />
-        </button>
-        {open && (
-          <div class="lightbox" role="dialog" aria-modal="true" aria-label={t('chat.kind.image')} onClick={() => setOpen(false)}>
-            {src ? <img src={src} alt={t('chat.kind.image')} /> : <p>{t('app.loading')}</p>}
-            <button type="button" class="secondary" autoFocus onClick={() => setOpen(false)}>
-              {t('common.close')}
-            </button>
-          </div>
+        {m.kind === 'image' ? (
+          <button type="button" class="thumb-button" onClick={() => setOpen(true)} aria-label={t('chat.openPicture')}>
+            <AuthImg class="thumb" src={`${url}?thumb=1`} alt={t('chat.kind.image')} />
+          </button>
+        ) : (
+          <button type="button" class="video-tile" onClick={() => setOpen(true)} aria-label={ct('playVideo')}>
+            <span aria-hidden="true">▶</span>
+            <span class="small">
+              {t('chat.kind.video')} {formatBytes(media.size)}
+            </span>
+          </button>
         )}
+        {open && <Viewer kind={m.kind} url={url} onClose={() => setOpen(false)} />}
       </>
     );
   if (m.kind === 'voice') {
@@ -370,11 +530,16 @@ function MediaView({ m }: { m: Message }) {
           {t('chat.kind.voice')}
           {secs > 0 && ` ${Math.round(secs)}″`}
         </span>
-        {src ? <audio controls src={src} preload="metadata" aria-label={t('chat.kind.voice')} /> : err ? <span class="muted small">{t('media.unavailable')}</span> : null}
+        {src ? (
+          <audio controls src={src} preload="metadata" aria-label={t('chat.kind.voice')} />
+        ) : err ? (
+          <span class="muted small">{t('media.unavailable')}</span>
+        ) : (
+          <span class="audio-placeholder" aria-hidden="true" />
+        )}
       </span>
     );
   }
-  if (m.kind === 'video') return src ? <video class="thumb" controls src={src} aria-label={t('chat.kind.video')} /> : <span>{t('chat.kind.video')}</span>;
   const name = m.text || (media.mime ? `${t('chat.kind.file')} (${media.mime})` : t('chat.kind.file'));
   return (
     <button
@@ -387,8 +552,7 @@ function MediaView({ m }: { m: Message }) {
         )
       }
     >
-      <Icon name="file" />{' '}
-      {name} <span class="muted small">{formatBytes(media.size)}</span>
+      <Icon name="file" /> <span dir="auto">{name}</span> <span class="muted small">{formatBytes(media.size)}</span>
       {err ? <span class="error-text small"> {errorText(err)}</span> : null}
     </button>
   );
@@ -398,12 +562,12 @@ function Content({ m }: { m: Message }) {
   if (m.sender_deleted) return <span class="deleted-text">{t('chat.fromDeleted')}</span>;
   switch (m.kind) {
     case 'text':
-      return <span class="text">{m.text}</span>;
+      return <RichText text={m.text ?? ''} />;
     case 'location': {
       const l = m.location!;
       return (
         <span>
-          <Icon name="pin" size={16} /> {l?.name || t('chat.kind.location')}{' '}
+          <Icon name="pin" size={16} /> <span dir="auto">{l?.name || t('chat.kind.location')}</span>{' '}
           <a href={`https://www.openstreetmap.org/?mlat=${l?.lat}&mlon=${l?.lng}#map=16/${l?.lat}/${l?.lng}`} target="_blank" rel="noopener noreferrer">
             {l ? `${l.lat.toFixed(5)}, ${l.lng.toFixed(5)}` : ''}
           </a>
@@ -412,7 +576,7 @@ function Content({ m }: { m: Message }) {
     }
     case 'card':
       return (
-        <span>
+        <span dir="auto">
           {t('chat.kind.card')}: {m.card?.nickname} ({m.card?.username})
         </span>
       );
@@ -422,39 +586,109 @@ function Content({ m }: { m: Message }) {
   return <MediaView m={m} />;
 }
 
-interface Pending {
-  client_id: string;
-  body: NewMessage;
-  status: 'sending' | 'failed';
-  error?: unknown;
-  label: string;
+type Row = RowItem & { day?: string; unreadMark?: boolean } & ({ kind: 'msg'; m: Message } | { kind: 'pending'; p: OutItem });
+
+// The local day of each message, worked out once per message object (a
+// burst of messages re-renders the list once per message).
+const dayKeys = new WeakMap<Message, string>();
+function dayKey(m: Message): string {
+  let k = dayKeys.get(m);
+  if (k === undefined) dayKeys.set(m, (k = new Date(m.sent_at!).toDateString()));
+  return k;
 }
 
-type Row = RowItem & ({ kind: 'msg'; m: Message } | { kind: 'pending'; p: Pending });
+/** "Today", "Yesterday", or the date, for the separators between days. */
+function dayLabel(d: Date): string {
+  const today = new Date();
+  const y = new Date(today);
+  y.setDate(today.getDate() - 1);
+  if (d.toDateString() === today.toDateString()) return ct('today');
+  if (d.toDateString() === y.toDateString()) return ct('yesterday');
+  const tag = lang() === 'zh' ? 'zh-CN' : 'en';
+  return new Intl.DateTimeFormat(tag, { weekday: 'short', year: d.getFullYear() === today.getFullYear() ? undefined : 'numeric', month: 'long', day: 'numeric' }).format(d);
+}
+
+// Drafts: what was typed in each chat, kept while the tab lives (and over a
+// reload of it), so leaving a chat loses nothing.
+const drafts = new Map<string, string>();
+function draftKey(user: string, conv: string) {
+  return `tkesj.draft.${user}.${conv}`;
+}
+function loadDraft(user: string, conv: string): string {
+  const k = draftKey(user, conv);
+  if (drafts.has(k)) return drafts.get(k)!;
+  try {
+    return sessionStorage.getItem(k) ?? '';
+  } catch {
+    return '';
+  }
+}
+function saveDraft(user: string, conv: string, text: string) {
+  const k = draftKey(user, conv);
+  drafts.set(k, text);
+  try {
+    if (text) sessionStorage.setItem(k, text);
+    else sessionStorage.removeItem(k);
+  } catch {
+    // storage disabled: the draft lives in memory only
+  }
+}
+
+/** The server's limit for a text message, in characters (code points), as in internal/service/messages.go. */
+export const MAX_TEXT = 5000;
+const countChars = (s: string) => Array.from(s).length;
 
 // ------------------------------------------------------- the conversation
 
 export function ConversationScreen(c: Ctx) {
+  const wide = useWide();
+  // The chat keeps its place in the tree at every width, so resizing the
+  // window across 900 px neither reloads it nor loses the reader's place.
+  return (
+    <div class={wide ? 'split' : 'split-off'}>
+      {wide && (
+        <section class="page split-list" aria-labelledby="split-list-title">
+          <span id="split-list-title" class="sr-only">
+            {ct('allChats')}
+          </span>
+          <ChatList c={c} active={c.params[0]} heading={2} />
+        </section>
+      )}
+      <ChatView c={c} />
+    </div>
+  );
+}
+
+function ChatView({ c }: { c: Ctx }) {
   const id = c.params[0];
   const me = c.user.id;
   useRemarks();
   const [conv, setConv] = useState<Conversation | null>(null);
   const [msgs, setMsgs] = useState<Message[]>(store.get(id));
-  const [pending, setPending] = useState<Pending[]>([]);
-  const [text, setText] = useState('');
+  const [pending, setPending] = useState<OutItem[]>([]);
+  const [text, setText] = useState(() => loadDraft(me, id));
   const [loadingOlder, setLoadingOlder] = useState(false);
   const [complete, setComplete] = useState(store.complete.has(id));
   const [typing, setTyping] = useState<Record<string, number>>({});
   const [peerRead, setPeerRead] = useState(0);
   const [peerDelivered, setPeerDelivered] = useState(0);
   const [menu, setMenu] = useState<number | null>(null);
+  const [reporting, setReporting] = useState<Message | null>(null);
   const [recording, setRecording] = useState<{ rec: MediaRecorder; stream: MediaStream; started: number } | null>(null);
   const [now, setNow] = useState(Date.now());
+  const [newCount, setNewCount] = useState(0);
+  // Messages after this seq were unread when the chat was opened: the
+  // "New messages" line goes above the first of them.
+  const [unreadAfter, setUnreadAfter] = useState<number | null>(null);
   const action = useAction();
   const atBottom = useRef(true);
+  const seenSeq = useRef(0);
   const lastRead = useRef(0);
   const lastTyping = useRef(0);
   const older = useRef(false);
+  const opened = useRef(false);
+  const jump = useRef<(() => void) | null>(null);
+  const textRef = useRef<HTMLTextAreaElement>(null);
 
   const members = useMemo(() => {
     const m = new Map<string, Member>();
@@ -475,8 +709,9 @@ export function ConversationScreen(c: Ctx) {
   // The conversation and its newest page. Opening a conversation (or hearing
   // that its members changed, e.g. an account was destroyed) starts from a
   // fresh page, so what is shown is what the server serves now.
-  async function fresh() {
+  async function fresh(first = false) {
     const cv = await loadConv();
+    if (first && (cv.unread ?? 0) > 0 && typeof cv.read_seq === 'number') setUnreadAfter(cv.read_seq);
     const { messages } = await chat.messages(id, { before_seq: (cv.last_seq ?? 0) + 1, limit: PAGE });
     store.replace(id, messages ?? []);
     const all = (messages ?? []).length < PAGE;
@@ -484,13 +719,22 @@ export function ConversationScreen(c: Ctx) {
     setComplete(all);
     setMsgs(store.get(id));
     ackLoaded(id);
+    if (first) {
+      opened.current = true;
+      markRead();
+    }
   }
   useEffect(() => {
+    startOutbox(me);
     const off = store.subscribe(id, () => setMsgs(store.get(id)));
-    action.run(fresh);
+    action.run(() => fresh(true));
     const tick = window.setInterval(() => setNow(Date.now()), 15_000);
+    const loadPending = () => pendingFor(me, id).then(setPending, () => {});
+    loadPending();
+    const offOut = onOutbox(loadPending);
     return () => {
       off();
+      offOut();
       window.clearInterval(tick);
     };
   }, [id]);
@@ -506,6 +750,8 @@ export function ConversationScreen(c: Ctx) {
         }
         if (f.type === 'typing' && f.user_id !== me) setTyping((x) => ({ ...x, [f.user_id]: Date.now() }));
         if (f.type === 'message' && f.message?.sender_id) setTyping((x) => ({ ...x, [f.message.sender_id]: 0 }));
+        // members_changed also comes when the other person of a direct chat
+        // destroys their account: the chat is re-read at once.
         if (f.type === 'conversation') (f.event === 'members_changed' ? fresh() : loadConv()).catch(() => {});
       }),
     [id],
@@ -521,13 +767,22 @@ export function ConversationScreen(c: Ctx) {
 
   // Read: while the newest message is on screen and the tab is visible.
   function markRead() {
+    // Not before the chat's own state is in: its read_seq places the "New messages" line.
+    if (!opened.current) return;
     const max = store.maxSeq(id);
     if (!max || max <= lastRead.current || !atBottom.current || document.visibilityState !== 'visible') return;
     lastRead.current = max;
     if (sendFrame({ type: 'read', conversation_id: id, seq: max })) window.setTimeout(() => notifyRead(id), 300);
     else chat.read(id, max).then(() => notifyRead(id), () => {});
   }
-  useEffect(markRead, [msgs]);
+  useEffect(() => {
+    markRead();
+    // Messages from others that arrived while the reader was scrolled up.
+    if (atBottom.current) {
+      seenSeq.current = store.maxSeq(id);
+      setNewCount(0);
+    } else setNewCount(msgs.filter((m) => m.seq > seenSeq.current && m.sender_id !== me).length);
+  }, [msgs]);
   useEffect(() => {
     document.addEventListener('visibilitychange', markRead);
     return () => document.removeEventListener('visibilitychange', markRead);
@@ -552,51 +807,59 @@ export function ConversationScreen(c: Ctx) {
     }
   }
 
-  async function deliver(p: Pending) {
-    setPending((l) => [...l.filter((x) => x.client_id !== p.client_id), { ...p, status: 'sending', error: undefined }]);
-    try {
-      const m = await chat.send(id, p.body);
-      store.merge(id, [m]);
-      setPending((l) => l.filter((x) => x.client_id !== p.client_id));
-    } catch (e) {
-      setPending((l) => l.map((x) => (x.client_id === p.client_id ? { ...x, status: 'failed', error: e } : x)));
-    }
-  }
-
-  function sendBody(body: Omit<NewMessage, 'client_id'>, label: string) {
+  function queue(it: Omit<OutItem, 'client_id' | 'created' | 'status' | 'user' | 'conv'>) {
     atBottom.current = true;
-    const client_id = newClientId();
-    return deliver({ client_id, body: { ...body, client_id } as NewMessage, status: 'sending', label });
+    jump.current?.();
+    return enqueue({ ...it, conv: id });
   }
 
-  function submit(e: Event) {
-    e.preventDefault();
+  const chars = countChars(text);
+  const tooLong = chars > MAX_TEXT;
+
+  function submit(e?: Event) {
+    e?.preventDefault();
     const s = text.trim();
-    if (!s) return;
+    if (!s || tooLong) return;
     setText('');
+    saveDraft(me, id, '');
     lastTyping.current = 0; // the next keystroke announces typing again
-    sendBody({ kind: 'text', text: s }, s);
+    queue({ kind: 'text', text: s, label: s });
+  }
+
+  function onKey(e: KeyboardEvent) {
+    // Enter sends; Shift+Enter breaks the line; Enter that ends an input
+    // method's composition (Chinese pinyin, say) only picks the characters.
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
+      e.preventDefault();
+      submit();
+    }
   }
 
   function onInput(v: string) {
     setText(v);
+    saveDraft(me, id, v);
     if (v && Date.now() - lastTyping.current > 3000) {
       lastTyping.current = Date.now();
       sendFrame({ type: 'typing', conversation_id: id });
     }
   }
 
-  async function pickPicture(e: Event) {
+  async function pickMedia(e: Event) {
     const input = e.currentTarget as HTMLInputElement;
     const files = [...(input.files ?? [])];
     input.value = '';
     if (!files.length) return;
     await action.run(async () => {
       // Picking a picture is the person allowing the album, recorded as such.
-      await api.setPermission('album', true);
+      await api.setPermission('album', true).catch((err) => {
+        if (!(err instanceof ApiError && err.status === 0)) throw err;
+      });
       for (const f of files) {
-        const media = await upload(f, f.name, 'album');
-        await sendBody({ kind: media.kind === 'video' ? 'video' : 'image', media_id: media.id }, t('chat.kind.image'));
+        const isMedia = /^(image|video)\//.test(f.type);
+        // Not a picture or a video (a PDF, say): it goes as a file, and the person is told so.
+        if (!isMedia) action.setInfo(ct('sentAsFile', { name: f.name }));
+        const kind = f.type.startsWith('video/') ? 'video' : isMedia ? 'image' : 'file';
+        await queue({ kind, file: f, name: f.name, source: 'album', label: isMedia ? t(kind === 'video' ? 'chat.kind.video' : 'chat.kind.image') : f.name });
       }
     });
   }
@@ -606,10 +869,7 @@ export function ConversationScreen(c: Ctx) {
     const f = input.files?.[0];
     input.value = '';
     if (!f) return;
-    await action.run(async () => {
-      const media = await upload(f, f.name);
-      await sendBody({ kind: 'file', media_id: media.id, text: f.name }, f.name);
-    });
+    await queue({ kind: 'file', file: f, name: f.name, label: f.name });
   }
 
   async function startVoice() {
@@ -633,10 +893,7 @@ export function ConversationScreen(c: Ctx) {
         stream.getTracks().forEach((tr) => tr.stop());
         if ((rec as MediaRecorder & { cancelled?: boolean }).cancelled) return;
         const blob = new Blob(chunks, { type: rec.mimeType || 'audio/webm' });
-        await action.run(async () => {
-          const media = await upload(blob, blob.type.includes('ogg') ? 'voice.ogg' : 'voice.webm');
-          await sendBody({ kind: 'voice', media_id: media.id }, t('chat.kind.voice'));
-        });
+        await queue({ kind: 'voice', file: blob, name: blob.type.includes('ogg') ? 'voice.ogg' : 'voice.webm', label: t('chat.kind.voice') });
       };
       rec.start();
       setRecording({ rec, stream, started: Date.now() });
@@ -662,7 +919,7 @@ export function ConversationScreen(c: Ctx) {
         navigator.geolocation.getCurrentPosition(res, () => rej(t('chat.locationDenied')), { timeout: 15_000, maximumAge: 60_000 }),
       );
       await api.setPermission('location', true);
-      await sendBody({ kind: 'location', location: { lat: pos.coords.latitude, lng: pos.coords.longitude, name: t('chat.myLocation') } }, t('chat.kind.location'));
+      await queue({ kind: 'location', location: { lat: pos.coords.latitude, lng: pos.coords.longitude, name: t('chat.myLocation') }, label: t('chat.kind.location') });
     });
   }
 
@@ -689,42 +946,66 @@ export function ConversationScreen(c: Ctx) {
     .filter(([, at]) => at && Date.now() - at < 5000)
     .map(([uid]) => (direct ? displayName(conv?.peer) : displayName(members.get(uid))));
 
-  const rows: Row[] = [
-    ...msgs.map((m) => ({ key: `s${m.seq}`, kind: 'msg' as const, m })),
-    ...pending.map((p) => ({ key: `p${p.client_id}`, kind: 'pending' as const, p })),
-  ];
+  // Rows: the messages, then what waits in the outbox (unless the server
+  // already has it, as another tab may have sent it), with a date line above
+  // the first message of each day and the "New messages" line.
+  const sentIds = new Set(msgs.map((m) => m.client_id).filter(Boolean));
+  const rows: Row[] = [];
+  let prevDay = '';
+  let marked = false;
+  for (const m of msgs) {
+    const d = m.sent_at ? new Date(m.sent_at) : null;
+    const dk = d ? dayKey(m) : prevDay;
+    const r: Row = { key: `s${m.seq}`, kind: 'msg', m };
+    if (d && dk !== prevDay) r.day = dayLabel(d);
+    prevDay = dk;
+    if (!marked && unreadAfter !== null && m.seq > unreadAfter && m.sender_id !== me) {
+      r.unreadMark = true;
+      marked = true;
+    }
+    rows.push(r);
+  }
+  for (const p of pending) if (!sentIds.has(p.client_id)) rows.push({ key: `p${p.client_id}`, kind: 'pending', p });
 
   function status(m: Message): string {
-    if (!direct || m.sender_id !== me || peerGone) return '';
+    if (m.sender_id !== me || peerGone) return '';
+    if (!direct) return t('chat.sent');
     if (peerRead >= m.seq) return t('chat.read');
     if (peerDelivered >= m.seq) return t('chat.delivered');
     return t('chat.sent');
   }
 
-  function renderRow(r: Row) {
-    if (r.kind === 'pending') {
-      const p = r.p;
-      return (
-        <div class="msg mine">
-          <div class="bubble pending">
-            <span class="text">{p.label}</span>
+  function renderPending(p: OutItem) {
+    const failed = p.status === 'failed';
+    return (
+      <div class="msg mine" data-outbox={p.status}>
+        <div class="msg-body">
+          <div class={failed ? 'bubble pending failed' : 'bubble pending'}>
+            <RichText text={p.label} />
           </div>
           <p class="msg-meta small">
-            {p.status === 'sending' ? (
-              t('chat.sending')
-            ) : (
+            {failed ? (
               <>
-                <span class="error-text">{errorText(p.error)}</span>{' '}
-                <button type="button" class="link-button" onClick={() => deliver(p)}>
+                <span class="error-text">{p.code === 'not_found' ? ct('cantDeliver') : p.error || ct('failed')}</span>{' '}
+                <button type="button" class="link-button" onClick={() => retry(p)}>
                   {t('common.retry')}
                 </button>
+                <button type="button" class="link-button" onClick={() => discard(p)}>
+                  {ct('discard')}
+                </button>
               </>
+            ) : p.status === 'sending' ? (
+              <span class="muted">{t('chat.sending')}</span>
+            ) : (
+              <span class="muted">{ct('waiting')}</span>
             )}
           </p>
         </div>
-      );
-    }
-    const m = r.m;
+      </div>
+    );
+  }
+
+  function renderMsg(m: Message) {
     if (m.recalled)
       return (
         <p class="msg-system small muted" data-seq={m.seq}>
@@ -740,7 +1021,7 @@ export function ConversationScreen(c: Ctx) {
         {!mine && <UserAvatar user={sender as PublicUser | null} size="tiny" />}
         <div class="msg-body">
           {!mine && !direct && <p class="msg-sender small muted">{m.sender_deleted ? t('chat.deletedAccount') : displayName(sender as PublicUser)}</p>}
-          <div class={`bubble bubble-${m.kind ?? 'deleted'}`}>
+          <div class={`bubble bubble-${m.kind ?? 'deleted'}`} dir="auto">
             <Content m={m} />
           </div>
           <p class="msg-meta small muted">
@@ -771,10 +1052,33 @@ export function ConversationScreen(c: Ctx) {
                   {t('chat.copy')}
                 </button>
               )}
+              {!mine && !m.sender_deleted && (
+                <button type="button" class="secondary small-button" onClick={() => (setReporting(m), setMenu(null))}>
+                  {ct('report')}
+                </button>
+              )}
             </div>
           )}
         </div>
       </div>
+    );
+  }
+
+  function renderRow(r: Row) {
+    return (
+      <>
+        {r.day && (
+          <p class="day-line small muted" role="separator" aria-label={r.day}>
+            <span>{r.day}</span>
+          </p>
+        )}
+        {r.unreadMark && (
+          <p class="unread-line small" role="separator" aria-label={ct('newMessages')}>
+            <span>{ct('newMessages')}</span>
+          </p>
+        )}
+        {r.kind === 'pending' ? renderPending(r.p) : renderMsg(r.m)}
+      </>
     );
   }
 
@@ -788,34 +1092,58 @@ export function ConversationScreen(c: Ctx) {
     </p>
   );
 
+  // Focus the composer when a chat opens on a wide screen, as WhatsApp Web does.
+  useEffect(() => {
+    if (wideNow()) textRef.current?.focus({ preventScroll: true });
+  }, [id]);
+
   return (
     <main class="page chat-page" id="main">
       <ChatHeader title={name} info={`/chats/${encodeURIComponent(id)}/info`} actions={peerGone ? null : <CallButtons convId={id} />} />
-      {conv?.announcement && <p class="announcement small">{conv.announcement}</p>}
-      <WindowedList
-        items={rows}
-        render={renderRow}
-        onNearTop={loadOlder}
-        label={t('chat.history', { name })}
-        header={header}
-        onBottom={(b) => {
-          atBottom.current = b;
-          if (b) markRead();
-        }}
-      />
+      {conv?.announcement && (
+        <p class="announcement small" dir="auto">
+          {conv.announcement}
+        </p>
+      )}
+      <div class="wl-wrap">
+        <WindowedList
+          items={rows}
+          render={renderRow}
+          onNearTop={loadOlder}
+          label={t('chat.history', { name })}
+          header={header}
+          jump={jump}
+          onBottom={(b) => {
+            atBottom.current = b;
+            if (b) {
+              seenSeq.current = store.maxSeq(id);
+              setNewCount(0);
+              markRead();
+            }
+          }}
+        />
+        {newCount > 0 && (
+          <button type="button" class="jump-new primary" onClick={() => jump.current?.()}>
+            ↓ {ct(newCount === 1 ? 'newOne' : 'newMany', { n: newCount })}
+          </button>
+        )}
+      </div>
       <p class="typing small muted" aria-live="polite">
         {typers.length ? t('chat.typing', { name: typers.join(', ') }) : ''}
       </p>
       <Notices error={action.error} info={action.info} />
+      {reporting && <ReportDialog kind="message" target={`${id}:${reporting.seq}`} onClose={() => setReporting(null)} />}
       {peerGone ? (
-        <p class="notice notice-info">{t('chat.peerGone')}</p>
+        <p class="notice notice-info composer-off" role="status">
+          {t('chat.peerGone')}
+        </p>
       ) : (
         <div class="composer">
           <div class="composer-tools" role="group" aria-label={t('chat.attach')}>
-            <label class="button secondary icon-button" title={t('chat.picture')}>
+            <label class="button secondary icon-button" title={ct('pictureOrVideo')}>
               <Icon name="picture" />
-              <span class="sr-only">{t('chat.picture')}</span>
-              <input type="file" accept="image/*" multiple class="sr-only" onChange={pickPicture} disabled={action.busy} />
+              <span class="sr-only">{ct('pictureOrVideo')}</span>
+              <input type="file" accept="image/*,video/*" multiple class="sr-only" onChange={pickMedia} disabled={action.busy} />
             </label>
             <label class="button secondary icon-button" title={t('chat.file')}>
               <Icon name="clip" />
@@ -844,24 +1172,39 @@ export function ConversationScreen(c: Ctx) {
             <label for="composer-text" class="sr-only">
               {t('chat.message')}
             </label>
-            <input
+            <textarea
               id="composer-text"
-              type="text"
+              ref={textRef}
+              rows={1}
               value={text}
-              maxLength={5000}
+              dir="auto"
               autocomplete="off"
               placeholder={t('chat.message')}
-              onInput={(e) => onInput((e.currentTarget as HTMLInputElement).value)}
+              aria-describedby="composer-hint"
+              aria-invalid={tooLong}
+              onKeyDown={onKey}
+              onInput={(e) => onInput((e.currentTarget as HTMLTextAreaElement).value)}
             />
-            <button type="submit" class="primary" disabled={!text.trim()}>
+            <button type="submit" class="primary" disabled={!text.trim() || tooLong}>
               {t('chat.send')}
             </button>
           </form>
+          <p id="composer-hint" class={tooLong ? 'composer-hint error-text small' : 'composer-hint muted small'} aria-live="polite">
+            {tooLong
+              ? ct('tooLong', { n: chars.toLocaleString(), max: MAX_TEXT.toLocaleString() })
+              : chars > MAX_TEXT - 500
+                ? ct('counter', { n: chars.toLocaleString(), max: MAX_TEXT.toLocaleString() })
+                : wideNow()
+                  ? ct('enterHint')
+                  : ''}
+          </p>
         </div>
       )}
     </main>
   );
 }
+
+const wideNow = () => window.matchMedia('(min-width: 900px)').matches;
 
 function ChatHeader({ title, info, actions }: { title: string; info: string; actions?: ComponentChildren }) {
   const h = useRef<HTMLHeadingElement>(null);
@@ -869,14 +1212,14 @@ function ChatHeader({ title, info, actions }: { title: string; info: string; act
     document.title = `${title} · tkesj`;
   }, [title]);
   useEffect(() => {
-    h.current?.focus({ preventScroll: true });
+    if (!wideNow()) h.current?.focus({ preventScroll: true });
   }, []);
   return (
     <header class="page-header">
-      <a class="back" {...link('/chats')} aria-label={t('common.back')}>
+      <a class="back chat-back" {...link('/chats')} aria-label={t('common.back')}>
         <span aria-hidden="true">‹</span>
       </a>
-      <h1 tabIndex={-1} ref={h}>
+      <h1 tabIndex={-1} ref={h} dir="auto">
         {title}
       </h1>
       {actions}
@@ -898,6 +1241,8 @@ export function ChatInfo(c: Ctx) {
   const [friends, setFriends] = useState<PublicUser[]>([]);
   const [adding, setAdding] = useState<string[]>([]);
   const [confirmLeave, setConfirmLeave] = useState(false);
+  const [removing, setRemoving] = useState<string | null>(null);
+  const [reportPeer, setReportPeer] = useState(false);
   const action = useAction();
   const load = () =>
     chat.get(id).then((cv) => {
@@ -933,6 +1278,21 @@ export function ChatInfo(c: Ctx) {
       action.setInfo(t('group.added'));
     }
   }
+  async function setRole(m: Member, role: 'admin' | 'member') {
+    const ok = await action.run(async () => {
+      await request('PATCH', `/api/v1/conversations/${encodeURIComponent(id)}/members/${encodeURIComponent(m.id)}`, { body: { role } });
+      await load();
+    });
+    if (ok) action.setInfo(role === 'admin' ? ct('group.nowAdmin', { name: displayName(m) }) : ct('group.noLongerAdmin', { name: displayName(m) }));
+  }
+  async function remove(m: Member) {
+    const ok = await action.run(async () => {
+      await chat.removeMember(id, m.id);
+      await load();
+    });
+    setRemoving(null);
+    if (ok) action.setInfo(ct('group.removed', { name: displayName(m) }));
+  }
   async function leave() {
     const ok = await action.run(() => chat.removeMember(id, c.user.id));
     if (ok) navigate('/chats');
@@ -953,6 +1313,30 @@ export function ChatInfo(c: Ctx) {
                     {m.id === c.user.id ? t('group.you', { name: displayName(m) }) : displayName(m)}
                     {m.role && m.role !== 'member' && <span class="badge">{t(m.role === 'owner' ? 'group.owner' : 'group.admin')}</span>}
                   </span>
+                  {group && m.id !== c.user.id && (conv.role === 'owner' || (conv.role === 'admin' && (m.role ?? 'member') === 'member')) && (
+                    <span class="member-actions">
+                      {conv.role === 'owner' && (
+                        <button type="button" class="secondary small-button" onClick={() => setRole(m, m.role === 'admin' ? 'member' : 'admin')} disabled={action.busy}>
+                          {m.role === 'admin' ? ct('group.unadmin', { name: displayName(m) }) : ct('group.makeAdmin', { name: displayName(m) })}
+                        </button>
+                      )}
+                      {removing === m.id ? (
+                        <span class="confirm" role="group" aria-label={ct('group.removeConfirm', { name: displayName(m) })}>
+                          <span class="small">{ct('group.removeConfirm', { name: displayName(m) })}</span>
+                          <button type="button" class="danger small-button" onClick={() => remove(m)} disabled={action.busy}>
+                            {ct('group.remove')}
+                          </button>
+                          <button type="button" class="secondary small-button" onClick={() => setRemoving(null)}>
+                            {t('common.cancel')}
+                          </button>
+                        </span>
+                      ) : (
+                        <button type="button" class="danger-outline small-button" onClick={() => setRemoving(m.id)} aria-label={ct('group.removeName', { name: displayName(m) })}>
+                          {ct('group.remove')}
+                        </button>
+                      )}
+                    </span>
+                  )}
                 </li>
               ))}
             </ul>
@@ -1002,9 +1386,15 @@ export function ChatInfo(c: Ctx) {
             </li>
           </ul>
           {!group && conv.peer && !conv.peer.deleted && conv.peer.username && (
-            <a class="button secondary full" {...link(`/contacts/${encodeURIComponent(conv.peer.id)}`)}>
-              {t('contacts.profile')}
-            </a>
+            <>
+              <a class="button secondary full" {...link(`/contacts/${encodeURIComponent(conv.peer.id)}`)}>
+                {t('contacts.profile')}
+              </a>
+              <button type="button" class="danger-outline full" onClick={() => setReportPeer(true)}>
+                {ct('report.person', { name: displayName(conv.peer) })}
+              </button>
+              {reportPeer && <ReportDialog kind="user" target={conv.peer.id} onClose={() => setReportPeer(false)} />}
+            </>
           )}
           {group && (
             <div class="danger-zone">
@@ -1030,3 +1420,6 @@ export function ChatInfo(c: Ctx) {
     </Page>
   );
 }
+
+/** Starts sending what waits in the outbox (called by the app shell once the chunk is loaded). */
+export { startOutbox };

@@ -8,6 +8,8 @@ import type { Ctx } from './app';
 import { Field, Notices, Page, useAction } from './components';
 import { t } from './i18n';
 import { onFrame } from './realtime';
+import { ct } from './chat-text';
+import { ReportDialog } from './report';
 import { link, navigate } from './router';
 import { UserAvatar, displayName, loadRemarks, openDirect, shortTime } from './ui';
 
@@ -222,6 +224,7 @@ export function AddFriend(c: Ctx) {
 }
 
 export function ContactDetail(c: Ctx) {
+  const [reporting, setReporting] = useState(false);
   const id = c.params[0];
   const [u, setU] = useState<PublicUser | null>(null);
   const [blocked, setBlocked] = useState(false);
@@ -314,6 +317,10 @@ export function ContactDetail(c: Ctx) {
                 <button type="button" class="danger-outline" onClick={() => setConfirm('delete')}>
                   {t('contacts.delete')}
                 </button>
+                <button type="button" class="danger-outline" onClick={() => setReporting(true)}>
+                  {ct('report')}
+                </button>
+                {reporting && <ReportDialog kind="user" target={id} onClose={() => setReporting(false)} />}
               </>
             )}
           </div>

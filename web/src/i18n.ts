@@ -429,6 +429,29 @@ const en = {
   'rights.due': 'answer due by {t}',
   'rights.verifyHint': 'To confirm it is you, enter the code sent to your phone with the request (or ask for a new one).',
   'rights.verify': 'Verify',
+
+  // Step-up login, forgotten password (issue 13).
+  'login.stepUpSent': 'You are logging in from a device and a network this account has not used before. To make sure it is you, we texted a code to the account’s phone: enter it below and log in again.',
+  'login.stepUpCode': 'Code from the text message',
+  'login.stepUpHint': 'Six digits, sent just now to the phone number of this account.',
+  'login.stepUpWrong': 'That code is not right, or it has expired. Check the text message, or log in again to get a new code.',
+  'login.forgot': 'Forgot your password?',
+  'reset.title': 'Reset your password',
+  'reset.intro': 'We text a code to the phone number of your account. Enter it with a new password; every device is then signed out.',
+  'reset.newPassword': 'New password',
+  'reset.submit': 'Set new password',
+  'reset.done': 'Your password was changed. Log in with the new one.',
+  'reset.wrongCode': 'The phone number or the code is not right.',
+  'reset.unavailable': 'This server cannot reset passwords yet. Log in with a code sent to your phone instead (the “Code” tab).',
+  'alert.newLogin': 'New login to your account: {device}, {time}. If this was not you, sign that device out and change your password.',
+  'alert.review': 'Review devices',
+  'alert.notice': 'Notice from tkesj: {title}',
+  'alert.read': 'Read it',
+  'alert.dismiss': 'Dismiss',
+  'me.password': 'Change password',
+  'me.photo': 'Profile photo',
+  'me.support': 'Help and feedback',
+  'me.notices': 'Notices',
 };
 
 export type Key = keyof typeof en;
@@ -861,6 +884,28 @@ const zh: Record<Key, string> = {
   'rights.due': '答复期限 {t}',
   'rights.verifyHint': '为确认是你本人，请输入随申请发送到你手机的验证码（也可重新获取）。',
   'rights.verify': '验证',
+
+  'login.stepUpSent': '你正在从此账号从未使用过的设备和网络登录。为确认是你本人，我们已向账号绑定的手机发送验证码：请在下方输入后再次登录。',
+  'login.stepUpCode': '短信验证码',
+  'login.stepUpHint': '刚刚发送到此账号手机号的 6 位数字。',
+  'login.stepUpWrong': '验证码不正确或已过期。请查看短信，或重新登录以获取新验证码。',
+  'login.forgot': '忘记密码？',
+  'reset.title': '重置密码',
+  'reset.intro': '我们会向你账号绑定的手机号发送验证码。输入验证码和新密码后，所有设备都将退出登录。',
+  'reset.newPassword': '新密码',
+  'reset.submit': '设置新密码',
+  'reset.done': '密码已修改，请用新密码登录。',
+  'reset.wrongCode': '手机号或验证码不正确。',
+  'reset.unavailable': '此服务器暂不支持重置密码。请改用手机验证码登录（“验证码登录”）。',
+  'alert.newLogin': '你的账号有新的登录：{device}，{time}。如果不是你本人，请让该设备退出登录并修改密码。',
+  'alert.review': '查看设备',
+  'alert.notice': '来自 tkesj 的通知：{title}',
+  'alert.read': '查看',
+  'alert.dismiss': '关闭',
+  'me.password': '修改密码',
+  'me.photo': '头像',
+  'me.support': '帮助与反馈',
+  'me.notices': '通知',
 };
 
 export type Lang = 'en' | 'zh';

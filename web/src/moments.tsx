@@ -8,12 +8,15 @@ import type { Ctx } from './app';
 import { Notices, Page, useAction } from './components';
 import { formatTime, t, type Key } from './i18n';
 import { onFrame } from './realtime';
+import { ct } from './chat-text';
+import { ReportDialog } from './report';
 import { link, navigate } from './router';
 import { AuthImg, Icon, UserAvatar, displayName, shortTime, useRemarks } from './ui';
 
 const MAX_PICTURES = 9;
 
 function MomentCard({ m, me, onChange, onDelete }: { m: Moment; me: string; onChange: (m: Moment) => void; onDelete: (id: string) => void }) {
+  const [reporting, setReporting] = useState(false);
   const [text, setText] = useState('');
   const [replyTo, setReplyTo] = useState<Comment | null>(null);
   const [open, setOpen] = useState<string | null>(null);
@@ -85,6 +88,12 @@ function MomentCard({ m, me, onChange, onDelete }: { m: Moment; me: string; onCh
               {t('moments.delete')}
             </button>
           )}
+          {m.author.id !== me && (
+            <button type="button" class="link-button" onClick={() => setReporting(true)} aria-label={`${ct('report')}: ${author}`}>
+              {ct('report')}
+            </button>
+          )}
+          {reporting && <ReportDialog kind="moment" target={m.id} onClose={() => setReporting(false)} />}
           <button type="button" class="link-button like-button" aria-pressed={liked} onClick={like} disabled={action.busy}>
             {liked ? t('moments.unlike') : t('moments.like')}
           </button>

@@ -23,12 +23,16 @@ var (
 	serial  = regexp.MustCompile(`\bINTEGER PRIMARY KEY AUTOINCREMENT\b`)
 	integer = regexp.MustCompile(`\bINTEGER\b`)
 	blob    = regexp.MustCompile(`\bBLOB\b`)
+	noRowID = regexp.MustCompile(`\)\s*WITHOUT ROWID`)
 )
 
 // ToPostgres rewrites one SQLite migration for PostgreSQL: autoincrement keys
 // become BIGSERIAL, INTEGER becomes BIGINT (times are microseconds), BLOB
-// becomes BYTEA. BOOLEAN, TEXT and the rest mean the same in both.
+// becomes BYTEA, and SQLite's WITHOUT ROWID (a table stored in its primary
+// key, as PostgreSQL tables never are) goes. BOOLEAN, TEXT and the rest mean
+// the same in both.
 func ToPostgres(sql string) string {
+	sql = noRowID.ReplaceAllString(sql, ")")
 	sql = serial.ReplaceAllString(sql, "BIGSERIAL PRIMARY KEY")
 	sql = integer.ReplaceAllString(sql, "BIGINT")
 	return blob.ReplaceAllString(sql, "BYTEA")

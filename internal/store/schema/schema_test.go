@@ -15,6 +15,7 @@ func TestToPostgres(t *testing.T) {
 		{"sealed BLOB NOT NULL", "sealed BYTEA NOT NULL"},
 		{"muted BOOLEAN NOT NULL", "muted BOOLEAN NOT NULL"},
 		{"points_integer_count TEXT", "points_integer_count TEXT"},
+		{"PRIMARY KEY (a, b)\n) WITHOUT ROWID;", "PRIMARY KEY (a, b)\n);"},
 	} {
 		if got := ToPostgres(tc.in); got != tc.want {
 			t.Errorf("ToPostgres(%q) = %q, want %q", tc.in, got, tc.want)

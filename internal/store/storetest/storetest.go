@@ -48,6 +48,7 @@ func Run(t *testing.T, open Opener) {
 		{"the consent ledger keeps order and the latest entry wins", testConsents},
 		{"the newest policy is current", testPolicies},
 		{"many concurrent writers never fail", testConcurrentWriters},
+		{"timelines hold exactly the posts each viewer may see, through every change", testTimelines},
 		{"throttle counters count every hit once, across writers and windows", testThrottles},
 	}
 	for _, tc := range tests {

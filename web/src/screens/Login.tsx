@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, qr, type LoginQR, type User } from '../api';
+import { ApiError, api, qr, type LoginQR, type User } from '../api';
 import { Field, Notices, Page, SendCodeButton, useAction } from '../components';
 import { t } from '../i18n';
 import { link } from '../router';
@@ -33,9 +33,18 @@ function QRLogin({ onSignedIn }: { onSignedIn: (u: User, token: string) => void 
     fresh();
     return () => window.clearTimeout(timer.current);
   }, []);
+  // Poll until the code is confirmed, denied or expired: every answer (or
+  // failure) arms the next poll, whether or not the status changed.
+  const [tick, setTick] = useState(0);
   useEffect(() => {
     if (!code || status === 'denied' || status === 'expired' || status === 'confirmed') return;
     timer.current = window.setTimeout(async () => {
+      // The code's own deadline counts too, so "expired" shows even if the
+      // server cannot be reached to say so.
+      if (Date.parse(code.expires_at) <= Date.now()) {
+        setStatus('expired');
+        return;
+      }
       try {
         const r = await qr.pollLogin(code.id, code.poll_token);
         if (r.status === 'confirmed' && r.token && r.user) {
@@ -46,12 +55,11 @@ function QRLogin({ onSignedIn }: { onSignedIn: (u: User, token: string) => void 
         setError(null);
       } catch (e) {
         setError(e);
-        setStatus((s) => s); // retry on the next tick
-        setCode((c) => (c ? { ...c } : c));
       }
+      setTick((n) => n + 1);
     }, POLL_MS);
     return () => window.clearTimeout(timer.current);
-  }, [code, status]);
+  }, [code, status, tick]);
 
   const over = status === 'denied' || status === 'expired';
   return (
@@ -90,10 +98,15 @@ export function Login({ notice, onSignedIn }: { notice?: string; onSignedIn: (u:
   const [password, setPassword] = useState('');
   const [phone, setPhone] = useState('');
   const [code, setCode] = useState('');
+  // A password login from a new device on a new network: the server texts a
+  // code and wants it with the password (step_up_code).
+  const [stepUp, setStepUp] = useState(false);
+  const [stepCode, setStepCode] = useState('');
   const form = useAction();
 
   function pick(m: Mode, focus = false) {
     setMode(m);
+    setStepUp(false);
     form.setError(null);
     form.setInfo('');
     if (focus) document.getElementById(`tab-${m}`)?.focus();
@@ -115,8 +128,21 @@ export function Login({ notice, onSignedIn }: { notice?: string; onSignedIn: (u:
   async function submit(e: Event) {
     e.preventDefault();
     await form.run(async () => {
-      const res = mode === 'password' ? await api.loginPassword(login.trim(), password) : await api.loginCode(phone.trim(), code.trim());
-      onSignedIn(res.user, res.token);
+      try {
+        const res =
+          mode === 'password' ? await api.loginPassword(login.trim(), password, stepUp ? stepCode.trim() : undefined) : await api.loginCode(phone.trim(), code.trim());
+        onSignedIn(res.user, res.token);
+      } catch (err) {
+        if (mode === 'password' && err instanceof ApiError && err.code === 'step_up_required') {
+          setStepUp(true);
+          setStepCode('');
+          form.setInfo(t('login.stepUpSent'));
+          window.setTimeout(() => document.getElementById('step-code')?.focus(), 0);
+          return;
+        }
+        if (stepUp && err instanceof ApiError && err.code === 'invalid_credentials') throw t('login.stepUpWrong');
+        throw err;
+      }
     });
   }
 
@@ -150,6 +176,18 @@ export function Login({ notice, onSignedIn }: { notice?: string; onSignedIn: (u:
             <>
               <Field id="login" label={t('login.login')} autocomplete="username" value={login} onValue={setLogin} required />
               <Field id="password" label={t('field.password')} type="password" autocomplete="current-password" value={password} onValue={setPassword} required />
+              {stepUp && (
+                <Field
+                  id="step-code"
+                  label={t('login.stepUpCode')}
+                  hint={t('login.stepUpHint')}
+                  inputMode="numeric"
+                  autocomplete="one-time-code"
+                  value={stepCode}
+                  onValue={setStepCode}
+                  required
+                />
+              )}
             </>
           ) : (
             <>
@@ -183,6 +221,9 @@ export function Login({ notice, onSignedIn }: { notice?: string; onSignedIn: (u:
         </form>
         )}
       </div>
+      <p class="alt-action">
+        <a {...link('/reset')}>{t('login.forgot')}</a>
+      </p>
       <p class="alt-action">
         {t('login.noAccount')} <a {...link('/register')}>{t('welcome.register')}</a>
       </p>

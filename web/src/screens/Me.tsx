@@ -1,11 +1,18 @@
-import type { User } from '../api';
+import { useEffect, useState } from 'preact/hooks';
+import { blobURL, type User } from '../api';
 import { Notices, Page, useAction } from '../components';
 import { t } from '../i18n';
 import { LanguageSelect } from '../language';
 import { link } from '../router';
 
 export function Avatar({ user, size = 'large' }: { user: User; size?: 'large' | 'small' }) {
-  if (user.avatar_url) return <img class={`avatar avatar-${size}`} src={user.avatar_url} alt="" />;
+  // The picture needs the bearer token, so it is fetched into a blob: URL.
+  const [src, setSrc] = useState('');
+  useEffect(() => {
+    setSrc('');
+    if (user.avatar_url) blobURL(user.avatar_url).then(setSrc, () => {});
+  }, [user.avatar_url]);
+  if (src) return <img class={`avatar avatar-${size}`} src={src} alt="" />;
   const initial = Array.from(user.nickname || user.username || '?')[0].toUpperCase();
   return (
     <span class={`avatar avatar-${size}`} aria-hidden="true">
@@ -27,6 +34,8 @@ export function Me({ user, onLogout, onLang }: { user: User; onLogout: () => Pro
     ['/me/qr', t('qr.mine')],
     ['/me/scan', t('qr.scanLogin')],
     ['/me/announcements', t('me.announcements')],
+    ['/me/notices', t('me.notices')],
+    ['/me/support', t('me.support')],
     ['/me/notifications', t('notify.title')],
   ];
   if (staff) items.push(['/staff', t('me.staff')]);

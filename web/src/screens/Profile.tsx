@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { api, type User } from '../api';
 import { Field, GenderSelect, Notices, Page, useAction } from '../components';
 import { t } from '../i18n';
+import { link } from '../router';
 
 /** R-ACC-5: correct nickname, gender and username. Sends only what changed. */
 export function Profile({ user, onUser }: { user: User; onUser: (u: User) => void }) {
@@ -26,6 +27,11 @@ export function Profile({ user, onUser }: { user: User; onUser: (u: User) => voi
 
   return (
     <Page title={t('profile.title')} back="/me" narrow>
+      <p>
+        <a class="button secondary" {...link('/me/photo')}>
+          {t('me.photo')}
+        </a>
+      </p>
       <form onSubmit={submit}>
         <Field id="nickname" label={t('field.nickname')} autocomplete="nickname" value={nickname} onValue={setNickname} required />
         <GenderSelect value={gender} onValue={setGender} />

@@ -99,6 +99,16 @@ export function Security({ user }: { user: User }) {
           </ul>
         )}
       </section>
+      <ul class="list card">
+        <li>
+          <a class="list-item" {...link('/me/password')}>
+            <span>{t('me.password')}</span>
+            <span class="chevron" aria-hidden="true">
+              ›
+            </span>
+          </a>
+        </li>
+      </ul>
       <section class="danger-zone">
         <a class="button danger-outline" {...link('/me/security/destroy')}>
           {t('security.destroy')}

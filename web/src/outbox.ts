@@ -1,0 +1,189 @@
+// The outbox: every message a person sends is written here (IndexedDB) before
+// it goes to the server, and leaves only once the server has it. A send that
+// fails for want of a connection stays "waiting" and is sent again, with the
+// same client_id, whenever the socket is back (the server answers a repeated
+// client_id with the message it already has, so nothing is doubled). A send the
+// server refuses is "failed": the person may try again or discard it. Pictures
+// and files wait here as blobs until they are uploaded. Loaded with the chat
+// chunk; items are kept per signed-in person.
+
+import { ApiError, chat, newClientId, upload, type Location, type Message, type NewMessage } from './api';
+import { onStatus, store } from './realtime';
+
+export interface OutItem {
+  client_id: string;
+  user: string;
+  conv: string;
+  created: number;
+  /** What the row shows while it waits. */
+  label: string;
+  kind: NewMessage['kind'];
+  text?: string;
+  location?: Location;
+  /** A file still to upload (kind is decided by what the server says it is). */
+  file?: Blob;
+  name?: string;
+  source?: 'album' | 'camera';
+  media_id?: string;
+  status: 'waiting' | 'sending' | 'failed';
+  /** Why it failed: the server's words, kept as text so it survives a reload. */
+  error?: string;
+  code?: string;
+}
+
+const DB = 'tkesj-outbox';
+const STORE = 'items';
+let dbp: Promise<IDBDatabase | null> | null = null;
+// Without IndexedDB (private modes of some browsers) the outbox lives in memory.
+const memory = new Map<string, OutItem>();
+
+function db(): Promise<IDBDatabase | null> {
+  dbp ??= new Promise((resolve) => {
+    try {
+      const r = indexedDB.open(DB, 1);
+      r.onupgradeneeded = () => r.result.createObjectStore(STORE, { keyPath: 'client_id' });
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => resolve(null);
+    } catch {
+      resolve(null);
+    }
+  });
+  return dbp;
+}
+
+function tx<T>(mode: IDBTransactionMode, f: (s: IDBObjectStore) => IDBRequest<T>): Promise<T | undefined> {
+  return db().then(
+    (d) =>
+      new Promise((resolve) => {
+        if (!d) return resolve(undefined);
+        const r = f(d.transaction(STORE, mode).objectStore(STORE));
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => resolve(undefined);
+      }),
+  );
+}
+
+async function all(): Promise<OutItem[]> {
+  const l = (await tx<OutItem[]>('readonly', (s) => s.getAll() as IDBRequest<OutItem[]>)) ?? [];
+  const byId = new Map<string, OutItem>(l.map((x) => [x.client_id, x]));
+  for (const [k, v] of memory) byId.set(k, v);
+  return [...byId.values()].sort((a, b) => a.created - b.created);
+}
+
+async function put(it: OutItem) {
+  memory.set(it.client_id, it);
+  const ok = await tx('readwrite', (s) => s.put(it));
+  if (ok !== undefined) memory.delete(it.client_id);
+  changed();
+}
+
+async function del(client_id: string) {
+  memory.delete(client_id);
+  await tx('readwrite', (s) => s.delete(client_id));
+  changed();
+}
+
+const listeners = new Set<() => void>();
+function changed() {
+  listeners.forEach((f) => f());
+  try {
+    bc?.postMessage('changed');
+  } catch {
+    // another tab will see it on its next read
+  }
+}
+// Other tabs of the same person share the database: tell them when it changes.
+const bc = typeof BroadcastChannel !== 'undefined' ? new BroadcastChannel(DB) : null;
+if (bc) bc.onmessage = () => listeners.forEach((f) => f());
+
+export function onOutbox(f: () => void): () => void {
+  listeners.add(f);
+  return () => listeners.delete(f);
+}
+
+/** The person's waiting and failed messages for one conversation, oldest first. */
+export async function pendingFor(user: string, conv: string): Promise<OutItem[]> {
+  return (await all()).filter((x) => x.user === user && x.conv === conv);
+}
+
+let me = '';
+/** Names the signed-in person; their waiting messages are sent from now on. */
+export function startOutbox(user: string) {
+  me = user;
+  flush();
+}
+
+/** Queues a message and tries to send it now. */
+export async function enqueue(it: Omit<OutItem, 'client_id' | 'created' | 'status' | 'user'>): Promise<void> {
+  const item: OutItem = { ...it, client_id: newClientId(), created: Date.now(), status: 'waiting', user: me };
+  await put(item);
+  await deliver(item);
+}
+
+const inFlight = new Set<string>();
+
+/** A failure worth waiting out (no connection, server busy) rather than showing as failed. */
+function transient(e: unknown) {
+  return e instanceof ApiError ? e.status === 0 || e.status === 429 || e.status >= 500 : true;
+}
+
+async function deliver(it: OutItem): Promise<void> {
+  if (inFlight.has(it.client_id)) return;
+  inFlight.add(it.client_id);
+  let cur: OutItem = { ...it, status: 'sending', error: undefined, code: undefined };
+  changed();
+  try {
+    if (cur.file && !cur.media_id) {
+      const media = await upload(cur.file, cur.name || 'file', cur.source);
+      // What the server found the upload to be decides the message kind: a
+      // PDF picked with the picture button goes as a file, not as a picture.
+      const kind = (['image', 'video', 'voice'].includes(media.kind) ? media.kind : 'file') as NewMessage['kind'];
+      cur = { ...cur, media_id: media.id, kind, file: undefined, text: kind === 'file' ? cur.name : undefined };
+      await put(cur);
+    }
+    const body: NewMessage = { client_id: cur.client_id, kind: cur.kind };
+    if (cur.text !== undefined) body.text = cur.text;
+    if (cur.media_id) body.media_id = cur.media_id;
+    if (cur.location) body.location = cur.location;
+    const m: Message = await chat.send(cur.conv, body);
+    store.merge(cur.conv, [m]);
+    await del(cur.client_id);
+  } catch (e) {
+    const fail = !transient(e);
+    await put({
+      ...cur,
+      status: fail ? 'failed' : 'waiting',
+      error: fail ? (e instanceof ApiError ? e.detail || e.code : String(e)) : undefined,
+      code: e instanceof ApiError ? e.code : undefined,
+    });
+  } finally {
+    inFlight.delete(cur.client_id);
+    changed();
+  }
+}
+
+let flushing = false;
+/** Sends every waiting message of the signed-in person, in order. */
+export async function flush() {
+  if (flushing || !me) return;
+  flushing = true;
+  try {
+    for (const it of await all()) if (it.user === me && it.status !== 'failed') await deliver(it);
+  } finally {
+    flushing = false;
+  }
+}
+
+export function retry(it: OutItem) {
+  return deliver({ ...it, status: 'waiting' });
+}
+
+export function discard(it: OutItem) {
+  return del(it.client_id);
+}
+
+// The socket is back (its "ready" frame): whatever waited goes now.
+onStatus((s) => {
+  if (s === 'open') flush();
+});
+window.addEventListener('online', () => window.setTimeout(flush, 500));
