@@ -191,7 +191,7 @@ type Service struct {
 	hasher *passhash.Hasher
 	cfg    Config
 	log    *slog.Logger
-	now    func() time.Time
+	clock  atomic.Pointer[func() time.Time] // read by background loops (fan-out, exports) while tests move it
 
 	codesPerPhone  *ratelimit.Limiter
 	codesPerIP     *ratelimit.Limiter
@@ -228,7 +228,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 		params = *cfg.PasswordParams
 	}
 	s := &Service{
-		db: db, keys: d.Keys, codes: d.Codes, bus: d.Bus, blobs: d.Blobs, cfg: cfg, log: log, now: func() time.Time { return time.Now().UTC() },
+		db: db, keys: d.Keys, codes: d.Codes, bus: d.Bus, blobs: d.Blobs, cfg: cfg, log: log,
 		writer:         newWriter(db, cfg.Writers, cfg.MaxBatch),
 		searches:       ratelimit.New(30, time.Minute, 0),
 		friendRequests: ratelimit.New(300, time.Hour, 0),
@@ -275,7 +275,15 @@ func (s *Service) Close() {
 func (s *Service) WriterStats() (batches, writes uint64) { return s.writer.stats() }
 
 // SetClock replaces the clock (tests).
-func (s *Service) SetClock(now func() time.Time) { s.now = now }
+func (s *Service) SetClock(now func() time.Time) { s.clock.Store(&now) }
+
+// now is the service's clock: the wall clock in UTC unless a test set another.
+func (s *Service) now() time.Time {
+	if c := s.clock.Load(); c != nil {
+		return (*c)()
+	}
+	return time.Now().UTC()
+}
 
 // Ping reports whether the store answers.
 func (s *Service) Ping(ctx context.Context) error { return s.db.Ping(ctx) }

@@ -316,7 +316,7 @@ export interface paths {
         "4XX": components["responses"]["Problem"];
       };
     };
-    /** Send a friend request with a greeting (R-MSG-1); accepted at once when the receiver does not require approval */
+    /** Send a friend request with a greeting (R-MSG-1); accepted at once when the receiver does not require approval; 409 friend_limit_reached when either side has the most friends allowed (10,000 by default, --friend-cap) */
     post: {
       requestBody: {
         content: {
@@ -338,7 +338,7 @@ export interface paths {
     };
   };
   "/api/v1/friend-requests/{id}/accept": {
-    /** Accept a request sent to me */
+    /** Accept a request sent to me; 409 friend_limit_reached when either side has the most friends allowed */
     post: {
       parameters: {
         path: {
@@ -1260,6 +1260,34 @@ export interface paths {
         /** @description ok */
         204: {
           content: never;
+        };
+        "4XX": components["responses"]["Problem"];
+      };
+    };
+    /** Change who may see my post (R-MOM-2). People the new visibility leaves out lose it from their timeline at once; people it adds get it shortly (fan-out). Someone else's post is not_found. */
+    patch: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            visibility: {
+              /** @enum {string} */
+              kind?: "friends" | "only" | "except" | "private";
+              users?: string[];
+            };
+          };
+        };
+      };
+      responses: {
+        /** @description the post as I see it */
+        200: {
+          content: {
+            "application/json": components["schemas"]["Moment"];
+          };
         };
         "4XX": components["responses"]["Problem"];
       };
