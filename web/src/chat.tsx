@@ -7,6 +7,7 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, api, blobURL, chat, request, social, type Conversation, type Member, type Message, type PublicUser } from './api';
 import type { Ctx } from './app';
+import { CallButtons, callRecordText } from './call';
 import { ct } from './chat-text';
 import { Field, Notices, Page, errorText, useAction } from './components';
 import { lang, t } from './i18n';
@@ -45,6 +46,8 @@ export function preview(m: Message | undefined, me: string): string {
       return t('chat.kind.location') + (m.location?.name ? ` ${m.location.name}` : '');
     case 'card':
       return t('chat.kind.card');
+    case 'call':
+      return callRecordText(m);
   }
   return m.text ?? '';
 }
@@ -577,6 +580,8 @@ function Content({ m }: { m: Message }) {
           {t('chat.kind.card')}: {m.card?.nickname} ({m.card?.username})
         </span>
       );
+    case 'call':
+      return <span class="call-record">{callRecordText(m)}</span>;
   }
   return <MediaView m={m} />;
 }
@@ -1094,7 +1099,7 @@ function ChatView({ c }: { c: Ctx }) {
 
   return (
     <main class="page chat-page" id="main">
-      <ChatHeader title={name} info={`/chats/${encodeURIComponent(id)}/info`} />
+      <ChatHeader title={name} info={`/chats/${encodeURIComponent(id)}/info`} actions={peerGone ? null : <CallButtons convId={id} />} />
       {conv?.announcement && (
         <p class="announcement small" dir="auto">
           {conv.announcement}
@@ -1201,7 +1206,7 @@ function ChatView({ c }: { c: Ctx }) {
 
 const wideNow = () => window.matchMedia('(min-width: 900px)').matches;
 
-function ChatHeader({ title, info }: { title: string; info: string }) {
+function ChatHeader({ title, info, actions }: { title: string; info: string; actions?: ComponentChildren }) {
   const h = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     document.title = `${title} · tkesj`;
@@ -1217,6 +1222,7 @@ function ChatHeader({ title, info }: { title: string; info: string }) {
       <h1 tabIndex={-1} ref={h} dir="auto">
         {title}
       </h1>
+      {actions}
       <a class="back" {...link(info)} aria-label={t('chat.info')}>
         <span aria-hidden="true">⋯</span>
       </a>
