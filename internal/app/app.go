@@ -185,7 +185,7 @@ type App struct {
 	Handler http.Handler
 	Service *service.Service
 	Hub     *realtime.Hub
-	turn    *calls.TURN // the built-in TURN relay; nil when --turn-addr is empty
+	turn    *calls.TURN       // the built-in TURN relay; nil when --turn-addr is empty
 	Metrics *metrics.Registry // served on --metrics-addr (metrics.go)
 	db      *store.DB
 	keys    keyring.Store
