@@ -134,11 +134,13 @@ func TestBenchTiny(t *testing.T) {
 		"B5": {"timeline p50 at 10 friends", "timeline p99 at 10 friends", "timeline p99 at 40 friends", "fan-out of one post to 40 friends (median of 1)"},
 		"B6": {"until invisible (messages read sender_deleted)", "until purged (no body left in the store)"},
 		"B7": {"request → downloaded", "extra RSS at peak"},
+		"B8": {"1×9 audio: packets forwarded (received)", "1×9 audio: server RSS per active call"},
 	}
 	// Figures that are positive however loaded the machine is (a sustained
 	// rate or a CPU figure may be 0 on a busy machine or with 10 ms ticks).
 	positive := map[string]bool{"send→deliver p99 at half that rate": true, "timeline p50 at 10 friends": true, "fan-out of one post to 40 friends (median of 1)": true, "reconnect → last message pulled": true,
-		"until invisible (messages read sender_deleted)": true, "until purged (no body left in the store)": true, "request → downloaded": true}
+		"until invisible (messages read sender_deleted)": true, "until purged (no body left in the store)": true, "request → downloaded": true,
+		"1×9 audio: packets forwarded (received)": true}
 	got := map[string]*Result{}
 	for _, s := range rep.Scenarios {
 		got[s.Name] = s
