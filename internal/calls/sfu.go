@@ -68,7 +68,11 @@ type peer struct {
 	device []byte
 	pc     *webrtc.PeerConnection
 
-	mu             sync.Mutex
+	mu sync.Mutex
+	// version is the newest call version known to have them in it: a
+	// Keep from an older snapshot of the call never drops them.
+	version        int64
+	offers         int // offers sent; answers name the one they answer
 	negotiating    bool
 	pending        bool
 	pendingRestart bool
@@ -172,8 +176,11 @@ func (f *SFU) End(callID string) {
 	}
 }
 
-// Keep drops the connections of people no longer in the call.
-func (f *SFU) Keep(callID string, in []Participant) {
+// Keep drops the connections of people no longer in the call as of the
+// call's version. Snapshots are read concurrently and may arrive out of
+// order: a peer admitted by a newer version than the snapshot's stays (the
+// snapshot was read before they joined).
+func (f *SFU) Keep(callID string, version int64, in []Participant) {
 	f.mu.Lock()
 	r, ok := f.rooms[callID]
 	f.mu.Unlock()
@@ -184,7 +191,9 @@ func (f *SFU) Keep(callID string, in []Participant) {
 		r.mu.Lock()
 		var out []*peer
 		for id, p := range r.peers {
-			keep := false
+			p.mu.Lock()
+			keep := p.version > version
+			p.mu.Unlock()
 			for _, q := range in {
 				if q.UserID == id && string(q.Device) == string(p.device) {
 					keep = true
@@ -202,13 +211,14 @@ func (f *SFU) Keep(callID string, in []Participant) {
 }
 
 // Signal handles one signal from a participant, in order, off the caller's
-// goroutine. A room whose queue is full drops the signal (bounded).
-func (f *SFU) Signal(callID, media, userID string, device []byte, raw json.RawMessage) {
+// goroutine; version is the call's version that showed them a participant.
+// A room whose queue is full drops the signal (bounded).
+func (f *SFU) Signal(callID, media, userID string, device []byte, version int64, raw json.RawMessage) {
 	r := f.room(callID, media)
 	if r == nil {
 		return
 	}
-	r.enqueue(func() { r.signal(userID, device, raw) })
+	r.enqueue(func() { r.signal(userID, device, version, raw) })
 }
 
 func (r *room) enqueue(fn func()) {
@@ -241,9 +251,13 @@ type sfuSignal struct {
 	SDP       string                   `json:"sdp,omitempty"`
 	Candidate *webrtc.ICECandidateInit `json:"candidate,omitempty"`
 	Restart   bool                     `json:"restart,omitempty"`
+	// N numbers the SFU's offers; an answer that names an older offer
+	// (one replaced by an ICE restart meanwhile) is ignored. Clients that
+	// do not echo it are believed.
+	N int `json:"n,omitempty"`
 }
 
-func (r *room) signal(userID string, device []byte, raw json.RawMessage) {
+func (r *room) signal(userID string, device []byte, version int64, raw json.RawMessage) {
 	var s sfuSignal
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return
@@ -255,6 +269,11 @@ func (r *room) signal(userID string, device []byte, raw json.RawMessage) {
 		r.remove(p)
 		p = nil
 	}
+	if p != nil {
+		p.mu.Lock()
+		p.version = max(p.version, version)
+		p.mu.Unlock()
+	}
 	switch s.Type {
 	case "hello":
 		if p != nil {
@@ -264,11 +283,17 @@ func (r *room) signal(userID string, device []byte, raw json.RawMessage) {
 			p.negotiate(true)
 			return
 		}
-		if err := r.add(userID, device); err != nil {
+		if err := r.add(userID, device, version); err != nil {
 			r.sfu.log.Warn("sfu: add participant", "call", r.id, "err", err.Error())
 		}
 	case "answer":
 		if p == nil {
+			return
+		}
+		p.mu.Lock()
+		stale := s.N != 0 && s.N != p.offers
+		p.mu.Unlock()
+		if stale {
 			return
 		}
 		if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: s.SDP}); err != nil {
@@ -292,12 +317,12 @@ func (r *room) signal(userID string, device []byte, raw json.RawMessage) {
 
 // add connects a participant: receive slots for their media, a send track
 // for each track already published, then the first offer.
-func (r *room) add(userID string, device []byte) error {
+func (r *room) add(userID string, device []byte, version int64) error {
 	pc, err := r.sfu.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return err
 	}
-	p := &peer{room: r, userID: userID, device: device, pc: pc, senders: map[*pubTrack]*webrtc.RTPSender{}}
+	p := &peer{room: r, userID: userID, device: device, pc: pc, version: version, senders: map[*pubTrack]*webrtc.RTPSender{}}
 	kinds := []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio}
 	if r.media == MediaVideo {
 		kinds = append(kinds, webrtc.RTPCodecTypeVideo)
@@ -429,6 +454,8 @@ func (p *peer) negotiate(restart bool) {
 		return
 	}
 	p.negotiating = true
+	p.offers++
+	n := p.offers
 	p.mu.Unlock()
 	offer, err := p.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: restart})
 	if err == nil {
@@ -441,7 +468,7 @@ func (p *peer) negotiate(restart bool) {
 		p.mu.Unlock()
 		return
 	}
-	b, _ := json.Marshal(sfuSignal{Type: "offer", SDP: offer.SDP})
+	b, _ := json.Marshal(sfuSignal{Type: "offer", SDP: offer.SDP, N: n})
 	p.room.sfu.send(p.room.id, p.userID, p.device, b)
 }
 

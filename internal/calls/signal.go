@@ -26,13 +26,16 @@ const maxSignal = 48 << 10
 
 // nodeFrame is a message for the calls service of one node.
 type nodeFrame struct {
-	Node   string          `json:"node"`
-	Op     string          `json:"op"` // "sync": the call changed; "signal": from a participant to the SFU
-	CallID string          `json:"call_id"`
-	Media  string          `json:"media,omitempty"`
-	UserID string          `json:"user_id,omitempty"`
-	Device []byte          `json:"device,omitempty"`
-	Signal json.RawMessage `json:"signal,omitempty"`
+	Node   string `json:"node"`
+	Op     string `json:"op"` // "sync": the call changed; "signal": from a participant to the SFU
+	CallID string `json:"call_id"`
+	Media  string `json:"media,omitempty"`
+	UserID string `json:"user_id,omitempty"`
+	Device []byte `json:"device,omitempty"`
+	// Version is the call's version that showed the sender a participant
+	// (signal), so the SFU never drops them on an older view (sfu.go, Keep).
+	Version int64           `json:"version,omitempty"`
+	Signal  json.RawMessage `json:"signal,omitempty"`
 }
 
 // IsFrame reports whether a client frame type belongs to calls.
@@ -76,7 +79,7 @@ func (s *Service) ClientFrame(ctx context.Context, userID string, device []byte,
 	if len(f.Signal) == 0 || f.Signal[0] != '{' || len(f.Signal) > maxSignal {
 		return tkesj.Errorf(tkesj.EInvalid, "invalid_signal", "signal must be a JSON object of at most %d bytes", maxSignal)
 	}
-	c, _, err := s.store.FindCall(ctx, f.CallID)
+	c, version, err := s.store.FindCall(ctx, f.CallID)
 	if err != nil || !c.IsMember(userID) {
 		return tkesj.ErrNotFound("call")
 	}
@@ -90,10 +93,10 @@ func (s *Service) ClientFrame(ctx context.Context, userID string, device []byte,
 		}
 		s.signals.Add(1)
 		if c.Node == s.node {
-			s.sfu.Signal(c.ID, c.Media, userID, device, f.Signal)
+			s.sfu.Signal(c.ID, c.Media, userID, device, version, f.Signal)
 			return nil
 		}
-		s.nodeEvent(ctx, nodeFrame{Node: c.Node, Op: "signal", CallID: c.ID, Media: c.Media, UserID: userID, Device: device, Signal: f.Signal})
+		s.nodeEvent(ctx, nodeFrame{Node: c.Node, Op: "signal", CallID: c.ID, Media: c.Media, UserID: userID, Device: device, Version: version, Signal: f.Signal})
 		return nil
 	}
 	var peer Participant
@@ -178,18 +181,22 @@ func (s *Service) onEvent(e tkesj.Event) {
 func (s *Service) onNode(f nodeFrame) {
 	switch f.Op {
 	case "signal":
-		s.sfu.Signal(f.CallID, f.Media, f.UserID, f.Device, f.Signal)
+		s.sfu.Signal(f.CallID, f.Media, f.UserID, f.Device, f.Version, f.Signal)
 	case "sync":
 		// Off the bus goroutine: reading the store may take a moment.
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			c, _, err := s.store.FindCall(ctx, f.CallID)
-			if err != nil || c.State == StateEnded {
+			c, version, err := s.store.FindCall(ctx, f.CallID)
+			if tkesj.ErrorKindOf(err) == tkesj.ENotFound || (err == nil && c.State == StateEnded) {
 				s.sfu.End(f.CallID)
 				return
 			}
-			s.sfu.Keep(f.CallID, c.Participants)
+			if err != nil {
+				s.log.Warn("sfu sync", "call", f.CallID, "err", err.Error())
+				return
+			}
+			s.sfu.Keep(f.CallID, version, c.Participants)
 		}()
 	}
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"strings"
 	"testing"
 	"time"
 
@@ -252,7 +253,9 @@ flood:
 }
 
 // R-CAL-1 across nodes: the caller on node 1, the callee on node 2; ringing,
-// answering and signals cross over the bus.
+// answering and signals cross over the bus. R-CAL-2 across nodes: a group
+// call's SFU lives on the node that started it; a participant on the other
+// node reaches it through the bus and its offers come back the same way.
 func TestCallAcrossNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
@@ -293,4 +296,31 @@ func TestCallAcrossNodes(t *testing.T) {
 	if rec := aWS.callRecord(); rec["state"] != "completed" {
 		t.Errorf("record = %v", rec)
 	}
+
+	// A group call started on node 1; Cy, on node 2, joins and says hello
+	// to the SFU (on node 1): its offer reaches Cy's socket on node 2.
+	c := n2.register(t, "Group member")
+	n1.befriend(t, a, c)
+	n2.grant(t, c, "microphone")
+	g := n1.do(t, a.Token, "POST", "/api/v1/conversations", map[string]any{"kind": "group", "name": "Across", "members": []string{b.ID, c.ID}})
+	want(t, g, 201, "")
+	r = n1.do(t, a.Token, "POST", "/api/v1/calls", map[string]any{"conversation_id": g.str(t, "id"), "media": "audio"})
+	want(t, r, 201, "")
+	gid := r.JSON(t)["call"].(map[string]any)["id"].(string)
+	cWS := n2.ws(t, c.Token)
+	cWS.next("ready")
+	// Bo, rung but not in the call, may not signal the SFU.
+	bWS.callFrame(gid, "ringing")
+	bWS.send(map[string]any{"type": "call_signal", "call_id": gid, "to": "sfu", "signal": map[string]any{"type": "hello"}})
+	if code := bWS.errorCode(); code != "not_in_call" {
+		t.Errorf("hello from a member not in the call: %s, want not_in_call", code)
+	}
+	want(t, n2.do(t, c.Token, "POST", "/api/v1/calls/"+gid+"/join", nil), 200, "")
+	cWS.send(map[string]any{"type": "call_signal", "call_id": gid, "to": "sfu", "signal": map[string]any{"type": "hello"}})
+	f := cWS.next("call_signal")
+	if sig := f["signal"].(map[string]any); f["from"] != "sfu" || sig["type"] != "offer" || !strings.Contains(sig["sdp"].(string), "m=audio") {
+		t.Errorf("the SFU's answer to a hello across nodes = %v", f)
+	}
+	want(t, n1.do(t, a.Token, "POST", "/api/v1/calls/"+gid+"/leave", nil), 200, "")
+	want(t, n2.do(t, c.Token, "POST", "/api/v1/calls/"+gid+"/leave", nil), 200, "")
 }

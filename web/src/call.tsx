@@ -140,7 +140,7 @@ interface Joined {
 
 type Phase = 'idle' | 'incoming' | 'outgoing' | 'connecting' | 'active' | 'reconnecting' | 'ended';
 
-type Signal = { type: string; sdp?: string; candidate?: RTCIceCandidateInit; restart?: boolean };
+type Signal = { type: string; sdp?: string; candidate?: RTCIceCandidateInit; restart?: boolean; n?: number };
 
 // ------------------------------------------------------------------- engine
 
@@ -331,6 +331,15 @@ class CallEngine {
       const policy = (localStorage.getItem('tkesj.iceTransportPolicy') as RTCIceTransportPolicy | null) ?? 'all';
       const pc = new RTCPeerConnection({ iceServers: ice, iceTransportPolicy: policy });
       this.pc = pc;
+      // Signals that came before the connection, first, then the rest in
+      // order (onSignal); the handlers below are set before any runs.
+      const early = this.early;
+      this.early = [];
+      this.queue = this.queue
+        .then(async () => {
+          for (const s of early) await this.handle(s.from, s.signal);
+        })
+        .catch((e) => console.warn('call signal', e));
       pc.onicecandidate = (e) => {
         if (e.candidate) this.signal({ type: 'candidate', candidate: e.candidate.toJSON() });
       };
@@ -352,13 +361,6 @@ class CallEngine {
       if (c.group) this.signal({ type: 'hello' });
       this.changed();
     })();
-    this.ready
-      .then(async () => {
-        const early = this.early;
-        this.early = [];
-        for (const s of early) await this.handle(s.from, s.signal);
-      })
-      .catch(() => {});
     return this.ready.catch(() => {});
   }
   private cleanupOnline = () => {};
@@ -411,8 +413,11 @@ class CallEngine {
       if (this.early.length < 200) this.early.push({ from, signal: s });
       return;
     }
-    this.handle(from, s).catch((e) => console.warn('call signal', e));
+    // One at a time, in arrival order: an offer's answer must be set before
+    // the next offer (or a candidate for it) is looked at.
+    this.queue = this.queue.then(() => this.handle(from, s)).catch((e) => console.warn('call signal', e));
   }
+  private queue: Promise<void> = Promise.resolve();
 
   private async handle(_from: string, s: Signal) {
     const pc = this.pc;
@@ -435,7 +440,8 @@ class CallEngine {
         }
         const a = await pc.createAnswer();
         await pc.setLocalDescription(a);
-        this.signal({ type: 'answer', sdp: a.sdp });
+        // n names the SFU's offer this answers (an ICE restart may replace it).
+        this.signal(s.n ? { type: 'answer', sdp: a.sdp, n: s.n } : { type: 'answer', sdp: a.sdp });
         await this.flushCandidates();
         break;
       }
@@ -590,6 +596,7 @@ class CallEngine {
     this.receivers.clear();
     this.speaking.clear();
     this.early = [];
+    this.queue = Promise.resolve();
     this.candidates = [];
     this.sendSlotsTaken = false;
     this.offered = false;
