@@ -196,9 +196,12 @@ class CallEngine {
     const mine = this.call && this.call.id === c.id;
     const inIt = c.participants.some((p) => p.user_id === this.me);
     if (!mine) {
-      // A new call rings here only when this tab is free.
-      if (this.phase === 'idle' && c.state === 'ringing' && c.initiator_id !== this.me && !inIt) {
+      // A new call rings here only when this tab is free (the last call's
+      // "ended" notice gives way to it).
+      const free = this.phase === 'idle' || this.phase === 'ended';
+      if (free && c.state === 'ringing' && c.initiator_id !== this.me && !inIt) {
         this.call = c;
+        this.notice = '';
         this.phase = 'incoming';
         sendFrame({ type: 'call_ringing', call_id: c.id });
         this.loadNames(c);
