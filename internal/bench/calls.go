@@ -32,7 +32,8 @@ import (
 //     many such calls one core carries (each call is 9 × 8 × 50 = 3,600
 //     forwarded packets/s);
 //   - memory per active call: the server's RSS with the calls running, less
-//     its RSS with the same people connected and no call, over K.
+//     its RSS with the same people connected and no call, over K (each step
+//     on a freshly started server).
 func (b *bench) b8(ctx context.Context) *Result {
 	r := &Result{Name: "B8", Title: "calls: setup, SFU forwarding, memory per call"}
 	in, err := b.newInstance(ctx, "b8")
@@ -106,8 +107,18 @@ func (b *bench) b8(ctx context.Context) *Result {
 	}
 	r.Latencies = append(r.Latencies, summarize("call setup: accept → first audio packet (1:1, loopback)", setups))
 
-	// Group calls through the SFU, K at a time.
+	a.close()
+	bb.close()
+
+	// Group calls through the SFU, K at a time, each step on a freshly
+	// started server so that its RSS is not the last step's high-water mark.
 	for _, k := range b.sz.B8Calls {
+		in.srv.stop()
+		in.srv = nil
+		if srv, err = in.b.startServer(ctx, in.cfg); err != nil {
+			return fail(r, err)
+		}
+		in.srv = srv
 		if err := b.groupStep(ctx, r, srv, api, users, groups[:k]); err != nil {
 			return fail(r, err)
 		}
