@@ -99,11 +99,16 @@ func (b *bench) b8(ctx context.Context) *Result {
 	defer bb.close()
 	var setups []time.Duration
 	for i := range nPairs {
+		// One call every 300 ms: each sends 3–4 frames a socket, and a
+		// socket may send 20 a second (realtime.DefaultFramesPerSec);
+		// people do not start calls faster than that.
+		next := time.Now().Add(300 * time.Millisecond)
 		d, err := setupOnce(ctx, srv, api, a, bb, convs[0])
 		if err != nil {
 			return fail(r, fmt.Errorf("call setup %d: %w", i+1, err))
 		}
 		setups = append(setups, d)
+		time.Sleep(time.Until(next))
 	}
 	r.Latencies = append(r.Latencies, summarize("call setup: accept → first audio packet (1:1, loopback)", setups))
 

@@ -70,7 +70,7 @@ var sizes = map[string]size{
 		B4Msgs: 10_000, B4Convs: 50,
 		B5Small: 200, B5Large: 5000, B5Posts: 4, B5Reads: 500, B5FanOuts: 5,
 		B6Msgs: 100_000, B6Convs: 20, B6Pairs: 100, B6Rate: 500,
-		B8Setups: 200, B8Calls: []int{1, 2, 4, 8}, B8Measure: 10 * time.Second,
+		B8Setups: 100, B8Calls: []int{1, 2, 4, 8}, B8Measure: 10 * time.Second,
 		InFlight: 2048, Settle: time.Second,
 	},
 }
