@@ -321,6 +321,9 @@ func TestCallAcrossNodes(t *testing.T) {
 	if sig := f["signal"].(map[string]any); f["from"] != "sfu" || sig["type"] != "offer" || !strings.Contains(sig["sdp"].(string), "m=audio") {
 		t.Errorf("the SFU's answer to a hello across nodes = %v", f)
 	}
+	// Ann hangs up on node 1: one person left, the call ends, on node 2 too.
 	want(t, n1.do(t, a.Token, "POST", "/api/v1/calls/"+gid+"/leave", nil), 200, "")
-	want(t, n2.do(t, c.Token, "POST", "/api/v1/calls/"+gid+"/leave", nil), 200, "")
+	if ended := cWS.callFrame(gid, "ended"); ended["outcome"] != "completed" {
+		t.Errorf("group call after the caller left = %v", ended)
+	}
 }
