@@ -51,6 +51,9 @@ type DB struct {
 	// while a transaction holds SQLite's only writer connection would wait
 	// for ever.
 	rStmts *stmtCache
+	// closers run first in Close (a backend's background work, such as
+	// SQLite's checkpointer).
+	closers []func() error
 }
 
 // New wraps a writer and a reader pool (they may be the same *sql.DB).
@@ -65,10 +68,23 @@ func New(writer, reader *sql.DB, d *Dialect) *DB {
 // Dialect returns the backend's name.
 func (db *DB) Dialect() string { return db.d.Name }
 
+// OnClose registers f to run at the start of Close, before the pools close.
+// Backends register their background work with it; it is not safe to call
+// once the store is in use.
+func (db *DB) OnClose(f func() error) { db.closers = append(db.closers, f) }
+
 // Close closes both pools.
 func (db *DB) Close() error {
+	var err error
+	for _, f := range db.closers {
+		if cerr := f(); err == nil {
+			err = cerr
+		}
+	}
 	db.rStmts.close()
-	err := db.w.Close()
+	if werr := db.w.Close(); err == nil {
+		err = werr
+	}
 	if db.r != db.w {
 		if rerr := db.r.Close(); err == nil {
 			err = rerr
