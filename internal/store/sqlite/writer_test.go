@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,4 +92,46 @@ func fileSize(t *testing.T, path string) int64 {
 		t.Fatal(err)
 	}
 	return fi.Size()
+}
+
+// TestWriterKeepsItsStatements: a statement a write transaction prepared is
+// reused by the next transactions, in Update and in group commits alike,
+// instead of being prepared again in each (issue 17).
+func TestWriterKeepsItsStatements(t *testing.T) {
+	ctx := context.Background()
+	db, _, err := open(ctx, filepath.Join(t.TempDir(), "tkesj.db"), 2, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	publish := func(v string) func(q *store.Queries) error {
+		return func(q *store.Queries) error {
+			return q.PublishPolicy(ctx, tkesj.Policy{Version: v, Text: "x", PublishedAt: time.Now()})
+		}
+	}
+	if err := db.Update(ctx, publish("first")); err != nil {
+		t.Fatal(err)
+	}
+	warm := db.WriterPrepares()
+	if warm == 0 {
+		t.Fatal("the first transaction prepared nothing; the test would prove nothing")
+	}
+	for i := range 5 {
+		if err := db.Update(ctx, publish(fmt.Sprint("u", i))); err != nil {
+			t.Fatal(err)
+		}
+		for _, err := range db.UpdateBatch(ctx, []func(*store.Queries) error{publish(fmt.Sprint("b", i)), publish(fmt.Sprint("c", i))}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got := db.WriterPrepares(); got != warm {
+		t.Errorf("statements prepared in transactions: %d after the first, %d after 10 more; want no more", warm, got)
+	}
+	for _, v := range []string{"first", "u4", "b4", "c4"} {
+		if _, err := db.Read().FindPolicy(ctx, v); err != nil {
+			t.Errorf("FindPolicy(%q) = %v", v, err)
+		}
+	}
 }
