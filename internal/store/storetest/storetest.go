@@ -65,6 +65,7 @@ func cases() []testCase {
 		complianceCases,
 		opsCases,
 		raceCases,
+		callCases,
 	)
 }
 
