@@ -241,7 +241,7 @@ test('R-MSG-7: reply from the menu and by swiping, the quote bar, a quote that f
   // Ann is reading far up: the "new message" button takes her down.
   await a.page.getByRole('button', { name: /1 new message/ }).click();
   await row(a.page, 'Bring the tickets').waitFor();
-  await (await menuOf(a.page, 'Bring the tickets')).getByRole('button', { name: 'Reply' }).click();
+  await (await menuOf(a.page, 'Bring the tickets')).getByRole('button', { name: 'Reply', exact: true }).click();
   const bar = a.page.getByRole('group', { name: 'Replying to Ben Reply' });
   await textMatches(bar, /Bring the tickets/);
   await composer(a.page).press('Escape');
@@ -263,10 +263,19 @@ test('R-MSG-7: reply from the menu and by swiping, the quote bar, a quote that f
   assert.equal(mine.reply_to?.seq, last.seq);
   await shot(b.page, 'reply-1280');
 
+  // Offline: the reply waits in the outbox with its quote and goes, quote and all, once back.
+  await a.context.setOffline(true);
+  await (await menuOf(a.page, 'Got them both')).getByRole('button', { name: 'Reply', exact: true }).click();
+  await composer(a.page).fill('Sent from the tunnel');
+  await composer(a.page).press('Enter');
+  await textMatches(log(a.page).locator('[data-outbox]').last(), /Sent from the tunnel/);
+  await a.context.setOffline(false);
+  await textMatches(row(b.page, 'Sent from the tunnel').locator('.quote'), /Got them both/, 30_000);
+
   // A recalled original reads as unavailable, also after a reload.
   const oops = await send(ben, conv, 'Wrong chat, sorry');
   await row(a.page, 'Wrong chat').waitFor();
-  await (await menuOf(a.page, 'Wrong chat')).getByRole('button', { name: 'Reply' }).click();
+  await (await menuOf(a.page, 'Wrong chat')).getByRole('button', { name: 'Reply', exact: true }).click();
   await composer(a.page).fill('What was that?');
   await composer(a.page).press('Enter');
   await row(a.page, 'What was that?').locator('.quote').waitFor();
@@ -592,7 +601,7 @@ test('accessibility: axe finds no WCAG 2.1 A/AA violations on the quote, mention
     };
     await openChat(page, conv);
     await row(page, 'Almost, tonight').locator('.quote').waitFor();
-    await (await menuOf(page, 'Is the report ready?')).getByRole('button', { name: 'Reply' }).click();
+    await (await menuOf(page, 'Is the report ready?')).getByRole('button', { name: 'Reply', exact: true }).click();
     await page.getByRole('group', { name: /Replying to/ }).waitFor();
     await check('reply');
     if (forwards) {
