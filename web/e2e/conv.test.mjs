@@ -549,16 +549,20 @@ test('R-MSG-10: disappearing messages set in chat info, announced to both, expir
 
 // ------------------------------------------------------------------ search
 
-test('search: a result names the chat and the sender, and opens the chat at the message', { timeout: 120_000 }, async () => {
+test('search: a result names the chat and the sender and opens the chat at the message; word prefixes, groups and Chinese when the server has them', { timeout: 150_000 }, async () => {
   const ann = await person('Ann Find');
   const ben = await person('Ben Find');
   await befriend(ann, ben);
   const conv = await direct(ann, ben);
+  const group = (await ann.call('POST', '/api/v1/conversations', { kind: 'group', name: 'Lakeside walkers', members: [ben.user.id] })).id;
   await send(ben, conv, 'Saturday picnic by the lake');
+  await send(ben, group, '周六去爬山吗');
   for (let i = 0; i < 80; i++) await send(i % 2 ? ann : ben, conv, `noise ${i}`);
+  // Word prefixes ("Satur" finds "Saturday") once the server indexes them.
+  const prefix = ((await ann.call('GET', '/api/v1/search?q=Satur')).messages ?? []).length > 0;
   const a = await signedIn(ann, { width: 1280 });
   await a.page.goto(`${server.base}/chats`);
-  await a.page.getByLabel('Search chats and contacts').fill('Saturday');
+  await a.page.getByLabel('Search chats and contacts').fill(prefix ? 'Satur' : 'Saturday');
   await a.page.getByRole('button', { name: 'Search', exact: true }).click();
   const hit = a.page.locator('a.search-hit', { hasText: 'picnic' });
   await textMatches(hit, /Ben Find.*Ben Find:.*Saturday picnic/s);
@@ -566,6 +570,24 @@ test('search: a result names the chat and the sender, and opens the chat at the 
   await a.page.waitForURL(`**/chats/${conv}`);
   await log(a.page).locator('.msg-flash', { hasText: 'Saturday picnic' }).waitFor({ timeout: 30_000 });
   await shot(a.page, 'search-open-1280');
+  if (prefix) {
+    // A group by its name, and Chinese by its first characters, in the Chinese UI at phone width.
+    const z = await signedIn(ann, { lang: 'zh' });
+    await z.page.goto(`${server.base}/chats`);
+    const box = z.page.locator('#chat-search');
+    await box.fill('Lakes');
+    await z.page.locator('form[role=search] button[type=submit]').click();
+    await z.page.locator('.search-results a', { hasText: 'Lakeside walkers' }).first().waitFor();
+    await box.fill('周六');
+    await z.page.locator('form[role=search] button[type=submit]').click();
+    const zh = z.page.locator('a.search-hit', { hasText: '爬山' });
+    await textMatches(zh, /Lakeside walkers.*Ben Find：.*周六去爬山吗/s);
+    await zh.click();
+    await z.page.waitForURL(`**/chats/${group}`);
+    await log(z.page).locator('.msg-flash', { hasText: '爬山' }).waitFor({ timeout: 30_000 });
+    assert.deepEqual(z.problems, []);
+    await z.context.close();
+  }
   assert.deepEqual(a.problems, []);
   await a.context.close();
 });
