@@ -8,6 +8,7 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/ho
 import { ApiError, api, blobURL, chat, request, social, type Conversation, type Member, type Message, type PublicUser, type SearchResult } from './api';
 import type { Ctx } from './app';
 import { convApi, favorites } from './api-conv';
+import { CallButtons, callRecordText } from './call';
 import { ct } from './chat-text';
 import {
   ALL_MARKS,
@@ -66,6 +67,8 @@ export function preview(m: Message | undefined, me: string): string {
       return t('chat.kind.location') + (m.location?.name ? ` ${m.location.name}` : '');
     case 'card':
       return t('chat.kind.card');
+    case 'call':
+      return callRecordText(m);
     case 'history':
       return `[${vt('kind.history')}]`;
     case 'system':
@@ -716,6 +719,8 @@ function Content({ m, marks, mine }: { m: Message; marks?: string[]; mine?: bool
           {t('chat.kind.card')}: {m.card?.nickname} ({m.card?.username})
         </span>
       );
+    case 'call':
+      return <span class="call-record">{callRecordText(m)}</span>;
   }
   return <MediaView m={m} />;
 }
@@ -1524,7 +1529,7 @@ function ChatView({ c }: { c: Ctx }) {
 
   return (
     <main class="page chat-page" id="main">
-      <ChatHeader title={name} info={`/chats/${encodeURIComponent(id)}/info`} />
+      <ChatHeader title={name} info={`/chats/${encodeURIComponent(id)}/info`} actions={peerGone ? null : <CallButtons convId={id} />} />
       {!!conv?.disappear_after_s && (
         <p class="disappear-note small muted" role="note">
           ⏱ {vt('disappearOn', { t: disappearLabel(conv.disappear_after_s) })}
@@ -1667,7 +1672,7 @@ function ChatView({ c }: { c: Ctx }) {
 
 const wideNow = () => window.matchMedia('(min-width: 900px)').matches;
 
-function ChatHeader({ title, info }: { title: string; info: string }) {
+function ChatHeader({ title, info, actions }: { title: string; info: string; actions?: ComponentChildren }) {
   const h = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     document.title = `${title} · tkesj`;
@@ -1683,6 +1688,7 @@ function ChatHeader({ title, info }: { title: string; info: string }) {
       <h1 tabIndex={-1} ref={h} dir="auto">
         {title}
       </h1>
+      {actions}
       <a class="back" {...link(info)} aria-label={t('chat.info')}>
         <span aria-hidden="true">⋯</span>
       </a>
