@@ -7,6 +7,7 @@ import { Notices, PolicyText, errorText } from './components';
 import { t, type Key } from './i18n';
 import { onFrame, startRealtime, stopRealtime } from './realtime';
 import { link, navigate, usePath } from './router';
+import { CallLayer } from './call';
 import { refreshPushSubscription, registerServiceWorker, rememberLang, setMuted, showUnread, watchForSound } from './notify';
 import { Notifications } from './screens/Notifications';
 import { Announcements } from './screens/Announcements';
@@ -448,6 +449,7 @@ export function App() {
         {screen}
       </div>
       <TabBar path={path} unread={unread} />
+      <CallLayer me={auth.user.id} />
       {gate && (
         <PolicyGate
           onAccepted={() => {

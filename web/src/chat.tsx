@@ -5,9 +5,10 @@
 
 import type { ComponentChildren } from 'preact';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { ApiError, api, blobURL, chat, request, social, type Conversation, type Member, type Message, type PublicUser } from './api';
+import { ApiError, api, blobURL, chat, request, social, type Conversation, type Member, type Message, type PublicUser, type SearchResult } from './api';
 import type { Ctx } from './app';
 import { convApi, favorites } from './api-conv';
+import { CallButtons, callRecordText } from './call';
 import { ct } from './chat-text';
 import {
   ALL_MARKS,
@@ -66,6 +67,8 @@ export function preview(m: Message | undefined, me: string): string {
       return t('chat.kind.location') + (m.location?.name ? ` ${m.location.name}` : '');
     case 'card':
       return t('chat.kind.card');
+    case 'call':
+      return callRecordText(m);
     case 'history':
       return `[${vt('kind.history')}]`;
     case 'system':
@@ -111,7 +114,7 @@ function useLive(f: () => void, types: string[], deps: unknown[] = []) {
 /** Searches contacts and message text (the server's full-text index). */
 function Search({ me, onFilter }: { me: string; onFilter?: (q: string) => void }) {
   const [q, setQ] = useState('');
-  const [res, setRes] = useState<{ messages?: Message[]; contacts?: PublicUser[] } | null>(null);
+  const [res, setRes] = useState<SearchResult | null>(null);
   const action = useAction();
   async function go(e: Event) {
     e.preventDefault();
@@ -122,7 +125,9 @@ function Search({ me, onFilter }: { me: string; onFilter?: (q: string) => void }
     }
     await action.run(async () => setRes(await social.search(s)));
   }
-  const n = (res?.messages?.length ?? 0) + (res?.contacts?.length ?? 0);
+  // Message hits with their chat and sender named (servers without them: the bare messages).
+  const hits = res?.hits ?? (res?.messages ?? []).map((message) => ({ message, conversation: undefined, sender_name: undefined }));
+  const n = hits.length + (res?.contacts?.length ?? 0) + (res?.groups?.length ?? 0) + (res?.favorites?.length ?? 0);
   return (
     <div class="search">
       <form role="search" class="composer-form" onSubmit={go}>
@@ -154,10 +159,18 @@ function Search({ me, onFilter }: { me: string; onFilter?: (q: string) => void }
                   </a>
                 </li>
               ))}
-              {(res.messages ?? []).map((m) => {
+              {(res.groups ?? []).map((g) => (
+                <li key={g.id}>
+                  <a class="list-item" {...link(`/chats/${encodeURIComponent(g.id)}`)}>
+                    <span dir="auto">{g.name || t('chat.group')}</span>
+                    <span class="muted small">{t('chat.group')}</span>
+                  </a>
+                </li>
+              ))}
+              {hits.map(({ message: m, conversation: hc, sender_name }) => {
                 const cv = (lastList ?? []).find((x) => x.id === m.conversation_id);
-                const chatName = m.conversation_name || (cv ? convTitle(cv) : '');
-                const sender = m.sender_id === me ? vt('you') : m.sender_name || (cv?.kind === 'direct' ? displayName(cv.peer) : '');
+                const chatName = (cv ? convTitle(cv) : '') || hc?.name || m.conversation_name || '';
+                const sender = m.sender_id === me ? vt('you') : sender_name || m.sender_name || (cv?.kind === 'direct' ? displayName(cv.peer) : '');
                 const href = `/chats/${encodeURIComponent(m.conversation_id ?? '')}`;
                 return (
                   <li key={m.id}>
@@ -186,6 +199,19 @@ function Search({ me, onFilter }: { me: string; onFilter?: (q: string) => void }
                   </li>
                 );
               })}
+              {(res.favorites ?? []).map((f) => (
+                <li key={f.id}>
+                  <a class="list-item search-hit" {...link('/me/favorites')}>
+                    <span class="search-hit-main">
+                      <span class="search-hit-chat">{vt('favorites')}</span>
+                      <span class="chat-preview" dir="auto">
+                        {f.author_name && <span class="search-hit-sender">{vt('searchFrom', { name: f.author_name })} </span>}
+                        {f.content_kind && f.content_kind !== 'text' && f.content_kind !== 'moment' ? shortPreview(f.content_kind, f.text) : f.text}
+                      </span>
+                    </span>
+                  </a>
+                </li>
+              ))}
             </ul>
           )}
         </div>
@@ -693,6 +719,8 @@ function Content({ m, marks, mine }: { m: Message; marks?: string[]; mine?: bool
           {t('chat.kind.card')}: {m.card?.nickname} ({m.card?.username})
         </span>
       );
+    case 'call':
+      return <span class="call-record">{callRecordText(m)}</span>;
   }
   return <MediaView m={m} />;
 }
@@ -1501,7 +1529,7 @@ function ChatView({ c }: { c: Ctx }) {
 
   return (
     <main class="page chat-page" id="main">
-      <ChatHeader title={name} info={`/chats/${encodeURIComponent(id)}/info`} />
+      <ChatHeader title={name} info={`/chats/${encodeURIComponent(id)}/info`} actions={peerGone ? null : <CallButtons convId={id} />} />
       {!!conv?.disappear_after_s && (
         <p class="disappear-note small muted" role="note">
           ⏱ {vt('disappearOn', { t: disappearLabel(conv.disappear_after_s) })}
@@ -1644,7 +1672,7 @@ function ChatView({ c }: { c: Ctx }) {
 
 const wideNow = () => window.matchMedia('(min-width: 900px)').matches;
 
-function ChatHeader({ title, info }: { title: string; info: string }) {
+function ChatHeader({ title, info, actions }: { title: string; info: string; actions?: ComponentChildren }) {
   const h = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     document.title = `${title} · tkesj`;
@@ -1660,6 +1688,7 @@ function ChatHeader({ title, info }: { title: string; info: string }) {
       <h1 tabIndex={-1} ref={h} dir="auto">
         {title}
       </h1>
+      {actions}
       <a class="back" {...link(info)} aria-label={t('chat.info')}>
         <span aria-hidden="true">⋯</span>
       </a>
