@@ -94,6 +94,11 @@ const (
 	// controlCloseOthers closes every socket of the person except those of
 	// the event's device: a password change signs the other devices out.
 	controlCloseOthers = "close_others"
+	// controlDeviceFrame sends Frame only to Users[0]'s connections on
+	// device DeviceIdx (a call's signals go to the device in the call).
+	controlDeviceFrame = "device_frame"
+	// controlCallNode is for the calls service of one node; hubs ignore it.
+	controlCallNode = "call_node"
 )
 
 // Hub holds this node's WebSocket connections and delivers bus events to them.
@@ -387,6 +392,19 @@ func (h *Hub) deliver(e tkesj.Event) {
 			}
 			s.mu.RUnlock()
 		}
+	case controlCallNode:
+	case controlDeviceFrame:
+		if len(e.Users) == 0 || len(e.Frame) == 0 {
+			return
+		}
+		s := h.shard(e.Users[0])
+		s.mu.RLock()
+		for _, c := range s.users[e.Users[0]] {
+			if bytes.Equal(c.deviceIdx, e.DeviceIdx) {
+				c.enqueue(e.Frame)
+			}
+		}
+		s.mu.RUnlock()
 	case controlCloseDevice, controlCloseUser, controlCloseOthers:
 		if len(e.Users) == 0 {
 			return

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,10 +48,16 @@ type DB struct {
 	d    *Dialect
 	// Prepared statements of the reader pool, when the dialect wants them
 	// (SQLite re-parses every statement otherwise; pgx caches its own).
-	// Writes prepare per transaction instead: preparing on the writer pool
-	// while a transaction holds SQLite's only writer connection would wait
-	// for ever.
 	rStmts *stmtCache
+	// Statements of the writer connection, kept across transactions (SQLite,
+	// whose writer pool is one connection); nil: none.
+	wStmts *writerStmts
+	// observe, when set, hears the name of the exported Queries method
+	// behind every statement (see Observe).
+	observe func(method string)
+	// closers run first in Close (a backend's background work, such as
+	// SQLite's checkpointer).
+	closers []func() error
 }
 
 // New wraps a writer and a reader pool (they may be the same *sql.DB).
@@ -58,17 +65,38 @@ func New(writer, reader *sql.DB, d *Dialect) *DB {
 	db := &DB{w: writer, r: reader, d: d}
 	if d.PrepareStatements {
 		db.rStmts = newStmtCache(reader)
+		db.wStmts = newWriterStmts(writer)
 	}
 	return db
 }
 
+// Observe makes every statement report the exported Queries method the
+// caller called to run it (the outermost one, when methods call each other);
+// nil stops it. The conformance suite uses it to prove that every method is
+// exercised against every backend; call it before any Read or Update.
+func (db *DB) Observe(fn func(method string)) { db.observe = fn }
+
 // Dialect returns the backend's name.
 func (db *DB) Dialect() string { return db.d.Name }
 
+// OnClose registers f to run at the start of Close, before the pools close.
+// Backends register their background work with it; it is not safe to call
+// once the store is in use.
+func (db *DB) OnClose(f func() error) { db.closers = append(db.closers, f) }
+
 // Close closes both pools.
 func (db *DB) Close() error {
+	var err error
+	for _, f := range db.closers {
+		if cerr := f(); err == nil {
+			err = cerr
+		}
+	}
 	db.rStmts.close()
-	err := db.w.Close()
+	db.wStmts.close()
+	if werr := db.w.Close(); err == nil {
+		err = werr
+	}
 	if db.r != db.w {
 		if rerr := db.r.Close(); err == nil {
 			err = rerr
@@ -191,11 +219,13 @@ type Queries struct {
 	d       *Dialect
 	stmts   *stmtCache           // the reader pool's statements; nil: none
 	tx      *sql.Tx              // set inside DB.Update and DB.UpdateBatch
-	txStmts map[string]*sql.Stmt // statements prepared in tx, closed with it
+	txStmts map[string]*sql.Stmt // statements in tx, closed with it
+	wStmts  *writerStmts         // the writer connection's kept statements
+	observe func(method string)  // DB.Observe's listener; nil: none
 }
 
 func (db *DB) txQueries(tx *sql.Tx) *Queries {
-	q := &Queries{q: tx, d: db.d, tx: tx}
+	q := &Queries{q: tx, d: db.d, tx: tx, wStmts: db.wStmts, observe: db.observe}
 	if db.d.PrepareStatements {
 		q.txStmts = map[string]*sql.Stmt{}
 	}
@@ -203,7 +233,9 @@ func (db *DB) txQueries(tx *sql.Tx) *Queries {
 }
 
 // Read returns queries on the reader pool.
-func (db *DB) Read() *Queries { return &Queries{q: db.r, d: db.d, stmts: db.rStmts} }
+func (db *DB) Read() *Queries {
+	return &Queries{q: db.r, d: db.d, stmts: db.rStmts, observe: db.observe}
+}
 
 // Update runs fn in one write transaction and commits it when fn returns nil.
 // An *tkesj.Error returned by fn is passed through unchanged.
@@ -212,6 +244,7 @@ func (db *DB) Update(ctx context.Context, fn func(q *Queries) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	defer db.wStmts.prepareWanted()
 	if err := fn(db.txQueries(tx)); err != nil {
 		tx.Rollback()
 		return err
@@ -223,17 +256,23 @@ func (db *DB) Update(ctx context.Context, fn func(q *Queries) error) error {
 }
 
 // stmt returns a prepared statement for query, or nil when statements are
-// not cached: in a transaction, prepared once per transaction (a group
-// commit runs the same few statements hundreds of times); outside, from the
-// reader pool's cache.
+// not cached: in a transaction, the writer connection's statement kept from
+// earlier transactions, or else one prepared for this transaction (and kept
+// for the next ones once it ends); outside, from the reader pool's cache.
 func (q *Queries) stmt(ctx context.Context, query string) *sql.Stmt {
 	if q.txStmts != nil {
 		if st := q.txStmts[query]; st != nil {
 			return st
 		}
-		st, err := q.tx.PrepareContext(ctx, query)
-		if err != nil {
-			return nil // run the text directly; its error surfaces there
+		var st *sql.Stmt
+		if kept := q.wStmts.get(query); kept != nil {
+			st = q.tx.StmtContext(ctx, kept)
+		} else {
+			var err error
+			if st, err = q.tx.PrepareContext(ctx, query); err != nil {
+				return nil // run the text directly; its error surfaces there
+			}
+			q.wStmts.want(query)
 		}
 		q.txStmts[query] = st
 		return st
@@ -245,6 +284,9 @@ func (q *Queries) stmt(ctx context.Context, query string) *sql.Stmt {
 }
 
 func (q *Queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if q.observe != nil {
+		q.observe(calledMethod())
+	}
 	if q.d.Placeholders {
 		query = rebind(query)
 	}
@@ -255,6 +297,9 @@ func (q *Queries) exec(ctx context.Context, query string, args ...any) (sql.Resu
 }
 
 func (q *Queries) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if q.observe != nil {
+		q.observe(calledMethod())
+	}
 	if q.d.Placeholders {
 		query = rebind(query)
 	}
@@ -265,6 +310,9 @@ func (q *Queries) query(ctx context.Context, query string, args ...any) (*sql.Ro
 }
 
 func (q *Queries) row(ctx context.Context, query string, args ...any) *sql.Row {
+	if q.observe != nil {
+		q.observe(calledMethod())
+	}
 	if q.d.Placeholders {
 		query = rebind(query)
 	}
@@ -272,6 +320,36 @@ func (q *Queries) row(ctx context.Context, query string, args ...any) *sql.Row {
 		return st.QueryRowContext(ctx, args...)
 	}
 	return q.q.QueryRowContext(ctx, query, args...)
+}
+
+// lock serialises, until the transaction ends, the write transactions that
+// take the same key: for checks that no unique index backs. SQLite needs
+// nothing (its writer runs one transaction at a time); PostgreSQL takes a
+// transaction-scoped advisory lock on the key's hash.
+func (q *Queries) lock(ctx context.Context, key string) error {
+	if q.d.Name != "postgres" {
+		return nil
+	}
+	_, err := q.exec(ctx, `SELECT pg_advisory_xact_lock(hashtext(?))`, key)
+	return err
+}
+
+// calledMethod returns the name of the outermost exported Queries method on
+// the stack: the one the store's caller called.
+func calledMethod() string {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
+	const prefix = "github.com/tkesj/tkesj/internal/store.(*Queries)."
+	name := ""
+	for {
+		f, more := frames.Next()
+		if m, ok := strings.CutPrefix(f.Function, prefix); ok && m != "" && m[0] >= 'A' && m[0] <= 'Z' {
+			name, _, _ = strings.Cut(m, ".") // a closure inside the method
+		}
+		if !more {
+			return name
+		}
+	}
 }
 
 // notFound maps sql.ErrNoRows to the domain's not-found error.
@@ -302,6 +380,7 @@ func (db *DB) UpdateBatch(ctx context.Context, fns []func(q *Queries) error) []e
 	if err != nil {
 		return fail(fmt.Errorf("begin: %w", err))
 	}
+	defer db.wStmts.prepareWanted()
 	q := db.txQueries(tx)
 	for i, fn := range fns {
 		if len(fns) == 1 {

@@ -236,7 +236,7 @@ type Message struct {
 	ConversationID string        `json:"conversation_id"`
 	SenderID       string        `json:"sender_id,omitempty"`
 	ClientID       string        `json:"client_id,omitempty"`
-	Kind           string        `json:"kind,omitempty" enum:"text|image|video|file|voice|location|card"`
+	Kind           string        `json:"kind,omitempty" enum:"text|image|video|file|voice|location|card|call"`
 	SentAt         string        `json:"sent_at"`
 	SenderDeleted  bool          `json:"sender_deleted,omitempty"`
 	Recalled       bool          `json:"recalled,omitempty"`
@@ -246,6 +246,61 @@ type Message struct {
 	Media          *MessageMedia `json:"media,omitempty"`
 	Location       *Location     `json:"location,omitempty"`
 	Card           *Card         `json:"card,omitempty"`
+	Call           *MessageCall  `json:"call,omitempty" doc:"on a call record (kind call), written by the server when a call ends"`
+}
+
+// MessageCall is what a call record says (R-CAL-1).
+type MessageCall struct {
+	CallID    string `json:"call_id"`
+	Media     string `json:"media" enum:"audio|video"`
+	State     string `json:"state" enum:"completed|missed|declined|cancelled"`
+	DurationS int    `json:"duration_s"`
+	Reason    string `json:"reason,omitempty" doc:"busy, timeout, hang_up or permission_revoked"`
+}
+
+// Call is a call as the members of its conversation see it (API.md "Calls"):
+// who is in it, muted or with the camera off, never on which device.
+type Call struct {
+	ID             string            `json:"id"`
+	ConversationID string            `json:"conversation_id"`
+	Media          string            `json:"media" enum:"audio|video"`
+	State          string            `json:"state" enum:"ringing|active|ended"`
+	InitiatorID    string            `json:"initiator_id"`
+	Group          bool              `json:"group" doc:"a group call: media goes through the server's forwarding unit"`
+	Participants   []CallParticipant `json:"participants"`
+	Members        []string          `json:"members" doc:"who the call rings: the conversation's members when it began"`
+	Declined       []string          `json:"declined"`
+	CreatedAt      string            `json:"created_at" format:"date-time"`
+	AnsweredAt     string            `json:"answered_at,omitempty" format:"date-time"`
+	Outcome        string            `json:"outcome,omitempty" enum:"completed|missed|declined|cancelled" doc:"once ended"`
+	DurationS      *int              `json:"duration_s,omitempty" doc:"once ended"`
+	Reason         string            `json:"reason,omitempty" doc:"busy, timeout, hang_up or permission_revoked"`
+}
+
+// CallParticipant is one person in a call.
+type CallParticipant struct {
+	UserID    string `json:"user_id"`
+	Muted     bool   `json:"muted"`
+	CameraOff bool   `json:"camera_off"`
+}
+
+// CallAnswer answers a call step (decline, leave, media) and GET of a call.
+type CallAnswer struct {
+	Call Call `json:"call"`
+}
+
+// CallJoined answers starting or joining a call: the call and the built-in
+// TURN relay's short-lived credentials for this participant (R-CAL-3).
+type CallJoined struct {
+	Call       Call        `json:"call"`
+	ICEServers []ICEServer `json:"ice_servers" doc:"empty when the server runs no TURN relay"`
+}
+
+// ICEServer is one entry of RTCConfiguration.iceServers.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
 }
 
 // MessageMedia is the media a message carries.
