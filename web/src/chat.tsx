@@ -958,6 +958,16 @@ function ChatView({ c }: { c: Ctx }) {
     [id],
   );
 
+  // Esc leaves selection, as it closes menus.
+  useEffect(() => {
+    if (!selecting) return;
+    const f = (e: KeyboardEvent) => {
+      if (e.key === 'Escape' && !document.querySelector('dialog[open]')) setSelecting(null);
+    };
+    window.addEventListener('keydown', f);
+    return () => window.removeEventListener('keydown', f);
+  }, [!!selecting]);
+
   // Disappearing messages leave the open view when they expire (the server
   // drops them too); a timer fires at the next expiry.
   useEffect(() => {
