@@ -1319,7 +1319,18 @@ function ChatView({ c }: { c: Ctx }) {
             <RichText text={p.label} />
           </div>
           <p class="msg-meta small">
-            {failed ? (
+            {failed && p.code === 'not_found' && p.reply_to ? (
+              <>
+                {/* The quoted message went (recalled, expired) before this reply reached the server. */}
+                <span class="error-text">{vt('replyGone')}</span>{' '}
+                <button type="button" class="link-button" onClick={() => retry({ ...p, reply_to: undefined, reply_label: undefined })}>
+                  {vt('sendWithoutQuote')}
+                </button>
+                <button type="button" class="link-button" onClick={() => discard(p)}>
+                  {ct('discard')}
+                </button>
+              </>
+            ) : failed ? (
               <>
                 <span class="error-text">{p.code === 'not_found' ? ct('cantDeliver') : p.error || ct('failed')}</span>{' '}
                 <button type="button" class="link-button" onClick={() => retry(p)}>
