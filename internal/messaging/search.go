@@ -49,7 +49,9 @@ func (s *Service) Search(ctx context.Context, a kernel.Auth, query string) (Sear
 		// The index narrows; the decrypted text decides (and a destroyed
 		// sender's message, unreadable now, never matches).
 		if !m.SenderDeleted && !m.Recalled && search.Matches(m.Text, query) {
-			res.Messages = append(res.Messages, m)
+			one := []Message{m}
+			s.RedactCards(ctx, s.DB.Read(), a.UserID, one)
+			res.Messages = append(res.Messages, one[0])
 		}
 	}
 	contacts, err := s.Contacts(ctx, a)
