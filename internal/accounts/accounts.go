@@ -49,6 +49,19 @@ func (s *Service) codeMAC(phone, purpose, code string) []byte {
 	return s.Keys.Index("code", phone+"\x00"+purpose+"\x00"+code)
 }
 
+// codeFor is whom a code is for beyond its phone: "" for codes anyone holding
+// the phone may use, or the account a change_phone code was asked by (it is
+// bound into the code's MAC, so a code asked by one account is wrong for
+// every other, and the codes table still holds no account id).
+type codeFor string
+
+func (s *Service) boundMAC(phone, purpose string, who codeFor, code string) []byte {
+	if who == "" {
+		return s.codeMAC(phone, purpose, code)
+	}
+	return s.codeMAC(phone, purpose+"\x00"+string(who), code)
+}
+
 func validPurpose(p string) bool {
 	switch p {
 	case tkesj.PurposeRegister, tkesj.PurposeLogin, tkesj.PurposeStepUp, tkesj.PurposeReset:
@@ -72,7 +85,7 @@ func RateLimited(wait time.Duration, what string) error {
 // unknown phone, nothing is sent and the answer is the same.
 func (s *Service) RequestCode(ctx context.Context, rawPhone, purpose, clientIP string) error {
 	if !validPurpose(purpose) {
-		return tkesj.Errorf(tkesj.EInvalid, "invalid_purpose", "purpose must be one of register, login, step_up, reset")
+		return tkesj.Errorf(tkesj.EInvalid, "invalid_purpose", "purpose must be one of register, login, step_up, reset (or change_phone, signed in)")
 	}
 	phone, err := validate.Phone(rawPhone, s.Cfg.PhoneRegion)
 	if err != nil {
@@ -91,6 +104,12 @@ func (s *Service) RequestCode(ctx context.Context, rawPhone, purpose, clientIP s
 	if ok, wait := s.CodesPerPhone.Allow(phone); !ok {
 		return RateLimited(wait, "code requests for this phone")
 	}
+	if purpose == tkesj.PurposeReset {
+		// Counted on every node alike, for known and unknown phones alike.
+		if err := s.requestResetCode(ctx, phone); err != nil {
+			return err
+		}
+	}
 	if purpose != tkesj.PurposeRegister {
 		if _, err := s.DB.Read().FindUserByPhoneIdx(ctx, idx); err != nil {
 			if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
@@ -105,13 +124,17 @@ func (s *Service) RequestCode(ctx context.Context, rawPhone, purpose, clientIP s
 // IssueCode stores a fresh code for phone under purpose and sends it,
 // telling the gateway sendAs as its purpose.
 func (s *Service) IssueCode(ctx context.Context, phone, purpose, sendAs string) error {
+	return s.issueCode(ctx, phone, purpose, "", sendAs)
+}
+
+func (s *Service) issueCode(ctx context.Context, phone, purpose string, who codeFor, sendAs string) error {
 	code, err := sixDigits()
 	if err != nil {
 		return s.Internal(ctx, "issue code", err)
 	}
 	now := s.Now()
 	idx := s.PhoneIdx(phone)
-	rec := store.CodeRecord{PhoneIdx: idx, Purpose: purpose, CodeMAC: s.codeMAC(phone, purpose, code), ExpiresAt: now.Add(s.Cfg.CodeTTL), CreatedAt: now}
+	rec := store.CodeRecord{PhoneIdx: idx, Purpose: purpose, CodeMAC: s.boundMAC(phone, purpose, who, code), ExpiresAt: now.Add(s.Cfg.CodeTTL), CreatedAt: now}
 	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.PutCode(ctx, rec) }); err != nil {
 		return s.Internal(ctx, "issue code", err)
 	}
@@ -142,6 +165,10 @@ func (s *Service) ConsumeCode(ctx context.Context, phone, purpose, code string) 
 // checkCode is consumeCode; with burn false a matching code stays, for the
 // caller to burn in the transaction that uses it.
 func (s *Service) checkCode(ctx context.Context, phone, purpose, code string, burn bool) error {
+	return s.checkBoundCode(ctx, phone, purpose, "", code, burn)
+}
+
+func (s *Service) checkBoundCode(ctx context.Context, phone, purpose string, who codeFor, code string, burn bool) error {
 	if len(code) != 6 || strings.Trim(code, "0123456789") != "" {
 		return errCodeMismatch
 	}
@@ -160,7 +187,7 @@ func (s *Service) checkCode(ctx context.Context, phone, purpose, code string, bu
 			mismatch = true
 			return q.DeleteCode(ctx, idx, purpose)
 		}
-		if subtle.ConstantTimeCompare(c.CodeMAC, s.codeMAC(phone, purpose, code)) != 1 {
+		if subtle.ConstantTimeCompare(c.CodeMAC, s.boundMAC(phone, purpose, who, code)) != 1 {
 			mismatch = true
 			if c.Attempts+1 >= s.Cfg.CodeMaxAttempts {
 				return q.DeleteCode(ctx, idx, purpose)

@@ -87,6 +87,8 @@ func (s *server) routes() []route {
 		{"POST /api/v1/me/freeze", bearer, policyGated, whileCeasing, "POST /api/v1/me/freeze", s.handleFreeze()},
 		{"POST /api/v1/account-freezes", public, policyExempt, whileCeasing, "POST /api/v1/account-freezes", s.handleFreezeByCode()},
 		{"POST /api/v1/account-unfreezes", public, policyExempt, whileCeasing, "POST /api/v1/account-unfreezes", s.handleUnfreeze()},
+		{"POST /api/v1/password-resets", public, policyExempt, whileCeasing, "POST /api/v1/password-resets", s.handleResetPassword()},
+		{"POST /api/v1/me/phone", bearer, policyGated, notWhileCeasing, "POST /api/v1/me/phone", s.handleChangePhone()},
 		{"PUT /api/v1/me/password", bearer, policyGated, whileCeasing, "PUT /api/v1/me/password", s.handleChangePassword()},
 		{"GET /api/v1/me/settings", bearer, policyGated, whileCeasing, "GET /api/v1/me/settings", s.handleSettings()},
 		{"PATCH /api/v1/me/settings", bearer, policyGated, whileCeasing, "PATCH /api/v1/me/settings", s.handleUpdateSettings()},
