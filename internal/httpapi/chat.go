@@ -179,7 +179,7 @@ func (s *server) handleBlock(block bool) http.Handler {
 
 func conversationJSON(c service.Conversation) wire.Conversation {
 	j := wire.Conversation{ID: c.ID, Kind: c.Kind, Role: c.Role, LastSeq: c.LastSeq, ReadSeq: c.ReadSeq,
-		ReceivedSeq: c.ReceivedSeq, Unread: max(0, c.LastSeq-c.ReadSeq), Muted: c.Muted, UpdatedAt: c.UpdatedAt.Format(time.RFC3339Nano)}
+		ReceivedSeq: c.ReceivedSeq, Unread: max(0, c.LastSeq-c.ReadSeq), Muted: c.Muted, Mentioned: c.Mentioned, UpdatedAt: c.UpdatedAt.Format(time.RFC3339Nano)}
 	if c.Kind == "group" {
 		j.Name, j.Announcement = &c.Name, &c.Announcement
 	}
@@ -307,6 +307,10 @@ func (s *server) handleSendMessage() http.Handler {
 		MediaID  string            `json:"media_id"`
 		Location *service.Location `json:"location"`
 		CardUser string            `json:"card_user"`
+		ReplyTo  int64             `json:"reply_to"`
+		Mentions []string          `json:"mentions"`
+		// MentionAll names everyone (a group's owner and admins).
+		MentionAll bool `json:"mention_all"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req request
@@ -315,7 +319,8 @@ func (s *server) handleSendMessage() http.Handler {
 			return
 		}
 		m, created, err := s.svc.Send(r.Context(), authOf(r), r.PathValue("id"), service.SendInput{
-			ClientID: req.ClientID, Kind: req.Kind, Text: req.Text, MediaID: req.MediaID, Location: req.Location, CardUser: req.CardUser})
+			ClientID: req.ClientID, Kind: req.Kind, Text: req.Text, MediaID: req.MediaID, Location: req.Location, CardUser: req.CardUser,
+			ReplyTo: req.ReplyTo, Mentions: req.Mentions, MentionAll: req.MentionAll})
 		if err != nil {
 			writeError(w, r, s.log, err)
 			return
@@ -414,7 +419,11 @@ func (s *server) handleWS() http.Handler {
 
 func (s *server) handleSearch() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		res, err := s.svc.Search(r.Context(), authOf(r), r.URL.Query().Get("q"))
+		mentioned := r.URL.Query().Get("mentioned")
+		if mentioned != "" && mentioned != "true" && mentioned != "false" {
+			return nil, errorf(tkesj.EInvalid, "invalid_query", "mentioned is true or false")
+		}
+		res, err := s.svc.Search(r.Context(), authOf(r), r.URL.Query().Get("q"), mentioned == "true")
 		ms := make([]wire.Message, 0, len(res.Messages))
 		for _, m := range res.Messages {
 			ms = append(ms, service.MessageJSON(m))

@@ -3,6 +3,7 @@ package messaging
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ type Conversation struct {
 	ReadSeq      int64
 	ReceivedSeq  int64
 	Muted        bool
+	Mentioned    bool // an unread message mentions the viewer ("[@you]")
 	UpdatedAt    time.Time
 	MemberCount  int
 	Members      []Member // only when asked for one conversation
@@ -174,6 +176,9 @@ func (s *Service) Conversation(ctx context.Context, a kernel.Auth, id string) (C
 		return Conversation{}, s.Internal(ctx, "conversation", err)
 	}
 	c := s.conversationView(ctx, q, a, rec, m)
+	if mentioned, err := q.MentionedUnread(ctx, a.UserID); err == nil {
+		c.Mentioned = slices.Contains(mentioned, id)
+	}
 	ms, err := q.Members(ctx, id)
 	if err != nil {
 		return Conversation{}, s.Internal(ctx, "conversation", err)
@@ -220,9 +225,14 @@ func (s *Service) Conversations(ctx context.Context, a kernel.Auth) ([]Conversat
 	if err != nil {
 		return nil, s.Internal(ctx, "conversations", err)
 	}
+	mentioned, err := q.MentionedUnread(ctx, a.UserID)
+	if err != nil {
+		return nil, s.Internal(ctx, "conversations", err)
+	}
 	out := make([]Conversation, 0, len(recs))
 	for i, rec := range recs {
 		c := s.conversationView(ctx, q, a, rec, ms[i])
+		c.Mentioned = slices.Contains(mentioned, rec.ID)
 		if rec.LastSeq > ms[i].JoinedSeq {
 			if msgs, err := q.Messages(ctx, store.MessageFilter{ConvID: rec.ID, ViewerID: a.UserID, AfterSeq: ms[i].JoinedSeq, BeforeSeq: rec.LastSeq + 1, Limit: 1, Newest: true}); err == nil && len(msgs) == 1 {
 				m := s.MessageView(ctx, msgs[0])

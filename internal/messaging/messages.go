@@ -38,14 +38,23 @@ type SendInput struct {
 	MediaID  string
 	Location *tkesj.Location
 	CardUser string // the person a contact card shows
+	// ReplyTo quotes an earlier message of the conversation (R-MSG-7).
+	ReplyTo int64
+	// Mentions names members; MentionAll (owners and admins of a group)
+	// names everyone (R-MSG-7).
+	Mentions   []string
+	MentionAll bool
 }
 
 // body is the sealed part of a message.
 type body struct {
-	Text     string          `json:"text,omitempty"`
-	MediaID  string          `json:"media_id,omitempty"`
-	Location *tkesj.Location `json:"location,omitempty"`
-	CardUser string          `json:"card_user,omitempty"`
+	Text       string          `json:"text,omitempty"`
+	MediaID    string          `json:"media_id,omitempty"`
+	Location   *tkesj.Location `json:"location,omitempty"`
+	CardUser   string          `json:"card_user,omitempty"`
+	ReplyTo    int64           `json:"reply_to,omitempty"`
+	Mentions   []string        `json:"mentions,omitempty"`
+	MentionAll bool            `json:"mention_all,omitempty"`
 }
 
 // Message is a message as a member sees it.
@@ -63,6 +72,20 @@ type Message struct {
 	SentAt         time.Time
 	Recalled       bool
 	SenderDeleted  bool
+	ReplyTo        *Reply
+	Mentions       []string
+	MentionAll     bool
+}
+
+// Reply is the quote a reply shows of the message it answers: who wrote it,
+// its kind and a short preview, or only that it is unavailable (recalled,
+// its sender's account destroyed, or before the viewer joined).
+type Reply struct {
+	Seq         int64
+	SenderID    string
+	Kind        string
+	Preview     string
+	Unavailable bool
 }
 
 func messageAD(convID, id string) string { return "messages/" + convID + "/" + id }
@@ -104,8 +127,17 @@ func (in *SendInput) validate() error {
 	default:
 		return tkesj.Errorf(tkesj.EInvalid, "invalid_kind", "kind must be text, image, video, file, voice, location or card")
 	}
+	if in.ReplyTo < 0 {
+		return tkesj.Errorf(tkesj.EInvalid, "invalid_reply_to", "reply_to is the seq of a message in this conversation")
+	}
+	if len(in.Mentions) > maxMentions {
+		return tkesj.Errorf(tkesj.EInvalid, "invalid_mentions", "a message mentions at most %d people; use mention_all for everyone", maxMentions)
+	}
 	return nil
 }
+
+// maxMentions bounds the people one message names.
+const maxMentions = 50
 
 // Send stores a message in a conversation the caller belongs to and fans it
 // out (R-MSG-3, R-MSG-4). The seq is taken in the transaction that stores the
@@ -116,7 +148,8 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 		return Message{}, false, err
 	}
 	q := s.DB.Read()
-	if _, err := s.Member(ctx, q, a, convID); err != nil {
+	me, err := s.Member(ctx, q, a, convID)
+	if err != nil {
 		return Message{}, false, err
 	}
 	if err := s.RequireActive(ctx, a); err != nil {
@@ -164,6 +197,10 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 		}
 		media = &tkesj.MediaInfo{ID: mr.ID, Kind: mr.Kind, Mime: mr.Mime, Size: mr.Size, Meta: json.RawMessage(mr.Meta)}
 	}
+	mentioned, err := s.checkReplyAndMentions(ctx, me, conv, &in)
+	if err != nil {
+		return Message{}, false, err
+	}
 	var card *social.Profile
 	if in.Kind == KindCard {
 		p, err := s.LookupProfile(ctx, q, in.CardUser)
@@ -174,13 +211,18 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 	}
 	now := s.Now()
 	msg := Message{ID: kernel.NewID("m"), ConversationID: convID, SenderID: a.UserID, ClientID: in.ClientID, Kind: in.Kind,
-		Text: in.Text, Media: media, Location: in.Location, Card: card, SentAt: now}
-	sealed, err := s.Seal(ctx, a.UserID, messageAD(convID, msg.ID), body{Text: in.Text, MediaID: in.MediaID, Location: in.Location, CardUser: in.CardUser})
+		Text: in.Text, Media: media, Location: in.Location, Card: card, SentAt: now, Mentions: in.Mentions, MentionAll: in.MentionAll}
+	if in.ReplyTo > 0 {
+		r := s.replyView(ctx, convID, in.ReplyTo)
+		msg.ReplyTo = &r
+	}
+	sealed, err := s.Seal(ctx, a.UserID, messageAD(convID, msg.ID), body{Text: in.Text, MediaID: in.MediaID, Location: in.Location, CardUser: in.CardUser,
+		ReplyTo: in.ReplyTo, Mentions: in.Mentions, MentionAll: in.MentionAll})
 	tokens := s.tokenHashes(in.Text)
 	if err != nil {
 		return Message{}, false, s.Internal(ctx, "send", err)
 	}
-	var members []string
+	var members []store.MemberRecord
 	var dup *store.MessageRecord
 	err = s.writer.do(ctx, func(ctx context.Context, q *store.Queries) error {
 		if prev, err := q.FindMessageByClientID(ctx, a.UserID, in.ClientID); err == nil {
@@ -205,11 +247,14 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 		if err := q.IndexMessage(ctx, convID, seq, tokens); err != nil {
 			return err
 		}
+		if err := q.AddMentions(ctx, convID, seq, mentioned); err != nil {
+			return err
+		}
 		// The sender has received and read their own message.
 		if err := q.AdvanceRead(ctx, convID, a.UserID, seq); err != nil {
 			return err
 		}
-		members, err = q.MemberIDs(ctx, convID)
+		members, err = q.Members(ctx, convID)
 		return err
 	})
 	if err != nil {
@@ -221,9 +266,116 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 	if dup != nil {
 		return s.sameMessage(ctx, *dup, convID)
 	}
-	s.Publish(ctx, members, wire.MessageFrame{Type: "message", ConversationID: convID, Message: MessageJSON(msg)})
+	s.publishMessage(ctx, msg, members, mentioned)
 	s.schedulePush(msg)
 	return msg, true, nil
+}
+
+// publishMessage sends a new message's frame to its members: a mentioned
+// person's frame says so ("mentioned": true, which reaches them in a muted
+// chat too), and someone who joined after the message a reply quotes sees
+// the quote as unavailable.
+func (s *Service) publishMessage(ctx context.Context, msg Message, members []store.MemberRecord, mentioned []string) {
+	isMentioned := make(map[string]bool, len(mentioned))
+	for _, id := range mentioned {
+		isMentioned[id] = true
+	}
+	type variant struct{ mentioned, late bool }
+	groups := map[variant][]string{}
+	for _, m := range members {
+		v := variant{mentioned: isMentioned[m.UserID], late: msg.ReplyTo != nil && msg.ReplyTo.Seq <= m.JoinedSeq}
+		groups[v] = append(groups[v], m.UserID)
+	}
+	for v, ids := range groups {
+		view := msg
+		if v.late {
+			view.ReplyTo = &Reply{Seq: msg.ReplyTo.Seq, Unavailable: true}
+		}
+		s.Publish(ctx, ids, wire.MessageFrame{Type: "message", ConversationID: msg.ConversationID, Message: MessageJSON(view), Mentioned: v.mentioned})
+	}
+}
+
+// checkReplyAndMentions enforces R-MSG-7's rules on a message about to be
+// sent by me in conv, and returns who it mentions (every member but the
+// sender for mention_all): a quoted seq the sender cannot see (missing,
+// before they joined, recalled, from a destroyed account) is not_found;
+// a mention of a non-member is 422; mention_all by anyone but a group's
+// owner or admins is 403.
+func (s *Service) checkReplyAndMentions(ctx context.Context, me store.MemberRecord, conv store.ConversationRecord, in *SendInput) ([]string, error) {
+	q := s.DB.Read()
+	if in.ReplyTo > 0 {
+		orig, err := q.FindMessage(ctx, conv.ID, in.ReplyTo)
+		if err != nil || in.ReplyTo <= me.JoinedSeq || orig.Recalled || orig.Body == nil {
+			return nil, tkesj.ErrNotFound("message")
+		}
+		if r := s.replyView(ctx, conv.ID, in.ReplyTo); r.Unavailable {
+			return nil, tkesj.ErrNotFound("message")
+		}
+	}
+	if len(in.Mentions) == 0 && !in.MentionAll {
+		return nil, nil
+	}
+	if in.MentionAll {
+		if conv.Kind != "group" {
+			return nil, tkesj.Errorf(tkesj.EInvalid, "not_a_group", "mention_all is for groups")
+		}
+		if me.Role != "owner" && me.Role != "admin" {
+			return nil, tkesj.Errorf(tkesj.EForbidden, "forbidden", "only the group's owner and admins can mention everyone")
+		}
+	}
+	ids, err := q.MemberIDs(ctx, conv.ID)
+	if err != nil {
+		return nil, s.Internal(ctx, "send", err)
+	}
+	member := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		member[id] = true
+	}
+	seen := map[string]bool{}
+	names := in.Mentions[:0:0]
+	for _, id := range in.Mentions {
+		if !member[id] {
+			return nil, tkesj.Errorf(tkesj.EInvalid, "invalid_mentions", "mentions must name members of this conversation")
+		}
+		if !seen[id] {
+			seen[id] = true
+			names = append(names, id)
+		}
+	}
+	in.Mentions = names
+	var out []string
+	for _, id := range ids {
+		if id != me.UserID && (in.MentionAll || seen[id]) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// replyView is the quote of message seq of convID, opened with its
+// sender's key; anything that makes it unreadable makes it unavailable.
+func (s *Service) replyView(ctx context.Context, convID string, seq int64) Reply {
+	gone := Reply{Seq: seq, Unavailable: true}
+	r, err := s.DB.Read().FindMessage(ctx, convID, seq)
+	if err != nil || r.Recalled || r.Body == nil {
+		return gone
+	}
+	var b body
+	if err := s.Open(ctx, r.SenderID, messageAD(r.ConvID, r.ID), r.Body, &b); err != nil {
+		return gone
+	}
+	return Reply{Seq: seq, SenderID: r.SenderID, Kind: r.Kind, Preview: quotePreview(Message{Kind: r.Kind, Text: b.Text})}
+}
+
+// quotePreview is the short line a quote shows.
+func quotePreview(m Message) string {
+	if m.Kind == KindText || m.Text != "" {
+		if utf8.RuneCountInString(m.Text) > 50 {
+			return string([]rune(m.Text)[:50]) + "…"
+		}
+		return m.Text
+	}
+	return previewOf(m)
 }
 
 // sameMessage answers a retried client_id with the message it first made.
@@ -265,6 +417,11 @@ func (s *Service) MessageView(ctx context.Context, r store.MessageRecord) Messag
 		return deleted
 	}
 	m.Text, m.Location = b.Text, b.Location
+	m.Mentions, m.MentionAll = b.Mentions, b.MentionAll
+	if b.ReplyTo > 0 {
+		r := s.replyView(ctx, r.ConvID, b.ReplyTo)
+		m.ReplyTo = &r
+	}
 	if b.MediaID != "" {
 		if mr, err := s.DB.Read().FindMedia(ctx, b.MediaID); err == nil {
 			m.Media = &tkesj.MediaInfo{ID: mr.ID, Kind: mr.Kind, Mime: mr.Mime, Size: mr.Size, Meta: json.RawMessage(mr.Meta)}
@@ -307,6 +464,14 @@ func MessageJSON(m Message) wire.Message {
 	if m.Card != nil {
 		j.Card = &wire.Card{ID: m.Card.ID, Username: m.Card.Username, Nickname: m.Card.Nickname}
 	}
+	if r := m.ReplyTo; r != nil {
+		if r.Unavailable {
+			j.ReplyTo = &wire.ReplyTo{Seq: r.Seq, Unavailable: true}
+		} else {
+			j.ReplyTo = &wire.ReplyTo{Seq: r.Seq, SenderID: r.SenderID, Kind: r.Kind, Preview: &r.Preview}
+		}
+	}
+	j.Mentions, j.MentionAll = m.Mentions, m.MentionAll
 	return j
 }
 
@@ -334,7 +499,11 @@ func (s *Service) Messages(ctx context.Context, a kernel.Auth, convID string, af
 	}
 	out := make([]Message, 0, len(recs))
 	for _, r := range recs {
-		out = append(out, s.MessageView(ctx, r))
+		v := s.MessageView(ctx, r)
+		if v.ReplyTo != nil && v.ReplyTo.Seq <= m.JoinedSeq {
+			v.ReplyTo = &Reply{Seq: v.ReplyTo.Seq, Unavailable: true}
+		}
+		out = append(out, v)
 	}
 	return out, nil
 }
@@ -360,6 +529,9 @@ func (s *Service) Recall(ctx context.Context, a kernel.Auth, convID string, seq 
 			return tkesj.Errorf(tkesj.EConflict, "recall_window_passed", "messages can be recalled within %s of sending", s.Cfg.RecallWindow)
 		}
 		if err := q.UnindexMessage(ctx, convID, seq); err != nil {
+			return err
+		}
+		if err := q.DeleteMentions(ctx, convID, seq); err != nil {
 			return err
 		}
 		return q.RecallMessage(ctx, convID, seq)

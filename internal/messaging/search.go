@@ -8,6 +8,7 @@ import (
 	"github.com/tkesj/tkesj/internal/kernel"
 	"github.com/tkesj/tkesj/internal/search"
 	"github.com/tkesj/tkesj/internal/social"
+	"github.com/tkesj/tkesj/internal/store"
 )
 
 var errInvalidSearch = tkesj.Errorf(tkesj.EInvalid, "invalid_query", "search for 1 to 100 characters")
@@ -33,13 +34,21 @@ type SearchResult struct {
 }
 
 // Search finds the caller's messages containing every word of query, newest
-// first, and contacts whose nickname, username or remark contains it.
-func (s *Service) Search(ctx context.Context, a kernel.Auth, query string) (SearchResult, error) {
+// first, and contacts whose nickname, username or remark contains it. With
+// mentioned, only messages that mention the caller are searched (R-MSG-7),
+// and the query may be empty: then it lists them.
+func (s *Service) Search(ctx context.Context, a kernel.Auth, query string, mentioned bool) (SearchResult, error) {
 	query = strings.TrimSpace(query)
-	if query == "" || len([]rune(query)) > 100 {
+	if (query == "" && !mentioned) || len([]rune(query)) > 100 {
 		return SearchResult{}, errInvalidSearch
 	}
-	recs, err := s.DB.Read().SearchMessages(ctx, a.UserID, s.tokenHashes(query), 50)
+	var recs []store.MessageRecord
+	var err error
+	if mentioned {
+		recs, err = s.DB.Read().MentionsOf(ctx, a.UserID, 200)
+	} else {
+		recs, err = s.DB.Read().SearchMessages(ctx, a.UserID, s.tokenHashes(query), 50)
+	}
 	if err != nil {
 		return SearchResult{}, s.Internal(ctx, "search", err)
 	}
@@ -48,9 +57,15 @@ func (s *Service) Search(ctx context.Context, a kernel.Auth, query string) (Sear
 		m := s.MessageView(ctx, r)
 		// The index narrows; the decrypted text decides (and a destroyed
 		// sender's message, unreadable now, never matches).
-		if !m.SenderDeleted && !m.Recalled && search.Matches(m.Text, query) {
+		if !m.SenderDeleted && !m.Recalled && (query == "" || search.Matches(m.Text, query)) {
 			res.Messages = append(res.Messages, m)
 		}
+		if len(res.Messages) == 50 {
+			break
+		}
+	}
+	if query == "" {
+		return res, nil
 	}
 	contacts, err := s.Contacts(ctx, a)
 	if err != nil {

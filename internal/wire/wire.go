@@ -202,6 +202,7 @@ type Conversation struct {
 	ReceivedSeq  int64     `json:"received_seq"`
 	Unread       int64     `json:"unread"`
 	Muted        bool      `json:"muted"`
+	Mentioned    bool      `json:"mentioned,omitempty" doc:"an unread message mentions the caller (the chat list's [@you]); cleared by reading past it"`
 	UpdatedAt    string    `json:"updated_at"`
 	Name         *string   `json:"name,omitempty" doc:"groups only"`
 	Announcement *string   `json:"announcement,omitempty" doc:"groups only"`
@@ -239,6 +240,20 @@ type Message struct {
 	Media          *MessageMedia `json:"media,omitempty"`
 	Location       *Location     `json:"location,omitempty"`
 	Card           *Card         `json:"card,omitempty"`
+	ReplyTo        *ReplyTo      `json:"reply_to,omitempty" doc:"the message this one answers (R-MSG-7)"`
+	Mentions       []string      `json:"mentions,omitempty" doc:"ids of the members it mentions"`
+	MentionAll     bool          `json:"mention_all,omitempty" doc:"it mentions everyone (a group's owner or admins)"`
+}
+
+// ReplyTo is the quote a reply carries: {seq, sender_id, kind, preview}, or
+// {seq, unavailable: true} once the quoted message is recalled, its sender
+// destroyed, or it is from before the viewer joined.
+type ReplyTo struct {
+	Seq         int64   `json:"seq"`
+	SenderID    string  `json:"sender_id,omitempty"`
+	Kind        string  `json:"kind,omitempty"`
+	Preview     *string `json:"preview,omitempty" doc:"a short preview: the text's first 50 characters, or [picture], [voice message]..."`
+	Unavailable bool    `json:"unavailable,omitempty"`
 }
 
 // MessageMedia is the media a message carries.

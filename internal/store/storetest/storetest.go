@@ -50,6 +50,8 @@ func Run(t *testing.T, open Opener) {
 		{"many concurrent writers never fail", testConcurrentWriters},
 		{"timelines hold exactly the posts each viewer may see, through every change", testTimelines},
 		{"throttle counters count every hit once, across writers and windows", testThrottles},
+		{"an account moves to a free phone, never a taken one", testPhoneChange},
+		{"mentions are found, marked, pushed and forgotten with their message and person", testMentions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

@@ -1,0 +1,102 @@
+package storetest
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/store"
+)
+
+// convWith makes a group conversation of members with n text messages
+// from the first member.
+func convWith(t *testing.T, db *store.DB, id string, n int, members ...string) {
+	t.Helper()
+	ctx := context.Background()
+	mustUpdate(t, db, "make conversation "+id, func(q *store.Queries) error {
+		if err := q.CreateConversation(ctx, store.ConversationRecord{ID: id, Kind: "group", CreatedAt: now, UpdatedAt: now}); err != nil {
+			return err
+		}
+		for _, m := range members {
+			if err := q.AddMember(ctx, store.MemberRecord{ConvID: id, UserID: m, Role: "member", JoinedAt: now}); err != nil {
+				return err
+			}
+		}
+		for i := 0; i < n; i++ {
+			seq, err := q.NextSeq(ctx, id, now)
+			if err != nil {
+				return err
+			}
+			if err := q.InsertMessage(ctx, store.MessageRecord{ConvID: id, Seq: seq, ID: id + "-m" + string(rune('a'+i)), SenderID: members[0],
+				ClientID: id + string(rune('a'+i)), Kind: "text", Body: []byte("sealed"), SentAt: now}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// testPhoneChange: an account moves to a free phone index; a taken one is
+// phone_taken and changes nothing (R-ACC-6).
+func testPhoneChange(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	mustCreate(t, db, user("a"))
+	mustCreate(t, db, user("b"))
+	mustUpdate(t, db, "UpdateUserPhone(free)", func(q *store.Queries) error {
+		return q.UpdateUserPhone(ctx, "a", []byte("p-new"), []byte("sealed-new"), now)
+	})
+	if got, err := db.Read().FindUserByPhoneIdx(ctx, []byte("p-new")); err != nil || got.ID != "a" || string(got.Profile) != "sealed-new" {
+		t.Errorf("find by new phone = %+v, %v", got, err)
+	}
+	if _, err := db.Read().FindUserByPhoneIdx(ctx, []byte("p-a")); tkesj.ErrorKindOf(err) != tkesj.ENotFound {
+		t.Errorf("the old phone still finds someone: %v", err)
+	}
+	err := db.Update(ctx, func(q *store.Queries) error { return q.UpdateUserPhone(ctx, "a", []byte("p-b"), []byte("x"), now) })
+	if tkesj.ErrorCode(err) != "phone_taken" {
+		t.Errorf("UpdateUserPhone(taken) = %v, want phone_taken", err)
+	}
+}
+
+// testMentions: mentions are found by the person named, mark unread chats,
+// reach unreceived members, and go with recall and with the person (R-MSG-7).
+func testMentions(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	for _, u := range []string{"a", "b", "c"} {
+		mustCreate(t, db, user(u))
+	}
+	convWith(t, db, "g", 3, "a", "b", "c")
+	mustUpdate(t, db, "AddMentions", func(q *store.Queries) error {
+		if err := q.AddMentions(ctx, "g", 2, []string{"b", "c", "b"}); err != nil {
+			return err
+		}
+		return q.AddMentions(ctx, "g", 3, []string{"b"})
+	})
+	if got, err := db.Read().MentionedUnread(ctx, "b"); err != nil || !slices.Equal(got, []string{"g"}) {
+		t.Errorf("MentionedUnread(b) = %v, %v; want [g]", got, err)
+	}
+	if got, err := db.Read().MentionedUnread(ctx, "a"); err != nil || len(got) != 0 {
+		t.Errorf("MentionedUnread(a) = %v, %v; want none", got, err)
+	}
+	ms, err := db.Read().MentionsOf(ctx, "b", 10)
+	if err != nil || len(ms) != 2 {
+		t.Fatalf("MentionsOf(b) = %d messages, %v; want 2", len(ms), err)
+	}
+	mustUpdate(t, db, "AdvanceRead", func(q *store.Queries) error { return q.AdvanceRead(ctx, "g", "b", 3) })
+	if got, _ := db.Read().MentionedUnread(ctx, "b"); len(got) != 0 {
+		t.Errorf("MentionedUnread(b) after reading = %v, want none", got)
+	}
+	got, err := db.Read().MentionedMembers(ctx, "g", 2)
+	slices.Sort(got)
+	if err != nil || !slices.Equal(got, []string{"c"}) {
+		t.Errorf("MentionedMembers(g, 2) = %v, %v; want [c] (b received it)", got, err)
+	}
+	mustUpdate(t, db, "DeleteMentions", func(q *store.Queries) error { return q.DeleteMentions(ctx, "g", 2) })
+	if ms, _ := db.Read().MentionsOf(ctx, "b", 10); len(ms) != 1 || ms[0].Seq != 3 {
+		t.Errorf("MentionsOf(b) after DeleteMentions = %v, want seq 3 only", ms)
+	}
+	mustUpdate(t, db, "DeleteUser", func(q *store.Queries) error { _, err := q.DeleteUser(ctx, "b"); return err })
+	if ms, _ := db.Read().MentionsOf(ctx, "b", 10); len(ms) != 0 {
+		t.Errorf("a destroyed person's mentions remain: %v", ms)
+	}
+}
