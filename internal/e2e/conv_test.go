@@ -199,3 +199,134 @@ func TestMentionPushedWhenMuted(t *testing.T) {
 		t.Errorf("push for a mention in a muted chat = %v", m)
 	}
 }
+
+// R-MSG-9: pinned chats come first, the latest pin on top; pinning is one's own.
+func TestPinnedChats(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s := startServer(t, b)
+		a, x, y, z := s.register(t, "Ana"), s.register(t, "X"), s.register(t, "Y"), s.register(t, "Z")
+		s.befriend(t, a, x)
+		s.befriend(t, a, y)
+		s.befriend(t, a, z)
+		cx, cy, cz := s.direct(t, a, x), s.direct(t, a, y), s.direct(t, a, z)
+		s.send(t, x, cx, "1")
+		s.send(t, y, cy, "2")
+		s.send(t, z, cz, "3") // the most recent
+		order := func(p person) []string {
+			var ids []string
+			for _, c := range s.do(t, p.Token, "GET", "/api/v1/conversations", nil).JSON(t)["conversations"].([]any) {
+				ids = append(ids, c.(map[string]any)["id"].(string))
+			}
+			return ids
+		}
+		pin := func(p person, conv string, on bool) response {
+			return s.do(t, p.Token, "PUT", "/api/v1/conversations/"+conv+"/pin", map[string]any{"pinned": on})
+		}
+		want(t, pin(a, cx, true), 200, "")
+		time.Sleep(2 * time.Millisecond)
+		want(t, pin(a, cy, true), 200, "")
+		if got := fmt.Sprint(order(a)); got != fmt.Sprint([]string{cy, cx, cz}) {
+			t.Errorf("order = %v, want the latest pin, the first pin, then the rest", got)
+		}
+		if c := s.conversationIn(t, a, cx); c["pinned"] != true {
+			t.Errorf("pinned = %v", c["pinned"])
+		}
+		if c := s.conversationIn(t, x, cx); c["pinned"] != false {
+			t.Errorf("the other member sees pinned = %v, want false", c["pinned"])
+		}
+		want(t, pin(a, cy, false), 200, "")
+		if got := fmt.Sprint(order(a)); got != fmt.Sprint([]string{cx, cz, cy}) {
+			t.Errorf("order after unpinning = %v", got)
+		}
+		want(t, pin(y, cx, true), 404, "not_found")
+		want(t, s.do(t, a.Token, "PUT", "/api/v1/conversations/"+cx+"/pin", map[string]any{}), 422, "missing_field")
+	})
+}
+
+// R-MSG-9: favorites are private copies sealed with the saver's key — a
+// message (its media copied), or a Moment; searchable, exported, and gone
+// with the account. What the saver cannot see is 404 and saves nothing.
+func TestFavorites(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s := startServer(t, b)
+		a, c, other := s.register(t, "Ana"), s.register(t, "Chen"), s.register(t, "Other")
+		s.befriend(t, a, c)
+		conv := s.direct(t, a, c)
+		s.befriend(t, c, other)
+		private := s.direct(t, c, other)
+		msg := s.send(t, c, conv, "the recipe: flour, eggs and patience")
+		secret := s.send(t, c, private, "between us")
+		want(t, s.do(t, c.Token, "PUT", "/api/v1/me/permissions/album", map[string]any{"granted": true}), 200, "")
+		up := s.upload(t, c.Token, "album", "cake.jpg", photoWithGPS(t, 64, 48))
+		want(t, up, 201, "")
+		pic := s.sendWith(t, c, conv, map[string]any{"kind": "image", "media_id": up.str(t, "id"), "text": ""})
+		want(t, pic, 201, "")
+		mo := s.do(t, c.Token, "POST", "/api/v1/moments", map[string]any{"text": "sunset at the pier", "visibility": map[string]any{"kind": "friends"}})
+		want(t, mo, 201, "")
+		fav := func(body map[string]any) response { return s.do(t, a.Token, "POST", "/api/v1/me/favorites", body) }
+
+		t.Run("what the saver cannot see is not found", func(t *testing.T) {
+			want(t, fav(map[string]any{"conversation_id": private, "seq": seqOf(secret)}), 404, "not_found")
+			want(t, fav(map[string]any{"conversation_id": conv, "seq": 999}), 404, "not_found")
+			want(t, fav(map[string]any{"moment_id": "nope"}), 404, "not_found")
+			want(t, fav(map[string]any{}), 422, "invalid_favorite")
+			want(t, fav(map[string]any{"conversation_id": conv, "seq": 1, "moment_id": mo.str(t, "id")}), 422, "invalid_favorite")
+		})
+
+		f1 := fav(map[string]any{"conversation_id": conv, "seq": seqOf(msg)})
+		want(t, f1, 201, "")
+		if j := f1.JSON(t); j["text"] != "the recipe: flour, eggs and patience" || j["author_id"] != c.ID || j["author_name"] != "Chen" || j["kind"] != "message" {
+			t.Errorf("favorite = %v", j)
+		}
+		f2 := fav(map[string]any{"conversation_id": conv, "seq": seqOf(pic.JSON(t))})
+		want(t, f2, 201, "")
+		media := f2.JSON(t)["media"].([]any)[0].(map[string]any)
+		if media["id"] == up.str(t, "id") {
+			t.Errorf("the favorite's media is the original, want the saver's own copy")
+		}
+		f3 := fav(map[string]any{"moment_id": mo.str(t, "id")})
+		want(t, f3, 201, "")
+		want(t, s.get(t, a.Token, media["url"].(string)), 200, "")
+		want(t, s.get(t, c.Token, media["url"].(string)), 404, "") // the copy is the saver's alone
+
+		t.Run("favorites are searchable, by prefix too", func(t *testing.T) {
+			r := s.do(t, a.Token, "GET", "/api/v1/me/favorites?q="+url.QueryEscape("pati"), nil)
+			want(t, r, 200, "")
+			if fs := r.JSON(t)["favorites"].([]any); len(fs) != 1 || fs[0].(map[string]any)["id"] != f1.str(t, "id") {
+				t.Errorf("favorites matching pati = %v", fs)
+			}
+			if fs := s.do(t, a.Token, "GET", "/api/v1/me/favorites?q=sunset", nil).JSON(t)["favorites"].([]any); len(fs) != 1 {
+				t.Errorf("favorites matching sunset = %v", fs)
+			}
+			if fs := s.do(t, c.Token, "GET", "/api/v1/me/favorites", nil).JSON(t)["favorites"].([]any); len(fs) != 0 {
+				t.Errorf("another person sees %d favorites", len(fs))
+			}
+		})
+		t.Run("a favorite outlives the original", func(t *testing.T) {
+			want(t, s.do(t, c.Token, "POST", fmt.Sprintf("/api/v1/conversations/%s/messages/%d/recall", conv, seqOf(msg)), nil), 204, "")
+			want(t, fav(map[string]any{"conversation_id": conv, "seq": seqOf(msg)}), 404, "not_found")
+			if fs := s.do(t, a.Token, "GET", "/api/v1/me/favorites", nil).JSON(t)["favorites"].([]any); len(fs) != 3 {
+				t.Errorf("favorites after the recall = %d, want 3", len(fs))
+			}
+		})
+		t.Run("favorites are in the export", func(t *testing.T) {
+			_, x, _ := s.exportNow(t, a)
+			fj := x.json(t, "favorites.json")
+			if fs := fj["favorites"].([]any); len(fs) != 3 {
+				t.Errorf("favorites.json has %d favorites, want 3", len(fs))
+			}
+		})
+		want(t, s.do(t, c.Token, "DELETE", "/api/v1/me/favorites/"+f1.str(t, "id"), nil), 404, "not_found")
+		want(t, s.do(t, a.Token, "DELETE", "/api/v1/me/favorites/"+f2.str(t, "id"), nil), 204, "")
+		want(t, s.get(t, a.Token, media["url"].(string)), 404, "")
+
+		t.Run("favorites go with the account", func(t *testing.T) {
+			want(t, s.do(t, a.Token, "DELETE", "/api/v1/me", map[string]any{"password": a.Password}), 204, "")
+			db := openStoreForCheck(t, b, s)
+			var n int
+			if err := db.QueryRow(`SELECT COUNT(*) FROM favorites`).Scan(&n); err != nil || n != 0 {
+				t.Errorf("favorites rows after destruction = %d, %v; want 0", n, err)
+			}
+		})
+	})
+}

@@ -179,7 +179,7 @@ func (s *server) handleBlock(block bool) http.Handler {
 
 func conversationJSON(c service.Conversation) wire.Conversation {
 	j := wire.Conversation{ID: c.ID, Kind: c.Kind, Role: c.Role, LastSeq: c.LastSeq, ReadSeq: c.ReadSeq,
-		ReceivedSeq: c.ReceivedSeq, Unread: max(0, c.LastSeq-c.ReadSeq), Muted: c.Muted, Mentioned: c.Mentioned, UpdatedAt: c.UpdatedAt.Format(time.RFC3339Nano)}
+		ReceivedSeq: c.ReceivedSeq, Unread: max(0, c.LastSeq-c.ReadSeq), Muted: c.Muted, Mentioned: c.Mentioned, Pinned: c.Pinned, UpdatedAt: c.UpdatedAt.Format(time.RFC3339Nano)}
 	if c.Kind == "group" {
 		j.Name, j.Announcement = &c.Name, &c.Announcement
 	}
@@ -429,5 +429,66 @@ func (s *server) handleSearch() http.Handler {
 			ms = append(ms, service.MessageJSON(m))
 		}
 		return wire.SearchResults{Messages: ms, Contacts: profilesJSON(res.Contacts)}, err
+	})
+}
+
+func (s *server) handlePin() http.Handler {
+	type request struct {
+		Pinned *bool `json:"pinned"`
+	}
+	return handleJSON(s, 200, func(r *http.Request, req request) (any, error) {
+		if req.Pinned == nil {
+			return nil, errorf(tkesj.EInvalid, "missing_field", `send {"pinned": true} or {"pinned": false}`)
+		}
+		return wire.Pinned{Pinned: *req.Pinned}, s.svc.Pin(r.Context(), authOf(r), r.PathValue("id"), *req.Pinned)
+	})
+}
+
+func messageMediaJSON(m service.MediaInfo) wire.MessageMedia {
+	j := wire.MessageMedia{ID: m.ID, Kind: m.Kind, Mime: m.Mime, Size: m.Size, URL: "/api/v1/media/" + m.ID}
+	if len(m.Meta) > 0 && string(m.Meta) != "{}" {
+		j.Meta = m.Meta
+	}
+	return j
+}
+
+func favoriteJSON(f service.Favorite) wire.Favorite {
+	j := wire.Favorite{ID: f.ID, Kind: f.Kind, ConversationID: f.ConversationID, Seq: f.Seq, MomentID: f.MomentID, AuthorID: f.AuthorID,
+		AuthorName: f.AuthorName, ContentKind: f.ContentKind, Text: f.Text, SentAt: f.SentAt.Format(time.RFC3339Nano), CreatedAt: f.CreatedAt.Format(time.RFC3339Nano)}
+	for _, m := range f.Media {
+		j.Media = append(j.Media, messageMediaJSON(m))
+	}
+	if f.Location != nil {
+		j.Location = &wire.Location{Lat: f.Location.Lat, Lng: f.Location.Lng, Name: f.Location.Name}
+	}
+	return j
+}
+
+func (s *server) handleAddFavorite() http.Handler {
+	type request struct {
+		ConversationID string `json:"conversation_id"`
+		Seq            int64  `json:"seq"`
+		MomentID       string `json:"moment_id"`
+	}
+	return handleJSON(s, 201, func(r *http.Request, req request) (any, error) {
+		f, err := s.svc.AddFavorite(r.Context(), authOf(r), service.FavoriteInput{ConversationID: req.ConversationID, Seq: req.Seq, MomentID: req.MomentID})
+		return favoriteJSON(f), err
+	})
+}
+
+func (s *server) handleFavorites() http.Handler {
+	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		fs, err := s.svc.Favorites(r.Context(), authOf(r), r.URL.Query().Get("q"))
+		out := make([]wire.Favorite, 0, len(fs))
+		for _, f := range fs {
+			out = append(out, favoriteJSON(f))
+		}
+		return wire.FavoriteList{Favorites: out}, err
+	})
+}
+
+func (s *server) handleDeleteFavorite() http.Handler {
+	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return nil, s.svc.DeleteFavorite(r.Context(), authOf(r), r.PathValue("id"))
 	})
 }

@@ -26,6 +26,7 @@ type Conversation struct {
 	ReceivedSeq  int64
 	Muted        bool
 	Mentioned    bool // an unread message mentions the viewer ("[@you]")
+	Pinned       bool
 	UpdatedAt    time.Time
 	MemberCount  int
 	Members      []Member // only when asked for one conversation
@@ -194,7 +195,7 @@ func (s *Service) Conversation(ctx context.Context, a kernel.Auth, id string) (C
 
 func (s *Service) conversationView(ctx context.Context, q *store.Queries, a kernel.Auth, rec store.ConversationRecord, m store.MemberRecord) Conversation {
 	c := Conversation{ID: rec.ID, Kind: rec.Kind, Role: m.Role, LastSeq: rec.LastSeq, ReadSeq: m.ReadSeq, ReceivedSeq: m.ReceivedSeq,
-		Muted: m.Muted, UpdatedAt: rec.UpdatedAt}
+		Muted: m.Muted, Pinned: !m.PinnedAt.IsZero(), UpdatedAt: rec.UpdatedAt}
 	if rec.Kind == "group" {
 		var meta groupMeta
 		if err := s.Open(ctx, convKeyID(rec.ID), "conversations/"+rec.ID+"/meta", rec.Meta, &meta); err == nil {

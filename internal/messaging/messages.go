@@ -75,6 +75,38 @@ type Message struct {
 	ReplyTo        *Reply
 	Mentions       []string
 	MentionAll     bool
+	Forwarded      bool
+	History        *History // a merged forward (kind history)
+}
+
+// History is a merged forward: the forwarded messages as one readable list.
+type History struct {
+	Items []HistoryItem `json:"items"`
+}
+
+// HistoryItem is one message of a merged forward.
+type HistoryItem struct {
+	SenderName string    `json:"sender_name"`
+	Kind       string    `json:"kind"`
+	Text       string    `json:"text,omitempty"`
+	SentAt     time.Time `json:"sent_at"`
+}
+
+// historyText is a merged forward as plain lines (favorites, search).
+func historyText(h History) string {
+	var b strings.Builder
+	for _, it := range h.Items {
+		b.WriteString(it.SenderName + ": " + it.Text + "\n")
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// expired reports whether a message's disappearing timer has run out; it
+// is then gone from every API even before the sweeper deletes it.
+func (s *Service) expired(r store.MessageRecord) bool { return false }
+
+func mediaInfo(mr store.MediaRecord) tkesj.MediaInfo {
+	return tkesj.MediaInfo{ID: mr.ID, Kind: mr.Kind, Mime: mr.Mime, Size: mr.Size, Meta: json.RawMessage(mr.Meta)}
 }
 
 // Reply is the quote a reply shows of the message it answers: who wrote it,

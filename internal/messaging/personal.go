@@ -30,6 +30,13 @@ func (s *Service) registerPersonalData() {
 			Export: s.exportConversations, ExportOrder: 50,
 		},
 		kernel.PersonalData{
+			Name: "favorites", Owner: "messaging", Tables: []string{"favorites", "favorite_media"},
+			// The rows go with the person; the media copies are their own
+			// uploads, which media's entry deletes with their bytes.
+			Erase:  kernel.Erasure{Cascade: true},
+			Export: s.exportFavorites, ExportOrder: 55,
+		},
+		kernel.PersonalData{
 			Name: "push subscriptions", Owner: "messaging", Tables: []string{"push_subscriptions"},
 			Erase:    kernel.Erasure{Cascade: true},
 			NoExport: "a push service's address for one device, sealed; not in the archive yet (gap found by the registry test)",

@@ -39,6 +39,7 @@ type Service struct {
 	pushQueue     chan pendingPush
 	pushesDropped atomic.Uint64
 	qr            qrLimits // QR scans and login codes (qr.go)
+	copyMedia     MediaCopier
 }
 
 // New returns the messaging capability on core; Close stops its writer.

@@ -10,6 +10,7 @@
 package search
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 
@@ -73,19 +74,18 @@ func Tokens(text string) []string {
 	return out
 }
 
-// Matches reports whether every token of query is among text's tokens: the
-// check run on decrypted text after the index narrowed the candidates.
+// Matches reports whether every token of query begins one of text's tokens
+// ("sat" matches "Saturday"; a lone CJK character matches the bigrams it
+// starts): the check run on decrypted text after the index narrowed the
+// candidates.
 func Matches(text, query string) bool {
-	have := map[string]bool{}
-	for _, t := range Tokens(text) {
-		have[t] = true
-	}
+	have := Tokens(text)
 	q := Tokens(query)
 	if len(q) == 0 {
 		return false
 	}
 	for _, t := range q {
-		if !have[t] {
+		if !slices.ContainsFunc(have, func(h string) bool { return strings.HasPrefix(h, t) }) {
 			return false
 		}
 	}

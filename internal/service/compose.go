@@ -75,6 +75,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 	so := social.New(core, a)
 	m := messaging.New(core, a, so)
 	md := media.New(core, a, so)
+	m.SetMediaCopier(md.CopyMedia)
 	c := compliance.New(ctx, core, a, so, m, md, d.KeyIDs)
 	return &Service{Core: core, accountsService: a, socialService: so, messagingService: m, mediaService: md, complianceService: c}, nil
 }

@@ -29,6 +29,7 @@ type MemberRecord struct {
 	ReadSeq        int64
 	Muted          bool
 	JoinedAt       time.Time
+	PinnedAt       time.Time // zero: not pinned
 }
 
 // MessageRecord is a stored message. Body is sealed with the sender's key and
@@ -92,11 +93,12 @@ func (q *Queries) DeleteConversation(ctx context.Context, id string) error {
 }
 
 // ConversationsOf lists the conversations userID is a member of, with the
-// member's row, most recently active first.
+// member's row: pinned ones first (the latest pin on top), then the rest
+// most recently active first.
 func (q *Queries) ConversationsOf(ctx context.Context, userID string) ([]ConversationRecord, []MemberRecord, error) {
 	rows, err := q.query(ctx, `SELECT c.id, c.kind, c.direct_key, c.meta, c.last_seq, c.created_at, c.updated_at,
-		m.role, m.joined_seq, m.received_seq, m.read_seq, m.muted, m.joined_at
-		FROM members m JOIN conversations c ON c.id = m.conv_id WHERE m.user_id = ? ORDER BY c.updated_at DESC, c.id`, userID)
+		m.role, m.joined_seq, m.received_seq, m.read_seq, m.muted, m.joined_at, m.pinned_at
+		FROM members m JOIN conversations c ON c.id = m.conv_id WHERE m.user_id = ? ORDER BY m.pinned_at DESC, c.updated_at DESC, c.id`, userID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -106,12 +108,12 @@ func (q *Queries) ConversationsOf(ctx context.Context, userID string) ([]Convers
 	for rows.Next() {
 		var c ConversationRecord
 		m := MemberRecord{UserID: userID}
-		var cr, up, j int64
+		var cr, up, j, p int64
 		if err := rows.Scan(&c.ID, &c.Kind, &c.DirectKey, &c.Meta, &c.LastSeq, &cr, &up,
-			&m.Role, &m.JoinedSeq, &m.ReceivedSeq, &m.ReadSeq, &m.Muted, &j); err != nil {
+			&m.Role, &m.JoinedSeq, &m.ReceivedSeq, &m.ReadSeq, &m.Muted, &j, &p); err != nil {
 			return nil, nil, err
 		}
-		c.CreatedAt, c.UpdatedAt, m.JoinedAt, m.ConvID = fromMicros(cr), fromMicros(up), fromMicros(j), c.ID
+		c.CreatedAt, c.UpdatedAt, m.JoinedAt, m.PinnedAt, m.ConvID = fromMicros(cr), fromMicros(up), fromMicros(j), pinTime(p), c.ID
 		cs, ms = append(cs, c), append(ms, m)
 	}
 	return cs, ms, rows.Err()
@@ -127,14 +129,31 @@ func (q *Queries) AddMember(ctx context.Context, m MemberRecord) error {
 	return err
 }
 
-const memberCols = `conv_id, user_id, role, joined_seq, received_seq, read_seq, muted, joined_at`
+const memberCols = `conv_id, user_id, role, joined_seq, received_seq, read_seq, muted, joined_at, pinned_at`
 
 func scanMember(sc interface{ Scan(...any) error }) (MemberRecord, error) {
 	var m MemberRecord
-	var j int64
-	err := sc.Scan(&m.ConvID, &m.UserID, &m.Role, &m.JoinedSeq, &m.ReceivedSeq, &m.ReadSeq, &m.Muted, &j)
-	m.JoinedAt = fromMicros(j)
+	var j, p int64
+	err := sc.Scan(&m.ConvID, &m.UserID, &m.Role, &m.JoinedSeq, &m.ReceivedSeq, &m.ReadSeq, &m.Muted, &j, &p)
+	m.JoinedAt, m.PinnedAt = fromMicros(j), pinTime(p)
 	return m, err
+}
+
+func pinTime(p int64) time.Time {
+	if p == 0 {
+		return time.Time{}
+	}
+	return fromMicros(p)
+}
+
+// SetPinned pins (at a non-zero time) or unpins (zero) a conversation for one member.
+func (q *Queries) SetPinned(ctx context.Context, convID, userID string, at time.Time) error {
+	var p int64
+	if !at.IsZero() {
+		p = micros(at)
+	}
+	_, err := q.exec(ctx, `UPDATE members SET pinned_at = ? WHERE conv_id = ? AND user_id = ?`, p, convID, userID)
+	return err
 }
 
 // FindMember returns userID's membership of convID, or not_found (which is

@@ -203,6 +203,7 @@ type Conversation struct {
 	Unread       int64     `json:"unread"`
 	Muted        bool      `json:"muted"`
 	Mentioned    bool      `json:"mentioned,omitempty" doc:"an unread message mentions the caller (the chat list's [@you]); cleared by reading past it"`
+	Pinned       bool      `json:"pinned" doc:"pinned by the caller: pinned conversations list first, the latest pin on top"`
 	UpdatedAt    string    `json:"updated_at"`
 	Name         *string   `json:"name,omitempty" doc:"groups only"`
 	Announcement *string   `json:"announcement,omitempty" doc:"groups only"`
@@ -210,6 +211,34 @@ type Conversation struct {
 	Members      *[]Member `json:"members,omitempty" doc:"in a single group's answer"`
 	MemberCount  *int      `json:"member_count,omitempty"`
 	LastMessage  *Message  `json:"last_message,omitempty"`
+}
+
+// Pinned answers pinning or unpinning a conversation.
+type Pinned struct {
+	Pinned bool `json:"pinned"`
+}
+
+// Favorite is a saved message or Moment: the caller's own copy, sealed with
+// their key (R-MSG-9). media are their own copies, fetched at their url.
+type Favorite struct {
+	ID             string         `json:"id"`
+	Kind           string         `json:"kind" enum:"message|moment"`
+	ConversationID string         `json:"conversation_id,omitempty" doc:"a saved message's conversation"`
+	Seq            int64          `json:"seq,omitempty" doc:"a saved message's seq"`
+	MomentID       string         `json:"moment_id,omitempty"`
+	AuthorID       string         `json:"author_id"`
+	AuthorName     string         `json:"author_name" doc:"the author's nickname when saved"`
+	ContentKind    string         `json:"content_kind" doc:"the message's kind (text, image, ...), or moment"`
+	Text           string         `json:"text,omitempty"`
+	Media          []MessageMedia `json:"media,omitempty"`
+	Location       *Location      `json:"location,omitempty"`
+	SentAt         string         `json:"sent_at" doc:"when the original was sent or posted"`
+	CreatedAt      string         `json:"created_at" doc:"when it was saved"`
+}
+
+// FavoriteList is the caller's favorites, newest first.
+type FavoriteList struct {
+	Favorites []Favorite `json:"favorites"`
 }
 
 // ConversationList is the caller's conversations.

@@ -809,8 +809,11 @@ export interface paths {
     /** Search my own messages (every word must match, CJK by bigrams) and contacts (R-MSG-6). The index holds keyed hashes of words, deleted with their message. */
     get: {
       parameters: {
-        query: {
-          q: string;
+        query?: {
+          /** @description the words to find; may be empty only with mentioned=true */
+          q?: string;
+          /** @description only messages that mention me (R-MSG-7); without q, lists them newest first */
+          mentioned?: "true" | "false";
         };
       };
       responses: {
@@ -3045,6 +3048,133 @@ export interface paths {
       };
     };
   };
+  "/api/v1/password-resets": {
+    /** Reset a forgotten password with a code of purpose reset sent to the phone (R-ACC-6). Every device is signed out and its sockets close with 4001. A wrong phone/code pair is 401 invalid_credentials whether or not the phone is registered; tries are counted per phone (429 rate_limited). */
+    post: {
+      requestBody: {
+        content: {
+          "application/json": {
+            phone: string;
+            code: string;
+            new_password: string;
+          };
+        };
+      };
+      responses: {
+        /** @description the password is reset; log in afresh */
+        204: {
+          content: never;
+        };
+        "4XX": components["responses"]["Problem"];
+      };
+    };
+  };
+  "/api/v1/me/phone": {
+    /** Move my account to a new phone (R-ACC-6): a code of purpose change_phone sent to the new number (ask for it at POST /api/v1/verification-codes with this bearer token) and my password. 409 phone_taken, before the code, when another account holds the number; 403 reverification_failed for a wrong password; 422 code_mismatch for a wrong code. */
+    post: {
+      requestBody: {
+        content: {
+          "application/json": {
+            phone: string;
+            code: string;
+            password: string;
+          };
+        };
+      };
+      responses: {
+        /** @description the caller with the new phone */
+        200: {
+          content: {
+            "application/json": components["schemas"]["User"];
+          };
+        };
+        "4XX": components["responses"]["Problem"];
+      };
+    };
+  };
+  "/api/v1/conversations/{id}/pin": {
+    /** Pin or unpin a conversation for me (R-MSG-9): pinned conversations list first, the latest pin on top; not a member 404 */
+    put: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            pinned: boolean;
+          };
+        };
+      };
+      responses: {
+        /** @description ok */
+        200: {
+          content: {
+            "application/json": components["schemas"]["Pinned"];
+          };
+        };
+        "4XX": components["responses"]["Problem"];
+      };
+    };
+  };
+  "/api/v1/me/favorites": {
+    /** My favorites, newest first; q keeps those whose text or author's name holds every word (prefixes count) */
+    get: {
+      parameters: {
+        query?: {
+          q?: string;
+        };
+      };
+      responses: {
+        /** @description ok */
+        200: {
+          content: {
+            "application/json": components["schemas"]["FavoriteList"];
+          };
+        };
+        "4XX": components["responses"]["Problem"];
+      };
+    };
+    /** Save a message (with its media) or a Moment I can see to my Favorites (R-MSG-9): a copy sealed with my key, with my own copies of its media. Anything I cannot see is 404 not_found; 409 favorites_full past 1000. */
+    post: {
+      requestBody: {
+        content: {
+          "application/json": {
+            conversation_id?: string;
+            seq?: number;
+            moment_id?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description the favorite */
+        201: {
+          content: {
+            "application/json": components["schemas"]["Favorite"];
+          };
+        };
+        "4XX": components["responses"]["Problem"];
+      };
+    };
+  };
+  "/api/v1/me/favorites/{id}": {
+    /** Remove a favorite and its media copies; anyone else's is 404 */
+    delete: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description removed */
+        204: {
+          content: never;
+        };
+        "4XX": components["responses"]["Problem"];
+      };
+    };
+  };
 }
 
 export type webhooks = Record<string, never>;
@@ -3126,8 +3256,11 @@ export interface components {
     CodeRequest: {
       /** @description a mobile number; without + it is read in the server's region (--phone-region, default CN) */
       phone: string;
-      /** @enum {string} */
-      purpose: "register" | "login" | "step_up" | "reset";
+      /**
+       * @description change_phone needs the signed-in person's bearer token and goes to their new number; it is 409 phone_taken when another account holds that number
+       * @enum {string}
+       */
+      purpose: "register" | "login" | "step_up" | "reset" | "change_phone";
     };
     Comment: {
       created_at: string;
@@ -3173,6 +3306,8 @@ export interface components {
       member_count?: number;
       /** @description in a single group's answer */
       members?: components["schemas"]["Member"][];
+      /** @description an unread message mentions the caller (the chat list's [@you]); cleared by reading past it */
+      mentioned?: boolean;
       muted: boolean;
       /** @description groups only */
       name?: string;
@@ -3187,6 +3322,8 @@ export interface components {
         remark?: string;
         username?: string;
       };
+      /** @description pinned by the caller: pinned conversations list first, the latest pin on top */
+      pinned: boolean;
       read_seq: number;
       received_seq: number;
       role: string;
@@ -3295,6 +3432,31 @@ export interface components {
     };
     ExportList: {
       exports: components["schemas"]["Export"][];
+    };
+    Favorite: {
+      author_id: string;
+      /** @description the author's nickname when saved */
+      author_name: string;
+      /** @description the message's kind (text, image, ...), or moment */
+      content_kind: string;
+      /** @description a saved message's conversation */
+      conversation_id?: string;
+      /** @description when it was saved */
+      created_at: string;
+      id: string;
+      /** @enum {string} */
+      kind: "message" | "moment";
+      location?: components["schemas"]["Location"];
+      media?: components["schemas"]["MessageMedia"][];
+      moment_id?: string;
+      /** @description when the original was sent or posted */
+      sent_at: string;
+      /** @description a saved message's seq */
+      seq?: number;
+      text?: string;
+    };
+    FavoriteList: {
+      favorites: components["schemas"]["Favorite"][];
     };
     FriendRequest: {
       created_at: string;
@@ -3531,7 +3693,13 @@ export interface components {
       location?: components["schemas"]["Location"];
       media?: components["schemas"]["MessageMedia"];
       media_id?: string;
+      /** @description it mentions everyone (a group's owner or admins) */
+      mention_all?: boolean;
+      /** @description ids of the members it mentions */
+      mentions?: string[];
       recalled?: boolean;
+      /** @description the message this one answers (R-MSG-7) */
+      reply_to?: components["schemas"]["ReplyTo"];
       sender_deleted?: boolean;
       sender_id?: string;
       sent_at: string;
@@ -3541,6 +3709,8 @@ export interface components {
     };
     MessageFrame: {
       conversation_id: string;
+      /** @description the message mentions the receiving person (or everyone): it reaches them even in a muted chat */
+      mentioned?: boolean;
       message: components["schemas"]["Message"];
       /** @enum {string} */
       type: "message";
@@ -3618,6 +3788,12 @@ export interface components {
         name?: string;
       };
       media_id?: string;
+      /** @description mention everyone: a group's owner and admins only (others 403 forbidden; a direct chat 422 not_a_group) */
+      mention_all?: boolean;
+      /** @description ids of members to mention; a non-member is 422 invalid_mentions */
+      mentions?: string[];
+      /** @description the seq of a message of this conversation to quote (R-MSG-7); one the sender cannot see (missing, before they joined, recalled, expired) is 404 not_found */
+      reply_to?: number;
       text?: string;
     };
     Notice: {
@@ -3662,6 +3838,9 @@ export interface components {
         [key: string]: boolean;
       };
     };
+    Pinned: {
+      pinned: boolean;
+    };
     Policy: {
       major: boolean;
       /** Format: date-time */
@@ -3700,6 +3879,8 @@ export interface components {
     PushPayload: {
       body: string;
       conversation_id: string;
+      /** @description the message mentions the person: sent even when the chat is muted */
+      mentioned?: boolean;
       /** @description whether body is the message's text (the person allows previews) or a generic line */
       preview: boolean;
       seq: number;
@@ -3796,6 +3977,14 @@ export interface components {
       policy_version: string;
       /** @description A username has 4 to 32 characters: an ASCII letter first, then ASCII letters, digits or underscores; case is ignored, and a few names such as admin or support are reserved. */
       username: string;
+    };
+    ReplyTo: {
+      kind?: string;
+      /** @description a short preview: the text's first 50 characters, or [picture], [voice message]... */
+      preview?: string;
+      sender_id?: string;
+      seq: number;
+      unavailable?: boolean;
     };
     Report: {
       content?: string;

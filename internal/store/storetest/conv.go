@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/store"
@@ -98,5 +99,57 @@ func testMentions(t *testing.T, db *store.DB) {
 	mustUpdate(t, db, "DeleteUser", func(q *store.Queries) error { _, err := q.DeleteUser(ctx, "b"); return err })
 	if ms, _ := db.Read().MentionsOf(ctx, "b", 10); len(ms) != 0 {
 		t.Errorf("a destroyed person's mentions remain: %v", ms)
+	}
+}
+
+// testPinsAndFavorites: pinned conversations list first, the latest pin on
+// top; favorites are one's own, listed newest first, deleted with their
+// media ids, and go with the person (R-MSG-9).
+func testPinsAndFavorites(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	mustCreate(t, db, user("a"))
+	mustCreate(t, db, user("b"))
+	for _, c := range []string{"c1", "c2", "c3"} {
+		convWith(t, db, c, 0, "a", "b")
+	}
+	mustUpdate(t, db, "SetPinned", func(q *store.Queries) error {
+		if err := q.SetPinned(ctx, "c1", "a", now); err != nil {
+			return err
+		}
+		return q.SetPinned(ctx, "c3", "a", now.Add(time.Second))
+	})
+	cs, ms, err := db.Read().ConversationsOf(ctx, "a")
+	if err != nil || len(cs) != 3 || cs[0].ID != "c3" || cs[1].ID != "c1" || ms[2].PinnedAt != (time.Time{}) || !ms[0].PinnedAt.Equal(now.Add(time.Second)) {
+		t.Errorf("ConversationsOf(a) = %v, %v; want c3, c1 pinned first", cs, err)
+	}
+	if m, _ := db.Read().FindMember(ctx, "c1", "b"); !m.PinnedAt.IsZero() {
+		t.Errorf("b's membership is pinned too")
+	}
+	mustUpdate(t, db, "CreateFavorite", func(q *store.Queries) error {
+		if err := q.CreateFavorite(ctx, store.FavoriteRecord{ID: "f1", UserID: "a", Sealed: []byte("x"), MediaIDs: []string{"m1", "m2"}, CreatedAt: now}); err != nil {
+			return err
+		}
+		return q.CreateFavorite(ctx, store.FavoriteRecord{ID: "f2", UserID: "a", Sealed: []byte("y"), CreatedAt: now.Add(time.Second)})
+	})
+	if fs, err := db.Read().Favorites(ctx, "a"); err != nil || len(fs) != 2 || fs[0].ID != "f2" {
+		t.Errorf("Favorites(a) = %v, %v; want f2, f1", fs, err)
+	}
+	if n, _ := db.Read().CountFavorites(ctx, "a"); n != 2 {
+		t.Errorf("CountFavorites(a) = %d, want 2", n)
+	}
+	var media []string
+	var found bool
+	mustUpdate(t, db, "DeleteFavorite(b's)", func(q *store.Queries) (err error) { _, found, err = q.DeleteFavorite(ctx, "b", "f1"); return err })
+	if found {
+		t.Errorf("b deleted a's favorite")
+	}
+	mustUpdate(t, db, "DeleteFavorite", func(q *store.Queries) (err error) { media, found, err = q.DeleteFavorite(ctx, "a", "f1"); return err })
+	slices.Sort(media)
+	if !found || !slices.Equal(media, []string{"m1", "m2"}) {
+		t.Errorf("DeleteFavorite = %v, %v; want its media m1, m2", media, found)
+	}
+	mustUpdate(t, db, "DeleteUser", func(q *store.Queries) error { _, err := q.DeleteUser(ctx, "a"); return err })
+	if n, _ := db.Read().CountFavorites(ctx, "a"); n != 0 {
+		t.Errorf("a destroyed person's favorites remain: %d", n)
 	}
 }

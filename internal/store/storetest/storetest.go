@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"throttle counters count every hit once, across writers and windows", testThrottles},
 		{"an account moves to a free phone, never a taken one", testPhoneChange},
 		{"mentions are found, marked, pushed and forgotten with their message and person", testMentions},
+		{"pins order the chat list and favorites are one's own", testPinsAndFavorites},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
