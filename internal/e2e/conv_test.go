@@ -330,3 +330,99 @@ func TestFavorites(t *testing.T) {
 		})
 	})
 }
+
+// R-MSG-8: forward one or many messages to one or many chats, each or
+// merged; the forwarder must see what they forward and be in every target;
+// media goes as the forwarder's own copy.
+func TestForward(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s := startServer(t, b)
+		a, c, d, e := s.register(t, "Ana"), s.register(t, "Chen"), s.register(t, "Dee"), s.register(t, "Eve")
+		s.befriend(t, a, c)
+		src := s.direct(t, a, c)
+		g := s.group(t, a, "Team", d)
+		t1 := s.direct(t, a, d)
+		s.befriend(t, c, e)
+		private := s.direct(t, c, e)
+		m1 := s.send(t, c, src, "the meeting moved to Friday")
+		m2 := s.send(t, a, src, "thanks, noted")
+		want(t, s.do(t, c.Token, "PUT", "/api/v1/me/permissions/album", map[string]any{"granted": true}), 200, "")
+		up := s.upload(t, c.Token, "album", "plan.jpg", photoWithGPS(t, 64, 48))
+		want(t, up, 201, "")
+		pic := s.sendWith(t, c, src, map[string]any{"kind": "image", "media_id": up.str(t, "id"), "text": "the plan"})
+		want(t, pic, 201, "")
+		hidden := s.send(t, c, private, "not for Ana")
+		fwd := func(p person, from string, seqs []int64, to []string, mode string) response {
+			return s.do(t, p.Token, "POST", "/api/v1/forwards", map[string]any{"from": map[string]any{"conversation_id": from, "seqs": seqs}, "to": to, "mode": mode})
+		}
+		count := func(conv string) int { return len(s.messages(t, a, conv, 0)) }
+
+		t.Run("hostile forwards are refused and send nothing", func(t *testing.T) {
+			before := count(t1) + count(g)
+			want(t, fwd(a, private, []int64{seqOf(hidden)}, []string{t1}, "each"), 404, "not_found")
+			want(t, fwd(a, src, []int64{seqOf(m1), 999}, []string{t1}, "each"), 404, "not_found")
+			want(t, fwd(a, src, []int64{seqOf(m1)}, []string{t1, private}, "each"), 404, "not_found")
+			want(t, fwd(a, src, []int64{seqOf(m1)}, []string{t1}, "sideways"), 422, "invalid_mode")
+			want(t, fwd(a, src, []int64{}, []string{t1}, "each"), 422, "invalid_seqs")
+			many := make([]string, 10000)
+			for i := range many {
+				many[i] = fmt.Sprintf("c%d", i)
+			}
+			want(t, fwd(a, src, []int64{seqOf(m1)}, many, "each"), 413, "body_too_large")
+			short := make([]string, 10000)
+			for i := range short {
+				short[i] = "c"
+			}
+			want(t, fwd(a, src, []int64{seqOf(m1)}, short, "each"), 422, "too_many_targets")
+			want(t, fwd(a, src, []int64{seqOf(m1)}, many[:21], "each"), 422, "too_many_targets")
+			if after := count(t1) + count(g); after != before {
+				t.Errorf("refused forwards stored %d messages", after-before)
+			}
+		})
+
+		sock := s.ws(t, d.Token)
+		sock.next("ready")
+		r := fwd(a, src, []int64{seqOf(m1), seqOf(pic.JSON(t))}, []string{t1, g}, "each")
+		want(t, r, 201, "")
+		if made := r.JSON(t)["messages"].([]any); len(made) != 4 {
+			t.Fatalf("each to 2 chats of 2 messages made %d messages, want 4", len(made))
+		}
+		f := sock.next("message")["message"].(map[string]any)
+		if f["forwarded"] != true || f["sender_id"] != a.ID {
+			t.Errorf("forwarded frame = %v", f)
+		}
+		got := s.messages(t, d, t1, 0)
+		if len(got) != 2 || got[0]["text"] != "the meeting moved to Friday" || got[0]["forwarded"] != true || got[0]["sender_id"] != a.ID {
+			t.Fatalf("forwarded messages in t1 = %v", got)
+		}
+		media := got[1]["media"].(map[string]any)
+		if media["id"] == up.str(t, "id") || got[1]["text"] != "the plan" {
+			t.Errorf("forwarded media = %v, want the forwarder's own copy", media)
+		}
+		want(t, s.get(t, d.Token, media["url"].(string)), 200, "")
+		want(t, s.get(t, d.Token, "/api/v1/media/"+up.str(t, "id")), 404, "") // the original stays where it was sent
+
+		r = fwd(a, src, []int64{seqOf(m2), seqOf(m1)}, []string{t1}, "merged")
+		want(t, r, 201, "")
+		got = s.messages(t, d, t1, 0)
+		h := got[len(got)-1]
+		items := h["history"].(map[string]any)["items"].([]any)
+		if h["kind"] != "history" || len(items) != 2 {
+			t.Fatalf("merged = %v", h)
+		}
+		if it := items[0].(map[string]any); it["sender_name"] != "Chen" || it["text"] != "the meeting moved to Friday" || it["kind"] != "text" {
+			t.Errorf("first item = %v, want Chen's message first (in seq order)", it)
+		}
+		if ms := s.do(t, d.Token, "GET", "/api/v1/search?q=Friday", nil).JSON(t)["messages"].([]any); len(ms) < 2 {
+			t.Errorf("search for Friday finds %d of d's messages, want the forwards", len(ms))
+		}
+		t.Run("a recalled source cannot be forwarded", func(t *testing.T) {
+			want(t, s.do(t, c.Token, "POST", fmt.Sprintf("/api/v1/conversations/%s/messages/%d/recall", src, seqOf(m1)), nil), 204, "")
+			want(t, fwd(a, src, []int64{seqOf(m1)}, []string{t1}, "each"), 404, "not_found")
+			// What was forwarded stays: it is the forwarder's now.
+			if got := s.messages(t, d, t1, 0); got[0]["text"] != "the meeting moved to Friday" {
+				t.Errorf("a forward changed with its source's recall: %v", got[0])
+			}
+		})
+	})
+}

@@ -492,3 +492,22 @@ func (s *server) handleDeleteFavorite() http.Handler {
 		return nil, s.svc.DeleteFavorite(r.Context(), authOf(r), r.PathValue("id"))
 	})
 }
+
+func (s *server) handleForward() http.Handler {
+	type request struct {
+		From struct {
+			ConversationID string  `json:"conversation_id"`
+			Seqs           []int64 `json:"seqs"`
+		} `json:"from"`
+		To   []string `json:"to"`
+		Mode string   `json:"mode"`
+	}
+	return handleJSON(s, 201, func(r *http.Request, req request) (any, error) {
+		made, err := s.svc.Forward(r.Context(), authOf(r), service.ForwardInput{From: req.From.ConversationID, Seqs: req.From.Seqs, To: req.To, RawMode: req.Mode})
+		out := wire.Forwarded{Messages: make([]wire.ForwardedMessage, 0, len(made))}
+		for _, m := range made {
+			out.Messages = append(out.Messages, wire.ForwardedMessage{ConversationID: m.ConversationID, ID: m.ID, Seq: m.Seq})
+		}
+		return out, err
+	})
+}

@@ -113,6 +113,7 @@ func (s *server) routes() []route {
 		{"DELETE /api/v1/conversations/{id}/members/{user}", bearer, policyGated, whileCeasing, "DELETE /api/v1/conversations/{id}/members/{user}", s.handleRemoveMember()},
 		{"PATCH /api/v1/conversations/{id}/members/{user}", bearer, policyGated, notWhileCeasing, "PATCH /api/v1/conversations/{id}/members/{user}", s.handleSetRole()},
 		{"PUT /api/v1/conversations/{id}/mute", bearer, policyGated, whileCeasing, "PUT /api/v1/conversations/{id}/mute", s.handleMute()},
+		{"POST /api/v1/forwards", bearer, policyGated, notWhileCeasing, "POST /api/v1/forwards", s.handleForward()},
 		{"PUT /api/v1/conversations/{id}/pin", bearer, policyGated, whileCeasing, "PUT /api/v1/conversations/{id}/pin", s.handlePin()},
 		{"POST /api/v1/me/favorites", bearer, policyGated, notWhileCeasing, "POST /api/v1/me/favorites", s.handleAddFavorite()},
 		{"GET /api/v1/me/favorites", bearer, policyGated, whileCeasing, "GET /api/v1/me/favorites", s.handleFavorites()},

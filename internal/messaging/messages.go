@@ -28,6 +28,7 @@ const (
 	KindVoice    = "voice"
 	KindLocation = "location"
 	KindCard     = "card"
+	KindHistory  = "history" // a merged forward; made by Forward only
 )
 
 // SendInput is one message to send.
@@ -55,6 +56,8 @@ type body struct {
 	ReplyTo    int64           `json:"reply_to,omitempty"`
 	Mentions   []string        `json:"mentions,omitempty"`
 	MentionAll bool            `json:"mention_all,omitempty"`
+	Forwarded  bool            `json:"forwarded,omitempty"`
+	History    *History        `json:"history,omitempty"`
 }
 
 // Message is a message as a member sees it.
@@ -264,26 +267,11 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 		if _, err := q.FindMember(ctx, convID, a.UserID); err != nil {
 			return err
 		}
-		seq, err := q.NextSeq(ctx, convID, now)
-		if err != nil {
-			return err
-		}
-		msg.Seq = seq
-		rec := store.MessageRecord{ConvID: convID, Seq: seq, ID: msg.ID, SenderID: a.UserID, ClientID: in.ClientID, Kind: in.Kind, Body: sealed, SentAt: now}
+		rec := store.MessageRecord{ConvID: convID, ID: msg.ID, SenderID: a.UserID, ClientID: in.ClientID, Kind: in.Kind, Body: sealed, SentAt: now}
 		if in.MediaID != "" {
 			rec.MediaID = sql.NullString{String: in.MediaID, Valid: true}
 		}
-		if err := q.InsertMessage(ctx, rec); err != nil {
-			return err
-		}
-		if err := q.IndexMessage(ctx, convID, seq, tokens); err != nil {
-			return err
-		}
-		if err := q.AddMentions(ctx, convID, seq, mentioned); err != nil {
-			return err
-		}
-		// The sender has received and read their own message.
-		if err := q.AdvanceRead(ctx, convID, a.UserID, seq); err != nil {
+		if err := insertMessage(ctx, q, &msg, rec, tokens, mentioned); err != nil {
 			return err
 		}
 		members, err = q.Members(ctx, convID)
@@ -410,6 +398,28 @@ func quotePreview(m Message) string {
 	return previewOf(m)
 }
 
+// insertMessage stores one message inside a writer batch: it takes the
+// conversation's next seq (setting msg.Seq), inserts the row, indexes its
+// words and mentions, and marks it read by its sender.
+func insertMessage(ctx context.Context, q *store.Queries, msg *Message, rec store.MessageRecord, tokens [][]byte, mentioned []string) error {
+	seq, err := q.NextSeq(ctx, rec.ConvID, rec.SentAt)
+	if err != nil {
+		return err
+	}
+	msg.Seq, rec.Seq = seq, seq
+	if err := q.InsertMessage(ctx, rec); err != nil {
+		return err
+	}
+	if err := q.IndexMessage(ctx, rec.ConvID, seq, tokens); err != nil {
+		return err
+	}
+	if err := q.AddMentions(ctx, rec.ConvID, seq, mentioned); err != nil {
+		return err
+	}
+	// The sender has received and read their own message.
+	return q.AdvanceRead(ctx, rec.ConvID, rec.SenderID, seq)
+}
+
 // sameMessage answers a retried client_id with the message it first made.
 func (s *Service) sameMessage(ctx context.Context, prev store.MessageRecord, convID string) (Message, bool, error) {
 	if prev.ConvID != convID {
@@ -449,7 +459,7 @@ func (s *Service) MessageView(ctx context.Context, r store.MessageRecord) Messag
 		return deleted
 	}
 	m.Text, m.Location = b.Text, b.Location
-	m.Mentions, m.MentionAll = b.Mentions, b.MentionAll
+	m.Mentions, m.MentionAll, m.Forwarded, m.History = b.Mentions, b.MentionAll, b.Forwarded, b.History
 	if b.ReplyTo > 0 {
 		r := s.replyView(ctx, r.ConvID, b.ReplyTo)
 		m.ReplyTo = &r
@@ -503,7 +513,14 @@ func MessageJSON(m Message) wire.Message {
 			j.ReplyTo = &wire.ReplyTo{Seq: r.Seq, SenderID: r.SenderID, Kind: r.Kind, Preview: &r.Preview}
 		}
 	}
-	j.Mentions, j.MentionAll = m.Mentions, m.MentionAll
+	j.Mentions, j.MentionAll, j.Forwarded = m.Mentions, m.MentionAll, m.Forwarded
+	if m.History != nil {
+		h := &wire.History{Items: make([]wire.HistoryItem, 0, len(m.History.Items))}
+		for _, it := range m.History.Items {
+			h.Items = append(h.Items, wire.HistoryItem{SenderName: it.SenderName, Kind: it.Kind, Text: it.Text, SentAt: it.SentAt.Format(time.RFC3339Nano)})
+		}
+		j.History = h
+	}
 	return j
 }
 

@@ -221,6 +221,8 @@ func previewOf(m Message) string {
 		return "[file]"
 	case KindLocation:
 		return "[location]"
+	case KindHistory:
+		return "[chat history]"
 	}
 	return "[contact card]"
 }

@@ -44,6 +44,7 @@ type (
 	SendInput     = messaging.SendInput
 	Favorite      = messaging.Favorite
 	FavoriteInput = messaging.FavoriteInput
+	ForwardInput  = messaging.ForwardInput
 	MediaInfo     = tkesj.MediaInfo
 
 	Media       = media.Media

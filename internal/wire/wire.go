@@ -260,7 +260,7 @@ type Message struct {
 	ConversationID string        `json:"conversation_id"`
 	SenderID       string        `json:"sender_id,omitempty"`
 	ClientID       string        `json:"client_id,omitempty"`
-	Kind           string        `json:"kind,omitempty" enum:"text|image|video|file|voice|location|card"`
+	Kind           string        `json:"kind,omitempty" enum:"text|image|video|file|voice|location|card|history"`
 	SentAt         string        `json:"sent_at"`
 	SenderDeleted  bool          `json:"sender_deleted,omitempty"`
 	Recalled       bool          `json:"recalled,omitempty"`
@@ -272,6 +272,34 @@ type Message struct {
 	ReplyTo        *ReplyTo      `json:"reply_to,omitempty" doc:"the message this one answers (R-MSG-7)"`
 	Mentions       []string      `json:"mentions,omitempty" doc:"ids of the members it mentions"`
 	MentionAll     bool          `json:"mention_all,omitempty" doc:"it mentions everyone (a group's owner or admins)"`
+	Forwarded      bool          `json:"forwarded,omitempty" doc:"forwarded by its sender from another chat (R-MSG-8)"`
+	History        *History      `json:"history,omitempty" doc:"a merged forward (kind history): the messages as one readable list"`
+}
+
+// History is a merged forward's list of messages.
+type History struct {
+	Items []HistoryItem `json:"items"`
+}
+
+// HistoryItem is one forwarded message of a merged forward.
+type HistoryItem struct {
+	SenderName string `json:"sender_name"`
+	Kind       string `json:"kind"`
+	Text       string `json:"text,omitempty"`
+	SentAt     string `json:"sent_at"`
+}
+
+// Forwarded answers a forward: the new messages, one per target and
+// message (mode each) or per target (merged).
+type Forwarded struct {
+	Messages []ForwardedMessage `json:"messages"`
+}
+
+// ForwardedMessage names one message a forward made.
+type ForwardedMessage struct {
+	ConversationID string `json:"conversation_id"`
+	ID             string `json:"id"`
+	Seq            int64  `json:"seq"`
 }
 
 // ReplyTo is the quote a reply carries: {seq, sender_id, kind, preview}, or

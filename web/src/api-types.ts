@@ -3175,6 +3175,33 @@ export interface paths {
       };
     };
   };
+  "/api/v1/forwards": {
+    /** Forward messages of one conversation to up to 20 others (R-MSG-8): each as its own message (mode each), or merged into one message of kind history per target. The forwarder must see every message (else 404 not_found) and be a member of every target (else 404); nothing is sent unless all are. The new messages are the forwarder's, marked forwarded; media goes as the forwarder's own copy, made on the server. At most 100 seqs; more, or more than 20 targets, is 422. */
+    post: {
+      requestBody: {
+        content: {
+          "application/json": {
+            from: {
+              conversation_id: string;
+              seqs: number[];
+            };
+            to: string[];
+            /** @enum {string} */
+            mode?: "each" | "merged";
+          };
+        };
+      };
+      responses: {
+        /** @description the messages made */
+        201: {
+          content: {
+            "application/json": components["schemas"]["Forwarded"];
+          };
+        };
+        "4XX": components["responses"]["Problem"];
+      };
+    };
+  };
 }
 
 export type webhooks = Record<string, never>;
@@ -3458,6 +3485,14 @@ export interface components {
     FavoriteList: {
       favorites: components["schemas"]["Favorite"][];
     };
+    Forwarded: {
+      messages: components["schemas"]["ForwardedMessage"][];
+    };
+    ForwardedMessage: {
+      conversation_id: string;
+      id: string;
+      seq: number;
+    };
     FriendRequest: {
       created_at: string;
       expires_at: string;
@@ -3503,6 +3538,15 @@ export interface components {
       /** @description tkesj:group:<token> */
       payload: string;
       png_url: string;
+    };
+    History: {
+      items: components["schemas"]["HistoryItem"][];
+    };
+    HistoryItem: {
+      kind: string;
+      sender_name: string;
+      sent_at: string;
+      text?: string;
     };
     Hold: {
       approved_at: string | null;
@@ -3687,9 +3731,13 @@ export interface components {
       card?: components["schemas"]["Card"];
       client_id?: string;
       conversation_id: string;
+      /** @description forwarded by its sender from another chat (R-MSG-8) */
+      forwarded?: boolean;
+      /** @description a merged forward (kind history): the messages as one readable list */
+      history?: components["schemas"]["History"];
       id: string;
       /** @enum {string} */
-      kind?: "text" | "image" | "video" | "file" | "voice" | "location" | "card";
+      kind?: "text" | "image" | "video" | "file" | "voice" | "location" | "card" | "history";
       location?: components["schemas"]["Location"];
       media?: components["schemas"]["MessageMedia"];
       media_id?: string;
