@@ -3,6 +3,8 @@ package e2e
 import (
 	"fmt"
 	"net/url"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -425,4 +427,104 @@ func TestForward(t *testing.T) {
 			}
 		})
 	})
+}
+
+// R-MSG-10: disappearing messages per conversation: who may set the timer,
+// the system message, expires_at; after it the messages are gone from every
+// API, search and export, and from the database within the sweep.
+func TestDisappearingMessages(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		var skew atomic.Int64
+		s := startServer(t, b, func(c *app.Config) {
+			c.Service.ExpirySweep = 100 * time.Millisecond
+			c.Service.Clock = func() time.Time { return time.Now().UTC().Add(time.Duration(skew.Load())) }
+		})
+		owner, m, c := s.register(t, "Owner"), s.register(t, "Member"), s.register(t, "Chen")
+		g := s.group(t, owner, "Ephemeral", m)
+		s.befriend(t, m, c)
+		d := s.direct(t, m, c)
+		set := func(p person, conv string, v any) response {
+			return s.do(t, p.Token, "PATCH", "/api/v1/conversations/"+conv, map[string]any{"disappear_after_s": v})
+		}
+		kept := s.send(t, m, g, "kept forever: the bridge")
+
+		t.Run("who may set it and to what", func(t *testing.T) {
+			want(t, set(m, g, 86400), 403, "forbidden")
+			want(t, set(owner, g, 3600), 422, "invalid_disappear_after")
+			want(t, set(owner, g, -1), 422, "invalid_disappear_after")
+			want(t, set(owner, g, "1d"), 422, "invalid_field")
+			want(t, set(c, g, 86400), 404, "not_found")
+			if cv := s.conversationIn(t, m, g); cv["disappear_after_s"] != float64(0) {
+				t.Errorf("refused changes changed the timer: %v", cv["disappear_after_s"])
+			}
+			r := set(m, d, 604800) // either member of a direct chat
+			want(t, r, 200, "")
+			if r.JSON(t)["disappear_after_s"] != float64(604800) {
+				t.Errorf("direct chat timer = %v", r.JSON(t)["disappear_after_s"])
+			}
+		})
+		r := set(owner, g, 86400)
+		want(t, r, 200, "")
+		ms := s.messages(t, m, g, 0)
+		sys := ms[len(ms)-1]
+		if sys["kind"] != "system" || sys["sender_id"] != owner.ID || sys["system"].(map[string]any)["disappear_after_s"] != float64(86400) {
+			t.Errorf("system message = %v", sys)
+		}
+		gone := s.send(t, m, g, "a secret about the bridge")
+		if gone["expires_at"] == nil {
+			t.Fatalf("a message under the timer has no expires_at: %v", gone)
+		}
+		if kept := s.messages(t, m, g, 0)[0]; kept["expires_at"] != nil {
+			t.Errorf("a message from before the timer got expires_at")
+		}
+		reply := s.sendWith(t, owner, g, map[string]any{"text": "noted", "reply_to": seqOf(gone), "mentions": []string{m.ID}})
+		want(t, reply, 201, "")
+		if n := len(s.do(t, m.Token, "GET", "/api/v1/search?q=secret", nil).JSON(t)["messages"].([]any)); n != 1 {
+			t.Errorf("before expiry search finds %d, want 1", n)
+		}
+		want(t, s.do(t, m.Token, "POST", "/api/v1/me/favorites", map[string]any{"conversation_id": g, "seq": seqOf(gone)}), 422, "disappearing_message")
+
+		skew.Store(int64(24*time.Hour + time.Second)) // a day passes
+		for _, p := range []person{owner, m} {
+			for _, msg := range s.messages(t, p, g, 0) {
+				if msg["kind"] != "text" || msg["id"] == kept["id"] {
+					continue
+				}
+				t.Errorf("an expired message is still listed: %v", msg)
+			}
+		}
+		if n := len(s.do(t, m.Token, "GET", "/api/v1/search?q=bridge", nil).JSON(t)["messages"].([]any)); n != 1 {
+			t.Errorf("after expiry search for bridge finds %d, want only the kept one", n)
+		}
+		if n := len(s.do(t, m.Token, "GET", "/api/v1/search?mentioned=true", nil).JSON(t)["messages"].([]any)); n != 0 {
+			t.Errorf("an expired mention is still found")
+		}
+		want(t, s.sendWith(t, owner, g, map[string]any{"reply_to": seqOf(gone)}), 404, "not_found")
+		want(t, s.do(t, m.Token, "POST", "/api/v1/forwards", map[string]any{"from": map[string]any{"conversation_id": g, "seqs": []int64{seqOf(gone)}}, "to": []string{d}}), 404, "not_found")
+		want(t, s.do(t, m.Token, "POST", fmt.Sprintf("/api/v1/conversations/%s/messages/%d/recall", g, seqOf(gone)), nil), 404, "not_found")
+
+		db := openStoreForCheck(t, b, s)
+		waitFor(t, "the sweeper to delete expired messages", func() bool {
+			var n int
+			db.QueryRow(`SELECT COUNT(*) FROM messages WHERE conv_id = ` + ph(b, 1) + ` AND expires_at IS NOT NULL`, g).Scan(&n)
+			return n == 0
+		})
+		var tokens int
+		db.QueryRow(`SELECT COUNT(*) FROM search_tokens WHERE conv_id = `+ph(b, 1)+` AND seq = `+ph(b, 2), g, seqOf(gone)).Scan(&tokens)
+		if tokens != 0 {
+			t.Errorf("%d search index rows of an expired message remain", tokens)
+		}
+		_, x, _ := s.exportNow(t, m)
+		if body := string(x.file(t, "messages/"+g+".json")); strings.Contains(body, "secret") || !strings.Contains(body, "kept forever") {
+			t.Errorf("export after expiry: %s", body)
+		}
+	})
+}
+
+// ph is the n-th query placeholder of backend b.
+func ph(b backend, n int) string {
+	if b == "postgres" {
+		return fmt.Sprintf("$%d", n)
+	}
+	return "?"
 }

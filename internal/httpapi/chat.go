@@ -179,7 +179,7 @@ func (s *server) handleBlock(block bool) http.Handler {
 
 func conversationJSON(c service.Conversation) wire.Conversation {
 	j := wire.Conversation{ID: c.ID, Kind: c.Kind, Role: c.Role, LastSeq: c.LastSeq, ReadSeq: c.ReadSeq,
-		ReceivedSeq: c.ReceivedSeq, Unread: max(0, c.LastSeq-c.ReadSeq), Muted: c.Muted, Mentioned: c.Mentioned, Pinned: c.Pinned, UpdatedAt: c.UpdatedAt.Format(time.RFC3339Nano)}
+		ReceivedSeq: c.ReceivedSeq, Unread: max(0, c.LastSeq-c.ReadSeq), Muted: c.Muted, Mentioned: c.Mentioned, Pinned: c.Pinned, DisappearAfterS: int64(c.DisappearAfter / time.Second), UpdatedAt: c.UpdatedAt.Format(time.RFC3339Nano)}
 	if c.Kind == "group" {
 		j.Name, j.Announcement = &c.Name, &c.Announcement
 	}
@@ -250,11 +250,19 @@ func (s *server) handleConversation() http.Handler {
 
 func (s *server) handleUpdateConversation() http.Handler {
 	type request struct {
-		Name         *string `json:"name"`
-		Announcement *string `json:"announcement"`
+		Name            *string `json:"name"`
+		Announcement    *string `json:"announcement"`
+		DisappearAfterS *int64  `json:"disappear_after_s"`
 	}
 	return handleJSON(s, 200, func(r *http.Request, req request) (any, error) {
-		c, err := s.svc.UpdateGroup(r.Context(), authOf(r), r.PathValue("id"), service.GroupUpdate{Name: req.Name, Announcement: req.Announcement})
+		a, id := authOf(r), r.PathValue("id")
+		if req.DisappearAfterS != nil {
+			c, err := s.svc.SetDisappearing(r.Context(), a, id, *req.DisappearAfterS)
+			if err != nil || (req.Name == nil && req.Announcement == nil) {
+				return conversationJSON(c), err
+			}
+		}
+		c, err := s.svc.UpdateGroup(r.Context(), a, id, service.GroupUpdate{Name: req.Name, Announcement: req.Announcement})
 		return conversationJSON(c), err
 	})
 }

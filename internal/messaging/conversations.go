@@ -27,10 +27,12 @@ type Conversation struct {
 	Muted        bool
 	Mentioned    bool // an unread message mentions the viewer ("[@you]")
 	Pinned       bool
-	UpdatedAt    time.Time
-	MemberCount  int
-	Members      []Member // only when asked for one conversation
-	LastMessage  *Message
+	// DisappearAfter is the disappearing-messages timer (0: off).
+	DisappearAfter time.Duration
+	UpdatedAt      time.Time
+	MemberCount    int
+	Members        []Member // only when asked for one conversation
+	LastMessage    *Message
 }
 
 // Member is one person in a conversation.
@@ -195,7 +197,7 @@ func (s *Service) Conversation(ctx context.Context, a kernel.Auth, id string) (C
 
 func (s *Service) conversationView(ctx context.Context, q *store.Queries, a kernel.Auth, rec store.ConversationRecord, m store.MemberRecord) Conversation {
 	c := Conversation{ID: rec.ID, Kind: rec.Kind, Role: m.Role, LastSeq: rec.LastSeq, ReadSeq: m.ReadSeq, ReceivedSeq: m.ReceivedSeq,
-		Muted: m.Muted, Pinned: !m.PinnedAt.IsZero(), UpdatedAt: rec.UpdatedAt}
+		Muted: m.Muted, Pinned: !m.PinnedAt.IsZero(), DisappearAfter: rec.DisappearAfter, UpdatedAt: rec.UpdatedAt}
 	if rec.Kind == "group" {
 		var meta groupMeta
 		if err := s.Open(ctx, convKeyID(rec.ID), "conversations/"+rec.ID+"/meta", rec.Meta, &meta); err == nil {
@@ -235,7 +237,7 @@ func (s *Service) Conversations(ctx context.Context, a kernel.Auth) ([]Conversat
 		c := s.conversationView(ctx, q, a, rec, ms[i])
 		c.Mentioned = slices.Contains(mentioned, rec.ID)
 		if rec.LastSeq > ms[i].JoinedSeq {
-			if msgs, err := q.Messages(ctx, store.MessageFilter{ConvID: rec.ID, ViewerID: a.UserID, AfterSeq: ms[i].JoinedSeq, BeforeSeq: rec.LastSeq + 1, Limit: 1, Newest: true}); err == nil && len(msgs) == 1 {
+			if msgs, err := q.Messages(ctx, store.MessageFilter{ConvID: rec.ID, ViewerID: a.UserID, AfterSeq: ms[i].JoinedSeq, BeforeSeq: rec.LastSeq + 1, Limit: 1, Newest: true, LiveAt: s.Now()}); err == nil && len(msgs) == 1 {
 				m := s.MessageView(ctx, msgs[0])
 				c.LastMessage = &m
 			}

@@ -97,6 +97,10 @@ func (s *Service) AddFavorite(ctx context.Context, a kernel.Auth, in FavoriteInp
 		if err != nil {
 			return Favorite{}, err
 		}
+		if !m.ExpiresAt.IsZero() {
+			// A kept copy would outlive the timer its chat chose (R-MSG-10).
+			return Favorite{}, tkesj.Errorf(tkesj.EInvalid, "disappearing_message", "a disappearing message cannot be kept in Favorites")
+		}
 		b = favoriteBody{Kind: "message", ConversationID: m.ConversationID, Seq: m.Seq, AuthorID: m.SenderID, ContentKind: m.Kind,
 			Text: m.Text, Location: m.Location, SentAt: m.SentAt}
 		if p, err := s.LookupProfile(ctx, q, m.SenderID); err == nil {
@@ -175,11 +179,11 @@ func (s *Service) visibleMessage(ctx context.Context, a kernel.Auth, convID stri
 	if seq <= mem.JoinedSeq {
 		return Message{}, tkesj.ErrNotFound("message")
 	}
-	recs, err := q.Messages(ctx, store.MessageFilter{ConvID: convID, ViewerID: a.UserID, AfterSeq: seq - 1, BeforeSeq: seq + 1, Limit: 1})
+	recs, err := q.Messages(ctx, store.MessageFilter{ConvID: convID, ViewerID: a.UserID, AfterSeq: seq - 1, BeforeSeq: seq + 1, Limit: 1, LiveAt: s.Now()})
 	if err != nil {
 		return Message{}, s.Internal(ctx, "message", err)
 	}
-	if len(recs) == 0 || recs[0].Seq != seq || recs[0].Recalled || recs[0].Body == nil || s.expired(recs[0]) {
+	if len(recs) == 0 || recs[0].Seq != seq || recs[0].Recalled || recs[0].Body == nil || s.expired(recs[0]) || recs[0].Kind == KindSystem {
 		return Message{}, tkesj.ErrNotFound("message")
 	}
 	m := s.MessageView(ctx, recs[0])

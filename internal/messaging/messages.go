@@ -58,6 +58,7 @@ type body struct {
 	MentionAll bool            `json:"mention_all,omitempty"`
 	Forwarded  bool            `json:"forwarded,omitempty"`
 	History    *History        `json:"history,omitempty"`
+	System     *SystemEvent    `json:"system,omitempty"`
 }
 
 // Message is a message as a member sees it.
@@ -80,6 +81,8 @@ type Message struct {
 	MentionAll     bool
 	Forwarded      bool
 	History        *History // a merged forward (kind history)
+	System         *SystemEvent
+	ExpiresAt      time.Time // zero: never
 }
 
 // History is a merged forward: the forwarded messages as one readable list.
@@ -103,10 +106,6 @@ func historyText(h History) string {
 	}
 	return strings.TrimSpace(b.String())
 }
-
-// expired reports whether a message's disappearing timer has run out; it
-// is then gone from every API even before the sweeper deletes it.
-func (s *Service) expired(r store.MessageRecord) bool { return false }
 
 func mediaInfo(mr store.MediaRecord) tkesj.MediaInfo {
 	return tkesj.MediaInfo{ID: mr.ID, Kind: mr.Kind, Mime: mr.Mime, Size: mr.Size, Meta: json.RawMessage(mr.Meta)}
@@ -325,7 +324,7 @@ func (s *Service) checkReplyAndMentions(ctx context.Context, me store.MemberReco
 	q := s.DB.Read()
 	if in.ReplyTo > 0 {
 		orig, err := q.FindMessage(ctx, conv.ID, in.ReplyTo)
-		if err != nil || in.ReplyTo <= me.JoinedSeq || orig.Recalled || orig.Body == nil {
+		if err != nil || in.ReplyTo <= me.JoinedSeq || orig.Recalled || orig.Body == nil || s.expired(orig) {
 			return nil, tkesj.ErrNotFound("message")
 		}
 		if r := s.replyView(ctx, conv.ID, in.ReplyTo); r.Unavailable {
@@ -377,7 +376,7 @@ func (s *Service) checkReplyAndMentions(ctx context.Context, me store.MemberReco
 func (s *Service) replyView(ctx context.Context, convID string, seq int64) Reply {
 	gone := Reply{Seq: seq, Unavailable: true}
 	r, err := s.DB.Read().FindMessage(ctx, convID, seq)
-	if err != nil || r.Recalled || r.Body == nil {
+	if err != nil || r.Recalled || r.Body == nil || s.expired(r) {
 		return gone
 	}
 	var b body
@@ -402,11 +401,16 @@ func quotePreview(m Message) string {
 // conversation's next seq (setting msg.Seq), inserts the row, indexes its
 // words and mentions, and marks it read by its sender.
 func insertMessage(ctx context.Context, q *store.Queries, msg *Message, rec store.MessageRecord, tokens [][]byte, mentioned []string) error {
-	seq, err := q.NextSeq(ctx, rec.ConvID, rec.SentAt)
+	seq, after, err := q.NextSeqTimer(ctx, rec.ConvID, rec.SentAt)
 	if err != nil {
 		return err
 	}
 	msg.Seq, rec.Seq = seq, seq
+	if after > 0 {
+		// The timer in force when it is stored (R-MSG-10).
+		rec.ExpiresAt = rec.SentAt.Add(after)
+		msg.ExpiresAt = rec.ExpiresAt
+	}
 	if err := q.InsertMessage(ctx, rec); err != nil {
 		return err
 	}
@@ -441,8 +445,9 @@ func mediaFits(msgKind, mediaKind string) bool {
 // MessageView opens a stored message for display. A message whose sender's
 // key is destroyed shows as from a deleted account, with nothing of its content.
 func (s *Service) MessageView(ctx context.Context, r store.MessageRecord) Message {
-	m := Message{ID: r.ID, ConversationID: r.ConvID, Seq: r.Seq, SenderID: r.SenderID, ClientID: r.ClientID, Kind: r.Kind, SentAt: r.SentAt, Recalled: r.Recalled}
-	deleted := Message{ID: r.ID, ConversationID: r.ConvID, Seq: r.Seq, SentAt: r.SentAt, SenderDeleted: true}
+	m := Message{ID: r.ID, ConversationID: r.ConvID, Seq: r.Seq, SenderID: r.SenderID, ClientID: r.ClientID, Kind: r.Kind, SentAt: r.SentAt, Recalled: r.Recalled,
+		ExpiresAt: r.ExpiresAt}
+	deleted := Message{ID: r.ID, ConversationID: r.ConvID, Seq: r.Seq, SentAt: r.SentAt, SenderDeleted: true, ExpiresAt: r.ExpiresAt}
 	if r.Recalled || r.Body == nil {
 		// Without a body there is nothing to fail to decrypt: ask the key
 		// store whether the sender still exists (recalled messages are rare).
@@ -459,7 +464,7 @@ func (s *Service) MessageView(ctx context.Context, r store.MessageRecord) Messag
 		return deleted
 	}
 	m.Text, m.Location = b.Text, b.Location
-	m.Mentions, m.MentionAll, m.Forwarded, m.History = b.Mentions, b.MentionAll, b.Forwarded, b.History
+	m.Mentions, m.MentionAll, m.Forwarded, m.History, m.System = b.Mentions, b.MentionAll, b.Forwarded, b.History, b.System
 	if b.ReplyTo > 0 {
 		r := s.replyView(ctx, r.ConvID, b.ReplyTo)
 		m.ReplyTo = &r
@@ -480,6 +485,9 @@ func (s *Service) MessageView(ctx context.Context, r store.MessageRecord) Messag
 // MessageJSON is the wire form of a message (API.md).
 func MessageJSON(m Message) wire.Message {
 	j := wire.Message{ID: m.ID, Seq: m.Seq, ConversationID: m.ConversationID, SentAt: m.SentAt.Format(time.RFC3339Nano)}
+	if !m.ExpiresAt.IsZero() {
+		j.ExpiresAt = m.ExpiresAt.Format(time.RFC3339Nano)
+	}
 	if m.SenderDeleted {
 		j.SenderDeleted = true
 		return j
@@ -514,6 +522,9 @@ func MessageJSON(m Message) wire.Message {
 		}
 	}
 	j.Mentions, j.MentionAll, j.Forwarded = m.Mentions, m.MentionAll, m.Forwarded
+	if m.System != nil {
+		j.System = &wire.SystemEvent{Event: m.System.Event, DisappearAfterS: m.System.DisappearAfterS}
+	}
 	if m.History != nil {
 		h := &wire.History{Items: make([]wire.HistoryItem, 0, len(m.History.Items))}
 		for _, it := range m.History.Items {
@@ -542,7 +553,7 @@ func (s *Service) Messages(ctx context.Context, a kernel.Auth, convID string, af
 	if afterSeq < m.JoinedSeq {
 		afterSeq = m.JoinedSeq
 	}
-	recs, err := q.Messages(ctx, store.MessageFilter{ConvID: convID, ViewerID: a.UserID, AfterSeq: afterSeq, BeforeSeq: beforeSeq, Limit: limit, Newest: beforeSeq > 0})
+	recs, err := q.Messages(ctx, store.MessageFilter{ConvID: convID, ViewerID: a.UserID, AfterSeq: afterSeq, BeforeSeq: beforeSeq, Limit: limit, Newest: beforeSeq > 0, LiveAt: s.Now()})
 	if err != nil {
 		return nil, s.Internal(ctx, "messages", err)
 	}
@@ -567,6 +578,9 @@ func (s *Service) Recall(ctx context.Context, a kernel.Auth, convID string, seq 
 		m, err := q.FindMessage(ctx, convID, seq)
 		if err != nil {
 			return err
+		}
+		if s.expired(m) {
+			return tkesj.ErrNotFound("message")
 		}
 		if m.SenderID != a.UserID {
 			return tkesj.Errorf(tkesj.EForbidden, "forbidden", "you can recall only your own messages")

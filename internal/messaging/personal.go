@@ -28,6 +28,9 @@ func (s *Service) registerPersonalData() {
 				Purge: s.purgeMessages, PurgeMetric: "bodies",
 			},
 			Export: s.exportConversations, ExportOrder: 50,
+			// Disappearing messages go within ExpirySweep (runExpiry); the
+			// retention pass sweeps too, so its report counts them.
+			Retain: []kernel.RetentionRule{{Metric: "expired_messages", Run: s.SweepExpired}},
 		},
 		kernel.PersonalData{
 			Name: "favorites", Owner: "messaging", Tables: []string{"favorites", "favorite_media"},

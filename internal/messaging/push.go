@@ -135,7 +135,7 @@ func (s *Service) runPushes(ctx context.Context) {
 func (s *Service) pushMessage(ctx context.Context, p pendingPush) {
 	q := s.DB.Read()
 	rec, err := q.FindMessage(ctx, p.convID, p.seq)
-	if err != nil || rec.Recalled || rec.Body == nil {
+	if err != nil || rec.Recalled || rec.Body == nil || s.expired(rec) {
 		return
 	}
 	ids, err := q.UnreceivedMembers(ctx, p.convID, p.seq, p.senderID)
@@ -223,6 +223,8 @@ func previewOf(m Message) string {
 		return "[location]"
 	case KindHistory:
 		return "[chat history]"
+	case KindSystem:
+		return "[disappearing messages changed]"
 	}
 	return "[contact card]"
 }

@@ -57,7 +57,7 @@ func (s *Service) Search(ctx context.Context, a kernel.Auth, query string, menti
 		m := s.MessageView(ctx, r)
 		// The index narrows; the decrypted text decides (and a destroyed
 		// sender's message, unreadable now, never matches).
-		if !m.SenderDeleted && !m.Recalled && (query == "" || search.Matches(m.Text, query)) {
+		if !m.SenderDeleted && !m.Recalled && !s.expired(r) && (query == "" || search.Matches(m.Text, query)) {
 			res.Messages = append(res.Messages, m)
 		}
 		if len(res.Messages) == 50 {

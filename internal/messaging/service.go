@@ -57,6 +57,7 @@ func New(core *kernel.Core, a *accounts.Service, so *social.Service) *Service {
 	}
 	s.registerPersonalData()
 	s.Loops.Go(s.runPushes)
+	s.Loops.Go(s.runExpiry)
 	return s
 }
 

@@ -194,23 +194,25 @@ type Member struct {
 
 // Conversation is a direct chat or a group as one member sees it.
 type Conversation struct {
-	ID           string    `json:"id"`
-	Kind         string    `json:"kind" enum:"direct|group"`
-	Role         string    `json:"role"`
-	LastSeq      int64     `json:"last_seq"`
-	ReadSeq      int64     `json:"read_seq"`
-	ReceivedSeq  int64     `json:"received_seq"`
-	Unread       int64     `json:"unread"`
-	Muted        bool      `json:"muted"`
-	Mentioned    bool      `json:"mentioned,omitempty" doc:"an unread message mentions the caller (the chat list's [@you]); cleared by reading past it"`
-	Pinned       bool      `json:"pinned" doc:"pinned by the caller: pinned conversations list first, the latest pin on top"`
-	UpdatedAt    string    `json:"updated_at"`
-	Name         *string   `json:"name,omitempty" doc:"groups only"`
-	Announcement *string   `json:"announcement,omitempty" doc:"groups only"`
-	Peer         *Peer     `json:"peer,omitempty" doc:"direct chats only"`
-	Members      *[]Member `json:"members,omitempty" doc:"in a single group's answer"`
-	MemberCount  *int      `json:"member_count,omitempty"`
-	LastMessage  *Message  `json:"last_message,omitempty"`
+	ID          string `json:"id"`
+	Kind        string `json:"kind" enum:"direct|group"`
+	Role        string `json:"role"`
+	LastSeq     int64  `json:"last_seq"`
+	ReadSeq     int64  `json:"read_seq"`
+	ReceivedSeq int64  `json:"received_seq"`
+	Unread      int64  `json:"unread"`
+	Muted       bool   `json:"muted"`
+	Mentioned   bool   `json:"mentioned,omitempty" doc:"an unread message mentions the caller (the chat list's [@you]); cleared by reading past it"`
+	Pinned      bool   `json:"pinned" doc:"pinned by the caller: pinned conversations list first, the latest pin on top"`
+	// DisappearAfterS is the disappearing-messages timer (R-MSG-10).
+	DisappearAfterS int64     `json:"disappear_after_s" doc:"disappearing messages: 0 (off), 86400, 604800 or 2592000 seconds"`
+	UpdatedAt       string    `json:"updated_at"`
+	Name            *string   `json:"name,omitempty" doc:"groups only"`
+	Announcement    *string   `json:"announcement,omitempty" doc:"groups only"`
+	Peer            *Peer     `json:"peer,omitempty" doc:"direct chats only"`
+	Members         *[]Member `json:"members,omitempty" doc:"in a single group's answer"`
+	MemberCount     *int      `json:"member_count,omitempty"`
+	LastMessage     *Message  `json:"last_message,omitempty"`
 }
 
 // Pinned answers pinning or unpinning a conversation.
@@ -260,7 +262,7 @@ type Message struct {
 	ConversationID string        `json:"conversation_id"`
 	SenderID       string        `json:"sender_id,omitempty"`
 	ClientID       string        `json:"client_id,omitempty"`
-	Kind           string        `json:"kind,omitempty" enum:"text|image|video|file|voice|location|card|history"`
+	Kind           string        `json:"kind,omitempty" enum:"text|image|video|file|voice|location|card|history|system"`
 	SentAt         string        `json:"sent_at"`
 	SenderDeleted  bool          `json:"sender_deleted,omitempty"`
 	Recalled       bool          `json:"recalled,omitempty"`
@@ -274,6 +276,15 @@ type Message struct {
 	MentionAll     bool          `json:"mention_all,omitempty" doc:"it mentions everyone (a group's owner or admins)"`
 	Forwarded      bool          `json:"forwarded,omitempty" doc:"forwarded by its sender from another chat (R-MSG-8)"`
 	History        *History      `json:"history,omitempty" doc:"a merged forward (kind history): the messages as one readable list"`
+	System         *SystemEvent  `json:"system,omitempty" doc:"a message the service wrote (kind system); sender_id is who caused it"`
+	ExpiresAt      string        `json:"expires_at,omitempty" doc:"when a disappearing message goes (R-MSG-10); absent: never"`
+}
+
+// SystemEvent is what a system message says: the disappearing-messages
+// timer was set to disappear_after_s (0: off) by the message's sender.
+type SystemEvent struct {
+	Event           string `json:"event" enum:"disappear_after_changed"`
+	DisappearAfterS int64  `json:"disappear_after_s"`
 }
 
 // History is a merged forward's list of messages.

@@ -534,7 +534,7 @@ export interface paths {
         "4XX": components["responses"]["Problem"];
       };
     };
-    /** Rename a group or set its announcement (owner and admins) */
+    /** Rename a group or set its announcement (owner and admins); set disappearing messages (R-MSG-10): disappear_after_s 0 (off), 86400, 604800 or 2592000 (else 422 invalid_disappear_after), by any member of a direct chat or a group's owner and admins (else 403 forbidden). A change writes a system message naming who made it; messages stored afterwards carry expires_at and are gone from every API, search and export after it, and from disk within a minute. */
     patch: {
       parameters: {
         path: {
@@ -546,6 +546,8 @@ export interface paths {
           "application/json": {
             name?: string;
             announcement?: string;
+            /** @enum {integer} */
+            disappear_after_s?: 0 | 86400 | 604800 | 2592000;
           };
         };
       };
@@ -3325,6 +3327,8 @@ export interface components {
     Conversation: {
       /** @description groups only */
       announcement?: string;
+      /** @description disappearing messages: 0 (off), 86400, 604800 or 2592000 seconds */
+      disappear_after_s: number;
       id: string;
       /** @enum {string} */
       kind: "direct" | "group";
@@ -3731,13 +3735,15 @@ export interface components {
       card?: components["schemas"]["Card"];
       client_id?: string;
       conversation_id: string;
+      /** @description when a disappearing message goes (R-MSG-10); absent: never */
+      expires_at?: string;
       /** @description forwarded by its sender from another chat (R-MSG-8) */
       forwarded?: boolean;
       /** @description a merged forward (kind history): the messages as one readable list */
       history?: components["schemas"]["History"];
       id: string;
       /** @enum {string} */
-      kind?: "text" | "image" | "video" | "file" | "voice" | "location" | "card" | "history";
+      kind?: "text" | "image" | "video" | "file" | "voice" | "location" | "card" | "history" | "system";
       location?: components["schemas"]["Location"];
       media?: components["schemas"]["MessageMedia"];
       media_id?: string;
@@ -3752,6 +3758,8 @@ export interface components {
       sender_id?: string;
       sent_at: string;
       seq: number;
+      /** @description a message the service wrote (kind system); sender_id is who caused it */
+      system?: components["schemas"]["SystemEvent"];
       /** @description always present on a text message */
       text?: string;
     };
@@ -4237,6 +4245,11 @@ export interface components {
     };
     Status: {
       status: string;
+    };
+    SystemEvent: {
+      disappear_after_s: number;
+      /** @enum {string} */
+      event: "disappear_after_changed";
     };
     Ticket: {
       closed_at: string | null;
