@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -527,4 +530,66 @@ func ph(b backend, n int) string {
 		return fmt.Sprintf("$%d", n)
 	}
 	return "?"
+}
+
+// Issue 15 (R-MSG-6): search finds word prefixes ("Sat" finds "Saturday",
+// CJK too), group and contact names, and names each result's chat and
+// sender — over the keyed-hash index, with no plaintext on disk.
+func TestSearchPrefixesAndNames(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s := startServer(t, b)
+		a, c, d := s.register(t, "Ana"), s.register(t, "Chen Wei"), s.register(t, "Dee")
+		s.befriend(t, a, c)
+		conv := s.direct(t, a, c)
+		g := s.group(t, a, "Saturday hikers", d)
+		s.send(t, c, conv, "see you on Saturday at the harbour")
+		s.send(t, d, g, "我们周六见面")
+		find := func(q string) map[string]any {
+			r := s.do(t, a.Token, "GET", "/api/v1/search?q="+url.QueryEscape(q), nil)
+			want(t, r, 200, "")
+			return r.JSON(t)
+		}
+		hits := find("Sat")["hits"].([]any)
+		if len(hits) != 1 {
+			t.Fatalf("hits for Sat = %v, want the Saturday message", hits)
+		}
+		h := hits[0].(map[string]any)
+		if h["sender_name"] != "Chen Wei" || h["conversation"].(map[string]any)["name"] != "Chen Wei" || h["conversation"].(map[string]any)["id"] != conv {
+			t.Errorf("hit = %v, want it to name the chat and sender", h)
+		}
+		if ms := find("harb sat")["messages"].([]any); len(ms) != 1 {
+			t.Errorf("two prefixes find %d messages, want 1", len(ms))
+		}
+		if ms := find("urday")["messages"].([]any); len(ms) != 0 {
+			t.Errorf("a word's middle finds %d messages, want 0", len(ms))
+		}
+		for _, q := range []string{"周", "周六", "周六见"} {
+			if ms := find(q)["messages"].([]any); len(ms) != 1 {
+				t.Errorf("CJK query %q finds %d messages, want 1", q, len(ms))
+			}
+		}
+		if gs := find("hik")["groups"].([]any); len(gs) != 1 || gs[0].(map[string]any)["id"] != g {
+			t.Errorf("groups for hik = %v", gs)
+		}
+		if cs := find("wei")["contacts"].([]any); len(cs) != 1 {
+			t.Errorf("contacts for wei = %v", cs)
+		}
+		if gs := s.do(t, c.Token, "GET", "/api/v1/search?q=hik", nil).JSON(t)["groups"].([]any); len(gs) != 0 {
+			t.Errorf("someone outside the group finds it: %v", gs)
+		}
+		t.Run("no plaintext on disk", func(t *testing.T) {
+			if b != "sqlite" {
+				t.Skip("the SQLite file is read directly")
+			}
+			s.stop()
+			for _, f := range []string{"tkesj.db", "tkesj.db-wal"} {
+				raw, _ := os.ReadFile(filepath.Join(s.Data, f))
+				for _, word := range []string{"Saturday", "saturday", "harbour", "周六", "hikers"} {
+					if bytes.Contains(raw, []byte(word)) {
+						t.Errorf("%s holds %q in the clear", f, word)
+					}
+				}
+			}
+		})
+	})
 }

@@ -432,11 +432,22 @@ func (s *server) handleSearch() http.Handler {
 			return nil, errorf(tkesj.EInvalid, "invalid_query", "mentioned is true or false")
 		}
 		res, err := s.svc.Search(r.Context(), authOf(r), r.URL.Query().Get("q"), mentioned == "true")
-		ms := make([]wire.Message, 0, len(res.Messages))
+		out := wire.SearchResults{Messages: make([]wire.Message, 0, len(res.Messages)), Hits: make([]wire.SearchHit, 0, len(res.Hits)),
+			Contacts: profilesJSON(res.Contacts), Groups: make([]wire.SearchChat, 0, len(res.Groups)), Favorites: make([]wire.Favorite, 0, len(res.Favorites))}
 		for _, m := range res.Messages {
-			ms = append(ms, service.MessageJSON(m))
+			out.Messages = append(out.Messages, service.MessageJSON(m))
 		}
-		return wire.SearchResults{Messages: ms, Contacts: profilesJSON(res.Contacts)}, err
+		for _, h := range res.Hits {
+			out.Hits = append(out.Hits, wire.SearchHit{Message: service.MessageJSON(h.Message),
+				Conversation: wire.SearchChat{ID: h.Message.ConversationID, Kind: h.ConversationKind, Name: h.ConversationName}, SenderName: h.SenderName})
+		}
+		for _, g := range res.Groups {
+			out.Groups = append(out.Groups, wire.SearchChat{ID: g.ID, Kind: g.Kind, Name: g.Name})
+		}
+		for _, f := range res.Favorites {
+			out.Favorites = append(out.Favorites, favoriteJSON(f))
+		}
+		return out, err
 	})
 }
 

@@ -355,8 +355,26 @@ type MessageList struct {
 
 // SearchResults answers a search of one's messages and contacts.
 type SearchResults struct {
-	Messages []Message    `json:"messages"`
-	Contacts []PublicUser `json:"contacts"`
+	Messages  []Message    `json:"messages"`
+	Hits      []SearchHit  `json:"hits" doc:"the same messages, each naming its chat and sender (issue 15)"`
+	Contacts  []PublicUser `json:"contacts"`
+	Groups    []SearchChat `json:"groups" doc:"the caller's groups whose name matches"`
+	Favorites []Favorite   `json:"favorites" doc:"the caller's favorites that match"`
+}
+
+// SearchHit is a found message with the chat and sender a result names;
+// the client opens the chat at message.seq.
+type SearchHit struct {
+	Message      Message    `json:"message"`
+	Conversation SearchChat `json:"conversation"`
+	SenderName   string     `json:"sender_name"`
+}
+
+// SearchChat names a conversation in search results.
+type SearchChat struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind" enum:"direct|group"`
+	Name string `json:"name" doc:"a group's name, or the other person's remark or nickname"`
 }
 
 // Time is an RFC 3339 time, or null when the moment has not happened (a

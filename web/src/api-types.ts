@@ -808,7 +808,7 @@ export interface paths {
     };
   };
   "/api/v1/search": {
-    /** Search my own messages (every word must match, CJK by bigrams) and contacts (R-MSG-6). The index holds keyed hashes of words, deleted with their message. */
+    /** Search my own messages, contacts, groups and favorites (R-MSG-6, issue 15). Every query word must begin a word of the message ("Sat" finds "Saturday"; CJK by characters and bigrams); the index holds keyed hashes of words and their prefixes (2 to 20 characters), deleted with their message. hits name each message's chat and sender. */
     get: {
       parameters: {
         query?: {
@@ -822,10 +822,7 @@ export interface paths {
         /** @description ok */
         200: {
           content: {
-            "application/json": {
-              messages?: components["schemas"]["Message"][];
-              contacts?: components["schemas"]["PublicUser"][];
-            };
+            "application/json": components["schemas"]["SearchResults"];
           };
         };
         "4XX": components["responses"]["Problem"];
@@ -4098,8 +4095,26 @@ export interface components {
     RightsRequestList: {
       requests: components["schemas"]["RightsRequest"][];
     };
+    SearchChat: {
+      id: string;
+      /** @enum {string} */
+      kind: "direct" | "group";
+      /** @description a group's name, or the other person's remark or nickname */
+      name: string;
+    };
+    SearchHit: {
+      conversation: components["schemas"]["SearchChat"];
+      message: components["schemas"]["Message"];
+      sender_name: string;
+    };
     SearchResults: {
       contacts: components["schemas"]["PublicUser"][];
+      /** @description the caller's favorites that match */
+      favorites: components["schemas"]["Favorite"][];
+      /** @description the caller's groups whose name matches */
+      groups: components["schemas"]["SearchChat"][];
+      /** @description the same messages, each naming its chat and sender (issue 15) */
+      hits: components["schemas"]["SearchHit"][];
       messages: components["schemas"]["Message"][];
     };
     SecurityDevice: {
