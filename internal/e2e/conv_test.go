@@ -509,7 +509,7 @@ func TestDisappearingMessages(t *testing.T) {
 		db := openStoreForCheck(t, b, s)
 		waitFor(t, "the sweeper to delete expired messages", func() bool {
 			var n int
-			db.QueryRow(`SELECT COUNT(*) FROM messages WHERE conv_id = ` + ph(b, 1) + ` AND expires_at IS NOT NULL`, g).Scan(&n)
+			db.QueryRow(`SELECT COUNT(*) FROM messages WHERE conv_id = `+ph(b, 1)+` AND expires_at IS NOT NULL`, g).Scan(&n)
 			return n == 0
 		})
 		var tokens int
