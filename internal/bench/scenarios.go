@@ -511,6 +511,11 @@ func (b *bench) b5(ctx context.Context) *Result {
 	if err := in.svc().SeedFriends(ctx, pairs); err != nil {
 		return fail(r, err)
 	}
+	// The same background one-to-one load as B6's, during the fan-outs.
+	lpairs, lconvs, lusers, err := in.onlinePairs(ctx, b.sz.B6Pairs, "load", 200_000)
+	if err != nil {
+		return fail(r, err)
+	}
 	seedStart := time.Now()
 	for i := 0; i < b.sz.B5Posts; i++ {
 		for _, f := range friends {
@@ -569,6 +574,15 @@ func (b *bench) b5(ctx context.Context) *Result {
 	if p99s[0] > 0 {
 		r.metric(fmt.Sprintf("p99 at %d friends / p99 at %d", large, small), p99s[1]/p99s[0], "×")
 	}
+	// Fan-outs run under B2-style load: a baseline first, then the posts,
+	// so the report shows what a big fan-out does to everyone's messages.
+	load, err := startBackground(ctx, srv, lpairs, lconvs, lusers, b.sz.B6Rate, b.sz.InFlight)
+	if err != nil {
+		return fail(r, err)
+	}
+	loadStart := time.Now()
+	time.Sleep(2 * b.sz.Settle)
+	fan0 := time.Now()
 	var fan []time.Duration
 posts:
 	for i := 0; i < b.sz.B5FanOuts && ctx.Err() == nil; i++ {
@@ -594,10 +608,25 @@ posts:
 			time.Sleep(time.Millisecond)
 		}
 	}
+	fanEnd := time.Now()
+	ls := load.finish(ctx)
 	if len(fan) > 0 {
 		l := summarize("fan-out", fan)
 		r.metric(fmt.Sprintf("fan-out of one post to %d friends (median of %d)", large, len(fan)), l.P50, "ms")
 		r.metric(fmt.Sprintf("fan-out of one post to %d friends (slowest)", large), l.Max, "ms")
+	}
+	base, during := load.between(loadStart, fan0), load.between(fan0, fanEnd)
+	bl, dl := summarize("B2 send→deliver before the fan-outs", base), summarize("B2 send→deliver during the fan-outs", during)
+	r.Latencies = append(r.Latencies, bl, dl)
+	r.metric("background one-to-one load", b.sz.B6Rate, "msg/s")
+	r.metric("background sends failed or dropped", float64(ls.Failed+ls.Overflow), "")
+	r.metric("B2 p99 before the fan-outs", bl.P99, "ms")
+	r.metric("B2 p99 during the fan-outs", dl.P99, "ms")
+	if bl.P99 > 0 {
+		r.metric("B2 p99 during / before the fan-outs", dl.P99/bl.P99, "×")
+	}
+	if len(during) < 20 {
+		r.note("the fan-outs took too little time for a meaningful p99 under them (%d samples)", len(during))
 	}
 	return r
 }
@@ -675,56 +704,16 @@ func (b *bench) b67(ctx context.Context, doB6, doB7 bool) []*Result {
 		return out
 	}
 
-	var onMsg atomic.Pointer[deliveryFunc]
-	conns, err := dialAll(ctx, srv, pusers, 64, &onMsg)
+	load, err := startBackground(ctx, srv, pairs, convs, pusers, b.sz.B6Rate, b.sz.InFlight)
 	if err != nil {
 		return failAll(err)
 	}
-	defer closeAll(conns)
-	t := newTracker()
-	type sample struct {
-		sched time.Time
-		lat   time.Duration
-	}
-	var smu sync.Mutex
-	var samples []sample
-	lctx, stopLoad := context.WithCancel(ctx)
-	loadDone := make(chan loopStats, 1)
-	go func() {
-		loadDone <- openLoop(lctx, b.sz.B6Rate, 10*time.Minute, b.sz.InFlight, func(i int, sched time.Time) bool {
-			p := i % len(pairs)
-			id := benchIDs.Add(1)
-			t.expect(id, sched, 1)
-			if !sendText(ctx, srv, pairs[p][(i/len(pairs))%2].Token, convs[p], id, sched) {
-				t.forget(id)
-				return false
-			}
-			return true
-		})
-	}()
-	// Deliveries are timed by the tracker; keep each with its schedule.
-	wrapped := deliveryFunc(func(id int64, at time.Time) {
-		t.mu.Lock()
-		p := t.pending[id]
-		var sched time.Time
-		if p != nil {
-			sched = p.sched
-		}
-		t.mu.Unlock()
-		t.deliver(id, at)
-		if p != nil {
-			smu.Lock()
-			samples = append(samples, sample{sched, at.Sub(sched)})
-			smu.Unlock()
-		}
-	})
-	onMsg.Store(&wrapped)
+	loadStart := time.Now()
 	time.Sleep(2 * b.sz.Settle) // baseline under load before the destruction
 
 	del0 := time.Now()
 	if err := callJSON(ctx, srv, d.Token, "DELETE", "/api/v1/me", map[string]string{"password": in.password}, 204, nil); err != nil {
-		stopLoad()
-		<-loadDone
+		load.finish(ctx)
 		return failAll(err)
 	}
 	delRet := time.Now()
@@ -761,21 +750,12 @@ func (b *bench) b67(ctx context.Context, doB6, doB7 bool) []*Result {
 		}
 	}
 	time.Sleep(b.sz.Settle)
-	stopLoad()
-	ls := <-loadDone
-	t.drain(ctx, 5*time.Second)
-
-	var base, during []time.Duration
-	smu.Lock()
-	for _, s := range samples {
-		switch {
-		case s.sched.Before(del0):
-			base = append(base, s.lat)
-		case !purged.IsZero() && !s.sched.After(purged):
-			during = append(during, s.lat)
-		}
+	ls := load.finish(ctx)
+	base := load.between(loadStart, del0)
+	var during []time.Duration
+	if !purged.IsZero() {
+		during = load.between(del0, purged.Add(time.Nanosecond))
 	}
-	smu.Unlock()
 	if invisible.IsZero() {
 		r6.Error = "messages still readable 30 s after DELETE /api/v1/me"
 	} else {

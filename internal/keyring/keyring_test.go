@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -1170,4 +1171,52 @@ func TestMove(t *testing.T) {
 			t.Errorf("Open(held:u1) after Destroy = %v, want ErrShredded", err)
 		}
 	})
+}
+
+// TestPostgresPoolIsBoundedAndKept: a burst of cold key loads (each person's
+// first message after a restart loads their data key) runs on a few kept
+// connections. With database/sql's default pool it opened one backend per
+// concurrent load and closed all but two afterwards, so every burst paid
+// for new backends again: PostgreSQL collapsed under B2 (issue 17).
+func TestPostgresPoolIsBoundedAndKept(t *testing.T) {
+	url := os.Getenv("TKESJ_TEST_POSTGRES_URL")
+	if url == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("TKESJ_TEST_POSTGRES_URL must be set in CI")
+		}
+		t.Skip("TKESJ_TEST_POSTGRES_URL is not set")
+	}
+	s := newPostgresStore(t, url)
+	db := s.(*sqlStore).db
+	ctx := context.Background()
+	const n = 200
+	for i := range n {
+		if err := s.PutKey(ctx, fmt.Sprintf("k%d", i), []byte("wrapped")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var peak atomic.Int64
+	for burst := range 2 {
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := s.Key(ctx, fmt.Sprintf("k%d", i)); err != nil {
+					t.Errorf("burst %d: Key(k%d) = %v", burst, i, err)
+				}
+				if open := int64(db.Stats().OpenConnections); open > peak.Load() {
+					peak.Store(open)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	st := db.Stats()
+	if p := peak.Load(); p > PostgresPoolSize {
+		t.Errorf("%d connections open at once during a burst of %d loads; want at most %d", p, n, PostgresPoolSize)
+	}
+	if st.MaxIdleClosed > 0 {
+		t.Errorf("%d connections closed as surplus idle after a burst; want the pool kept for the next one", st.MaxIdleClosed)
+	}
 }

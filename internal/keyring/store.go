@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -168,6 +169,9 @@ const defaultSchema = "tkesj_keys"
 // PostgreSQL text cannot hold NUL, so an id that starts with NUL (the
 // keyring's reserved ids) is stored with U+0001 in its place; ids that hold
 // NUL elsewhere, start with U+0001 or are not UTF-8 are refused.
+// PostgresPoolSize bounds the key store's connections to PostgreSQL.
+const PostgresPoolSize = 8
+
 func OpenPostgres(ctx context.Context, url string, schema string) (Store, error) {
 	if schema == "" {
 		schema = defaultSchema
@@ -179,6 +183,14 @@ func OpenPostgres(ctx context.Context, url string, schema string) (Store, error)
 	if err != nil {
 		return nil, fmt.Errorf("open key store: %w", err)
 	}
+	// A bounded pool that keeps its connections: with database/sql's default
+	// (2 idle, no cap) a burst of cold key loads opened one backend each
+	// (779 new backends in 20 s under load), which is what made PostgreSQL
+	// collapse under B2. Key reads are single-row lookups by primary key, so
+	// a few connections carry them.
+	db.SetMaxOpenConns(PostgresPoolSize)
+	db.SetMaxIdleConns(PostgresPoolSize)
+	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := migratePostgres(ctx, db, schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open key store: %w", err)

@@ -50,17 +50,26 @@ func checkQueuedWriteOutlivesItsClient(t *testing.T, db *store.DB) {
 
 	// A first write holds the worker until the next two are queued, so those
 	// two share one batch.
-	release := make(chan struct{})
+	// It must be running before they are queued: queued together with
+	// them, all three would share one batch. The fn's ctx is detached, so it
+	// waits on the test's deadline, not on its own context.
+	release, running := make(chan struct{}), make(chan struct{})
 	first := make(chan error, 1)
 	go func() {
-		first <- w.do(ctx, func(ctx context.Context, q *store.Queries) error {
+		first <- w.do(ctx, func(fctx context.Context, q *store.Queries) error {
+			close(running)
 			select {
 			case <-release:
 			case <-ctx.Done():
 			}
-			return q.PublishPolicy(ctx, tkesj.Policy{Version: "first", Text: "x", PublishedAt: time.Now()})
+			return q.PublishPolicy(fctx, tkesj.Policy{Version: "first", Text: "x", PublishedAt: time.Now()})
 		})
 	}()
+	select {
+	case <-running:
+	case <-ctx.Done():
+		t.Fatal("the first write never ran")
+	}
 
 	gone, leave := context.WithCancel(ctx) // the client that goes away
 	results := make(chan error, 2)
@@ -77,6 +86,7 @@ func checkQueuedWriteOutlivesItsClient(t *testing.T, db *store.DB) {
 	}()
 	for len(w.in) < 2 {
 		if ctx.Err() != nil {
+			close(release)
 			t.Fatal("the two writes were never queued")
 		}
 		time.Sleep(time.Millisecond)
