@@ -14,7 +14,7 @@ const benchUsage = `Usage: tkesj bench [flags]
 
 Runs the load scenarios against a fresh server started as a child process on
 127.0.0.1 (B1 idle sockets, B2 one-to-one ramp, B3 group, B4 offline sync,
-B5 Moments, B6 destroy, B7 export) and prints what they measured. Accounts
+B5 Moments, B6 destroy, B7 export, B8 calls) and prints what they measured. Accounts
 are seeded straight into a temporary store first; nothing here touches an
 existing data directory. See BENCHMARKS.md.
 
@@ -25,7 +25,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs := flag.NewFlagSet("tkesj bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
-	scenario := fs.String("scenario", "all", "comma-separated scenarios (B1,...,B7) or all")
+	scenario := fs.String("scenario", "all", "comma-separated scenarios (B1,...,B8) or all")
 	size := fs.String("size", "small", "small (about a minute for all) or full (the sizes of the targets)")
 	db := fs.String("db", "", "postgres://... to run on fresh schemas in that database (dropped afterwards); empty: SQLite")
 	asJSON := fs.Bool("json", false, "print the report as JSON")

@@ -54,7 +54,17 @@ func (s *Service) SetPermission(ctx context.Context, a kernel.Auth, name string,
 			return tkesj.Consent{}, err
 		}
 	}
+	if s.onPermission != nil {
+		s.onPermission(ctx, a.UserID, name, granted)
+	}
 	return c, nil
+}
+
+// OnPermissionChange registers fn to hear every grant and withdrawal, after
+// it is recorded (calls end a person's sending when they withdraw the
+// microphone). Call it once, while wiring, before serving.
+func (s *Service) OnPermissionChange(fn func(ctx context.Context, userID, name string, granted bool)) {
+	s.onPermission = fn
 }
 
 // Permissions returns the current state of every permission: the latest

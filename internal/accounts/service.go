@@ -6,6 +6,7 @@
 package accounts
 
 import (
+	"context"
 	"time"
 
 	"github.com/tkesj/tkesj"
@@ -24,8 +25,9 @@ type Service struct {
 	codesPerIP    *ratelimit.Limiter
 	fails         *failures // failed logins per account and per address (risk.go)
 	major         majorCache
-	decisionNotes *ratelimit.Limiter // one rate-limit decision per person and rule per 10 min
-	wsTickets     wsTicketLedger     // WebSocket tickets redeemed on this node (wsticket.go)
+	decisionNotes *ratelimit.Limiter                                           // one rate-limit decision per person and rule per 10 min
+	wsTickets     wsTicketLedger                                               // WebSocket tickets redeemed on this node (wsticket.go)
+	onPermission  func(ctx context.Context, userID, name string, granted bool) // OnPermissionChange
 }
 
 // New returns the accounts capability on core.

@@ -26,6 +26,7 @@ import (
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/bus/inmem"
 	"github.com/tkesj/tkesj/internal/bus/natsbus"
+	"github.com/tkesj/tkesj/internal/calls"
 	"github.com/tkesj/tkesj/internal/connlimit"
 	"github.com/tkesj/tkesj/internal/httpapi"
 	"github.com/tkesj/tkesj/internal/keyring"
@@ -80,6 +81,12 @@ type Config struct {
 	// lists show): TKESJ_S3_ACCESS_KEY/TKESJ_S3_SECRET_KEY, else AWS_*.
 	S3AccessKey, S3SecretKey string
 
+	// Calls (calls.go): the built-in TURN relay, the SFU's ports, ringing.
+	TURNAddr        string // --turn-addr, TKESJ_TURN_ADDR: UDP HOST:PORT of the TURN relay; empty is off
+	TURNRelayPorts  string // --turn-relay-ports, TKESJ_TURN_RELAY_PORTS: MIN-MAX
+	CallPublicIP    string // --call-public-ip, TKESJ_CALL_PUBLIC_IP: the IP clients reach the relay and the SFU at
+	SFUPorts        string // --sfu-ports, TKESJ_SFU_PORTS: MIN-MAX UDP ports of the SFU; empty: any
+	CallRingTimeout string // --call-ring-timeout, TKESJ_CALL_RING_TIMEOUT: how long a call rings before it is missed
 	// Console, when set, gets each one-time code as one readable line when
 	// no --sms-webhook is set (development); cmd/tkesj sets it to stderr.
 	Console io.Writer
@@ -119,6 +126,11 @@ func (c *Config) specs() []flagSpec {
 		{"conns-per-addr", "TKESJ_CONNS_PER_ADDR", "1000", "most connections one client address (an IPv6 /64) may hold open at once", &c.ConnsPerAddr},
 		{"sockets-per-person", "TKESJ_SOCKETS_PER_PERSON", "20", "most WebSockets one person may hold open on a node at once", &c.SocketsPerPerson},
 		{"metrics-addr", "TKESJ_METRICS_ADDR", "", "listen address HOST:PORT for Prometheus /metrics, apart from the API; empty is off", &c.MetricsAddr},
+		{"turn-addr", "TKESJ_TURN_ADDR", "", "UDP listen address HOST:PORT of the built-in TURN relay for calls (e.g. 0.0.0.0:3478); empty is off", &c.TURNAddr},
+		{"turn-relay-ports", "TKESJ_TURN_RELAY_PORTS", "49152-65535", "UDP port range MIN-MAX the TURN relay allocates relays from", &c.TURNRelayPorts},
+		{"call-public-ip", "TKESJ_CALL_PUBLIC_IP", "", "public IP clients reach the TURN relay and the SFU at (behind NAT); empty: the listen address", &c.CallPublicIP},
+		{"sfu-ports", "TKESJ_SFU_PORTS", "", "UDP port range MIN-MAX of the group-call SFU; empty lets the system choose", &c.SFUPorts},
+		{"call-ring-timeout", "TKESJ_CALL_RING_TIMEOUT", "45s", "how long a call rings before it counts as missed", &c.CallRingTimeout},
 		{"friend-cap", "TKESJ_FRIEND_CAP", "10000", "most friends one person may have (each post is written to every friend's Moments timeline)", &c.FriendCap},
 		{"trusted-proxies", "TKESJ_TRUSTED_PROXIES", "", "comma-separated CIDRs of reverse proxies whose client-address header is believed; empty believes none", &c.TrustedProxies},
 		{"proxy-header", "TKESJ_PROXY_HEADER", "X-Forwarded-For", "the header the trusted proxies write the client's address in: X-Forwarded-For or Forwarded", &c.ProxyHeader},
@@ -173,6 +185,7 @@ type App struct {
 	Handler http.Handler
 	Service *service.Service
 	Hub     *realtime.Hub
+	turn    *calls.TURN       // the built-in TURN relay; nil when --turn-addr is empty
 	Metrics *metrics.Registry // served on --metrics-addr (metrics.go)
 	db      *store.DB
 	keys    keyring.Store
@@ -251,8 +264,14 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		}
 	}
 	cfg.Service.RelayAnnouncements = cfg.NATS == "" // announcements by `tkesj admin` reach this node's sockets (ops.go)
-	svc, err := service.New(ctx, service.Deps{DB: db, Keys: keys, Codes: sender, Bus: bus, Blobs: blobs, Log: log, KeyIDs: dataKeyIDs(ks)}, cfg.Service)
+	callOpts, turn, err := callOptions(cfg, log)
 	if err != nil {
+		closeAll(bus)
+		return nil, err
+	}
+	svc, err := service.New(ctx, service.Deps{DB: db, Keys: keys, Codes: sender, Bus: bus, Blobs: blobs, Log: log, KeyIDs: dataKeyIDs(ks), Calls: callOpts}, cfg.Service)
+	if err != nil {
+		turn.Close()
 		closeAll(bus)
 		return nil, err
 	}
@@ -271,19 +290,23 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		subject = "mailto:operator@tkesj.invalid"
 	}
 	svc.SetPushProvider(webpush.New(vapid, subject, nil, cfg.Service.PushAllowHosts...))
+	svc.Calls.Sweep(ctx)
 	perPerson, err := positive(cfg.SocketsPerPerson, realtime.DefaultMaxPerUser)
 	if err != nil {
+		turn.Close()
 		svc.Close()
 		closeAll(bus)
 		return nil, fmt.Errorf("--sockets-per-person: %w", err)
 	}
-	hub, err := realtime.New(bus, svc, log, realtime.Options{MaxPerUser: perPerson})
+	// Signals carry SDP, larger than chat frames: 64 KiB a frame, still bounded.
+	hub, err := realtime.New(bus, svc, log, realtime.Options{MaxPerUser: perPerson, ReadLimit: 64 << 10})
 	if err != nil {
+		turn.Close()
 		svc.Close()
 		closeAll(bus)
 		return nil, err
 	}
-	a := &App{Service: svc, Hub: hub, db: db, keys: ks, bus: bus}
+	a := &App{Service: svc, Hub: hub, turn: turn, db: db, keys: ks, bus: bus}
 	var observe httpapi.Observer
 	a.Metrics, observe = instrument(a)
 	a.Handler = httpapi.NewServer(svc, log, httpapi.Options{Web: dist, Realtime: hub, VAPIDPublicKey: vapid.Public, BodyIdleTimeout: cfg.BodyIdleTimeout, Observe: observe})
@@ -377,6 +400,7 @@ func OpenKeyring(ctx context.Context, cfg Config) (*keyring.Keyring, keyring.Sto
 func (a *App) Close() error {
 	hubErr := a.Hub.Close()
 	a.Service.Close()
+	a.turn.Close()
 	return errors.Join(hubErr, a.bus.Close(), a.db.Close(), a.keys.Close())
 }
 

@@ -23,6 +23,7 @@ var capabilities = []struct {
 	{"/internal/social", []string{"/internal/kernel", "/internal/accounts"}},
 	{"/internal/messaging", []string{"/internal/kernel", "/internal/accounts", "/internal/social"}},
 	{"/internal/media", []string{"/internal/kernel", "/internal/accounts", "/internal/social"}},
+	{"/internal/calls", []string{"/internal/kernel", "/internal/accounts", "/internal/social", "/internal/messaging"}},
 	{"/internal/compliance", []string{"/internal/kernel", "/internal/accounts", "/internal/social", "/internal/messaging", "/internal/media"}},
 }
 

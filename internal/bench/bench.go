@@ -30,11 +30,11 @@ import (
 )
 
 // Scenario names, in the order they run.
-var allScenarios = []string{"B1", "B2", "B3", "B4", "B5", "B6", "B7"}
+var allScenarios = []string{"B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8"}
 
 // Options say what to run and how.
 type Options struct {
-	Scenarios  []string // B1..B7; empty or "all" runs every one
+	Scenarios  []string // B1..B8; empty or "all" runs every one
 	Size       string   // tiny (tests), small (default) or full
 	DB         string   // empty: SQLite; postgres://... : fresh schemas in that database
 	Keep       bool     // keep the data directories (and schemas) afterwards
@@ -222,6 +222,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				continue // ran with B6
 			}
 			res = b.b67(ctx, false, true)
+		case "B8":
+			res = []*Result{b.b8(ctx)}
 		}
 		for _, r := range res {
 			if r.Seconds == 0 {

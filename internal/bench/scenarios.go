@@ -35,6 +35,9 @@ type size struct {
 	B6Convs   int
 	B6Pairs   int           // online pairs carrying B2-style load during the purge
 	B6Rate    float64       // their messages per second
+	B8Setups  int           // one-to-one call setups timed
+	B8Calls   []int         // 9-person audio calls at once, one step each
+	B8Measure time.Duration // the forwarding window of each step
 	InFlight  int           // open-loop cap on outstanding sends
 	Settle    time.Duration // pauses: after a start, a connection burst, between steps
 }
@@ -47,6 +50,7 @@ var sizes = map[string]size{
 		B4Msgs: 200, B4Convs: 4,
 		B5Small: 10, B5Large: 40, B5Posts: 2, B5Reads: 20, B5FanOuts: 1,
 		B6Msgs: 1000, B6Convs: 4, B6Pairs: 5, B6Rate: 50,
+		B8Setups: 3, B8Calls: []int{1}, B8Measure: time.Second,
 		InFlight: 256, Settle: 200 * time.Millisecond,
 	},
 	"small": {
@@ -56,6 +60,7 @@ var sizes = map[string]size{
 		B4Msgs: 1000, B4Convs: 10,
 		B5Small: 50, B5Large: 500, B5Posts: 2, B5Reads: 100, B5FanOuts: 3,
 		B6Msgs: 10_000, B6Convs: 10, B6Pairs: 20, B6Rate: 200,
+		B8Setups: 20, B8Calls: []int{1, 2}, B8Measure: 3 * time.Second,
 		InFlight: 1024, Settle: time.Second,
 	},
 	"full": {
@@ -65,6 +70,7 @@ var sizes = map[string]size{
 		B4Msgs: 10_000, B4Convs: 50,
 		B5Small: 200, B5Large: 5000, B5Posts: 4, B5Reads: 500, B5FanOuts: 5,
 		B6Msgs: 100_000, B6Convs: 20, B6Pairs: 100, B6Rate: 500,
+		B8Setups: 100, B8Calls: []int{1, 2, 4, 8}, B8Measure: 10 * time.Second,
 		InFlight: 2048, Settle: time.Second,
 	},
 }

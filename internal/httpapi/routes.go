@@ -223,6 +223,13 @@ func (s *server) routes() []route {
 		{"GET /api/v1/admin/tickets", bearer, policyGated, whileCeasing, "GET /api/v1/admin/tickets", s.handleStaffTickets()},
 		{"GET /api/v1/admin/tickets/{id}", bearer, policyGated, whileCeasing, "GET /api/v1/admin/tickets/{id}", s.handleStaffTicket()},
 		{"POST /api/v1/admin/tickets/{id}/messages", bearer, policyGated, whileCeasing, "POST /api/v1/admin/tickets/{id}/messages", s.handleStaffAnswerTicket()},
+		// Calls (R-CAL-1..3; calls.go); signalling rides the WebSocket.
+		{"POST /api/v1/calls", bearer, policyGated, notWhileCeasing, "POST /api/v1/calls", s.handleStartCall()},
+		{"GET /api/v1/calls/{id}", bearer, policyGated, whileCeasing, "GET /api/v1/calls/{id}", s.handleCall()},
+		{"POST /api/v1/calls/{id}/join", bearer, policyGated, notWhileCeasing, "POST /api/v1/calls/{id}/join", s.handleCallStep("join")},
+		{"POST /api/v1/calls/{id}/decline", bearer, policyGated, whileCeasing, "POST /api/v1/calls/{id}/decline", s.handleCallStep("decline")},
+		{"POST /api/v1/calls/{id}/leave", bearer, policyGated, whileCeasing, "POST /api/v1/calls/{id}/leave", s.handleCallStep("leave")},
+		{"PUT /api/v1/calls/{id}/media", bearer, policyGated, whileCeasing, "PUT /api/v1/calls/{id}/media", s.handleCallMedia()},
 		{"GET /api/v1/ws", bearerOrQuery, policyExempt, whileCeasing, "GET /api/v1/ws", s.handleWS()},
 		{"POST /api/v1/ws-tickets", bearer, policyExempt, whileCeasing, "POST /api/v1/ws-tickets", s.handleWSTicket()},
 	}

@@ -33,11 +33,13 @@ var wireTypes = []any{
 	wire.LegalProcessing{}, wire.HoldList{}, wire.IncidentList{}, wire.NoticeList{}, wire.ReportList{}, wire.Moderation{},
 	wire.Enforcement{}, wire.LegalGroundList{}, wire.AnnouncementList{}, wire.Statistics{}, wire.TicketList{},
 	wire.RecipientList{}, wire.SharingRecordList{}, wire.SharingReport{}, wire.ConsentChange{}, wire.Transfers{}, wire.ShareLink{},
+	wire.CallJoined{}, wire.CallAnswer{},
 	// WebSocket frames, server to client and client to server, and the Web Push payload.
 	wire.ReadyFrame{}, wire.MessageFrame{}, wire.RecallFrame{}, wire.ReceiptFrame{}, wire.TypingFrame{}, wire.ConversationFrame{},
 	wire.FriendRequestFrame{}, wire.MomentLikeFrame{}, wire.MomentCommentFrame{}, wire.AnnouncementFrame{}, wire.PolicyFrame{},
 	wire.NoticeFrame{}, wire.RightsRequestFrame{}, wire.SecurityFrame{}, wire.JoinRequestFrame{}, wire.TicketFrame{},
 	wire.PongFrame{}, wire.ErrorFrame{}, wire.ClientFrame{}, wire.PushPayload{},
+	wire.CallFrame{}, wire.CallSignalFrame{}, wire.CallClientFrame{},
 	// Signed webhooks to recipients of shared data.
 	wire.ShareDelivery{}, wire.DeletionNotice{},
 }
@@ -46,7 +48,7 @@ var wireTypes = []any{
 // the limits (lengths, patterns) a struct tag does not carry. Every other
 // schema is generated.
 var requestSchemas = []string{"Device", "CodeRequest", "Registration", "Login", "UserUpdate", "Reverification",
-	"PermissionChange", "NewMessage", "QRScan", "QRPayload", "LoginQRRequest"}
+	"PermissionChange", "NewMessage", "QRScan", "QRPayload", "LoginQRRequest", "NewCall", "CallMediaChange"}
 
 // openapi.json's schemas are the wire structs' (frames included): a change
 // to a struct that is not in the document fails here; `go test

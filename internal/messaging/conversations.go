@@ -167,6 +167,34 @@ func (s *Service) Member(ctx context.Context, q *store.Queries, a kernel.Auth, c
 	return m, err
 }
 
+// ConversationMembers tells a member whether a conversation is a group and
+// who is in it; not_found for non-members. In a direct chat the two must
+// still be able to message each other (not blocked, still friends).
+func (s *Service) ConversationMembers(ctx context.Context, userID, convID string) (bool, []string, error) {
+	q := s.DB.Read()
+	if _, err := s.Member(ctx, q, kernel.Auth{UserID: userID}, convID); err != nil {
+		return false, nil, err
+	}
+	rec, err := q.FindConversation(ctx, convID)
+	if err != nil {
+		return false, nil, s.Internal(ctx, "conversation", err)
+	}
+	ids, err := q.MemberIDs(ctx, convID)
+	if err != nil {
+		return false, nil, s.Internal(ctx, "conversation", err)
+	}
+	if rec.Kind == "direct" {
+		for _, id := range ids {
+			if id != userID {
+				if err := s.CanMessage(ctx, q, userID, id); err != nil {
+					return false, nil, err
+				}
+			}
+		}
+	}
+	return rec.Kind != "direct", ids, nil
+}
+
 // Conversation returns one conversation with its members; not_found for non-members.
 func (s *Service) Conversation(ctx context.Context, a kernel.Auth, id string) (Conversation, error) {
 	q := s.DB.Read()

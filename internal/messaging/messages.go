@@ -29,6 +29,9 @@ const (
 	KindLocation = "location"
 	KindCard     = "card"
 	KindHistory  = "history" // a merged forward; made by Forward only
+	// KindCall is a call record, written by the server when a call ends
+	// (R-CAL-1); clients cannot send it.
+	KindCall = "call"
 )
 
 // SendInput is one message to send.
@@ -59,6 +62,18 @@ type body struct {
 	Forwarded  bool            `json:"forwarded,omitempty"`
 	History    *History        `json:"history,omitempty"`
 	System     *SystemEvent    `json:"system,omitempty"`
+	Call       *CallInfo       `json:"call,omitempty"`
+}
+
+// CallInfo is what a call record message says: the call's media, how it
+// ended ("completed", "missed", "declined", "cancelled") and, when
+// completed, how long it lasted.
+type CallInfo struct {
+	CallID    string `json:"call_id"`
+	Media     string `json:"media"`
+	State     string `json:"state"`
+	DurationS int    `json:"duration_s"`
+	Reason    string `json:"reason,omitempty"`
 }
 
 // Message is a message as a member sees it.
@@ -73,6 +88,7 @@ type Message struct {
 	Media          *tkesj.MediaInfo
 	Location       *tkesj.Location
 	Card           *social.Profile
+	Call           *CallInfo
 	SentAt         time.Time
 	Recalled       bool
 	SenderDeleted  bool
@@ -424,6 +440,40 @@ func insertMessage(ctx context.Context, q *store.Queries, msg *Message, rec stor
 	return q.AdvanceRead(ctx, rec.ConvID, rec.SenderID, seq)
 }
 
+// AppendCallRecord stores the record of an ended call in its conversation
+// as a message of kind "call" from the caller, and fans it out like any
+// message; pushes are not sent for it (the call itself rang). The calls
+// package calls it once per call. It is kept, exported and erased with the
+// caller's other messages.
+func (s *Service) AppendCallRecord(ctx context.Context, senderID, convID string, info CallInfo) error {
+	now := s.Now()
+	msg := Message{ID: kernel.NewID("m"), ConversationID: convID, SenderID: senderID, ClientID: "call:" + info.CallID, Kind: KindCall, Call: &info, SentAt: now}
+	sealed, err := s.Seal(ctx, senderID, messageAD(convID, msg.ID), body{Call: &info})
+	if err != nil {
+		return s.Internal(ctx, "call record", err)
+	}
+	var members []string
+	err = s.writer.do(ctx, func(ctx context.Context, q *store.Queries) error {
+		if _, err := q.FindMessageByClientID(ctx, senderID, msg.ClientID); err == nil {
+			return nil // already recorded
+		}
+		// insertMessage: a call record follows the chat's disappearing
+		// timer like any message (R-MSG-10).
+		rec := store.MessageRecord{ConvID: convID, ID: msg.ID, SenderID: senderID, ClientID: msg.ClientID, Kind: KindCall, Body: sealed, SentAt: now}
+		if err := insertMessage(ctx, q, &msg, rec, nil, nil); err != nil {
+			return err
+		}
+		var err error
+		members, err = q.MemberIDs(ctx, convID)
+		return err
+	})
+	if err != nil {
+		return s.Internal(ctx, "call record", err)
+	}
+	s.Publish(ctx, members, wire.MessageFrame{Type: "message", ConversationID: convID, Message: MessageJSON(msg)})
+	return nil
+}
+
 // sameMessage answers a retried client_id with the message it first made.
 func (s *Service) sameMessage(ctx context.Context, prev store.MessageRecord, convID string) (Message, bool, error) {
 	if prev.ConvID != convID {
@@ -463,7 +513,7 @@ func (s *Service) MessageView(ctx context.Context, r store.MessageRecord) Messag
 		}
 		return deleted
 	}
-	m.Text, m.Location = b.Text, b.Location
+	m.Text, m.Location, m.Call = b.Text, b.Location, b.Call
 	m.Mentions, m.MentionAll, m.Forwarded, m.History, m.System = b.Mentions, b.MentionAll, b.Forwarded, b.History, b.System
 	if b.ReplyTo > 0 {
 		r := s.replyView(ctx, r.ConvID, b.ReplyTo)
@@ -510,6 +560,9 @@ func MessageJSON(m Message) wire.Message {
 	}
 	if m.Location != nil {
 		j.Location = &wire.Location{Lat: m.Location.Lat, Lng: m.Location.Lng, Name: m.Location.Name}
+	}
+	if m.Call != nil {
+		j.Call = &wire.MessageCall{CallID: m.Call.CallID, Media: m.Call.Media, State: m.Call.State, DurationS: m.Call.DurationS, Reason: m.Call.Reason}
 	}
 	if m.Card != nil {
 		j.Card = &wire.Card{ID: m.Card.ID, Username: m.Card.Username, Nickname: m.Card.Nickname}

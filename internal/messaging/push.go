@@ -225,8 +225,54 @@ func previewOf(m Message) string {
 		return "[chat history]"
 	case KindSystem:
 		return "[disappearing messages changed]"
+	case KindCall:
+		return "[call]"
 	}
 	return "[contact card]"
+}
+
+// PushCall tells a person with no socket that someone is calling them, on
+// every device with a push subscription, unless they turned pushes off or
+// muted the conversation (R-NTF-2). The push says only who is calling. The
+// calls capability calls it a moment after a call starts, for members none
+// of whose devices said they ring.
+func (s *Service) PushCall(ctx context.Context, userID string, p wire.PushPayload, callerID string) {
+	if s.pusher == nil {
+		return
+	}
+	q := s.DB.Read()
+	st, err := s.LookupSettings(ctx, q, userID)
+	if err != nil || !st.PushEnabled {
+		return
+	}
+	if p.ConversationID != "" {
+		if m, err := q.FindMember(ctx, p.ConversationID, userID); err != nil || m.Muted {
+			return
+		}
+	}
+	if caller, err := s.LookupProfile(ctx, q, callerID); err == nil {
+		p.Title = caller.Nickname
+	}
+	p.Body = "is calling you"
+	b, _ := json.Marshal(p)
+	subs, err := q.PushSubscriptions(ctx, userID)
+	if err != nil {
+		return
+	}
+	for _, r := range subs {
+		var sub push.Subscription
+		if err := s.Open(ctx, userID, pushAD(userID, r.DeviceIdx), r.Sealed, &sub); err != nil {
+			continue
+		}
+		// A call is worth nothing a minute later: a short TTL.
+		err := s.pusher.Send(ctx, sub, b, time.Minute)
+		switch {
+		case errors.Is(err, push.ErrGone):
+			s.DB.Update(ctx, func(q *store.Queries) error { return q.DeletePushSubscription(ctx, userID, r.DeviceIdx) })
+		case err == nil:
+			s.pushesSent.Add(1)
+		}
+	}
 }
 
 // PushesSent counts pushes accepted by push services (a metric).

@@ -91,6 +91,11 @@ const (
 const (
 	controlCloseDevice = "close_device"
 	controlCloseUser   = "close_user"
+	// controlDeviceFrame sends Frame only to Users[0]'s connections on
+	// device DeviceIdx (a call's signals go to the device in the call).
+	controlDeviceFrame = "device_frame"
+	// controlCallNode is for the calls service of one node; hubs ignore it.
+	controlCallNode = "call_node"
 )
 
 // Hub holds this node's WebSocket connections and delivers bus events to them.
@@ -384,6 +389,19 @@ func (h *Hub) deliver(e tkesj.Event) {
 			}
 			s.mu.RUnlock()
 		}
+	case controlCallNode:
+	case controlDeviceFrame:
+		if len(e.Users) == 0 || len(e.Frame) == 0 {
+			return
+		}
+		s := h.shard(e.Users[0])
+		s.mu.RLock()
+		for _, c := range s.users[e.Users[0]] {
+			if bytes.Equal(c.deviceIdx, e.DeviceIdx) {
+				c.enqueue(e.Frame)
+			}
+		}
+		s.mu.RUnlock()
 	case controlCloseDevice, controlCloseUser:
 		if len(e.Users) == 0 {
 			return

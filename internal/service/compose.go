@@ -1,5 +1,5 @@
 // Package service composes the capability packages (accounts, social,
-// messaging, media, compliance) on one kernel into the single Service that
+// messaging, media, calls, compliance) on one kernel into the single Service that
 // internal/app wires and internal/httpapi, internal/bench and the end-to-end
 // tests call. It holds no logic of its own: the embedded capabilities' methods
 // are promoted, so callers keep one value and one set of method names while
@@ -9,12 +9,14 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/accounts"
+	"github.com/tkesj/tkesj/internal/calls"
 	"github.com/tkesj/tkesj/internal/compliance"
 	"github.com/tkesj/tkesj/internal/kernel"
 	"github.com/tkesj/tkesj/internal/keyring"
@@ -22,6 +24,7 @@ import (
 	"github.com/tkesj/tkesj/internal/messaging"
 	"github.com/tkesj/tkesj/internal/social"
 	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // Deps are the service's collaborators.
@@ -35,6 +38,9 @@ type Deps struct {
 	// KeyIDs lists every data key id (not the index key); the cessation of
 	// the service destroys them all (compliance/ops.go). Nil: only the people's own keys.
 	KeyIDs func(ctx context.Context) ([]string, error)
+	// Calls are the TURN relay, the SFU's ports and the ringing of calls
+	// (internal/app makes them from its flags); zero: no relay, defaults.
+	Calls calls.Options
 }
 
 // The capabilities, embedded under their own names (each package calls its
@@ -48,7 +54,9 @@ type (
 )
 
 // Service is the whole of tkesj's logic, one capability per embedded field.
-// It is safe for concurrent use.
+// Calls is a named field, not embedded: its verbs (Start, Join, Leave, Find)
+// read as calls' own at the call site (svc.Calls.Join). It is safe for
+// concurrent use.
 type Service struct {
 	*kernel.Core
 	*accountsService
@@ -56,6 +64,7 @@ type Service struct {
 	*messagingService
 	*mediaService
 	*complianceService
+	Calls *calls.Service
 }
 
 // New returns a Service. It publishes the first policy version if the store has none.
@@ -75,9 +84,14 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 	so := social.New(core, a)
 	m := messaging.New(core, a, so)
 	md := media.New(core, a, so)
+	cs, err := calls.New(core, a, m, d.Calls)
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("calls: %w", err)
+	}
 	m.SetMediaCopier(md.CopyMedia)
 	c := compliance.New(ctx, core, a, so, m, md, d.KeyIDs)
-	return &Service{Core: core, accountsService: a, socialService: so, messagingService: m, mediaService: md, complianceService: c}, nil
+	return &Service{Core: core, accountsService: a, socialService: so, messagingService: m, mediaService: md, complianceService: c, Calls: cs}, nil
 }
 
 // Start runs the purger (retention and the purge of destroyed accounts) and
@@ -91,9 +105,41 @@ func (s *Service) Start(interval time.Duration) { s.complianceService.Start(inte
 // batches under way.
 func (s *Service) Close() {
 	s.Loops.Stop()
+	s.Calls.Close()
 	s.socialService.Close()
 	s.complianceService.Close()
 	s.messagingService.Close()
+}
+
+// ReadyFrame is messaging's ready frame plus the live calls of the person's
+// conversations, so a device that connects while a call rings rings too.
+func (s *Service) ReadyFrame(ctx context.Context, userID string) ([]byte, error) {
+	b, err := s.messagingService.ReadyFrame(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	live := s.Calls.LiveFor(ctx, userID)
+	if len(live) == 0 {
+		return b, nil
+	}
+	var ready wire.ReadyFrame
+	if err := json.Unmarshal(b, &ready); err != nil {
+		return b, nil
+	}
+	ready.Calls = live
+	return json.Marshal(ready)
+}
+
+// ClientFrame hands a socket's call frames to calls and every other frame
+// to messaging.
+func (s *Service) ClientFrame(ctx context.Context, userID string, deviceIdx []byte, frame []byte) error {
+	var head struct {
+		Type string `json:"type"`
+	}
+	if json.Unmarshal(frame, &head) == nil && calls.IsFrame(head.Type) {
+		return s.Calls.ClientFrame(ctx, userID, deviceIdx, frame)
+	}
+	return s.messagingService.ClientFrame(ctx, userID, deviceIdx, frame)
 }
 
 // Ping reports whether the store answers.

@@ -47,10 +47,13 @@ type DB struct {
 	d    *Dialect
 	// Prepared statements of the reader pool, when the dialect wants them
 	// (SQLite re-parses every statement otherwise; pgx caches its own).
-	// Writes prepare per transaction instead: preparing on the writer pool
-	// while a transaction holds SQLite's only writer connection would wait
-	// for ever.
 	rStmts *stmtCache
+	// Statements of the writer connection, kept across transactions (SQLite,
+	// whose writer pool is one connection); nil: none.
+	wStmts *writerStmts
+	// closers run first in Close (a backend's background work, such as
+	// SQLite's checkpointer).
+	closers []func() error
 }
 
 // New wraps a writer and a reader pool (they may be the same *sql.DB).
@@ -58,6 +61,7 @@ func New(writer, reader *sql.DB, d *Dialect) *DB {
 	db := &DB{w: writer, r: reader, d: d}
 	if d.PrepareStatements {
 		db.rStmts = newStmtCache(reader)
+		db.wStmts = newWriterStmts(writer)
 	}
 	return db
 }
@@ -65,10 +69,24 @@ func New(writer, reader *sql.DB, d *Dialect) *DB {
 // Dialect returns the backend's name.
 func (db *DB) Dialect() string { return db.d.Name }
 
+// OnClose registers f to run at the start of Close, before the pools close.
+// Backends register their background work with it; it is not safe to call
+// once the store is in use.
+func (db *DB) OnClose(f func() error) { db.closers = append(db.closers, f) }
+
 // Close closes both pools.
 func (db *DB) Close() error {
+	var err error
+	for _, f := range db.closers {
+		if cerr := f(); err == nil {
+			err = cerr
+		}
+	}
 	db.rStmts.close()
-	err := db.w.Close()
+	db.wStmts.close()
+	if werr := db.w.Close(); err == nil {
+		err = werr
+	}
 	if db.r != db.w {
 		if rerr := db.r.Close(); err == nil {
 			err = rerr
@@ -191,11 +209,12 @@ type Queries struct {
 	d       *Dialect
 	stmts   *stmtCache           // the reader pool's statements; nil: none
 	tx      *sql.Tx              // set inside DB.Update and DB.UpdateBatch
-	txStmts map[string]*sql.Stmt // statements prepared in tx, closed with it
+	txStmts map[string]*sql.Stmt // statements in tx, closed with it
+	wStmts  *writerStmts         // the writer connection's kept statements
 }
 
 func (db *DB) txQueries(tx *sql.Tx) *Queries {
-	q := &Queries{q: tx, d: db.d, tx: tx}
+	q := &Queries{q: tx, d: db.d, tx: tx, wStmts: db.wStmts}
 	if db.d.PrepareStatements {
 		q.txStmts = map[string]*sql.Stmt{}
 	}
@@ -212,6 +231,7 @@ func (db *DB) Update(ctx context.Context, fn func(q *Queries) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	defer db.wStmts.prepareWanted()
 	if err := fn(db.txQueries(tx)); err != nil {
 		tx.Rollback()
 		return err
@@ -223,17 +243,23 @@ func (db *DB) Update(ctx context.Context, fn func(q *Queries) error) error {
 }
 
 // stmt returns a prepared statement for query, or nil when statements are
-// not cached: in a transaction, prepared once per transaction (a group
-// commit runs the same few statements hundreds of times); outside, from the
-// reader pool's cache.
+// not cached: in a transaction, the writer connection's statement kept from
+// earlier transactions, or else one prepared for this transaction (and kept
+// for the next ones once it ends); outside, from the reader pool's cache.
 func (q *Queries) stmt(ctx context.Context, query string) *sql.Stmt {
 	if q.txStmts != nil {
 		if st := q.txStmts[query]; st != nil {
 			return st
 		}
-		st, err := q.tx.PrepareContext(ctx, query)
-		if err != nil {
-			return nil // run the text directly; its error surfaces there
+		var st *sql.Stmt
+		if kept := q.wStmts.get(query); kept != nil {
+			st = q.tx.StmtContext(ctx, kept)
+		} else {
+			var err error
+			if st, err = q.tx.PrepareContext(ctx, query); err != nil {
+				return nil // run the text directly; its error surfaces there
+			}
+			q.wStmts.want(query)
 		}
 		q.txStmts[query] = st
 		return st
@@ -302,6 +328,7 @@ func (db *DB) UpdateBatch(ctx context.Context, fns []func(q *Queries) error) []e
 	if err != nil {
 		return fail(fmt.Errorf("begin: %w", err))
 	}
+	defer db.wStmts.prepareWanted()
 	q := db.txQueries(tx)
 	for i, fn := range fns {
 		if len(fns) == 1 {

@@ -1,5 +1,7 @@
 package wire
 
+import "encoding/json"
+
 // WebSocket frames. Every frame is a JSON object whose "type" names it; the
 // server sends "ready" first, then events as they happen. Each struct's Type
 // holds its one name (the enum tag), which makes the generated TypeScript a
@@ -17,6 +19,7 @@ type ReadyFrame struct {
 	Type          string                `json:"type" enum:"ready"`
 	UserID        string                `json:"user_id"`
 	Conversations []PendingConversation `json:"conversations"`
+	Calls         []Call                `json:"calls,omitempty" doc:"the live calls of the person's conversations, so a device that connects while a call rings rings too"`
 }
 
 // PendingConversation is a conversation with unacknowledged messages.
@@ -189,11 +192,14 @@ type ClientFrame struct {
 }
 
 // PushPayload is the Web Push message a device's service worker receives for
-// a new message (text only when the person allowed it).
+// a new message (text only when the person allowed it), or for a call ringing
+// a person none of whose devices has a socket open.
 type PushPayload struct {
-	Type           string `json:"type" enum:"message"`
+	Type           string `json:"type" enum:"message|call"`
 	ConversationID string `json:"conversation_id"`
-	Seq            int64  `json:"seq"`
+	Seq            int64  `json:"seq" doc:"0 on a call"`
+	CallID         string `json:"call_id,omitempty" doc:"on a call: the call ringing"`
+	Media          string `json:"media,omitempty" enum:"audio|video" doc:"on a call"`
 	Title          string `json:"title"`
 	Body           string `json:"body"`
 	Preview        bool   `json:"preview" doc:"whether body is the message's text (the person allows previews) or a generic line"`
@@ -220,4 +226,32 @@ type DeletionNotice struct {
 	Records     []string `json:"records"`
 	Reason      string   `json:"reason"`
 	RequestedAt string   `json:"requested_at"`
+}
+
+// CallFrame tells every member of a call's conversation of each change of
+// the call's state (R-CAL-1).
+type CallFrame struct {
+	Type string `json:"type" enum:"call"`
+	Call Call   `json:"call"`
+}
+
+// CallSignalFrame carries one WebRTC signal (an offer, an answer, an ICE
+// candidate, a restart) to the one device in the call it is for, from the
+// other participant of a direct call or from the SFU ("sfu") of a group
+// call. The server reads only its size and where it goes.
+type CallSignalFrame struct {
+	Type   string          `json:"type" enum:"call_signal"`
+	CallID string          `json:"call_id"`
+	From   string          `json:"from" doc:"the sender's user id, or \"sfu\""`
+	Signal json.RawMessage `json:"signal" doc:"opaque to the server: {\"sdp\":{...}}, {\"candidate\":{...}} or what the client sends"`
+}
+
+// CallClientFrame is what a client in a call sends over the WebSocket:
+// call_signal (to the other participant's user id in a direct call, to
+// "sfu" in a group call) and call_ringing (this device rings: no push needed).
+type CallClientFrame struct {
+	Type   string          `json:"type" enum:"call_signal|call_ringing"`
+	CallID string          `json:"call_id"`
+	To     string          `json:"to,omitempty" doc:"the peer's user id, or \"sfu\"; empty in a direct call means the other participant"`
+	Signal json.RawMessage `json:"signal,omitempty" doc:"a JSON object of at most 48 KiB"`
 }

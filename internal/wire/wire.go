@@ -262,7 +262,7 @@ type Message struct {
 	ConversationID string        `json:"conversation_id"`
 	SenderID       string        `json:"sender_id,omitempty"`
 	ClientID       string        `json:"client_id,omitempty"`
-	Kind           string        `json:"kind,omitempty" enum:"text|image|video|file|voice|location|card|history|system"`
+	Kind           string        `json:"kind,omitempty" enum:"text|image|video|file|voice|location|card|call|history|system"`
 	SentAt         string        `json:"sent_at"`
 	SenderDeleted  bool          `json:"sender_deleted,omitempty"`
 	Recalled       bool          `json:"recalled,omitempty"`
@@ -278,6 +278,7 @@ type Message struct {
 	History        *History      `json:"history,omitempty" doc:"a merged forward (kind history): the messages as one readable list"`
 	System         *SystemEvent  `json:"system,omitempty" doc:"a message the service wrote (kind system); sender_id is who caused it"`
 	ExpiresAt      string        `json:"expires_at,omitempty" doc:"when a disappearing message goes (R-MSG-10); absent: never"`
+	Call           *MessageCall  `json:"call,omitempty" doc:"on a call record (kind call), written by the server when a call ends"`
 }
 
 // SystemEvent is what a system message says: the disappearing-messages
@@ -322,6 +323,60 @@ type ReplyTo struct {
 	Kind        string  `json:"kind,omitempty"`
 	Preview     *string `json:"preview,omitempty" doc:"a short preview: the text's first 50 characters, or [picture], [voice message]..."`
 	Unavailable bool    `json:"unavailable,omitempty"`
+}
+
+// MessageCall is what a call record says (R-CAL-1).
+type MessageCall struct {
+	CallID    string `json:"call_id"`
+	Media     string `json:"media" enum:"audio|video"`
+	State     string `json:"state" enum:"completed|missed|declined|cancelled"`
+	DurationS int    `json:"duration_s"`
+	Reason    string `json:"reason,omitempty" doc:"busy, timeout, hang_up or permission_revoked"`
+}
+
+// Call is a call as the members of its conversation see it (API.md "Calls"):
+// who is in it, muted or with the camera off, never on which device.
+type Call struct {
+	ID             string            `json:"id"`
+	ConversationID string            `json:"conversation_id"`
+	Media          string            `json:"media" enum:"audio|video"`
+	State          string            `json:"state" enum:"ringing|active|ended"`
+	InitiatorID    string            `json:"initiator_id"`
+	Group          bool              `json:"group" doc:"a group call: media goes through the server's forwarding unit"`
+	Participants   []CallParticipant `json:"participants"`
+	Members        []string          `json:"members" doc:"who the call rings: the conversation's members when it began"`
+	Declined       []string          `json:"declined"`
+	CreatedAt      string            `json:"created_at" format:"date-time"`
+	AnsweredAt     string            `json:"answered_at,omitempty" format:"date-time"`
+	Outcome        string            `json:"outcome,omitempty" enum:"completed|missed|declined|cancelled" doc:"once ended"`
+	DurationS      *int              `json:"duration_s,omitempty" doc:"once ended"`
+	Reason         string            `json:"reason,omitempty" doc:"busy, timeout, hang_up or permission_revoked"`
+}
+
+// CallParticipant is one person in a call.
+type CallParticipant struct {
+	UserID    string `json:"user_id"`
+	Muted     bool   `json:"muted"`
+	CameraOff bool   `json:"camera_off"`
+}
+
+// CallAnswer answers a call step (decline, leave, media) and GET of a call.
+type CallAnswer struct {
+	Call Call `json:"call"`
+}
+
+// CallJoined answers starting or joining a call: the call and the built-in
+// TURN relay's short-lived credentials for this participant (R-CAL-3).
+type CallJoined struct {
+	Call       Call        `json:"call"`
+	ICEServers []ICEServer `json:"ice_servers" doc:"empty when the server runs no TURN relay"`
+}
+
+// ICEServer is one entry of RTCConfiguration.iceServers.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
 }
 
 // MessageMedia is the media a message carries.

@@ -642,22 +642,17 @@ test('what the server already does: photo, password change and reset, group admi
   await r2.page.goto(`${server.base}/login`);
   await r2.page.getByRole('link', { name: 'Forgot your password?' }).click();
   await r2.page.getByRole('heading', { name: 'Reset your password', level: 1 }).waitFor();
-  if (doc.paths?.['/api/v1/password-resets']) {
-    const since = sms.codes.length;
-    await r2.page.getByLabel('Mobile phone number').fill(cara.user.phone);
-    await r2.page.getByRole('button', { name: 'Send code' }).click();
-    await r2.page.getByLabel('Verification code').fill(await codeFor(cara.user.phone, 'reset', since));
-    await r2.page.getByRole('textbox', { name: 'Password', exact: true }).fill('Reset-Passw0rd!y');
-    await r2.page.getByRole('button', { name: 'Set new password' }).click();
-    await textMatches(status(r2.page), /Log in with the new one/);
-  } else {
-    // Without the server's reset route the screen says what to do instead.
-    await r2.page.getByLabel('Mobile phone number').fill(cara.user.phone);
-    await r2.page.getByLabel('Verification code').fill('123456');
-    await r2.page.getByRole('textbox', { name: 'Password', exact: true }).fill('Reset-Passw0rd!y');
-    await r2.page.getByRole('button', { name: 'Set new password' }).click();
-    await textMatches(r2.page.getByRole('alert').filter({ hasText: /\S/ }), /cannot reset passwords yet|not right/);
-  }
+  // The screen goes phone → code → new password (issue 15; e2e/conv.test.mjs drives it in full).
+  const since = sms.codes.length;
+  await r2.page.getByLabel('Mobile phone number').fill(cara.user.phone);
+  await r2.page.getByRole('button', { name: 'Text me a code' }).click();
+  await r2.page.getByLabel('Verification code').fill(doc.paths?.['/api/v1/password-resets'] ? await codeFor(cara.user.phone, 'reset', since) : '123456');
+  await r2.page.getByRole('button', { name: 'Next' }).click();
+  await r2.page.getByRole('textbox', { name: 'Password', exact: true }).fill('Reset-Passw0rd!y');
+  await r2.page.getByRole('button', { name: 'Set new password' }).click();
+  if (doc.paths?.['/api/v1/password-resets']) await textMatches(status(r2.page), /Log in with the new one/);
+  // Without the server's reset route the screen says what to do instead.
+  else await textMatches(r2.page.getByRole('alert').filter({ hasText: /\S/ }), /cannot reset passwords yet|not right/);
   assert.deepEqual([...a.problems, ...c.problems, ...c2.problems, ...r2.problems], []);
   for (const x of [a, c, c2, r2]) await x.context.close();
 });

@@ -5,9 +5,10 @@
 // as security incidents (/api/v1/me/notices).
 
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, blobURL, request } from './api';
+import { ApiError, blobURL, request, type User } from './api';
 import type { Ctx } from './app';
-import { Field, NewPassword, Notices, Page, useAction } from './components';
+import { Field, NewPassword, Notices, Page, SendCodeButton, useAction } from './components';
+import { vt } from './conv-text';
 import { formatTime, lang, t } from './i18n';
 import { onFrame } from './realtime';
 import { link } from './router';
@@ -148,6 +149,85 @@ export function Password(c: Ctx) {
         <Notices error={action.error} info={action.info} />
         <button type="submit" class="primary" disabled={action.busy}>
           {at('pw.submit')}
+        </button>
+      </form>
+    </Page>
+  );
+}
+
+// ------------------------------------------------------------ phone number
+
+/**
+ * Change of phone number (R-ACC-6): a code texted to the new number (purpose
+ * change_phone) and the current password (POST /api/v1/me/phone). A number
+ * another account holds is refused before any code is sent (409 phone_taken).
+ */
+export function ChangePhone(c: Ctx) {
+  const [phone, setPhone] = useState('');
+  const [code, setCode] = useState('');
+  const [password, setPassword] = useState('');
+  const action = useAction();
+  function known(err: unknown): unknown {
+    if (err instanceof ApiError) {
+      if (err.code === 'phone_taken') return vt('phoneTaken');
+      if (err.code === 'same_phone') return vt('phoneSame');
+      if (err.code === 'invalid_credentials' || err.code === 'code_mismatch' || err.code === 'reverification_failed') return vt('phoneWrong');
+      if (err.status === 404 || err.status === 405) return vt('phoneUnavailable');
+    }
+    return err;
+  }
+  async function submit(e: Event) {
+    e.preventDefault();
+    if (phone.replace(/\D/g, '') === (c.user.phone ?? '').replace(/\D/g, '')) {
+      action.setError(vt('phoneSame'));
+      return;
+    }
+    let user: User | null = null;
+    const ok = await action.run(async () => {
+      try {
+        user = await request<User>('POST', '/api/v1/me/phone', { body: { phone: phone.trim(), code: code.trim(), password } });
+      } catch (err) {
+        throw known(err);
+      }
+    });
+    if (ok && user) {
+      c.setUser({ ...c.user, ...(user as User) });
+      setPhone('');
+      setCode('');
+      setPassword('');
+      action.setInfo(vt('phoneDone', { phone: (user as User).phone ?? phone.trim() }));
+    }
+  }
+  return (
+    <Page title={vt('phoneTitle')} back="/me/security" narrow>
+      <p>{vt('phoneIntro', { phone: c.user.phone ?? '' })}</p>
+      <form onSubmit={submit}>
+        <Field
+          id="new-phone"
+          label={vt('phoneNew')}
+          hint={t('field.phoneHint')}
+          type="tel"
+          inputMode="tel"
+          autocomplete="tel"
+          value={phone}
+          onValue={setPhone}
+          required
+          after={
+            <SendCodeButton
+              phone={phone}
+              purpose="change_phone"
+              onResult={(err, info) => {
+                action.setError(err ? known(err) : null);
+                action.setInfo(info);
+              }}
+            />
+          }
+        />
+        <Field id="code" label={t('field.code')} inputMode="numeric" autocomplete="one-time-code" value={code} onValue={setCode} required />
+        <Field id="phone-password" label={vt('phonePassword')} type="password" autocomplete="current-password" value={password} onValue={setPassword} required />
+        <Notices error={action.error} info={action.info} />
+        <button type="submit" class="primary" disabled={action.busy}>
+          {vt('phoneSubmit')}
         </button>
       </form>
     </Page>

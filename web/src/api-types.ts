@@ -770,7 +770,7 @@ export interface paths {
     };
   };
   "/api/v1/ws": {
-    /** WebSocket (R-MSG-4). Also accepts ?token=, or ?ticket= from POST /api/v1/ws-tickets (single use, 30 s), which keeps the token out of the URL. First frame {"type":"ready","conversations":[{id,last_seq,received_seq,read_seq}]} lists conversations with unacknowledged messages; then message, receipt, typing, recall, friend_request and conversation frames. Clients send ack {conversation_id, seq}, read, typing, ping. */
+    /** WebSocket (R-MSG-4). Also accepts ?token=, or ?ticket= from POST /api/v1/ws-tickets (single use, 30 s), which keeps the token out of the URL. First frame {"type":"ready","conversations":[{id,last_seq,received_seq,read_seq}]} lists conversations with unacknowledged messages; then message, receipt, typing, recall, friend_request, conversation, call (CallFrame) and call_signal (CallSignalFrame) frames. Clients send ack {conversation_id, seq}, read, typing, ping, and in a call call_signal and call_ringing (CallClientFrame); a frame may be 64 KiB. */
     get: {
       parameters: {
         query?: {
@@ -3047,6 +3047,100 @@ export interface paths {
       };
     };
   };
+  "/api/v1/calls": {
+    /** Start a call in a conversation (R-CAL-1). Needs the microphone permission, and the camera for video: otherwise 403 permission_revoked. Not a member: 404. A live call there already: 409 call_in_progress. A direct call to someone busy ends at once as missed with reason busy. */
+    post: {
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["NewCall"];
+        };
+      };
+      responses: {
+        /** @description the ringing call and, for the caller only, short-lived TURN credentials */
+        201: {
+          content: {
+            "application/json": components["schemas"]["CallJoined"];
+          };
+        };
+        "4XX": components["responses"]["Problem"];
+      };
+    };
+  };
+  "/api/v1/calls/{id}": {
+    /** A live call the caller is a member of; 404 otherwise */
+    get: {
+      responses: {
+        /** @description the call */
+        200: {
+          content: {
+            "application/json": components["schemas"]["CallAnswer"];
+          };
+        };
+        "4XX": components["responses"]["Problem"];
+      };
+    };
+  };
+  "/api/v1/calls/{id}/join": {
+    /** Answer or join a call from this device (the caller's other devices stop ringing). Permissions as for starting; another device already in it: 409 answered_elsewhere; a group call of 9: 409 call_full. */
+    post: {
+      responses: {
+        /** @description the call */
+        200: {
+          content: {
+            "application/json": components["schemas"]["CallJoined"];
+          };
+        };
+        "4XX": components["responses"]["Problem"];
+      };
+    };
+  };
+  "/api/v1/calls/{id}/decline": {
+    /** Decline a ringing call (a direct call ends as declined) */
+    post: {
+      responses: {
+        /** @description the call */
+        200: {
+          content: {
+            "application/json": components["schemas"]["CallAnswer"];
+          };
+        };
+        "4XX": components["responses"]["Problem"];
+      };
+    };
+  };
+  "/api/v1/calls/{id}/leave": {
+    /** Hang up: before an answer the caller cancels; after, the call ends when fewer than two remain (completed, with duration_s) */
+    post: {
+      responses: {
+        /** @description the call */
+        200: {
+          content: {
+            "application/json": components["schemas"]["CallAnswer"];
+          };
+        };
+        "4XX": components["responses"]["Problem"];
+      };
+    };
+  };
+  "/api/v1/calls/{id}/media": {
+    /** Tell the others you muted or switched the camera off */
+    put: {
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["CallMediaChange"];
+        };
+      };
+      responses: {
+        /** @description the call */
+        200: {
+          content: {
+            "application/json": components["schemas"]["CallAnswer"];
+          };
+        };
+        "4XX": components["responses"]["Problem"];
+      };
+    };
+  };
   "/api/v1/password-resets": {
     /** Reset a forgotten password with a code of purpose reset sent to the phone (R-ACC-6). Every device is signed out and its sockets close with 4001. A wrong phone/code pair is 401 invalid_credentials whether or not the phone is registered; tries are counted per phone (429 rate_limited). */
     post: {
@@ -3267,6 +3361,74 @@ export interface components {
     };
     BlockedList: {
       blocked: components["schemas"]["PublicUser"][];
+    };
+    Call: {
+      /** Format: date-time */
+      answered_at?: string;
+      conversation_id: string;
+      /** Format: date-time */
+      created_at: string;
+      declined: string[];
+      /** @description once ended */
+      duration_s?: number;
+      /** @description a group call: media goes through the server's forwarding unit */
+      group: boolean;
+      id: string;
+      initiator_id: string;
+      /** @enum {string} */
+      media: "audio" | "video";
+      /** @description who the call rings: the conversation's members when it began */
+      members: string[];
+      /**
+       * @description once ended
+       * @enum {string}
+       */
+      outcome?: "completed" | "missed" | "declined" | "cancelled";
+      participants: components["schemas"]["CallParticipant"][];
+      /** @description busy, timeout, hang_up or permission_revoked */
+      reason?: string;
+      /** @enum {string} */
+      state: "ringing" | "active" | "ended";
+    };
+    CallAnswer: {
+      call: components["schemas"]["Call"];
+    };
+    CallClientFrame: {
+      call_id: string;
+      /** @description a JSON object of at most 48 KiB */
+      signal?: unknown;
+      /** @description the peer's user id, or "sfu"; empty in a direct call means the other participant */
+      to?: string;
+      /** @enum {string} */
+      type: "call_signal" | "call_ringing";
+    };
+    CallFrame: {
+      call: components["schemas"]["Call"];
+      /** @enum {string} */
+      type: "call";
+    };
+    CallJoined: {
+      call: components["schemas"]["Call"];
+      /** @description empty when the server runs no TURN relay */
+      ice_servers: components["schemas"]["ICEServer"][];
+    };
+    CallMediaChange: {
+      camera_off?: boolean;
+      muted?: boolean;
+    };
+    CallParticipant: {
+      camera_off: boolean;
+      muted: boolean;
+      user_id: string;
+    };
+    CallSignalFrame: {
+      call_id: string;
+      /** @description the sender's user id, or "sfu" */
+      from: string;
+      /** @description opaque to the server: {"sdp":{...}}, {"candidate":{...}} or what the client sends */
+      signal: unknown;
+      /** @enum {string} */
+      type: "call_signal";
     };
     Card: {
       id: string;
@@ -3566,6 +3728,11 @@ export interface components {
     HoldList: {
       holds: components["schemas"]["Hold"][];
     };
+    ICEServer: {
+      credential?: string;
+      urls: string[];
+      username?: string;
+    };
     Incident: {
       categories: string[];
       created_at: string | null;
@@ -3729,6 +3896,8 @@ export interface components {
       username: string;
     };
     Message: {
+      /** @description on a call record (kind call), written by the server when a call ends */
+      call?: components["schemas"]["MessageCall"];
       card?: components["schemas"]["Card"];
       client_id?: string;
       conversation_id: string;
@@ -3740,7 +3909,7 @@ export interface components {
       history?: components["schemas"]["History"];
       id: string;
       /** @enum {string} */
-      kind?: "text" | "image" | "video" | "file" | "voice" | "location" | "card" | "history" | "system";
+      kind?: "text" | "image" | "video" | "file" | "voice" | "location" | "card" | "call" | "history" | "system";
       location?: components["schemas"]["Location"];
       media?: components["schemas"]["MessageMedia"];
       media_id?: string;
@@ -3759,6 +3928,16 @@ export interface components {
       system?: components["schemas"]["SystemEvent"];
       /** @description always present on a text message */
       text?: string;
+    };
+    MessageCall: {
+      call_id: string;
+      duration_s: number;
+      /** @enum {string} */
+      media: "audio" | "video";
+      /** @description busy, timeout, hang_up or permission_revoked */
+      reason?: string;
+      /** @enum {string} */
+      state: "completed" | "missed" | "declined" | "cancelled";
     };
     MessageFrame: {
       conversation_id: string;
@@ -3829,6 +4008,11 @@ export interface components {
     };
     Muted: {
       muted: boolean;
+    };
+    NewCall: {
+      conversation_id: string;
+      /** @enum {string} */
+      media: "audio" | "video";
     };
     NewMessage: {
       card_user?: string;
@@ -3931,15 +4115,23 @@ export interface components {
     };
     PushPayload: {
       body: string;
+      /** @description on a call: the call ringing */
+      call_id?: string;
       conversation_id: string;
+      /**
+       * @description on a call
+       * @enum {string}
+       */
+      media?: "audio" | "video";
       /** @description the message mentions the person: sent even when the chat is muted */
       mentioned?: boolean;
       /** @description whether body is the message's text (the person allows previews) or a generic line */
       preview: boolean;
+      /** @description 0 on a call */
       seq: number;
       title: string;
       /** @enum {string} */
-      type: "message";
+      type: "message" | "call";
     };
     QRCode: {
       /** @description tkesj:friend:<token> */
@@ -3970,6 +4162,8 @@ export interface components {
       user?: components["schemas"]["PublicUser"];
     };
     ReadyFrame: {
+      /** @description the live calls of the person's conversations, so a device that connects while a call rings rings too */
+      calls?: components["schemas"]["Call"][];
       conversations: components["schemas"]["PendingConversation"][];
       /** @enum {string} */
       type: "ready";

@@ -52,7 +52,7 @@ export type Consent = S['Consent'];
 
 export type Export = S['Export'];
 
-export type CodePurpose = 'register' | 'login' | 'step_up' | 'reset';
+export type CodePurpose = 'register' | 'login' | 'step_up' | 'reset' | 'change_phone';
 
 export const PERMISSIONS = ['phone_state', 'storage', 'album', 'camera', 'location', 'microphone', 'notifications'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
@@ -276,8 +276,9 @@ export interface NewAccount {
 
 export const api = {
   policy: () => request<Policy>('GET', '/api/v1/policy', { auth: false }),
+  // A change_phone code is asked for by the signed-in person (the server needs the token).
   sendCode: (phone: string, purpose: CodePurpose) =>
-    request<void>('POST', '/api/v1/verification-codes', { body: { phone, purpose }, auth: false }),
+    request<void>('POST', '/api/v1/verification-codes', { body: { phone, purpose }, auth: purpose === 'change_phone' }),
   register: (a: NewAccount) =>
     request<AuthAnswer>('POST', '/api/v1/accounts', { body: { ...a, device: deviceInfo() }, auth: false }),
   loginPassword: (login: string, password: string, step_up_code?: string) =>
@@ -344,12 +345,74 @@ export type MediaRef = S['Media'];
 
 export type Location = S['Location'];
 
-export type Message = S['Message'];
+/** A quoted message as a reply carries it; `unavailable` once the original was recalled or its sender destroyed. */
+export interface ReplyRef {
+  seq: number;
+  sender_id?: string;
+  kind?: string;
+  preview?: string;
+  unavailable?: boolean;
+}
+
+/** One line of a merged forward ("chat history"). */
+export interface HistoryItem {
+  sender_name?: string;
+  kind?: string;
+  text?: string;
+  sent_at?: string;
+}
+
+/**
+ * A message, with the second-wave fields (API.md "Conversation features"):
+ * a quote, mentions, forwarded, a merged history and the expiry time. They
+ * are optional, so a server without them still type-checks.
+ */
+export type Message = Omit<S['Message'], 'kind'> & {
+  kind?: S['Message']['kind'] | 'history' | 'system';
+  reply_to?: ReplyRef;
+  mentions?: string[];
+  mention_all?: boolean;
+  forwarded?: boolean;
+  history?: { items?: HistoryItem[] };
+  expires_at?: string;
+  /** Search results: the chat and the sender, named (when the server names them). */
+  conversation_name?: string;
+  sender_name?: string;
+  /** A system message's event (disappearing timer changed, ...). */
+  system?: { event?: string; actor_id?: string; disappear_after_s?: number; [k: string]: unknown };
+};
+
+export interface Favorite {
+  id: string;
+  /** What was saved: a message or a Moment. */
+  kind: 'message' | 'moment' | string;
+  conversation_id?: string;
+  seq?: number;
+  moment_id?: string;
+  author_id?: string;
+  /** The author's nickname when it was saved. */
+  author_name?: string;
+  /** The message's kind (text, image, ...), or "moment". */
+  content_kind?: string;
+  text?: string;
+  media?: { id: string; kind: string; url: string; mime?: string; size?: number }[];
+  location?: Location;
+  history?: { items?: HistoryItem[] };
+  sent_at?: string;
+  created_at?: string;
+}
 
 export type Member = S['Member'];
 
 // pinned: the conversations list carries it once the server has pins (API.md, second wave).
-export type Conversation = Omit<S['Conversation'], 'peer'> & { peer?: PublicUser; pinned?: boolean };
+// disappear_after_s: the disappearing-messages timer (0 = off); mentioned: an unread mention of the caller.
+export type Conversation = Omit<S['Conversation'], 'peer' | 'last_message'> & {
+  peer?: PublicUser;
+  pinned?: boolean;
+  disappear_after_s?: number;
+  mentioned?: boolean;
+  last_message?: Message;
+};
 
 export interface NewMessage {
   client_id: string;
@@ -357,6 +420,9 @@ export interface NewMessage {
   text?: string;
   media_id?: string;
   location?: Location;
+  reply_to?: number;
+  mentions?: string[];
+  mention_all?: boolean;
 }
 
 export type Comment = S['Comment'];

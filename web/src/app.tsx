@@ -7,6 +7,7 @@ import { Notices, PolicyText, errorText } from './components';
 import { t, type Key } from './i18n';
 import { onFrame, startRealtime, stopRealtime } from './realtime';
 import { link, navigate, usePath } from './router';
+import { CallLayer } from './call';
 import { refreshPushSubscription, registerServiceWorker, rememberLang, setMuted, showUnread, watchForSound } from './notify';
 import { Notifications } from './screens/Notifications';
 import { Announcements } from './screens/Announcements';
@@ -19,7 +20,6 @@ import { Profile } from './screens/Profile';
 import { Register } from './screens/Register';
 import { Security } from './screens/Security';
 import { Welcome } from './screens/Welcome';
-import { Reset } from './screens/Reset';
 import { Alerts } from './alerts';
 
 type Auth =
@@ -94,12 +94,30 @@ function lazy(load: () => Promise<Module>, name: string): Screen {
   return (c) => <Lazy c={c} />;
 }
 
+/** The forgotten-password screen, fetched when someone asks for it (not at start). */
+function LazyReset({ onDone }: { onDone: (notice: string) => void }) {
+  const [mod, setMod] = useState<typeof import('./screens/Reset') | null>(null);
+  const [err, setErr] = useState(false);
+  useEffect(() => {
+    import('./screens/Reset').then(setMod, () => setErr(true));
+  }, []);
+  if (mod) return <mod.Reset onDone={onDone} />;
+  if (err)
+    return (
+      <main class="page" id="main">
+        <Notices error={t('err.network')} />
+      </main>
+    );
+  return <Loading />;
+}
+
 const chatMod = () => import('./chat');
 const contactsMod = () => import('./contacts');
 const momentsMod = () => import('./moments');
 const qrMod = () => import('./qr');
 const consoleMod = () => import('./console');
 const accountMod = () => import('./account');
+const favoritesMod = () => import('./favorites');
 
 /** Every screen of a signed-in person, by path pattern (":" marks a parameter). */
 const ROUTES: [string, Screen][] = [
@@ -125,6 +143,8 @@ const ROUTES: [string, Screen][] = [
   ['/me/announcements', () => <Announcements />],
   ['/me/photo', lazy(accountMod, 'Photo')],
   ['/me/password', lazy(accountMod, 'Password')],
+  ['/me/phone', lazy(accountMod, 'ChangePhone')],
+  ['/me/favorites', lazy(favoritesMod, 'Favorites')],
   ['/me/support', lazy(accountMod, 'Support')],
   ['/me/support/:', lazy(accountMod, 'SupportTicket')],
   ['/me/notices', lazy(accountMod, 'NoticesScreen')],
@@ -408,7 +428,7 @@ export function App() {
   if (auth.state === 'out') {
     if (path === '/login') return <Login notice={auth.notice} onSignedIn={signedIn} />;
     if (path === '/register') return <Register onSignedIn={signedIn} />;
-    if (path === '/reset') return <Reset onDone={(notice) => setAuth({ state: 'out', notice })} />;
+    if (path === '/reset') return <LazyReset onDone={(notice) => setAuth({ state: 'out', notice })} />;
     return <Welcome notice={auth.notice} onLang={onLang} />;
   }
 
@@ -429,6 +449,7 @@ export function App() {
         {screen}
       </div>
       <TabBar path={path} unread={unread} />
+      <CallLayer me={auth.user.id} />
       {gate && (
         <PolicyGate
           onAccepted={() => {

@@ -7,7 +7,29 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, api, blobURL, chat, request, social, type Conversation, type Member, type Message, type PublicUser } from './api';
 import type { Ctx } from './app';
+import { convApi, favorites } from './api-conv';
+import { CallButtons, callRecordText } from './call';
 import { ct } from './chat-text';
+import {
+  ALL_MARKS,
+  DISAPPEAR,
+  ForwardDialog,
+  HistoryCard,
+  MAX_FORWARD,
+  MentionList,
+  MentionText,
+  Quote,
+  clearMention,
+  disappearLabel,
+  hasMention,
+  mentionOptions,
+  mentionQuery,
+  mentionsMe,
+  shortPreview,
+  useMentions,
+  type MentionPick,
+} from './conv';
+import { vt } from './conv-text';
 import { Field, Notices, Page, errorText, useAction } from './components';
 import { lang, t } from './i18n';
 import { discard, enqueue, onOutbox, pendingFor, retry, startOutbox, type OutItem } from './outbox';
@@ -45,8 +67,30 @@ export function preview(m: Message | undefined, me: string): string {
       return t('chat.kind.location') + (m.location?.name ? ` ${m.location.name}` : '');
     case 'card':
       return t('chat.kind.card');
+    case 'call':
+      return callRecordText(m);
+    case 'history':
+      return `[${vt('kind.history')}]`;
+    case 'system':
+      if (typeof m.system?.disappear_after_s === 'number')
+        return m.system.disappear_after_s ? vt('disappearOn', { t: disappearLabel(m.system.disappear_after_s) }) : vt('disappearCleared');
   }
   return m.text ?? '';
+}
+
+// A jump to a message asked for before its chat is on screen (a search
+// result), and the open chat's jumper for one asked for while it is.
+let pendingJump: { conv: string; seq: number } | null = null;
+let liveJump: { conv: string; go: (seq: number) => void } | null = null;
+
+/** Opens a chat at one message: scrolled to it (older pages loaded as needed) and highlighted. */
+export function openAt(conv: string, seq: number) {
+  if (liveJump?.conv === conv && location.pathname === `/chats/${encodeURIComponent(conv)}`) {
+    liveJump.go(seq);
+    return;
+  }
+  pendingJump = { conv, seq };
+  navigate(`/chats/${encodeURIComponent(conv)}`);
 }
 
 /** Refreshes f whenever a frame could change what it shows (debounced). */
@@ -113,14 +157,38 @@ function Search({ me, onFilter }: { me: string; onFilter?: (q: string) => void }
                   </a>
                 </li>
               ))}
-              {(res.messages ?? []).map((m) => (
-                <li key={m.id}>
-                  <a class="list-item" {...link(`/chats/${encodeURIComponent(m.conversation_id ?? '')}`)}>
-                    <span class="chat-preview">{preview(m, me)}</span>
-                    <span class="muted small">{shortTime(m.sent_at)}</span>
-                  </a>
-                </li>
-              ))}
+              {(res.messages ?? []).map((m) => {
+                const cv = (lastList ?? []).find((x) => x.id === m.conversation_id);
+                const chatName = m.conversation_name || (cv ? convTitle(cv) : '');
+                const sender = m.sender_id === me ? vt('you') : m.sender_name || (cv?.kind === 'direct' ? displayName(cv.peer) : '');
+                const href = `/chats/${encodeURIComponent(m.conversation_id ?? '')}`;
+                return (
+                  <li key={m.id}>
+                    <a
+                      class="list-item search-hit"
+                      href={href}
+                      onClick={(e) => {
+                        if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+                        e.preventDefault();
+                        openAt(m.conversation_id ?? '', m.seq);
+                      }}
+                    >
+                      <span class="search-hit-main">
+                        {chatName && (
+                          <span class="search-hit-chat" dir="auto">
+                            {chatName}
+                          </span>
+                        )}
+                        <span class="chat-preview" dir="auto">
+                          {sender && <span class="search-hit-sender">{vt('searchFrom', { name: sender })} </span>}
+                          {preview(m, me)}
+                        </span>
+                      </span>
+                      <span class="muted small">{shortTime(m.sent_at)}</span>
+                    </a>
+                  </li>
+                );
+              })}
             </ul>
           )}
         </div>
@@ -150,9 +218,20 @@ let lastList: Conversation[] | null = null;
 
 function ChatList({ c, active, heading }: { c: Ctx; active?: string; heading: 1 | 2 }) {
   useRemarks();
+  useMentions();
   const [list, setList] = useState<Conversation[] | null>(lastList);
   const [filter, setFilter] = useState('');
+  // Right-click (or a long press, which is a contextmenu on phones) on a row: pin or unpin it.
+  const [rowMenu, setRowMenu] = useState<string | null>(null);
   const action = useAction();
+  async function pinRow(cv: Conversation) {
+    setRowMenu(null);
+    const ok = await action.run(() => convApi.pin(cv.id, !cv.pinned));
+    if (ok) {
+      action.setInfo(cv.pinned ? vt('unpinnedDone') : vt('pinnedDone'));
+      load();
+    }
+  }
   const load = () =>
     chat.list().then(
       (r) => {
@@ -186,7 +265,7 @@ function ChatList({ c, active, heading }: { c: Ctx; active?: string; heading: 1 
         </a>
       </header>
       <Search me={c.user.id} onFilter={setFilter} />
-      <Notices error={action.error} />
+      <Notices error={action.error} info={action.info} />
       {list === null ? (
         !action.error && <p class="muted">{t('app.loading')}</p>
       ) : list.length === 0 ? (
@@ -212,6 +291,10 @@ function ChatList({ c, active, heading }: { c: Ctx; active?: string; heading: 1 
                   {...link(`/chats/${encodeURIComponent(cv.id)}`)}
                   aria-current={cv.id === active ? 'page' : undefined}
                   data-conversation-id={cv.id}
+                  onContextMenu={(e) => {
+                    e.preventDefault();
+                    setRowMenu(rowMenu === cv.id ? null : cv.id);
+                  }}
                 >
                   <span class="chat-avatar">
                     {cv.kind === 'group' ? (
@@ -236,12 +319,27 @@ function ChatList({ c, active, heading }: { c: Ctx; active?: string; heading: 1 
                       <span class="chat-time muted small">{shortTime(last?.sent_at ?? cv.updated_at)}</span>
                     </span>
                     <span class={last?.sender_deleted ? 'chat-preview muted small deleted-text' : 'chat-preview muted small'} dir="auto">
+                      {cv.id !== active && hasMention(cv, c.user.id) && (
+                        <span class="mention-mark" title={vt('mentionedYouLong')}>
+                          {vt('mentionedYou')}{' '}
+                        </span>
+                      )}
                       {prev || '\u00a0'}
                     </span>
                     {unread > 0 && <span class="sr-only">{t('chat.unread', { n: unread })}</span>}
                     {cv.muted && <span class="sr-only">{t('chat.muted')}</span>}
                   </span>
                 </a>
+                {rowMenu === cv.id && (
+                  <div class="msg-menu row-menu" role="group" aria-label={vt('chatActions', { name })}>
+                    <button type="button" class="secondary small-button" autoFocus onClick={() => pinRow(cv)}>
+                      {cv.pinned ? vt('unpin') : vt('pin')}
+                    </button>
+                    <button type="button" class="secondary small-button" onClick={() => setRowMenu(null)}>
+                      {t('common.cancel')}
+                    </button>
+                  </div>
+                )}
               </li>
             );
           })}
@@ -298,6 +396,8 @@ function WindowedList<T extends RowItem>(p: {
   onBottom?: (atBottom: boolean) => void;
   /** Set to a function that scrolls to the newest row. */
   jump?: { current: (() => void) | null };
+  /** Set to a function that brings the row with a key into view; false if there is none. */
+  go?: { current: ((key: string) => boolean) | null };
 }) {
   const ref = useRef<HTMLDivElement>(null);
   const heights = useRef(new Map<string, number>());
@@ -334,6 +434,23 @@ function WindowedList<T extends RowItem>(p: {
     el.scrollTop = el.scrollHeight;
   }
   if (p.jump) p.jump.current = toBottom;
+
+  function goTo(key: string): boolean {
+    const el = ref.current;
+    const i = p.items.findIndex((x) => x.key === key);
+    if (!el || i < 0) return false;
+    stick.current = false;
+    const delta = -Math.round(el.clientHeight / 3);
+    anchor.current = { key, delta };
+    el.scrollTop = Math.max(0, offsets[i] + delta + headerHeight());
+    setView({ top: Math.max(0, offsets[i] + delta), height: el.clientHeight });
+    // Rows near it are measured on the next renders: centre it once they are.
+    const centre = () => el.querySelector<HTMLElement>(`[data-row="${key}"]`)?.scrollIntoView({ block: 'center' });
+    requestAnimationFrame(() => requestAnimationFrame(centre));
+    window.setTimeout(centre, 300);
+    return true;
+  }
+  if (p.go) p.go.current = goTo;
 
   function onScroll() {
     const el = ref.current;
@@ -555,11 +672,13 @@ function MediaView({ m }: { m: Message }) {
   );
 }
 
-function Content({ m }: { m: Message }) {
+function Content({ m, marks, mine }: { m: Message; marks?: string[]; mine?: boolean }) {
   if (m.sender_deleted) return <span class="deleted-text">{t('chat.fromDeleted')}</span>;
   switch (m.kind) {
     case 'text':
-      return <RichText text={m.text ?? ''} />;
+      return marks?.length ? <MentionText text={m.text ?? ''} names={marks} mine={!!mine} /> : <RichText text={m.text ?? ''} />;
+    case 'history':
+      return <HistoryCard items={m.history?.items ?? []} />;
     case 'location': {
       const l = m.location!;
       return (
@@ -577,6 +696,8 @@ function Content({ m }: { m: Message }) {
           {t('chat.kind.card')}: {m.card?.nickname} ({m.card?.username})
         </span>
       );
+    case 'call':
+      return <span class="call-record">{callRecordText(m)}</span>;
   }
   return <MediaView m={m} />;
 }
@@ -675,6 +796,17 @@ function ChatView({ c }: { c: Ctx }) {
   // Messages after this seq were unread when the chat was opened: the
   // "New messages" line goes above the first of them.
   const [unreadAfter, setUnreadAfter] = useState<number | null>(null);
+  // Issue 15: the message being replied to, the mentions picked in the
+  // composer, the "@" being typed, selection (for forwarding) and the
+  // message just jumped to (highlighted for a moment).
+  const [replyTo, setReplyTo] = useState<Message | null>(null);
+  const [picks, setPicks] = useState<MentionPick[]>([]);
+  const [mq, setMq] = useState<{ start: number; q: string } | null>(null);
+  const [mActive, setMActive] = useState(0);
+  const [selecting, setSelecting] = useState<number[] | null>(null);
+  const [forwarding, setForwarding] = useState<number[] | null>(null);
+  const [flash, setFlash] = useState<number | null>(null);
+  const go = useRef<((key: string) => boolean) | null>(null);
   const action = useAction();
   const atBottom = useRef(true);
   const seenSeq = useRef(0);
@@ -717,8 +849,59 @@ function ChatView({ c }: { c: Ctx }) {
     if (first) {
       opened.current = true;
       markRead();
+      clearMention(id);
+      // Opened at one message: a search result, or a link with ?at=seq.
+      const at = Number(new URLSearchParams(location.search).get('at'));
+      const want = pendingJump?.conv === id ? pendingJump.seq : at > 0 ? at : 0;
+      pendingJump = null;
+      if (want) jumpTo(want);
     }
   }
+
+  /**
+   * Shows one message: older pages are loaded until it is held (or the
+   * beginning is reached), then it is scrolled into view and highlighted.
+   * One that is gone (recalled, expired, deleted for me) is said to be.
+   */
+  async function jumpTo(seq: number) {
+    const held = () => store.get(id).some((m) => m.seq === seq);
+    if (!held() && !store.complete.has(id)) {
+      action.setInfo(vt('findingOriginal'));
+      try {
+        for (let i = 0; i < 100 && !held() && !store.complete.has(id); i++) {
+          const min = store.minSeq(id);
+          if (!min || min <= seq) break;
+          const { messages } = await chat.messages(id, { before_seq: min, limit: 100 });
+          store.merge(id, messages ?? []);
+          if ((messages ?? []).length < 100) {
+            store.complete.add(id);
+            setComplete(true);
+          }
+        }
+      } catch (e) {
+        action.setError(e);
+        return;
+      }
+      action.setInfo('');
+    }
+    const m = store.get(id).find((x) => x.seq === seq);
+    if (!m || m.recalled || (m.expires_at && Date.parse(m.expires_at) <= Date.now())) {
+      action.setInfo(vt('quoteUnavailable'));
+      return;
+    }
+    setMsgs(store.get(id));
+    requestAnimationFrame(() => {
+      go.current?.(`s${seq}`);
+      setFlash(seq);
+      window.setTimeout(() => setFlash((f) => (f === seq ? null : f)), 2500);
+    });
+  }
+  useEffect(() => {
+    liveJump = { conv: id, go: (seq) => jumpTo(seq) };
+    return () => {
+      if (liveJump?.conv === id) liveJump = null;
+    };
+  }, [id]);
   useEffect(() => {
     startOutbox(me);
     const off = store.subscribe(id, () => setMsgs(store.get(id)));
@@ -751,6 +934,22 @@ function ChatView({ c }: { c: Ctx }) {
       }),
     [id],
   );
+
+  // Disappearing messages leave the open view when they expire (the server
+  // drops them too); a timer fires at the next expiry.
+  useEffect(() => {
+    const now = Date.now();
+    let next = Infinity;
+    for (const m of msgs) {
+      if (!m.expires_at) continue;
+      const at = Date.parse(m.expires_at);
+      if (at <= now) store.remove(id, m.seq);
+      else next = Math.min(next, at);
+    }
+    if (next === Infinity) return;
+    const tm = window.setTimeout(() => setNow(Date.now()), Math.min(next - now + 50, 2 ** 31 - 1));
+    return () => window.clearTimeout(tm);
+  }, [msgs, now]);
 
   // Typing indicators fade after 5 s.
   useEffect(() => {
@@ -805,7 +1004,10 @@ function ChatView({ c }: { c: Ctx }) {
   function queue(it: Omit<OutItem, 'client_id' | 'created' | 'status' | 'user' | 'conv'>) {
     atBottom.current = true;
     jump.current?.();
-    return enqueue({ ...it, conv: id });
+    // A picture, file, voice note or location sent while replying quotes too.
+    const q = replyTo && !it.reply_to ? { reply_to: replyTo.seq, reply_label: `${senderName(replyTo)}: ${preview(replyTo, me)}` } : {};
+    if (replyTo) setReplyTo(null);
+    return enqueue({ ...it, ...q, conv: id });
   }
 
   const chars = countChars(text);
@@ -818,10 +1020,73 @@ function ChatView({ c }: { c: Ctx }) {
     setText('');
     saveDraft(me, id, '');
     lastTyping.current = 0; // the next keystroke announces typing again
-    queue({ kind: 'text', text: s, label: s });
+    // Mentions: those picked whose "@name" is still in the text.
+    const named = picks.filter((p) => s.includes(`@${p.name}`));
+    const mentions = [...new Set(named.filter((p) => p.id !== '*').map((p) => p.id))];
+    const all = named.some((p) => p.id === '*');
+    queue({
+      kind: 'text',
+      text: s,
+      label: s,
+      ...(mentions.length ? { mentions } : {}),
+      ...(all ? { mention_all: true } : {}),
+    });
+    setPicks([]);
+    setMq(null);
+  }
+
+  const group = conv?.kind === 'group';
+  const canAll = group && (conv?.role === 'owner' || conv?.role === 'admin');
+  const mOpts = group && mq ? mentionOptions(conv?.members ?? [], me, !!canAll, mq.q) : [];
+
+  function pickMention(p: MentionPick) {
+    const el = textRef.current;
+    if (!mq || !el) return;
+    const caret = el.selectionStart ?? text.length;
+    // The name written is the member's own nickname (what others see), not a remark.
+    const member = (conv?.members ?? []).find((x) => x.id === p.id);
+    const name = p.id === '*' ? p.name : member?.nickname || member?.username || p.name;
+    const v = `${text.slice(0, mq.start)}@${name} ${text.slice(caret)}`;
+    setPicks((l) => [...l.filter((x) => x.id !== p.id), { id: p.id, name }]);
+    setMq(null);
+    onInput(v, false);
+    const pos = mq.start + name.length + 2;
+    requestAnimationFrame(() => {
+      el.focus();
+      el.setSelectionRange(pos, pos);
+    });
+  }
+
+  function startReply(m: Message) {
+    setMenu(null);
+    setSelecting(null);
+    setReplyTo(m);
+    requestAnimationFrame(() => textRef.current?.focus());
   }
 
   function onKey(e: KeyboardEvent) {
+    if (mOpts.length) {
+      if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+        e.preventDefault();
+        setMActive((i) => (i + (e.key === 'ArrowDown' ? 1 : mOpts.length - 1)) % mOpts.length);
+        return;
+      }
+      if ((e.key === 'Enter' || e.key === 'Tab') && !e.isComposing) {
+        e.preventDefault();
+        pickMention(mOpts[Math.min(mActive, mOpts.length - 1)]);
+        return;
+      }
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        setMq(null);
+        return;
+      }
+    }
+    if (e.key === 'Escape' && replyTo) {
+      e.preventDefault();
+      setReplyTo(null);
+      return;
+    }
     // Enter sends; Shift+Enter breaks the line; Enter that ends an input
     // method's composition (Chinese pinyin, say) only picks the characters.
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
@@ -830,9 +1095,14 @@ function ChatView({ c }: { c: Ctx }) {
     }
   }
 
-  function onInput(v: string) {
+  function onInput(v: string, look = true) {
     setText(v);
     saveDraft(me, id, v);
+    if (look && group) {
+      const q = mentionQuery(v, textRef.current?.selectionStart ?? v.length);
+      setMq(q);
+      if (q?.q !== mq?.q) setMActive(0);
+    }
     if (v && Date.now() - lastTyping.current > 3000) {
       lastTyping.current = Date.now();
       sendFrame({ type: 'typing', conversation_id: id });
@@ -926,6 +1196,35 @@ function ChatView({ c }: { c: Ctx }) {
     });
   }
 
+  async function saveFavorite(m: Message) {
+    setMenu(null);
+    const ok = await action.run(() => favorites.saveMessage(id, m.seq));
+    if (ok) action.setInfo(vt('favoriteSaved'));
+  }
+
+  function forwardDone(n: number) {
+    setForwarding(null);
+    setSelecting(null);
+    action.setInfo(vt('forwardDone', { n }));
+  }
+
+  function senderName(m: Message): string {
+    if (m.sender_id === me) return displayName(c.user);
+    if (m.sender_deleted) return t('chat.deletedAccount');
+    return direct ? displayName(conv?.peer) : displayName(members.get(m.sender_id ?? ''));
+  }
+
+  /** The line a system message shows (a change of the disappearing timer, ...). */
+  function systemText(m: Message): string {
+    const sys = m.system;
+    // Who caused it: the message's sender (API: "sender_id is who caused it").
+    const actor = sys?.actor_id ?? m.sender_id;
+    const who = actor ? (actor === me ? vt('you') : direct ? displayName(conv?.peer) : displayName(members.get(actor))) : '';
+    if (sys && typeof sys.disappear_after_s === 'number')
+      return sys.disappear_after_s ? vt('sysDisappearOn', { name: who, t: disappearLabel(sys.disappear_after_s) }) : vt('sysDisappearOff', { name: who });
+    return m.text ?? '';
+  }
+
   async function deleteForMe(m: Message) {
     setMenu(null);
     await action.run(async () => {
@@ -949,6 +1248,7 @@ function ChatView({ c }: { c: Ctx }) {
   let prevDay = '';
   let marked = false;
   for (const m of msgs) {
+    if (m.expires_at && Date.parse(m.expires_at) <= now) continue;
     const d = m.sent_at ? new Date(m.sent_at) : null;
     const dk = d ? dayKey(m) : prevDay;
     const r: Row = { key: `s${m.seq}`, kind: 'msg', m };
@@ -976,6 +1276,13 @@ function ChatView({ c }: { c: Ctx }) {
       <div class="msg mine" data-outbox={p.status}>
         <div class="msg-body">
           <div class={failed ? 'bubble pending failed' : 'bubble pending'}>
+            {p.reply_label && (
+              <span class="quote quote-static">
+                <span class="quote-text" dir="auto">
+                  {p.reply_label}
+                </span>
+              </span>
+            )}
             <RichText text={p.label} />
           </div>
           <p class="msg-meta small">
@@ -1000,7 +1307,60 @@ function ChatView({ c }: { c: Ctx }) {
     );
   }
 
+  /** Touch: swipe a message to the right to reply; hold it for its actions. Right-click opens them too. */
+  // The touch gesture under way (kept in a ref: a render in the middle must not lose it).
+  const touch = useRef<{ x: number; y: number; id: number; seq: number; hold?: number } | null>(null);
+  function gestures(m: Message) {
+    const end = (el: HTMLElement) => {
+      window.clearTimeout(touch.current?.hold);
+      el.style.transform = '';
+      touch.current = null;
+    };
+    return {
+      onPointerDown: (e: PointerEvent) => {
+        if (e.pointerType !== 'touch' || selecting) return;
+        touch.current = { x: e.clientX, y: e.clientY, id: e.pointerId, seq: m.seq, hold: window.setTimeout(() => setMenu(m.seq), 550) };
+      },
+      onPointerMove: (e: PointerEvent) => {
+        const st = touch.current;
+        if (!st || e.pointerId !== st.id || st.seq !== m.seq) return;
+        const dx = e.clientX - st.x;
+        const dy = e.clientY - st.y;
+        if (Math.abs(dx) > 8 || Math.abs(dy) > 8) window.clearTimeout(st.hold);
+        if (Math.abs(dy) > 30) return end(e.currentTarget as HTMLElement);
+        if (dx > 0) (e.currentTarget as HTMLElement).style.transform = `translateX(${Math.min(dx, 80)}px)`;
+      },
+      onPointerUp: (e: PointerEvent) => {
+        const st = touch.current;
+        if (!st || st.seq !== m.seq) return;
+        const dx = e.clientX - st.x;
+        end(e.currentTarget as HTMLElement);
+        if (dx > 64) startReply(m);
+      },
+      onPointerCancel: (e: PointerEvent) => end(e.currentTarget as HTMLElement),
+      onContextMenu: (e: MouseEvent) => {
+        if (selecting) return;
+        e.preventDefault();
+        setMenu(m.seq);
+      },
+    };
+  }
+
+  function toggleSelect(seq: number) {
+    if (selecting && !selecting.includes(seq) && selecting.length >= MAX_FORWARD) {
+      action.setInfo(vt('selectMax', { n: MAX_FORWARD }));
+      return;
+    }
+    setSelecting((l) => (l ? (l.includes(seq) ? l.filter((x) => x !== seq) : [...l, seq]) : [seq]));
+  }
+
   function renderMsg(m: Message) {
+    if (m.kind === 'system')
+      return (
+        <p class="msg-system small muted" data-seq={m.seq} data-kind="system">
+          {systemText(m)}
+        </p>
+      );
     if (m.recalled)
       return (
         <p class="msg-system small muted" data-seq={m.seq}>
@@ -1011,16 +1371,48 @@ function ChatView({ c }: { c: Ctx }) {
     const sender = m.sender_deleted ? null : mine ? c.user : direct ? conv?.peer : members.get(m.sender_id ?? '');
     const canRecall = mine && m.sent_at && now - Date.parse(m.sent_at) < RECALL_MS;
     const st = status(m);
+    const live = !m.sender_deleted;
+    // Mentions to highlight: each mentioned member's "@nickname", and "@all".
+    const marks: string[] = [];
+    if (m.kind === 'text' && (m.mentions?.length || m.mention_all)) {
+      for (const uid of m.mentions ?? []) {
+        const who = uid === me ? c.user : members.get(uid);
+        if (who) for (const n of new Set([who.nickname, who.username, displayName(who as PublicUser)])) if (n) marks.push(`@${n}`);
+      }
+      if (m.mention_all) marks.push(...ALL_MARKS);
+    }
+    const isSel = !!selecting?.includes(m.seq);
+    const q = m.reply_to;
+    const qName = q ? (q.sender_id === me ? displayName(c.user) : direct && q.sender_id === conv?.peer?.id ? displayName(conv?.peer) : displayName(members.get(q.sender_id ?? '')) ) : '';
     return (
-      <div class={mine ? 'msg mine' : 'msg'} data-seq={m.seq} data-kind={m.kind ?? 'deleted'}>
+      <div
+        class={`${mine ? 'msg mine' : 'msg'}${flash === m.seq ? ' msg-flash' : ''}${isSel ? ' msg-selected' : ''}${mentionsMe(m, me) ? ' msg-mentions-me' : ''}`}
+        data-seq={m.seq}
+        data-kind={m.kind ?? 'deleted'}
+        {...gestures(m)}
+        onClick={(e) => {
+          // While selecting, a tap anywhere on the message (but its controls) ticks it.
+          if (selecting && live && !(e.target as HTMLElement).closest('button, a, input, audio, video')) toggleSelect(m.seq);
+        }}
+      >
+        {selecting && live && (
+          <input type="checkbox" class="msg-check" checked={isSel} aria-label={vt('selectMessage')} onChange={() => toggleSelect(m.seq)} />
+        )}
         {!mine && <UserAvatar user={sender as PublicUser | null} size="tiny" />}
         <div class="msg-body">
           {!mine && !direct && <p class="msg-sender small muted">{m.sender_deleted ? t('chat.deletedAccount') : displayName(sender as PublicUser)}</p>}
-          <div class={`bubble bubble-${m.kind ?? 'deleted'}`} dir="auto">
-            <Content m={m} />
+          {m.forwarded && <p class="msg-forwarded small muted">↪ {vt('forwarded')}</p>}
+          <div class={`bubble bubble-${m.kind ?? 'deleted'}${q ? ' has-quote' : ''}`} dir="auto">
+            {q && <Quote q={q} name={qName} onOpen={jumpTo} />}
+            <Content m={m} marks={marks} mine={mentionsMe(m, me)} />
           </div>
           <p class="msg-meta small muted">
             <time dateTime={m.sent_at}>{shortTime(m.sent_at)}</time>
+            {m.expires_at && (
+              <span class="expires" title={vt('expiresIn', { t: shortTime(m.expires_at) })} aria-label={vt('expiresIn', { t: shortTime(m.expires_at) })}>
+                {' '}⏱
+              </span>
+            )}
             {st && <span class="receipt"> · {st}</span>}
             <button
               type="button"
@@ -1034,6 +1426,26 @@ function ChatView({ c }: { c: Ctx }) {
           </p>
           {menu === m.seq && (
             <div class="msg-menu" role="group" aria-label={t('chat.actions')}>
+              {live && !peerGone && (
+                <button type="button" class="secondary small-button" onClick={() => startReply(m)}>
+                  {vt('reply')}
+                </button>
+              )}
+              {live && (
+                <button type="button" class="secondary small-button" onClick={() => (setMenu(null), setForwarding([m.seq]))}>
+                  {vt('forward')}
+                </button>
+              )}
+              {live && (
+                <button type="button" class="secondary small-button" onClick={() => (setMenu(null), setReplyTo(null), setSelecting([m.seq]))}>
+                  {vt('select')}
+                </button>
+              )}
+              {live && (
+                <button type="button" class="secondary small-button" onClick={() => saveFavorite(m)}>
+                  {vt('favorite')}
+                </button>
+              )}
               {canRecall && (
                 <button type="button" class="secondary small-button" onClick={() => recall(m)}>
                   {t('chat.recall')}
@@ -1094,7 +1506,12 @@ function ChatView({ c }: { c: Ctx }) {
 
   return (
     <main class="page chat-page" id="main">
-      <ChatHeader title={name} info={`/chats/${encodeURIComponent(id)}/info`} />
+      <ChatHeader title={name} info={`/chats/${encodeURIComponent(id)}/info`} actions={peerGone ? null : <CallButtons convId={id} />} />
+      {!!conv?.disappear_after_s && (
+        <p class="disappear-note small muted" role="note">
+          ⏱ {vt('disappearOn', { t: disappearLabel(conv.disappear_after_s) })}
+        </p>
+      )}
       {conv?.announcement && (
         <p class="announcement small" dir="auto">
           {conv.announcement}
@@ -1108,6 +1525,7 @@ function ChatView({ c }: { c: Ctx }) {
           label={t('chat.history', { name })}
           header={header}
           jump={jump}
+          go={go}
           onBottom={(b) => {
             atBottom.current = b;
             if (b) {
@@ -1128,7 +1546,20 @@ function ChatView({ c }: { c: Ctx }) {
       </p>
       <Notices error={action.error} info={action.info} />
       {reporting && <ReportDialog kind="message" target={`${id}:${reporting.seq}`} onClose={() => setReporting(null)} />}
-      {peerGone ? (
+      {forwarding && <ForwardDialog from={id} seqs={forwarding} onClose={() => setForwarding(null)} onDone={forwardDone} />}
+      {selecting ? (
+        <div class="select-bar" role="toolbar" aria-label={vt('selected', { n: selecting.length })}>
+          <span class="small" aria-live="polite">
+            {vt('selected', { n: selecting.length })}
+          </span>
+          <button type="button" class="primary" disabled={!selecting.length} onClick={() => setForwarding([...selecting])}>
+            {vt('forward')}
+          </button>
+          <button type="button" class="secondary" onClick={() => setSelecting(null)}>
+            {t('common.cancel')}
+          </button>
+        </div>
+      ) : peerGone ? (
         <p class="notice notice-info composer-off" role="status">
           {t('chat.peerGone')}
         </p>
@@ -1163,6 +1594,22 @@ function ChatView({ c }: { c: Ctx }) {
               <Icon name="pin" />
             </button>
           </div>
+          {replyTo && (
+            <div class="reply-bar" role="group" aria-label={vt('replyingTo', { name: senderName(replyTo) })}>
+              <span class="reply-bar-text small">
+                <span class="quote-name">{vt('replyingTo', { name: senderName(replyTo) })}</span>
+                <span class="quote-text muted" dir="auto">
+                  {replyTo.kind === 'text' ? replyTo.text : shortPreview(replyTo.kind, replyTo.kind === 'file' ? replyTo.text : '')}
+                </span>
+              </span>
+              <button type="button" class="link-button" onClick={() => setReplyTo(null)} aria-label={vt('cancelReply')}>
+                ✕
+              </button>
+            </div>
+          )}
+          {mOpts.length > 0 && (
+            <MentionList members={conv?.members ?? []} me={me} canAll={!!canAll} q={mq?.q ?? ''} active={Math.min(mActive, mOpts.length - 1)} onPick={pickMention} />
+          )}
           <form class="composer-form" onSubmit={submit}>
             <label for="composer-text" class="sr-only">
               {t('chat.message')}
@@ -1179,6 +1626,7 @@ function ChatView({ c }: { c: Ctx }) {
               aria-invalid={tooLong}
               onKeyDown={onKey}
               onInput={(e) => onInput((e.currentTarget as HTMLTextAreaElement).value)}
+              onBlur={() => window.setTimeout(() => setMq(null), 150)}
             />
             <button type="submit" class="primary" disabled={!text.trim() || tooLong}>
               {t('chat.send')}
@@ -1201,7 +1649,7 @@ function ChatView({ c }: { c: Ctx }) {
 
 const wideNow = () => window.matchMedia('(min-width: 900px)').matches;
 
-function ChatHeader({ title, info }: { title: string; info: string }) {
+function ChatHeader({ title, info, actions }: { title: string; info: string; actions?: ComponentChildren }) {
   const h = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     document.title = `${title} · tkesj`;
@@ -1217,6 +1665,7 @@ function ChatHeader({ title, info }: { title: string; info: string }) {
       <h1 tabIndex={-1} ref={h} dir="auto">
         {title}
       </h1>
+      {actions}
       <a class="back" {...link(info)} aria-label={t('chat.info')}>
         <span aria-hidden="true">⋯</span>
       </a>
@@ -1264,6 +1713,30 @@ export function ChatInfo(c: Ctx) {
       await chat.mute(id, on);
       setConv((cv) => cv && { ...cv, muted: on });
     });
+  }
+  // Pinned: the single conversation may not say; the list does.
+  const pinned = conv?.pinned ?? !!(lastList ?? []).find((x) => x.id === id)?.pinned;
+  async function pin(on: boolean) {
+    // The switch moves at once (a controlled checkbox would spring back while the call runs).
+    setConv((cv) => cv && { ...cv, pinned: on });
+    const ok = await action.run(async () => {
+      await convApi.pin(id, on);
+      lastList = lastList && lastList.map((x) => (x.id === id ? { ...x, pinned: on } : x));
+    });
+    if (ok) action.setInfo(on ? vt('pinnedDone') : vt('unpinnedDone'));
+    else setConv((cv) => cv && { ...cv, pinned: !on });
+  }
+  // Disappearing messages: either member of a direct chat, a group's owner or admins.
+  const canDisappear = !group || admin;
+  async function disappear(secs: number) {
+    const before = conv?.disappear_after_s ?? 0;
+    setConv((cv) => cv && { ...cv, disappear_after_s: secs });
+    const ok = await action.run(async () => {
+      const cv = await convApi.setDisappear(id, secs);
+      setConv((old) => ({ ...(old ?? cv), ...cv, members: cv.members ?? old?.members, disappear_after_s: cv.disappear_after_s ?? secs }));
+    });
+    if (ok) action.setInfo(secs ? vt('disappearSet', { t: disappearLabel(secs) }) : vt('disappearCleared'));
+    else setConv((cv) => cv && { ...cv, disappear_after_s: before });
   }
   async function add() {
     const ok = await action.run(async () => setConv(await chat.addMembers(id, adding)));
@@ -1381,6 +1854,44 @@ export function ChatInfo(c: Ctx) {
             <li class="perm">
               <label for="mute">{t('chat.mute')}</label>
               <input type="checkbox" role="switch" class="switch" id="mute" checked={!!conv.muted} onChange={(e) => mute((e.currentTarget as HTMLInputElement).checked)} />
+            </li>
+            <li class="perm">
+              <span class="perm-text">
+                <label for="pin">{vt('pin')}</label>
+                <span class="muted small" id="pin-hint">
+                  {vt('pinHint')}
+                </span>
+              </span>
+              <input
+                type="checkbox"
+                role="switch"
+                class="switch"
+                id="pin"
+                aria-describedby="pin-hint"
+                checked={pinned}
+                onChange={(e) => pin((e.currentTarget as HTMLInputElement).checked)}
+              />
+            </li>
+            <li class="perm">
+              <span class="perm-text">
+                <label for="disappear">{vt('disappear')}</label>
+                <span class="muted small" id="disappear-hint">
+                  {canDisappear ? vt('disappearHint') : vt('disappearNoRight')}
+                </span>
+              </span>
+              <select
+                id="disappear"
+                aria-describedby="disappear-hint"
+                value={String(conv.disappear_after_s ?? 0)}
+                disabled={!canDisappear}
+                onChange={(e) => disappear(Number((e.currentTarget as HTMLSelectElement).value))}
+              >
+                {[...new Set([...DISAPPEAR, conv.disappear_after_s ?? 0])].map((v) => (
+                  <option key={v} value={String(v)}>
+                    {disappearLabel(v)}
+                  </option>
+                ))}
+              </select>
             </li>
           </ul>
           {!group && conv.peer && !conv.peer.deleted && conv.peer.username && (

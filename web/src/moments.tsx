@@ -8,7 +8,9 @@ import type { Ctx } from './app';
 import { Notices, Page, useAction } from './components';
 import { formatTime, t, type Key } from './i18n';
 import { onFrame } from './realtime';
+import { favorites } from './api-conv';
 import { ct } from './chat-text';
+import { vt } from './conv-text';
 import { ReportDialog } from './report';
 import { link, navigate } from './router';
 import { AuthImg, Icon, UserAvatar, displayName, shortTime, useRemarks } from './ui';
@@ -46,6 +48,10 @@ function MomentCard({ m, me, onChange, onDelete }: { m: Moment; me: string; onCh
       setText('');
       setReplyTo(null);
     }
+  }
+  async function save() {
+    const ok = await action.run(() => favorites.saveMoment(m.id));
+    if (ok) action.setInfo(vt('favoriteSaved'));
   }
   async function remove() {
     const ok = await action.run(() => moments.remove(m.id));
@@ -94,6 +100,9 @@ function MomentCard({ m, me, onChange, onDelete }: { m: Moment; me: string; onCh
             </button>
           )}
           {reporting && <ReportDialog kind="moment" target={m.id} onClose={() => setReporting(false)} />}
+          <button type="button" class="link-button" onClick={save} disabled={action.busy} aria-label={`${vt('favorite')}: ${author}`}>
+            {vt('favorite')}
+          </button>
           <button type="button" class="link-button like-button" aria-pressed={liked} onClick={like} disabled={action.busy}>
             {liked ? t('moments.unlike') : t('moments.like')}
           </button>
@@ -152,7 +161,7 @@ function MomentCard({ m, me, onChange, onDelete }: { m: Moment; me: string; onCh
             {t('moments.send')}
           </button>
         </form>
-        <Notices error={action.error} />
+        <Notices error={action.error} info={action.info} />
       </div>
       {open && (
         <div class="lightbox" role="dialog" aria-modal="true" aria-label={t('chat.kind.image')} onClick={() => setOpen(null)}>

@@ -25,6 +25,11 @@ export interface OutItem {
   name?: string;
   source?: 'album' | 'camera';
   media_id?: string;
+  /** The quoted message's seq, and what the waiting row shows of it. */
+  reply_to?: number;
+  reply_label?: string;
+  mentions?: string[];
+  mention_all?: boolean;
   status: 'waiting' | 'sending' | 'failed';
   /** Why it failed: the server's words, kept as text so it survives a reload. */
   error?: string;
@@ -145,6 +150,9 @@ async function deliver(it: OutItem): Promise<void> {
     if (cur.text !== undefined) body.text = cur.text;
     if (cur.media_id) body.media_id = cur.media_id;
     if (cur.location) body.location = cur.location;
+    if (cur.reply_to) body.reply_to = cur.reply_to;
+    if (cur.mentions?.length) body.mentions = cur.mentions;
+    if (cur.mention_all) body.mention_all = true;
     const m: Message = await chat.send(cur.conv, body);
     store.merge(cur.conv, [m]);
     await del(cur.client_id);

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -39,6 +40,11 @@ var dialect = &store.Dialect{
 // Open opens (creating if needed) the database file at path and applies the
 // migrations. readers is the size of the reader pool (4 when <= 0).
 func Open(ctx context.Context, path string, readers int) (*store.DB, error) {
+	db, _, err := open(ctx, path, readers, CheckpointEvery)
+	return db, err
+}
+
+func open(ctx context.Context, path string, readers int, checkpointEvery time.Duration) (*store.DB, *checkpointer, error) {
 	if readers <= 0 {
 		readers = 4
 	}
@@ -53,9 +59,10 @@ func Open(ctx context.Context, path string, readers int) (*store.DB, error) {
 	// purged message) are zeroed, not left in free pages (R-MSG-10).
 	pragmas := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=secure_delete(1)&_txlock=immediate"
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas
-	w, err := sql.Open("sqlite", dsn)
+	// The writer never checkpoints: the checkpointer does, off the commit path.
+	w, err := sql.Open("sqlite", dsn+"&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
-		return nil, fmt.Errorf("open sqlite writer: %w", err)
+		return nil, nil, fmt.Errorf("open sqlite writer: %w", err)
 	}
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
@@ -64,15 +71,23 @@ func Open(ctx context.Context, path string, readers int) (*store.DB, error) {
 	db := store.New(w, w, dialect)
 	if err := db.Migrate(ctx, Migrations()); err != nil {
 		w.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
-		return nil, fmt.Errorf("open sqlite readers: %w", err)
+		return nil, nil, fmt.Errorf("open sqlite readers: %w", err)
 	}
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	r.SetConnMaxIdleTime(0)
-	return store.New(w, r, dialect), nil
+	cp, err := startCheckpointer(dsn, checkpointEvery)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, nil, err
+	}
+	s := store.New(w, r, dialect)
+	s.OnClose(cp.close)
+	return s, cp, nil
 }

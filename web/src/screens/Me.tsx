@@ -28,6 +28,7 @@ export function Me({ user, onLogout, onLang }: { user: User; onLogout: () => Pro
   const staff = !!user.staff_role;
   const items: [string, string][] = [
     ['/me/profile', t('me.profile')],
+    ['/me/favorites', t('me.favorites')],
     ['/me/security', t('me.security')],
     ['/me/privacy', t('me.privacy')],
     ['/me/data', t('me.data')],

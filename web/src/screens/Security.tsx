@@ -101,6 +101,14 @@ export function Security({ user }: { user: User }) {
       </section>
       <ul class="list card">
         <li>
+          <a class="list-item" {...link('/me/phone')}>
+            <span>{t('security.changePhone')}</span>
+            <span class="chevron" aria-hidden="true">
+              ›
+            </span>
+          </a>
+        </li>
+        <li>
           <a class="list-item" {...link('/me/password')}>
             <span>{t('me.password')}</span>
             <span class="chevron" aria-hidden="true">
