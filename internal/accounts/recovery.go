@@ -127,8 +127,7 @@ func (s *Service) ResetPassword(ctx context.Context, rawPhone, code, newPassword
 		}
 		return s.Internal(ctx, "reset password", err)
 	}
-	s.fails.reset("acct:" + phone)
-	s.fails.reset("acct:" + u.Username)
+	s.clearFailures(ctx, s.throttleKey("pw", rec.ID)) // a fresh start for the new password
 	s.CloseConnections(ctx, rec.ID, nil)
 	s.Log.InfoContext(ctx, "password reset by phone code", "user", rec.ID)
 	return nil

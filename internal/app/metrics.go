@@ -57,6 +57,15 @@ func instrument(a *App) (*metrics.Registry, httpapi.Observer) {
 	reg.CounterFunc("tkesj_deletion_notices_acked_total", "Deletion notices recipients acknowledged (R-SHR-3).", func() float64 {
 		return float64(a.Service.OpsCounts()["deletion_notices_acked"])
 	})
+	// Calls (internal/calls): signals relayed and refused, the SFU's rooms
+	// and the packets it forwarded, the TURN relay's open allocations.
+	reg.CounterFunc("tkesj_call_signals_total", "Call signals relayed (to a peer's device or to the SFU).", func() float64 { return float64(a.Service.Calls.Stats().Signals) })
+	reg.CounterFunc("tkesj_call_signals_refused_total", "Call signals refused for going over a participant's rate.", func() float64 { return float64(a.Service.Calls.Stats().Dropped) })
+	reg.GaugeFunc("tkesj_sfu_calls", "Group calls whose forwarding unit runs on this node.", func() float64 { return float64(a.Service.Calls.Stats().SFUCalls) })
+	reg.CounterFunc("tkesj_sfu_forwarded_packets_total", "Media packets the SFU received and forwarded (once per packet, before the copies).", func() float64 {
+		return float64(a.Service.Calls.Stats().SFUForwarded)
+	})
+	reg.GaugeFunc("tkesj_turn_allocations", "Open relay allocations of the built-in TURN server (0 when it is off).", func() float64 { return float64(a.turn.Allocations()) })
 	return reg, obs
 }
 

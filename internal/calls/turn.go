@@ -104,8 +104,13 @@ func (t *TURN) Close() error {
 	return t.server.Close()
 }
 
-// Allocations is how many relays are open now.
-func (t *TURN) Allocations() int { return t.server.AllocationCount() }
+// Allocations is how many relays are open now; none on a nil TURN (off).
+func (t *TURN) Allocations() int {
+	if t == nil {
+		return 0
+	}
+	return t.server.AllocationCount()
+}
 
 // Credentials are ice_servers for one participant of one call, valid for ttl.
 func (t *TURN) Credentials(userID, callID string, ttl time.Duration) []ICEServer {

@@ -363,6 +363,7 @@ func TestMetricsAndReadiness(t *testing.T) {
 		`tkesj_http_request_duration_seconds_bucket{route="POST /api/v1/accounts",le="+Inf"} 1`,
 		"tkesj_ws_connections 1", "# TYPE tkesj_writer_batches_total counter", "tkesj_pushes_sent_total 0",
 		`tkesj_retention_deleted_total{category="tickets"} 0`,
+		"tkesj_sfu_calls 0", "tkesj_turn_allocations 0", "# TYPE tkesj_call_signals_total counter",
 	} {
 		if !strings.Contains(text, w) {
 			t.Errorf("/metrics lacks %q", w)

@@ -30,7 +30,7 @@ type Config struct {
 	CodeMaxAttempts  int           // wrong tries that burn a code; 5
 	CodeCooldown     time.Duration // per phone and purpose while a code is unused; 30 s
 	CodesPerPhone    int           // codes per phone per hour; 10
-	CodesPerIP       int           // codes per client IP per hour; 2000
+	CodesPerIP       int           // codes per client IP per hour; 200
 	MinorAge         int           // under this age a guardian must consent; 14
 	HashConcurrency  int           // argon2id hashes at once; 4
 	PasswordParams   *passhash.Params
@@ -41,7 +41,7 @@ type Config struct {
 	MaxBatch         int            // most writes in one group commit; 256
 	SendsPerMinute   int            // messages one person may send per minute; 600
 	MediaLimits      process.Limits // per-kind upload caps; process.DefaultLimits
-	Reencodes        int            // picture re-encodes at once (each may hold ~200 MB); 2
+	DecodeBudget     int64          // bytes all picture decodes may hold at once; process.DefaultDecodeBudget (512 MiB)
 	PolicyCacheTTL   time.Duration  // how long a node trusts its view of the newest major policy; 5 s
 	PushDelay        time.Duration  // how long after a message a push goes to members no device acknowledged it for; 3 s
 	ExpirySweep      time.Duration  // how often expired disappearing messages are deleted (R-MSG-10); 15 s
@@ -94,7 +94,9 @@ func (c *Config) defaults() {
 		c.CodesPerPhone = 10
 	}
 	if c.CodesPerIP == 0 {
-		c.CodesPerIP = 2000 // a carrier NAT or an office shares one address
+		// Room for an office or a small carrier NAT, not for sending codes
+		// to the numbers of strangers by the thousand (issue 14 item 11).
+		c.CodesPerIP = 200
 	}
 	if c.MinorAge == 0 {
 		c.MinorAge = 14
@@ -119,9 +121,6 @@ func (c *Config) defaults() {
 		if *f.dst == 0 {
 			*f.dst = f.def
 		}
-	}
-	if c.Reencodes == 0 {
-		c.Reencodes = 2
 	}
 	if c.PolicyCacheTTL == 0 {
 		c.PolicyCacheTTL = 5 * time.Second

@@ -266,8 +266,9 @@ func (s *Service) Conversations(ctx context.Context, a kernel.Auth) ([]Conversat
 		c.Mentioned = slices.Contains(mentioned, rec.ID)
 		if rec.LastSeq > ms[i].JoinedSeq {
 			if msgs, err := q.Messages(ctx, store.MessageFilter{ConvID: rec.ID, ViewerID: a.UserID, AfterSeq: ms[i].JoinedSeq, BeforeSeq: rec.LastSeq + 1, Limit: 1, Newest: true, LiveAt: s.Now()}); err == nil && len(msgs) == 1 {
-				m := s.MessageView(ctx, msgs[0])
-				c.LastMessage = &m
+				one := []Message{s.MessageView(ctx, msgs[0])}
+				s.RedactCards(ctx, q, a.UserID, one)
+				c.LastMessage = &one[0]
 			}
 		}
 		out = append(out, c)

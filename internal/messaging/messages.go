@@ -254,6 +254,13 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 	var card *social.Profile
 	if in.Kind == KindCard {
 		p, err := s.LookupProfile(ctx, q, in.CardUser)
+		if err == nil {
+			// Someone who blocked the sender can't be shared by them: the
+			// same answer as for nobody (issue 14 item 10).
+			if blocked, berr := q.Blocks(ctx, in.CardUser, a.UserID); berr != nil || blocked {
+				err = tkesj.ErrNotFound("user")
+			}
+		}
 		if err != nil {
 			return Message{}, false, tkesj.Errorf(tkesj.EInvalid, "invalid_card", "card_user must name an existing person")
 		}
@@ -326,7 +333,7 @@ func (s *Service) publishMessage(ctx context.Context, msg Message, members []sto
 		if v.late {
 			view.ReplyTo = &Reply{Seq: msg.ReplyTo.Seq, Unavailable: true}
 		}
-		s.Publish(ctx, ids, wire.MessageFrame{Type: "message", ConversationID: msg.ConversationID, Message: MessageJSON(view), Mentioned: v.mentioned})
+		s.publishCards(ctx, ids, view, v.mentioned)
 	}
 }
 
@@ -438,6 +445,44 @@ func insertMessage(ctx context.Context, q *store.Queries, msg *Message, rec stor
 	}
 	// The sender has received and read their own message.
 	return q.AdvanceRead(ctx, rec.ConvID, rec.SenderID, seq)
+}
+
+// publishCards sends msg's frame to members; a contact card's frame to a
+// member the card's person blocks carries only the card's id (issue 14 item
+// 10).
+func (s *Service) publishCards(ctx context.Context, members []string, msg Message, mentioned bool) {
+	if msg.Card == nil {
+		s.Publish(ctx, members, wire.MessageFrame{Type: "message", ConversationID: msg.ConversationID, Message: MessageJSON(msg), Mentioned: mentioned})
+		return
+	}
+	var open, blocked []string
+	for _, m := range members {
+		if b, err := s.DB.Read().Blocks(ctx, msg.Card.ID, m); (err != nil || b) && m != msg.Card.ID {
+			blocked = append(blocked, m)
+		} else {
+			open = append(open, m)
+		}
+	}
+	s.Publish(ctx, open, wire.MessageFrame{Type: "message", ConversationID: msg.ConversationID, Message: MessageJSON(msg), Mentioned: mentioned})
+	if len(blocked) > 0 {
+		redacted := msg
+		redacted.Card = &social.Profile{ID: msg.Card.ID}
+		s.Publish(ctx, blocked, wire.MessageFrame{Type: "message", ConversationID: msg.ConversationID, Message: MessageJSON(redacted), Mentioned: mentioned})
+	}
+}
+
+// RedactCards leaves only the id on the contact cards, in msgs, of people
+// who block viewer: a card must not hand their username and nickname to
+// someone they blocked (issue 14 item 10).
+func (s *Service) RedactCards(ctx context.Context, q *store.Queries, viewer string, msgs []Message) {
+	for i, m := range msgs {
+		if m.Card == nil || m.Card.ID == viewer {
+			continue
+		}
+		if blocked, err := q.Blocks(ctx, m.Card.ID, viewer); err != nil || blocked {
+			msgs[i].Card = &social.Profile{ID: m.Card.ID}
+		}
+	}
 }
 
 // AppendCallRecord stores the record of an ended call in its conversation
@@ -618,6 +663,7 @@ func (s *Service) Messages(ctx context.Context, a kernel.Auth, convID string, af
 		}
 		out = append(out, v)
 	}
+	s.RedactCards(ctx, q, a.UserID, out)
 	return out, nil
 }
 

@@ -93,7 +93,9 @@ func (s *Service) Search(ctx context.Context, a kernel.Auth, query string, menti
 		// The index narrows; the decrypted text decides (and a destroyed
 		// sender's message, unreadable now, never matches).
 		if !m.SenderDeleted && !m.Recalled && !s.expired(r) && (query == "" || search.Matches(searchText(m), query)) {
-			res.Messages = append(res.Messages, m)
+			one := []Message{m}
+			s.RedactCards(ctx, s.DB.Read(), a.UserID, one)
+			res.Messages = append(res.Messages, one[0])
 		}
 		if len(res.Messages) == 50 {
 			break

@@ -260,7 +260,10 @@ func (q *Queries) DeleteCode(ctx context.Context, phoneIdx []byte, purpose strin
 // second registration that raced with the first, holding the same right
 // code, learn that the phone is taken, and nobody else.
 func (q *Queries) BurnCode(ctx context.Context, phoneIdx []byte, purpose string) (bool, error) {
-	if _, err := q.exec(ctx, `DELETE FROM codes WHERE phone_idx = ? AND purpose = ?`, phoneIdx, purpose+"_used"); err != nil {
+	// The earlier used code makes way only for a fresh one: a burn that
+	// finds nothing to burn must leave the winner's used row in place.
+	if _, err := q.exec(ctx, `DELETE FROM codes WHERE phone_idx = ? AND purpose = ?
+		AND EXISTS (SELECT 1 FROM codes c WHERE c.phone_idx = ? AND c.purpose = ?)`, phoneIdx, purpose+"_used", phoneIdx, purpose); err != nil {
 		return false, err
 	}
 	res, err := q.exec(ctx, `UPDATE codes SET purpose = ? WHERE phone_idx = ? AND purpose = ?`, purpose+"_used", phoneIdx, purpose)

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -151,5 +153,63 @@ func testPinsAndFavorites(t *testing.T, db *store.DB) {
 	mustUpdate(t, db, "DeleteUser", func(q *store.Queries) error { _, err := q.DeleteUser(ctx, "a"); return err })
 	if n, _ := db.Read().CountFavorites(ctx, "a"); n != 0 {
 		t.Errorf("a destroyed person's favorites remain: %d", n)
+	}
+}
+
+// convCases are issue 15's (conversation features) store cases.
+var convCases = []testCase{
+	{"an account moves to a free phone, never a taken one", testPhoneChange},
+	{"mentions are found, marked, pushed and forgotten with their message and person", testMentions},
+	{"pins order the chat list and favorites are one's own", testPinsAndFavorites},
+	{"disappearing messages take the timer in force and are swept when due", testExpiry},
+}
+
+// testExpiry: the timer is read with the seq; due messages are listed
+// (not held ones) and deleted with their index rows; media still carried
+// elsewhere is known (R-MSG-10).
+func testExpiry(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	mustCreate(t, db, user("a"))
+	convWith(t, db, "c", 0, "a")
+	mustUpdate(t, db, "SetDisappearing", func(q *store.Queries) error { return q.SetDisappearing(ctx, "c", 24*time.Hour) })
+	if c, err := db.Read().FindConversation(ctx, "c"); err != nil || c.DisappearAfter != 24*time.Hour {
+		t.Fatalf("FindConversation = %+v, %v; want a 24 h timer", c, err)
+	}
+	for i, exp := range []time.Time{now.Add(time.Hour), now.Add(2 * time.Hour), {}} {
+		mustUpdate(t, db, "insert", func(q *store.Queries) error {
+			seq, after, err := q.NextSeqTimer(ctx, "c", now)
+			if err != nil || after != 24*time.Hour {
+				t.Errorf("NextSeqTimer = %d, %v, %v; want the 24 h timer", seq, after, err)
+			}
+			m := store.MessageRecord{ConvID: "c", Seq: seq, ID: fmt.Sprint("e", i), SenderID: "a", ClientID: fmt.Sprint("e", i), Kind: "text", Body: []byte("x"), SentAt: now, ExpiresAt: exp}
+			if i == 0 {
+				m.MediaID = sql.NullString{String: "pic", Valid: true}
+			}
+			if err := q.InsertMessage(ctx, m); err != nil {
+				return err
+			}
+			return q.IndexMessage(ctx, "c", seq, [][]byte{[]byte("tok")})
+		})
+	}
+	due, err := db.Read().ExpiredMessages(ctx, now.Add(90*time.Minute), 10)
+	if err != nil || len(due) != 1 || due[0].Seq != 1 || !due[0].ExpiresAt.Equal(now.Add(time.Hour)) {
+		t.Fatalf("ExpiredMessages = %+v, %v; want seq 1", due, err)
+	}
+	if used, err := db.Read().MediaReferenced(ctx, "pic"); err != nil || !used {
+		t.Errorf("MediaReferenced(pic) = %v, %v; want true while its message is there", used, err)
+	}
+	mustUpdate(t, db, "DeleteMessage", func(q *store.Queries) error { return q.DeleteMessage(ctx, "c", 1) })
+	if used, _ := db.Read().MediaReferenced(ctx, "pic"); used {
+		t.Errorf("MediaReferenced(pic) after the delete = true")
+	}
+	if _, err := db.Read().FindMessage(ctx, "c", 1); tkesj.ErrorKindOf(err) != tkesj.ENotFound {
+		t.Errorf("FindMessage after DeleteMessage = %v, want not_found", err)
+	}
+	if err := db.Reclaim(ctx); err != nil {
+		t.Errorf("Reclaim = %v", err)
+	}
+	live, _ := db.Read().Messages(ctx, store.MessageFilter{ConvID: "c", ViewerID: "a", Limit: 10, LiveAt: now.Add(3 * time.Hour)})
+	if len(live) != 1 || live[0].Seq != 3 {
+		t.Errorf("Messages live 3 h later = %v, want only the one without expiry", live)
 	}
 }
