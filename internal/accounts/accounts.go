@@ -49,6 +49,19 @@ func (s *Service) codeMAC(phone, purpose, code string) []byte {
 	return s.Keys.Index("code", phone+"\x00"+purpose+"\x00"+code)
 }
 
+// codeFor is whom a code is for beyond its phone: "" for codes anyone holding
+// the phone may use, or the account a change_phone code was asked by (it is
+// bound into the code's MAC, so a code asked by one account is wrong for
+// every other, and the codes table still holds no account id).
+type codeFor string
+
+func (s *Service) boundMAC(phone, purpose string, who codeFor, code string) []byte {
+	if who == "" {
+		return s.codeMAC(phone, purpose, code)
+	}
+	return s.codeMAC(phone, purpose+"\x00"+string(who), code)
+}
+
 func validPurpose(p string) bool {
 	switch p {
 	case tkesj.PurposeRegister, tkesj.PurposeLogin, tkesj.PurposeStepUp, tkesj.PurposeReset:
@@ -68,18 +81,23 @@ func RateLimited(wait time.Duration, what string) error {
 }
 
 // RequestCode sends a one-time code to phone for purpose (R-ACC-1). It never
-// reveals whether the phone has an account: for login, step_up and reset to an
-// unknown phone, nothing is sent and the answer is the same.
+// reveals whether the phone has an account (issue 14 item 2): for login,
+// step_up and reset to an unknown phone a code is stored but never sent, so
+// the cooldown and the limits answer exactly as for a known phone; the code
+// is sent after the answer for every purpose but register, so the time taken
+// does not tell either.
+//
+// Limits, counted in the database so every node shares them: codes from one
+// address (CodesPerIP an hour), for one phone from one network
+// (CodesPerPhone an hour) and for one phone from anywhere (five times that,
+// which no single stranger's network can use up for the owner).
 func (s *Service) RequestCode(ctx context.Context, rawPhone, purpose, clientIP string) error {
 	if !validPurpose(purpose) {
-		return tkesj.Errorf(tkesj.EInvalid, "invalid_purpose", "purpose must be one of register, login, step_up, reset")
+		return tkesj.Errorf(tkesj.EInvalid, "invalid_purpose", "purpose must be one of register, login, step_up, reset (or change_phone, signed in)")
 	}
 	phone, err := validate.Phone(rawPhone, s.Cfg.PhoneRegion)
 	if err != nil {
 		return err
-	}
-	if ok, wait := s.codesPerIP.Allow(clientIP); !ok {
-		return RateLimited(wait, "code requests from this network")
 	}
 	idx := s.PhoneIdx(phone)
 	now := s.Now()
@@ -88,38 +106,109 @@ func (s *Service) RequestCode(ctx context.Context, rawPhone, purpose, clientIP s
 			return RateLimited(wait, "code requests for this phone")
 		}
 	}
-	if ok, wait := s.CodesPerPhone.Allow(phone); !ok {
-		return RateLimited(wait, "code requests for this phone")
+	if err := s.CodeQuota(ctx, phone, clientIP); err != nil {
+		return err
+	}
+	if purpose == tkesj.PurposeReset {
+		// Counted on every node alike, for known and unknown phones alike.
+		if err := s.requestResetCode(ctx, phone); err != nil {
+			return err
+		}
 	}
 	if purpose != tkesj.PurposeRegister {
 		if _, err := s.DB.Read().FindUserByPhoneIdx(ctx, idx); err != nil {
-			if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
-				return nil // same answer as for a known phone
+			if tkesj.ErrorKindOf(err) != tkesj.ENotFound {
+				return s.Internal(ctx, "request code", err)
 			}
-			return s.Internal(ctx, "request code", err)
+			// A code nobody will receive: it takes the same cooldown and
+			// limits as a real one, and no code typed can match it.
+			if err := s.storeCode(ctx, phone, purpose, "", fmt.Sprintf("x%d", now.UnixNano())); err != nil {
+				return s.Internal(ctx, "request code", err)
+			}
+			return nil
 		}
 	}
 	return s.IssueCode(ctx, phone, purpose, purpose)
 }
 
+// CodeQuota counts one code request against the address's, the phone's on
+// this network and the phone's overall limits, refusing when one is spent.
+// clientIP is empty for a code the signed-in person asks for their own or
+// their guardian's phone: only the phone's limits count then.
+func (s *Service) CodeQuota(ctx context.Context, phone, clientIP string) error {
+	for _, l := range []struct {
+		key  string
+		max  int
+		what string
+	}{
+		{s.throttleKey("codes-addr", clientIP), s.Cfg.CodesPerIP, "code requests from this network"},
+		{s.throttleKey("codes-phone", phone+"\x00"+NetworkOf(clientIP)), s.Cfg.CodesPerPhone, "code requests for this phone"},
+		{s.throttleKey("codes-phone", phone), 5 * s.Cfg.CodesPerPhone, "code requests for this phone"},
+	} {
+		if clientIP == "" && strings.HasPrefix(l.key, "codes-addr:") {
+			continue // a code to a phone the person named, not asked from outside
+		}
+		var n int
+		var end time.Time
+		err := s.DB.Update(ctx, func(q *store.Queries) (err error) {
+			n, end, err = q.HitThrottle(ctx, l.key, s.Now(), time.Hour, false)
+			return err
+		})
+		if err != nil {
+			return s.Internal(ctx, "code quota", err)
+		}
+		if n > l.max {
+			return RateLimited(end.Sub(s.Now()), l.what)
+		}
+	}
+	return nil
+}
+
+// storeCode stores code for phone and purpose, replacing any earlier one.
+func (s *Service) storeCode(ctx context.Context, phone, purpose string, who codeFor, code string) error {
+	now := s.Now()
+	rec := store.CodeRecord{PhoneIdx: s.PhoneIdx(phone), Purpose: purpose, CodeMAC: s.boundMAC(phone, purpose, who, code), ExpiresAt: now.Add(s.Cfg.CodeTTL), CreatedAt: now}
+	return s.DB.Update(ctx, func(q *store.Queries) error { return q.PutCode(ctx, rec) })
+}
+
 // IssueCode stores a fresh code for phone under purpose and sends it,
-// telling the gateway sendAs as its purpose.
+// telling the gateway sendAs as its purpose. Login, step_up and reset codes
+// are sent after the answer (kernel.Loops), so that the time taken does not
+// tell a registered phone from an unregistered one (issue 14 item 2).
 func (s *Service) IssueCode(ctx context.Context, phone, purpose, sendAs string) error {
+	return s.issueCode(ctx, phone, purpose, "", sendAs)
+}
+
+func (s *Service) issueCode(ctx context.Context, phone, purpose string, who codeFor, sendAs string) error {
 	code, err := sixDigits()
 	if err != nil {
 		return s.Internal(ctx, "issue code", err)
 	}
-	now := s.Now()
 	idx := s.PhoneIdx(phone)
-	rec := store.CodeRecord{PhoneIdx: idx, Purpose: purpose, CodeMAC: s.codeMAC(phone, purpose, code), ExpiresAt: now.Add(s.Cfg.CodeTTL), CreatedAt: now}
-	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.PutCode(ctx, rec) }); err != nil {
+	if err := s.storeCode(ctx, phone, purpose, who, code); err != nil {
 		return s.Internal(ctx, "issue code", err)
 	}
-	if err := s.Codes.SendCode(ctx, phone, code, sendAs); err != nil {
-		s.DB.Update(ctx, func(q *store.Queries) error { return q.DeleteCode(ctx, idx, purpose) })
-		s.Log.WarnContext(ctx, "code delivery failed", "purpose", sendAs, "err", err.Error())
-		return tkesj.Errorf(tkesj.EUnavailable, "code_delivery_failed", "the code could not be sent just now; try again in a minute")
+	send := func(ctx context.Context) error {
+		if err := s.Codes.SendCode(ctx, phone, code, sendAs); err != nil {
+			s.DB.Update(ctx, func(q *store.Queries) error { return q.DeleteCode(ctx, idx, purpose) })
+			s.Log.WarnContext(ctx, "code delivery failed", "purpose", sendAs, "err", err.Error())
+			return tkesj.Errorf(tkesj.EUnavailable, "code_delivery_failed", "the code could not be sent just now; try again in a minute")
+		}
+		return nil
 	}
+	// change_phone: the caller is signed in and was told already whether
+	// the number is taken (R-ACC-6), so its timing hides nothing.
+	if purpose == tkesj.PurposeRegister || purpose == tkesj.PurposeGuardian || purpose == tkesj.PurposeChangePhone || sendAs != purpose {
+		return send(ctx) // nothing to hide: the caller may learn that delivery failed
+	}
+	// Sent after the answer; a failure is logged and the code removed, and
+	// the person asks again. The send ends with the service (Loops.Stop).
+	s.Loops.Go(func(stop context.Context) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		defer context.AfterFunc(stop, cancel)()
+		send(ctx)
+	})
 	return nil
 }
 
@@ -142,6 +231,10 @@ func (s *Service) ConsumeCode(ctx context.Context, phone, purpose, code string) 
 // checkCode is consumeCode; with burn false a matching code stays, for the
 // caller to burn in the transaction that uses it.
 func (s *Service) checkCode(ctx context.Context, phone, purpose, code string, burn bool) error {
+	return s.checkBoundCode(ctx, phone, purpose, "", code, burn)
+}
+
+func (s *Service) checkBoundCode(ctx context.Context, phone, purpose string, who codeFor, code string, burn bool) error {
 	if len(code) != 6 || strings.Trim(code, "0123456789") != "" {
 		return errCodeMismatch
 	}
@@ -160,7 +253,7 @@ func (s *Service) checkCode(ctx context.Context, phone, purpose, code string, bu
 			mismatch = true
 			return q.DeleteCode(ctx, idx, purpose)
 		}
-		if subtle.ConstantTimeCompare(c.CodeMAC, s.codeMAC(phone, purpose, code)) != 1 {
+		if subtle.ConstantTimeCompare(c.CodeMAC, s.boundMAC(phone, purpose, who, code)) != 1 {
 			mismatch = true
 			if c.Attempts+1 >= s.Cfg.CodeMaxAttempts {
 				return q.DeleteCode(ctx, idx, purpose)
@@ -396,18 +489,21 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (tkesj.User, string,
 		if err != nil {
 			return tkesj.User{}, "", err
 		}
-		key := "acct:" + phone
-		if err := s.beforePassword(ctx, nil, key, in.IP); err != nil {
+		account := "code\x00" + phone // the same whether or not the phone has an account
+		if err := s.beforePassword(ctx, nil, account, in.IP); err != nil {
 			return tkesj.User{}, "", err
 		}
 		if err := s.ConsumeCode(ctx, phone, tkesj.PurposeLogin, in.Code); err != nil {
-			s.afterFailure(ctx, nil, key, in.IP)
+			s.afterFailure(ctx, nil, account, in.IP)
 			return tkesj.User{}, "", errBadCredentials
 		}
 		if rec, err = s.DB.Read().FindUserByPhoneIdx(ctx, s.PhoneIdx(phone)); err != nil {
 			return tkesj.User{}, "", s.credentialsOr(ctx, err)
 		}
-		s.fails.reset(key)
+		// A code proves the phone: password counters of the account clear
+		// too, so a stranger's guesses never keep the owner out.
+		s.afterSuccess(ctx, account, in.IP)
+		s.afterSuccess(ctx, "user\x00"+rec.ID, in.IP)
 	default:
 		login := in.Login
 		if login == "" {
@@ -420,22 +516,24 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (tkesj.User, string,
 			return tkesj.User{}, "", errBadCredentials
 		}
 		key, idx := s.loginIndex(login)
+		account := "login\x00" + key // a login that names no account is counted as itself
 		found, err := s.DB.Read().FindUserByUsernameIdx(ctx, idx)
 		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 			found, err = s.DB.Read().FindUserByPhoneIdx(ctx, idx)
 		}
-		var account *store.UserRecord
+		var acct *store.UserRecord
 		if err == nil {
-			account = &found
+			acct = &found
+			account = "user\x00" + found.ID // its username and its phone share one count
 		} else if tkesj.ErrorKindOf(err) != tkesj.ENotFound {
 			return tkesj.User{}, "", s.Internal(ctx, "login", err)
 		}
-		if err := s.beforePassword(ctx, account, key, in.IP); err != nil {
+		if err := s.beforePassword(ctx, acct, account, in.IP); err != nil {
 			return tkesj.User{}, "", err
 		}
-		if account == nil {
+		if acct == nil {
 			s.Hasher.Dummy(ctx, in.Password)
-			s.afterFailure(ctx, nil, key, in.IP)
+			s.afterFailure(ctx, nil, account, in.IP)
 			return tkesj.User{}, "", errBadCredentials
 		}
 		ok, err := s.Hasher.Verify(ctx, in.Password, found.PasswordHash)
@@ -443,10 +541,10 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (tkesj.User, string,
 			return tkesj.User{}, "", s.Internal(ctx, "login", err)
 		}
 		if !ok {
-			s.afterFailure(ctx, account, key, in.IP)
+			s.afterFailure(ctx, acct, account, in.IP)
 			return tkesj.User{}, "", errBadCredentials
 		}
-		s.fails.reset(key)
+		s.afterSuccess(ctx, account, in.IP)
 		rec, byPassword = found, true
 	}
 	if tkesj.UserStatus(rec.Status) == tkesj.UserFrozen {

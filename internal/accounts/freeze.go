@@ -95,7 +95,8 @@ func (s *Service) Unfreeze(ctx context.Context, rawPhone, code, newPassword stri
 }
 
 // ChangePassword replaces the caller's password after checking the current
-// one; every other session ends.
+// one (guesses throttled as logins are); every other session ends and its
+// sockets close with 4001.
 func (s *Service) ChangePassword(ctx context.Context, a kernel.Auth, current, next string) error {
 	u, err := s.Me(ctx, a)
 	if err != nil {
@@ -105,12 +106,8 @@ func (s *Service) ChangePassword(ctx context.Context, a kernel.Auth, current, ne
 	if err != nil {
 		return s.Internal(ctx, "change password", err)
 	}
-	ok, err := s.Hasher.Verify(ctx, current, rec.PasswordHash)
-	if err != nil {
-		return s.Internal(ctx, "change password", err)
-	}
-	if !ok {
-		return tkesj.Errorf(tkesj.EForbidden, "reverification_failed", "the current password is wrong")
+	if err := s.CheckReverification(ctx, a, rec.PasswordHash, current); err != nil {
+		return err
 	}
 	if err := validate.Password(next, u.Username, strings.TrimPrefix(u.Phone, "+"), u.Nickname); err != nil {
 		return err
@@ -128,5 +125,8 @@ func (s *Service) ChangePassword(ctx context.Context, a kernel.Auth, current, ne
 	if err != nil {
 		return s.Internal(ctx, "change password", err)
 	}
+	// The other devices are signed out: their sockets close now (4001), or
+	// a stolen device would go on receiving every message (issue 14 item 1).
+	s.CloseOtherConnections(ctx, a.UserID, a.DeviceIdx)
 	return nil
 }

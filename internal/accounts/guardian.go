@@ -31,8 +31,8 @@ func (s *Service) RequestGuardianCode(ctx context.Context, a kernel.Auth, rawPho
 	if phone == u.Phone {
 		return tkesj.Errorf(tkesj.EInvalid, "guardian_phone_is_own", "enter the phone number of your parent or guardian, not your own")
 	}
-	if ok, wait := s.CodesPerPhone.Allow(phone); !ok {
-		return RateLimited(wait, "code requests for this phone")
+	if err := s.CodeQuota(ctx, phone, ""); err != nil {
+		return err
 	}
 	return s.IssueCode(ctx, phone, guardianPurpose(u.ID), tkesj.PurposeGuardian)
 }

@@ -18,12 +18,9 @@ import (
 // Service is the accounts capability. It is safe for concurrent use.
 type Service struct {
 	*kernel.Core
-	Codes         tkesj.CodeSender   // one-time codes by SMS
-	Hasher        *passhash.Hasher   // password hashing, bounded (destruction re-checks passwords too)
-	CodesPerPhone *ratelimit.Limiter // codes per phone number per hour (rights requests share it)
+	Codes  tkesj.CodeSender // one-time codes by SMS
+	Hasher *passhash.Hasher // password hashing, bounded (destruction re-checks passwords too)
 
-	codesPerIP    *ratelimit.Limiter
-	fails         *failures // failed logins per account and per address (risk.go)
 	major         majorCache
 	decisionNotes *ratelimit.Limiter                                           // one rate-limit decision per person and rule per 10 min
 	wsTickets     wsTicketLedger                                               // WebSocket tickets redeemed on this node (wsticket.go)
@@ -41,9 +38,6 @@ func New(core *kernel.Core, codes tkesj.CodeSender) *Service {
 		Core:          core,
 		Codes:         codes,
 		Hasher:        passhash.New(params, cfg.HashConcurrency),
-		CodesPerPhone: ratelimit.New(cfg.CodesPerPhone, time.Hour, 0),
-		codesPerIP:    ratelimit.New(cfg.CodesPerIP, time.Hour, 0),
-		fails:         newFailures(),
 		decisionNotes: ratelimit.New(1, 10*time.Minute, 0),
 	}
 	s.registerPersonalData()

@@ -29,12 +29,8 @@ func (s *Service) DestroyAccount(ctx context.Context, a kernel.Auth, in DestroyI
 	}
 	switch {
 	case in.Password != "":
-		ok, err := s.Hasher.Verify(ctx, in.Password, rec.PasswordHash)
-		if err != nil {
-			return s.Internal(ctx, "destroy account", err)
-		}
-		if !ok {
-			return tkesj.Errorf(tkesj.EForbidden, "reverification_failed", "the password is wrong; enter it again to confirm")
+		if err := s.CheckReverification(ctx, a, rec.PasswordHash, in.Password); err != nil {
+			return err
 		}
 	case in.Code != "":
 		if !s.consumeAnyCode(ctx, u.Phone, in.Code, tkesj.PurposeStepUp, tkesj.PurposeLogin, tkesj.PurposeReset) {

@@ -149,6 +149,10 @@ func (s *Service) RunPurger(ctx context.Context, interval time.Duration) {
 		if err := s.RunRetention(ctx); err != nil && ctx.Err() == nil {
 			s.Log.WarnContext(ctx, "retention", "err", err.Error())
 		}
+		// Throttle counters whose window ended are dead: drop them.
+		if err := s.DB.Update(ctx, func(q *store.Queries) error { _, err := q.PurgeThrottles(ctx, s.Now()); return err }); err != nil && ctx.Err() == nil {
+			s.Log.WarnContext(ctx, "purge throttles", "err", err.Error())
+		}
 		if st, err := s.Purge(ctx); err != nil {
 			if ctx.Err() != nil {
 				return

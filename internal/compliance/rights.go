@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/tkesj/tkesj"
-	"github.com/tkesj/tkesj/internal/accounts"
 	"github.com/tkesj/tkesj/internal/kernel"
 	"github.com/tkesj/tkesj/internal/store"
 	"github.com/tkesj/tkesj/internal/wire"
@@ -79,8 +78,8 @@ func (s *Service) CreateRightsRequest(ctx context.Context, a kernel.Auth, kind, 
 
 // sendStepUp sends a step_up code to the person's own phone.
 func (s *Service) sendStepUp(ctx context.Context, phone string) error {
-	if ok, wait := s.CodesPerPhone.Allow(phone); !ok {
-		return accounts.RateLimited(wait, "code requests for this phone")
+	if err := s.CodeQuota(ctx, phone, ""); err != nil {
+		return err
 	}
 	return s.IssueCode(ctx, phone, tkesj.PurposeStepUp, tkesj.PurposeStepUp)
 }

@@ -178,7 +178,7 @@ func TestAuditedReadInAccessLog(t *testing.T) {
 		q := s.do(t, p.Token, "POST", "/api/v1/me/rights-requests", map[string]any{"kind": "access", "details": "Every login IP you hold about me"})
 		want(t, q, 201, "")
 		qid := q.str(t, "id")
-		want(t, s.do(t, p.Token, "POST", "/api/v1/me/rights-requests/"+qid+"/verify", map[string]any{"code": s.SMS.last(p.Phone, "step_up")}), 200, "")
+		want(t, s.do(t, p.Token, "POST", "/api/v1/me/rights-requests/"+qid+"/verify", map[string]any{"code": s.awaitCode(t, p.Phone, "step_up")}), 200, "")
 		queue := s.do(t, officer.Token, "GET", "/api/v1/admin/rights-requests", nil)
 		want(t, queue, 200, "")
 		if strings.Contains(string(queue.Body), "login IP") || !strings.Contains(string(queue.Body), qid) {

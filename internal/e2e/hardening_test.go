@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -11,6 +12,7 @@ import (
 	"crypto/x509/pkix"
 	"database/sql"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -170,5 +172,47 @@ func TestMissingMasterKeyIsNotRegenerated(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Errorf("a new master.key was written (%v): the old keys' loss would be hidden", err)
+	}
+}
+
+// Issue 14 item 4, R-SEC-5: uploads that stall after 5 KB hold nothing that
+// others need: while three of them hang, a picture upload and an avatar
+// change go through at once.
+func TestStalledUploadsBlockNobody(t *testing.T) {
+	s := startServer(t, "sqlite")
+	a, b := s.register(t, "Staller St"), s.register(t, "Uploader Up")
+	pic := photoWithGPS(t, 1600, 1200)
+	for range 3 {
+		c, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		head := "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+		fmt.Fprintf(c, "POST /api/v1/media HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: multipart/form-data; boundary=B\r\nContent-Length: %d\r\n\r\n%s",
+			a.Token, len(head)+len(pic)+8, head)
+		c.Write(pic[:5<<10]) // and then nothing
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		want(t, s.upload(t, b.Token, "", "q.jpg", pic), 201, "")
+		req, _ := http.NewRequest("PUT", s.URL+"/api/v1/me/avatar", bytes.NewReader(pic))
+		req.Header.Set("Authorization", "Bearer "+b.Token)
+		req.Header.Set("Content-Type", "image/jpeg")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("avatar change beside stalled uploads = %d, want 200", resp.StatusCode)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("an upload and an avatar change beside three stalled uploads did not finish within 20 s")
 	}
 }

@@ -125,7 +125,7 @@ func TestRightsRequests(t *testing.T) {
 		t.Fatalf("new request = %v; want received, due 30 days later", req)
 	}
 	id := req["id"].(string)
-	code := s.SMS.last(p.Phone, "step_up")
+	code := s.awaitCode(t, p.Phone, "step_up")
 	if code == "" {
 		t.Fatal("no verification code reached the phone on file")
 	}
@@ -181,7 +181,7 @@ func TestRightsRequestVerifiesOnEveryBackend(t *testing.T) {
 		p := s.register(t, "Asker")
 		r := s.do(t, p.Token, "POST", "/api/v1/me/rights-requests", map[string]any{"kind": "access", "details": "my login history"})
 		want(t, r, 201, "")
-		v := s.do(t, p.Token, "POST", "/api/v1/me/rights-requests/"+r.str(t, "id")+"/verify", map[string]any{"code": s.SMS.last(p.Phone, "step_up")})
+		v := s.do(t, p.Token, "POST", "/api/v1/me/rights-requests/"+r.str(t, "id")+"/verify", map[string]any{"code": s.awaitCode(t, p.Phone, "step_up")})
 		want(t, v, 200, "")
 		if v.str(t, "status") != "identity_verified" || v.str(t, "verified_at") == "" {
 			t.Errorf("verified request = %s", v.Body)

@@ -49,6 +49,19 @@ func (s *Core) CloseConnections(ctx context.Context, userID string, deviceIdx []
 	}
 }
 
+// CloseOtherConnections tells every node to close a person's sockets except
+// those of the device keepIdx (the one that asked): a password change signs
+// the other devices out (issue 14 item 1).
+func (s *Core) CloseOtherConnections(ctx context.Context, userID string, keepIdx []byte) {
+	if s.Bus == nil {
+		return
+	}
+	e := tkesj.Event{Users: []string{userID}, Control: "close_others", DeviceIdx: keepIdx}
+	if err := s.Bus.Publish(context.WithoutCancel(ctx), e); err != nil {
+		s.Log.WarnContext(ctx, "publish close", "err", err.Error())
+	}
+}
+
 // Broadcast publishes frame to every account, a page of ids per event.
 func (s *Core) Broadcast(ctx context.Context, frame any) {
 	after := ""

@@ -189,20 +189,17 @@ func (s *Service) Upload(ctx context.Context, a kernel.Auth, up MediaUpload) (Me
 	var content io.Reader = body
 	switch kind {
 	case process.KindImage:
-		select {
-		case s.reencodes <- struct{}{}:
-		case <-ctx.Done():
-			return Media{}, ctx.Err()
-		}
-		out, outMime, w, h, err := process.ReencodeImage(body, imageMaxSide)
-		<-s.reencodes
+		// The decoder reads the whole body before it takes any share of the
+		// decoding memory, so an upload that stalls holds nobody up (issue 14
+		// item 4, R-SEC-5).
+		out, outMime, w, h, err := s.images.ReencodeImage(ctx, body, imageMaxSide)
 		if body.over {
 			return Media{}, s.Cfg.MediaLimits.Check(kind, limit+1)
 		}
 		if err != nil {
 			return Media{}, err
 		}
-		thumb, err := process.Thumbnail(out, thumbnailSide)
+		thumb, err := s.images.Thumbnail(ctx, out, thumbnailSide)
 		if err != nil {
 			return Media{}, s.Internal(ctx, "thumbnail", err)
 		}
@@ -349,9 +346,9 @@ func (s *Service) SetAvatar(ctx context.Context, a kernel.Auth, r io.Reader) (tk
 		return tkesj.User{}, tkesj.Errorf(tkesj.EUnsupported, "unsupported_media", "an avatar must be a JPEG, PNG, GIF or WebP picture")
 	}
 	body := &capReader{r: br, left: avatarMax}
-	s.reencodes <- struct{}{}
-	out, mime, w, h, err := process.ReencodeImage(body, avatarSide)
-	<-s.reencodes
+	// Within the request's context (issue 14 item 4): a client that goes away
+	// stops waiting for the decoder.
+	out, mime, w, h, err := s.images.ReencodeImage(ctx, body, avatarSide)
 	if body.over {
 		return tkesj.User{}, tkesj.Errorf(tkesj.ETooLarge, "media_too_large", "an avatar may be at most 5 MB")
 	}

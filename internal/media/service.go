@@ -11,6 +11,7 @@ import (
 
 	"github.com/tkesj/tkesj/internal/accounts"
 	"github.com/tkesj/tkesj/internal/kernel"
+	"github.com/tkesj/tkesj/internal/media/process"
 	"github.com/tkesj/tkesj/internal/ratelimit"
 	"github.com/tkesj/tkesj/internal/social"
 )
@@ -28,8 +29,8 @@ type Service struct {
 	*accountsService
 	*socialService
 
-	uploads   *ratelimit.Limiter
-	reencodes chan struct{} // bounds concurrent picture re-encodes
+	uploads *ratelimit.Limiter
+	images  *process.Decoder // picture decoding within one memory budget (R-SEC-5)
 }
 
 // New returns the media capability on core.
@@ -39,7 +40,7 @@ func New(core *kernel.Core, a *accounts.Service, so *social.Service) *Service {
 		accountsService: a,
 		socialService:   so,
 		uploads:         ratelimit.New(120, time.Hour, 0),
-		reencodes:       make(chan struct{}, core.Cfg.Reencodes),
+		images:          process.NewDecoder(core.Cfg.DecodeBudget),
 	}
 	s.registerPersonalData()
 	return s

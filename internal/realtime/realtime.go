@@ -91,6 +91,9 @@ const (
 const (
 	controlCloseDevice = "close_device"
 	controlCloseUser   = "close_user"
+	// controlCloseOthers closes every socket of the person except those of
+	// the event's device: a password change signs the other devices out.
+	controlCloseOthers = "close_others"
 	// controlDeviceFrame sends Frame only to Users[0]'s connections on
 	// device DeviceIdx (a call's signals go to the device in the call).
 	controlDeviceFrame = "device_frame"
@@ -402,7 +405,7 @@ func (h *Hub) deliver(e tkesj.Event) {
 			}
 		}
 		s.mu.RUnlock()
-	case controlCloseDevice, controlCloseUser:
+	case controlCloseDevice, controlCloseUser, controlCloseOthers:
 		if len(e.Users) == 0 {
 			return
 		}
@@ -410,7 +413,8 @@ func (h *Hub) deliver(e tkesj.Event) {
 		s := h.shard(userID)
 		s.mu.RLock()
 		for _, c := range s.users[userID] {
-			if e.Control == controlCloseDevice && !bytes.Equal(c.deviceIdx, e.DeviceIdx) {
+			if e.Control == controlCloseDevice && !bytes.Equal(c.deviceIdx, e.DeviceIdx) ||
+				e.Control == controlCloseOthers && bytes.Equal(c.deviceIdx, e.DeviceIdx) {
 				continue
 			}
 			if len(e.Frame) > 0 {

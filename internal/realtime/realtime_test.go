@@ -479,6 +479,11 @@ func TestControlEvents(t *testing.T) {
 			closed: map[dev]bool{{"a", "01"}: true, {"a", "02"}: true},
 		},
 		{
+			name:   "issue 14 item 1: close_others closes every connection of that person but the device's own, with 4001",
+			event:  tkesj.Event{Control: "close_others", Users: []string{"a"}, DeviceIdx: []byte{0x01}},
+			closed: map[dev]bool{{"a", "02"}: true},
+		},
+		{
 			name:      "a control event's frame is delivered before the close",
 			event:     tkesj.Event{Control: "close_device", Users: []string{"a"}, DeviceIdx: []byte{0x02}, Frame: []byte(`{"type":"signed_out"}`)},
 			closed:    map[dev]bool{{"a", "02"}: true},

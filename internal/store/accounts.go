@@ -115,6 +115,13 @@ func (q *Queries) UpdateUserProfile(ctx context.Context, id string, usernameIdx,
 	return q.userConflict(err)
 }
 
+// UpdateUserPhone moves an account to another phone: its index and the
+// sealed profile holding the number, together (phone_taken on conflict).
+func (q *Queries) UpdateUserPhone(ctx context.Context, id string, phoneIdx, profile []byte, at time.Time) error {
+	_, err := q.exec(ctx, `UPDATE users SET phone_idx = ?, profile = ?, updated_at = ? WHERE id = ?`, phoneIdx, profile, micros(at), id)
+	return q.userConflict(err)
+}
+
 // UpdatePassword replaces a password hash.
 func (q *Queries) UpdatePassword(ctx context.Context, id, hash string, at time.Time) error {
 	_, err := q.exec(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`, hash, micros(at), id)
@@ -253,7 +260,10 @@ func (q *Queries) DeleteCode(ctx context.Context, phoneIdx []byte, purpose strin
 // second registration that raced with the first, holding the same right
 // code, learn that the phone is taken, and nobody else.
 func (q *Queries) BurnCode(ctx context.Context, phoneIdx []byte, purpose string) (bool, error) {
-	if _, err := q.exec(ctx, `DELETE FROM codes WHERE phone_idx = ? AND purpose = ?`, phoneIdx, purpose+"_used"); err != nil {
+	// The earlier used code makes way only for a fresh one: a burn that
+	// finds nothing to burn must leave the winner's used row in place.
+	if _, err := q.exec(ctx, `DELETE FROM codes WHERE phone_idx = ? AND purpose = ?
+		AND EXISTS (SELECT 1 FROM codes c WHERE c.phone_idx = ? AND c.purpose = ?)`, phoneIdx, purpose+"_used", phoneIdx, purpose); err != nil {
 		return false, err
 	}
 	res, err := q.exec(ctx, `UPDATE codes SET purpose = ? WHERE phone_idx = ? AND purpose = ?`, purpose+"_used", phoneIdx, purpose)

@@ -82,13 +82,6 @@ func (q *Queries) KnownDevice(ctx context.Context, userID string, deviceIdx []by
 	return n > 0, err
 }
 
-// CountDevices counts a person's devices.
-func (q *Queries) CountDevices(ctx context.Context, userID string) (int, error) {
-	var n int
-	err := q.row(ctx, `SELECT COUNT(*) FROM devices WHERE user_id = ?`, userID).Scan(&n)
-	return n, err
-}
-
 // LockUntil locks an account for logins until t (zero unlocks).
 func (q *Queries) LockUntil(ctx context.Context, userID string, t time.Time) error {
 	var v int64

@@ -171,10 +171,10 @@ func (q *Queries) ServiceState(ctx context.Context, name string) (string, time.T
 
 // SetServiceState writes an operator state value.
 func (q *Queries) SetServiceState(ctx context.Context, name, value string, at time.Time) error {
-	if _, err := q.exec(ctx, `DELETE FROM service_state WHERE name = ?`, name); err != nil {
-		return err
-	}
-	_, err := q.exec(ctx, `INSERT INTO service_state (name, value, at) VALUES (?, ?, ?)`, name, value, micros(at))
+	// One statement: a delete and an insert let two nodes writing at once
+	// both insert, and one of them fail on the primary key.
+	_, err := q.exec(ctx, `INSERT INTO service_state (name, value, at) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value, at = excluded.at`, name, value, micros(at))
 	return err
 }
 
@@ -239,8 +239,8 @@ func (q *Queries) AllMediaIDs(ctx context.Context, after string, limit int) ([]s
 	return q.strings(ctx, `SELECT id FROM media WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 }
 
-// Tables lists the tables of the schema.
-func (q *Queries) Tables(ctx context.Context) ([]string, error) {
+// tables lists the tables of the schema.
+func (q *Queries) tables(ctx context.Context) ([]string, error) {
 	if q.d.Name == "postgres" {
 		return q.strings(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`)
 	}
@@ -251,7 +251,7 @@ func (q *Queries) Tables(ctx context.Context) ([]string, error) {
 // the service, R-OPS-3), children before parents: a table whose delete fails
 // on a foreign key is retried after the others. It returns the tables emptied.
 func (q *Queries) EmptyTablesExcept(ctx context.Context, keep []string) ([]string, error) {
-	all, err := q.Tables(ctx)
+	all, err := q.tables(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,12 @@ func scanRecipient(sc interface{ Scan(...any) error }) (RecipientRecord, error) 
 
 // CreateRecipient adds a recipient to the registry (conflict when the name exists).
 func (q *Queries) CreateRecipient(ctx context.Context, r RecipientRecord) error {
+	// The name has no unique index, so the check below must not race with
+	// another node's: on PostgreSQL each transaction sees only what was
+	// committed when its statement began.
+	if err := q.lock(ctx, "recipient name "+r.Name); err != nil {
+		return err
+	}
 	n := 0
 	if err := q.row(ctx, `SELECT COUNT(*) FROM recipients WHERE name = ?`, r.Name).Scan(&n); err != nil {
 		return err

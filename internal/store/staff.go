@@ -90,11 +90,10 @@ const auditCols = `id, actor_id, actor_role, action, subject_id, target, note, d
 
 // AuditFilter selects audit entries, newest first.
 type AuditFilter struct {
-	SubjectID   string    // only entries about this person; "" for all
-	VisibleAt   time.Time // non-zero: only entries the subject may see at this time
-	ActorID     string    // only entries by this staff member; "" for all
-	BeforeMicro int64     // paging: entries older than this; 0 for the newest
-	Limit       int
+	SubjectID string    // only entries about this person; "" for all
+	VisibleAt time.Time // non-zero: only entries the subject may see at this time
+	ActorID   string    // only entries by this staff member; "" for all
+	Limit     int
 }
 
 // Audit lists audit entries, newest first.
@@ -109,9 +108,6 @@ func (q *Queries) Audit(ctx context.Context, f AuditFilter) ([]AuditRecord, erro
 	}
 	if f.ActorID != "" {
 		where, args = append(where, "actor_id = ?"), append(args, f.ActorID)
-	}
-	if f.BeforeMicro > 0 {
-		where, args = append(where, "created_at < ?"), append(args, f.BeforeMicro)
 	}
 	query := `SELECT ` + auditCols + ` FROM audit_log`
 	if len(where) > 0 {
@@ -189,7 +185,8 @@ func (q *Queries) MarkNoticeRead(ctx context.Context, userID, id string, at time
 	return n > 0, nil
 }
 
-// NoticeReadAt returns when a notice was read (zero: unread or gone).
+// NoticeReadAt returns when a notice was read: zero while unread, zero and
+// not_found when the notice is gone.
 func (q *Queries) NoticeReadAt(ctx context.Context, id string) (time.Time, error) {
 	var read int64
 	err := q.row(ctx, `SELECT COALESCE(read_at, 0) FROM notices WHERE id = ?`, id).Scan(&read)

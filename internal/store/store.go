@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,6 +52,9 @@ type DB struct {
 	// Statements of the writer connection, kept across transactions (SQLite,
 	// whose writer pool is one connection); nil: none.
 	wStmts *writerStmts
+	// observe, when set, hears the name of the exported Queries method
+	// behind every statement (see Observe).
+	observe func(method string)
 	// closers run first in Close (a backend's background work, such as
 	// SQLite's checkpointer).
 	closers []func() error
@@ -65,6 +69,12 @@ func New(writer, reader *sql.DB, d *Dialect) *DB {
 	}
 	return db
 }
+
+// Observe makes every statement report the exported Queries method the
+// caller called to run it (the outermost one, when methods call each other);
+// nil stops it. The conformance suite uses it to prove that every method is
+// exercised against every backend; call it before any Read or Update.
+func (db *DB) Observe(fn func(method string)) { db.observe = fn }
 
 // Dialect returns the backend's name.
 func (db *DB) Dialect() string { return db.d.Name }
@@ -211,10 +221,11 @@ type Queries struct {
 	tx      *sql.Tx              // set inside DB.Update and DB.UpdateBatch
 	txStmts map[string]*sql.Stmt // statements in tx, closed with it
 	wStmts  *writerStmts         // the writer connection's kept statements
+	observe func(method string)  // DB.Observe's listener; nil: none
 }
 
 func (db *DB) txQueries(tx *sql.Tx) *Queries {
-	q := &Queries{q: tx, d: db.d, tx: tx, wStmts: db.wStmts}
+	q := &Queries{q: tx, d: db.d, tx: tx, wStmts: db.wStmts, observe: db.observe}
 	if db.d.PrepareStatements {
 		q.txStmts = map[string]*sql.Stmt{}
 	}
@@ -222,7 +233,9 @@ func (db *DB) txQueries(tx *sql.Tx) *Queries {
 }
 
 // Read returns queries on the reader pool.
-func (db *DB) Read() *Queries { return &Queries{q: db.r, d: db.d, stmts: db.rStmts} }
+func (db *DB) Read() *Queries {
+	return &Queries{q: db.r, d: db.d, stmts: db.rStmts, observe: db.observe}
+}
 
 // Update runs fn in one write transaction and commits it when fn returns nil.
 // An *tkesj.Error returned by fn is passed through unchanged.
@@ -271,6 +284,9 @@ func (q *Queries) stmt(ctx context.Context, query string) *sql.Stmt {
 }
 
 func (q *Queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if q.observe != nil {
+		q.observe(calledMethod())
+	}
 	if q.d.Placeholders {
 		query = rebind(query)
 	}
@@ -281,6 +297,9 @@ func (q *Queries) exec(ctx context.Context, query string, args ...any) (sql.Resu
 }
 
 func (q *Queries) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if q.observe != nil {
+		q.observe(calledMethod())
+	}
 	if q.d.Placeholders {
 		query = rebind(query)
 	}
@@ -291,6 +310,9 @@ func (q *Queries) query(ctx context.Context, query string, args ...any) (*sql.Ro
 }
 
 func (q *Queries) row(ctx context.Context, query string, args ...any) *sql.Row {
+	if q.observe != nil {
+		q.observe(calledMethod())
+	}
 	if q.d.Placeholders {
 		query = rebind(query)
 	}
@@ -298,6 +320,36 @@ func (q *Queries) row(ctx context.Context, query string, args ...any) *sql.Row {
 		return st.QueryRowContext(ctx, args...)
 	}
 	return q.q.QueryRowContext(ctx, query, args...)
+}
+
+// lock serialises, until the transaction ends, the write transactions that
+// take the same key: for checks that no unique index backs. SQLite needs
+// nothing (its writer runs one transaction at a time); PostgreSQL takes a
+// transaction-scoped advisory lock on the key's hash.
+func (q *Queries) lock(ctx context.Context, key string) error {
+	if q.d.Name != "postgres" {
+		return nil
+	}
+	_, err := q.exec(ctx, `SELECT pg_advisory_xact_lock(hashtext(?))`, key)
+	return err
+}
+
+// calledMethod returns the name of the outermost exported Queries method on
+// the stack: the one the store's caller called.
+func calledMethod() string {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
+	const prefix = "github.com/tkesj/tkesj/internal/store.(*Queries)."
+	name := ""
+	for {
+		f, more := frames.Next()
+		if m, ok := strings.CutPrefix(f.Function, prefix); ok && m != "" && m[0] >= 'A' && m[0] <= 'Z' {
+			name, _, _ = strings.Cut(m, ".") // a closure inside the method
+		}
+		if !more {
+			return name
+		}
+	}
 }
 
 // notFound maps sql.ErrNoRows to the domain's not-found error.

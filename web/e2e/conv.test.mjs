@@ -241,7 +241,7 @@ test('R-MSG-7: reply from the menu and by swiping, the quote bar, a quote that f
   // Ann is reading far up: the "new message" button takes her down.
   await a.page.getByRole('button', { name: /1 new message/ }).click();
   await row(a.page, 'Bring the tickets').waitFor();
-  await (await menuOf(a.page, 'Bring the tickets')).getByRole('button', { name: 'Reply' }).click();
+  await (await menuOf(a.page, 'Bring the tickets')).getByRole('button', { name: 'Reply', exact: true }).click();
   const bar = a.page.getByRole('group', { name: 'Replying to Ben Reply' });
   await textMatches(bar, /Bring the tickets/);
   await composer(a.page).press('Escape');
@@ -263,17 +263,41 @@ test('R-MSG-7: reply from the menu and by swiping, the quote bar, a quote that f
   assert.equal(mine.reply_to?.seq, last.seq);
   await shot(b.page, 'reply-1280');
 
+  // Offline: the reply waits in the outbox with its quote and goes, quote and all, once back.
+  await a.context.setOffline(true);
+  await (await menuOf(a.page, 'Got them both')).getByRole('button', { name: 'Reply', exact: true }).click();
+  await composer(a.page).fill('Sent from the tunnel');
+  await composer(a.page).press('Enter');
+  await textMatches(log(a.page).locator('[data-outbox]').last(), /Sent from the tunnel/);
+  await a.context.setOffline(false);
+  await textMatches(row(b.page, 'Sent from the tunnel').locator('.quote'), /Got them both/, 30_000);
+
   // A recalled original reads as unavailable, also after a reload.
   const oops = await send(ben, conv, 'Wrong chat, sorry');
   await row(a.page, 'Wrong chat').waitFor();
-  await (await menuOf(a.page, 'Wrong chat')).getByRole('button', { name: 'Reply' }).click();
+  await (await menuOf(a.page, 'Wrong chat')).getByRole('button', { name: 'Reply', exact: true }).click();
   await composer(a.page).fill('What was that?');
   await composer(a.page).press('Enter');
-  await row(a.page, 'What was that?').locator('.quote').waitFor();
+  // (Delivered first: the server has it, with its seq.)
+  await log(a.page).locator('.msg[data-seq]', { hasText: 'What was that?' }).locator('.quote').waitFor();
   await ben.call('POST', `/api/v1/conversations/${conv}/messages/${oops.seq}/recall`);
   await a.page.reload();
   await textMatches(row(a.page, 'What was that?').locator('.quote'), /Original message unavailable/);
   await shot(a.page, 'reply-unavailable-360');
+  // A reply that reaches the server after its original was recalled says so, and can go without the quote.
+  const late = await send(ben, conv, 'Another slip');
+  await row(a.page, 'Another slip').waitFor();
+  await a.context.setOffline(true);
+  await (await menuOf(a.page, 'Another slip')).getByRole('button', { name: 'Reply', exact: true }).click();
+  await composer(a.page).fill('Which slip?');
+  await composer(a.page).press('Enter');
+  await ben.call('POST', `/api/v1/conversations/${conv}/messages/${late.seq}/recall`);
+  await a.context.setOffline(false);
+  const failedRow = log(a.page).locator('[data-outbox="failed"]', { hasText: 'Which slip?' });
+  await textMatches(failedRow, /no longer available/, 30_000);
+  await failedRow.getByRole('button', { name: 'Send without the quote' }).click();
+  await log(b.page).locator('.msg[data-seq]', { hasText: 'Which slip?' }).waitFor();
+  assert.equal(await log(b.page).locator('.msg[data-seq]', { hasText: 'Which slip?' }).locator('.quote').count(), 0);
   assert.deepEqual([...a.problems, ...b.problems], []);
   for (const x of [a, b]) await x.context.close();
 });
@@ -540,16 +564,20 @@ test('R-MSG-10: disappearing messages set in chat info, announced to both, expir
 
 // ------------------------------------------------------------------ search
 
-test('search: a result names the chat and the sender, and opens the chat at the message', { timeout: 120_000 }, async () => {
+test('search: a result names the chat and the sender and opens the chat at the message; word prefixes, groups and Chinese when the server has them', { timeout: 150_000 }, async () => {
   const ann = await person('Ann Find');
   const ben = await person('Ben Find');
   await befriend(ann, ben);
   const conv = await direct(ann, ben);
+  const group = (await ann.call('POST', '/api/v1/conversations', { kind: 'group', name: 'Lakeside walkers', members: [ben.user.id] })).id;
   await send(ben, conv, 'Saturday picnic by the lake');
+  await send(ben, group, '周六去爬山吗');
   for (let i = 0; i < 80; i++) await send(i % 2 ? ann : ben, conv, `noise ${i}`);
+  // Word prefixes ("Satur" finds "Saturday") once the server indexes them.
+  const prefix = ((await ann.call('GET', '/api/v1/search?q=Satur')).messages ?? []).length > 0;
   const a = await signedIn(ann, { width: 1280 });
   await a.page.goto(`${server.base}/chats`);
-  await a.page.getByLabel('Search chats and contacts').fill('Saturday');
+  await a.page.getByLabel('Search chats and contacts').fill(prefix ? 'Satur' : 'Saturday');
   await a.page.getByRole('button', { name: 'Search', exact: true }).click();
   const hit = a.page.locator('a.search-hit', { hasText: 'picnic' });
   await textMatches(hit, /Ben Find.*Ben Find:.*Saturday picnic/s);
@@ -557,6 +585,24 @@ test('search: a result names the chat and the sender, and opens the chat at the 
   await a.page.waitForURL(`**/chats/${conv}`);
   await log(a.page).locator('.msg-flash', { hasText: 'Saturday picnic' }).waitFor({ timeout: 30_000 });
   await shot(a.page, 'search-open-1280');
+  if (prefix) {
+    // A group by its name, and Chinese by its first characters, in the Chinese UI at phone width.
+    const z = await signedIn(ann, { lang: 'zh' });
+    await z.page.goto(`${server.base}/chats`);
+    const box = z.page.locator('#chat-search');
+    await box.fill('Lakes');
+    await z.page.locator('form[role=search] button[type=submit]').click();
+    await z.page.locator('.search-results a', { hasText: 'Lakeside walkers' }).first().waitFor();
+    await box.fill('周六');
+    await z.page.locator('form[role=search] button[type=submit]').click();
+    const zh = z.page.locator('a.search-hit', { hasText: '爬山' });
+    await textMatches(zh, /Lakeside walkers.*Ben Find：.*周六去爬山吗/s);
+    await zh.click();
+    await z.page.waitForURL(`**/chats/${group}`);
+    await log(z.page).locator('.msg-flash', { hasText: '爬山' }).waitFor({ timeout: 30_000 });
+    assert.deepEqual(z.problems, []);
+    await z.context.close();
+  }
   assert.deepEqual(a.problems, []);
   await a.context.close();
 });
@@ -592,7 +638,7 @@ test('accessibility: axe finds no WCAG 2.1 A/AA violations on the quote, mention
     };
     await openChat(page, conv);
     await row(page, 'Almost, tonight').locator('.quote').waitFor();
-    await (await menuOf(page, 'Is the report ready?')).getByRole('button', { name: 'Reply' }).click();
+    await (await menuOf(page, 'Is the report ready?')).getByRole('button', { name: 'Reply', exact: true }).click();
     await page.getByRole('group', { name: /Replying to/ }).waitFor();
     await check('reply');
     if (forwards) {

@@ -425,6 +425,15 @@ export interface NewMessage {
   mention_all?: boolean;
 }
 
+/** What search finds; hits are the messages with their chat and sender named (issue 15). */
+export interface SearchResult {
+  messages?: Message[];
+  hits?: { message: Message; conversation?: { id: string; kind?: string; name?: string }; sender_name?: string }[];
+  contacts?: PublicUser[];
+  groups?: { id: string; kind?: string; name?: string }[];
+  favorites?: Favorite[];
+}
+
 export type Comment = S['Comment'];
 
 export type Moment = S['Moment'];
@@ -455,7 +464,7 @@ export const social = {
   block: (id: string, on: boolean) => request<void>(on ? 'PUT' : 'DELETE', `/api/v1/blocks/${enc(id)}`),
   settings: () => request<Settings>('GET', '/api/v1/me/settings'),
   updateSettings: (s: Settings) => request<Settings>('PATCH', '/api/v1/me/settings', { body: s }),
-  search: (q: string) => request<{ messages?: Message[]; contacts?: PublicUser[] }>('GET', `/api/v1/search?q=${enc(q)}`),
+  search: (q: string) => request<SearchResult>('GET', `/api/v1/search?q=${enc(q)}`),
   rightsRequests: () => request<{ requests: RightsRequest[] }>('GET', '/api/v1/me/rights-requests'),
   createRightsRequest: (kind: string, details: string) => request<RightsRequest>('POST', '/api/v1/me/rights-requests', { body: { kind, details } }),
   verifyRightsRequest: (id: string, code: string) => request<RightsRequest>('POST', `/api/v1/me/rights-requests/${enc(id)}/verify`, { body: { code } }),

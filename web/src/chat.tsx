@@ -5,7 +5,7 @@
 
 import type { ComponentChildren } from 'preact';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { ApiError, api, blobURL, chat, request, social, type Conversation, type Member, type Message, type PublicUser } from './api';
+import { ApiError, api, blobURL, chat, request, social, type Conversation, type Member, type Message, type PublicUser, type SearchResult } from './api';
 import type { Ctx } from './app';
 import { convApi, favorites } from './api-conv';
 import { CallButtons, callRecordText } from './call';
@@ -114,7 +114,7 @@ function useLive(f: () => void, types: string[], deps: unknown[] = []) {
 /** Searches contacts and message text (the server's full-text index). */
 function Search({ me, onFilter }: { me: string; onFilter?: (q: string) => void }) {
   const [q, setQ] = useState('');
-  const [res, setRes] = useState<{ messages?: Message[]; contacts?: PublicUser[] } | null>(null);
+  const [res, setRes] = useState<SearchResult | null>(null);
   const action = useAction();
   async function go(e: Event) {
     e.preventDefault();
@@ -125,7 +125,9 @@ function Search({ me, onFilter }: { me: string; onFilter?: (q: string) => void }
     }
     await action.run(async () => setRes(await social.search(s)));
   }
-  const n = (res?.messages?.length ?? 0) + (res?.contacts?.length ?? 0);
+  // Message hits with their chat and sender named (servers without them: the bare messages).
+  const hits = res?.hits ?? (res?.messages ?? []).map((message) => ({ message, conversation: undefined, sender_name: undefined }));
+  const n = hits.length + (res?.contacts?.length ?? 0) + (res?.groups?.length ?? 0) + (res?.favorites?.length ?? 0);
   return (
     <div class="search">
       <form role="search" class="composer-form" onSubmit={go}>
@@ -157,10 +159,18 @@ function Search({ me, onFilter }: { me: string; onFilter?: (q: string) => void }
                   </a>
                 </li>
               ))}
-              {(res.messages ?? []).map((m) => {
+              {(res.groups ?? []).map((g) => (
+                <li key={g.id}>
+                  <a class="list-item" {...link(`/chats/${encodeURIComponent(g.id)}`)}>
+                    <span dir="auto">{g.name || t('chat.group')}</span>
+                    <span class="muted small">{t('chat.group')}</span>
+                  </a>
+                </li>
+              ))}
+              {hits.map(({ message: m, conversation: hc, sender_name }) => {
                 const cv = (lastList ?? []).find((x) => x.id === m.conversation_id);
-                const chatName = m.conversation_name || (cv ? convTitle(cv) : '');
-                const sender = m.sender_id === me ? vt('you') : m.sender_name || (cv?.kind === 'direct' ? displayName(cv.peer) : '');
+                const chatName = (cv ? convTitle(cv) : '') || hc?.name || m.conversation_name || '';
+                const sender = m.sender_id === me ? vt('you') : sender_name || m.sender_name || (cv?.kind === 'direct' ? displayName(cv.peer) : '');
                 const href = `/chats/${encodeURIComponent(m.conversation_id ?? '')}`;
                 return (
                   <li key={m.id}>
@@ -189,6 +199,19 @@ function Search({ me, onFilter }: { me: string; onFilter?: (q: string) => void }
                   </li>
                 );
               })}
+              {(res.favorites ?? []).map((f) => (
+                <li key={f.id}>
+                  <a class="list-item search-hit" {...link('/me/favorites')}>
+                    <span class="search-hit-main">
+                      <span class="search-hit-chat">{vt('favorites')}</span>
+                      <span class="chat-preview" dir="auto">
+                        {f.author_name && <span class="search-hit-sender">{vt('searchFrom', { name: f.author_name })} </span>}
+                        {f.content_kind && f.content_kind !== 'text' && f.content_kind !== 'moment' ? shortPreview(f.content_kind, f.text) : f.text}
+                      </span>
+                    </span>
+                  </a>
+                </li>
+              ))}
             </ul>
           )}
         </div>
@@ -935,6 +958,16 @@ function ChatView({ c }: { c: Ctx }) {
     [id],
   );
 
+  // Esc leaves selection, as it closes menus.
+  useEffect(() => {
+    if (!selecting) return;
+    const f = (e: KeyboardEvent) => {
+      if (e.key === 'Escape' && !document.querySelector('dialog[open]')) setSelecting(null);
+    };
+    window.addEventListener('keydown', f);
+    return () => window.removeEventListener('keydown', f);
+  }, [!!selecting]);
+
   // Disappearing messages leave the open view when they expire (the server
   // drops them too); a timer fires at the next expiry.
   useEffect(() => {
@@ -1286,7 +1319,18 @@ function ChatView({ c }: { c: Ctx }) {
             <RichText text={p.label} />
           </div>
           <p class="msg-meta small">
-            {failed ? (
+            {failed && p.code === 'not_found' && p.reply_to ? (
+              <>
+                {/* The quoted message went (recalled, expired) before this reply reached the server. */}
+                <span class="error-text">{vt('replyGone')}</span>{' '}
+                <button type="button" class="link-button" onClick={() => retry({ ...p, reply_to: undefined, reply_label: undefined })}>
+                  {vt('sendWithoutQuote')}
+                </button>
+                <button type="button" class="link-button" onClick={() => discard(p)}>
+                  {ct('discard')}
+                </button>
+              </>
+            ) : failed ? (
               <>
                 <span class="error-text">{p.code === 'not_found' ? ct('cantDeliver') : p.error || ct('failed')}</span>{' '}
                 <button type="button" class="link-button" onClick={() => retry(p)}>

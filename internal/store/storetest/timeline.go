@@ -260,8 +260,8 @@ func testTimelines(t *testing.T, db *store.DB) {
 		}
 	}
 	for _, v := range []string{"a", "f1", "f5"} {
-		if n, err := db.Read().TimelineRefCount(ctx, v); err != nil || n != 0 {
-			t.Errorf("after the purge, %s holds %d references (%v)", v, n, err)
+		if ids, err := db.Read().TimelineRefs(ctx, v); err != nil || len(ids) != 0 {
+			t.Errorf("after the purge, %s holds %v (%v)", v, ids, err)
 		}
 	}
 	if jobs, _ := db.Read().FanOutJobs(ctx, now, 10); !slices.Equal(jobs, nil) {

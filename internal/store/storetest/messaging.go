@@ -1,0 +1,429 @@
+package storetest
+
+import (
+	"database/sql"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tkesj/tkesj/internal/store"
+)
+
+// messagingCases: conversations, members, messages, receipts, search,
+// push targets and QR codes (internal/messaging).
+var messagingCases = []testCase{
+	{"conversations keep their members in role order and go with them", testConversations},
+	{"messages take gapless sequence numbers and page both ways, minus what a viewer hid", testMessages},
+	{"receipts only move forward and never past the last message", testReceipts},
+	{"search finds messages holding every token that the viewer may see, newest first", testSearch},
+	{"friend codes are created once and reset by replacing", testFriendCodes},
+	{"group codes, join approval and join requests", testGroupCodes},
+	{"scan-to-login requests move one state at a time and expire", testLoginCodes},
+}
+
+func direct(id, key string) store.ConversationRecord {
+	return store.ConversationRecord{ID: id, Kind: "direct", DirectKey: sql.NullString{String: key, Valid: key != ""}, CreatedAt: now, UpdatedAt: now}
+}
+
+func member(conv, uid, role string, joinedSeq int64) store.MemberRecord {
+	return store.MemberRecord{ConvID: conv, UserID: uid, Role: role, JoinedSeq: joinedSeq, ReceivedSeq: joinedSeq, ReadSeq: joinedSeq, JoinedAt: now.Add(time.Duration(joinedSeq) * time.Second)}
+}
+
+// chat creates conversation id with members (the first the owner) and
+// sends n messages from the owner, returning nothing: seqs are 1..n.
+func chat(t *testing.T, db *store.DB, id string, n int, members ...string) {
+	t.Helper()
+	write(t, db, "chat "+id, func(q *store.Queries) error {
+		c := direct(id, "")
+		c.Kind = "group"
+		if err := q.CreateConversation(ctx, c); err != nil {
+			return err
+		}
+		for i, m := range members {
+			role := "member"
+			if i == 0 {
+				role = "owner"
+			}
+			if err := q.AddMember(ctx, member(id, m, role, 0)); err != nil {
+				return err
+			}
+		}
+		for i := range n {
+			if err := send(ctx, q, id, members[0], fmt.Sprintf("%s-%d", id, i+1), now.Add(time.Duration(i)*time.Minute)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func send(_ any, q *store.Queries, conv, sender, clientID string, at time.Time) error {
+	seq, err := q.NextSeq(ctx, conv, at)
+	if err != nil {
+		return err
+	}
+	return q.InsertMessage(ctx, store.MessageRecord{ConvID: conv, Seq: seq, ID: conv + "/" + clientID, SenderID: sender, ClientID: clientID, Kind: "text", Body: []byte("sealed " + clientID), SentAt: at})
+}
+
+func seqs(ms []store.MessageRecord) []int64 {
+	out := []int64{}
+	for _, m := range ms {
+		out = append(out, m.Seq)
+	}
+	return out
+}
+
+func testConversations(t *testing.T, db *store.DB) {
+	users(t, db, "a", "b", "c")
+	write(t, db, "CreateConversation", func(q *store.Queries) error { return q.CreateConversation(ctx, direct("d1", "a|b")) })
+	wantCode(t, "a second direct chat with the same key", writeErr(db, func(q *store.Queries) error {
+		return q.CreateConversation(ctx, direct("d2", "a|b"))
+	}), "conversation_exists")
+	want(t, "FindDirectConversation", res(db.Read().FindDirectConversation(ctx, "a|b")).must(t, "FindDirectConversation"), direct("d1", "a|b"))
+	res(db.Read().FindDirectConversation(ctx, "a|c")).notFound(t, "FindDirectConversation(a|c)")
+	res(db.Read().FindConversation(ctx, "nope")).notFound(t, "FindConversation(nope)")
+
+	chat(t, db, "g", 0, "a")
+	write(t, db, "members", func(q *store.Queries) error {
+		if err := q.AddMember(ctx, member("g", "b", "member", 0)); err != nil {
+			return err
+		}
+		if err := q.AddMember(ctx, member("g", "c", "admin", 1)); err != nil {
+			return err
+		}
+		for _, m := range []string{"a", "b"} {
+			if err := q.AddMember(ctx, member("d1", m, "member", 0)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	wantCode(t, "adding a member twice", writeErr(db, func(q *store.Queries) error { return q.AddMember(ctx, member("g", "b", "member", 0)) }), "already_member")
+	ms := res(db.Read().Members(ctx, "g")).must(t, "Members")
+	var order []string
+	for _, m := range ms {
+		order = append(order, m.UserID+":"+m.Role)
+	}
+	want(t, "Members(g)", order, []string{"a:owner", "c:admin", "b:member"})
+	ids := res(db.Read().MemberIDs(ctx, "g")).must(t, "MemberIDs")
+	slices.Sort(ids)
+	want(t, "MemberIDs(g)", ids, []string{"a", "b", "c"})
+	if n := res(db.Read().CountMembers(ctx, "g")).must(t, "CountMembers"); n != 3 {
+		t.Errorf("CountMembers(g) = %d, want 3", n)
+	}
+	write(t, db, "role and mute", func(q *store.Queries) error {
+		if err := q.SetMemberRole(ctx, "g", "b", "admin"); err != nil {
+			return err
+		}
+		return q.SetMuted(ctx, "g", "b", true)
+	})
+	wantB := member("g", "b", "admin", 0)
+	wantB.Muted = true
+	want(t, "FindMember(g, b)", res(db.Read().FindMember(ctx, "g", "b")).must(t, "FindMember"), wantB)
+	res(db.Read().FindMember(ctx, "nope", "b")).notFound(t, "FindMember of a missing conversation")
+	res(db.Read().FindMember(ctx, "d1", "c")).notFound(t, "FindMember of a non-member")
+
+	// Activity orders the chat list; a meta change alone does not.
+	write(t, db, "a message in d1", func(q *store.Queries) error { return send(ctx, q, "d1", "a", "m1", now.Add(time.Hour)) })
+	write(t, db, "UpdateConversationMeta", func(q *store.Queries) error {
+		return q.UpdateConversationMeta(ctx, "g", []byte("meta"), now.Add(2*time.Hour))
+	})
+	cs, mems := res2(db.Read().ConversationsOf(ctx, "b")).must(t, "ConversationsOf")
+	if len(cs) != 2 || cs[0].ID != "d1" || cs[1].ID != "g" || string(cs[1].Meta) != "meta" || cs[0].LastSeq != 1 || !cs[0].UpdatedAt.Equal(now.Add(time.Hour)) {
+		t.Errorf("ConversationsOf(b) = %+v, want d1 (active an hour later, seq 1), then g with its meta", cs)
+	}
+	if len(mems) != 2 || mems[1] != wantB || mems[0].ConvID != "d1" {
+		t.Errorf("ConversationsOf(b)'s member rows = %+v", mems)
+	}
+
+	var was bool
+	write(t, db, "RemoveMember", func(q *store.Queries) (err error) { was, err = q.RemoveMember(ctx, "g", "c"); return })
+	if !was {
+		t.Error("RemoveMember(g, c) = false, want true")
+	}
+	write(t, db, "RemoveMember again", func(q *store.Queries) (err error) { was, err = q.RemoveMember(ctx, "g", "c"); return })
+	if was {
+		t.Error("RemoveMember twice = true, want false")
+	}
+	write(t, db, "DeleteConversation", func(q *store.Queries) error { return q.DeleteConversation(ctx, "d1") })
+	res(db.Read().FindConversation(ctx, "d1")).notFound(t, "FindConversation after deleting it")
+	res(db.Read().FindMember(ctx, "d1", "a")).notFound(t, "a member of a deleted conversation")
+	res(db.Read().FindMessage(ctx, "d1", 1)).notFound(t, "a message of a deleted conversation")
+	if cs, _ := res2(db.Read().ConversationsOf(ctx, "b")).must(t, "ConversationsOf"); len(cs) != 1 || cs[0].ID != "g" {
+		t.Errorf("ConversationsOf(b) after deleting d1 = %+v", cs)
+	}
+}
+
+func testMessages(t *testing.T, db *store.DB) {
+	users(t, db, "a", "b")
+	chat(t, db, "c", 6, "a", "b")
+	wantNotFound(t, "NextSeq of a missing conversation", writeErr(db, func(q *store.Queries) error { _, err := q.NextSeq(ctx, "nope", now); return err }))
+	m := res(db.Read().FindMessage(ctx, "c", 2)).must(t, "FindMessage")
+	want(t, "FindMessage(c, 2)", m, store.MessageRecord{ConvID: "c", Seq: 2, ID: "c/c-2", SenderID: "a", ClientID: "c-2", Kind: "text", Body: []byte("sealed c-2"), SentAt: now.Add(time.Minute)})
+	want(t, "FindMessageByClientID", res(db.Read().FindMessageByClientID(ctx, "a", "c-2")).must(t, "FindMessageByClientID"), m)
+	res(db.Read().FindMessageByClientID(ctx, "b", "c-2")).notFound(t, "FindMessageByClientID of another sender")
+	res(db.Read().FindMessage(ctx, "c", 7)).notFound(t, "FindMessage(c, 7)")
+	if err := writeErr(db, func(q *store.Queries) error { return send(ctx, q, "c", "a", "c-2", now) }); err == nil {
+		t.Error("a second message with the same sender and client id was stored")
+	}
+
+	page := func(f store.MessageFilter) []int64 {
+		t.Helper()
+		f.ConvID = "c"
+		return seqs(res(db.Read().Messages(ctx, f)).must(t, "Messages"))
+	}
+	want(t, "Messages after 2, 3 of them", page(store.MessageFilter{ViewerID: "b", AfterSeq: 2, Limit: 3}), []int64{3, 4, 5})
+	want(t, "Messages between 2 and 5", page(store.MessageFilter{ViewerID: "b", AfterSeq: 2, BeforeSeq: 5, Limit: 10}), []int64{3, 4})
+	want(t, "the newest 2 below 6", page(store.MessageFilter{ViewerID: "b", BeforeSeq: 6, Limit: 2, Newest: true}), []int64{4, 5})
+	write(t, db, "HideMessage", func(q *store.Queries) error {
+		if err := q.HideMessage(ctx, "b", "c", 4); err != nil {
+			return err
+		}
+		return q.HideMessage(ctx, "b", "c", 4) // twice is harmless
+	})
+	want(t, "b's page after hiding 4", page(store.MessageFilter{ViewerID: "b", AfterSeq: 2, Limit: 3}), []int64{3, 5, 6})
+	want(t, "a's page (4 is hidden for b only)", page(store.MessageFilter{ViewerID: "a", AfterSeq: 2, Limit: 3}), []int64{3, 4, 5})
+
+	write(t, db, "a message with media", func(q *store.Queries) error {
+		seq, err := q.NextSeq(ctx, "c", now)
+		if err != nil {
+			return err
+		}
+		return q.InsertMessage(ctx, store.MessageRecord{ConvID: "c", Seq: seq, ID: "pic", SenderID: "a", ClientID: "pic", Kind: "image",
+			Body: []byte("x"), MediaID: sql.NullString{String: "m1", Valid: true}, SentAt: now})
+	})
+	write(t, db, "RecallMessage", func(q *store.Queries) error { return q.RecallMessage(ctx, "c", 7) })
+	if r := res(db.Read().FindMessage(ctx, "c", 7)).must(t, "FindMessage"); r.Body != nil || r.MediaID.Valid || !r.Recalled {
+		t.Errorf("a recalled message = %+v, want no body, no media, recalled", r)
+	}
+}
+
+func testReceipts(t *testing.T, db *store.DB) {
+	users(t, db, "a", "b", "c")
+	chat(t, db, "c", 3, "a", "b", "c")
+	pos := func(u string) string {
+		t.Helper()
+		m := res(db.Read().FindMember(ctx, "c", u)).must(t, "FindMember")
+		return fmt.Sprintf("received %d read %d", m.ReceivedSeq, m.ReadSeq)
+	}
+	step := func(what string, fn func(q *store.Queries) error, u, wantPos string) {
+		t.Helper()
+		write(t, db, what, fn)
+		if got := pos(u); got != wantPos {
+			t.Errorf("after %s, %s has %s, want %s", what, u, got, wantPos)
+		}
+	}
+	step("receiving 2", func(q *store.Queries) error { return q.AdvanceReceived(ctx, "c", "b", 2) }, "b", "received 2 read 0")
+	step("receiving 1 (back)", func(q *store.Queries) error { return q.AdvanceReceived(ctx, "c", "b", 1) }, "b", "received 2 read 0")
+	step("receiving 4 (past the last)", func(q *store.Queries) error { return q.AdvanceReceived(ctx, "c", "b", 4) }, "b", "received 2 read 0")
+	step("reading 3", func(q *store.Queries) error { return q.AdvanceRead(ctx, "c", "b", 3) }, "b", "received 3 read 3")
+	step("reading 2 (back)", func(q *store.Queries) error { return q.AdvanceRead(ctx, "c", "b", 2) }, "b", "received 3 read 3")
+	step("reading 9 (past the last)", func(q *store.Queries) error { return q.AdvanceRead(ctx, "c", "c", 9) }, "c", "received 0 read 0")
+	step("c reads 1", func(q *store.Queries) error { return q.AdvanceRead(ctx, "c", "c", 1) }, "c", "received 1 read 1")
+
+	// Push goes to members who have not received seq 3, have not muted the chat, and did not send it.
+	want(t, "UnreceivedMembers(3, except a)", res(db.Read().UnreceivedMembers(ctx, "c", 3, "a")).must(t, "UnreceivedMembers"), []string{"c"})
+	write(t, db, "mute", func(q *store.Queries) error { return q.SetMuted(ctx, "c", "c", true) })
+	if got := res(db.Read().UnreceivedMembers(ctx, "c", 3, "a")).must(t, "UnreceivedMembers"); len(got) != 0 {
+		t.Errorf("UnreceivedMembers after c muted = %v, want none", got)
+	}
+}
+
+func testSearch(t *testing.T, db *store.DB) {
+	users(t, db, "a", "b", "late", "out")
+	chat(t, db, "c", 4, "a", "b")
+	write(t, db, "a late joiner", func(q *store.Queries) error { return q.AddMember(ctx, member("c", "late", "member", 2)) })
+	tok := func(s ...string) [][]byte {
+		var out [][]byte
+		for _, x := range s {
+			out = append(out, []byte(x))
+		}
+		return out
+	}
+	many := tok("x")
+	for i := range 70 { // more than one statement's worth
+		many = append(many, []byte(fmt.Sprintf("t%02d", i)))
+	}
+	write(t, db, "IndexMessage", func(q *store.Queries) error {
+		for seq, ts := range map[int64][][]byte{1: tok("x", "y"), 2: tok("x"), 3: many, 4: tok("y")} {
+			if err := q.IndexMessage(ctx, "c", seq, ts); err != nil {
+				return err
+			}
+		}
+		return q.IndexMessage(ctx, "c", 2, tok("x")) // a repeat is harmless
+	})
+	search := func(viewer string, ts ...string) []int64 {
+		t.Helper()
+		return seqs(res(db.Read().SearchMessages(ctx, viewer, tok(ts...), 10)).must(t, "SearchMessages"))
+	}
+	want(t, "b searching x", search("b", "x"), []int64{3, 2, 1})
+	want(t, "b searching x and y", search("b", "x", "y"), []int64{1})
+	want(t, "b searching the 70th token and x", search("b", "t69", "x"), []int64{3})
+	want(t, "a late joiner searching x", search("late", "x"), []int64{3})
+	want(t, "a non-member searching x", search("out", "x"), []int64{})
+	if got := res(db.Read().SearchMessages(ctx, "b", tok("x"), 1)).must(t, "SearchMessages"); len(got) != 1 {
+		t.Errorf("SearchMessages with limit 1 = %d results", len(got))
+	}
+	write(t, db, "hide and unindex", func(q *store.Queries) error {
+		if err := q.HideMessage(ctx, "b", "c", 3); err != nil {
+			return err
+		}
+		return q.UnindexMessage(ctx, "c", 1)
+	})
+	want(t, "b searching x after hiding 3 and unindexing 1", search("b", "x"), []int64{2})
+	want(t, "a searching x", search("a", "x"), []int64{3, 2})
+}
+
+func testFriendCodes(t *testing.T, db *store.DB) {
+	users(t, db, "a", "b")
+	res(db.Read().FindFriendCode(ctx, "a")).notFound(t, "FindFriendCode before any")
+	code := func(salt string) store.FriendCodeRecord {
+		return store.FriendCodeRecord{UserID: "a", Salt: []byte(salt), TokenIdx: []byte("tok-" + salt), CreatedAt: now}
+	}
+	write(t, db, "CreateFriendCode twice", func(q *store.Queries) error {
+		if err := q.CreateFriendCode(ctx, code("1")); err != nil {
+			return err
+		}
+		return q.CreateFriendCode(ctx, code("2")) // a concurrent first request lost: nothing changes
+	})
+	want(t, "FindFriendCode after two creates", res(db.Read().FindFriendCode(ctx, "a")).must(t, "FindFriendCode"), code("1"))
+	write(t, db, "PutFriendCode", func(q *store.Queries) error { return q.PutFriendCode(ctx, code("3")) })
+	want(t, "FindFriendCodeByToken(new)", res(db.Read().FindFriendCodeByToken(ctx, []byte("tok-3"))).must(t, "FindFriendCodeByToken"), code("3"))
+	res(db.Read().FindFriendCodeByToken(ctx, []byte("tok-1"))).notFound(t, "FindFriendCodeByToken(reset token)")
+
+	write(t, db, "Block", func(q *store.Queries) error { return q.Block(ctx, "a", "b", now) })
+	if !res(db.Read().Blocks(ctx, "a", "b")).must(t, "Blocks") || res(db.Read().Blocks(ctx, "b", "a")).must(t, "Blocks") {
+		t.Error("Blocks is not one-directional: a blocks b, b does not block a")
+	}
+}
+
+func testGroupCodes(t *testing.T, db *store.DB) {
+	users(t, db, "a", "b", "c")
+	chat(t, db, "g", 0, "a")
+	chat(t, db, "h", 0, "a")
+	gc := func(id, conv string, exp time.Time) store.GroupCodeRecord {
+		return store.GroupCodeRecord{ID: id, ConvID: conv, CreatorID: "a", Salt: []byte("s" + id), TokenIdx: []byte("t" + id), CreatedAt: now, ExpiresAt: exp}
+	}
+	write(t, db, "CreateGroupCode", func(q *store.Queries) error {
+		for _, r := range []store.GroupCodeRecord{gc("1", "g", now.Add(time.Hour)), gc("2", "g", now), gc("3", "h", now.Add(-time.Second))} {
+			if err := q.CreateGroupCode(ctx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	want(t, "FindGroupCode(g, 1)", res(db.Read().FindGroupCode(ctx, "g", "1")).must(t, "FindGroupCode"), gc("1", "g", now.Add(time.Hour)))
+	res(db.Read().FindGroupCode(ctx, "h", "1")).notFound(t, "FindGroupCode of another group's code")
+	if r := res(db.Read().FindGroupCodeByToken(ctx, []byte("t2"))).must(t, "FindGroupCodeByToken"); r.ID != "2" {
+		t.Errorf("FindGroupCodeByToken(t2) = %+v", r)
+	}
+	write(t, db, "RevokeGroupCode twice", func(q *store.Queries) error {
+		if err := q.RevokeGroupCode(ctx, "1", now); err != nil {
+			return err
+		}
+		return q.RevokeGroupCode(ctx, "1", now.Add(time.Minute))
+	})
+	if r := res(db.Read().FindGroupCode(ctx, "g", "1")).must(t, "FindGroupCode"); !r.RevokedAt.Valid || !r.RevokedAt.Time.Equal(now) {
+		t.Errorf("a code revoked twice has RevokedAt %+v, want the first time %v", r.RevokedAt, now)
+	}
+	write(t, db, "DeleteGroupCodesExpiredBefore", func(q *store.Queries) error { return q.DeleteGroupCodesExpiredBefore(ctx, now) })
+	res(db.Read().FindGroupCode(ctx, "h", "3")).notFound(t, "a code expired before the cutoff")
+	if _, err := db.Read().FindGroupCode(ctx, "g", "2"); err != nil {
+		t.Errorf("a code expiring at the cutoff was deleted: %v", err)
+	}
+
+	if res(db.Read().JoinApproval(ctx, "g")).must(t, "JoinApproval") {
+		t.Error("JoinApproval of a new group = true, want false")
+	}
+	write(t, db, "SetJoinApproval", func(q *store.Queries) error { return q.SetJoinApproval(ctx, "g", true, now) })
+	if !res(db.Read().JoinApproval(ctx, "g")).must(t, "JoinApproval") || res(db.Read().JoinApproval(ctx, "h")).must(t, "JoinApproval") {
+		t.Error("JoinApproval after switching g on is not on for g alone")
+	}
+	write(t, db, "SetJoinApproval off", func(q *store.Queries) error { return q.SetJoinApproval(ctx, "g", false, now) })
+	if res(db.Read().JoinApproval(ctx, "g")).must(t, "JoinApproval") {
+		t.Error("JoinApproval after switching it off = true")
+	}
+
+	jr := func(id, u string, at time.Time) store.JoinRequestRecord {
+		return store.JoinRequestRecord{ID: id, ConvID: "g", UserID: u, Status: "pending", CreatedAt: at}
+	}
+	write(t, db, "CreateJoinRequest", func(q *store.Queries) error {
+		if err := q.CreateJoinRequest(ctx, jr("r2", "c", now.Add(time.Second))); err != nil {
+			return err
+		}
+		return q.CreateJoinRequest(ctx, jr("r1", "b", now))
+	})
+	wantCode(t, "a second pending request", writeErr(db, func(q *store.Queries) error { return q.CreateJoinRequest(ctx, jr("r3", "b", now)) }), "join_request_pending")
+	want(t, "PendingJoinRequest(g, b)", res(db.Read().PendingJoinRequest(ctx, "g", "b")).must(t, "PendingJoinRequest"), jr("r1", "b", now))
+	res(db.Read().PendingJoinRequest(ctx, "h", "b")).notFound(t, "PendingJoinRequest in another group")
+	var ids []string
+	for _, r := range res(db.Read().PendingJoinRequests(ctx, "g", 10)).must(t, "PendingJoinRequests") {
+		ids = append(ids, r.ID)
+	}
+	want(t, "PendingJoinRequests(g)", ids, []string{"r1", "r2"})
+	decide := func() bool {
+		t.Helper()
+		var ok bool
+		write(t, db, "DecideJoinRequest", func(q *store.Queries) (err error) {
+			ok, err = q.DecideJoinRequest(ctx, "r1", "approved", "a", now)
+			return
+		})
+		return ok
+	}
+	if !decide() || decide() {
+		t.Error("DecideJoinRequest twice did not answer true, then false")
+	}
+	if r := res(db.Read().FindJoinRequest(ctx, "g", "r1")).must(t, "FindJoinRequest"); r.Status != "approved" {
+		t.Errorf("a decided request has status %q", r.Status)
+	}
+	res(db.Read().FindJoinRequest(ctx, "h", "r1")).notFound(t, "FindJoinRequest in another group")
+	res(db.Read().PendingJoinRequest(ctx, "g", "b")).notFound(t, "PendingJoinRequest after the decision")
+	write(t, db, "a new request after a decision", func(q *store.Queries) error { return q.CreateJoinRequest(ctx, jr("r4", "b", now)) })
+}
+
+func testLoginCodes(t *testing.T, db *store.DB) {
+	users(t, db, "a", "b")
+	lc := func(id string, exp time.Time) store.LoginCodeRecord {
+		return store.LoginCodeRecord{ID: id, TokenIdx: []byte("t" + id), PollIdx: []byte("p" + id), Requester: []byte("r"), Status: "pending", CreatedAt: now, ExpiresAt: exp}
+	}
+	write(t, db, "CreateLoginCode", func(q *store.Queries) error {
+		for _, r := range []store.LoginCodeRecord{lc("1", now.Add(time.Minute)), lc("2", now), lc("3", now.Add(-time.Minute))} {
+			if err := q.CreateLoginCode(ctx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	want(t, "FindLoginCode(1)", res(db.Read().FindLoginCode(ctx, "1")).must(t, "FindLoginCode"), lc("1", now.Add(time.Minute)))
+	res(db.Read().FindLoginCode(ctx, "9")).notFound(t, "FindLoginCode(9)")
+	if r := res(db.Read().FindLoginCodeByToken(ctx, []byte("t2"))).must(t, "FindLoginCodeByToken"); r.ID != "2" {
+		t.Errorf("FindLoginCodeByToken(t2) = %+v", r)
+	}
+	move := func(from, to, scanner string) bool {
+		t.Helper()
+		var ok bool
+		write(t, db, "MoveLoginCode", func(q *store.Queries) (err error) { ok, err = q.MoveLoginCode(ctx, "1", from, to, scanner); return })
+		return ok
+	}
+	if !move("pending", "scanned", "a") {
+		t.Fatal("MoveLoginCode(pending -> scanned) = false")
+	}
+	if move("pending", "scanned", "b") {
+		t.Error("a second scanner moved the request from pending too")
+	}
+	if !move("scanned", "confirmed", "") {
+		t.Error("MoveLoginCode(scanned -> confirmed) = false")
+	}
+	r := res(db.Read().FindLoginCode(ctx, "1")).must(t, "FindLoginCode")
+	if r.Status != "confirmed" || r.ScannerID != (sql.NullString{String: "a", Valid: true}) {
+		t.Errorf("after scanning and confirming, the request is %+v, want confirmed, scanned by a", r)
+	}
+	want(t, "ExpiredLoginCodes(now)", res(db.Read().ExpiredLoginCodes(ctx, now, 10)).must(t, "ExpiredLoginCodes"), []string{"3"})
+	want(t, "ExpiredLoginCodes(now+2m)", res(db.Read().ExpiredLoginCodes(ctx, now.Add(2*time.Minute), 2)).must(t, "ExpiredLoginCodes"), []string{"3", "2"})
+	write(t, db, "DeleteLoginCode", func(q *store.Queries) error { return q.DeleteLoginCode(ctx, "3") })
+	res(db.Read().FindLoginCode(ctx, "3")).notFound(t, "FindLoginCode after DeleteLoginCode")
+	// The scanner's account going takes its confirmed request with it.
+	write(t, db, "DeleteUser(a)", func(q *store.Queries) error { _, err := q.DeleteUser(ctx, "a"); return err })
+	res(db.Read().FindLoginCode(ctx, "1")).notFound(t, "a request scanned by a deleted account")
+}
