@@ -59,4 +59,7 @@ const (
 	PurposeStepUp   = "step_up"
 	PurposeReset    = "reset"
 	PurposeGuardian = "guardian"
+	// PurposeChangePhone codes go to the new number of a signed-in person
+	// and are good only for that person (R-ACC-6).
+	PurposeChangePhone = "change_phone"
 )

@@ -49,6 +49,19 @@ func (s *Service) codeMAC(phone, purpose, code string) []byte {
 	return s.Keys.Index("code", phone+"\x00"+purpose+"\x00"+code)
 }
 
+// codeFor is whom a code is for beyond its phone: "" for codes anyone holding
+// the phone may use, or the account a change_phone code was asked by (it is
+// bound into the code's MAC, so a code asked by one account is wrong for
+// every other, and the codes table still holds no account id).
+type codeFor string
+
+func (s *Service) boundMAC(phone, purpose string, who codeFor, code string) []byte {
+	if who == "" {
+		return s.codeMAC(phone, purpose, code)
+	}
+	return s.codeMAC(phone, purpose+"\x00"+string(who), code)
+}
+
 func validPurpose(p string) bool {
 	switch p {
 	case tkesj.PurposeRegister, tkesj.PurposeLogin, tkesj.PurposeStepUp, tkesj.PurposeReset:
@@ -80,7 +93,7 @@ func RateLimited(wait time.Duration, what string) error {
 // which no single stranger's network can use up for the owner).
 func (s *Service) RequestCode(ctx context.Context, rawPhone, purpose, clientIP string) error {
 	if !validPurpose(purpose) {
-		return tkesj.Errorf(tkesj.EInvalid, "invalid_purpose", "purpose must be one of register, login, step_up, reset")
+		return tkesj.Errorf(tkesj.EInvalid, "invalid_purpose", "purpose must be one of register, login, step_up, reset (or change_phone, signed in)")
 	}
 	phone, err := validate.Phone(rawPhone, s.Cfg.PhoneRegion)
 	if err != nil {
@@ -96,6 +109,12 @@ func (s *Service) RequestCode(ctx context.Context, rawPhone, purpose, clientIP s
 	if err := s.CodeQuota(ctx, phone, clientIP); err != nil {
 		return err
 	}
+	if purpose == tkesj.PurposeReset {
+		// Counted on every node alike, for known and unknown phones alike.
+		if err := s.requestResetCode(ctx, phone); err != nil {
+			return err
+		}
+	}
 	if purpose != tkesj.PurposeRegister {
 		if _, err := s.DB.Read().FindUserByPhoneIdx(ctx, idx); err != nil {
 			if tkesj.ErrorKindOf(err) != tkesj.ENotFound {
@@ -103,7 +122,7 @@ func (s *Service) RequestCode(ctx context.Context, rawPhone, purpose, clientIP s
 			}
 			// A code nobody will receive: it takes the same cooldown and
 			// limits as a real one, and no code typed can match it.
-			if err := s.storeCode(ctx, phone, purpose, fmt.Sprintf("x%d", now.UnixNano())); err != nil {
+			if err := s.storeCode(ctx, phone, purpose, "", fmt.Sprintf("x%d", now.UnixNano())); err != nil {
 				return s.Internal(ctx, "request code", err)
 			}
 			return nil
@@ -146,9 +165,9 @@ func (s *Service) CodeQuota(ctx context.Context, phone, clientIP string) error {
 }
 
 // storeCode stores code for phone and purpose, replacing any earlier one.
-func (s *Service) storeCode(ctx context.Context, phone, purpose, code string) error {
+func (s *Service) storeCode(ctx context.Context, phone, purpose string, who codeFor, code string) error {
 	now := s.Now()
-	rec := store.CodeRecord{PhoneIdx: s.PhoneIdx(phone), Purpose: purpose, CodeMAC: s.codeMAC(phone, purpose, code), ExpiresAt: now.Add(s.Cfg.CodeTTL), CreatedAt: now}
+	rec := store.CodeRecord{PhoneIdx: s.PhoneIdx(phone), Purpose: purpose, CodeMAC: s.boundMAC(phone, purpose, who, code), ExpiresAt: now.Add(s.Cfg.CodeTTL), CreatedAt: now}
 	return s.DB.Update(ctx, func(q *store.Queries) error { return q.PutCode(ctx, rec) })
 }
 
@@ -157,12 +176,16 @@ func (s *Service) storeCode(ctx context.Context, phone, purpose, code string) er
 // are sent after the answer (kernel.Loops), so that the time taken does not
 // tell a registered phone from an unregistered one (issue 14 item 2).
 func (s *Service) IssueCode(ctx context.Context, phone, purpose, sendAs string) error {
+	return s.issueCode(ctx, phone, purpose, "", sendAs)
+}
+
+func (s *Service) issueCode(ctx context.Context, phone, purpose string, who codeFor, sendAs string) error {
 	code, err := sixDigits()
 	if err != nil {
 		return s.Internal(ctx, "issue code", err)
 	}
 	idx := s.PhoneIdx(phone)
-	if err := s.storeCode(ctx, phone, purpose, code); err != nil {
+	if err := s.storeCode(ctx, phone, purpose, who, code); err != nil {
 		return s.Internal(ctx, "issue code", err)
 	}
 	send := func(ctx context.Context) error {
@@ -173,7 +196,9 @@ func (s *Service) IssueCode(ctx context.Context, phone, purpose, sendAs string) 
 		}
 		return nil
 	}
-	if purpose == tkesj.PurposeRegister || purpose == tkesj.PurposeGuardian || sendAs != purpose {
+	// change_phone: the caller is signed in and was told already whether
+	// the number is taken (R-ACC-6), so its timing hides nothing.
+	if purpose == tkesj.PurposeRegister || purpose == tkesj.PurposeGuardian || purpose == tkesj.PurposeChangePhone || sendAs != purpose {
 		return send(ctx) // nothing to hide: the caller may learn that delivery failed
 	}
 	// Sent after the answer; a failure is logged and the code removed, and
@@ -206,6 +231,10 @@ func (s *Service) ConsumeCode(ctx context.Context, phone, purpose, code string) 
 // checkCode is consumeCode; with burn false a matching code stays, for the
 // caller to burn in the transaction that uses it.
 func (s *Service) checkCode(ctx context.Context, phone, purpose, code string, burn bool) error {
+	return s.checkBoundCode(ctx, phone, purpose, "", code, burn)
+}
+
+func (s *Service) checkBoundCode(ctx context.Context, phone, purpose string, who codeFor, code string, burn bool) error {
 	if len(code) != 6 || strings.Trim(code, "0123456789") != "" {
 		return errCodeMismatch
 	}
@@ -224,7 +253,7 @@ func (s *Service) checkCode(ctx context.Context, phone, purpose, code string, bu
 			mismatch = true
 			return q.DeleteCode(ctx, idx, purpose)
 		}
-		if subtle.ConstantTimeCompare(c.CodeMAC, s.codeMAC(phone, purpose, code)) != 1 {
+		if subtle.ConstantTimeCompare(c.CodeMAC, s.boundMAC(phone, purpose, who, code)) != 1 {
 			mismatch = true
 			if c.Attempts+1 >= s.Cfg.CodeMaxAttempts {
 				return q.DeleteCode(ctx, idx, purpose)

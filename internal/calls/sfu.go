@@ -277,8 +277,22 @@ func (r *room) signal(userID string, device []byte, version int64, raw json.RawM
 	switch s.Type {
 	case "hello":
 		if p != nil {
+			if p.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
+				// An offer is out, unanswered (pion cannot roll it back):
+				// send it again, since it may have been lost with the
+				// client's old socket, and restart once it is answered.
+				p.mu.Lock()
+				p.pending, p.pendingRestart = true, true
+				n := p.offers
+				p.mu.Unlock()
+				if d := p.pc.PendingLocalDescription(); d != nil {
+					b, _ := json.Marshal(sfuSignal{Type: "offer", SDP: d.SDP, N: n})
+					r.sfu.send(r.id, userID, device, b)
+				}
+				return
+			}
 			p.mu.Lock()
-			p.negotiating = false // a stalled offer is replaced
+			p.negotiating = false
 			p.mu.Unlock()
 			p.negotiate(true)
 			return
@@ -454,8 +468,7 @@ func (p *peer) negotiate(restart bool) {
 		return
 	}
 	p.negotiating = true
-	p.offers++
-	n := p.offers
+	n := p.offers + 1
 	p.mu.Unlock()
 	offer, err := p.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: restart})
 	if err == nil {
@@ -468,6 +481,11 @@ func (p *peer) negotiate(restart bool) {
 		p.mu.Unlock()
 		return
 	}
+	// Numbered only once made: a failed offer leaves the last one's
+	// answer welcome.
+	p.mu.Lock()
+	p.offers = n
+	p.mu.Unlock()
 	b, _ := json.Marshal(sfuSignal{Type: "offer", SDP: offer.SDP, N: n})
 	p.room.sfu.send(p.room.id, p.userID, p.device, b)
 }

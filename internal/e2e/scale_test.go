@@ -541,13 +541,14 @@ type roamer struct {
 	mu       sync.Mutex
 	sessions []session
 	held     map[string]bool // message ids
-	lastSeq  int
+	seqs     map[int]bool    // their seqs
+	contig   int             // every seq up to this one is held
 	dups     int
 	changed  chan struct{}
 }
 
 func (c *cluster) roam(t *testing.T, ctx context.Context, p person, conv string) *roamer {
-	r := &roamer{c: c, person: p, conv: conv, held: map[string]bool{}, changed: make(chan struct{}, 1)}
+	r := &roamer{c: c, person: p, conv: conv, held: map[string]bool{}, seqs: map[int]bool{}, changed: make(chan struct{}, 1)}
 	done := make(chan struct{})
 	go func() { defer close(done); r.run(ctx) }()
 	t.Cleanup(func() { <-done })
@@ -609,6 +610,13 @@ func (r *roamer) run(ctx context.Context) {
 				onSocket[id] = true
 				r.hold(id, m)
 				r.fetchPicture(ctx, m)
+				// A gap before it: a message whose frame was lost (its
+				// node died between the commit and the publish, and the
+				// sender's retry found it stored) is pulled, as the web
+				// client does.
+				if seq, _ := m["seq"].(float64); int(seq) > r.contiguous()+1 {
+					r.catchUp(ctx)
+				}
 			}
 		}
 		conn.CloseNow()
@@ -618,11 +626,20 @@ func (r *roamer) run(ctx context.Context) {
 func (r *roamer) hold(id string, m map[string]any) {
 	r.mu.Lock()
 	r.held[id] = true
-	if s, ok := m["seq"].(float64); ok && int(s) > r.lastSeq {
-		r.lastSeq = int(s)
+	if s, ok := m["seq"].(float64); ok {
+		r.seqs[int(s)] = true
+	}
+	for r.seqs[r.contig+1] {
+		r.contig++
 	}
 	r.mu.Unlock()
 	r.notify()
+}
+
+func (r *roamer) contiguous() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.contig
 }
 
 // fetchPicture gets an image message's picture through the proxy, from
@@ -648,9 +665,7 @@ func (r *roamer) fetchPicture(ctx context.Context, m map[string]any) {
 
 func (r *roamer) catchUp(ctx context.Context) {
 	for ctx.Err() == nil {
-		r.mu.Lock()
-		after := r.lastSeq
-		r.mu.Unlock()
+		after := r.contiguous()
 		st, b, _, err := r.c.call(ctx, r.person.Token, "GET", fmt.Sprintf("/api/v1/conversations/%s/messages?after_seq=%d&limit=100", r.conv, after), "", nil)
 		if err != nil || st != 200 {
 			continue
@@ -663,6 +678,15 @@ func (r *roamer) catchUp(ctx context.Context) {
 			r.hold(fmt.Sprint(m["id"]), m)
 		}
 		if len(page.Messages) < 100 {
+			// Everything after `after` that this person can see is held:
+			// a seq still missing below the last is not theirs to see.
+			if n := len(page.Messages); n > 0 {
+				if s, ok := page.Messages[n-1]["seq"].(float64); ok {
+					r.mu.Lock()
+					r.contig = max(r.contig, int(s))
+					r.mu.Unlock()
+				}
+			}
 			return
 		}
 	}

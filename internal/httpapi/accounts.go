@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tkesj/tkesj"
@@ -60,6 +61,19 @@ func (s *server) handleRequestCode() http.Handler {
 		Purpose string `json:"purpose"`
 	}
 	return handleJSON(s, http.StatusAccepted, func(r *http.Request, req request) (any, error) {
+		if req.Purpose == tkesj.PurposeChangePhone {
+			// A change_phone code is for a signed-in person's new number
+			// (R-ACC-6): this public route then needs their token.
+			token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			a, err := s.svc.Authenticate(r.Context(), strings.TrimSpace(token))
+			if err != nil {
+				return nil, err
+			}
+			if a.PolicyPending {
+				return nil, errPolicyPending
+			}
+			return wire.Accepted{Status: "accepted", ExpiresIn: 300}, s.svc.RequestPhoneChangeCode(r.Context(), a, req.Phone)
+		}
 		err := s.svc.RequestCode(r.Context(), req.Phone, req.Purpose, clientIP(r))
 		return wire.Accepted{Status: "accepted", ExpiresIn: 300}, err
 	})

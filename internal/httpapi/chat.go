@@ -179,7 +179,7 @@ func (s *server) handleBlock(block bool) http.Handler {
 
 func conversationJSON(c service.Conversation) wire.Conversation {
 	j := wire.Conversation{ID: c.ID, Kind: c.Kind, Role: c.Role, LastSeq: c.LastSeq, ReadSeq: c.ReadSeq,
-		ReceivedSeq: c.ReceivedSeq, Unread: max(0, c.LastSeq-c.ReadSeq), Muted: c.Muted, UpdatedAt: c.UpdatedAt.Format(time.RFC3339Nano)}
+		ReceivedSeq: c.ReceivedSeq, Unread: max(0, c.LastSeq-c.ReadSeq), Muted: c.Muted, Mentioned: c.Mentioned, Pinned: c.Pinned, DisappearAfterS: int64(c.DisappearAfter / time.Second), UpdatedAt: c.UpdatedAt.Format(time.RFC3339Nano)}
 	if c.Kind == "group" {
 		j.Name, j.Announcement = &c.Name, &c.Announcement
 	}
@@ -250,11 +250,19 @@ func (s *server) handleConversation() http.Handler {
 
 func (s *server) handleUpdateConversation() http.Handler {
 	type request struct {
-		Name         *string `json:"name"`
-		Announcement *string `json:"announcement"`
+		Name            *string `json:"name"`
+		Announcement    *string `json:"announcement"`
+		DisappearAfterS *int64  `json:"disappear_after_s"`
 	}
 	return handleJSON(s, 200, func(r *http.Request, req request) (any, error) {
-		c, err := s.svc.UpdateGroup(r.Context(), authOf(r), r.PathValue("id"), service.GroupUpdate{Name: req.Name, Announcement: req.Announcement})
+		a, id := authOf(r), r.PathValue("id")
+		if req.DisappearAfterS != nil {
+			c, err := s.svc.SetDisappearing(r.Context(), a, id, *req.DisappearAfterS)
+			if err != nil || (req.Name == nil && req.Announcement == nil) {
+				return conversationJSON(c), err
+			}
+		}
+		c, err := s.svc.UpdateGroup(r.Context(), a, id, service.GroupUpdate{Name: req.Name, Announcement: req.Announcement})
 		return conversationJSON(c), err
 	})
 }
@@ -307,6 +315,10 @@ func (s *server) handleSendMessage() http.Handler {
 		MediaID  string            `json:"media_id"`
 		Location *service.Location `json:"location"`
 		CardUser string            `json:"card_user"`
+		ReplyTo  int64             `json:"reply_to"`
+		Mentions []string          `json:"mentions"`
+		// MentionAll names everyone (a group's owner and admins).
+		MentionAll bool `json:"mention_all"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req request
@@ -315,7 +327,8 @@ func (s *server) handleSendMessage() http.Handler {
 			return
 		}
 		m, created, err := s.svc.Send(r.Context(), authOf(r), r.PathValue("id"), service.SendInput{
-			ClientID: req.ClientID, Kind: req.Kind, Text: req.Text, MediaID: req.MediaID, Location: req.Location, CardUser: req.CardUser})
+			ClientID: req.ClientID, Kind: req.Kind, Text: req.Text, MediaID: req.MediaID, Location: req.Location, CardUser: req.CardUser,
+			ReplyTo: req.ReplyTo, Mentions: req.Mentions, MentionAll: req.MentionAll})
 		if err != nil {
 			writeError(w, r, s.log, err)
 			return
@@ -414,11 +427,106 @@ func (s *server) handleWS() http.Handler {
 
 func (s *server) handleSearch() http.Handler {
 	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		res, err := s.svc.Search(r.Context(), authOf(r), r.URL.Query().Get("q"))
-		ms := make([]wire.Message, 0, len(res.Messages))
-		for _, m := range res.Messages {
-			ms = append(ms, service.MessageJSON(m))
+		mentioned := r.URL.Query().Get("mentioned")
+		if mentioned != "" && mentioned != "true" && mentioned != "false" {
+			return nil, errorf(tkesj.EInvalid, "invalid_query", "mentioned is true or false")
 		}
-		return wire.SearchResults{Messages: ms, Contacts: profilesJSON(res.Contacts)}, err
+		res, err := s.svc.Search(r.Context(), authOf(r), r.URL.Query().Get("q"), mentioned == "true")
+		out := wire.SearchResults{Messages: make([]wire.Message, 0, len(res.Messages)), Hits: make([]wire.SearchHit, 0, len(res.Hits)),
+			Contacts: profilesJSON(res.Contacts), Groups: make([]wire.SearchChat, 0, len(res.Groups)), Favorites: make([]wire.Favorite, 0, len(res.Favorites))}
+		for _, m := range res.Messages {
+			out.Messages = append(out.Messages, service.MessageJSON(m))
+		}
+		for _, h := range res.Hits {
+			out.Hits = append(out.Hits, wire.SearchHit{Message: service.MessageJSON(h.Message),
+				Conversation: wire.SearchChat{ID: h.Message.ConversationID, Kind: h.ConversationKind, Name: h.ConversationName}, SenderName: h.SenderName})
+		}
+		for _, g := range res.Groups {
+			out.Groups = append(out.Groups, wire.SearchChat{ID: g.ID, Kind: g.Kind, Name: g.Name})
+		}
+		for _, f := range res.Favorites {
+			out.Favorites = append(out.Favorites, favoriteJSON(f))
+		}
+		return out, err
+	})
+}
+
+func (s *server) handlePin() http.Handler {
+	type request struct {
+		Pinned *bool `json:"pinned"`
+	}
+	return handleJSON(s, 200, func(r *http.Request, req request) (any, error) {
+		if req.Pinned == nil {
+			return nil, errorf(tkesj.EInvalid, "missing_field", `send {"pinned": true} or {"pinned": false}`)
+		}
+		return wire.Pinned{Pinned: *req.Pinned}, s.svc.Pin(r.Context(), authOf(r), r.PathValue("id"), *req.Pinned)
+	})
+}
+
+func messageMediaJSON(m service.MediaInfo) wire.MessageMedia {
+	j := wire.MessageMedia{ID: m.ID, Kind: m.Kind, Mime: m.Mime, Size: m.Size, URL: "/api/v1/media/" + m.ID}
+	if len(m.Meta) > 0 && string(m.Meta) != "{}" {
+		j.Meta = m.Meta
+	}
+	return j
+}
+
+func favoriteJSON(f service.Favorite) wire.Favorite {
+	j := wire.Favorite{ID: f.ID, Kind: f.Kind, ConversationID: f.ConversationID, Seq: f.Seq, MomentID: f.MomentID, AuthorID: f.AuthorID,
+		AuthorName: f.AuthorName, ContentKind: f.ContentKind, Text: f.Text, SentAt: f.SentAt.Format(time.RFC3339Nano), CreatedAt: f.CreatedAt.Format(time.RFC3339Nano)}
+	for _, m := range f.Media {
+		j.Media = append(j.Media, messageMediaJSON(m))
+	}
+	if f.Location != nil {
+		j.Location = &wire.Location{Lat: f.Location.Lat, Lng: f.Location.Lng, Name: f.Location.Name}
+	}
+	return j
+}
+
+func (s *server) handleAddFavorite() http.Handler {
+	type request struct {
+		ConversationID string `json:"conversation_id"`
+		Seq            int64  `json:"seq"`
+		MomentID       string `json:"moment_id"`
+	}
+	return handleJSON(s, 201, func(r *http.Request, req request) (any, error) {
+		f, err := s.svc.AddFavorite(r.Context(), authOf(r), service.FavoriteInput{ConversationID: req.ConversationID, Seq: req.Seq, MomentID: req.MomentID})
+		return favoriteJSON(f), err
+	})
+}
+
+func (s *server) handleFavorites() http.Handler {
+	return s.handle(200, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		fs, err := s.svc.Favorites(r.Context(), authOf(r), r.URL.Query().Get("q"))
+		out := make([]wire.Favorite, 0, len(fs))
+		for _, f := range fs {
+			out = append(out, favoriteJSON(f))
+		}
+		return wire.FavoriteList{Favorites: out}, err
+	})
+}
+
+func (s *server) handleDeleteFavorite() http.Handler {
+	return s.handle(204, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return nil, s.svc.DeleteFavorite(r.Context(), authOf(r), r.PathValue("id"))
+	})
+}
+
+func (s *server) handleForward() http.Handler {
+	type request struct {
+		From struct {
+			ConversationID string  `json:"conversation_id"`
+			Seqs           []int64 `json:"seqs"`
+		} `json:"from"`
+		To   []string `json:"to"`
+		Mode string   `json:"mode"`
+	}
+	return handleJSON(s, 201, func(r *http.Request, req request) (any, error) {
+		made, err := s.svc.Forward(r.Context(), authOf(r), service.ForwardInput{From: req.From.ConversationID, Seqs: req.From.Seqs, To: req.To, RawMode: req.Mode})
+		out := wire.Forwarded{Messages: make([]wire.ForwardedMessage, 0, len(made))}
+		for _, m := range made {
+			out.Messages = append(out.Messages, wire.ForwardedMessage{ConversationID: m.ConversationID, ID: m.ID, Seq: m.Seq})
+		}
+		return out, err
 	})
 }

@@ -70,3 +70,26 @@ func (s *server) handleChangePassword() http.Handler {
 		return nil, s.svc.ChangePassword(r.Context(), authOf(r), req.Current, req.New)
 	})
 }
+
+func (s *server) handleResetPassword() http.Handler {
+	type request struct {
+		Phone       string `json:"phone"`
+		Code        string `json:"code"`
+		NewPassword string `json:"new_password"`
+	}
+	return handleJSON(s, 204, func(r *http.Request, req request) (any, error) {
+		return nil, s.svc.ResetPassword(r.Context(), req.Phone, req.Code, req.NewPassword)
+	})
+}
+
+func (s *server) handleChangePhone() http.Handler {
+	type request struct {
+		Phone    string `json:"phone"`
+		Code     string `json:"code"`
+		Password string `json:"password"`
+	}
+	return handleJSON(s, 200, func(r *http.Request, req request) (any, error) {
+		u, err := s.svc.ChangePhone(r.Context(), authOf(r), req.Phone, req.Code, req.Password)
+		return selfJSON(u), err
+	})
+}

@@ -261,8 +261,7 @@ func (s *server) authenticated(query, policy bool, next http.Handler) http.Handl
 			return
 		}
 		if policy && a.PolicyPending {
-			writeError(w, r, s.log, errorf(tkesj.EConflict, "policy_acceptance_required",
-				"the privacy policy has changed; read it at /api/v1/policy and accept it (POST /api/v1/policy/accept) to continue, or export your data or destroy your account"))
+			writeError(w, r, s.log, errPolicyPending)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), authKey, a)))
@@ -315,6 +314,9 @@ func (b *timedBody) Read(p []byte) (int, error) {
 // errBodyTooSlow is what reading a body that fell behind returns.
 var errBodyTooSlow = &tkesj.Error{Kind: tkesj.EMalformed, Code: "body_timeout",
 	Message: "the request body arrived too slowly and was cut off; retry on a better connection"}
+
+var errPolicyPending = errorf(tkesj.EConflict, "policy_acceptance_required",
+	"the privacy policy has changed; read it at /api/v1/policy and accept it (POST /api/v1/policy/accept) to continue, or export your data or destroy your account")
 
 func authOf(r *http.Request) service.Auth { return r.Context().Value(authKey).(service.Auth) }
 

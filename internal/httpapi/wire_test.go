@@ -24,7 +24,7 @@ var wireTypes = []any{
 	wire.Status{}, wire.Accepted{}, wire.Policy{}, wire.User{}, wire.Me{}, wire.Session{}, wire.DeviceList{}, wire.Permissions{},
 	wire.PermissionState{}, wire.ConsentList{}, wire.Settings{}, wire.PublicUser{}, wire.UserList{}, wire.ContactList{},
 	wire.BlockedList{}, wire.FriendRequest{}, wire.FriendRequestList{}, wire.Conversation{}, wire.ConversationList{},
-	wire.Muted{}, wire.Message{}, wire.MessageList{}, wire.SearchResults{},
+	wire.Muted{}, wire.Message{}, wire.MessageList{}, wire.SearchResults{}, wire.Pinned{}, wire.Favorite{}, wire.FavoriteList{}, wire.Forwarded{},
 	wire.Moment{}, wire.MomentPage{}, wire.Liked{}, wire.Media{}, wire.QRCode{}, wire.QRScanResult{}, wire.JoinRequestList{},
 	wire.QRJoin{}, wire.GroupQR{}, wire.JoinApproval{}, wire.LoginQR{}, wire.LoginQRRequester{}, wire.LoginQRAnswer{},
 	wire.LoginQRPoll{}, wire.Export{}, wire.ExportList{}, wire.RightsRequest{}, wire.RightsRequestList{}, wire.DecisionList{},

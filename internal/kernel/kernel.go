@@ -44,16 +44,20 @@ type Config struct {
 	DecodeBudget     int64          // bytes all picture decodes may hold at once; process.DefaultDecodeBudget (512 MiB)
 	PolicyCacheTTL   time.Duration  // how long a node trusts its view of the newest major policy; 5 s
 	PushDelay        time.Duration  // how long after a message a push goes to members no device acknowledged it for; 3 s
-	PushAllowHosts   []string       // push-service hosts exempt from "public https only" (tests); none
-	LockAfter        int            // wrong passwords within 15 min that lock password logins; 10
-	LockFor          time.Duration  // how long such a lock lasts; 15 min
-	Retention        Retention      // how long each category of data is kept (retention.go)
-	ExportInterval   time.Duration  // one data export per person per this, unless the last failed (R-RGT-1); 24 h
-	ExportTTL        time.Duration  // how long a ready export may be downloaded; 24 h
-	ExportWorkers    int            // exports built at once on this node; 2
-	GroupQRTTL       time.Duration  // how long a group's invitation QR code works (R-QR-1); 7 days
-	LoginQRTTL       time.Duration  // how long a scan-to-login code works (R-QR-2); 2 min
-	WSTicketTTL      time.Duration  // how long a WebSocket ticket works (wsticket.go); 30 s
+	ExpirySweep      time.Duration  // how often expired disappearing messages are deleted (R-MSG-10); 15 s
+	// Clock, when set, is the service's clock from the start (end-to-end
+	// tests that need a running server's time to move); nil: the wall clock.
+	Clock          func() time.Time
+	PushAllowHosts []string      // push-service hosts exempt from "public https only" (tests); none
+	LockAfter      int           // wrong passwords within 15 min that lock password logins; 10
+	LockFor        time.Duration // how long such a lock lasts; 15 min
+	Retention      Retention     // how long each category of data is kept (retention.go)
+	ExportInterval time.Duration // one data export per person per this, unless the last failed (R-RGT-1); 24 h
+	ExportTTL      time.Duration // how long a ready export may be downloaded; 24 h
+	ExportWorkers  int           // exports built at once on this node; 2
+	GroupQRTTL     time.Duration // how long a group's invitation QR code works (R-QR-1); 7 days
+	LoginQRTTL     time.Duration // how long a scan-to-login code works (R-QR-2); 2 min
+	WSTicketTTL    time.Duration // how long a WebSocket ticket works (wsticket.go); 30 s
 	// Sharing and operations (sharing.go, ops.go, support.go).
 	Region          string        // the region the deployment keeps data in (R-XBT-1); "CN"
 	StatsK          int           // statistics cells below this count are suppressed (R-SHR-5); 10
@@ -120,6 +124,9 @@ func (c *Config) defaults() {
 	}
 	if c.PolicyCacheTTL == 0 {
 		c.PolicyCacheTTL = 5 * time.Second
+	}
+	if c.ExpirySweep == 0 {
+		c.ExpirySweep = 15 * time.Second
 	}
 	if c.PushDelay == 0 {
 		c.PushDelay = 3 * time.Second
@@ -220,7 +227,11 @@ type Core struct {
 // NewCore returns a Core with cfg's zero values replaced by the defaults.
 func NewCore(db *store.DB, keys *keyring.Keyring, bus tkesj.Bus, blobs tkesj.BlobStore, log *slog.Logger, cfg Config) *Core {
 	cfg.defaults()
-	return &Core{DB: db, Keys: keys, Bus: bus, Blobs: blobs, Cfg: cfg, Log: log, Personal: &Registry{}, Loops: NewLoops()}
+	c := &Core{DB: db, Keys: keys, Bus: bus, Blobs: blobs, Cfg: cfg, Log: log, Personal: &Registry{}, Loops: NewLoops()}
+	if cfg.Clock != nil {
+		c.SetClock(cfg.Clock)
+	}
+	return c
 }
 
 // Now is the service's clock: the wall clock in UTC unless a test set another.

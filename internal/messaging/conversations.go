@@ -3,6 +3,7 @@ package messaging
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,10 +25,14 @@ type Conversation struct {
 	ReadSeq      int64
 	ReceivedSeq  int64
 	Muted        bool
-	UpdatedAt    time.Time
-	MemberCount  int
-	Members      []Member // only when asked for one conversation
-	LastMessage  *Message
+	Mentioned    bool // an unread message mentions the viewer ("[@you]")
+	Pinned       bool
+	// DisappearAfter is the disappearing-messages timer (0: off).
+	DisappearAfter time.Duration
+	UpdatedAt      time.Time
+	MemberCount    int
+	Members        []Member // only when asked for one conversation
+	LastMessage    *Message
 }
 
 // Member is one person in a conversation.
@@ -202,6 +207,9 @@ func (s *Service) Conversation(ctx context.Context, a kernel.Auth, id string) (C
 		return Conversation{}, s.Internal(ctx, "conversation", err)
 	}
 	c := s.conversationView(ctx, q, a, rec, m)
+	if mentioned, err := q.MentionedUnread(ctx, a.UserID); err == nil {
+		c.Mentioned = slices.Contains(mentioned, id)
+	}
 	ms, err := q.Members(ctx, id)
 	if err != nil {
 		return Conversation{}, s.Internal(ctx, "conversation", err)
@@ -217,7 +225,7 @@ func (s *Service) Conversation(ctx context.Context, a kernel.Auth, id string) (C
 
 func (s *Service) conversationView(ctx context.Context, q *store.Queries, a kernel.Auth, rec store.ConversationRecord, m store.MemberRecord) Conversation {
 	c := Conversation{ID: rec.ID, Kind: rec.Kind, Role: m.Role, LastSeq: rec.LastSeq, ReadSeq: m.ReadSeq, ReceivedSeq: m.ReceivedSeq,
-		Muted: m.Muted, UpdatedAt: rec.UpdatedAt}
+		Muted: m.Muted, Pinned: !m.PinnedAt.IsZero(), DisappearAfter: rec.DisappearAfter, UpdatedAt: rec.UpdatedAt}
 	if rec.Kind == "group" {
 		var meta groupMeta
 		if err := s.Open(ctx, convKeyID(rec.ID), "conversations/"+rec.ID+"/meta", rec.Meta, &meta); err == nil {
@@ -248,11 +256,16 @@ func (s *Service) Conversations(ctx context.Context, a kernel.Auth) ([]Conversat
 	if err != nil {
 		return nil, s.Internal(ctx, "conversations", err)
 	}
+	mentioned, err := q.MentionedUnread(ctx, a.UserID)
+	if err != nil {
+		return nil, s.Internal(ctx, "conversations", err)
+	}
 	out := make([]Conversation, 0, len(recs))
 	for i, rec := range recs {
 		c := s.conversationView(ctx, q, a, rec, ms[i])
+		c.Mentioned = slices.Contains(mentioned, rec.ID)
 		if rec.LastSeq > ms[i].JoinedSeq {
-			if msgs, err := q.Messages(ctx, store.MessageFilter{ConvID: rec.ID, ViewerID: a.UserID, AfterSeq: ms[i].JoinedSeq, BeforeSeq: rec.LastSeq + 1, Limit: 1, Newest: true}); err == nil && len(msgs) == 1 {
+			if msgs, err := q.Messages(ctx, store.MessageFilter{ConvID: rec.ID, ViewerID: a.UserID, AfterSeq: ms[i].JoinedSeq, BeforeSeq: rec.LastSeq + 1, Limit: 1, Newest: true, LiveAt: s.Now()}); err == nil && len(msgs) == 1 {
 				one := []Message{s.MessageView(ctx, msgs[0])}
 				s.RedactCards(ctx, q, a.UserID, one)
 				c.LastMessage = &one[0]

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/kernel"
@@ -28,7 +29,7 @@ func (s *Service) exportConversations(ctx context.Context, a kernel.Auth, x *ker
 	out := make([]map[string]any, 0, len(cs))
 	for _, c := range cs {
 		path := "messages/" + c.ID + ".json"
-		j := map[string]any{"id": c.ID, "kind": c.Kind, "role": c.Role, "muted": c.Muted, "messages_path": path}
+		j := map[string]any{"id": c.ID, "kind": c.Kind, "role": c.Role, "muted": c.Muted, "pinned": c.Pinned, "messages_path": path}
 		title := c.Name
 		if c.Kind == "group" {
 			j["name"], j["announcement"] = c.Name, c.Announcement
@@ -128,4 +129,38 @@ func (s *Service) exportMessages(ctx context.Context, a kernel.Auth, x *kernel.A
 type exportedMessage struct {
 	wire.Message
 	MediaPath string `json:"media_path,omitempty"`
+}
+
+// exportFavorites writes favorites.json: every favorite as its owner sees
+// it, with the archive paths of its media copies.
+func (s *Service) exportFavorites(ctx context.Context, a kernel.Auth, x *kernel.Archive) error {
+	fs, err := s.Favorites(ctx, a, "")
+	if err != nil {
+		x.Lost("favorites.json", "", "read_failed")
+		return nil
+	}
+	out := make([]map[string]any, 0, len(fs))
+	for _, f := range fs {
+		j := map[string]any{"id": f.ID, "kind": f.Kind, "author_id": f.AuthorID, "author_name": f.AuthorName, "content_kind": f.ContentKind,
+			"text": f.Text, "sent_at": f.SentAt.Format(time.RFC3339Nano), "created_at": f.CreatedAt.Format(time.RFC3339Nano)}
+		if f.Kind == "message" {
+			j["conversation_id"], j["seq"] = f.ConversationID, f.Seq
+		} else {
+			j["moment_id"] = f.MomentID
+		}
+		if f.Location != nil {
+			j["location"] = f.Location
+		}
+		var media []map[string]any
+		for _, m := range f.Media {
+			path, _ := x.MediaPath(m.ID)
+			media = append(media, map[string]any{"media_id": m.ID, "kind": m.Kind, "path": path})
+		}
+		if media != nil {
+			j["media"] = media
+		}
+		out = append(out, j)
+	}
+	x.Count("favorites", len(out))
+	return x.JSON("favorites.json", "favorites", len(out), map[string]any{"favorites": out})
 }

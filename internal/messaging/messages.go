@@ -28,6 +28,7 @@ const (
 	KindVoice    = "voice"
 	KindLocation = "location"
 	KindCard     = "card"
+	KindHistory  = "history" // a merged forward; made by Forward only
 	// KindCall is a call record, written by the server when a call ends
 	// (R-CAL-1); clients cannot send it.
 	KindCall = "call"
@@ -41,15 +42,27 @@ type SendInput struct {
 	MediaID  string
 	Location *tkesj.Location
 	CardUser string // the person a contact card shows
+	// ReplyTo quotes an earlier message of the conversation (R-MSG-7).
+	ReplyTo int64
+	// Mentions names members; MentionAll (owners and admins of a group)
+	// names everyone (R-MSG-7).
+	Mentions   []string
+	MentionAll bool
 }
 
 // body is the sealed part of a message.
 type body struct {
-	Text     string          `json:"text,omitempty"`
-	MediaID  string          `json:"media_id,omitempty"`
-	Location *tkesj.Location `json:"location,omitempty"`
-	CardUser string          `json:"card_user,omitempty"`
-	Call     *CallInfo       `json:"call,omitempty"`
+	Text       string          `json:"text,omitempty"`
+	MediaID    string          `json:"media_id,omitempty"`
+	Location   *tkesj.Location `json:"location,omitempty"`
+	CardUser   string          `json:"card_user,omitempty"`
+	ReplyTo    int64           `json:"reply_to,omitempty"`
+	Mentions   []string        `json:"mentions,omitempty"`
+	MentionAll bool            `json:"mention_all,omitempty"`
+	Forwarded  bool            `json:"forwarded,omitempty"`
+	History    *History        `json:"history,omitempty"`
+	System     *SystemEvent    `json:"system,omitempty"`
+	Call       *CallInfo       `json:"call,omitempty"`
 }
 
 // CallInfo is what a call record message says: the call's media, how it
@@ -83,6 +96,50 @@ type Message struct {
 	// not be opened just now); nothing of its content is shown, and it is
 	// not passed off as recalled or from a deleted account (issue 14 item 9).
 	Unreadable bool
+	ReplyTo    *Reply
+	Mentions   []string
+	MentionAll bool
+	Forwarded  bool
+	History    *History // a merged forward (kind history)
+	System     *SystemEvent
+	ExpiresAt  time.Time // zero: never
+}
+
+// History is a merged forward: the forwarded messages as one readable list.
+type History struct {
+	Items []HistoryItem `json:"items"`
+}
+
+// HistoryItem is one message of a merged forward.
+type HistoryItem struct {
+	SenderName string    `json:"sender_name"`
+	Kind       string    `json:"kind"`
+	Text       string    `json:"text,omitempty"`
+	SentAt     time.Time `json:"sent_at"`
+}
+
+// historyText is a merged forward as plain lines (favorites, search).
+func historyText(h History) string {
+	var b strings.Builder
+	for _, it := range h.Items {
+		b.WriteString(it.SenderName + ": " + it.Text + "\n")
+	}
+	return strings.TrimSpace(b.String())
+}
+
+func mediaInfo(mr store.MediaRecord) tkesj.MediaInfo {
+	return tkesj.MediaInfo{ID: mr.ID, Kind: mr.Kind, Mime: mr.Mime, Size: mr.Size, Meta: json.RawMessage(mr.Meta)}
+}
+
+// Reply is the quote a reply shows of the message it answers: who wrote it,
+// its kind and a short preview, or only that it is unavailable (recalled,
+// its sender's account destroyed, or before the viewer joined).
+type Reply struct {
+	Seq         int64
+	SenderID    string
+	Kind        string
+	Preview     string
+	Unavailable bool
 }
 
 func messageAD(convID, id string) string { return "messages/" + convID + "/" + id }
@@ -124,8 +181,17 @@ func (in *SendInput) validate() error {
 	default:
 		return tkesj.Errorf(tkesj.EInvalid, "invalid_kind", "kind must be text, image, video, file, voice, location or card")
 	}
+	if in.ReplyTo < 0 {
+		return tkesj.Errorf(tkesj.EInvalid, "invalid_reply_to", "reply_to is the seq of a message in this conversation")
+	}
+	if len(in.Mentions) > maxMentions {
+		return tkesj.Errorf(tkesj.EInvalid, "invalid_mentions", "a message mentions at most %d people; use mention_all for everyone", maxMentions)
+	}
 	return nil
 }
+
+// maxMentions bounds the people one message names.
+const maxMentions = 50
 
 // Send stores a message in a conversation the caller belongs to and fans it
 // out (R-MSG-3, R-MSG-4). The seq is taken in the transaction that stores the
@@ -136,7 +202,8 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 		return Message{}, false, err
 	}
 	q := s.DB.Read()
-	if _, err := s.Member(ctx, q, a, convID); err != nil {
+	me, err := s.Member(ctx, q, a, convID)
+	if err != nil {
 		return Message{}, false, err
 	}
 	if err := s.RequireActive(ctx, a); err != nil {
@@ -184,6 +251,10 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 		}
 		media = &tkesj.MediaInfo{ID: mr.ID, Kind: mr.Kind, Mime: mr.Mime, Size: mr.Size, Meta: json.RawMessage(mr.Meta)}
 	}
+	mentioned, err := s.checkReplyAndMentions(ctx, me, conv, &in)
+	if err != nil {
+		return Message{}, false, err
+	}
 	var card *social.Profile
 	if in.Kind == KindCard {
 		p, err := s.LookupProfile(ctx, q, in.CardUser)
@@ -201,13 +272,18 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 	}
 	now := s.Now()
 	msg := Message{ID: kernel.NewID("m"), ConversationID: convID, SenderID: a.UserID, ClientID: in.ClientID, Kind: in.Kind,
-		Text: in.Text, Media: media, Location: in.Location, Card: card, SentAt: now}
-	sealed, err := s.Seal(ctx, a.UserID, messageAD(convID, msg.ID), body{Text: in.Text, MediaID: in.MediaID, Location: in.Location, CardUser: in.CardUser})
+		Text: in.Text, Media: media, Location: in.Location, Card: card, SentAt: now, Mentions: in.Mentions, MentionAll: in.MentionAll}
+	if in.ReplyTo > 0 {
+		r := s.replyView(ctx, convID, in.ReplyTo)
+		msg.ReplyTo = &r
+	}
+	sealed, err := s.Seal(ctx, a.UserID, messageAD(convID, msg.ID), body{Text: in.Text, MediaID: in.MediaID, Location: in.Location, CardUser: in.CardUser,
+		ReplyTo: in.ReplyTo, Mentions: in.Mentions, MentionAll: in.MentionAll})
 	tokens := s.tokenHashes(in.Text)
 	if err != nil {
 		return Message{}, false, s.Internal(ctx, "send", err)
 	}
-	var members []string
+	var members []store.MemberRecord
 	var dup *store.MessageRecord
 	err = s.writer.do(ctx, func(ctx context.Context, q *store.Queries) error {
 		if prev, err := q.FindMessageByClientID(ctx, a.UserID, in.ClientID); err == nil {
@@ -217,26 +293,14 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 		if _, err := q.FindMember(ctx, convID, a.UserID); err != nil {
 			return err
 		}
-		seq, err := q.NextSeq(ctx, convID, now)
-		if err != nil {
-			return err
-		}
-		msg.Seq = seq
-		rec := store.MessageRecord{ConvID: convID, Seq: seq, ID: msg.ID, SenderID: a.UserID, ClientID: in.ClientID, Kind: in.Kind, Body: sealed, SentAt: now}
+		rec := store.MessageRecord{ConvID: convID, ID: msg.ID, SenderID: a.UserID, ClientID: in.ClientID, Kind: in.Kind, Body: sealed, SentAt: now}
 		if in.MediaID != "" {
 			rec.MediaID = sql.NullString{String: in.MediaID, Valid: true}
 		}
-		if err := q.InsertMessage(ctx, rec); err != nil {
+		if err := insertMessage(ctx, q, &msg, rec, tokens, mentioned); err != nil {
 			return err
 		}
-		if err := q.IndexMessage(ctx, convID, seq, tokens); err != nil {
-			return err
-		}
-		// The sender has received and read their own message.
-		if err := q.AdvanceRead(ctx, convID, a.UserID, seq); err != nil {
-			return err
-		}
-		members, err = q.MemberIDs(ctx, convID)
+		members, err = q.Members(ctx, convID)
 		return err
 	})
 	if err != nil {
@@ -248,17 +312,151 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 	if dup != nil {
 		return s.sameMessage(ctx, *dup, convID)
 	}
-	s.publishMessage(ctx, members, msg)
+	s.publishMessage(ctx, msg, members, mentioned)
 	s.schedulePush(msg)
 	return msg, true, nil
 }
 
-// publishMessage sends msg's frame to members; a contact card's frame to a
+// publishMessage sends a new message's frame to its members: a mentioned
+// person's frame says so ("mentioned": true, which reaches them in a muted
+// chat too), and someone who joined after the message a reply quotes sees
+// the quote as unavailable.
+func (s *Service) publishMessage(ctx context.Context, msg Message, members []store.MemberRecord, mentioned []string) {
+	isMentioned := make(map[string]bool, len(mentioned))
+	for _, id := range mentioned {
+		isMentioned[id] = true
+	}
+	type variant struct{ mentioned, late bool }
+	groups := map[variant][]string{}
+	for _, m := range members {
+		v := variant{mentioned: isMentioned[m.UserID], late: msg.ReplyTo != nil && msg.ReplyTo.Seq <= m.JoinedSeq}
+		groups[v] = append(groups[v], m.UserID)
+	}
+	for v, ids := range groups {
+		view := msg
+		if v.late {
+			view.ReplyTo = &Reply{Seq: msg.ReplyTo.Seq, Unavailable: true}
+		}
+		s.publishCards(ctx, ids, view, v.mentioned)
+	}
+}
+
+// checkReplyAndMentions enforces R-MSG-7's rules on a message about to be
+// sent by me in conv, and returns who it mentions (every member but the
+// sender for mention_all): a quoted seq the sender cannot see (missing,
+// before they joined, recalled, from a destroyed account) is not_found;
+// a mention of a non-member is 422; mention_all by anyone but a group's
+// owner or admins is 403.
+func (s *Service) checkReplyAndMentions(ctx context.Context, me store.MemberRecord, conv store.ConversationRecord, in *SendInput) ([]string, error) {
+	q := s.DB.Read()
+	if in.ReplyTo > 0 {
+		orig, err := q.FindMessage(ctx, conv.ID, in.ReplyTo)
+		if err != nil || in.ReplyTo <= me.JoinedSeq || orig.Recalled || orig.Body == nil || s.expired(orig) {
+			return nil, tkesj.ErrNotFound("message")
+		}
+		if r := s.replyView(ctx, conv.ID, in.ReplyTo); r.Unavailable {
+			return nil, tkesj.ErrNotFound("message")
+		}
+	}
+	if len(in.Mentions) == 0 && !in.MentionAll {
+		return nil, nil
+	}
+	if in.MentionAll {
+		if conv.Kind != "group" {
+			return nil, tkesj.Errorf(tkesj.EInvalid, "not_a_group", "mention_all is for groups")
+		}
+		if me.Role != "owner" && me.Role != "admin" {
+			return nil, tkesj.Errorf(tkesj.EForbidden, "forbidden", "only the group's owner and admins can mention everyone")
+		}
+	}
+	ids, err := q.MemberIDs(ctx, conv.ID)
+	if err != nil {
+		return nil, s.Internal(ctx, "send", err)
+	}
+	member := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		member[id] = true
+	}
+	seen := map[string]bool{}
+	names := in.Mentions[:0:0]
+	for _, id := range in.Mentions {
+		if !member[id] {
+			return nil, tkesj.Errorf(tkesj.EInvalid, "invalid_mentions", "mentions must name members of this conversation")
+		}
+		if !seen[id] {
+			seen[id] = true
+			names = append(names, id)
+		}
+	}
+	in.Mentions = names
+	var out []string
+	for _, id := range ids {
+		if id != me.UserID && (in.MentionAll || seen[id]) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// replyView is the quote of message seq of convID, opened with its
+// sender's key; anything that makes it unreadable makes it unavailable.
+func (s *Service) replyView(ctx context.Context, convID string, seq int64) Reply {
+	gone := Reply{Seq: seq, Unavailable: true}
+	r, err := s.DB.Read().FindMessage(ctx, convID, seq)
+	if err != nil || r.Recalled || r.Body == nil || s.expired(r) {
+		return gone
+	}
+	var b body
+	if err := s.Open(ctx, r.SenderID, messageAD(r.ConvID, r.ID), r.Body, &b); err != nil {
+		return gone
+	}
+	return Reply{Seq: seq, SenderID: r.SenderID, Kind: r.Kind, Preview: quotePreview(Message{Kind: r.Kind, Text: b.Text})}
+}
+
+// quotePreview is the short line a quote shows.
+func quotePreview(m Message) string {
+	if m.Kind == KindText || m.Text != "" {
+		if utf8.RuneCountInString(m.Text) > 50 {
+			return string([]rune(m.Text)[:50]) + "…"
+		}
+		return m.Text
+	}
+	return previewOf(m)
+}
+
+// insertMessage stores one message inside a writer batch: it takes the
+// conversation's next seq (setting msg.Seq), inserts the row, indexes its
+// words and mentions, and marks it read by its sender.
+func insertMessage(ctx context.Context, q *store.Queries, msg *Message, rec store.MessageRecord, tokens [][]byte, mentioned []string) error {
+	seq, after, err := q.NextSeqTimer(ctx, rec.ConvID, rec.SentAt)
+	if err != nil {
+		return err
+	}
+	msg.Seq, rec.Seq = seq, seq
+	if after > 0 {
+		// The timer in force when it is stored (R-MSG-10).
+		rec.ExpiresAt = rec.SentAt.Add(after)
+		msg.ExpiresAt = rec.ExpiresAt
+	}
+	if err := q.InsertMessage(ctx, rec); err != nil {
+		return err
+	}
+	if err := q.IndexMessage(ctx, rec.ConvID, seq, tokens); err != nil {
+		return err
+	}
+	if err := q.AddMentions(ctx, rec.ConvID, seq, mentioned); err != nil {
+		return err
+	}
+	// The sender has received and read their own message.
+	return q.AdvanceRead(ctx, rec.ConvID, rec.SenderID, seq)
+}
+
+// publishCards sends msg's frame to members; a contact card's frame to a
 // member the card's person blocks carries only the card's id (issue 14 item
 // 10).
-func (s *Service) publishMessage(ctx context.Context, members []string, msg Message) {
+func (s *Service) publishCards(ctx context.Context, members []string, msg Message, mentioned bool) {
 	if msg.Card == nil {
-		s.Publish(ctx, members, wire.MessageFrame{Type: "message", ConversationID: msg.ConversationID, Message: MessageJSON(msg)})
+		s.Publish(ctx, members, wire.MessageFrame{Type: "message", ConversationID: msg.ConversationID, Message: MessageJSON(msg), Mentioned: mentioned})
 		return
 	}
 	var open, blocked []string
@@ -269,11 +467,11 @@ func (s *Service) publishMessage(ctx context.Context, members []string, msg Mess
 			open = append(open, m)
 		}
 	}
-	s.Publish(ctx, open, wire.MessageFrame{Type: "message", ConversationID: msg.ConversationID, Message: MessageJSON(msg)})
+	s.Publish(ctx, open, wire.MessageFrame{Type: "message", ConversationID: msg.ConversationID, Message: MessageJSON(msg), Mentioned: mentioned})
 	if len(blocked) > 0 {
 		redacted := msg
 		redacted.Card = &social.Profile{ID: msg.Card.ID}
-		s.Publish(ctx, blocked, wire.MessageFrame{Type: "message", ConversationID: msg.ConversationID, Message: MessageJSON(redacted)})
+		s.Publish(ctx, blocked, wire.MessageFrame{Type: "message", ConversationID: msg.ConversationID, Message: MessageJSON(redacted), Mentioned: mentioned})
 	}
 }
 
@@ -308,15 +506,13 @@ func (s *Service) AppendCallRecord(ctx context.Context, senderID, convID string,
 		if _, err := q.FindMessageByClientID(ctx, senderID, msg.ClientID); err == nil {
 			return nil // already recorded
 		}
-		seq, err := q.NextSeq(ctx, convID, now)
-		if err != nil {
+		// insertMessage: a call record follows the chat's disappearing
+		// timer like any message (R-MSG-10).
+		rec := store.MessageRecord{ConvID: convID, ID: msg.ID, SenderID: senderID, ClientID: msg.ClientID, Kind: KindCall, Body: sealed, SentAt: now}
+		if err := insertMessage(ctx, q, &msg, rec, nil, nil); err != nil {
 			return err
 		}
-		msg.Seq = seq
-		rec := store.MessageRecord{ConvID: convID, Seq: seq, ID: msg.ID, SenderID: senderID, ClientID: msg.ClientID, Kind: KindCall, Body: sealed, SentAt: now}
-		if err := q.InsertMessage(ctx, rec); err != nil {
-			return err
-		}
+		var err error
 		members, err = q.MemberIDs(ctx, convID)
 		return err
 	})
@@ -348,8 +544,9 @@ func mediaFits(msgKind, mediaKind string) bool {
 // MessageView opens a stored message for display. A message whose sender's
 // key is destroyed shows as from a deleted account, with nothing of its content.
 func (s *Service) MessageView(ctx context.Context, r store.MessageRecord) Message {
-	m := Message{ID: r.ID, ConversationID: r.ConvID, Seq: r.Seq, SenderID: r.SenderID, ClientID: r.ClientID, Kind: r.Kind, SentAt: r.SentAt, Recalled: r.Recalled}
-	deleted := Message{ID: r.ID, ConversationID: r.ConvID, Seq: r.Seq, SentAt: r.SentAt, SenderDeleted: true}
+	m := Message{ID: r.ID, ConversationID: r.ConvID, Seq: r.Seq, SenderID: r.SenderID, ClientID: r.ClientID, Kind: r.Kind, SentAt: r.SentAt, Recalled: r.Recalled,
+		ExpiresAt: r.ExpiresAt}
+	deleted := Message{ID: r.ID, ConversationID: r.ConvID, Seq: r.Seq, SentAt: r.SentAt, SenderDeleted: true, ExpiresAt: r.ExpiresAt}
 	if r.Recalled || r.Body == nil {
 		// Without a body there is nothing to fail to decrypt: ask the key
 		// store whether the sender still exists (recalled messages are rare).
@@ -371,6 +568,11 @@ func (s *Service) MessageView(ctx context.Context, r store.MessageRecord) Messag
 		return Message{ID: r.ID, ConversationID: r.ConvID, Seq: r.Seq, SenderID: r.SenderID, Kind: r.Kind, SentAt: r.SentAt, Unreadable: true}
 	}
 	m.Text, m.Location, m.Call = b.Text, b.Location, b.Call
+	m.Mentions, m.MentionAll, m.Forwarded, m.History, m.System = b.Mentions, b.MentionAll, b.Forwarded, b.History, b.System
+	if b.ReplyTo > 0 {
+		r := s.replyView(ctx, r.ConvID, b.ReplyTo)
+		m.ReplyTo = &r
+	}
 	if b.MediaID != "" {
 		if mr, err := s.DB.Read().FindMedia(ctx, b.MediaID); err == nil {
 			m.Media = &tkesj.MediaInfo{ID: mr.ID, Kind: mr.Kind, Mime: mr.Mime, Size: mr.Size, Meta: json.RawMessage(mr.Meta)}
@@ -387,6 +589,9 @@ func (s *Service) MessageView(ctx context.Context, r store.MessageRecord) Messag
 // MessageJSON is the wire form of a message (API.md).
 func MessageJSON(m Message) wire.Message {
 	j := wire.Message{ID: m.ID, Seq: m.Seq, ConversationID: m.ConversationID, SentAt: m.SentAt.Format(time.RFC3339Nano)}
+	if !m.ExpiresAt.IsZero() {
+		j.ExpiresAt = m.ExpiresAt.Format(time.RFC3339Nano)
+	}
 	if m.SenderDeleted {
 		j.SenderDeleted = true
 		return j
@@ -420,6 +625,24 @@ func MessageJSON(m Message) wire.Message {
 	if m.Card != nil {
 		j.Card = &wire.Card{ID: m.Card.ID, Username: m.Card.Username, Nickname: m.Card.Nickname}
 	}
+	if r := m.ReplyTo; r != nil {
+		if r.Unavailable {
+			j.ReplyTo = &wire.ReplyTo{Seq: r.Seq, Unavailable: true}
+		} else {
+			j.ReplyTo = &wire.ReplyTo{Seq: r.Seq, SenderID: r.SenderID, Kind: r.Kind, Preview: &r.Preview}
+		}
+	}
+	j.Mentions, j.MentionAll, j.Forwarded = m.Mentions, m.MentionAll, m.Forwarded
+	if m.System != nil {
+		j.System = &wire.SystemEvent{Event: m.System.Event, DisappearAfterS: m.System.DisappearAfterS}
+	}
+	if m.History != nil {
+		h := &wire.History{Items: make([]wire.HistoryItem, 0, len(m.History.Items))}
+		for _, it := range m.History.Items {
+			h.Items = append(h.Items, wire.HistoryItem{SenderName: it.SenderName, Kind: it.Kind, Text: it.Text, SentAt: it.SentAt.Format(time.RFC3339Nano)})
+		}
+		j.History = h
+	}
 	return j
 }
 
@@ -441,13 +664,17 @@ func (s *Service) Messages(ctx context.Context, a kernel.Auth, convID string, af
 	if afterSeq < m.JoinedSeq {
 		afterSeq = m.JoinedSeq
 	}
-	recs, err := q.Messages(ctx, store.MessageFilter{ConvID: convID, ViewerID: a.UserID, AfterSeq: afterSeq, BeforeSeq: beforeSeq, Limit: limit, Newest: beforeSeq > 0})
+	recs, err := q.Messages(ctx, store.MessageFilter{ConvID: convID, ViewerID: a.UserID, AfterSeq: afterSeq, BeforeSeq: beforeSeq, Limit: limit, Newest: beforeSeq > 0, LiveAt: s.Now()})
 	if err != nil {
 		return nil, s.Internal(ctx, "messages", err)
 	}
 	out := make([]Message, 0, len(recs))
 	for _, r := range recs {
-		out = append(out, s.MessageView(ctx, r))
+		v := s.MessageView(ctx, r)
+		if v.ReplyTo != nil && v.ReplyTo.Seq <= m.JoinedSeq {
+			v.ReplyTo = &Reply{Seq: v.ReplyTo.Seq, Unavailable: true}
+		}
+		out = append(out, v)
 	}
 	s.RedactCards(ctx, q, a.UserID, out)
 	return out, nil
@@ -464,6 +691,9 @@ func (s *Service) Recall(ctx context.Context, a kernel.Auth, convID string, seq 
 		if err != nil {
 			return err
 		}
+		if s.expired(m) {
+			return tkesj.ErrNotFound("message")
+		}
 		if m.SenderID != a.UserID {
 			return tkesj.Errorf(tkesj.EForbidden, "forbidden", "you can recall only your own messages")
 		}
@@ -474,6 +704,9 @@ func (s *Service) Recall(ctx context.Context, a kernel.Auth, convID string, seq 
 			return tkesj.Errorf(tkesj.EConflict, "recall_window_passed", "messages can be recalled within %s of sending", s.Cfg.RecallWindow)
 		}
 		if err := q.UnindexMessage(ctx, convID, seq); err != nil {
+			return err
+		}
+		if err := q.DeleteMentions(ctx, convID, seq); err != nil {
 			return err
 		}
 		return q.RecallMessage(ctx, convID, seq)

@@ -18,7 +18,7 @@ func (s *Service) registerPersonalData() {
 	s.Personal.Register(
 		kernel.PersonalData{
 			Name: "conversations and messages", Owner: "messaging",
-			Tables: []string{"conversations", "members", "messages", "hidden_messages", "search_tokens"},
+			Tables: []string{"conversations", "members", "messages", "hidden_messages", "search_tokens", "message_mentions"},
 			Erase: kernel.Erasure{
 				Cascade: true, // memberships and hidden marks
 				Destroy: s.leaveConversations,
@@ -28,6 +28,16 @@ func (s *Service) registerPersonalData() {
 				Purge: s.purgeMessages, PurgeMetric: "bodies",
 			},
 			Export: s.exportConversations, ExportOrder: 50,
+			// Disappearing messages go within ExpirySweep (runExpiry); the
+			// retention pass sweeps too, so its report counts them.
+			Retain: []kernel.RetentionRule{{Metric: "expired_messages", Run: s.SweepExpired}},
+		},
+		kernel.PersonalData{
+			Name: "favorites", Owner: "messaging", Tables: []string{"favorites", "favorite_media"},
+			// The rows go with the person; the media copies are their own
+			// uploads, which media's entry deletes with their bytes.
+			Erase:  kernel.Erasure{Cascade: true},
+			Export: s.exportFavorites, ExportOrder: 55,
 		},
 		kernel.PersonalData{
 			Name: "push subscriptions", Owner: "messaging", Tables: []string{"push_subscriptions"},

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -134,13 +135,26 @@ func (s *Service) runPushes(ctx context.Context) {
 func (s *Service) pushMessage(ctx context.Context, p pendingPush) {
 	q := s.DB.Read()
 	rec, err := q.FindMessage(ctx, p.convID, p.seq)
-	if err != nil || rec.Recalled || rec.Body == nil {
+	if err != nil || rec.Recalled || rec.Body == nil || s.expired(rec) {
 		return
 	}
 	ids, err := q.UnreceivedMembers(ctx, p.convID, p.seq, p.senderID)
 	if err != nil {
 		s.Log.WarnContext(ctx, "push members", "err", err.Error())
 		return
+	}
+	// A mention reaches the person even in a muted chat (R-MSG-7).
+	mentioned, err := q.MentionedMembers(ctx, p.convID, p.seq)
+	if err != nil {
+		s.Log.WarnContext(ctx, "push mentions", "err", err.Error())
+		return
+	}
+	isMentioned := map[string]bool{}
+	for _, id := range mentioned {
+		if !isMentioned[id] && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+		isMentioned[id] = true
 	}
 	if len(ids) == 0 {
 		return
@@ -162,10 +176,14 @@ func (s *Service) pushMessage(ctx context.Context, p pendingPush) {
 		// preview tells the client whether body is the message's text; without
 		// it the client may word "sent you a message" in the person's language.
 		body := "sent you a message"
+		if isMentioned[uid] {
+			body = "mentioned you"
+		}
 		if st.PushShowText {
 			body = preview()
 		}
-		payload, _ := json.Marshal(wire.PushPayload{Type: "message", ConversationID: p.convID, Seq: p.seq, Title: sender.Nickname, Body: body, Preview: st.PushShowText})
+		payload, _ := json.Marshal(wire.PushPayload{Type: "message", ConversationID: p.convID, Seq: p.seq, Title: sender.Nickname, Body: body,
+			Preview: st.PushShowText, Mentioned: isMentioned[uid]})
 		for _, r := range subs {
 			var sub push.Subscription
 			if err := s.Open(ctx, uid, pushAD(uid, r.DeviceIdx), r.Sealed, &sub); err != nil {
@@ -203,6 +221,10 @@ func previewOf(m Message) string {
 		return "[file]"
 	case KindLocation:
 		return "[location]"
+	case KindHistory:
+		return "[chat history]"
+	case KindSystem:
+		return "[disappearing messages changed]"
 	case KindCall:
 		return "[call]"
 	}

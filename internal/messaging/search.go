@@ -8,6 +8,7 @@ import (
 	"github.com/tkesj/tkesj/internal/kernel"
 	"github.com/tkesj/tkesj/internal/search"
 	"github.com/tkesj/tkesj/internal/social"
+	"github.com/tkesj/tkesj/internal/store"
 )
 
 var errInvalidSearch = tkesj.Errorf(tkesj.EInvalid, "invalid_query", "search for 1 to 100 characters")
@@ -18,7 +19,14 @@ var errInvalidSearch = tkesj.Errorf(tkesj.EInvalid, "invalid_query", "search for
 // holding both the database and the index key could test guesses of words
 // against them — the same power that key already gives over phone look-ups.
 func (s *Service) tokenHashes(text string) [][]byte {
-	toks := search.Tokens(text)
+	return s.hashes(search.IndexTokens(text))
+}
+
+// queryHashes are the keyed hashes a query looks up: its tokens, each of
+// which the index holds for every word it begins.
+func (s *Service) queryHashes(query string) [][]byte { return s.hashes(search.Tokens(query)) }
+
+func (s *Service) hashes(toks []string) [][]byte {
 	out := make([][]byte, 0, len(toks))
 	for _, t := range toks {
 		out = append(out, s.Keys.Index("search", t))
@@ -26,20 +34,56 @@ func (s *Service) tokenHashes(text string) [][]byte {
 	return out
 }
 
-// SearchResult is what a person finds in their own chats and contacts (R-MSG-6).
+// SearchResult is what a person finds in their own chats and contacts
+// (R-MSG-6): messages (each with the chat and sender it names), contacts,
+// groups by name, and favorites.
 type SearchResult struct {
-	Messages []Message
-	Contacts []social.Profile
+	Messages  []Message
+	Hits      []SearchHit // Messages, each naming its chat and sender
+	Contacts  []social.Profile
+	Groups    []Conversation
+	Favorites []Favorite
+}
+
+// SearchHit is a found message with the names a result list shows.
+type SearchHit struct {
+	Message          Message
+	ConversationKind string
+	ConversationName string // the group's name, or the other person's remark or nickname
+	SenderName       string
+}
+
+// searchText is what a message is matched on: its text, or a merged
+// forward's lines.
+func searchText(m Message) string {
+	if m.History != nil {
+		return historyText(*m.History)
+	}
+	return m.Text
+}
+
+// nameMatches: a name matches a query containing it, or whose every word
+// begins one of its words.
+func nameMatches(name, query string) bool {
+	return name != "" && (strings.Contains(strings.ToLower(name), strings.ToLower(query)) || search.Matches(name, query))
 }
 
 // Search finds the caller's messages containing every word of query, newest
-// first, and contacts whose nickname, username or remark contains it.
-func (s *Service) Search(ctx context.Context, a kernel.Auth, query string) (SearchResult, error) {
+// first, and contacts whose nickname, username or remark contains it. With
+// mentioned, only messages that mention the caller are searched (R-MSG-7),
+// and the query may be empty: then it lists them.
+func (s *Service) Search(ctx context.Context, a kernel.Auth, query string, mentioned bool) (SearchResult, error) {
 	query = strings.TrimSpace(query)
-	if query == "" || len([]rune(query)) > 100 {
+	if (query == "" && !mentioned) || len([]rune(query)) > 100 {
 		return SearchResult{}, errInvalidSearch
 	}
-	recs, err := s.DB.Read().SearchMessages(ctx, a.UserID, s.tokenHashes(query), 50)
+	var recs []store.MessageRecord
+	var err error
+	if mentioned {
+		recs, err = s.DB.Read().MentionsOf(ctx, a.UserID, 200)
+	} else {
+		recs, err = s.DB.Read().SearchMessages(ctx, a.UserID, s.queryHashes(query), 50)
+	}
 	if err != nil {
 		return SearchResult{}, s.Internal(ctx, "search", err)
 	}
@@ -48,21 +92,61 @@ func (s *Service) Search(ctx context.Context, a kernel.Auth, query string) (Sear
 		m := s.MessageView(ctx, r)
 		// The index narrows; the decrypted text decides (and a destroyed
 		// sender's message, unreadable now, never matches).
-		if !m.SenderDeleted && !m.Recalled && search.Matches(m.Text, query) {
+		if !m.SenderDeleted && !m.Recalled && !s.expired(r) && (query == "" || search.Matches(searchText(m), query)) {
 			one := []Message{m}
 			s.RedactCards(ctx, s.DB.Read(), a.UserID, one)
 			res.Messages = append(res.Messages, one[0])
 		}
+		if len(res.Messages) == 50 {
+			break
+		}
+	}
+	convs, err := s.Conversations(ctx, a)
+	if err != nil {
+		return SearchResult{}, err
+	}
+	byID := make(map[string]Conversation, len(convs))
+	for _, c := range convs {
+		byID[c.ID] = c
+	}
+	names := map[string]string{}
+	for _, m := range res.Messages {
+		c := byID[m.ConversationID]
+		h := SearchHit{Message: m, ConversationKind: c.Kind, ConversationName: c.Name}
+		if c.Peer != nil {
+			h.ConversationName = c.Peer.Nickname
+			if c.Peer.Remark != "" {
+				h.ConversationName = c.Peer.Remark
+			}
+		}
+		if _, ok := names[m.SenderID]; !ok {
+			if p, err := s.LookupProfile(ctx, s.DB.Read(), m.SenderID); err == nil {
+				names[m.SenderID] = p.Nickname
+			}
+		}
+		h.SenderName = names[m.SenderID]
+		res.Hits = append(res.Hits, h)
+	}
+	if query == "" {
+		return res, nil
 	}
 	contacts, err := s.Contacts(ctx, a)
 	if err != nil {
 		return SearchResult{}, err
 	}
-	lq := strings.ToLower(query)
 	for _, c := range contacts {
-		if strings.Contains(strings.ToLower(c.Nickname), lq) || strings.Contains(c.Username, lq) || strings.Contains(strings.ToLower(c.Remark), lq) {
+		if nameMatches(c.Nickname, query) || strings.Contains(c.Username, strings.ToLower(query)) || nameMatches(c.Remark, query) {
 			res.Contacts = append(res.Contacts, c)
 		}
+	}
+	res.Groups = []Conversation{}
+	for _, c := range convs {
+		if c.Kind == "group" && nameMatches(c.Name, query) {
+			res.Groups = append(res.Groups, c)
+		}
+	}
+	if res.Favorites, err = s.Favorites(ctx, a, query); err != nil {
+		return SearchResult{}, err
 	}
 	return res, nil
 }

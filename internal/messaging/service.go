@@ -39,6 +39,7 @@ type Service struct {
 	pushQueue     chan pendingPush
 	pushesDropped atomic.Uint64
 	qr            qrLimits // QR scans and login codes (qr.go)
+	copyMedia     MediaCopier
 }
 
 // New returns the messaging capability on core; Close stops its writer.
@@ -56,6 +57,7 @@ func New(core *kernel.Core, a *accounts.Service, so *social.Service) *Service {
 	}
 	s.registerPersonalData()
 	s.Loops.Go(s.runPushes)
+	s.Loops.Go(s.runExpiry)
 	return s
 }
 

@@ -10,6 +10,7 @@
 package search
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 
@@ -73,19 +74,56 @@ func Tokens(text string) []string {
 	return out
 }
 
-// Matches reports whether every token of query is among text's tokens: the
-// check run on decrypted text after the index narrowed the candidates.
-func Matches(text, query string) bool {
-	have := map[string]bool{}
-	for _, t := range Tokens(text) {
-		have[t] = true
+// MaxPrefix is the longest word prefix the index holds: a query word of up
+// to this many characters finds every word it begins ("sat" finds
+// "Saturday"); a longer one finds whole words.
+const MaxPrefix = 20
+
+// MaxIndexTokens bounds the index entries of one text.
+const MaxIndexTokens = 1024
+
+// IndexTokens returns what the index holds for text (R-MSG-6, issue 15):
+// every token of Tokens, every prefix of two characters or more of each
+// word (up to MaxPrefix), and every single CJK character (the prefix of
+// its bigram), so that a query's tokens, looked up whole, find the words
+// and character runs they begin.
+func IndexTokens(text string) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(t string) {
+		if t != "" && !seen[t] && len(out) < MaxIndexTokens {
+			seen[t] = true
+			out = append(out, t)
+		}
 	}
+	for _, t := range Tokens(text) {
+		add(t)
+		rs := []rune(t)
+		if isCJK(rs[0]) {
+			for _, r := range rs {
+				add(string(r))
+			}
+			continue
+		}
+		for n := 2; n < len(rs) && n <= MaxPrefix; n++ {
+			add(string(rs[:n]))
+		}
+	}
+	return out
+}
+
+// Matches reports whether every token of query begins one of text's tokens
+// ("sat" matches "Saturday"; a lone CJK character matches the bigrams it
+// starts): the check run on decrypted text after the index narrowed the
+// candidates.
+func Matches(text, query string) bool {
+	have := Tokens(text)
 	q := Tokens(query)
 	if len(q) == 0 {
 		return false
 	}
 	for _, t := range q {
-		if !have[t] {
+		if !slices.ContainsFunc(have, func(h string) bool { return strings.HasPrefix(h, t) }) {
 			return false
 		}
 	}

@@ -29,13 +29,49 @@ func TestTokens(t *testing.T) {
 	}
 }
 
+// Issue 15: prefixes are indexed, so a query word finds the words it begins.
+func TestIndexTokens(t *testing.T) {
+	for _, tc := range []struct {
+		name, text, want string
+	}{
+		{"a word brings its prefixes of two or more", "Saturday", "saturday sa sat satu satur saturd saturda"},
+		{"a one-letter word is itself", "a", "a"},
+		{"CJK brings its characters", "周六见", "周六 周 六 六见 见"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := strings.Join(IndexTokens(tc.text), " "); got != tc.want {
+				t.Errorf("IndexTokens(%q) = %q, want %q", tc.text, got, tc.want)
+			}
+		})
+	}
+	long := strings.Repeat("x", 100)
+	if n := len(IndexTokens(long)); n != MaxPrefix {
+		t.Errorf("a 100-letter word gives %d index tokens, want itself and prefixes 2..%d", n, MaxPrefix)
+	}
+	// Every query token of a prefix query is among the index tokens.
+	for _, c := range []struct{ text, query string }{{"see you Saturday", "Sat"}, {"我们周六见面", "周"}, {"我们周六见面", "周六见"}} {
+		idx := strings.Join(IndexTokens(c.text), "\x00")
+		for _, q := range Tokens(c.query) {
+			if !strings.Contains("\x00"+idx+"\x00", "\x00"+q+"\x00") {
+				t.Errorf("query %q token %q is not indexed for %q", c.query, q, c.text)
+			}
+		}
+		if !Matches(c.text, c.query) {
+			t.Errorf("Matches(%q, %q) = false", c.text, c.query)
+		}
+	}
+}
+
 func TestMatches(t *testing.T) {
 	for _, tc := range []struct {
 		text, query string
 		want        bool
 	}{
+		{"see you on Saturday", "Sat", true},
+		{"see you on Saturday", "urday", false},
 		{"Let's meet tomorrow at the cafe", "MEET cafe", true},
 		{"Let's meet tomorrow", "meeting", false},
+		{"Let's meet tomorrow", "mee tom", true},
 		{"我们明天在北京见面", "北京", true},
 		{"我们明天在北京见面", "上海", false},
 		{"anything", "", false},

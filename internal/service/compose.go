@@ -89,6 +89,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 		m.Close()
 		return nil, fmt.Errorf("calls: %w", err)
 	}
+	m.SetMediaCopier(md.CopyMedia)
 	c := compliance.New(ctx, core, a, so, m, md, d.KeyIDs)
 	return &Service{Core: core, accountsService: a, socialService: so, messagingService: m, mediaService: md, complianceService: c, Calls: cs}, nil
 }

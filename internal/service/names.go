@@ -36,12 +36,16 @@ type (
 	Profile        = social.Profile
 	SettingsUpdate = social.SettingsUpdate
 
-	Conversation = messaging.Conversation
-	GroupPreview = messaging.GroupPreview
-	GroupQR      = messaging.GroupQR
-	GroupUpdate  = messaging.GroupUpdate
-	JoinRequest  = messaging.JoinRequest
-	SendInput    = messaging.SendInput
+	Conversation  = messaging.Conversation
+	GroupPreview  = messaging.GroupPreview
+	GroupQR       = messaging.GroupQR
+	GroupUpdate   = messaging.GroupUpdate
+	JoinRequest   = messaging.JoinRequest
+	SendInput     = messaging.SendInput
+	Favorite      = messaging.Favorite
+	FavoriteInput = messaging.FavoriteInput
+	ForwardInput  = messaging.ForwardInput
+	MediaInfo     = tkesj.MediaInfo
 
 	Media       = media.Media
 	MediaFile   = media.MediaFile

@@ -115,6 +115,13 @@ func (q *Queries) UpdateUserProfile(ctx context.Context, id string, usernameIdx,
 	return q.userConflict(err)
 }
 
+// UpdateUserPhone moves an account to another phone: its index and the
+// sealed profile holding the number, together (phone_taken on conflict).
+func (q *Queries) UpdateUserPhone(ctx context.Context, id string, phoneIdx, profile []byte, at time.Time) error {
+	_, err := q.exec(ctx, `UPDATE users SET phone_idx = ?, profile = ?, updated_at = ? WHERE id = ?`, phoneIdx, profile, micros(at), id)
+	return q.userConflict(err)
+}
+
 // UpdatePassword replaces a password hash.
 func (q *Queries) UpdatePassword(ctx context.Context, id, hash string, at time.Time) error {
 	_, err := q.exec(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`, hash, micros(at), id)

@@ -18,6 +18,8 @@ type ConversationRecord struct {
 	LastSeq   int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// DisappearAfter is the disappearing-messages timer (0: off).
+	DisappearAfter time.Duration
 }
 
 // MemberRecord is one person's place in a conversation.
@@ -29,6 +31,7 @@ type MemberRecord struct {
 	ReadSeq        int64
 	Muted          bool
 	JoinedAt       time.Time
+	PinnedAt       time.Time // zero: not pinned
 }
 
 // MessageRecord is a stored message. Body is sealed with the sender's key and
@@ -44,6 +47,8 @@ type MessageRecord struct {
 	MediaID  sql.NullString
 	SentAt   time.Time
 	Recalled bool
+	// ExpiresAt is when a disappearing message goes (zero: never).
+	ExpiresAt time.Time
 }
 
 // CreateConversation inserts a conversation. For direct chats a taken
@@ -57,14 +62,20 @@ func (q *Queries) CreateConversation(ctx context.Context, c ConversationRecord) 
 	return err
 }
 
-const convCols = `id, kind, direct_key, meta, last_seq, created_at, updated_at`
+const convCols = `id, kind, direct_key, meta, last_seq, created_at, updated_at, disappear_after_s`
 
 func scanConversation(sc interface{ Scan(...any) error }) (ConversationRecord, error) {
 	var c ConversationRecord
-	var cr, up int64
-	err := sc.Scan(&c.ID, &c.Kind, &c.DirectKey, &c.Meta, &c.LastSeq, &cr, &up)
-	c.CreatedAt, c.UpdatedAt = fromMicros(cr), fromMicros(up)
+	var cr, up, d int64
+	err := sc.Scan(&c.ID, &c.Kind, &c.DirectKey, &c.Meta, &c.LastSeq, &cr, &up, &d)
+	c.CreatedAt, c.UpdatedAt, c.DisappearAfter = fromMicros(cr), fromMicros(up), time.Duration(d)*time.Second
 	return c, err
+}
+
+// SetDisappearing sets a conversation's disappearing-messages timer (0: off).
+func (q *Queries) SetDisappearing(ctx context.Context, id string, after time.Duration) error {
+	_, err := q.exec(ctx, `UPDATE conversations SET disappear_after_s = ? WHERE id = ?`, int64(after/time.Second), id)
+	return err
 }
 
 // FindConversation returns a conversation by id, or not_found.
@@ -92,11 +103,12 @@ func (q *Queries) DeleteConversation(ctx context.Context, id string) error {
 }
 
 // ConversationsOf lists the conversations userID is a member of, with the
-// member's row, most recently active first.
+// member's row: pinned ones first (the latest pin on top), then the rest
+// most recently active first.
 func (q *Queries) ConversationsOf(ctx context.Context, userID string) ([]ConversationRecord, []MemberRecord, error) {
-	rows, err := q.query(ctx, `SELECT c.id, c.kind, c.direct_key, c.meta, c.last_seq, c.created_at, c.updated_at,
-		m.role, m.joined_seq, m.received_seq, m.read_seq, m.muted, m.joined_at
-		FROM members m JOIN conversations c ON c.id = m.conv_id WHERE m.user_id = ? ORDER BY c.updated_at DESC, c.id`, userID)
+	rows, err := q.query(ctx, `SELECT c.id, c.kind, c.direct_key, c.meta, c.last_seq, c.created_at, c.updated_at, c.disappear_after_s,
+		m.role, m.joined_seq, m.received_seq, m.read_seq, m.muted, m.joined_at, m.pinned_at
+		FROM members m JOIN conversations c ON c.id = m.conv_id WHERE m.user_id = ? ORDER BY m.pinned_at DESC, c.updated_at DESC, c.id`, userID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -106,12 +118,13 @@ func (q *Queries) ConversationsOf(ctx context.Context, userID string) ([]Convers
 	for rows.Next() {
 		var c ConversationRecord
 		m := MemberRecord{UserID: userID}
-		var cr, up, j int64
-		if err := rows.Scan(&c.ID, &c.Kind, &c.DirectKey, &c.Meta, &c.LastSeq, &cr, &up,
-			&m.Role, &m.JoinedSeq, &m.ReceivedSeq, &m.ReadSeq, &m.Muted, &j); err != nil {
+		var cr, up, d, j, p int64
+		if err := rows.Scan(&c.ID, &c.Kind, &c.DirectKey, &c.Meta, &c.LastSeq, &cr, &up, &d,
+			&m.Role, &m.JoinedSeq, &m.ReceivedSeq, &m.ReadSeq, &m.Muted, &j, &p); err != nil {
 			return nil, nil, err
 		}
-		c.CreatedAt, c.UpdatedAt, m.JoinedAt, m.ConvID = fromMicros(cr), fromMicros(up), fromMicros(j), c.ID
+		c.CreatedAt, c.UpdatedAt, m.JoinedAt, m.PinnedAt, m.ConvID = fromMicros(cr), fromMicros(up), fromMicros(j), pinTime(p), c.ID
+		c.DisappearAfter = time.Duration(d) * time.Second
 		cs, ms = append(cs, c), append(ms, m)
 	}
 	return cs, ms, rows.Err()
@@ -127,14 +140,31 @@ func (q *Queries) AddMember(ctx context.Context, m MemberRecord) error {
 	return err
 }
 
-const memberCols = `conv_id, user_id, role, joined_seq, received_seq, read_seq, muted, joined_at`
+const memberCols = `conv_id, user_id, role, joined_seq, received_seq, read_seq, muted, joined_at, pinned_at`
 
 func scanMember(sc interface{ Scan(...any) error }) (MemberRecord, error) {
 	var m MemberRecord
-	var j int64
-	err := sc.Scan(&m.ConvID, &m.UserID, &m.Role, &m.JoinedSeq, &m.ReceivedSeq, &m.ReadSeq, &m.Muted, &j)
-	m.JoinedAt = fromMicros(j)
+	var j, p int64
+	err := sc.Scan(&m.ConvID, &m.UserID, &m.Role, &m.JoinedSeq, &m.ReceivedSeq, &m.ReadSeq, &m.Muted, &j, &p)
+	m.JoinedAt, m.PinnedAt = fromMicros(j), pinTime(p)
 	return m, err
+}
+
+func pinTime(p int64) time.Time {
+	if p == 0 {
+		return time.Time{}
+	}
+	return fromMicros(p)
+}
+
+// SetPinned pins (at a non-zero time) or unpins (zero) a conversation for one member.
+func (q *Queries) SetPinned(ctx context.Context, convID, userID string, at time.Time) error {
+	var p int64
+	if !at.IsZero() {
+		p = micros(at)
+	}
+	_, err := q.exec(ctx, `UPDATE members SET pinned_at = ? WHERE conv_id = ? AND user_id = ?`, p, convID, userID)
+	return err
 }
 
 // FindMember returns userID's membership of convID, or not_found (which is
@@ -216,25 +246,41 @@ func (q *Queries) AdvanceRead(ctx context.Context, convID, userID string, seq in
 // NextSeq takes the next sequence number of a conversation, in the caller's
 // transaction, and stamps its activity time.
 func (q *Queries) NextSeq(ctx context.Context, convID string, at time.Time) (int64, error) {
-	var seq int64
-	err := q.row(ctx, `UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq`, micros(at), convID).Scan(&seq)
-	return seq, notFound(err, "conversation")
+	seq, _, err := q.NextSeqTimer(ctx, convID, at)
+	return seq, err
+}
+
+// NextSeqTimer is NextSeq that also returns the disappearing-messages timer
+// in force in the same transaction, so a message stored just after the
+// timer changed gets the new one.
+func (q *Queries) NextSeqTimer(ctx context.Context, convID string, at time.Time) (int64, time.Duration, error) {
+	var seq, d int64
+	err := q.row(ctx, `UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq, disappear_after_s`, micros(at), convID).Scan(&seq, &d)
+	return seq, time.Duration(d) * time.Second, notFound(err, "conversation")
 }
 
 // InsertMessage stores a message whose seq came from NextSeq.
 func (q *Queries) InsertMessage(ctx context.Context, m MessageRecord) error {
-	_, err := q.exec(ctx, `INSERT INTO messages (conv_id, seq, id, sender_id, client_id, kind, body, media_id, sent_at, recalled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.ConvID, m.Seq, m.ID, m.SenderID, m.ClientID, m.Kind, m.Body, m.MediaID, micros(m.SentAt), m.Recalled)
+	var exp sql.NullInt64
+	if !m.ExpiresAt.IsZero() {
+		exp = sql.NullInt64{Int64: micros(m.ExpiresAt), Valid: true}
+	}
+	_, err := q.exec(ctx, `INSERT INTO messages (conv_id, seq, id, sender_id, client_id, kind, body, media_id, sent_at, recalled, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ConvID, m.Seq, m.ID, m.SenderID, m.ClientID, m.Kind, m.Body, m.MediaID, micros(m.SentAt), m.Recalled, exp)
 	return err
 }
 
-const messageCols = `conv_id, seq, id, sender_id, client_id, kind, body, media_id, sent_at, recalled`
+const messageCols = `conv_id, seq, id, sender_id, client_id, kind, body, media_id, sent_at, recalled, expires_at`
 
 func scanMessage(sc interface{ Scan(...any) error }) (MessageRecord, error) {
 	var m MessageRecord
 	var at int64
-	err := sc.Scan(&m.ConvID, &m.Seq, &m.ID, &m.SenderID, &m.ClientID, &m.Kind, &m.Body, &m.MediaID, &at, &m.Recalled)
+	var exp sql.NullInt64
+	err := sc.Scan(&m.ConvID, &m.Seq, &m.ID, &m.SenderID, &m.ClientID, &m.Kind, &m.Body, &m.MediaID, &at, &m.Recalled, &exp)
 	m.SentAt = fromMicros(at)
+	if exp.Valid {
+		m.ExpiresAt = fromMicros(exp.Int64)
+	}
 	return m, err
 }
 
@@ -258,6 +304,8 @@ type MessageFilter struct {
 	BeforeSeq int64  // exclusive upper bound; 0 means none
 	Limit     int
 	Newest    bool // with BeforeSeq: the newest page below it, still returned ascending
+	// LiveAt, when set, leaves out messages expired by then (R-MSG-10).
+	LiveAt time.Time
 }
 
 // Messages returns a page of messages in ascending seq order.
@@ -270,6 +318,10 @@ func (q *Queries) Messages(ctx context.Context, f MessageFilter) ([]MessageRecor
 	}
 	query += ` AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ? AND h.conv_id = m.conv_id AND h.seq = m.seq)`
 	args = append(args, f.ViewerID)
+	if !f.LiveAt.IsZero() {
+		query += ` AND (expires_at IS NULL OR expires_at > ?)`
+		args = append(args, micros(f.LiveAt))
+	}
 	order := " ORDER BY seq ASC"
 	if f.Newest {
 		order = " ORDER BY seq DESC"

@@ -31,6 +31,9 @@ func (q *Queries) EmptyMessageBodies(ctx context.Context, senderID string, limit
 	if _, err := q.exec(ctx, `DELETE FROM search_tokens WHERE (conv_id, seq) IN (`+batch+`)`, senderID, limit); err != nil {
 		return 0, err
 	}
+	if _, err := q.exec(ctx, `DELETE FROM message_mentions WHERE (conv_id, seq) IN (`+batch+`)`, senderID, limit); err != nil {
+		return 0, err
+	}
 	res, err := q.exec(ctx, `UPDATE messages SET body = NULL, media_id = NULL WHERE (conv_id, seq) IN (`+batch+`)`, senderID, limit)
 	if err != nil {
 		return 0, err

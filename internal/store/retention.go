@@ -37,10 +37,11 @@ func (q *Queries) DeleteOldDecisions(ctx context.Context, before time.Time) (int
 }
 
 // OrphanMedia lists up to limit uploads older than before that nothing
-// carries: no message, no post, and not an avatar.
+// carries: no message, no post, no favorite, and not an avatar.
 func (q *Queries) OrphanMedia(ctx context.Context, before time.Time, limit int) ([]string, error) {
 	return q.strings(ctx, `SELECT id FROM media m WHERE m.created_at < ? AND m.meta NOT LIKE '%"avatar":true%'
 		AND NOT EXISTS (SELECT 1 FROM messages WHERE media_id = m.id)
 		AND NOT EXISTS (SELECT 1 FROM moment_media WHERE media_id = m.id)
+		AND NOT EXISTS (SELECT 1 FROM favorite_media WHERE media_id = m.id)
 		LIMIT ?`, micros(before), limit)
 }

@@ -35,6 +35,7 @@ type MessageFrame struct {
 	Type           string  `json:"type" enum:"message"`
 	ConversationID string  `json:"conversation_id"`
 	Message        Message `json:"message"`
+	Mentioned      bool    `json:"mentioned,omitempty" doc:"the message mentions the receiving person (or everyone): it reaches them even in a muted chat"`
 }
 
 // RecallFrame tells members a message was recalled.
@@ -202,6 +203,7 @@ type PushPayload struct {
 	Title          string `json:"title"`
 	Body           string `json:"body"`
 	Preview        bool   `json:"preview" doc:"whether body is the message's text (the person allows previews) or a generic line"`
+	Mentioned      bool   `json:"mentioned,omitempty" doc:"the message mentions the person: sent even when the chat is muted"`
 }
 
 // ShareDelivery is the signed body POSTed to a recipient's delivery URL when

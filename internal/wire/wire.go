@@ -200,21 +200,53 @@ type Member struct {
 
 // Conversation is a direct chat or a group as one member sees it.
 type Conversation struct {
-	ID           string    `json:"id"`
-	Kind         string    `json:"kind" enum:"direct|group"`
-	Role         string    `json:"role"`
-	LastSeq      int64     `json:"last_seq"`
-	ReadSeq      int64     `json:"read_seq"`
-	ReceivedSeq  int64     `json:"received_seq"`
-	Unread       int64     `json:"unread"`
-	Muted        bool      `json:"muted"`
-	UpdatedAt    string    `json:"updated_at"`
-	Name         *string   `json:"name,omitempty" doc:"groups only"`
-	Announcement *string   `json:"announcement,omitempty" doc:"groups only"`
-	Peer         *Peer     `json:"peer,omitempty" doc:"direct chats only"`
-	Members      *[]Member `json:"members,omitempty" doc:"in a single group's answer"`
-	MemberCount  *int      `json:"member_count,omitempty"`
-	LastMessage  *Message  `json:"last_message,omitempty"`
+	ID          string `json:"id"`
+	Kind        string `json:"kind" enum:"direct|group"`
+	Role        string `json:"role"`
+	LastSeq     int64  `json:"last_seq"`
+	ReadSeq     int64  `json:"read_seq"`
+	ReceivedSeq int64  `json:"received_seq"`
+	Unread      int64  `json:"unread"`
+	Muted       bool   `json:"muted"`
+	Mentioned   bool   `json:"mentioned,omitempty" doc:"an unread message mentions the caller (the chat list's [@you]); cleared by reading past it"`
+	Pinned      bool   `json:"pinned" doc:"pinned by the caller: pinned conversations list first, the latest pin on top"`
+	// DisappearAfterS is the disappearing-messages timer (R-MSG-10).
+	DisappearAfterS int64     `json:"disappear_after_s" doc:"disappearing messages: 0 (off), 86400, 604800 or 2592000 seconds"`
+	UpdatedAt       string    `json:"updated_at"`
+	Name            *string   `json:"name,omitempty" doc:"groups only"`
+	Announcement    *string   `json:"announcement,omitempty" doc:"groups only"`
+	Peer            *Peer     `json:"peer,omitempty" doc:"direct chats only"`
+	Members         *[]Member `json:"members,omitempty" doc:"in a single group's answer"`
+	MemberCount     *int      `json:"member_count,omitempty"`
+	LastMessage     *Message  `json:"last_message,omitempty"`
+}
+
+// Pinned answers pinning or unpinning a conversation.
+type Pinned struct {
+	Pinned bool `json:"pinned"`
+}
+
+// Favorite is a saved message or Moment: the caller's own copy, sealed with
+// their key (R-MSG-9). media are their own copies, fetched at their url.
+type Favorite struct {
+	ID             string         `json:"id"`
+	Kind           string         `json:"kind" enum:"message|moment"`
+	ConversationID string         `json:"conversation_id,omitempty" doc:"a saved message's conversation"`
+	Seq            int64          `json:"seq,omitempty" doc:"a saved message's seq"`
+	MomentID       string         `json:"moment_id,omitempty"`
+	AuthorID       string         `json:"author_id"`
+	AuthorName     string         `json:"author_name" doc:"the author's nickname when saved"`
+	ContentKind    string         `json:"content_kind" doc:"the message's kind (text, image, ...), or moment"`
+	Text           string         `json:"text,omitempty"`
+	Media          []MessageMedia `json:"media,omitempty"`
+	Location       *Location      `json:"location,omitempty"`
+	SentAt         string         `json:"sent_at" doc:"when the original was sent or posted"`
+	CreatedAt      string         `json:"created_at" doc:"when it was saved"`
+}
+
+// FavoriteList is the caller's favorites, newest first.
+type FavoriteList struct {
+	Favorites []Favorite `json:"favorites"`
 }
 
 // ConversationList is the caller's conversations.
@@ -236,7 +268,7 @@ type Message struct {
 	ConversationID string        `json:"conversation_id"`
 	SenderID       string        `json:"sender_id,omitempty"`
 	ClientID       string        `json:"client_id,omitempty"`
-	Kind           string        `json:"kind,omitempty" enum:"text|image|video|file|voice|location|card|call"`
+	Kind           string        `json:"kind,omitempty" enum:"text|image|video|file|voice|location|card|call|history|system"`
 	SentAt         string        `json:"sent_at"`
 	SenderDeleted  bool          `json:"sender_deleted,omitempty"`
 	Recalled       bool          `json:"recalled,omitempty"`
@@ -246,7 +278,58 @@ type Message struct {
 	Media          *MessageMedia `json:"media,omitempty"`
 	Location       *Location     `json:"location,omitempty"`
 	Card           *Card         `json:"card,omitempty"`
+	ReplyTo        *ReplyTo      `json:"reply_to,omitempty" doc:"the message this one answers (R-MSG-7)"`
+	Mentions       []string      `json:"mentions,omitempty" doc:"ids of the members it mentions"`
+	MentionAll     bool          `json:"mention_all,omitempty" doc:"it mentions everyone (a group's owner or admins)"`
+	Forwarded      bool          `json:"forwarded,omitempty" doc:"forwarded by its sender from another chat (R-MSG-8)"`
+	History        *History      `json:"history,omitempty" doc:"a merged forward (kind history): the messages as one readable list"`
+	System         *SystemEvent  `json:"system,omitempty" doc:"a message the service wrote (kind system); sender_id is who caused it"`
+	ExpiresAt      string        `json:"expires_at,omitempty" doc:"when a disappearing message goes (R-MSG-10); absent: never"`
 	Call           *MessageCall  `json:"call,omitempty" doc:"on a call record (kind call), written by the server when a call ends"`
+}
+
+// SystemEvent is what a system message says: the disappearing-messages
+// timer was set to disappear_after_s (0: off) by the message's sender.
+type SystemEvent struct {
+	Event           string `json:"event" enum:"disappear_after_changed"`
+	DisappearAfterS int64  `json:"disappear_after_s"`
+}
+
+// History is a merged forward's list of messages.
+type History struct {
+	Items []HistoryItem `json:"items"`
+}
+
+// HistoryItem is one forwarded message of a merged forward.
+type HistoryItem struct {
+	SenderName string `json:"sender_name"`
+	Kind       string `json:"kind"`
+	Text       string `json:"text,omitempty"`
+	SentAt     string `json:"sent_at"`
+}
+
+// Forwarded answers a forward: the new messages, one per target and
+// message (mode each) or per target (merged).
+type Forwarded struct {
+	Messages []ForwardedMessage `json:"messages"`
+}
+
+// ForwardedMessage names one message a forward made.
+type ForwardedMessage struct {
+	ConversationID string `json:"conversation_id"`
+	ID             string `json:"id"`
+	Seq            int64  `json:"seq"`
+}
+
+// ReplyTo is the quote a reply carries: {seq, sender_id, kind, preview}, or
+// {seq, unavailable: true} once the quoted message is recalled, its sender
+// destroyed, or it is from before the viewer joined.
+type ReplyTo struct {
+	Seq         int64   `json:"seq"`
+	SenderID    string  `json:"sender_id,omitempty"`
+	Kind        string  `json:"kind,omitempty"`
+	Preview     *string `json:"preview,omitempty" doc:"a short preview: the text's first 50 characters, or [picture], [voice message]..."`
+	Unavailable bool    `json:"unavailable,omitempty"`
 }
 
 // MessageCall is what a call record says (R-CAL-1).
@@ -334,8 +417,26 @@ type MessageList struct {
 
 // SearchResults answers a search of one's messages and contacts.
 type SearchResults struct {
-	Messages []Message    `json:"messages"`
-	Contacts []PublicUser `json:"contacts"`
+	Messages  []Message    `json:"messages"`
+	Hits      []SearchHit  `json:"hits" doc:"the same messages, each naming its chat and sender (issue 15)"`
+	Contacts  []PublicUser `json:"contacts"`
+	Groups    []SearchChat `json:"groups" doc:"the caller's groups whose name matches"`
+	Favorites []Favorite   `json:"favorites" doc:"the caller's favorites that match"`
+}
+
+// SearchHit is a found message with the chat and sender a result names;
+// the client opens the chat at message.seq.
+type SearchHit struct {
+	Message      Message    `json:"message"`
+	Conversation SearchChat `json:"conversation"`
+	SenderName   string     `json:"sender_name"`
+}
+
+// SearchChat names a conversation in search results.
+type SearchChat struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind" enum:"direct|group"`
+	Name string `json:"name" doc:"a group's name, or the other person's remark or nickname"`
 }
 
 // Time is an RFC 3339 time, or null when the moment has not happened (a

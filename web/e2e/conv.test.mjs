@@ -278,11 +278,26 @@ test('R-MSG-7: reply from the menu and by swiping, the quote bar, a quote that f
   await (await menuOf(a.page, 'Wrong chat')).getByRole('button', { name: 'Reply', exact: true }).click();
   await composer(a.page).fill('What was that?');
   await composer(a.page).press('Enter');
-  await row(a.page, 'What was that?').locator('.quote').waitFor();
+  // (Delivered first: the server has it, with its seq.)
+  await log(a.page).locator('.msg[data-seq]', { hasText: 'What was that?' }).locator('.quote').waitFor();
   await ben.call('POST', `/api/v1/conversations/${conv}/messages/${oops.seq}/recall`);
   await a.page.reload();
   await textMatches(row(a.page, 'What was that?').locator('.quote'), /Original message unavailable/);
   await shot(a.page, 'reply-unavailable-360');
+  // A reply that reaches the server after its original was recalled says so, and can go without the quote.
+  const late = await send(ben, conv, 'Another slip');
+  await row(a.page, 'Another slip').waitFor();
+  await a.context.setOffline(true);
+  await (await menuOf(a.page, 'Another slip')).getByRole('button', { name: 'Reply', exact: true }).click();
+  await composer(a.page).fill('Which slip?');
+  await composer(a.page).press('Enter');
+  await ben.call('POST', `/api/v1/conversations/${conv}/messages/${late.seq}/recall`);
+  await a.context.setOffline(false);
+  const failedRow = log(a.page).locator('[data-outbox="failed"]', { hasText: 'Which slip?' });
+  await textMatches(failedRow, /no longer available/, 30_000);
+  await failedRow.getByRole('button', { name: 'Send without the quote' }).click();
+  await log(b.page).locator('.msg[data-seq]', { hasText: 'Which slip?' }).waitFor();
+  assert.equal(await log(b.page).locator('.msg[data-seq]', { hasText: 'Which slip?' }).locator('.quote').count(), 0);
   assert.deepEqual([...a.problems, ...b.problems], []);
   for (const x of [a, b]) await x.context.close();
 });

@@ -444,6 +444,37 @@ test('defect 6: when the other person destroys their account, the open chat chan
   await a.context.close();
 });
 
+test('a message whose frame never came (its node died between storing and publishing it) shows once the next one reveals the gap (R-MSG-2)', { timeout: 90_000 }, async () => {
+  const { x: ann, y: ben, conv } = await pair('Ann Gap', 'Ben Gap');
+  await send(ben, conv, 'before the gap');
+  const a = await signedIn(ann);
+  // The socket between Ann's tab and the server loses one frame: the one
+  // carrying "lost on the way", as when a node is killed after its commit.
+  let dropped = 0;
+  await a.page.routeWebSocket(/\/api\/v1\/ws/, (ws) => {
+    const srv = ws.connectToServer();
+    srv.onMessage((frame) => {
+      if (typeof frame === 'string' && frame.includes('lost on the way')) {
+        dropped++;
+        return;
+      }
+      ws.send(frame);
+    });
+    ws.onMessage((frame) => srv.send(frame));
+  });
+  await openChat(a.page, conv);
+  await log(a.page).getByText('before the gap').waitFor();
+  await send(ben, conv, 'lost on the way');
+  await until('the frame to drop was sent', () => dropped === 1);
+  await send(ben, conv, 'after the gap');
+  await log(a.page).getByText('after the gap').waitFor();
+  await log(a.page).getByText('lost on the way').waitFor({ timeout: 5_000 });
+  const texts = await log(a.page).getByText(/before the gap|lost on the way|after the gap/).allTextContents();
+  assert.deepEqual(texts, ['before the gap', 'lost on the way', 'after the gap'], 'in order, once each');
+  assert.deepEqual(a.problems, []);
+  await a.context.close();
+});
+
 test('desktop: two panes from 900 px with avatars, search, date lines, a picture and video viewer; the phone keeps one column', { timeout: 180_000 }, async () => {
   const { x: ann, y: ben, conv } = await pair('Ann Wide', 'Ben Wide');
   const cara = await person('Cara Wide');

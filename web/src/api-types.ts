@@ -534,7 +534,7 @@ export interface paths {
         "4XX": components["responses"]["Problem"];
       };
     };
-    /** Rename a group or set its announcement (owner and admins) */
+    /** Rename a group or set its announcement (owner and admins); set disappearing messages (R-MSG-10): disappear_after_s 0 (off), 86400, 604800 or 2592000 (else 422 invalid_disappear_after), by any member of a direct chat or a group's owner and admins (else 403 forbidden). A change writes a system message naming who made it; messages stored afterwards carry expires_at and are gone from every API, search and export after it, and from disk within a minute. */
     patch: {
       parameters: {
         path: {
@@ -546,6 +546,8 @@ export interface paths {
           "application/json": {
             name?: string;
             announcement?: string;
+            /** @enum {integer} */
+            disappear_after_s?: 0 | 86400 | 604800 | 2592000;
           };
         };
       };
@@ -806,21 +808,21 @@ export interface paths {
     };
   };
   "/api/v1/search": {
-    /** Search my own messages (every word must match, CJK by bigrams) and contacts (R-MSG-6). The index holds keyed hashes of words, deleted with their message. */
+    /** Search my own messages, contacts, groups and favorites (R-MSG-6, issue 15). Every query word must begin a word of the message ("Sat" finds "Saturday"; CJK by characters and bigrams); the index holds keyed hashes of words and their prefixes (2 to 20 characters), deleted with their message. hits name each message's chat and sender. */
     get: {
       parameters: {
-        query: {
-          q: string;
+        query?: {
+          /** @description the words to find; may be empty only with mentioned=true */
+          q?: string;
+          /** @description only messages that mention me (R-MSG-7); without q, lists them newest first */
+          mentioned?: "true" | "false";
         };
       };
       responses: {
         /** @description ok */
         200: {
           content: {
-            "application/json": {
-              messages?: components["schemas"]["Message"][];
-              contacts?: components["schemas"]["PublicUser"][];
-            };
+            "application/json": components["schemas"]["SearchResults"];
           };
         };
         "4XX": components["responses"]["Problem"];
@@ -3139,6 +3141,160 @@ export interface paths {
       };
     };
   };
+  "/api/v1/password-resets": {
+    /** Reset a forgotten password with a code of purpose reset sent to the phone (R-ACC-6). Every device is signed out and its sockets close with 4001. A wrong phone/code pair is 401 invalid_credentials whether or not the phone is registered; tries are counted per phone (429 rate_limited). */
+    post: {
+      requestBody: {
+        content: {
+          "application/json": {
+            phone: string;
+            code: string;
+            new_password: string;
+          };
+        };
+      };
+      responses: {
+        /** @description the password is reset; log in afresh */
+        204: {
+          content: never;
+        };
+        "4XX": components["responses"]["Problem"];
+      };
+    };
+  };
+  "/api/v1/me/phone": {
+    /** Move my account to a new phone (R-ACC-6): a code of purpose change_phone sent to the new number (ask for it at POST /api/v1/verification-codes with this bearer token) and my password. 409 phone_taken, before the code, when another account holds the number; 403 reverification_failed for a wrong password; 422 code_mismatch for a wrong code. */
+    post: {
+      requestBody: {
+        content: {
+          "application/json": {
+            phone: string;
+            code: string;
+            password: string;
+          };
+        };
+      };
+      responses: {
+        /** @description the caller with the new phone */
+        200: {
+          content: {
+            "application/json": components["schemas"]["User"];
+          };
+        };
+        "4XX": components["responses"]["Problem"];
+      };
+    };
+  };
+  "/api/v1/conversations/{id}/pin": {
+    /** Pin or unpin a conversation for me (R-MSG-9): pinned conversations list first, the latest pin on top; not a member 404 */
+    put: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            pinned: boolean;
+          };
+        };
+      };
+      responses: {
+        /** @description ok */
+        200: {
+          content: {
+            "application/json": components["schemas"]["Pinned"];
+          };
+        };
+        "4XX": components["responses"]["Problem"];
+      };
+    };
+  };
+  "/api/v1/me/favorites": {
+    /** My favorites, newest first; q keeps those whose text or author's name holds every word (prefixes count) */
+    get: {
+      parameters: {
+        query?: {
+          q?: string;
+        };
+      };
+      responses: {
+        /** @description ok */
+        200: {
+          content: {
+            "application/json": components["schemas"]["FavoriteList"];
+          };
+        };
+        "4XX": components["responses"]["Problem"];
+      };
+    };
+    /** Save a message (with its media) or a Moment I can see to my Favorites (R-MSG-9): a copy sealed with my key, with my own copies of its media. Anything I cannot see is 404 not_found; 409 favorites_full past 1000. */
+    post: {
+      requestBody: {
+        content: {
+          "application/json": {
+            conversation_id?: string;
+            seq?: number;
+            moment_id?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description the favorite */
+        201: {
+          content: {
+            "application/json": components["schemas"]["Favorite"];
+          };
+        };
+        "4XX": components["responses"]["Problem"];
+      };
+    };
+  };
+  "/api/v1/me/favorites/{id}": {
+    /** Remove a favorite and its media copies; anyone else's is 404 */
+    delete: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description removed */
+        204: {
+          content: never;
+        };
+        "4XX": components["responses"]["Problem"];
+      };
+    };
+  };
+  "/api/v1/forwards": {
+    /** Forward messages of one conversation to up to 20 others (R-MSG-8): each as its own message (mode each), or merged into one message of kind history per target. The forwarder must see every message (else 404 not_found) and be a member of every target (else 404); nothing is sent unless all are. The new messages are the forwarder's, marked forwarded; media goes as the forwarder's own copy, made on the server. At most 100 seqs; more, or more than 20 targets, is 422. */
+    post: {
+      requestBody: {
+        content: {
+          "application/json": {
+            from: {
+              conversation_id: string;
+              seqs: number[];
+            };
+            to: string[];
+            /** @enum {string} */
+            mode?: "each" | "merged";
+          };
+        };
+      };
+      responses: {
+        /** @description the messages made */
+        201: {
+          content: {
+            "application/json": components["schemas"]["Forwarded"];
+          };
+        };
+        "4XX": components["responses"]["Problem"];
+      };
+    };
+  };
 }
 
 export type webhooks = Record<string, never>;
@@ -3288,8 +3444,11 @@ export interface components {
     CodeRequest: {
       /** @description a mobile number; without + it is read in the server's region (--phone-region, default CN) */
       phone: string;
-      /** @enum {string} */
-      purpose: "register" | "login" | "step_up" | "reset";
+      /**
+       * @description change_phone needs the signed-in person's bearer token and goes to their new number; it is 409 phone_taken when another account holds that number
+       * @enum {string}
+       */
+      purpose: "register" | "login" | "step_up" | "reset" | "change_phone";
     };
     Comment: {
       created_at: string;
@@ -3327,6 +3486,8 @@ export interface components {
     Conversation: {
       /** @description groups only */
       announcement?: string;
+      /** @description disappearing messages: 0 (off), 86400, 604800 or 2592000 seconds */
+      disappear_after_s: number;
       id: string;
       /** @enum {string} */
       kind: "direct" | "group";
@@ -3335,6 +3496,8 @@ export interface components {
       member_count?: number;
       /** @description in a single group's answer */
       members?: components["schemas"]["Member"][];
+      /** @description an unread message mentions the caller (the chat list's [@you]); cleared by reading past it */
+      mentioned?: boolean;
       muted: boolean;
       /** @description groups only */
       name?: string;
@@ -3349,6 +3512,8 @@ export interface components {
         remark?: string;
         username?: string;
       };
+      /** @description pinned by the caller: pinned conversations list first, the latest pin on top */
+      pinned: boolean;
       read_seq: number;
       received_seq: number;
       role: string;
@@ -3458,6 +3623,39 @@ export interface components {
     ExportList: {
       exports: components["schemas"]["Export"][];
     };
+    Favorite: {
+      author_id: string;
+      /** @description the author's nickname when saved */
+      author_name: string;
+      /** @description the message's kind (text, image, ...), or moment */
+      content_kind: string;
+      /** @description a saved message's conversation */
+      conversation_id?: string;
+      /** @description when it was saved */
+      created_at: string;
+      id: string;
+      /** @enum {string} */
+      kind: "message" | "moment";
+      location?: components["schemas"]["Location"];
+      media?: components["schemas"]["MessageMedia"][];
+      moment_id?: string;
+      /** @description when the original was sent or posted */
+      sent_at: string;
+      /** @description a saved message's seq */
+      seq?: number;
+      text?: string;
+    };
+    FavoriteList: {
+      favorites: components["schemas"]["Favorite"][];
+    };
+    Forwarded: {
+      messages: components["schemas"]["ForwardedMessage"][];
+    };
+    ForwardedMessage: {
+      conversation_id: string;
+      id: string;
+      seq: number;
+    };
     FriendRequest: {
       created_at: string;
       expires_at: string;
@@ -3503,6 +3701,15 @@ export interface components {
       /** @description tkesj:group:<token> */
       payload: string;
       png_url: string;
+    };
+    History: {
+      items: components["schemas"]["HistoryItem"][];
+    };
+    HistoryItem: {
+      kind: string;
+      sender_name: string;
+      sent_at: string;
+      text?: string;
     };
     Hold: {
       approved_at: string | null;
@@ -3696,17 +3903,31 @@ export interface components {
       card?: components["schemas"]["Card"];
       client_id?: string;
       conversation_id: string;
+      /** @description when a disappearing message goes (R-MSG-10); absent: never */
+      expires_at?: string;
+      /** @description forwarded by its sender from another chat (R-MSG-8) */
+      forwarded?: boolean;
+      /** @description a merged forward (kind history): the messages as one readable list */
+      history?: components["schemas"]["History"];
       id: string;
       /** @enum {string} */
-      kind?: "text" | "image" | "video" | "file" | "voice" | "location" | "card" | "call";
+      kind?: "text" | "image" | "video" | "file" | "voice" | "location" | "card" | "call" | "history" | "system";
       location?: components["schemas"]["Location"];
       media?: components["schemas"]["MessageMedia"];
       media_id?: string;
+      /** @description it mentions everyone (a group's owner or admins) */
+      mention_all?: boolean;
+      /** @description ids of the members it mentions */
+      mentions?: string[];
       recalled?: boolean;
+      /** @description the message this one answers (R-MSG-7) */
+      reply_to?: components["schemas"]["ReplyTo"];
       sender_deleted?: boolean;
       sender_id?: string;
       sent_at: string;
       seq: number;
+      /** @description a message the service wrote (kind system); sender_id is who caused it */
+      system?: components["schemas"]["SystemEvent"];
       /** @description always present on a text message */
       text?: string;
       /** @description the stored message failed its integrity check (damaged, not deleted or recalled): no content is shown, and the operator has been told */
@@ -3724,6 +3945,8 @@ export interface components {
     };
     MessageFrame: {
       conversation_id: string;
+      /** @description the message mentions the receiving person (or everyone): it reaches them even in a muted chat */
+      mentioned?: boolean;
       message: components["schemas"]["Message"];
       /** @enum {string} */
       type: "message";
@@ -3806,6 +4029,12 @@ export interface components {
         name?: string;
       };
       media_id?: string;
+      /** @description mention everyone: a group's owner and admins only (others 403 forbidden; a direct chat 422 not_a_group) */
+      mention_all?: boolean;
+      /** @description ids of members to mention; a non-member is 422 invalid_mentions */
+      mentions?: string[];
+      /** @description the seq of a message of this conversation to quote (R-MSG-7); one the sender cannot see (missing, before they joined, recalled, expired) is 404 not_found */
+      reply_to?: number;
       text?: string;
     };
     Notice: {
@@ -3849,6 +4078,9 @@ export interface components {
       permissions: {
         [key: string]: boolean;
       };
+    };
+    Pinned: {
+      pinned: boolean;
     };
     Policy: {
       major: boolean;
@@ -3897,6 +4129,8 @@ export interface components {
        * @enum {string}
        */
       media?: "audio" | "video";
+      /** @description the message mentions the person: sent even when the chat is muted */
+      mentioned?: boolean;
       /** @description whether body is the message's text (the person allows previews) or a generic line */
       preview: boolean;
       /** @description 0 on a call */
@@ -3997,6 +4231,14 @@ export interface components {
       /** @description A username has 4 to 32 characters: an ASCII letter first, then ASCII letters, digits or underscores; case is ignored, and a few names such as admin or support are reserved. */
       username: string;
     };
+    ReplyTo: {
+      kind?: string;
+      /** @description a short preview: the text's first 50 characters, or [picture], [voice message]... */
+      preview?: string;
+      sender_id?: string;
+      seq: number;
+      unavailable?: boolean;
+    };
     Report: {
       content?: string;
       created_at: string | null;
@@ -4053,8 +4295,26 @@ export interface components {
     RightsRequestList: {
       requests: components["schemas"]["RightsRequest"][];
     };
+    SearchChat: {
+      id: string;
+      /** @enum {string} */
+      kind: "direct" | "group";
+      /** @description a group's name, or the other person's remark or nickname */
+      name: string;
+    };
+    SearchHit: {
+      conversation: components["schemas"]["SearchChat"];
+      message: components["schemas"]["Message"];
+      sender_name: string;
+    };
     SearchResults: {
       contacts: components["schemas"]["PublicUser"][];
+      /** @description the caller's favorites that match */
+      favorites: components["schemas"]["Favorite"][];
+      /** @description the caller's groups whose name matches */
+      groups: components["schemas"]["SearchChat"][];
+      /** @description the same messages, each naming its chat and sender (issue 15) */
+      hits: components["schemas"]["SearchHit"][];
       messages: components["schemas"]["Message"][];
     };
     SecurityDevice: {
@@ -4205,6 +4465,11 @@ export interface components {
       last_integrity_failure?: string | null;
       /** @description ok, ready, or degraded: /readyz serves but stored data failed its integrity check since the node started (issue 14 item 9) */
       status: string;
+    };
+    SystemEvent: {
+      disappear_after_s: number;
+      /** @enum {string} */
+      event: "disappear_after_changed";
     };
     Ticket: {
       closed_at: string | null;

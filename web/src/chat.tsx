@@ -960,6 +960,16 @@ function ChatView({ c }: { c: Ctx }) {
     [id],
   );
 
+  // Esc leaves selection, as it closes menus.
+  useEffect(() => {
+    if (!selecting) return;
+    const f = (e: KeyboardEvent) => {
+      if (e.key === 'Escape' && !document.querySelector('dialog[open]')) setSelecting(null);
+    };
+    window.addEventListener('keydown', f);
+    return () => window.removeEventListener('keydown', f);
+  }, [!!selecting]);
+
   // Disappearing messages leave the open view when they expire (the server
   // drops them too); a timer fires at the next expiry.
   useEffect(() => {
@@ -1311,7 +1321,18 @@ function ChatView({ c }: { c: Ctx }) {
             <RichText text={p.label} />
           </div>
           <p class="msg-meta small">
-            {failed ? (
+            {failed && p.code === 'not_found' && p.reply_to ? (
+              <>
+                {/* The quoted message went (recalled, expired) before this reply reached the server. */}
+                <span class="error-text">{vt('replyGone')}</span>{' '}
+                <button type="button" class="link-button" onClick={() => retry({ ...p, reply_to: undefined, reply_label: undefined })}>
+                  {vt('sendWithoutQuote')}
+                </button>
+                <button type="button" class="link-button" onClick={() => discard(p)}>
+                  {ct('discard')}
+                </button>
+              </>
+            ) : failed ? (
               <>
                 <span class="error-text">{p.code === 'not_found' ? ct('cantDeliver') : p.error || ct('failed')}</span>{' '}
                 <button type="button" class="link-button" onClick={() => retry(p)}>

@@ -14,6 +14,8 @@ const en = {
   quoteUnavailable: 'The original message is no longer available.',
   quoteGone: 'Original message unavailable',
   findingOriginal: 'Looking for the original message…',
+  replyGone: 'Not sent: the message you replied to is no longer available.',
+  sendWithoutQuote: 'Send without the quote',
   // Kinds in quotes, history and favorites
   'kind.history': 'Chat history',
   'kind.system': 'Notice',
@@ -124,6 +126,8 @@ const zh: Record<VKey, string> = {
   quoteUnavailable: '原消息已不可查看。',
   quoteGone: '原消息已不可查看',
   findingOriginal: '正在查找原消息…',
+  replyGone: '未发送：你引用的消息已不可查看。',
+  sendWithoutQuote: '不带引用发送',
   'kind.history': '聊天记录',
   'kind.system': '通知',
   'kind.moment': '朋友圈',

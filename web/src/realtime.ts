@@ -189,8 +189,13 @@ function handle(f: Frame) {
       const m = f.message as Message;
       const id = (f.conversation_id as string) || m.conversation_id || '';
       if (id && m && typeof m.seq === 'number') {
+        const before = store.has(id) ? store.maxSeq(id) : 0;
         store.merge(id, [m]);
-        ack(id, m.seq);
+        // A gap before it (a frame lost when a node died between storing a
+        // message and publishing it): pull the gap before acknowledging
+        // past it, or that message would never show in the open chat.
+        if (before > 0 && m.seq > before + 1) void fillGap(id, before);
+        else ack(id, m.seq);
       }
       break;
     }
@@ -201,6 +206,27 @@ function handle(f: Frame) {
   emit(f);
 }
 
+/** Pulls a conversation's messages after a seq, merges and acknowledges them. */
+async function pull(id: string, after: number): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    const { messages } = await chat.messages(id, { after_seq: after, limit: 100 });
+    if (!messages?.length) break;
+    store.merge(id, messages);
+    after = messages[messages.length - 1].seq;
+    ack(id, after);
+    if (messages.length < 100) break;
+  }
+}
+
+async function fillGap(id: string, after: number) {
+  try {
+    await pull(id, after);
+  } catch {
+    return; // unacknowledged: the next ready frame names the conversation again
+  }
+  emit({ type: 'sync' });
+}
+
 async function catchUp(ready: Frame) {
   const pending = new Map<string, number>();
   for (const c of (ready.conversations ?? []) as { id: string; received_seq?: number }[]) pending.set(c.id, c.received_seq ?? 0);
@@ -208,20 +234,11 @@ async function catchUp(ready: Frame) {
   // device while this socket was down: pull those after what we have, too.
   for (const id of store.loaded()) pending.set(id, Math.min(pending.get(id) ?? Infinity, store.maxSeq(id)));
   await Promise.all(
-    [...pending].map(async ([id, after]) => {
-      try {
-        for (let i = 0; i < 20; i++) {
-          const { messages } = await chat.messages(id, { after_seq: after, limit: 100 });
-          if (!messages?.length) break;
-          store.merge(id, messages);
-          after = messages[messages.length - 1].seq;
-          ack(id, after);
-          if (messages.length < 100) break;
-        }
-      } catch {
+    [...pending].map(([id, after]) =>
+      pull(id, after).catch(() => {
         // the next reconnect tries again
-      }
-    }),
+      }),
+    ),
   );
   emit({ type: 'sync' });
 }

@@ -55,7 +55,9 @@ func open(ctx context.Context, path string, readers int, checkpointEvery time.Du
 	}
 	// synchronous(FULL): a message acknowledged to its sender survives a power
 	// cut, not only a process crash. Group commit pays for it (messaging).
-	pragmas := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+	// secure_delete(1): a deleted row's bytes (an expired, recalled or
+	// purged message) are zeroed, not left in free pages (R-MSG-10).
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=secure_delete(1)&_txlock=immediate"
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas
 	// The writer never checkpoints: the checkpointer does, off the commit path.
 	w, err := sql.Open("sqlite", dsn+"&_pragma=wal_autocheckpoint(0)")

@@ -66,6 +66,7 @@ func cases() []testCase {
 		opsCases,
 		raceCases,
 		callCases,
+		convCases,
 	)
 }
 
@@ -82,6 +83,7 @@ var dbMethods = map[string]string{
 	"Ping":           "testDB",
 	"Dialect":        "testDB",
 	"UpdateBatch":    "testDB",
+	"Reclaim":        "testExpiry (conv.go)",
 }
 
 // Run runs the whole suite against the backend that open makes. When every

@@ -1,0 +1,69 @@
+package store
+
+import (
+	"context"
+	"strconv"
+	"strings"
+)
+
+// AddMentions records that message (convID, seq) mentions each of userIDs.
+func (q *Queries) AddMentions(ctx context.Context, convID string, seq int64, userIDs []string) error {
+	for len(userIDs) > 0 {
+		n := min(len(userIDs), 100)
+		args := make([]any, 0, 3*n)
+		for _, u := range userIDs[:n] {
+			args = append(args, u, convID, seq)
+		}
+		if _, err := q.exec(ctx, `INSERT INTO message_mentions (user_id, conv_id, seq) VALUES (?, ?, ?)`+strings.Repeat(`, (?, ?, ?)`, n-1)+` ON CONFLICT DO NOTHING`, args...); err != nil {
+			return err
+		}
+		userIDs = userIDs[n:]
+	}
+	return nil
+}
+
+// DeleteMentions forgets a message's mentions (recall, expiry).
+func (q *Queries) DeleteMentions(ctx context.Context, convID string, seq int64) error {
+	_, err := q.exec(ctx, `DELETE FROM message_mentions WHERE conv_id = ? AND seq = ?`, convID, seq)
+	return err
+}
+
+// MentionedUnread lists the conversations where userID has a mention they
+// have not read yet (the chat list's "[@you]").
+func (q *Queries) MentionedUnread(ctx context.Context, userID string) ([]string, error) {
+	return q.strings(ctx, `SELECT DISTINCT mm.conv_id FROM message_mentions mm
+		JOIN members m ON m.conv_id = mm.conv_id AND m.user_id = mm.user_id
+		WHERE mm.user_id = ? AND mm.seq > m.read_seq`, userID)
+}
+
+// MentionedMembers lists which of a message's unreceived members it
+// mentions, muted or not (a mention reaches a muted chat).
+func (q *Queries) MentionedMembers(ctx context.Context, convID string, seq int64) ([]string, error) {
+	return q.strings(ctx, `SELECT mm.user_id FROM message_mentions mm
+		JOIN members m ON m.conv_id = mm.conv_id AND m.user_id = mm.user_id
+		WHERE mm.conv_id = ? AND mm.seq = ? AND m.received_seq < mm.seq`, convID, seq)
+}
+
+// MentionsOf returns, newest first, the messages that mention userID and
+// that they may see (as SearchMessages: member, after joining, not hidden).
+func (q *Queries) MentionsOf(ctx context.Context, userID string, limit int) ([]MessageRecord, error) {
+	rows, err := q.query(ctx, `SELECT `+prefixed("m.", messageCols)+` FROM message_mentions mm
+		JOIN messages m ON m.conv_id = mm.conv_id AND m.seq = mm.seq
+		JOIN members mem ON mem.conv_id = m.conv_id AND mem.user_id = mm.user_id AND m.seq > mem.joined_seq
+		WHERE mm.user_id = ?
+		AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = mm.user_id AND h.conv_id = m.conv_id AND h.seq = m.seq)
+		ORDER BY m.sent_at DESC LIMIT `+strconv.Itoa(limit), userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []MessageRecord
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
