@@ -79,6 +79,15 @@ type peer struct {
 	published      []*pubTrack
 	senders        map[*pubTrack]*webrtc.RTPSender
 	closing        atomic.Bool
+
+	// sigMu orders what goes to the client: pion gathers candidates as soon
+	// as an offer is set locally, so one could reach the client (across
+	// nodes, over the bus) before the offer it belongs to, and a browser
+	// refuses a candidate with no remote description. While holding, they
+	// wait in held and follow the offer.
+	sigMu   sync.Mutex
+	holding bool
+	held    [][]byte
 }
 
 // pubTrack is one incoming track and the local track it is copied to.
@@ -353,6 +362,12 @@ func (r *room) add(userID string, device []byte, version int64) error {
 		}
 		init := c.ToJSON()
 		b, _ := json.Marshal(sfuSignal{Type: "candidate", Candidate: &init})
+		p.sigMu.Lock()
+		defer p.sigMu.Unlock()
+		if p.holding {
+			p.held = append(p.held, b)
+			return
+		}
 		r.sfu.send(r.id, userID, device, b)
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
@@ -470,12 +485,18 @@ func (p *peer) negotiate(restart bool) {
 	p.negotiating = true
 	n := p.offers + 1
 	p.mu.Unlock()
+	p.sigMu.Lock()
+	p.holding = true
+	p.sigMu.Unlock()
 	offer, err := p.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: restart})
 	if err == nil {
 		err = p.pc.SetLocalDescription(offer)
 	}
 	if err != nil {
 		p.room.sfu.log.Warn("sfu: offer", "call", p.room.id, "err", err.Error())
+		p.sigMu.Lock()
+		p.holding, p.held = false, nil
+		p.sigMu.Unlock()
 		p.mu.Lock()
 		p.negotiating = false
 		p.mu.Unlock()
@@ -487,7 +508,13 @@ func (p *peer) negotiate(restart bool) {
 	p.offers = n
 	p.mu.Unlock()
 	b, _ := json.Marshal(sfuSignal{Type: "offer", SDP: offer.SDP, N: n})
+	p.sigMu.Lock()
+	defer p.sigMu.Unlock()
 	p.room.sfu.send(p.room.id, p.userID, p.device, b)
+	for _, c := range p.held {
+		p.room.sfu.send(p.room.id, p.userID, p.device, c)
+	}
+	p.holding, p.held = false, nil
 }
 
 // remove disconnects p and takes its tracks from everyone else.
