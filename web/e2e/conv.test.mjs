@@ -342,6 +342,12 @@ test('R-MSG-7: @ offers the group\'s members (and @all to the owner only); a men
   // Opening it shows the mention highlighted for her, and the mark goes.
   await crow.click();
   await row(c.page, 'can you?').locator('mark.mention-me').waitFor();
+  // Her tab tells the server it was read (a "read" frame); the list after a
+  // reload shows what the server then says.
+  await until('the server has her read receipt', async () => {
+    const { conversations } = await cara.call('GET', '/api/v1/conversations');
+    return conversations.find((cv) => cv.id === group)?.unread === 0;
+  });
   await c.page.goto(`${server.base}/chats`);
   await c.page.locator('a.chat-row', { hasText: 'Weekend trip' }).waitFor();
   await c.page.waitForTimeout(500);
