@@ -865,7 +865,7 @@ function ChatView({ c }: { c: Ctx }) {
     const cv = await loadConv();
     if (first && (cv.unread ?? 0) > 0 && typeof cv.read_seq === 'number') setUnreadAfter(cv.read_seq);
     const { messages } = await chat.messages(id, { before_seq: (cv.last_seq ?? 0) + 1, limit: PAGE });
-    store.replace(id, messages ?? []);
+    store.replace(id, messages ?? [], cv.last_seq ?? 0);
     const all = (messages ?? []).length < PAGE;
     if (all) store.complete.add(id);
     setComplete(all);

@@ -298,9 +298,14 @@ class MessageStore {
     this.byConv.set(id, next);
     this.notify(id);
   }
-  /** Starts a conversation over from a fresh page (older pages load again on scroll). */
-  replace(id: string, msgs: Message[]) {
-    this.byConv.set(id, []);
+  /**
+   * Starts a conversation over from a fresh page (older pages load again on
+   * scroll). The page covers seqs up to `upTo`; messages held beyond it came
+   * by socket or from the outbox while the page was on its way, and stay:
+   * a message sent just as the chat opened would otherwise vanish from it.
+   */
+  replace(id: string, msgs: Message[], upTo = Infinity) {
+    this.byConv.set(id, (this.byConv.get(id) ?? []).filter((m) => m.seq > upTo));
     this.complete.delete(id);
     this.merge(id, msgs);
     this.notify(id);
