@@ -3,23 +3,11 @@ package store
 import (
 	"context"
 	"strconv"
-	"strings"
 )
 
 // AddMentions records that message (convID, seq) mentions each of userIDs.
 func (q *Queries) AddMentions(ctx context.Context, convID string, seq int64, userIDs []string) error {
-	for len(userIDs) > 0 {
-		n := min(len(userIDs), 100)
-		args := make([]any, 0, 3*n)
-		for _, u := range userIDs[:n] {
-			args = append(args, u, convID, seq)
-		}
-		if _, err := q.exec(ctx, `INSERT INTO message_mentions (user_id, conv_id, seq) VALUES (?, ?, ?)`+strings.Repeat(`, (?, ?, ?)`, n-1)+` ON CONFLICT DO NOTHING`, args...); err != nil {
-			return err
-		}
-		userIDs = userIDs[n:]
-	}
-	return nil
+	return insertPerMessage(ctx, q, "message_mentions", "user_id", convID, seq, userIDs, 100)
 }
 
 // DeleteMentions forgets a message's mentions (recall, expiry).

@@ -10,16 +10,22 @@ import (
 func (q *Queries) IndexMessage(ctx context.Context, convID string, seq int64, tokens [][]byte) error {
 	// One statement per 64 tokens, not one per token: the group-commit
 	// writer is the bottleneck of sending.
-	for len(tokens) > 0 {
-		n := min(len(tokens), 64)
+	return insertPerMessage(ctx, q, "search_tokens", "token", convID, seq, tokens, 64)
+}
+
+// insertPerMessage writes one row (key, conv_id, seq) per key into table,
+// chunk keys per statement, leaving rows already there alone.
+func insertPerMessage[K any](ctx context.Context, q *Queries, table, keyCol, convID string, seq int64, keys []K, chunk int) error {
+	for len(keys) > 0 {
+		n := min(len(keys), chunk)
 		args := make([]any, 0, 3*n)
-		for _, t := range tokens[:n] {
-			args = append(args, t, convID, seq)
+		for _, k := range keys[:n] {
+			args = append(args, k, convID, seq)
 		}
-		if _, err := q.exec(ctx, `INSERT INTO search_tokens (token, conv_id, seq) VALUES (?, ?, ?)`+strings.Repeat(`, (?, ?, ?)`, n-1)+` ON CONFLICT DO NOTHING`, args...); err != nil {
+		if _, err := q.exec(ctx, `INSERT INTO `+table+` (`+keyCol+`, conv_id, seq) VALUES (?, ?, ?)`+strings.Repeat(`, (?, ?, ?)`, n-1)+` ON CONFLICT DO NOTHING`, args...); err != nil {
 			return err
 		}
-		tokens = tokens[n:]
+		keys = keys[n:]
 	}
 	return nil
 }
