@@ -250,7 +250,10 @@ func (b *bench) startServer(ctx context.Context, cfg app.Config) (*server, error
 		return nil, err
 	}
 	args := append([]string{}, b.o.ServerCommand...)
-	args = append(args, "--addr", addr, "--data", cfg.Data, "--sms-webhook", cfg.SMSWebhook)
+	// Every simulated client connects from 127.0.0.1: the per-address cap
+	// that keeps one address from using up a node's descriptors (1000 by
+	// default) would stop B1 and full-size B2 at their thousandth socket.
+	args = append(args, "--addr", addr, "--data", cfg.Data, "--sms-webhook", cfg.SMSWebhook, "--conns-per-addr", "1000000")
 	if cfg.DB != "" {
 		args = append(args, "--db", cfg.DB, "--key-schema", cfg.KeySchema)
 	}
