@@ -1,10 +1,13 @@
 package storetest
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/store"
 )
 
@@ -16,6 +19,59 @@ var socialCases = []testCase{
 	{"posts page newest first by author with their audience and media in order", testMoments},
 	{"likes and comments read per post, oldest first, and go with the post", testLikesAndComments},
 	{"hide and mute preferences are sets read from either side", testMomentPrefs},
+	{"a relaxed update commits without waiting for the disk and leaves every other write durable", testRelaxedUpdate},
+}
+
+// testRelaxedUpdate: the Moments fan-out's transactions commit without
+// waiting for the disk, so they never hold the one SQLite writer through an
+// fsync that messages wait behind (issue 19); what they write is there, a
+// failed one writes nothing, and every ordinary transaction after them is
+// durable again (R-MSG-3: an acknowledged message survives a crash).
+func testRelaxedUpdate(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	durability := func() string {
+		t.Helper()
+		var d string
+		if err := db.Update(ctx, func(q *store.Queries) (err error) { d, err = q.CommitDurability(ctx); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	if d := durability(); d != "durable" {
+		t.Fatalf("an ordinary write commits %s, want durable", d)
+	}
+	var inside string
+	err := db.UpdateRelaxed(ctx, func(q *store.Queries) (err error) {
+		if inside, err = q.CommitDurability(ctx); err != nil {
+			return err
+		}
+		return q.PublishPolicy(ctx, tkesj.Policy{Version: "relaxed", Text: "kept", PublishedAt: now})
+	})
+	if err != nil || inside != "relaxed" {
+		t.Fatalf("UpdateRelaxed = %v, committing %q; want nil, relaxed", err, inside)
+	}
+	if p, err := db.Read().FindPolicy(ctx, "relaxed"); err != nil || p.Text != "kept" {
+		t.Errorf("a relaxed write reads back as %+v, %v", p, err)
+	}
+	if d := durability(); d != "durable" {
+		t.Errorf("the write after a relaxed one commits %s, want durable", d)
+	}
+	failed := errors.New("fails")
+	err = db.UpdateRelaxed(ctx, func(q *store.Queries) error {
+		if err := q.PublishPolicy(ctx, tkesj.Policy{Version: "rolled-back", Text: "x", PublishedAt: now}); err != nil {
+			return err
+		}
+		return failed
+	})
+	if !errors.Is(err, failed) {
+		t.Errorf("a failing relaxed update returned %v, want its error", err)
+	}
+	if _, err := db.Read().FindPolicy(ctx, "rolled-back"); tkesj.ErrorKindOf(err) != tkesj.ENotFound {
+		t.Errorf("a failed relaxed update left its write: FindPolicy = %v", err)
+	}
+	if d := durability(); d != "durable" {
+		t.Errorf("the write after a failed relaxed one commits %s, want durable", d)
+	}
 }
 
 func testFriends(t *testing.T, db *store.DB) {

@@ -83,6 +83,7 @@ var dbMethods = map[string]string{
 	"Ping":           "testDB",
 	"Dialect":        "testDB",
 	"UpdateBatch":    "testDB",
+	"UpdateRelaxed":  "testRelaxedUpdate (social.go)",
 	"Reclaim":        "testExpiry (conv.go)",
 }
 
