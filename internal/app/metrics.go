@@ -40,6 +40,7 @@ func instrument(a *App) (*metrics.Registry, httpapi.Observer) {
 	reg.CounterFunc("tkesj_ws_rate_limited_total", "Client frames refused for going over the rate limit.", func() float64 { return float64(a.Hub.Stats().RateLimited) })
 	reg.CounterFunc("tkesj_writer_batches_total", "Group commits of the writer.", func() float64 { b, _ := a.Service.WriterStats(); return float64(b) })
 	reg.CounterFunc("tkesj_writer_writes_total", "Writes carried by group commits.", func() float64 { _, w := a.Service.WriterStats(); return float64(w) })
+	reg.CounterFunc("tkesj_db_statements_total", "SQL statements run by this node's store (queries, writes and group-commit savepoints; not BEGIN/COMMIT).", func() float64 { return float64(a.db.Statements()) })
 	reg.CounterFunc("tkesj_moment_fanout_batches_total", "Moments fan-out batches written by this node (timeline references, issue 19).", func() float64 { b, _ := a.Service.FanOutStats(); return float64(b) })
 	reg.GaugeFunc("tkesj_moment_fanout_pending", "Moments fan-outs and backfills not finished, on every node (the durable queue).", func() float64 {
 		n, _ := a.Service.PendingFanOuts(context.Background())

@@ -115,7 +115,10 @@ type Step struct {
 	ServerCPU    float64 `json:"server_cpu_s"`
 	ClientCPU    float64 `json:"client_cpu_s"` // the load generator's own CPU in the same window
 	PerCPUSecond float64 `json:"per_cpu_second"`
-	Sustained    bool    `json:"sustained"`
+	// StatementsPerMessage is the server's SQL statements in the step
+	// (tkesj_db_statements_total) over the messages stored; 0: not measured.
+	StatementsPerMessage float64 `json:"sql_statements_per_message,omitempty"`
+	Sustained            bool    `json:"sustained"`
 }
 
 func (r *Result) metric(name string, v float64, unit string) {
@@ -319,10 +322,10 @@ func (r *Report) WriteTable(w io.Writer) {
 			fmt.Fprintf(w, "  %-44s %14s %s\n", mt.Name, num(mt.Value), mt.Unit)
 		}
 		if len(s.Steps) > 0 {
-			fmt.Fprintf(w, "  %10s %8s %6s %8s %10s %10s %9s %9s %9s %10s %11s %s\n", "target/s", "sent", "failed", "overflow", "achieved/s", "delivered", "p50 ms", "p99 ms", "cpu s", "client cpu", "per cpu-s", "sustained")
+			fmt.Fprintf(w, "  %10s %8s %6s %8s %10s %10s %9s %9s %9s %10s %11s %7s %s\n", "target/s", "sent", "failed", "overflow", "achieved/s", "delivered", "p50 ms", "p99 ms", "cpu s", "client cpu", "per cpu-s", "sql/msg", "sustained")
 			for _, st := range s.Steps {
-				fmt.Fprintf(w, "  %10s %8d %6d %8d %10s %9.1f%% %9s %9s %9s %10s %11s %v\n", num(st.Rate), st.Sent, st.Failed, st.Overflow, num(st.Achieved),
-					st.DeliveredPct, num(st.P50), num(st.P99), num(st.ServerCPU), num(st.ClientCPU), num(st.PerCPUSecond), st.Sustained)
+				fmt.Fprintf(w, "  %10s %8d %6d %8d %10s %9.1f%% %9s %9s %9s %10s %11s %7s %v\n", num(st.Rate), st.Sent, st.Failed, st.Overflow, num(st.Achieved),
+					st.DeliveredPct, num(st.P50), num(st.P99), num(st.ServerCPU), num(st.ClientCPU), num(st.PerCPUSecond), num(st.StatementsPerMessage), st.Sustained)
 			}
 		}
 		if len(s.Latencies) > 0 {

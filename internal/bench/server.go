@@ -228,9 +228,11 @@ type server struct {
 	cmd  *exec.Cmd
 	pid  int
 	base string // http://127.0.0.1:port
-	ws   string // ws://127.0.0.1:port/api/v1/ws
-	log  *os.File
-	done chan error
+	// metrics is the server's /metrics URL (its own loopback port).
+	metrics string
+	ws      string // ws://127.0.0.1:port/api/v1/ws
+	log     *os.File
+	done    chan error
 }
 
 func freePort() (string, error) {
@@ -249,11 +251,15 @@ func (b *bench) startServer(ctx context.Context, cfg app.Config) (*server, error
 	if err != nil {
 		return nil, err
 	}
+	maddr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	args := append([]string{}, b.o.ServerCommand...)
 	// Every simulated client connects from 127.0.0.1: the per-address cap
 	// that keeps one address from using up a node's descriptors (1000 by
 	// default) would stop B1 and full-size B2 at their thousandth socket.
-	args = append(args, "--addr", addr, "--data", cfg.Data, "--sms-webhook", cfg.SMSWebhook, "--conns-per-addr", "1000000")
+	args = append(args, "--addr", addr, "--data", cfg.Data, "--sms-webhook", cfg.SMSWebhook, "--conns-per-addr", "1000000", "--metrics-addr", maddr)
 	if cfg.DB != "" {
 		args = append(args, "--db", cfg.DB, "--key-schema", cfg.KeySchema)
 	}
@@ -276,7 +282,7 @@ func (b *bench) startServer(ctx context.Context, cfg app.Config) (*server, error
 		logf.Close()
 		return nil, fmt.Errorf("start server: %w", err)
 	}
-	s := &server{cmd: cmd, pid: cmd.Process.Pid, base: "http://" + addr, ws: "ws://" + addr + "/api/v1/ws", log: logf, done: make(chan error, 1)}
+	s := &server{cmd: cmd, pid: cmd.Process.Pid, base: "http://" + addr, ws: "ws://" + addr + "/api/v1/ws", metrics: "http://" + maddr + "/metrics", log: logf, done: make(chan error, 1)}
 	go func() { s.done <- cmd.Wait() }()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -323,6 +329,28 @@ func tail(path string) string {
 		b = b[len(b)-2000:]
 	}
 	return string(bytes.TrimSpace(b))
+}
+
+// counter reads one unlabelled counter from the server's /metrics; -1 when
+// it cannot.
+func (s *server) counter(name string) float64 {
+	resp, err := http.Get(s.metrics)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				return f
+			}
+		}
+	}
+	return -1
 }
 
 // procStat is a process's CPU time (user+system) and resident memory.

@@ -16,6 +16,15 @@ func testDB(t *testing.T, db *store.DB) {
 		t.Errorf("Dialect = %q, want sqlite or postgres", d)
 	}
 	ok(t, "Ping", db.Ping(ctx))
+	// Statements counts what ran (issue 17's statements per message): a
+	// read is one, and a batch of two writes adds a savepoint pair each.
+	n0 := db.Statements()
+	if _, err := db.Read().FindPolicy(ctx, "none"); err == nil {
+		t.Error("FindPolicy(none) found a policy")
+	}
+	if d := db.Statements() - n0; d != 1 {
+		t.Errorf("one read counted %d statements, want 1", d)
+	}
 	boom := errors.New("boom")
 	policy := func(v string) tkesj.Policy { return tkesj.Policy{Version: v, Text: v, PublishedAt: now} }
 	errs := db.UpdateBatch(ctx, []func(q *store.Queries) error{
@@ -29,6 +38,9 @@ func testDB(t *testing.T, db *store.DB) {
 		func(q *store.Queries) error { return q.PublishPolicy(ctx, policy("kept1")) }, // a conflict, in its own slot
 		func(q *store.Queries) error { return q.PublishPolicy(ctx, policy("kept2")) },
 	})
+	if d := db.Statements() - n0; d < 1+4+4*2 {
+		t.Errorf("a read and a batch of four writes counted %d statements, want at least %d", d, 1+4+4*2)
+	}
 	if len(errs) != 4 || errs[0] != nil || !errors.Is(errs[1], boom) || tkesj.ErrorCode(errs[2]) != "policy_version_exists" || errs[3] != nil {
 		t.Errorf("UpdateBatch = %v, want [nil boom policy_version_exists nil]", errs)
 	}

@@ -85,6 +85,7 @@ var dbMethods = map[string]string{
 	"UpdateBatch":    "testDB",
 	"UpdateRelaxed":  "testRelaxedUpdate (social.go)",
 	"Reclaim":        "testExpiry (conv.go)",
+	"Statements":     "testDB",
 }
 
 // Run runs the whole suite against the backend that open makes. When every
