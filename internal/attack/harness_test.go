@@ -10,13 +10,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tkesj/tkesj/internal/app"
-	"github.com/tkesj/tkesj/internal/passhash"
+	"github.com/tkesj/tkesj/internal/testkit"
 )
 
 // server is one tkesj under attack, run in-process on 127.0.0.1.
@@ -28,55 +27,13 @@ type server struct {
 	log  *logBuffer
 }
 
-// inbox is the SMS gateway: it keeps every code the server sends.
-type inbox struct {
-	mu    sync.Mutex
-	codes []map[string]string
-}
+// The SMS gateway and the log sink are testkit's, shared with internal/e2e.
+type (
+	inbox     = testkit.SMSInbox
+	logBuffer = testkit.LogBuffer
+)
 
-func (in *inbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var m map[string]string
-	json.NewDecoder(r.Body).Decode(&m)
-	in.mu.Lock()
-	in.codes = append(in.codes, m)
-	in.mu.Unlock()
-}
-
-func (in *inbox) last(phone, purpose string) string {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	for i := len(in.codes) - 1; i >= 0; i-- {
-		if c := in.codes[i]; c["phone"] == phone && c["purpose"] == purpose {
-			return c["code"]
-		}
-	}
-	return ""
-}
-
-func (in *inbox) count() int {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return len(in.codes)
-}
-
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-var cheapHash = passhash.Params{MemoryKiB: 64, Time: 1, Threads: 1}
+var cheapHash = testkit.CheapHash
 
 // start runs a server on SQLite in a fresh directory until the test ends.
 func start(t testing.TB, tweak ...func(*app.Config)) *server {
@@ -200,7 +157,7 @@ func (s *server) code(t testing.TB, phone, purpose string) string {
 	must(t, s.do(t, "", "POST", "/api/v1/verification-codes", map[string]string{"phone": phone, "purpose": purpose}), 202, "ask for a "+purpose+" code")
 	deadline := time.Now().Add(10 * time.Second) // sent just after the answer for most purposes
 	for {
-		if c := s.sms.last(phone, purpose); c != "" {
+		if c := s.sms.Last(phone, purpose); c != "" {
 			return c
 		}
 		if time.Now().After(deadline) {

@@ -34,7 +34,7 @@ func TestRegisterAndReadProfile(t *testing.T) {
 		local := "138 0013 9001"
 		code := func() string {
 			want(t, s.do(t, "", "POST", "/api/v1/verification-codes", map[string]string{"phone": local, "purpose": "register"}), 202, "")
-			return s.SMS.last("+8613800139001", "register")
+			return s.SMS.Last("+8613800139001", "register")
 		}()
 		if len(code) != 6 {
 			t.Fatalf("gateway got code %q for +8613800139001, want 6 digits", code)
@@ -213,7 +213,7 @@ func TestCodeRequestsRevealNothing(t *testing.T) {
 			}
 		}
 	}
-	if c := s.SMS.last(unknown, "login"); c != "" {
+	if c := s.SMS.Last(unknown, "login"); c != "" {
 		t.Error("a login code was sent to a phone with no account")
 	}
 }

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -260,15 +258,8 @@ func TestCallAcrossNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
-	nats := natsURL(t)
-	dbURL, keySchema := postgresSchemas(t)
-	master := make([]byte, 32)
-	rand.Read(master)
-	env := []string{"TKESJ_MASTER_KEY=" + base64.StdEncoding.EncodeToString(master)}
-	args := []string{"--db", dbURL, "--key-schema", keySchema, "--nats", nats}
-	inbox := &smsInbox{}
-	n1 := startProcEnv(t, inbox, t.TempDir(), env, args...)
-	n2 := startProcEnv(t, inbox, t.TempDir(), env, args...)
+	nodes := startNodes(t, 2)
+	n1, n2 := nodes[0], nodes[1]
 	a := n1.register(t, "Caller")
 	b := n2.register(t, "Callee")
 	n1.befriend(t, a, b)

@@ -24,6 +24,30 @@ func natsURL(t *testing.T) string {
 	return u
 }
 
+// startNodes runs n tkesj processes as one cluster: fresh schemas on the
+// test PostgreSQL, the test NATS, one master key and one SMS inbox.
+func startNodes(t *testing.T, n int) []*proc {
+	t.Helper()
+	nats := natsURL(t)
+	dbURL, keySchema := postgresSchemas(t)
+	env := []string{"TKESJ_MASTER_KEY=" + newMasterKey()}
+	args := []string{"--db", dbURL, "--key-schema", keySchema, "--nats", nats}
+	inbox := &smsInbox{}
+	nodes := make([]*proc, n)
+	for i := range nodes {
+		nodes[i] = startProcEnv(t, inbox, t.TempDir(), env, args...)
+	}
+	return nodes
+}
+
+// newMasterKey is a fresh TKESJ_MASTER_KEY value, for nodes that must
+// share one.
+func newMasterKey() string {
+	master := make([]byte, 32)
+	rand.Read(master)
+	return base64.StdEncoding.EncodeToString(master)
+}
+
 // R-MSG-4 across nodes: two tkesj processes share PostgreSQL and carry events
 // over NATS JetStream; a person connected to node 1 gets what is sent through
 // node 2 at once, on every device, and sign-outs on one node close sockets on
@@ -32,15 +56,8 @@ func TestTwoNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
-	nats := natsURL(t)
-	dbURL, keySchema := postgresSchemas(t)
-	master := make([]byte, 32)
-	rand.Read(master)
-	env := []string{"TKESJ_MASTER_KEY=" + base64.StdEncoding.EncodeToString(master)}
-	args := []string{"--db", dbURL, "--key-schema", keySchema, "--nats", nats}
-	inbox := &smsInbox{}
-	n1 := startProcEnv(t, inbox, t.TempDir(), env, args...)
-	n2 := startProcEnv(t, inbox, t.TempDir(), env, args...)
+	nodes := startNodes(t, 2)
+	n1, n2 := nodes[0], nodes[1]
 
 	a := n1.register(t, "On Node One")
 	c := n2.register(t, "On Node Two")

@@ -21,53 +21,15 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/tkesj/tkesj/internal/app"
-	"github.com/tkesj/tkesj/internal/passhash"
 	"github.com/tkesj/tkesj/internal/store/storetest"
+	"github.com/tkesj/tkesj/internal/testkit"
 )
 
-// syncBuffer is a log sink tests can read while the server writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// smsInbox is the SMS gateway: it receives codes on the webhook.
-type smsInbox struct {
-	mu    sync.Mutex
-	codes []map[string]string
-}
-
-func (in *smsInbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var m map[string]string
-	json.NewDecoder(r.Body).Decode(&m)
-	in.mu.Lock()
-	in.codes = append(in.codes, m)
-	in.mu.Unlock()
-}
-
-// last returns the newest code sent to phone for purpose, or "".
-func (in *smsInbox) last(phone, purpose string) string {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	for i := len(in.codes) - 1; i >= 0; i-- {
-		if c := in.codes[i]; c["phone"] == phone && c["purpose"] == purpose {
-			return c["code"]
-		}
-	}
-	return ""
-}
+// The SMS gateway and the log sink are testkit's, shared with internal/attack.
+type (
+	smsInbox   = testkit.SMSInbox
+	syncBuffer = testkit.LogBuffer
+)
 
 // server is one running tkesj.
 type server struct {
@@ -92,7 +54,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, b backend)) {
 	})
 }
 
-var cheapHash = passhash.Params{MemoryKiB: 64, Time: 1, Threads: 1}
+var cheapHash = testkit.CheapHash
 
 // startServer runs a server on b with a fresh data directory (and, on
 // PostgreSQL, fresh schemas), stopped when the test ends.
@@ -287,7 +249,7 @@ func (s *server) awaitCode(t testing.TB, phone, purpose string) string {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if c := s.SMS.last(phone, purpose); c != "" {
+		if c := s.SMS.Last(phone, purpose); c != "" {
 			return c
 		}
 		if time.Now().After(deadline) {

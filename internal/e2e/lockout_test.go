@@ -54,7 +54,7 @@ func TestCodeRequestsTwiceRevealNothing(t *testing.T) {
 		s.awaitCode(t, p.Phone, purpose)
 	}
 	for _, purpose := range []string{"login", "step_up", "reset"} {
-		if s.SMS.last(unknown, purpose) != "" {
+		if s.SMS.Last(unknown, purpose) != "" {
 			t.Errorf("a %s code was sent to a phone with no account", purpose)
 		}
 	}

@@ -20,7 +20,7 @@ func TestPasswordReset(t *testing.T) {
 
 		// Asking for a code says nothing about the phone.
 		want(t, s.do(t, "", "POST", "/api/v1/verification-codes", map[string]string{"phone": unknown, "purpose": "reset"}), 202, "")
-		if s.SMS.last(unknown, "reset") != "" {
+		if s.SMS.Last(unknown, "reset") != "" {
 			t.Fatal("a reset code went to a phone without an account")
 		}
 		code := s.code(t, p.Phone, "reset")
@@ -95,11 +95,11 @@ func TestChangePhone(t *testing.T) {
 		want(t, ask("", fresh), 401, "")
 		want(t, ask(p.Token, q.Phone), 409, "phone_taken")
 		want(t, ask(p.Token, p.Phone), 422, "same_phone")
-		if s.SMS.last(q.Phone, "change_phone") != "" {
+		if s.SMS.Last(q.Phone, "change_phone") != "" {
 			t.Fatal("a change_phone code went to a number another account holds")
 		}
 		want(t, ask(p.Token, fresh), 202, "")
-		code := s.SMS.last(fresh, "change_phone")
+		code := s.SMS.Last(fresh, "change_phone")
 		if code == "" {
 			t.Fatal("no change_phone code reached the new number")
 		}

@@ -92,7 +92,7 @@ func TestMinorNeedsGuardian(t *testing.T) {
 	want(t, s.do(t, kid.Token, "POST", "/api/v1/me/guardian", map[string]any{"phone": phone}), 422, "guardian_phone_is_own")
 	guardian := newPhone()
 	want(t, s.do(t, kid.Token, "POST", "/api/v1/me/guardian", map[string]any{"phone": guardian}), 202, "")
-	code := s.SMS.last(guardian, "guardian")
+	code := s.SMS.Last(guardian, "guardian")
 	if code == "" {
 		t.Fatal("no code reached the guardian's phone")
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -228,10 +227,8 @@ func startCluster(t *testing.T) *cluster {
 	}
 	secret, _ := s3u.User.Password()
 	bucket := "tkesj-scale-" + tag
-	master := make([]byte, 32)
-	rand.Read(master)
 	env := []string{
-		"TKESJ_MASTER_KEY=" + base64.StdEncoding.EncodeToString(master),
+		"TKESJ_MASTER_KEY=" + newMasterKey(),
 		"TKESJ_S3_ACCESS_KEY=" + s3u.User.Username(), "TKESJ_S3_SECRET_KEY=" + secret,
 	}
 	args := []string{"--db", dbURL, "--nats", natsU, "--nats-stream", stream,
