@@ -216,3 +216,72 @@ test('R-CAL-1: declined, missed and busy calls leave the right records; R-CAL-3:
   await ann.call('POST', `/api/v1/calls/${started.call.id}/leave`);
   await close(ann, bo, cy);
 });
+
+/**
+ * A second tab for someone, whose call screens (a chunk of their own, loaded
+ * when a call comes) arrive 2 s late, with no service worker to serve them
+ * from its cache: a call frame always beats them. Records the scripts fetched
+ * and counts the socket's ready frames.
+ */
+async function slowCallChunkTab(p) {
+  const context = await browser.newContext({ locale: 'en-US', viewport: { width: 360, height: 800 }, serviceWorkers: 'block' });
+  context.setDefaultTimeout(60_000);
+  await context.grantPermissions(['microphone', 'camera'], { origin: server.base });
+  await context.addInitScript((token) => localStorage.setItem('tkesj.token', token), p.token);
+  const scripts = [];
+  await context.route(/\/assets\/[^/]+\.js$/, async (route) => {
+    const url = route.request().url();
+    scripts.push(url);
+    if (/\/assets\/call-[^/]*\.js$/.test(url)) await new Promise((r) => setTimeout(r, 2000));
+    await route.continue();
+  });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  const tab = { ...p, context, page, problems, scripts, readies: 0 };
+  page.on('websocket', (ws) => ws.on('framereceived', (f) => /"type":"ready"/.test(String(f.payload)) && tab.readies++));
+  return tab;
+}
+
+const callChunk = (scripts) => scripts.filter((u) => /\/assets\/call-[^/]*\.js$/.test(u));
+
+test('R-CAL-1: a call rings though the call screens load only when it comes: announced in the ready frame of a page opened while it rings, or arriving while they load', async () => {
+  const ann = await person('Ann Early');
+  const first = await person('Bo Early');
+  const conv = await directChat(ann, first);
+  await first.context.close();
+  const bo = await slowCallChunkTab(first);
+
+  // Ann calls while Bo has no page open; the page Bo opens learns of the
+  // ringing call from its socket's ready frame, before the call screens are in.
+  await openChat(ann, conv);
+  await ann.page.getByRole('button', { name: 'Video call' }).click();
+  await textMatches(callDialog(ann.page).getByRole('status'), /Calling/);
+  await bo.page.goto(`${server.base}/me`);
+  const incoming = bo.page.getByRole('dialog', { name: 'Incoming video call' });
+  await incoming.waitFor();
+  await textMatches(incoming.locator('h2'), /Ann Early/);
+  await incoming.getByRole('button', { name: 'Accept' }).click();
+  await receivesFrom(ann, 1, true);
+  await receivesFrom(bo, 1, true);
+  await ann.page.getByRole('button', { name: 'Hang up' }).click();
+  await textMatches(bo.page.locator('.call-toast'), /Call ended/);
+
+  // A fresh load does not fetch the call screens; a call frame that comes
+  // then starts loading them, and rings once they are in.
+  bo.scripts.length = 0;
+  const readies = bo.readies;
+  await bo.page.reload();
+  await bo.page.getByRole('heading', { name: 'Me', level: 1 }).waitFor();
+  await until("Bo's socket ready", async () => bo.readies > readies);
+  await bo.page.waitForTimeout(500);
+  assert.deepEqual(callChunk(bo.scripts), [], 'the first load fetched the call screens');
+  await until('Ann free to call again', async () => !(await ann.page.getByRole('button', { name: 'Voice call' }).isDisabled()));
+  await ann.page.getByRole('button', { name: 'Voice call' }).click();
+  const ringing = bo.page.getByRole('dialog', { name: 'Incoming voice call' });
+  await ringing.waitFor();
+  assert.notDeepEqual(callChunk(bo.scripts), [], 'the call screens load when a call comes');
+  await ringing.getByRole('button', { name: 'Decline' }).click();
+  await textMatches(ann.page.locator('.call-toast'), /declined/);
+  await close(ann, bo);
+});

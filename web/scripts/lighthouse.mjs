@@ -7,6 +7,10 @@
 //
 //   (cd .. && go build -o /tmp/tkesj ./cmd/tkesj)
 //   TKESJ_BIN=/tmp/tkesj node scripts/lighthouse.mjs
+//
+// LH_JSON_DIR=dir keeps each report's JSON there (chat-phone.json and so on)
+// for looking into what blocks the main thread (bootup-time,
+// mainthread-work-breakdown, long-tasks).
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -125,6 +129,10 @@ for (const [name, url] of screens)
       ...s,
     });
     const lhr = r.lhr;
+    if (process.env.LH_JSON_DIR) {
+      fs.mkdirSync(process.env.LH_JSON_DIR, { recursive: true });
+      fs.writeFileSync(path.join(process.env.LH_JSON_DIR, `${name}-${size}.json`), JSON.stringify(lhr));
+    }
     const failed = Object.values(lhr.audits).filter((x) => x.score !== null && x.score < 1 && ['accessibility', 'best-practices'].some((c) => lhr.categories[c].auditRefs.some((ref) => ref.id === x.id)));
     rows.push({
       screen: name,

@@ -7,7 +7,7 @@ import { Notices, PolicyText, errorText } from './components';
 import { t, type Key } from './i18n';
 import { onFrame, startRealtime, stopRealtime } from './realtime';
 import { link, navigate, usePath } from './router';
-import { CallLayer } from './call';
+import { CallHost, watchCalls } from './call-ring';
 import { refreshPushSubscription, registerServiceWorker, rememberLang, setMuted, showUnread, watchForSound } from './notify';
 import { Notifications } from './screens/Notifications';
 import { Announcements } from './screens/Announcements';
@@ -330,6 +330,8 @@ export function App() {
       stopRealtime();
       return;
     }
+    // Calls ring from the first frame on, though their screens load only then.
+    const offCalls = watchCalls(auth.user.id);
     startRealtime();
     // Fetch the chat chunk in the background once the first screen is up, so
     // opening Chats later does not wait for it. (It is not part of the first load.)
@@ -361,6 +363,7 @@ export function App() {
     });
     return () => {
       off();
+      offCalls();
       offSound();
       window.clearTimeout(timer);
       window.clearTimeout(prefetch);
@@ -449,7 +452,7 @@ export function App() {
         {screen}
       </div>
       <TabBar path={path} unread={unread} />
-      <CallLayer me={auth.user.id} />
+      <CallHost me={auth.user.id} />
       {gate && (
         <PolicyGate
           onAccepted={() => {

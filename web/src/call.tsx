@@ -15,106 +15,11 @@
 
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, request, type Message } from './api';
-import { lang } from './i18n';
-import { onFrame, sendFrame } from './realtime';
+import { ApiError, request } from './api';
+import { ct, formatDuration, type SKey } from './call-text';
+import { takeCallFrames } from './call-ring';
+import { sendFrame } from './realtime';
 import './call.css';
-
-// ------------------------------------------------------------------ strings
-
-const STRINGS = {
-  en: {
-    audioCall: 'Voice call',
-    videoCall: 'Video call',
-    incomingAudio: 'Incoming voice call',
-    incomingVideo: 'Incoming video call',
-    incomingGroup: 'Group call',
-    accept: 'Accept',
-    decline: 'Decline',
-    hangUp: 'Hang up',
-    calling: 'Calling…',
-    connecting: 'Connecting…',
-    reconnecting: 'Reconnecting…',
-    mute: 'Mute',
-    unmute: 'Unmute',
-    cameraOff: 'Turn camera off',
-    cameraOn: 'Turn camera on',
-    you: 'You',
-    speaking: 'speaking',
-    muted: 'muted',
-    ended: 'Call ended',
-    'outcome.completed': 'Call ended · {d}',
-    'outcome.missed': 'No answer',
-    'outcome.declined': 'Call declined',
-    'outcome.cancelled': 'Call cancelled',
-    busy: 'Busy: they are in another call',
-    revoked: 'The call ended because the microphone or camera permission was withdrawn.',
-    needPermission: 'Calls need the microphone permission (and the camera for video). Grant it in Me › Privacy › Permissions.',
-    noDevice: 'Your microphone or camera could not be opened.',
-    failed: 'The call could not be started.',
-    'record.completed': '{media} · {d}',
-    'record.missed': 'Missed {media}',
-    'record.busy': '{media} · busy',
-    'record.declined': '{media} declined',
-    'record.cancelled': '{media} cancelled',
-    'media.audio': 'Voice call',
-    'media.video': 'Video call',
-    selfView: 'Your camera',
-    inCall: 'In call with {names}',
-  },
-  zh: {
-    audioCall: '语音通话',
-    videoCall: '视频通话',
-    incomingAudio: '语音通话来电',
-    incomingVideo: '视频通话来电',
-    incomingGroup: '群通话',
-    accept: '接听',
-    decline: '拒绝',
-    hangUp: '挂断',
-    calling: '正在呼叫…',
-    connecting: '正在连接…',
-    reconnecting: '正在重新连接…',
-    mute: '静音',
-    unmute: '取消静音',
-    cameraOff: '关闭摄像头',
-    cameraOn: '打开摄像头',
-    you: '我',
-    speaking: '正在说话',
-    muted: '已静音',
-    ended: '通话已结束',
-    'outcome.completed': '通话结束 · {d}',
-    'outcome.missed': '无人接听',
-    'outcome.declined': '对方已拒绝',
-    'outcome.cancelled': '通话已取消',
-    busy: '对方正在通话中',
-    revoked: '麦克风或摄像头权限已撤回，通话已结束。',
-    needPermission: '通话需要麦克风权限（视频通话还需摄像头权限）。请在“我 › 隐私 › 权限”中开启。',
-    noDevice: '无法打开麦克风或摄像头。',
-    failed: '无法发起通话。',
-    'record.completed': '{media} · {d}',
-    'record.missed': '未接{media}',
-    'record.busy': '{media} · 对方忙',
-    'record.declined': '{media}已拒绝',
-    'record.cancelled': '{media}已取消',
-    'media.audio': '语音通话',
-    'media.video': '视频通话',
-    selfView: '我的摄像头',
-    inCall: '与 {names} 通话中',
-  },
-};
-type SKey = keyof typeof STRINGS.en;
-
-export function ct(key: SKey, params?: Record<string, string | number>): string {
-  let s = (STRINGS[lang()] ?? STRINGS.en)[key] ?? STRINGS.en[key];
-  if (params) for (const [k, v] of Object.entries(params)) s = s.split(`{${k}}`).join(String(v));
-  return s;
-}
-
-export function formatDuration(sec: number): string {
-  const m = Math.floor(sec / 60);
-  const s = sec % 60;
-  return `${m}:${String(s).padStart(2, '0')}`;
-}
 
 // -------------------------------------------------------------------- types
 
@@ -647,7 +552,13 @@ export function startCall(convId: string, media: 'audio' | 'video') {
 
 function useEngine() {
   const [, force] = useState(0);
-  useEffect(() => engine.subscribe(() => force((n) => n + 1)), []);
+  useEffect(() => {
+    const off = engine.subscribe(() => force((n) => n + 1));
+    // The engine may have changed between the render and this effect (a
+    // call started as this chunk loaded, refused at once): render it again.
+    force((n) => n + 1);
+    return off;
+  }, []);
   return engine;
 }
 
@@ -685,12 +596,14 @@ function RoundButton(p: { label: string; cls: string; onClick: () => void; press
   );
 }
 
-/** The call screens, over whatever screen is open. Mounted once by the app shell. */
+/** The call screens, over whatever screen is open. Mounted once by the app shell (CallHost in call-ring.tsx). */
 export function CallLayer({ me }: { me: string }) {
   const e = useEngine();
   useEffect(() => {
     e.me = me;
-    const off = onFrame((f) => e.onFrame(f));
+    // The frames kept while this chunk loaded first (a call that rang
+    // before it was in), then each as it comes.
+    const off = takeCallFrames((f) => e.onFrame(f));
     return () => {
       off();
       e.reset();
@@ -787,30 +700,4 @@ export function CallLayer({ me }: { me: string }) {
       </div>
     </div>
   );
-}
-
-/** The voice and video call buttons of a chat's header. */
-export function CallButtons({ convId }: { convId: string }) {
-  const e = useEngine();
-  const busy = e.phase !== 'idle' && e.phase !== 'ended';
-  return (
-    <span class="call-start">
-      <button type="button" class="back call-start-button" aria-label={ct('audioCall')} title={ct('audioCall')} disabled={busy} onClick={() => startCall(convId, 'audio')}>
-        <span aria-hidden="true">📞</span>
-      </button>
-      <button type="button" class="back call-start-button" aria-label={ct('videoCall')} title={ct('videoCall')} disabled={busy} onClick={() => startCall(convId, 'video')}>
-        <span aria-hidden="true">🎥</span>
-      </button>
-    </span>
-  );
-}
-
-/** A call record message, as the chat shows it. */
-export function callRecordText(m: Message): string {
-  const call = (m as Message & { call?: { media: string; state: string; duration_s: number; reason?: string } }).call;
-  if (!call) return ct('ended');
-  const media = ct(call.media === 'video' ? 'media.video' : 'media.audio');
-  if (call.reason === 'busy') return ct('record.busy', { media });
-  if (call.state === 'completed') return ct('record.completed', { media, d: formatDuration(call.duration_s ?? 0) });
-  return ct(`record.${call.state}` as SKey, { media });
 }

@@ -8,7 +8,8 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/ho
 import { ApiError, api, blobURL, chat, request, social, type Conversation, type Member, type Message, type PublicUser, type SearchResult } from './api';
 import type { Ctx } from './app';
 import { convApi, favorites } from './api-conv';
-import { CallButtons, callRecordText } from './call';
+import { CallButtons } from './call-buttons';
+import { callRecordText } from './call-text';
 import { ct } from './chat-text';
 import {
   ALL_MARKS,
