@@ -26,13 +26,13 @@ import {
   mentionOptions,
   mentionQuery,
   mentionsMe,
-  shortPreview,
   useMentions,
   type MentionPick,
 } from './conv';
 import { vt } from './conv-text';
 import { Field, Notices, Page, errorText, useAction } from './components';
 import { lang, t } from './i18n';
+import { kindLabel, shortPreview } from './msg-kind';
 import { discard, enqueue, onOutbox, pendingFor, retry, startOutbox, type OutItem } from './outbox';
 import { ackLoaded, notifyRead, onFrame, sendFrame, store } from './realtime';
 import { ReportDialog } from './report';
@@ -57,25 +57,16 @@ export function preview(m: Message | undefined, me: string): string {
   switch (m.kind) {
     case 'text':
       return m.text ?? '';
-    case 'image':
-      return t('chat.kind.image');
-    case 'video':
-      return t('chat.kind.video');
-    case 'voice':
-      return t('chat.kind.voice');
-    case 'file':
-      return t('chat.kind.file');
     case 'location':
-      return t('chat.kind.location') + (m.location?.name ? ` ${m.location.name}` : '');
-    case 'card':
-      return t('chat.kind.card');
+      return kindLabel('location') + (m.location?.name ? ` ${m.location.name}` : '');
     case 'call':
       return callRecordText(m);
-    case 'history':
-      return `[${vt('kind.history')}]`;
     case 'system':
       if (typeof m.system?.disappear_after_s === 'number')
         return m.system.disappear_after_s ? vt('disappearOn', { t: disappearLabel(m.system.disappear_after_s) }) : vt('disappearCleared');
+      break;
+    default:
+      if (kindLabel(m.kind)) return kindLabel(m.kind);
   }
   return m.text ?? '';
 }

@@ -9,41 +9,10 @@ import { chat, type Conversation, type HistoryItem, type Member, type Message } 
 import { Notices, useAction } from './components';
 import { vt } from './conv-text';
 import { t } from './i18n';
+import { kindLabel, shortPreview } from './msg-kind';
 import { onFrame } from './realtime';
 import { splitLinks } from './richtext';
 import { displayName, shortTime } from './ui';
-
-/** The word for a message's kind, for quotes, history lines and favorites. */
-export function kindLabel(kind?: string): string {
-  switch (kind) {
-    case 'image':
-      return t('chat.kind.image');
-    case 'video':
-      return t('chat.kind.video');
-    case 'voice':
-      return t('chat.kind.voice');
-    case 'file':
-      return t('chat.kind.file');
-    case 'location':
-      return t('chat.kind.location');
-    case 'card':
-      return t('chat.kind.card');
-    case 'history':
-      return vt('kind.history');
-    case 'system':
-      return vt('kind.system');
-    case 'moment':
-      return vt('kind.moment');
-  }
-  return '';
-}
-
-/** "[Picture]" style for non-text kinds, the words for text. */
-export function shortPreview(kind: string | undefined, text: string | undefined): string {
-  if (!kind || kind === 'text') return text ?? '';
-  const k = kindLabel(kind) || kind;
-  return text ? `[${k}] ${text}` : `[${k}]`;
-}
 
 // ---------------------------------------------------------------- quotes
 
@@ -61,7 +30,7 @@ export function Quote({ q, name, onOpen }: { q: NonNullable<Message['reply_to']>
     );
   // The server's preview of a picture or a voice note is its own "[picture]": the
   // reader's language names the kind instead.
-  const text = !q.kind || q.kind === 'text' ? q.preview ?? '' : `[${kindLabel(q.kind) || q.kind}]`;
+  const text = !q.kind || q.kind === 'text' ? q.preview ?? '' : kindLabel(q.kind) || `[${q.kind}]`;
   return (
     <button type="button" class="quote" data-quote-seq={q.seq} onClick={() => onOpen(q.seq)}>
       <span class="sr-only">{vt('quoteOf')} </span>
