@@ -613,6 +613,18 @@ func (s *Service) Authenticate(ctx context.Context, token string) (kernel.Auth, 
 	return s.authenticateHash(ctx, tokenHash(token))
 }
 
+// AuthenticateTokenHash resolves a session by its token's hash, as
+// Authenticate does by the token: a WebSocket checks its session again this
+// way on each request frame (the socket holds the hash, never the token), so
+// a frame sees the session, account status and policy acceptance of the
+// moment it is sent. A session that has ended is ErrBadToken.
+func (s *Service) AuthenticateTokenHash(ctx context.Context, h []byte) (kernel.Auth, error) {
+	if len(h) == 0 {
+		return kernel.Auth{}, kernel.ErrBadToken
+	}
+	return s.authenticateHash(ctx, h)
+}
+
 // authenticateHash resolves a session by its token's hash (a bearer token's,
 // or the one a WebSocket ticket names).
 func (s *Service) authenticateHash(ctx context.Context, h []byte) (kernel.Auth, error) {

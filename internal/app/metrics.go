@@ -28,11 +28,12 @@ func instrument(a *App) (*metrics.Registry, httpapi.Observer) {
 	obs := func(route string, status int, d time.Duration) {
 		requests.Add(1, route, httpapi.StatusClass(status))
 		latency.Observe(d.Seconds(), route)
-		if route == sendRoute && status == http.StatusCreated {
+		// A send over the WebSocket runs the same route (httpapi/wsrequests.go).
+		if (route == sendRoute || route == "WS "+sendRoute) && status == http.StatusCreated {
 			sent.Add(1)
 		}
 	}
-	reg.CounterFunc("tkesj_messages_sent_total", "Messages stored through this node (201 answers to POST .../messages).", func() float64 { return float64(sent.Load()) })
+	reg.CounterFunc("tkesj_messages_sent_total", "Messages stored through this node (201 answers to POST .../messages, over HTTP or a WebSocket send frame).", func() float64 { return float64(sent.Load()) })
 	reg.GaugeFunc("tkesj_ws_connections", "Open WebSocket connections on this node.", func() float64 { return float64(a.Hub.Stats().Connections) })
 	reg.CounterFunc("tkesj_ws_frames_sent_total", "Frames written to WebSocket clients.", func() float64 { return float64(a.Hub.Stats().FramesSent) })
 	reg.CounterFunc("tkesj_ws_frames_received_total", "Data frames read from WebSocket clients.", func() float64 { return float64(a.Hub.Stats().FramesReceived) })

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/realtime"
 	"github.com/tkesj/tkesj/internal/service"
 	"github.com/tkesj/tkesj/internal/wire"
 )
@@ -421,7 +422,7 @@ func (s *server) handleWS() http.Handler {
 			return
 		}
 		a := authOf(r)
-		s.opts.Realtime.ServeWS(w, r, a.UserID, a.DeviceIdx)
+		s.opts.Realtime.ServeWS(w, r, realtime.Peer{UserID: a.UserID, DeviceIdx: a.DeviceIdx, Requests: s.wsRequests(a.TokenHash)})
 	})
 }
 

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/realtime"
 	"github.com/tkesj/tkesj/internal/service"
 )
 
@@ -30,9 +31,10 @@ type Options struct {
 	Web fs.FS
 	// VAPIDPublicKey is the Web Push application server key clients subscribe with.
 	VAPIDPublicKey string
-	// Realtime serves /api/v1/ws for an authenticated person.
+	// Realtime serves /api/v1/ws for an authenticated person; the request
+	// frames of wsrequests.go are answered through Peer.Requests.
 	Realtime interface {
-		ServeWS(w http.ResponseWriter, r *http.Request, userID string, deviceIdx []byte)
+		ServeWS(w http.ResponseWriter, r *http.Request, p realtime.Peer)
 	}
 	// Observe, when set, hears of every request (metrics).
 	Observe Observer
@@ -55,6 +57,9 @@ type server struct {
 	log  *slog.Logger
 	opts Options
 	mux  *http.ServeMux
+	// frameRoutes are the gated handlers of the routes that request frames
+	// run (wsrequests.go), by pattern.
+	frameRoutes map[string]http.Handler
 }
 
 // NewServer returns the whole HTTP surface of tkesj. Every route's gates come
@@ -67,11 +72,19 @@ func NewServer(svc *service.Service, log *slog.Logger, opts Options) http.Handle
 	if opts.BodyMinRate <= 0 {
 		opts.BodyMinRate = DefaultBodyMinRate
 	}
-	s := &server{svc: svc, log: log, opts: opts, mux: http.NewServeMux()}
+	s := &server{svc: svc, log: log, opts: opts, mux: http.NewServeMux(), frameRoutes: map[string]http.Handler{}}
 	allowed := map[string][]string{}
 	var paths []string
+	framed := map[string]bool{}
+	for _, rf := range requestFrames {
+		framed[rf.route] = true
+	}
 	for _, rt := range s.routes() {
-		s.mux.Handle(rt.pattern, s.gated(rt))
+		h := s.gated(rt)
+		s.mux.Handle(rt.pattern, h)
+		if framed[rt.pattern] {
+			s.frameRoutes[rt.pattern] = h
+		}
 		method, path, _ := strings.Cut(rt.pattern, " ")
 		if _, ok := allowed[path]; !ok {
 			paths = append(paths, path)
@@ -137,6 +150,11 @@ const (
 	requestIDKey
 	requestInfoKey
 	bodyKey
+	// socketSessionKey carries, in a request frame's context, the token
+	// hash of the session its socket was opened with (wsrequests.go). Only
+	// this package sets it (a context value cannot come from the network);
+	// authenticated checks the session again by it, as it checks a token.
+	socketSessionKey
 )
 
 // requestInfo is what the route learns of a request for the middleware around
@@ -238,10 +256,17 @@ func (s *server) middleware(next http.Handler) http.Handler {
 // authenticated requires a valid bearer token. When query is set (the
 // WebSocket: a browser cannot set its headers) it also takes ?token=, or a
 // single-use ?ticket= from POST /api/v1/ws-tickets, which keeps the token out
-// of URLs. When policy is set it refuses a person whose acceptance of a major
-// policy update is pending.
+// of URLs. A WebSocket's request frame (wsrequests.go) is authenticated by
+// the session its socket was opened with, checked again now. When policy is
+// set it refuses a person whose acceptance of a major policy update is
+// pending.
 func (s *server) authenticated(query, policy bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h, ok := r.Context().Value(socketSessionKey).([]byte); ok {
+			a, err := s.svc.AuthenticateTokenHash(r.Context(), h)
+			s.admit(w, r, a, err, policy, next)
+			return
+		}
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok {
 			token = "" // CutPrefix hands back the whole header when the scheme is not Bearer
@@ -256,16 +281,23 @@ func (s *server) authenticated(query, policy bool, next http.Handler) http.Handl
 		} else {
 			a, err = s.svc.Authenticate(r.Context(), strings.TrimSpace(token))
 		}
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		if policy && a.PolicyPending {
-			writeError(w, r, s.log, errPolicyPending)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), authKey, a)))
+		s.admit(w, r, a, err, policy, next)
 	})
+}
+
+// admit lets an authenticated request through to next, or refuses it: its
+// authentication failed (err), or policy is set and the person's acceptance
+// of a major policy update is pending.
+func (s *server) admit(w http.ResponseWriter, r *http.Request, a service.Auth, err error, policy bool, next http.Handler) {
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	if policy && a.PolicyPending {
+		writeError(w, r, s.log, errPolicyPending)
+		return
+	}
+	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), authKey, a)))
 }
 
 // timedBody cuts off a request body that arrives too slowly (issue 14 item

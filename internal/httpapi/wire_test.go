@@ -38,7 +38,7 @@ var wireTypes = []any{
 	wire.ReadyFrame{}, wire.MessageFrame{}, wire.RecallFrame{}, wire.ReceiptFrame{}, wire.TypingFrame{}, wire.ConversationFrame{},
 	wire.FriendRequestFrame{}, wire.MomentLikeFrame{}, wire.MomentCommentFrame{}, wire.AnnouncementFrame{}, wire.PolicyFrame{},
 	wire.NoticeFrame{}, wire.RightsRequestFrame{}, wire.SecurityFrame{}, wire.JoinRequestFrame{}, wire.TicketFrame{},
-	wire.PongFrame{}, wire.ErrorFrame{}, wire.ClientFrame{}, wire.PushPayload{},
+	wire.PongFrame{}, wire.ErrorFrame{}, wire.ClientFrame{}, wire.SentFrame{}, wire.PushPayload{},
 	wire.CallFrame{}, wire.CallSignalFrame{}, wire.CallClientFrame{},
 	// Signed webhooks to recipients of shared data.
 	wire.ShareDelivery{}, wire.DeletionNotice{},
@@ -48,7 +48,7 @@ var wireTypes = []any{
 // the limits (lengths, patterns) a struct tag does not carry. Every other
 // schema is generated.
 var requestSchemas = []string{"Device", "CodeRequest", "Registration", "Login", "UserUpdate", "Reverification",
-	"PermissionChange", "NewMessage", "QRScan", "QRPayload", "LoginQRRequest", "NewCall", "CallMediaChange"}
+	"PermissionChange", "NewMessage", "SendFrame", "QRScan", "QRPayload", "LoginQRRequest", "NewCall", "CallMediaChange"}
 
 // openapi.json's schemas are the wire structs' (frames included): a change
 // to a struct that is not in the document fails here; `go test

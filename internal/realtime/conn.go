@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -31,6 +32,7 @@ type conn struct {
 	raw       net.Conn // the hijacked socket, to cut off a peer that will not close
 	userID    string
 	deviceIdx []byte
+	requests  Requests        // answers request frames; nil: none
 	ctx       context.Context // for Handler calls; ends with the connection
 	cancel    context.CancelFunc
 
@@ -61,12 +63,12 @@ type conn struct {
 // arrive while the summary is fetched follow it; the client de-duplicates by
 // seq). ServeWS returns once the connection is closed, unregistered and every
 // goroutine it started has ended. After Hub.Close it answers 503.
-func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, userID string, deviceIdx []byte) {
+func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, p Peer) {
 	// This goroutine stays parked in the read loop for the life of the
 	// connection, so its stack is most of an idle connection's cost: the
 	// setup and the handling of frames live in other functions, keeping
 	// the frames on the parked stack small enough for it to shrink to 8 KiB.
-	c := h.open(w, r, userID, deviceIdx)
+	c := h.open(w, r, p)
 	if c == nil {
 		return
 	}
@@ -80,7 +82,8 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, userID string, dev
 
 // open upgrades the request and registers the connection. It returns nil
 // when the request was answered otherwise.
-func (h *Hub) open(w http.ResponseWriter, r *http.Request, userID string, deviceIdx []byte) *conn {
+func (h *Hub) open(w http.ResponseWriter, r *http.Request, p Peer) *conn {
+	userID, deviceIdx := p.UserID, p.DeviceIdx
 	if !h.enter() {
 		http.Error(w, "the server is shutting down; reconnect shortly", http.StatusServiceUnavailable)
 		return nil
@@ -111,6 +114,7 @@ func (h *Hub) open(w http.ResponseWriter, r *http.Request, userID string, device
 		raw:       sw.raw,
 		userID:    userID,
 		deviceIdx: bytes.Clone(deviceIdx),
+		requests:  p.Requests,
 		tokens:    h.burst(),
 		last:      time.Since(h.epoch),
 	}
@@ -511,12 +515,33 @@ func (c *conn) handle(typ websocket.MessageType, data []byte) {
 		c.enqueue(h.pongFrame)
 		return
 	}
+	if c.requests != nil {
+		if answer, ok := c.request(head.Type, data); ok {
+			if answer != nil {
+				c.enqueue(answer)
+			}
+			return
+		}
+	}
 	if err := h.handler.ClientFrame(c.ctx, c.userID, c.deviceIdx, data); err != nil {
 		if tkesj.ErrorKindOf(err) == tkesj.EInternal && c.ctx.Err() == nil {
 			h.log.Error("realtime: client frame", "user", c.userID, deviceAttr(c.deviceIdx), "err", err)
 		}
 		c.enqueue(errorFrameFor(err))
 	}
+}
+
+// request hands a frame to the connection's Requests. A panic there is the
+// server's fault, not the client's: it is logged and answered as an internal
+// error, and the connection stays open, as after any other refused frame.
+func (c *conn) request(typ string, data []byte) (answer []byte, ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.hub.log.Error("realtime: request frame panicked", "user", c.userID, deviceAttr(c.deviceIdx), "type", typ, "panic", fmt.Sprint(p))
+			answer, ok = errorFrameFor(tkesj.Internal(nil)), true
+		}
+	}()
+	return c.requests(c.ctx, typ, data)
 }
 
 // allow takes a token from the connection's bucket (FramesPerSec, burst

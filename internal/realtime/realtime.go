@@ -42,6 +42,27 @@ type Handler interface {
 	ClientFrame(ctx context.Context, userID string, deviceIdx []byte, frame []byte) error
 }
 
+// Peer is who a connection serves, as the caller of ServeWS authenticated
+// them, and what answers the requests they send on it.
+type Peer struct {
+	UserID    string
+	DeviceIdx []byte
+	// Requests, when set, is offered every client frame other than ping
+	// before the Handler; see Requests.
+	Requests Requests
+}
+
+// Requests answers a client's request frames: frames that ask the server to
+// do something on the person's behalf (a "send") and get exactly one answer
+// frame on the same socket. typ is the frame's "type". It returns ok false
+// for a frame that is not a request, which then goes to the Handler; an ok
+// answer is queued for the client (nil: nothing to say, the connection is
+// going away). It runs on the connection's reading goroutine, so one
+// connection's requests are handled one at a time and answered in the order
+// they came, and ctx ends with the connection. Request frames pass the
+// socket's read limit and frame rate limit first, like every other frame.
+type Requests func(ctx context.Context, typ string, frame []byte) (answer []byte, ok bool)
+
 // Options tune a Hub. A zero field takes its default; a negative one is an
 // error.
 type Options struct {

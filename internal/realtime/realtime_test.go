@@ -113,6 +113,21 @@ func (h *testHandler) ClientFrame(ctx context.Context, userID string, deviceIdx 
 	return nil
 }
 
+// testRequests answers request frames of type "echo" with {"type":"echoed",
+// "frame":<the frame>}; one of type "explode" panics, and one of type
+// "vanish" gets no answer. Every other frame is not a request.
+func testRequests(ctx context.Context, typ string, frame []byte) ([]byte, bool) {
+	switch typ {
+	case "echo":
+		return []byte(`{"type":"echoed","frame":` + string(frame) + `}`), true
+	case "explode":
+		panic("request handler bug")
+	case "vanish":
+		return nil, true
+	}
+	return nil, false
+}
+
 // lockedBuffer collects log output from many goroutines.
 type lockedBuffer struct {
 	mu sync.Mutex
@@ -169,7 +184,7 @@ func startRig(tb testing.TB, opts realtime.Options, gate chan struct{}, logs *lo
 	r.hub = hub
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		dev, _ := hex.DecodeString(req.URL.Query().Get("device"))
-		hub.ServeWS(w, req, req.URL.Query().Get("user"), dev)
+		hub.ServeWS(w, req, realtime.Peer{UserID: req.URL.Query().Get("user"), DeviceIdx: dev, Requests: testRequests})
 		r.returned.Add(1)
 	}))
 	tb.Cleanup(func() {
@@ -605,7 +620,7 @@ func TestClientFrames(t *testing.T) {
 		name        string
 		typ         websocket.MessageType
 		frame       string
-		wantReply   string // "pong", an error code, or "" for no reply
+		wantReply   string // "pong", "echoed", an error code, or "" for no reply
 		wantDetail  string // part of the error's detail
 		wantHandled bool   // the handler gets the frame, unchanged
 	}{
@@ -617,6 +632,10 @@ func TestClientFrames(t *testing.T) {
 		{name: "other frames reach the handler unchanged", typ: websocket.MessageText, frame: ` {"type":"ack", "conversation_id":"c1","seq":7} `, wantHandled: true},
 		{name: "a handler's error is sent as an error frame", typ: websocket.MessageText, frame: `{"type":"forbidden"}`, wantReply: "not_a_member", wantDetail: "not in this conversation", wantHandled: true},
 		{name: "an internal error hides its cause", typ: websocket.MessageText, frame: `{"type":"crash"}`, wantReply: "internal", wantDetail: "our side", wantHandled: true},
+		{name: "a request frame is answered by Requests, not the handler", typ: websocket.MessageText, frame: `{"type":"echo","id":"r1"}`, wantReply: "echoed"},
+		{name: "a request that panics is answered as internal and the socket stays", typ: websocket.MessageText, frame: `{"type":"explode"}`, wantReply: "internal", wantDetail: "our side"},
+		{name: "a request Requests has no answer for gets none", typ: websocket.MessageText, frame: `{"type":"vanish"}`},
+		{name: "a frame Requests does not take reaches the handler", typ: websocket.MessageText, frame: `{"type":"typing","conversation_id":"c1"}`, wantHandled: true},
 	}
 	r := newRig(t, realtime.Options{}, nil)
 	for _, tt := range tests {
@@ -628,6 +647,10 @@ func TestClientFrames(t *testing.T) {
 			case "pong":
 				if got := mustRead(t, c); string(got) != `{"type":"pong"}` {
 					t.Errorf("reply = %s, want {\"type\":\"pong\"}", got)
+				}
+			case "echoed":
+				if got, want := string(mustRead(t, c)), `{"type":"echoed","frame":`+tt.frame+`}`; got != want {
+					t.Errorf("reply = %s, want %s", got, want)
 				}
 			default:
 				code, detail := errorCode(t, mustRead(t, c))

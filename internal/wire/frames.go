@@ -177,14 +177,35 @@ type PongFrame struct {
 }
 
 // ErrorFrame answers a client frame the server refused; the socket stays open.
+// The refusal of a request frame (send) also carries the request's id and the
+// problem document the same request over HTTP gets.
 type ErrorFrame struct {
-	Type   string `json:"type" enum:"error"`
-	Code   string `json:"code"`
-	Detail string `json:"detail,omitempty"`
+	Type       string   `json:"type" enum:"error"`
+	Code       string   `json:"code"`
+	Detail     string   `json:"detail,omitempty"`
+	ID         string   `json:"id,omitempty" doc:"a request frame's refusal: the id the frame gave"`
+	Error      *Problem `json:"error,omitempty" doc:"a request frame's refusal: the problem document (status included) the same request over HTTP is answered with"`
+	RetryAfter int      `json:"retry_after,omitempty" doc:"rate_limited: seconds to wait, HTTP's Retry-After"`
+	RequestID  string   `json:"request_id,omitempty" doc:"a request frame's refusal: the request id to quote to support, HTTP's X-Request-Id"`
+}
+
+// SentFrame answers a client's send frame once the message is stored: the
+// message exactly as POST /api/v1/conversations/{id}/messages answers it
+// (same id, seq and sent_at), and whether this frame stored it (false: the
+// client_id had been used, and this is the message stored then). The
+// members' message frames, the sender's other sockets' included, go out as
+// for a message sent over HTTP; this socket gets its message frame too, before
+// or after this answer.
+type SentFrame struct {
+	Type    string  `json:"type" enum:"sent"`
+	ID      string  `json:"id" doc:"the id the send frame gave"`
+	Message Message `json:"message"`
+	Created bool    `json:"created" doc:"true: stored now (HTTP 201); false: a retry of a client_id already stored (HTTP 200)"`
 }
 
 // ClientFrame is what a client sends: ack (delivered up to seq), read,
-// typing, or ping.
+// typing, or ping. A send frame (openapi.json's SendFrame) is a request:
+// answered by a SentFrame or an ErrorFrame with its id.
 type ClientFrame struct {
 	Type           string `json:"type" enum:"ack|read|typing|ping"`
 	ConversationID string `json:"conversation_id,omitempty"`
