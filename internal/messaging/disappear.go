@@ -78,7 +78,7 @@ func (s *Service) SetDisappearing(ctx context.Context, a kernel.Auth, convID str
 			return err
 		}
 		rec := store.MessageRecord{ConvID: convID, ID: msg.ID, SenderID: a.UserID, ClientID: msg.ClientID, Kind: KindSystem, Body: sealed, SentAt: now}
-		if err := insertMessage(ctx, q, &msg, rec, nil, nil); err != nil {
+		if err := insertMessage(ctx, q, &msg, rec, nil); err != nil {
 			return err
 		}
 		members, err = q.Members(ctx, convID)

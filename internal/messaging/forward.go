@@ -155,9 +155,8 @@ func (s *Service) Forward(ctx context.Context, a kernel.Auth, in ForwardInput) (
 func (s *Service) forwardTo(ctx context.Context, a kernel.Auth, convID string, srcs []Message, bodies []body, merged bool) ([]ForwardedMessage, error) {
 	now := s.Now()
 	type pending struct {
-		msg    Message
-		rec    store.MessageRecord
-		tokens [][]byte
+		msg Message
+		rec store.MessageRecord
 	}
 	var ps []pending
 	for i, b := range bodies {
@@ -174,10 +173,6 @@ func (s *Service) forwardTo(ctx context.Context, a kernel.Auth, convID string, s
 		if b.MediaID != "" {
 			rec.MediaID = sql.NullString{String: b.MediaID, Valid: true}
 		}
-		text := b.Text
-		if b.History != nil {
-			text = historyText(*b.History)
-		}
 		msg := Message{ID: id, ConversationID: convID, SenderID: a.UserID, ClientID: rec.ClientID, Kind: kind, Text: b.Text, Location: b.Location,
 			SentAt: now, Forwarded: true, History: b.History}
 		if !merged {
@@ -189,7 +184,7 @@ func (s *Service) forwardTo(ctx context.Context, a kernel.Auth, convID string, s
 				}
 			}
 		}
-		ps = append(ps, pending{msg: msg, rec: rec, tokens: s.tokenHashes(text)})
+		ps = append(ps, pending{msg: msg, rec: rec})
 	}
 	var members []store.MemberRecord
 	err := s.writer.do(ctx, func(ctx context.Context, q *store.Queries) error {
@@ -197,7 +192,7 @@ func (s *Service) forwardTo(ctx context.Context, a kernel.Auth, convID string, s
 			return err
 		}
 		for i := range ps {
-			if err := insertMessage(ctx, q, &ps[i].msg, ps[i].rec, ps[i].tokens, nil); err != nil {
+			if err := insertMessage(ctx, q, &ps[i].msg, ps[i].rec, nil); err != nil {
 				return err
 			}
 		}
@@ -208,6 +203,7 @@ func (s *Service) forwardTo(ctx context.Context, a kernel.Auth, convID string, s
 	if err != nil {
 		return nil, err
 	}
+	s.wakeIndexer()
 	out := make([]ForwardedMessage, 0, len(ps))
 	for _, p := range ps {
 		s.publishMessage(ctx, p.msg, members, nil)

@@ -279,7 +279,6 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 	}
 	sealed, err := s.Seal(ctx, a.UserID, messageAD(convID, msg.ID), body{Text: in.Text, MediaID: in.MediaID, Location: in.Location, CardUser: in.CardUser,
 		ReplyTo: in.ReplyTo, Mentions: in.Mentions, MentionAll: in.MentionAll})
-	tokens := s.tokenHashes(in.Text)
 	if err != nil {
 		return Message{}, false, s.Internal(ctx, "send", err)
 	}
@@ -297,7 +296,7 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 		if in.MediaID != "" {
 			rec.MediaID = sql.NullString{String: in.MediaID, Valid: true}
 		}
-		if err := insertMessage(ctx, q, &msg, rec, tokens, mentioned); err != nil {
+		if err := insertMessage(ctx, q, &msg, rec, mentioned); err != nil {
 			return err
 		}
 		members, err = q.Members(ctx, convID)
@@ -312,6 +311,7 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 	if dup != nil {
 		return s.sameMessage(ctx, *dup, convID)
 	}
+	s.wakeIndexer()
 	s.publishMessage(ctx, msg, members, mentioned)
 	s.schedulePush(msg)
 	return msg, true, nil
@@ -425,9 +425,10 @@ func quotePreview(m Message) string {
 }
 
 // insertMessage stores one message inside a writer batch: it takes the
-// conversation's next seq (setting msg.Seq), inserts the row, indexes its
-// words and mentions, and marks it read by its sender.
-func insertMessage(ctx context.Context, q *store.Queries, msg *Message, rec store.MessageRecord, tokens [][]byte, mentioned []string) error {
+// conversation's next seq (setting msg.Seq), inserts the row with its
+// mentions, and marks it read by its sender. Its words are indexed later,
+// by the indexer (indexer.go): the caller wakes it after the commit.
+func insertMessage(ctx context.Context, q *store.Queries, msg *Message, rec store.MessageRecord, mentioned []string) error {
 	seq, after, err := q.NextSeqTimer(ctx, rec.ConvID, rec.SentAt)
 	if err != nil {
 		return err
@@ -439,9 +440,6 @@ func insertMessage(ctx context.Context, q *store.Queries, msg *Message, rec stor
 		msg.ExpiresAt = rec.ExpiresAt
 	}
 	if err := q.InsertMessage(ctx, rec); err != nil {
-		return err
-	}
-	if err := q.IndexMessage(ctx, rec.ConvID, seq, tokens); err != nil {
 		return err
 	}
 	if err := q.AddMentions(ctx, rec.ConvID, seq, mentioned); err != nil {
@@ -509,7 +507,7 @@ func (s *Service) AppendCallRecord(ctx context.Context, senderID, convID string,
 		// insertMessage: a call record follows the chat's disappearing
 		// timer like any message (R-MSG-10).
 		rec := store.MessageRecord{ConvID: convID, ID: msg.ID, SenderID: senderID, ClientID: msg.ClientID, Kind: KindCall, Body: sealed, SentAt: now}
-		if err := insertMessage(ctx, q, &msg, rec, nil, nil); err != nil {
+		if err := insertMessage(ctx, q, &msg, rec, nil); err != nil {
 			return err
 		}
 		var err error
@@ -703,13 +701,16 @@ func (s *Service) Recall(ctx context.Context, a kernel.Auth, convID string, seq 
 		if s.Now().Sub(m.SentAt) > s.Cfg.RecallWindow {
 			return tkesj.Errorf(tkesj.EConflict, "recall_window_passed", "messages can be recalled within %s of sending", s.Cfg.RecallWindow)
 		}
+		// The row first: on PostgreSQL an indexer pass holding the message
+		// (store.IndexMessages) is waited for here, so the delete below
+		// sees the tokens it wrote.
+		if err := q.RecallMessage(ctx, convID, seq); err != nil {
+			return err
+		}
 		if err := q.UnindexMessage(ctx, convID, seq); err != nil {
 			return err
 		}
-		if err := q.DeleteMentions(ctx, convID, seq); err != nil {
-			return err
-		}
-		return q.RecallMessage(ctx, convID, seq)
+		return q.DeleteMentions(ctx, convID, seq)
 	})
 	if err != nil {
 		return s.Internal(ctx, "recall", err)

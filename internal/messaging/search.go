@@ -82,6 +82,7 @@ func (s *Service) Search(ctx context.Context, a kernel.Auth, query string, menti
 	if mentioned {
 		recs, err = s.DB.Read().MentionsOf(ctx, a.UserID, 200)
 	} else {
+		s.catchUpIndex(ctx)
 		recs, err = s.DB.Read().SearchMessages(ctx, a.UserID, s.queryHashes(query), 50)
 	}
 	if err != nil {

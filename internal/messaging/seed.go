@@ -159,6 +159,10 @@ func (s *Service) SeedMessages(ctx context.Context, senderID, convID string, n i
 					return err
 				}
 			}
+			// Indexed here, so the indexer has nothing to redo.
+			if err := q.SetIndexed(ctx, []store.IndexBacklog{{ConvID: convID, IndexedSeq: seq}}); err != nil {
+				return err
+			}
 			return q.AdvanceRead(ctx, convID, senderID, seq)
 		})
 		if err != nil {

@@ -6,6 +6,7 @@
 package messaging
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,7 +39,9 @@ type Service struct {
 	// pushQueue hands scheduled pushes (ids only) to runPushes.
 	pushQueue     chan pendingPush
 	pushesDropped atomic.Uint64
-	qr            qrLimits // QR scans and login codes (qr.go)
+	qr            qrLimits      // QR scans and login codes (qr.go)
+	indexWake     chan struct{} // a message was stored (indexer.go)
+	indexMu       sync.Mutex    // one indexer pass at a time
 	copyMedia     MediaCopier
 }
 
@@ -54,10 +57,12 @@ func New(core *kernel.Core, a *accounts.Service, so *social.Service) *Service {
 		typing:          ratelimit.New(5, 5*time.Second, 0),
 		pushSlots:       make(chan struct{}, 64),
 		pushQueue:       make(chan pendingPush, 1024),
+		indexWake:       make(chan struct{}, 1),
 	}
 	s.registerPersonalData()
 	s.Loops.Go(s.runPushes)
 	s.Loops.Go(s.runExpiry)
+	s.Loops.Go(s.runIndexer)
 	return s
 }
 

@@ -34,11 +34,14 @@ func (q *Queries) ExpiredMessages(ctx context.Context, now time.Time, limit int)
 // DeleteMessage deletes one message row with its index entries, mentions
 // and deleted-for-me marks.
 func (q *Queries) DeleteMessage(ctx context.Context, convID string, seq int64) error {
+	// The row first: on PostgreSQL an indexer pass holding the message
+	// (IndexMessages) is waited for here, so the deletes below see the
+	// tokens it wrote.
 	for _, stmt := range []string{
+		`DELETE FROM messages WHERE conv_id = ? AND seq = ?`,
 		`DELETE FROM search_tokens WHERE conv_id = ? AND seq = ?`,
 		`DELETE FROM message_mentions WHERE conv_id = ? AND seq = ?`,
 		`DELETE FROM hidden_messages WHERE conv_id = ? AND seq = ?`,
-		`DELETE FROM messages WHERE conv_id = ? AND seq = ?`,
 	} {
 		if _, err := q.exec(ctx, stmt, convID, seq); err != nil {
 			return err

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -28,6 +30,224 @@ func insertPerMessage[K any](ctx context.Context, q *Queries, table, keyCol, con
 		keys = keys[n:]
 	}
 	return nil
+}
+
+// IndexBacklog is a conversation whose messages after IndexedSeq, up to
+// LastSeq, the search indexer has not reached (issue 17: indexing follows
+// the message log instead of running in the send transaction).
+type IndexBacklog struct {
+	ConvID     string
+	IndexedSeq int64
+	LastSeq    int64
+}
+
+// SearchBacklog lists, by id, up to limit conversations with messages the
+// indexer has not reached (the partial index conversations_unindexed holds
+// only those).
+func (q *Queries) SearchBacklog(ctx context.Context, limit int) ([]IndexBacklog, error) {
+	rows, err := q.query(ctx, `SELECT id, indexed_seq, last_seq FROM conversations WHERE last_seq > indexed_seq ORDER BY id LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []IndexBacklog
+	for rows.Next() {
+		var b IndexBacklog
+		if err := rows.Scan(&b.ConvID, &b.IndexedSeq, &b.LastSeq); err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// backlogRanges is the WHERE clause (with its arguments) that selects the
+// messages of each backlog entry after IndexedSeq and up to LastSeq.
+func backlogRanges(backlog []IndexBacklog) (string, []any) {
+	var b strings.Builder
+	args := make([]any, 0, 3*len(backlog))
+	b.WriteString("(")
+	for i, e := range backlog {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		b.WriteString("(conv_id = ? AND seq > ? AND seq <= ?)")
+		args = append(args, e.ConvID, e.IndexedSeq, e.LastSeq)
+	}
+	b.WriteString(")")
+	return b.String(), args
+}
+
+// BacklogMessages returns, by conversation and seq, up to limit messages
+// of backlog that still have a body: what the indexer reads and opens. At
+// most 100 backlog entries are read at a time.
+func (q *Queries) BacklogMessages(ctx context.Context, backlog []IndexBacklog, limit int) ([]MessageRecord, error) {
+	if len(backlog) == 0 {
+		return nil, nil
+	}
+	backlog = backlog[:min(len(backlog), 100)]
+	where, args := backlogRanges(backlog)
+	rows, err := q.query(ctx, `SELECT `+messageCols+` FROM messages WHERE `+where+` AND body IS NOT NULL AND NOT recalled
+		ORDER BY conv_id, seq LIMIT `+strconv.Itoa(limit), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []MessageRecord
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// IndexEntry is one message's token hashes, for IndexMessages.
+type IndexEntry struct {
+	ConvID string
+	Seq    int64
+	Tokens [][]byte
+}
+
+// IndexMessages writes the token hashes of entries whose message still has
+// its body: a message recalled, emptied by a purge or deleted after the
+// indexer read it gets none. The rows go in sorted by token, so a batch
+// writes each B-tree page of the index once, not once per message. On
+// PostgreSQL, where other nodes' transactions run meanwhile, the messages
+// are locked (FOR SHARE) until the commit, so a recall waits for it and
+// then deletes these rows; a conversation being deleted is left to its
+// deletion (SKIP LOCKED), so the two never wait on each other.
+func (q *Queries) IndexMessages(ctx context.Context, entries []IndexEntry) error {
+	type key struct {
+		conv string
+		seq  int64
+	}
+	ranges := map[string]*IndexBacklog{}
+	var convs []string
+	for _, e := range entries {
+		r := ranges[e.ConvID]
+		if r == nil {
+			r = &IndexBacklog{ConvID: e.ConvID, IndexedSeq: e.Seq - 1, LastSeq: e.Seq}
+			ranges[e.ConvID] = r
+			convs = append(convs, e.ConvID)
+		}
+		r.IndexedSeq, r.LastSeq = min(r.IndexedSeq, e.Seq-1), max(r.LastSeq, e.Seq)
+	}
+	slices.Sort(convs)
+	live := map[key]bool{}
+	for len(convs) > 0 {
+		n := min(len(convs), 100)
+		chunk := convs[:n]
+		convs = convs[n:]
+		if q.d.Name == "postgres" {
+			kept, err := q.strings(ctx, `SELECT id FROM conversations WHERE id IN (?`+strings.Repeat(", ?", n-1)+`) ORDER BY id FOR KEY SHARE SKIP LOCKED`, anys(chunk)...)
+			if err != nil {
+				return err
+			}
+			chunk = kept
+		}
+		if len(chunk) == 0 {
+			continue
+		}
+		backlog := make([]IndexBacklog, 0, len(chunk))
+		for _, c := range chunk {
+			backlog = append(backlog, *ranges[c])
+		}
+		where, args := backlogRanges(backlog)
+		lock := ""
+		if q.d.Name == "postgres" {
+			lock = " ORDER BY conv_id, seq FOR SHARE"
+		}
+		rows, err := q.query(ctx, `SELECT conv_id, seq FROM messages WHERE `+where+` AND body IS NOT NULL AND NOT recalled`+lock, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var k key
+			if err := rows.Scan(&k.conv, &k.seq); err != nil {
+				rows.Close()
+				return err
+			}
+			live[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	type row struct {
+		token []byte
+		key
+	}
+	var all []row
+	for _, e := range entries {
+		k := key{e.ConvID, e.Seq}
+		if !live[k] {
+			continue
+		}
+		for _, t := range e.Tokens {
+			all = append(all, row{t, k})
+		}
+	}
+	slices.SortFunc(all, func(a, b row) int {
+		if c := bytes.Compare(a.token, b.token); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.conv, b.conv); c != 0 {
+			return c
+		}
+		return int(a.seq - b.seq)
+	})
+	const chunk = 256
+	for len(all) > 0 {
+		n := min(len(all), chunk)
+		args := make([]any, 0, 3*n)
+		for _, r := range all[:n] {
+			args = append(args, r.token, r.conv, r.seq)
+		}
+		if _, err := q.exec(ctx, `INSERT INTO search_tokens (token, conv_id, seq) VALUES (?, ?, ?)`+strings.Repeat(`, (?, ?, ?)`, n-1)+` ON CONFLICT DO NOTHING`, args...); err != nil {
+			return err
+		}
+		all = all[n:]
+	}
+	return nil
+}
+
+// SetIndexed records how far the indexer got in each conversation of
+// positions (IndexedSeq; LastSeq is not used). On PostgreSQL call it for
+// one conversation per transaction: a transaction holding several
+// conversations' rows could deadlock with a group commit that holds them
+// in another order.
+func (q *Queries) SetIndexed(ctx context.Context, positions []IndexBacklog) error {
+	for len(positions) > 0 {
+		n := min(len(positions), 100)
+		var b strings.Builder
+		args := make([]any, 0, 3*n)
+		b.WriteString(`UPDATE conversations SET indexed_seq = CASE id`)
+		for _, p := range positions[:n] {
+			b.WriteString(` WHEN ? THEN CAST(? AS BIGINT)`)
+			args = append(args, p.ConvID, p.IndexedSeq)
+		}
+		b.WriteString(` ELSE indexed_seq END WHERE id IN (?` + strings.Repeat(`, ?`, n-1) + `)`)
+		for _, p := range positions[:n] {
+			args = append(args, p.ConvID)
+		}
+		if _, err := q.exec(ctx, b.String(), args...); err != nil {
+			return err
+		}
+		positions = positions[n:]
+	}
+	return nil
+}
+
+func anys[T any](xs []T) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
 }
 
 // UnindexMessage removes a message from the index.

@@ -17,6 +17,7 @@ var messagingCases = []testCase{
 	{"messages take gapless sequence numbers and page both ways, minus what a viewer hid", testMessages},
 	{"receipts only move forward and never past the last message", testReceipts},
 	{"search finds messages holding every token that the viewer may see, newest first", testSearch},
+	{"the search indexer's backlog: positions, live messages only, sorted batches", testIndexBacklog},
 	{"friend codes are created once and reset by replacing", testFriendCodes},
 	{"group codes, join approval and join requests", testGroupCodes},
 	{"scan-to-login requests move one state at a time and expire", testLoginCodes},
@@ -273,6 +274,77 @@ func testSearch(t *testing.T, db *store.DB) {
 	})
 	want(t, "b searching x after hiding 3 and unindexing 1", search("b", "x"), []int64{2})
 	want(t, "a searching x", search("a", "x"), []int64{3, 2})
+}
+
+// testIndexBacklog: what the search indexer (messaging/indexer.go, issue
+// 17) relies on. A conversation with messages past its indexed_seq is in
+// the backlog until SetIndexed moves it; BacklogMessages reads exactly the
+// messages after each position that still have a body; IndexMessages
+// never indexes a message recalled or deleted after the indexer read it
+// (R-MSG-5, R-MSG-6), and writing the same rows twice is harmless.
+func testIndexBacklog(t *testing.T, db *store.DB) {
+	users(t, db, "a", "b")
+	chat(t, db, "c1", 3, "a", "b")
+	chat(t, db, "c2", 2, "b", "a")
+	chat(t, db, "quiet", 0, "a")
+	backlog := func() []store.IndexBacklog {
+		t.Helper()
+		return res(db.Read().SearchBacklog(ctx, 10)).must(t, "SearchBacklog")
+	}
+	want(t, "SearchBacklog of new chats", backlog(), []store.IndexBacklog{{ConvID: "c1", LastSeq: 3}, {ConvID: "c2", LastSeq: 2}})
+	if got := res(db.Read().SearchBacklog(ctx, 1)).must(t, "SearchBacklog"); len(got) != 1 || got[0].ConvID != "c1" {
+		t.Errorf("SearchBacklog(limit 1) = %+v, want c1 only", got)
+	}
+	write(t, db, "SetIndexed c1 to 1", func(q *store.Queries) error {
+		return q.SetIndexed(ctx, []store.IndexBacklog{{ConvID: "c1", IndexedSeq: 1}, {ConvID: "gone", IndexedSeq: 9}})
+	})
+	b := backlog()
+	want(t, "SearchBacklog after c1 indexed to 1", b, []store.IndexBacklog{{ConvID: "c1", IndexedSeq: 1, LastSeq: 3}, {ConvID: "c2", LastSeq: 2}})
+	write(t, db, "recall c1/3", func(q *store.Queries) error { return q.RecallMessage(ctx, "c1", 3) })
+	msgs := res(db.Read().BacklogMessages(ctx, b, 10)).must(t, "BacklogMessages")
+	type cs struct {
+		Conv string
+		Seq  int64
+	}
+	var got []cs
+	for _, m := range msgs {
+		got = append(got, cs{m.ConvID, m.Seq})
+	}
+	want(t, "BacklogMessages (c1 after 1, recalled 3 left out; c2)", got, []cs{{"c1", 2}, {"c2", 1}, {"c2", 2}})
+	want(t, "BacklogMessages limit 2", len(res(db.Read().BacklogMessages(ctx, b, 2)).must(t, "BacklogMessages")), 2)
+
+	// The indexer read c2/1 and c2/2, then c2/2 was deleted (expiry) and
+	// c1/3 had been recalled: only the live ones get tokens.
+	write(t, db, "delete c2/2", func(q *store.Queries) error { return q.DeleteMessage(ctx, "c2", 2) })
+	tok := func(s ...string) [][]byte {
+		var out [][]byte
+		for _, x := range s {
+			out = append(out, []byte(x))
+		}
+		return out
+	}
+	entries := []store.IndexEntry{{ConvID: "c1", Seq: 2, Tokens: tok("zeta", "alpha")}, {ConvID: "c1", Seq: 3, Tokens: tok("alpha")},
+		{ConvID: "c2", Seq: 1, Tokens: tok("alpha", "mid")}, {ConvID: "c2", Seq: 2, Tokens: tok("alpha")}}
+	write(t, db, "IndexMessages", func(q *store.Queries) error {
+		if err := q.IndexMessages(ctx, entries); err != nil {
+			return err
+		}
+		if err := q.IndexMessages(ctx, entries[:1]); err != nil { // again: harmless
+			return err
+		}
+		return q.SetIndexed(ctx, []store.IndexBacklog{{ConvID: "c1", IndexedSeq: 3}, {ConvID: "c2", IndexedSeq: 2}})
+	})
+	search := func(ts ...string) []int64 {
+		t.Helper()
+		return seqs(res(db.Read().SearchMessages(ctx, "b", tok(ts...), 10)).must(t, "SearchMessages"))
+	}
+	want(t, "b searching alpha", len(search("alpha")), 2) // c1/2 and c2/1, not the recalled or deleted one
+	want(t, "b searching zeta", search("zeta"), []int64{2})
+	want(t, "b searching mid", search("mid"), []int64{1})
+	want(t, "SearchBacklog when all is indexed", backlog(), []store.IndexBacklog(nil))
+	write(t, db, "IndexMessages of nothing", func(q *store.Queries) error { return q.IndexMessages(ctx, nil) })
+	write(t, db, "a new message", func(q *store.Queries) error { return send(ctx, q, "c2", "b", "c2-new", now) })
+	want(t, "SearchBacklog after a new message", backlog(), []store.IndexBacklog{{ConvID: "c2", IndexedSeq: 2, LastSeq: 3}})
 }
 
 func testFriendCodes(t *testing.T, db *store.DB) {

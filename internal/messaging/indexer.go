@@ -1,0 +1,164 @@
+package messaging
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tkesj/tkesj/internal/kernel"
+	"github.com/tkesj/tkesj/internal/keyring"
+	"github.com/tkesj/tkesj/internal/store"
+)
+
+// The search indexer (R-MSG-6, issue 17). Sending no longer writes a
+// message's search tokens in its transaction (they were a quarter of the
+// send path's CPU: one random-key insert per word, each page also copied
+// to the savepoint's journal); an indexer follows the message log instead.
+// Every conversation keeps indexed_seq, how far its messages are indexed;
+// a pass reads the conversations behind (a partial index holds only
+// those), opens their new messages, and writes all their tokens in one
+// sorted batch with the new positions. The positions are in the database,
+// so a crash only means a pass is done again, and any node may run it: on
+// PostgreSQL several nodes' indexers at once are safe (the rows are
+// written with ON CONFLICT DO NOTHING, and store.IndexMessages takes the
+// locks that keep a recall from passing an index write).
+//
+// A message is searchable within IndexDelay plus one pass after it is
+// stored (within a second by default), and a search waits for this node's
+// backlog first, so people find what they have just sent. A message
+// recalled, purged or deleted before the indexer reaches it is never
+// indexed: IndexMessages writes tokens only for messages that still have
+// their body.
+
+const (
+	indexConvs = 100  // conversations one pass looks at
+	indexMsgs  = 2000 // messages one pass opens
+)
+
+// wakeIndexer tells the indexer that a message was stored. It never blocks.
+func (s *Service) wakeIndexer() {
+	select {
+	case s.indexWake <- struct{}{}:
+	default:
+	}
+}
+
+// runIndexer indexes new messages until ctx ends: IndexDelay after it is
+// woken (so one pass takes many messages), and every 5 × IndexDelay
+// without (for other nodes' messages, and after an error).
+func (s *Service) runIndexer(ctx context.Context) {
+	t := time.NewTicker(5 * s.Cfg.IndexDelay)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.indexWake:
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(s.Cfg.IndexDelay):
+			}
+		case <-t.C:
+		}
+		for {
+			more, err := s.indexPass(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.Log.WarnContext(ctx, "search indexer", "err", err.Error())
+				}
+				break
+			}
+			if !more {
+				break
+			}
+		}
+	}
+}
+
+// catchUpIndex lets the indexer finish its backlog before a search, for at
+// most a second, so a search finds what was just sent.
+func (s *Service) catchUpIndex(ctx context.Context) {
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		more, err := s.indexPass(ctx)
+		if err != nil || !more {
+			return
+		}
+	}
+}
+
+// indexPass indexes one batch of the backlog and reports whether more is
+// waiting. Passes run one at a time on a node.
+func (s *Service) indexPass(ctx context.Context) (more bool, err error) {
+	s.indexMu.Lock()
+	defer s.indexMu.Unlock()
+	q := s.DB.Read()
+	backlog, err := q.SearchBacklog(ctx, indexConvs)
+	if err != nil || len(backlog) == 0 {
+		return false, err
+	}
+	msgs, err := q.BacklogMessages(ctx, backlog, indexMsgs)
+	if err != nil {
+		return false, err
+	}
+	// Every conversation read is done up to its last seq, but when the
+	// batch was cut short: then the last one is done up to its last
+	// message read, and those after it not at all.
+	positions := make([]store.IndexBacklog, 0, len(backlog))
+	truncated := len(msgs) == indexMsgs
+	for _, b := range backlog {
+		if truncated {
+			last := msgs[len(msgs)-1]
+			if b.ConvID > last.ConvID {
+				break
+			}
+			if b.ConvID == last.ConvID {
+				b.LastSeq = last.Seq
+			}
+		}
+		positions = append(positions, store.IndexBacklog{ConvID: b.ConvID, IndexedSeq: b.LastSeq})
+	}
+	entries := make([]store.IndexEntry, 0, len(msgs))
+	for _, r := range msgs {
+		var b body
+		if err := s.Open(ctx, r.SenderID, messageAD(r.ConvID, r.ID), r.Body, &b); err != nil {
+			// A destroyed sender's or a damaged message has nothing to
+			// index; anything else (a key store not answering) is tried
+			// again by the next pass.
+			if errors.Is(err, keyring.ErrShredded) || errors.Is(err, kernel.ErrIntegrity) {
+				continue
+			}
+			return false, err
+		}
+		text := b.Text
+		if b.History != nil {
+			text = historyText(*b.History)
+		}
+		if toks := s.tokenHashes(text); len(toks) > 0 {
+			entries = append(entries, store.IndexEntry{ConvID: r.ConvID, Seq: r.Seq, Tokens: toks})
+		}
+	}
+	if s.DB.Dialect() != "postgres" {
+		// One writer: the tokens and the positions commit together.
+		err = s.DB.Update(ctx, func(q *store.Queries) error {
+			if err := q.IndexMessages(ctx, entries); err != nil {
+				return err
+			}
+			return q.SetIndexed(ctx, positions)
+		})
+		return err == nil && (truncated || len(backlog) == indexConvs), err
+	}
+	if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.IndexMessages(ctx, entries) }); err != nil {
+		return false, err
+	}
+	// After the tokens committed, each position alone (see SetIndexed); a
+	// crash in between means those messages are indexed again, which
+	// changes nothing.
+	for _, p := range positions {
+		if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.SetIndexed(ctx, []store.IndexBacklog{p}) }); err != nil {
+			return false, err
+		}
+	}
+	return truncated || len(backlog) == indexConvs, nil
+}
