@@ -30,7 +30,7 @@ import (
 )
 
 // Scenario names, in the order they run.
-var allScenarios = []string{"B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8"}
+var allScenarios = []string{"B1", "B2", "B2ws", "B3", "B4", "B5", "B6", "B7", "B8"}
 
 // Options say what to run and how.
 type Options struct {
@@ -136,10 +136,12 @@ func Scenarios(list string) ([]string, error) {
 	}
 	var out []string
 	for _, s := range strings.Split(list, ",") {
-		s = strings.ToUpper(strings.TrimSpace(s))
-		if !slices.Contains(allScenarios, s) {
+		s = strings.TrimSpace(s)
+		i := slices.IndexFunc(allScenarios, func(name string) bool { return strings.EqualFold(name, s) })
+		if i < 0 {
 			return nil, fmt.Errorf("unknown scenario %q: choose from %s or all", s, strings.Join(allScenarios, ","))
 		}
+		s = allScenarios[i]
 		if !slices.Contains(out, s) {
 			out = append(out, s)
 		}
@@ -212,6 +214,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			res = []*Result{b.b1(ctx)}
 		case "B2":
 			res = []*Result{b.b2(ctx)}
+		case "B2ws":
+			res = []*Result{b.b2ws(ctx)}
 		case "B3":
 			res = []*Result{b.b3(ctx)}
 		case "B4":

@@ -123,9 +123,10 @@ type frame struct {
 
 // wsConn is one client WebSocket, read by its own goroutine.
 type wsConn struct {
-	c     *websocket.Conn
-	user  string
-	ready []byte
+	c       *websocket.Conn
+	user    string
+	ready   []byte
+	answers sync.Map // request frame id -> chan []byte (b2ws.go)
 }
 
 // deliveryFunc is told of every message frame from someone else.
@@ -152,9 +153,13 @@ func dialWS(ctx context.Context, s *server, u user, onMsg *atomic.Pointer[delive
 		for {
 			_, b, err := c.Read(context.Background())
 			if err != nil {
+				w.abandon()
 				return
 			}
 			at := time.Now()
+			if w.answered(b) {
+				continue
+			}
 			if onMsg == nil || !bytes.Contains(b, []byte(`"message"`)) {
 				continue
 			}

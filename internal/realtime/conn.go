@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/wire"
 )
 
 // conn is one WebSocket connection.
@@ -492,7 +493,7 @@ func (c *conn) handle(typ websocket.MessageType, data []byte) {
 	if !c.allow() {
 		h.rateLimited.Add(1)
 		c.violations++
-		c.enqueue(h.rateLimitedFrame)
+		c.enqueue(h.rateLimitedFor(typ, data))
 		if c.violations >= maxViolations {
 			h.log.Info("realtime: closing a connection over the rate limit", "user", c.userID, deviceAttr(c.deviceIdx))
 			// Flush, so the client sees its error frames before the close.
@@ -542,6 +543,24 @@ func (c *conn) request(typ string, data []byte) (answer []byte, ok bool) {
 		}
 	}()
 	return c.requests(c.ctx, typ, data)
+}
+
+// rateLimitedFor is the error frame for a frame over the rate limit. A request
+// frame's refusal names the frame's id, as its answer would have, so the
+// client knows which request to send again later (or over HTTP).
+func (h *Hub) rateLimitedFor(typ websocket.MessageType, data []byte) []byte {
+	if typ != websocket.MessageText || !isObject(data) {
+		return h.rateLimitedFrame
+	}
+	var f struct {
+		ID json.RawMessage `json:"id"`
+	}
+	var id string
+	if json.Unmarshal(data, &f) != nil || len(f.ID) == 0 || f.ID[0] != '"' || json.Unmarshal(f.ID, &id) != nil || id == "" || len(id) > maxRequestID {
+		return h.rateLimitedFrame
+	}
+	b, _ := json.Marshal(wire.ErrorFrame{Type: "error", Code: "rate_limited", Detail: "you are sending too fast; slow down", ID: id})
+	return b
 }
 
 // allow takes a token from the connection's bucket (FramesPerSec, burst

@@ -99,6 +99,9 @@ const (
 	// then waits for ServeWS calls to return.
 	closeWait = 4 * time.Second
 	cutWait   = time.Second
+	// maxRequestID bounds the id of a request frame that a refusal repeats
+	// (httpapi refuses longer ones).
+	maxRequestID = 128
 	// shardCount spreads the user -> connections index over this many locks.
 	shardCount = 32
 )

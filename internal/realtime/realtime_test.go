@@ -709,6 +709,22 @@ func TestReadLimit(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
+	t.Run("a request frame over the limit is refused with its id", func(t *testing.T) {
+		r := newRig(t, realtime.Options{FramesPerSec: 1}, nil)
+		c := r.connect(t, "a", "01")
+		for i := range 3 {
+			mustWrite(t, c, websocket.MessageText, []byte(fmt.Sprintf(`{"type":"echo","id":"r%d"}`, i)))
+		}
+		for i := range 2 {
+			if got := frameType(t, mustRead(t, c)); got != "echoed" {
+				t.Fatalf("answer %d has type %q, want echoed (the burst is 2)", i, got)
+			}
+		}
+		var f struct{ Type, Code, ID string }
+		if b := mustRead(t, c); json.Unmarshal(b, &f) != nil || f.Code != "rate_limited" || f.ID != "r2" {
+			t.Errorf("third answer = %s, want rate_limited with id r2", b)
+		}
+	})
 	t.Run("flooding gets rate_limited error frames and then a close", func(t *testing.T) {
 		// One frame a second, burst two: the flood below takes far less
 		// than a second even under the race detector.
