@@ -770,7 +770,7 @@ export interface paths {
     };
   };
   "/api/v1/ws": {
-    /** WebSocket (R-MSG-4). Also accepts ?token=, or ?ticket= from POST /api/v1/ws-tickets (single use, 30 s), which keeps the token out of the URL. First frame {"type":"ready","conversations":[{id,last_seq,received_seq,read_seq}]} lists conversations with unacknowledged messages; then message, receipt, typing, recall, friend_request, conversation, call (CallFrame) and call_signal (CallSignalFrame) frames. Clients send ack {conversation_id, seq}, read, typing, ping, and in a call call_signal and call_ringing (CallClientFrame); a frame may be 64 KiB. */
+    /** WebSocket (R-MSG-4). Also accepts ?token=, or ?ticket= from POST /api/v1/ws-tickets (single use, 30 s), which keeps the token out of the URL. First frame {"type":"ready","conversations":[{id,last_seq,received_seq,read_seq}]} lists conversations with unacknowledged messages; then message, receipt, typing, recall, friend_request, conversation, call (CallFrame) and call_signal (CallSignalFrame) frames. Clients send ack {conversation_id, seq}, read, typing, ping, and in a call call_signal and call_ringing (CallClientFrame); a frame may be 64 KiB. Clients may also send messages over the socket: a send frame (SendFrame) runs POST /api/v1/conversations/{id}/messages with every gate of that route and is answered by a sent frame (SentFrame) or an error frame (ErrorFrame) carrying its id. */
     get: {
       parameters: {
         query?: {
@@ -3599,6 +3599,14 @@ export interface components {
     ErrorFrame: {
       code: string;
       detail?: string;
+      /** @description a request frame's refusal: the problem document (status included) the same request over HTTP is answered with */
+      error?: components["schemas"]["Problem"];
+      /** @description a request frame's refusal: the id the frame gave */
+      id?: string;
+      /** @description a request frame's refusal: the request id to quote to support, HTTP's X-Request-Id */
+      request_id?: string;
+      /** @description rate_limited: seconds to wait, HTTP's Retry-After */
+      retry_after?: number;
       /** @enum {string} */
       type: "error";
     };
@@ -4330,6 +4338,24 @@ export interface components {
       /** @enum {string} */
       type: "security";
       until?: string;
+    };
+    /** @description Send over the WebSocket (R-MSG-3, R-MSG-4): a client frame that does what POST /api/v1/conversations/{id}/messages does, through the same gates (session, account status, policy and cessation gates, rate limits, body limit and validation, client_id idempotency). Besides type, id and conversation_id it holds the fields of NewMessage, with NewMessage's rules; any other field is 422 unknown_field. It is answered on the same socket, in the order sent, by a SentFrame with the same id (the message exactly as HTTP answers it; created false for a retry of a stored client_id) or by an ErrorFrame with the same id whose error is the problem document HTTP answers with. A frame without a usable id gets an ErrorFrame without one. Frames are read within the socket's limits (64 KiB, 20 a second): a larger frame closes the socket with 1009. */
+    SendFrame: {
+      /** @description the conversation, as in the path of POST /messages; one the person is not a member of is not_found */
+      conversation_id: string;
+      /** @description chosen by the client; the answer repeats it */
+      id: string;
+      /** @enum {string} */
+      type: "send";
+    };
+    SentFrame: {
+      /** @description true: stored now (HTTP 201); false: a retry of a client_id already stored (HTTP 200) */
+      created: boolean;
+      /** @description the id the send frame gave */
+      id: string;
+      message: components["schemas"]["Message"];
+      /** @enum {string} */
+      type: "sent";
     };
     Session: {
       token: string;
