@@ -123,6 +123,7 @@ func (s *Service) SweepExpired(ctx context.Context, now time.Time) (int64, error
 		}
 		var media []string
 		err = s.writer.do(ctx, func(ctx context.Context, q *store.Queries) error {
+			media = media[:0] // the writer may run this twice (store.UpdateBatch)
 			for _, r := range recs {
 				if err := q.DeleteMessage(ctx, r.ConvID, r.Seq); err != nil {
 					return err

@@ -209,11 +209,22 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 	if err := s.RequireActive(ctx, a); err != nil {
 		return Message{}, false, err
 	}
-	// Retries are answered before any other check, so a retry of a message
-	// that did go through never turns into an error.
-	if prev, err := q.FindMessageByClientID(ctx, a.UserID, in.ClientID); err == nil {
-		return s.sameMessage(ctx, prev, convID)
+	msg, created, err := s.send(ctx, q, a, me, convID, in)
+	if err != nil {
+		// A retry of a message that did go through never turns into an
+		// error (a rate limit, a block or a permission since): it gets
+		// the first message. The common path reads nothing for this: the
+		// writer learns of a repeated client_id from the unique index
+		// (store.AppendMessage).
+		if prev, ferr := q.FindMessageByClientID(ctx, a.UserID, in.ClientID); ferr == nil {
+			return s.sameMessage(ctx, prev, convID)
+		}
 	}
+	return msg, created, err
+}
+
+// send is Send after the membership and account checks.
+func (s *Service) send(ctx context.Context, q *store.Queries, a kernel.Auth, me store.MemberRecord, convID string, in SendInput) (Message, bool, error) {
 	if ok, wait := s.sends.Allow(a.UserID); !ok {
 		return Message{}, false, s.LimitedFor(ctx, a.UserID, "rate_limit:messages", "messages", wait)
 	}
@@ -284,24 +295,38 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 	}
 	var members []store.MemberRecord
 	var dup *store.MessageRecord
-	err = s.writer.do(ctx, func(ctx context.Context, q *store.Queries) error {
-		if prev, err := q.FindMessageByClientID(ctx, a.UserID, in.ClientID); err == nil {
+	rec := store.MessageRecord{ConvID: convID, ID: msg.ID, SenderID: a.UserID, ClientID: in.ClientID, Kind: in.Kind, Body: sealed, SentAt: now}
+	if in.MediaID != "" {
+		rec.MediaID = sql.NullString{String: in.MediaID, Valid: true}
+	}
+	write := func(ctx context.Context, q *store.Queries) error {
+		// The writer may run this twice (store.UpdateBatch): nothing it
+		// sets may survive from a first run.
+		dup, members = nil, nil
+		seq, expires, ok, err := q.AppendMessage(ctx, rec)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			// Nothing stored: a repeated client_id, or no longer a member.
+			prev, err := q.FindMessageByClientID(ctx, a.UserID, in.ClientID)
+			if err != nil {
+				return tkesj.ErrNotFound("conversation")
+			}
 			dup = &prev
 			return nil
 		}
-		if _, err := q.FindMember(ctx, convID, a.UserID); err != nil {
-			return err
-		}
-		rec := store.MessageRecord{ConvID: convID, ID: msg.ID, SenderID: a.UserID, ClientID: in.ClientID, Kind: in.Kind, Body: sealed, SentAt: now}
-		if in.MediaID != "" {
-			rec.MediaID = sql.NullString{String: in.MediaID, Valid: true}
-		}
-		if err := insertMessage(ctx, q, &msg, rec, mentioned); err != nil {
+		msg.Seq, msg.ExpiresAt = seq, expires
+		if err := q.AddMentions(ctx, convID, seq, mentioned); err != nil {
 			return err
 		}
 		members, err = q.Members(ctx, convID)
 		return err
-	})
+	}
+	err = s.writer.do(ctx, write)
+	if errors.Is(err, store.ErrClientIDRace) {
+		err = s.writer.do(ctx, write) // its first attempt has committed: now a retry
+	}
 	if err != nil {
 		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 			return Message{}, false, err

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strconv"
 	"time"
 
@@ -269,6 +270,84 @@ func (q *Queries) InsertMessage(ctx context.Context, m MessageRecord) error {
 		m.ConvID, m.Seq, m.ID, m.SenderID, m.ClientID, m.Kind, m.Body, m.MediaID, micros(m.SentAt), m.Recalled, exp)
 	return err
 }
+
+// AppendMessage stores m as the next message of its conversation, sent by
+// a member, unless its sender already stored one with the same client id:
+// in one go it takes the seq (and stamps the conversation's activity), gives
+// the row the disappearing timer in force (R-MSG-10), inserts it and marks
+// it read by its sender. It returns the seq and expiry it stored with. ok is
+// false when nothing was stored: the client id was used (the unique index
+// messages_client says so, not a read before), or the sender is not a
+// member, or there is no such conversation; FindMessageByClientID tells
+// which. It is the send path's only write (issue 17): one statement on
+// PostgreSQL, three on SQLite, whose single writer makes the checks and the
+// insert atomic without locks.
+func (q *Queries) AppendMessage(ctx context.Context, m MessageRecord) (seq int64, expiresAt time.Time, ok bool, err error) {
+	at := micros(m.SentAt)
+	if q.d.Name == "postgres" {
+		// The conversation's row lock orders sends; a retry racing its
+		// first attempt on another node passes the NOT EXISTS and then
+		// meets the unique index: the seq was taken with nothing stored,
+		// so the transaction must not commit (ErrClientIDRace).
+		var stored, exp sql.NullInt64
+		var taken int64
+		err := q.row(ctx, `WITH c AS (
+				UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ?
+				AND EXISTS (SELECT 1 FROM members WHERE conv_id = ? AND user_id = ?)
+				AND NOT EXISTS (SELECT 1 FROM messages WHERE sender_id = ? AND client_id = ?)
+				RETURNING last_seq, disappear_after_s),
+			ins AS (
+				INSERT INTO messages (conv_id, seq, id, sender_id, client_id, kind, body, media_id, sent_at, recalled, expires_at)
+				SELECT ?, c.last_seq, ?, ?, ?, ?, ?, ?, ?, FALSE, CASE WHEN c.disappear_after_s > 0 THEN CAST(? AS BIGINT) + c.disappear_after_s * 1000000 END FROM c
+				ON CONFLICT (sender_id, client_id) DO NOTHING
+				RETURNING seq, expires_at),
+			rd AS (
+				UPDATE members SET read_seq = ins.seq, received_seq = GREATEST(received_seq, ins.seq) FROM ins
+				WHERE members.conv_id = ? AND members.user_id = ? AND members.read_seq < ins.seq)
+			SELECT c.last_seq, ins.seq, ins.expires_at FROM c LEFT JOIN ins ON TRUE`,
+			at, m.ConvID, m.ConvID, m.SenderID, m.SenderID, m.ClientID,
+			m.ConvID, m.ID, m.SenderID, m.ClientID, m.Kind, m.Body, m.MediaID, at, at,
+			m.ConvID, m.SenderID).Scan(&taken, &stored, &exp)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return 0, time.Time{}, false, nil
+		case err != nil:
+			return 0, time.Time{}, false, err
+		case !stored.Valid:
+			return 0, time.Time{}, false, ErrClientIDRace
+		}
+		if exp.Valid {
+			expiresAt = fromMicros(exp.Int64)
+		}
+		return stored.Int64, expiresAt, true, nil
+	}
+	var after int64
+	err = q.row(ctx, `UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ?
+		AND EXISTS (SELECT 1 FROM members WHERE conv_id = ? AND user_id = ?)
+		AND NOT EXISTS (SELECT 1 FROM messages WHERE sender_id = ? AND client_id = ?)
+		RETURNING last_seq, disappear_after_s`, at, m.ConvID, m.ConvID, m.SenderID, m.SenderID, m.ClientID).Scan(&seq, &after)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, time.Time{}, false, nil
+	}
+	if err != nil {
+		return 0, time.Time{}, false, err
+	}
+	m.Seq = seq
+	if after > 0 {
+		m.ExpiresAt = m.SentAt.Add(time.Duration(after) * time.Second)
+	}
+	if err := q.InsertMessage(ctx, m); err != nil {
+		return 0, time.Time{}, false, err
+	}
+	if _, err := q.exec(ctx, `UPDATE members SET read_seq = ?, received_seq = CASE WHEN received_seq < ? THEN ? ELSE received_seq END
+		WHERE conv_id = ? AND user_id = ? AND read_seq < ?`, seq, seq, seq, m.ConvID, m.SenderID, seq); err != nil {
+		return 0, time.Time{}, false, err
+	}
+	return seq, m.ExpiresAt, true, nil
+}
+
+// ErrClientIDRace: two sends with one client id met (see AppendMessage).
+var ErrClientIDRace = errors.New("a send with the same client id committed meanwhile; try again")
 
 const messageCols = `conv_id, seq, id, sender_id, client_id, kind, body, media_id, sent_at, recalled, expires_at`
 

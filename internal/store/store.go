@@ -378,11 +378,55 @@ func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
 // messages sent (issue 17).
 func (db *DB) Statements() uint64 { return db.statements.Load() }
 
-// UpdateBatch runs each fn in one shared write transaction, each inside its
-// own savepoint: a failing fn is rolled back alone and its error returned in
-// its slot, the others commit together. This is group commit: many writers
-// share one fsync. If the commit itself fails, every slot holds that error.
+// UpdateBatch runs each fn in one shared write transaction: a failing fn is
+// rolled back alone and its error returned in its slot, the others commit
+// together. This is group commit: many writers share one fsync. If the
+// commit itself fails, every slot holds that error.
+//
+// A batch first runs without savepoints (issue 17: a savepoint pair per
+// write was two statements, and SQLite copied every page a write touched
+// to the savepoint's journal). Only when some fn fails is that transaction
+// rolled back and the batch run again with a savepoint around each fn. So
+// fn may run twice, and must set nothing in its first run that its second
+// does not set again (every writer fn assigns its results afresh).
 func (db *DB) UpdateBatch(ctx context.Context, fns []func(q *Queries) error) []error {
+	if len(fns) > 1 {
+		if errs, ok := db.batchWithoutSavepoints(ctx, fns); ok {
+			return errs
+		}
+	}
+	return db.batchWithSavepoints(ctx, fns)
+}
+
+// batchWithoutSavepoints runs fns in one transaction; ok is false, with
+// the transaction rolled back, when any fn failed.
+func (db *DB) batchWithoutSavepoints(ctx context.Context, fns []func(q *Queries) error) (errs []error, ok bool) {
+	errs = make([]error, len(fns))
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		for i := range errs {
+			errs[i] = fmt.Errorf("begin: %w", err)
+		}
+		return errs, true
+	}
+	defer db.wStmts.prepareWanted()
+	q := db.txQueries(tx)
+	for _, fn := range fns {
+		if err := fn(q); err != nil {
+			tx.Rollback()
+			return nil, false
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		for i := range errs {
+			errs[i] = fmt.Errorf("commit: %w", err)
+		}
+	}
+	return errs, true
+}
+
+// batchWithSavepoints runs each fn of one transaction in its own savepoint.
+func (db *DB) batchWithSavepoints(ctx context.Context, fns []func(q *Queries) error) []error {
 	errs := make([]error, len(fns))
 	fail := func(err error) []error {
 		for i := range errs {

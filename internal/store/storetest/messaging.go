@@ -15,6 +15,7 @@ import (
 var messagingCases = []testCase{
 	{"conversations keep their members in role order and go with them", testConversations},
 	{"messages take gapless sequence numbers and page both ways, minus what a viewer hid", testMessages},
+	{"AppendMessage stores a member's message once per client id, with its timer, read by its sender", testAppendMessage},
 	{"receipts only move forward and never past the last message", testReceipts},
 	{"search finds messages holding every token that the viewer may see, newest first", testSearch},
 	{"the search indexer's backlog: positions, live messages only, sorted batches", testIndexBacklog},
@@ -153,6 +154,60 @@ func testConversations(t *testing.T, db *store.DB) {
 	res(db.Read().FindMessage(ctx, "d1", 1)).notFound(t, "a message of a deleted conversation")
 	if cs, _ := res2(db.Read().ConversationsOf(ctx, "b")).must(t, "ConversationsOf"); len(cs) != 1 || cs[0].ID != "g" {
 		t.Errorf("ConversationsOf(b) after deleting d1 = %+v", cs)
+	}
+}
+
+// testAppendMessage: the send path's one write (issue 17). A member's
+// message takes the next seq, the timer in force and the sender's read
+// mark; a repeated client id (R-MSG-3: a retry), a non-member or a missing
+// conversation store nothing and take no seq (R-MSG-4: seqs stay gapless).
+func testAppendMessage(t *testing.T, db *store.DB) {
+	users(t, db, "a", "b", "out")
+	chat(t, db, "c", 2, "a", "b")
+	type out struct {
+		Seq     int64
+		Expires time.Time
+		OK      bool
+	}
+	appendMsg := func(m store.MessageRecord) out {
+		t.Helper()
+		var o out
+		write(t, db, "AppendMessage "+m.ClientID, func(q *store.Queries) error {
+			var err error
+			o.Seq, o.Expires, o.OK, err = q.AppendMessage(ctx, m)
+			return err
+		})
+		return o
+	}
+	at := now.Add(time.Hour)
+	msg := func(sender, clientID, conv string) store.MessageRecord {
+		return store.MessageRecord{ConvID: conv, ID: conv + "/" + clientID, SenderID: sender, ClientID: clientID, Kind: "text", Body: []byte("sealed " + clientID), SentAt: at}
+	}
+	want(t, "AppendMessage by b", appendMsg(msg("b", "x1", "c")), out{Seq: 3, OK: true})
+	stored := res(db.Read().FindMessage(ctx, "c", 3)).must(t, "FindMessage")
+	want(t, "the appended message", stored, store.MessageRecord{ConvID: "c", Seq: 3, ID: "c/x1", SenderID: "b", ClientID: "x1", Kind: "text", Body: []byte("sealed x1"), SentAt: at})
+	conv := res(db.Read().FindConversation(ctx, "c")).must(t, "FindConversation")
+	if conv.LastSeq != 3 || !conv.UpdatedAt.Equal(at) {
+		t.Errorf("conversation after AppendMessage: last_seq %d, updated_at %v; want 3, %v", conv.LastSeq, conv.UpdatedAt, at)
+	}
+	if m := res(db.Read().FindMember(ctx, "c", "b")).must(t, "FindMember"); m.ReadSeq != 3 || m.ReceivedSeq != 3 {
+		t.Errorf("the sender's positions = read %d, received %d; want 3, 3", m.ReadSeq, m.ReceivedSeq)
+	}
+	if m := res(db.Read().FindMember(ctx, "c", "a")).must(t, "FindMember"); m.ReadSeq == 3 {
+		t.Error("AppendMessage marked it read by another member")
+	}
+	again := msg("b", "x1", "c")
+	again.ID = "c/x1-again"
+	want(t, "AppendMessage with b's used client id", appendMsg(again), out{})
+	want(t, "AppendMessage by a non-member", appendMsg(msg("out", "o1", "c")), out{})
+	want(t, "AppendMessage to a missing conversation", appendMsg(msg("a", "n1", "nope")), out{})
+	if c := res(db.Read().FindConversation(ctx, "c")).must(t, "FindConversation"); c.LastSeq != 3 {
+		t.Errorf("last_seq after three refused appends = %d, want 3 (no seq taken)", c.LastSeq)
+	}
+	write(t, db, "a 1-day timer", func(q *store.Queries) error { return q.SetDisappearing(ctx, "c", 24*time.Hour) })
+	want(t, "AppendMessage under a timer", appendMsg(msg("a", "t1", "c")), out{Seq: 4, Expires: at.Add(24 * time.Hour), OK: true})
+	if m := res(db.Read().FindMessage(ctx, "c", 4)).must(t, "FindMessage"); !m.ExpiresAt.Equal(at.Add(24 * time.Hour)) {
+		t.Errorf("stored expiry = %v, want %v", m.ExpiresAt, at.Add(24*time.Hour))
 	}
 }
 
