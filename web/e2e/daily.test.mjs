@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import {
   PASSWORD,
@@ -293,6 +294,37 @@ test('defect 3: an open chat follows new messages while pictures load late; a "n
   await until('the badge to go once read', async () => (await a.page.locator('.tab-badge').count()) === 0);
   assert.deepEqual(a.problems, []);
   await a.context.close();
+});
+
+test('issue 17, R-MSG-3: with the socket open a message goes over it as a send frame, with its client_id, and shows once for both', { timeout: 90_000 }, async () => {
+  const { x: ann, y: ben, conv } = await pair('Ann Socket', 'Ben Socket');
+  const a = await signedIn(ann);
+  const b = await signedIn(ben);
+  await openChat(a.page, conv);
+  await openChat(b.page, conv);
+  // Ann's socket is open once a message reaches her page through it.
+  await send(ben, conv, 'are you there?');
+  await log(a.page).getByText('are you there?').waitFor();
+
+  const lines = () => fs.readFileSync(server.log, 'utf8').split('\n').filter((l) => l.includes('"route":"POST /api/v1/conversations/{id}/messages"'));
+  const before = lines().length;
+  await composer(a.page).fill('sent over the socket');
+  await composer(a.page).press('Enter');
+  await log(b.page).getByText('sent over the socket').waitFor();
+  await log(a.page).locator('.msg.mine', { hasText: 'sent over the socket' }).waitFor();
+  await until('the outbox row to go', async () => (await log(a.page).locator('[data-outbox]').count()) === 0);
+  await until('the access log line', async () => lines().length > before);
+  const sends = lines().slice(before).map((l) => JSON.parse(l));
+  assert.deepEqual(sends.map((l) => [l.method, l.status]), [['WS', 201]], 'one send, over the socket, stored');
+  const msgs = (await ben.call('GET', `/api/v1/conversations/${conv}/messages?after_seq=0`)).messages.filter((m) => m.text === 'sent over the socket');
+  assert.equal(msgs.length, 1);
+  assert.match(msgs[0].client_id, /\S/, 'the outbox client_id travels in the frame');
+  await b.page.waitForTimeout(300);
+  assert.equal(await log(b.page).getByText('sent over the socket').count(), 1);
+  assert.equal(await log(a.page).getByText('sent over the socket').count(), 1);
+  assert.deepEqual([...a.problems, ...b.problems], []);
+  await a.context.close();
+  await b.context.close();
 });
 
 test('defect 4: an outbox that survives going offline, closing the tab and failures; a PDF from the picture button goes as a file', { timeout: 150_000 }, async () => {

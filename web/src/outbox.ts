@@ -8,7 +8,7 @@
 // chunk; items are kept per signed-in person.
 
 import { ApiError, chat, newClientId, upload, type Location, type Message, type NewMessage } from './api';
-import { onStatus, store } from './realtime';
+import { SocketUnavailable, onStatus, request, store } from './realtime';
 
 export interface OutItem {
   client_id: string;
@@ -153,7 +153,7 @@ async function deliver(it: OutItem): Promise<void> {
     if (cur.reply_to) body.reply_to = cur.reply_to;
     if (cur.mentions?.length) body.mentions = cur.mentions;
     if (cur.mention_all) body.mention_all = true;
-    const m: Message = await chat.send(cur.conv, body);
+    const m = await sendMessage(cur.conv, body);
     store.merge(cur.conv, [m]);
     await del(cur.client_id);
   } catch (e) {
@@ -167,6 +167,22 @@ async function deliver(it: OutItem): Promise<void> {
   } finally {
     inFlight.delete(cur.client_id);
     changed();
+  }
+}
+
+/**
+ * Sends over the socket when it is open (a "send" frame, answered on it), and
+ * over HTTP when it is not or cannot carry it. Both carry the same client_id,
+ * so a send whose answer was lost with the socket and then goes again over
+ * HTTP is answered with the message already stored, never a second one.
+ */
+async function sendMessage(conv: string, body: NewMessage): Promise<Message> {
+  try {
+    const sent = await request({ type: 'send', conversation_id: conv, ...body });
+    return sent.message as Message;
+  } catch (e) {
+    if (e instanceof SocketUnavailable) return chat.send(conv, body);
+    throw e;
   }
 }
 

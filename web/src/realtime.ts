@@ -6,8 +6,12 @@
 // nothing missed while the socket was down is lost. Messages are kept per
 // conversation sorted by seq and de-duplicated by seq (and id), so a message
 // that arrives both by socket and by a pull shows once.
+//
+// Requests (issue 17): a "send" frame asks the server to store a message, as
+// POST /conversations/{id}/messages would, and is answered on the socket by a
+// "sent" frame (or an "error" frame) with the same id; request() pairs them.
 
-import { api, chat, token, type Message } from './api';
+import { ApiError, api, chat, token, type Message } from './api';
 
 export type Frame = { type: string; [k: string]: any };
 type Listener = (f: Frame) => void;
@@ -68,6 +72,7 @@ export function stopRealtime(): void {
   const s = ws;
   ws = null;
   s?.close(1000, 'bye');
+  abandonRequests();
   store.clear();
   setStatus('offline');
 }
@@ -117,6 +122,7 @@ function open(url: string) {
   sock.onclose = (e) => {
     if (ws !== sock) return;
     ws = null;
+    abandonRequests();
     window.clearInterval(pingTimer);
     setStatus('offline');
     if (!running) return;
@@ -144,6 +150,68 @@ function schedule() {
   if (!running) return;
   const d = backoff(attempt++);
   retryTimer = window.setTimeout(connect, d);
+}
+
+/**
+ * Why request() did not get an answer from the socket: it was not open, it
+ * closed first, the answer was too slow, the frame too large for the
+ * server's read limit, or the socket itself refused the frame (its frame
+ * rate). The caller sends over HTTP instead.
+ */
+export class SocketUnavailable extends Error {}
+
+/** The server reads frames of at most 64 KiB (API.md); a larger one would close the socket. */
+const MAX_FRAME = 64 << 10;
+const REQUEST_TIMEOUT = 15_000;
+let requestSeq = 0;
+const requests = new Map<string, { resolve: (f: Frame) => void; reject: (e: Error) => void; timer: number }>();
+
+/**
+ * Sends a request frame and resolves with its answer. It rejects with
+ * SocketUnavailable when the socket cannot carry it (see there), and with the
+ * ApiError HTTP would have thrown when the server refused the request; for
+ * the refusals HTTP acts on by itself (a dead session, a policy to accept),
+ * it rejects with SocketUnavailable, so that the HTTP call runs them.
+ */
+export function request(f: Frame): Promise<Frame> {
+  const id = `r${++requestSeq}`;
+  const text = JSON.stringify({ ...f, id });
+  if (!ws || ws.readyState !== WebSocket.OPEN || status !== 'open' || new TextEncoder().encode(text).length > MAX_FRAME) {
+    return Promise.reject(new SocketUnavailable('socket not open'));
+  }
+  return new Promise((resolve, reject) => {
+    const timer = window.setTimeout(() => {
+      requests.delete(id);
+      reject(new SocketUnavailable('no answer in time'));
+    }, REQUEST_TIMEOUT);
+    requests.set(id, { resolve, reject, timer });
+    ws!.send(text);
+  });
+}
+
+/** Settles the request f answers; reports whether f was such an answer. */
+function answer(f: Frame): boolean {
+  const r = typeof f.id === 'string' ? requests.get(f.id) : undefined;
+  if (!r || (f.type !== 'sent' && f.type !== 'error')) return false;
+  requests.delete(f.id);
+  window.clearTimeout(r.timer);
+  const p = f.error as { status?: number; code?: string; detail?: string } | undefined;
+  if (f.type === 'sent') r.resolve(f);
+  else if (!p || typeof p.status !== 'number' || p.status === 401 || p.code === 'policy_acceptance_required' || p.status >= 500) {
+    r.reject(new SocketUnavailable(String(f.code ?? 'refused by the socket')));
+  } else {
+    r.reject(new ApiError(p.status, p.code ?? String(f.code ?? ''), p.detail ?? '', typeof f.retry_after === 'number' ? f.retry_after : undefined));
+  }
+  return true;
+}
+
+/** Fails every request still waiting: the socket they went on is gone. */
+function abandonRequests() {
+  for (const [id, r] of requests) {
+    window.clearTimeout(r.timer);
+    r.reject(new SocketUnavailable('socket closed'));
+    requests.delete(id);
+  }
 }
 
 /** Sends a frame if the socket is open; answers whether it was sent. */
@@ -177,6 +245,7 @@ function ack(convId: string, seq: number) {
 }
 
 function handle(f: Frame) {
+  if (answer(f)) return;
   switch (f.type) {
     case 'ready':
       attempt = 0;
