@@ -374,6 +374,26 @@ func TestSendOverWebSocketHostileFrames(t *testing.T) {
 			w.alive()
 		})
 	}
+	t.Run("a send frame in fragments is one request", func(t *testing.T) {
+		w := w.on(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		wr, err := w.c.Writer(ctx, websocket.MessageText)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, part := range []string{`{"type":"send","id":"frag",`, `"conversation_id":"` + conv + `",`, `"client_id":"frag","kind":"text","text":"in pieces"}`} {
+			if _, err := wr.Write([]byte(part)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := wr.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if f := w.answer("frag"); f["type"] != "sent" || f["message"].(map[string]any)["text"] != "in pieces" {
+			t.Errorf("answer = %v, want the message sent", f)
+		}
+	})
 	t.Run("a frame over the socket's limit closes it with 1009", func(t *testing.T) {
 		big := s.ws(t, a.Token)
 		big.next("ready")
