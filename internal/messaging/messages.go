@@ -202,14 +202,19 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 		return Message{}, false, err
 	}
 	q := s.DB.Read()
-	me, err := s.Member(ctx, q, a, convID)
+	// The membership, the conversation and a direct chat's block and
+	// friendship, in one read (issue 17).
+	sc, err := q.FindSendCheck(ctx, convID, a.UserID)
 	if err != nil {
-		return Message{}, false, err
+		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
+			return Message{}, false, err
+		}
+		return Message{}, false, s.Internal(ctx, "member", err)
 	}
 	if err := s.RequireActive(ctx, a); err != nil {
 		return Message{}, false, err
 	}
-	msg, created, err := s.send(ctx, q, a, me, convID, in)
+	msg, created, err := s.send(ctx, q, a, sc, in)
 	if err != nil {
 		// A retry of a message that did go through never turns into an
 		// error (a rate limit, a block or a permission since): it gets
@@ -224,17 +229,21 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 }
 
 // send is Send after the membership and account checks.
-func (s *Service) send(ctx context.Context, q *store.Queries, a kernel.Auth, me store.MemberRecord, convID string, in SendInput) (Message, bool, error) {
+func (s *Service) send(ctx context.Context, q *store.Queries, a kernel.Auth, sc store.SendCheck, in SendInput) (Message, bool, error) {
 	if ok, wait := s.sends.Allow(a.UserID); !ok {
 		return Message{}, false, s.LimitedFor(ctx, a.UserID, "rate_limit:messages", "messages", wait)
 	}
-	conv, err := q.FindConversation(ctx, convID)
-	if err != nil {
-		return Message{}, false, s.Internal(ctx, "send", err)
-	}
+	me, conv, convID := sc.Member, sc.Conversation, sc.Conversation.ID
+	// A direct chat's members never change, so once its other member is
+	// known they are who the message goes to, without a read in the writer.
+	var direct []store.MemberRecord
 	if conv.Kind == "direct" {
-		for _, id := range strings.Split(conv.DirectKey.String, "|") {
-			if id != a.UserID {
+		others := kernel.UniqueOthers(strings.Split(conv.DirectKey.String, "|"), a.UserID)
+		if len(others) == 1 && others[0] == sc.PeerID && !sc.Blocked && sc.Friends {
+			direct = []store.MemberRecord{me, {ConvID: convID, UserID: sc.PeerID, JoinedSeq: sc.PeerJoinedSeq}}
+		} else {
+			// Refused, or not the usual pair: CanMessage's reads say why.
+			for _, id := range others {
 				if err := s.CanMessage(ctx, q, a.UserID, id); err != nil {
 					return Message{}, false, err
 				}
@@ -319,6 +328,10 @@ func (s *Service) send(ctx context.Context, q *store.Queries, a kernel.Auth, me 
 		msg.Seq, msg.ExpiresAt = seq, expires
 		if err := q.AddMentions(ctx, convID, seq, mentioned); err != nil {
 			return err
+		}
+		if direct != nil {
+			members = direct
+			return nil
 		}
 		members, err = q.Members(ctx, convID)
 		return err

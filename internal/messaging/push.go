@@ -56,6 +56,7 @@ type pendingPush struct {
 	convID   string
 	seq      int64
 	senderID string
+	mentions bool // the message mentions someone (or everyone)
 	due      time.Time
 }
 
@@ -67,7 +68,8 @@ func (s *Service) schedulePush(msg Message) {
 	if s.pusher == nil {
 		return
 	}
-	p := pendingPush{convID: msg.ConversationID, seq: msg.Seq, senderID: msg.SenderID, due: time.Now().Add(s.Cfg.PushDelay)}
+	p := pendingPush{convID: msg.ConversationID, seq: msg.Seq, senderID: msg.SenderID, mentions: len(msg.Mentions) > 0 || msg.MentionAll,
+		due: time.Now().Add(s.Cfg.PushDelay)}
 	select {
 	case s.pushQueue <- p:
 	default:
@@ -132,22 +134,23 @@ func (s *Service) runPushes(ctx context.Context) {
 // the conversation muted, and whether previews show the text (off by default:
 // then the push says only who wrote). The message is opened only if a
 // preview needs its text; a message recalled or gone meanwhile is not pushed.
+// The common case, everyone got it, costs one read (issue 17): the message
+// is read only when someone is left to push to, and mentions only when it
+// has some.
 func (s *Service) pushMessage(ctx context.Context, p pendingPush) {
 	q := s.DB.Read()
-	rec, err := q.FindMessage(ctx, p.convID, p.seq)
-	if err != nil || rec.Recalled || rec.Body == nil || s.expired(rec) {
-		return
-	}
 	ids, err := q.UnreceivedMembers(ctx, p.convID, p.seq, p.senderID)
 	if err != nil {
 		s.Log.WarnContext(ctx, "push members", "err", err.Error())
 		return
 	}
 	// A mention reaches the person even in a muted chat (R-MSG-7).
-	mentioned, err := q.MentionedMembers(ctx, p.convID, p.seq)
-	if err != nil {
-		s.Log.WarnContext(ctx, "push mentions", "err", err.Error())
-		return
+	var mentioned []string
+	if p.mentions {
+		if mentioned, err = q.MentionedMembers(ctx, p.convID, p.seq); err != nil {
+			s.Log.WarnContext(ctx, "push mentions", "err", err.Error())
+			return
+		}
 	}
 	isMentioned := map[string]bool{}
 	for _, id := range mentioned {
@@ -157,6 +160,10 @@ func (s *Service) pushMessage(ctx context.Context, p pendingPush) {
 		isMentioned[id] = true
 	}
 	if len(ids) == 0 {
+		return
+	}
+	rec, err := q.FindMessage(ctx, p.convID, p.seq)
+	if err != nil || rec.Recalled || rec.Body == nil || s.expired(rec) {
 		return
 	}
 	sender, err := s.LookupProfile(ctx, q, p.senderID)

@@ -271,6 +271,46 @@ func (q *Queries) InsertMessage(ctx context.Context, m MessageRecord) error {
 	return err
 }
 
+// SendCheck is what a send reads before it writes, in one statement
+// (issue 17; it was FindMember, FindConversation, EitherBlocks and
+// AreFriends): the sender's membership, the conversation and, for a direct
+// chat, its other member, whether either of the two blocks the other and
+// whether the sender has them as a friend.
+type SendCheck struct {
+	Member        MemberRecord
+	Conversation  ConversationRecord
+	PeerID        string // a direct chat's other member; "" in a group or when gone
+	PeerJoinedSeq int64
+	Blocked       bool // either blocks the other (EitherBlocks)
+	Friends       bool // the sender has the peer as a friend (AreFriends)
+}
+
+// FindSendCheck returns what a send by userID in convID needs to check, or
+// not_found (as "conversation") when userID is not a member.
+func (q *Queries) FindSendCheck(ctx context.Context, convID, userID string) (SendCheck, error) {
+	var sc SendCheck
+	var j, p, cr, up, d int64
+	var peer sql.NullString
+	var peerJoined sql.NullInt64
+	m, c := &sc.Member, &sc.Conversation
+	err := q.row(ctx, `SELECT `+prefixed("m.", memberCols)+`, `+prefixed("c.", convCols)+`, o.user_id, o.joined_seq,
+		CASE WHEN o.user_id IS NULL THEN FALSE ELSE EXISTS (SELECT 1 FROM blocks b WHERE (b.user_id = m.user_id AND b.blocked_id = o.user_id) OR (b.user_id = o.user_id AND b.blocked_id = m.user_id)) END,
+		CASE WHEN o.user_id IS NULL THEN FALSE ELSE EXISTS (SELECT 1 FROM friends f WHERE f.user_id = m.user_id AND f.friend_id = o.user_id) END
+		FROM members m JOIN conversations c ON c.id = m.conv_id
+		LEFT JOIN members o ON c.kind = 'direct' AND o.conv_id = m.conv_id AND o.user_id <> m.user_id
+		WHERE m.conv_id = ? AND m.user_id = ?`, convID, userID).Scan(
+		&m.ConvID, &m.UserID, &m.Role, &m.JoinedSeq, &m.ReceivedSeq, &m.ReadSeq, &m.Muted, &j, &p,
+		&c.ID, &c.Kind, &c.DirectKey, &c.Meta, &c.LastSeq, &cr, &up, &d,
+		&peer, &peerJoined, &sc.Blocked, &sc.Friends)
+	if err != nil {
+		return SendCheck{}, notFound(err, "conversation")
+	}
+	m.JoinedAt, m.PinnedAt = fromMicros(j), pinTime(p)
+	c.CreatedAt, c.UpdatedAt, c.DisappearAfter = fromMicros(cr), fromMicros(up), time.Duration(d)*time.Second
+	sc.PeerID, sc.PeerJoinedSeq = peer.String, peerJoined.Int64
+	return sc, nil
+}
+
 // AppendMessage stores m as the next message of its conversation, sent by
 // a member, unless its sender already stored one with the same client id:
 // in one go it takes the seq (and stamps the conversation's activity), gives

@@ -16,6 +16,7 @@ var messagingCases = []testCase{
 	{"conversations keep their members in role order and go with them", testConversations},
 	{"messages take gapless sequence numbers and page both ways, minus what a viewer hid", testMessages},
 	{"AppendMessage stores a member's message once per client id, with its timer, read by its sender", testAppendMessage},
+	{"FindSendCheck reads membership, conversation, and a direct chat's peer, blocks and friendship at once", testSendCheck},
 	{"receipts only move forward and never past the last message", testReceipts},
 	{"search finds messages holding every token that the viewer may see, newest first", testSearch},
 	{"the search indexer's backlog: positions, live messages only, sorted batches", testIndexBacklog},
@@ -209,6 +210,46 @@ func testAppendMessage(t *testing.T, db *store.DB) {
 	if m := res(db.Read().FindMessage(ctx, "c", 4)).must(t, "FindMessage"); !m.ExpiresAt.Equal(at.Add(24 * time.Hour)) {
 		t.Errorf("stored expiry = %v, want %v", m.ExpiresAt, at.Add(24*time.Hour))
 	}
+}
+
+// testSendCheck: the one read before a send (issue 17) answers what
+// FindMember, FindConversation, EitherBlocks and AreFriends did.
+func testSendCheck(t *testing.T, db *store.DB) {
+	users(t, db, "a", "b", "out")
+	chat(t, db, "g", 1, "a", "b")
+	write(t, db, "a direct chat", func(q *store.Queries) error {
+		if err := q.CreateConversation(ctx, direct("d", "a|b")); err != nil {
+			return err
+		}
+		if err := q.AddMember(ctx, member("d", "a", "member", 0)); err != nil {
+			return err
+		}
+		return q.AddMember(ctx, member("d", "b", "member", 0))
+	})
+	check := func(conv, user string) store.SendCheck {
+		t.Helper()
+		return res(db.Read().FindSendCheck(ctx, conv, user)).must(t, "FindSendCheck")
+	}
+	g := check("g", "b")
+	want(t, "FindSendCheck in a group: member", g.Member, res(db.Read().FindMember(ctx, "g", "b")).must(t, "FindMember"))
+	want(t, "FindSendCheck in a group: conversation", g.Conversation, res(db.Read().FindConversation(ctx, "g")).must(t, "FindConversation"))
+	if g.PeerID != "" || g.Blocked || g.Friends {
+		t.Errorf("FindSendCheck in a group = peer %q, blocked %v, friends %v; want none", g.PeerID, g.Blocked, g.Friends)
+	}
+	type peer struct {
+		ID               string
+		Blocked, Friends bool
+	}
+	of := func(sc store.SendCheck) peer { return peer{sc.PeerID, sc.Blocked, sc.Friends} }
+	want(t, "a direct chat of strangers", of(check("d", "a")), peer{ID: "b"})
+	write(t, db, "friends", func(q *store.Queries) error { return q.AddFriendship(ctx, "a", "b", now) })
+	want(t, "a direct chat of friends", of(check("d", "a")), peer{ID: "b", Friends: true})
+	want(t, "the other side", of(check("d", "b")), peer{ID: "a", Friends: true})
+	write(t, db, "b blocks a", func(q *store.Queries) error { return q.Block(ctx, "b", "a", now) })
+	want(t, "a, blocked by b", of(check("d", "a")), peer{ID: "b", Blocked: true, Friends: true})
+	want(t, "b, who blocks a", of(check("d", "b")), peer{ID: "a", Blocked: true, Friends: true})
+	res(db.Read().FindSendCheck(ctx, "d", "out")).notFound(t, "FindSendCheck of a non-member")
+	res(db.Read().FindSendCheck(ctx, "nope", "a")).notFound(t, "FindSendCheck of a missing conversation")
 }
 
 func testMessages(t *testing.T, db *store.DB) {
