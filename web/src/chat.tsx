@@ -31,7 +31,7 @@ import {
 } from './conv';
 import { vt } from './conv-text';
 import { Field, Notices, Page, errorText, useAction } from './components';
-import { lang, t } from './i18n';
+import { dateFormat, t } from './i18n';
 import { kindLabel, shortPreview } from './msg-kind';
 import { discard, enqueue, onOutbox, pendingFor, retry, startOutbox, type OutItem } from './outbox';
 import { ackLoaded, notifyRead, onFrame, sendFrame, store } from './realtime';
@@ -737,8 +737,7 @@ function dayLabel(d: Date): string {
   y.setDate(today.getDate() - 1);
   if (d.toDateString() === today.toDateString()) return ct('today');
   if (d.toDateString() === y.toDateString()) return ct('yesterday');
-  const tag = lang() === 'zh' ? 'zh-CN' : 'en';
-  return new Intl.DateTimeFormat(tag, { weekday: 'short', year: d.getFullYear() === today.getFullYear() ? undefined : 'numeric', month: 'long', day: 'numeric' }).format(d);
+  return dateFormat({ weekday: 'short', year: d.getFullYear() === today.getFullYear() ? undefined : 'numeric', month: 'long', day: 'numeric' }).format(d);
 }
 
 // Drafts: what was typed in each chat, kept while the tab lives (and over a
@@ -1705,7 +1704,7 @@ function ChatHeader({ title, info, actions }: { title: string; info: string; act
       </h1>
       {actions}
       <a class="back" {...link(info)} aria-label={t('chat.info')}>
-        <span aria-hidden="true">⋯</span>
+        <Icon name="more" />
       </a>
     </header>
   );

@@ -38,22 +38,42 @@ export const pushSupported = () => 'serviceWorker' in navigator && 'PushManager'
 /** Registers /sw.js (the offline shell and push) and follows its "open this chat" requests. */
 export function registerServiceWorker(): void {
   if (!('serviceWorker' in navigator)) return;
-  navigator.serviceWorker.register('/sw.js').catch(() => {
-    // no worker in dev (vite serves no /sw.js) or a browser that refuses: the app works without
-  });
   navigator.serviceWorker.addEventListener('message', (e) => {
     const d = e.data as { type?: string; url?: unknown } | null;
     if (d?.type === 'open' && typeof d.url === 'string' && /^\/chats(\/[^/]+)?$/.test(d.url)) navigate(d.url);
   });
-  rememberLang();
+  // Once the page has loaded, and then when the main thread is idle: a new
+  // worker fetches every asset for the offline shell, which the first
+  // screen's own requests and rendering should not wait behind.
+  afterLoad(() => {
+    navigator.serviceWorker.register('/sw.js').catch(() => {
+      // no worker in dev (vite serves no /sw.js) or a browser that refuses: the app works without
+    });
+    rememberLang(true);
+  });
 }
 
-/** Tells the service worker the interface language, for the words of a text-free notification. */
-export function rememberLang(): void {
+function afterLoad(f: () => void): void {
+  const idle = () => (window.requestIdleCallback ? window.requestIdleCallback(() => f(), { timeout: 5000 }) : window.setTimeout(f, 200));
+  if (document.readyState === 'complete') idle();
+  else window.addEventListener('load', idle, { once: true });
+}
+
+const LANG_KEY = 'tkesj.swLang'; // the language last handed to the service worker
+
+/**
+ * Tells the service worker the interface language, for the words of a
+ * text-free notification. At start (ifChanged) only when it is not the one
+ * this browser last handed over.
+ */
+export function rememberLang(ifChanged = false): void {
+  const l = lang();
+  if (ifChanged && stored(LANG_KEY) === l) return;
   try {
     window.caches
       ?.open('tkesj-prefs')
-      .then((c) => c.put('/__prefs', new Response(JSON.stringify({ lang: lang() }), { headers: { 'Content-Type': 'application/json' } })))
+      .then((c) => c.put('/__prefs', new Response(JSON.stringify({ lang: l }), { headers: { 'Content-Type': 'application/json' } })))
+      .then(() => store(LANG_KEY, l))
       .catch(() => {});
   } catch {
     // no Cache Storage
@@ -210,6 +230,7 @@ function badgeIcon(n: number): void {
   if (!link) return;
   plainIcon ||= link.href;
   if (n <= 0) {
+    if (link.href === plainIcon) return; // setting it again would fetch it again
     link.href = plainIcon;
     link.type = 'image/svg+xml';
     return;
