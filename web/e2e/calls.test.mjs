@@ -8,7 +8,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiRegister, browser, launchArgs, server, serverArgs, shots, textMatches, until } from './harness.mjs';
+import { apiRegister, befriend, browser, direct, launchArgs, server, serverArgs, shots, textMatches, until } from './harness.mjs';
 
 launchArgs.push(
   '--use-fake-ui-for-media-stream',
@@ -54,14 +54,9 @@ async function person(nickname, { permissions = ['microphone', 'camera'], relay 
   return { ...u, id: u.user.id, nickname, context, page, problems };
 }
 
-async function befriend(a, b) {
-  const req = await a.call('POST', '/api/v1/friend-requests', { to: b.id, greeting: 'hi' });
-  if (req.status !== 'accepted') await b.call('POST', `/api/v1/friend-requests/${req.id}/accept`);
-}
-
 async function directChat(a, b) {
   await befriend(a, b);
-  return (await a.call('POST', '/api/v1/conversations', { kind: 'direct', members: [b.id] })).id;
+  return direct(a, b);
 }
 
 const callDialog = (page) => page.locator('.call-screen');

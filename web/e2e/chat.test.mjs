@@ -25,11 +25,11 @@ import {
   textMatches,
   until,
   apiRegister,
+  log,
+  status,
 } from './harness.mjs';
 
 launchArgs.push('--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--autoplay-policy=no-user-gesture-required');
-
-const status = (page) => page.getByRole('status').filter({ hasText: /\S/ });
 
 /** A person in the browser who may use the microphone and location. */
 async function newMediaPerson() {
@@ -61,8 +61,6 @@ async function openChat(page, name) {
   await page.getByRole('heading', { name, level: 1 }).waitFor();
   await page.getByRole('log').waitFor();
 }
-
-const log = (page) => page.getByRole('log');
 
 async function sendText(page, text) {
   await page.getByLabel('Message', { exact: true }).fill(text);

@@ -22,9 +22,8 @@ import {
   tab,
   textMatches,
   apiRegister,
+  status,
 } from './harness.mjs';
-
-const status = (page) => page.getByRole('status').filter({ hasText: /\S/ });
 
 /** `tkesj admin staff add`, on the running server's data directory. */
 function addStaff(username, role) {

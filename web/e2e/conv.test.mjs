@@ -12,11 +12,30 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { PASSWORD, SHOTS, apiRegister, axeViolations, browser, codeFor, server, sms, tab, textMatches, until } from './harness.mjs';
+import {
+  PASSWORD,
+  SHOTS,
+  alert,
+  axeViolations,
+  befriend,
+  browser,
+  codeFor,
+  direct,
+  log,
+  openChat,
+  people,
+  send,
+  server,
+  signedIn,
+  signedOut,
+  sms,
+  status,
+  tab,
+  textMatches,
+  until,
+} from './harness.mjs';
 
-const status = (page) => page.getByRole('status').filter({ hasText: /\S/ });
-const alertOf = (page) => page.getByRole('alert').filter({ hasText: /\S/ });
-const log = (page) => page.getByRole('log');
+const alertOf = alert;
 const composer = (page) => page.locator('#composer-text');
 const row = (page, text) => log(page).locator('.msg', { hasText: text }).last();
 
@@ -30,61 +49,7 @@ const hasPath = async (p) => !!(await openapi()).paths?.[p];
 /** Whether a schema of the document names a property. */
 const hasProp = async (schema, prop) => !!(await openapi()).components?.schemas?.[schema]?.properties?.[prop];
 
-let phoneSeq = 0;
-function person(nick) {
-  phoneSeq++;
-  const n = String(phoneSeq).padStart(3, '0');
-  return apiRegister({ phone: `+86137015${n}00`, username: `cv_${nick.toLowerCase().replace(/\W/g, '')}_${n}`, nickname: nick });
-}
-
-async function befriend(x, y) {
-  const req = await x.call('POST', '/api/v1/friend-requests', { to: y.user.id, greeting: 'hi' });
-  await y.call('POST', `/api/v1/friend-requests/${req.id}/accept`);
-}
-
-async function direct(x, y) {
-  return (await x.call('POST', '/api/v1/conversations', { kind: 'direct', members: [y.user.id] })).id;
-}
-
-const send = (who, conv, text, extra = {}) =>
-  who.call('POST', `/api/v1/conversations/${conv}/messages`, { client_id: `api-${Math.random().toString(36).slice(2)}`, kind: 'text', text, ...extra });
-
-/** A browser context signed in with the person's token (phone width unless told). */
-async function signedIn(who, { width = 360, height = 780, locale = 'en-US', lang, hasTouch = false } = {}) {
-  const context = await browser.newContext({ locale, viewport: { width, height }, hasTouch });
-  context.setDefaultTimeout(15_000);
-  await context.addInitScript(
-    ([tok, l]) => {
-      if (!sessionStorage.getItem('e2e.init')) {
-        localStorage.setItem('tkesj.token', tok);
-        if (l) localStorage.setItem('tkesj.lang', l);
-        sessionStorage.setItem('e2e.init', '1');
-      }
-    },
-    [who.token, lang ?? ''],
-  );
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`csp: ${m.text()}`);
-  });
-  return { context, page, problems };
-}
-
-async function signedOut({ locale = 'en-US', width = 360 } = {}) {
-  const context = await browser.newContext({ locale, viewport: { width, height: 780 } });
-  context.setDefaultTimeout(15_000);
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  return { context, page, problems };
-}
-
-async function openChat(page, conv) {
-  await page.goto(`${server.base}/chats/${encodeURIComponent(conv)}`);
-  await log(page).waitFor();
-}
+const person = people('137015', 'cv');
 
 async function menuOf(page, text) {
   const m = row(page, text);

@@ -13,76 +13,42 @@ import path from 'node:path';
 import {
   PASSWORD,
   SHOTS,
-  apiRegister,
   axeViolations,
+  befriend,
   browser,
   codeFor,
+  direct,
+  log,
   newPerson,
+  openChat,
+  people,
+  send,
   server,
+  signedIn as signedInAt,
   sms,
   startServer,
+  status,
   stopOtherServer,
   tab,
   textMatches,
   until,
 } from './harness.mjs';
 
-const status = (page) => page.getByRole('status').filter({ hasText: /\S/ });
-const log = (page) => page.getByRole('log');
 const composer = (page) => page.getByLabel('Message', { exact: true });
 
-let phoneSeq = 0;
 /** A fresh person through the API, with a unique phone and username. */
-function person(nick) {
-  phoneSeq++;
-  const n = String(phoneSeq).padStart(3, '0');
-  return apiRegister({ phone: `+86137013${n}00`, username: `day_${nick.toLowerCase().replace(/\W/g, '')}_${n}`, nickname: nick });
-}
-
-async function befriend(x, y) {
-  const req = await x.call('POST', '/api/v1/friend-requests', { to: y.user.id, greeting: 'hi' });
-  await y.call('POST', `/api/v1/friend-requests/${req.id}/accept`);
-}
+const person = people('137013', 'day');
 
 /** Two friends and their direct chat. */
 async function pair(a = 'Ann', b = 'Ben') {
   const x = await person(a);
   const y = await person(b);
   await befriend(x, y);
-  const conv = await x.call('POST', '/api/v1/conversations', { kind: 'direct', members: [y.user.id] });
-  return { x, y, conv: conv.id };
+  return { x, y, conv: await direct(x, y) };
 }
 
-/** A browser context signed in with the person's token. */
-async function signedIn(who, { width = 390, height = 800, locale = 'en-US', lang } = {}) {
-  const context = await browser.newContext({ locale, viewport: { width, height }, acceptDownloads: true });
-  context.setDefaultTimeout(15_000);
-  await context.addInitScript(
-    ([tok, l]) => {
-      if (!sessionStorage.getItem('e2e.init')) {
-        localStorage.setItem('tkesj.token', tok);
-        if (l) localStorage.setItem('tkesj.lang', l);
-        sessionStorage.setItem('e2e.init', '1');
-      }
-    },
-    [who.token, lang ?? ''],
-  );
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`csp: ${m.text()}`);
-  });
-  return { context, page, problems };
-}
-
-async function openChat(page, conv) {
-  await page.goto(`${server.base}/chats/${encodeURIComponent(conv)}`);
-  await log(page).waitFor();
-}
-
-const send = (who, conv, text, extra = {}) =>
-  who.call('POST', `/api/v1/conversations/${conv}/messages`, { client_id: `api-${Math.random().toString(36).slice(2)}`, kind: 'text', text, ...extra });
+/** A browser context signed in with the person's token, 390 px wide unless told. */
+const signedIn = (who, o = {}) => signedInAt(who, { width: 390, height: 800, acceptDownloads: true, ...o });
 
 /** Uploads bytes as `who` and answers the media id. */
 async function uploadAs(who, bytes, name, type) {

@@ -152,6 +152,16 @@ after(async () => {
   }
 });
 
+/** Collects a page's errors and Content-Security-Policy violations, which must never happen. */
+function watchProblems(page) {
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`csp: ${m.text()}`);
+  });
+  return problems;
+}
+
 /**
  * A browser context as a person in English would have; collects page errors and
  * Content-Security-Policy violations, which must never happen.
@@ -160,12 +170,51 @@ export async function newPerson() {
   const context = await browser.newContext({ locale: 'en-US', viewport: { width: 360, height: 800 }, acceptDownloads: true });
   context.setDefaultTimeout(15_000);
   const page = await context.newPage();
+  return { context, page, problems: watchProblems(page) };
+}
+
+/**
+ * A browser context signed in with the person's token (set once per tab, so
+ * a test may sign out in it), at phone width unless told; `lang` is the
+ * app's language setting, `locale` the browser's.
+ */
+export async function signedIn(who, { width = 360, height = 780, locale = 'en-US', lang, hasTouch = false, acceptDownloads = false } = {}) {
+  const context = await browser.newContext({ locale, viewport: { width, height }, hasTouch, acceptDownloads });
+  context.setDefaultTimeout(15_000);
+  await context.addInitScript(
+    ([tok, l]) => {
+      if (!sessionStorage.getItem('e2e.init')) {
+        localStorage.setItem('tkesj.token', tok);
+        if (l) localStorage.setItem('tkesj.lang', l);
+        sessionStorage.setItem('e2e.init', '1');
+      }
+    },
+    [who.token, lang ?? ''],
+  );
+  const page = await context.newPage();
+  return { context, page, problems: watchProblems(page) };
+}
+
+/** A browser context of someone not signed in (page errors are collected). */
+export async function signedOut({ locale = 'en-US', width = 360 } = {}) {
+  const context = await browser.newContext({ locale, viewport: { width, height: 780 } });
+  context.setDefaultTimeout(15_000);
+  const page = await context.newPage();
   const problems = [];
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`csp: ${m.text()}`);
-  });
   return { context, page, problems };
+}
+
+/** A live region with something in it (the app's notices). */
+export const status = (page) => page.getByRole('status').filter({ hasText: /\S/ });
+
+/** An open conversation's message list. */
+export const log = (page) => page.getByRole('log');
+
+/** Opens a conversation by its id and waits for its messages. */
+export async function openChat(page, conv) {
+  await page.goto(`${server.base}/chats/${encodeURIComponent(conv)}`);
+  await log(page).waitFor();
 }
 
 /** Waits until the locator's text matches re, and answers the text. */
@@ -291,3 +340,32 @@ export async function apiRegister(u) {
   };
   return { ...j, call };
 }
+
+/**
+ * A maker of people registered through the API, each with a unique phone
+ * (+86, the prefix, a number, 00) and username (tag_nick_number), for a test
+ * file whose prefix no other file uses.
+ */
+export function people(phonePrefix, tag) {
+  let n = 0;
+  return (nick) => {
+    n++;
+    const k = String(n).padStart(3, '0');
+    return apiRegister({ phone: `+86${phonePrefix}${k}00`, username: `${tag}_${nick.toLowerCase().replace(/\W/g, '')}_${k}`, nickname: nick });
+  };
+}
+
+/** Makes two people friends through the API (a request and its acceptance, unless it was accepted at once). */
+export async function befriend(x, y) {
+  const req = await x.call('POST', '/api/v1/friend-requests', { to: y.user.id, greeting: 'hi' });
+  if (req.status !== 'accepted') await y.call('POST', `/api/v1/friend-requests/${req.id}/accept`);
+}
+
+/** Two friends' direct conversation, made (or found) through the API; answers its id. */
+export async function direct(x, y) {
+  return (await x.call('POST', '/api/v1/conversations', { kind: 'direct', members: [y.user.id] })).id;
+}
+
+/** Sends a message as `who` through the API (a text unless `extra` says otherwise). */
+export const send = (who, conv, text, extra = {}) =>
+  who.call('POST', `/api/v1/conversations/${conv}/messages`, { client_id: `api-${Math.random().toString(36).slice(2)}`, kind: 'text', text, ...extra });
