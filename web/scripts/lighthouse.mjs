@@ -38,6 +38,8 @@ const base = `http://127.0.0.1:${port}`;
 const logFile = path.join(dir, 'server.log');
 const out = fs.openSync(logFile, 'a');
 const proc = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data', path.join(dir, 'data')], { stdio: ['ignore', out, out] });
+// A failed run (no Chromium, a refused request) leaves no server behind.
+process.on('exit', () => proc.kill('SIGTERM'));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 for (let i = 0; ; i++) {
   try {
