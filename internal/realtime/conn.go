@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,20 +15,22 @@ import (
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/wire"
+	"github.com/tkesj/tkesj/internal/wsnet"
 )
 
 // conn is one WebSocket connection.
 //
-// An idle connection costs one goroutine (the ServeWS call, parked in Read),
-// a timer for the next ping and small buffers. The writer goroutine exists
-// only while frames wait to be written: enqueue starts it when the queue goes
-// from empty to non-empty and it exits once the queue is drained, dropping
-// the queue's backing array. Closing is done by the writer (when the queue
-// must be flushed first) or by a short-lived closer goroutine.
+// It runs on internal/wsnet: once upgraded, an idle connection costs this
+// struct, wsnet's (a few hundred bytes and a runtime timer for pings) and
+// its socket; no goroutine, no buffer. ServeWS returns as soon as the ready
+// frame is queued, so nothing of the HTTP request stays but its context's
+// values. Client frames are handled (handle) on a goroutine wsnet starts
+// while the socket has bytes, one at a time and in order; frames for the
+// client are queued in wsnet, which writes them (coalesced) on a goroutine
+// that runs only while frames wait.
 type conn struct {
 	hub       *Hub
-	ws        *websocket.Conn
-	raw       net.Conn // the hijacked socket, to cut off a peer that will not close
+	ws        *wsnet.Conn
 	userID    string
 	deviceIdx []byte
 	requests  Requests        // answers request frames; nil: none
@@ -38,17 +38,12 @@ type conn struct {
 	cancel    context.CancelFunc
 
 	mu          sync.Mutex
-	queue       [][]byte // frames waiting for the writer; nil while idle
-	pending     int      // frames queued or being written; bounded by Options.SendQueue
-	ready       bool     // the ready frame is at the head of the queue: writing may start
-	writing     bool     // a writer goroutine is running
+	early       [][]byte // frames for the client published before the ready frame was queued
+	ready       bool     // the ready frame is queued: frames go straight to wsnet
 	closeCode   websocket.StatusCode
 	closeReason string
-	closing     bool // the close handshake has been started; no frame may be written
-	done        bool // ServeWS is finishing; no goroutine may start
-	timer       *time.Timer
-	missedPongs int
-	wg          sync.WaitGroup // writer, closer and heartbeat goroutines
+	closing     bool // an immediate close (or a cut) has begun: nothing more is queued
+	done        bool // the connection has ended
 
 	// Rate limiter state, used only by the reading goroutine.
 	tokens     float64
@@ -56,29 +51,22 @@ type conn struct {
 	violations int
 }
 
-// ServeWS upgrades an already-authenticated request and runs the connection until it ends.
+// ServeWS upgrades an already-authenticated request, registers the
+// connection and queues its ready frame, then returns; the connection lives
+// on until it is closed (Hub.Close waits for it).
 //
 // The connection is registered before the ready frame is fetched, and the
-// ready frame is put at the head of its queue: so it is always the first
-// frame, and no event published after registration is lost (events that
-// arrive while the summary is fetched follow it; the client de-duplicates by
-// seq). ServeWS returns once the connection is closed, unregistered and every
-// goroutine it started has ended. After Hub.Close it answers 503.
+// ready frame is queued before the frames published meanwhile: so it is
+// always the first frame, and no event published after registration is lost
+// (events that arrive while the summary is fetched follow it; the client
+// de-duplicates by seq). Client frames are read only once the ready frame is
+// queued. After Hub.Close it answers 503.
 func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, p Peer) {
-	// This goroutine stays parked in the read loop for the life of the
-	// connection, so its stack is most of an idle connection's cost: the
-	// setup and the handling of frames live in other functions, keeping
-	// the frames on the parked stack small enough for it to shrink to 8 KiB.
 	c := h.open(w, r, p)
 	if c == nil {
 		return
 	}
-	var end error
-	// Deferred, so that a panicking Handler still leaves the hub clean.
-	defer func() { h.end(c, end) }()
-	if c.start() {
-		end = c.readLoop()
-	}
+	c.start()
 }
 
 // open upgrades the request and registers the connection. It returns nil
@@ -99,20 +87,8 @@ func (h *Hub) open(w http.ResponseWriter, r *http.Request, p Peer) *conn {
 		w.Write(h.tooManyProblem)
 		return nil
 	}
-	sw := &smallBuffers{ResponseWriter: w}
-	ws, err := websocket.Accept(sw, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
-	if err != nil {
-		// Accept has already answered the request.
-		h.log.Debug("realtime: upgrade refused", "user", userID, "err", err)
-		h.release(userID)
-		h.serving.Done()
-		return nil
-	}
-	ws.SetReadLimit(h.opts.ReadLimit)
 	c := &conn{
 		hub:       h,
-		ws:        ws,
-		raw:       sw.raw,
 		userID:    userID,
 		deviceIdx: bytes.Clone(deviceIdx),
 		requests:  p.Requests,
@@ -122,29 +98,73 @@ func (h *Hub) open(w http.ResponseWriter, r *http.Request, p Peer) *conn {
 	// The request's context ends when the handler returns; the connection
 	// keeps its values (request id, logger) and gets its own end.
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(r.Context()))
+	ws, err := h.ws.Upgrade(w, r, c)
+	if err != nil {
+		// Upgrade has already answered the request.
+		h.log.Debug("realtime: upgrade refused", "user", userID, "err", err)
+		c.cancel()
+		h.release(userID)
+		h.serving.Done()
+		return nil
+	}
+	c.ws = ws
 	h.register(c)
 	h.log.Debug("realtime: connected", "user", userID, deviceAttr(deviceIdx))
 	return c
 }
 
-// end unregisters c, waits for its goroutines and ends the ServeWS call.
-func (h *Hub) end(c *conn, end error) {
+// OnClose is wsnet's news that the connection has ended (the socket is
+// closed and no goroutine of it runs): it is unregistered and its ServeWS
+// count ends.
+func (c *conn) OnClose(_ *wsnet.Conn, end error) {
+	h := c.hub
+	c.mu.Lock()
+	c.done = true
+	c.early = nil
+	closing := c.closing
+	c.mu.Unlock()
+	c.cancel()
+	switch {
+	case errors.Is(end, wsnet.ErrWriteTimeout) && !closing:
+		// A write that made no progress for the write timeout: the client
+		// is not reading. (One already being closed, say as slow, is not
+		// counted twice.)
+		h.slowDropped.Add(1)
+		h.log.Info("realtime: dropped a slow consumer", "user", c.userID, deviceAttr(c.deviceIdx), "cause", "write timeout")
+	case errors.Is(end, wsnet.ErrPingTimeout):
+		h.log.Info("realtime: closing a connection that stopped answering pings", "user", c.userID, deviceAttr(c.deviceIdx))
+	case end != nil && strings.Contains(end.Error(), "handler panic"):
+		h.log.Error("realtime: client frame panicked", "user", c.userID, deviceAttr(c.deviceIdx), "err", end)
+	}
+	status := -1
+	var ce *wsnet.CloseError
+	if errors.As(end, &ce) {
+		status = int(ce.Code)
+	}
+	// Logged before the connection stops counting, so that whoever waits
+	// for Stats().Connections to fall finds the line.
+	h.log.Debug("realtime: disconnected", "user", c.userID, deviceAttr(c.deviceIdx), "status", status)
 	h.unregister(c)
 	h.release(c.userID)
-	c.finish()
-	c.cancel()
-	h.log.Debug("realtime: disconnected", "user", c.userID, deviceAttr(c.deviceIdx), "status", int(websocket.CloseStatus(end)))
 	h.serving.Done()
+}
+
+// OnMessage is one client message, from wsnet's reading goroutine. data
+// lives in wsnet's pooled buffer only during the call: it is copied, since
+// what handle gives it to may keep it.
+func (c *conn) OnMessage(_ *wsnet.Conn, typ wsnet.MessageType, data []byte) {
+	c.handle(websocket.MessageType(typ), bytes.Clone(data))
 }
 
 func (h *Hub) burst() float64 { return max(1, 2*h.opts.FramesPerSec) }
 
-// start puts the ready frame at the head of the queue and arms the
-// heartbeat. It reports false if the connection is being closed instead.
-func (c *conn) start() bool {
+// start fetches the ready frame, queues it ahead of the frames published
+// meanwhile, and lets the connection read. If the ready frame cannot be had
+// the connection is closed instead.
+func (c *conn) start() {
 	ready, err := c.hub.handler.ReadyFrame(c.ctx, c.userID)
 	if err != nil && c.ctx.Err() != nil {
-		return false // closed while the summary was fetched
+		return // closed while the summary was fetched
 	}
 	if err != nil {
 		code, reason := websocket.StatusInternalError, "internal error"
@@ -157,74 +177,33 @@ func (c *conn) start() bool {
 			c.hub.log.Error("realtime: ready frame", "user", c.userID, "err", err)
 		}
 		c.shutdown(code, reason, false)
-		return false
+		return
 	}
 	c.mu.Lock()
 	if c.done || c.closing {
 		c.mu.Unlock()
-		return false
+		return
 	}
-	c.queue = slices.Insert(c.queue, 0, ready)
-	c.pending++
+	// The queue is empty (nothing is sent before ready) and early is
+	// bounded by SendQueue, so these fit.
+	_ = c.ws.Send(ready)
+	for _, f := range c.early {
+		_ = c.ws.Send(f)
+	}
+	c.early = nil
 	c.ready = true
-	var a action
-	if !c.writing {
-		c.writing = true
-		c.wg.Add(1)
-		a = startWriter
-	}
-	c.timer = time.AfterFunc(c.hub.opts.PingInterval, c.heartbeat)
-	c.mu.Unlock()
-	c.run(a)
-	return true
-}
-
-// finish ends the connection after its read loop: no goroutine may start any
-// more, the socket is closed unless a close handshake is under way, and it
-// waits for the goroutines already running.
-func (c *conn) finish() {
-	c.mu.Lock()
-	c.done = true
-	c.queue = nil
-	closing := c.closing
-	if c.timer != nil {
-		c.timer.Stop()
+	if c.closeCode != 0 {
+		// A close that waits for the queue came while the summary was
+		// fetched (say, the device signed out): the queue goes first.
+		c.ws.Close(wsnet.StatusCode(c.closeCode), c.closeReason, true)
 	}
 	c.mu.Unlock()
-	if !closing {
-		// Nobody is closing it gracefully (the peer left, or broke the
-		// protocol): closing now also frees a writer stuck on a dead peer.
-		_ = c.ws.CloseNow()
-	}
-	c.wg.Wait()
-	// A close handshake that gave up has still closed the socket; this
-	// only makes sure of it.
-	_ = c.ws.CloseNow()
+	c.ws.Start()
 }
 
-// cut closes the socket under the WebSocket, for a peer that does not
-// finish the close handshake.
-func (c *conn) cut() { _ = c.raw.Close() }
-
-type action int
-
-const (
-	nothing action = iota
-	startWriter
-	startCloser
-	cutSocket
-)
-
-func (c *conn) run(a action) {
-	switch a {
-	case startWriter:
-		go c.writeLoop()
-	case startCloser:
-		go c.sendClose()
-	case cutSocket:
-		c.cut()
-	}
-}
+// cut closes the socket at once, for a peer that does not finish the close
+// handshake.
+func (c *conn) cut() { c.ws.Cut() }
 
 // enqueue queues f for the client without blocking. A connection whose
 // queue is full is closed as slow, and f is dropped for it.
@@ -234,24 +213,23 @@ func (c *conn) enqueue(f []byte) {
 		c.mu.Unlock()
 		return
 	}
-	if c.pending >= c.hub.opts.SendQueue {
-		a := c.beginCloseLocked(websocket.StatusTryAgainLater, "slow consumer", closeNow)
-		c.mu.Unlock()
-		c.hub.slowDropped.Add(1)
-		c.hub.log.Info("realtime: dropped a slow consumer", "user", c.userID, deviceAttr(c.deviceIdx), "cause", "queue full", "queued", c.hub.opts.SendQueue)
-		c.run(a)
-		return
+	full := false
+	if !c.ready {
+		// Counting the ready frame to come.
+		if full = len(c.early)+1 >= c.hub.opts.SendQueue; !full {
+			c.early = append(c.early, f)
+		}
+	} else {
+		full = errors.Is(c.ws.Send(f), wsnet.ErrQueueFull)
 	}
-	c.queue = append(c.queue, f)
-	c.pending++
-	var a action
-	if c.ready && !c.writing {
-		c.writing = true
-		c.wg.Add(1)
-		a = startWriter
+	if full {
+		c.beginCloseLocked(websocket.StatusTryAgainLater, "slow consumer", closeNow)
 	}
 	c.mu.Unlock()
-	c.run(a)
+	if full {
+		c.hub.slowDropped.Add(1)
+		c.hub.log.Info("realtime: dropped a slow consumer", "user", c.userID, deviceAttr(c.deviceIdx), "cause", "queue full", "queued", c.hub.opts.SendQueue)
+	}
 }
 
 // shutdown closes the connection with code and reason, without blocking.
@@ -264,9 +242,8 @@ func (c *conn) shutdown(code websocket.StatusCode, reason string, flush bool) {
 		mode = closeAfterQueue
 	}
 	c.mu.Lock()
-	a := c.beginCloseLocked(code, reason, mode)
+	c.beginCloseLocked(code, reason, mode)
 	c.mu.Unlock()
-	c.run(a)
 }
 
 // How a connection is closed.
@@ -275,210 +252,33 @@ type closeMode int
 const (
 	closeAfterQueue closeMode = iota // write the queue, then the close handshake
 	closeNow                         // drop the queue, close handshake at once
-	closeCut                         // drop the queue and the socket: the peer is gone
 )
 
-func (c *conn) beginCloseLocked(code websocket.StatusCode, reason string, mode closeMode) action {
+func (c *conn) beginCloseLocked(code websocket.StatusCode, reason string, mode closeMode) {
 	if c.done || c.closing {
-		return nothing
+		return
 	}
 	if c.closeCode != 0 && mode == closeAfterQueue {
-		return nothing
+		return
 	}
 	c.closeCode, c.closeReason = code, reason
-	switch mode {
-	case closeNow, closeCut:
+	if mode == closeNow {
 		c.closing = true
-		c.queue = nil
-		c.pending = 0
+		c.early = nil
 		c.cancel() // a Handler call still running is of no use now
-		if mode == closeCut {
-			return cutSocket
-		}
-		c.wg.Add(1)
-		return startCloser
-	}
-	if c.writing || !c.ready {
-		// The running writer, or the one start will begin, closes after
-		// the queue.
-		return nothing
-	}
-	c.writing = true
-	c.wg.Add(1)
-	return startWriter
-}
-
-// sendClose runs the close handshake. It takes at most about 10 s (the
-// library's bounds for writing the close frame and awaiting the answer) and
-// closes the socket in every case.
-func (c *conn) sendClose() {
-	defer c.wg.Done()
-	c.mu.Lock()
-	code, reason := c.closeCode, c.closeReason
-	c.mu.Unlock()
-	_ = c.ws.Close(code, reason)
-}
-
-// writeLoop writes queued frames until the queue is empty, then exits. It
-// swaps the queue for a spare slice so that enqueue never waits for a write.
-func (c *conn) writeLoop() {
-	defer c.wg.Done()
-	var spare [][]byte
-	for {
-		c.mu.Lock()
-		if c.closing || c.done {
-			c.writing = false
-			c.queue = nil
-			c.mu.Unlock()
-			return
-		}
-		if len(c.queue) == 0 {
-			c.writing = false
-			c.queue = nil // an idle connection keeps no queue
-			if c.closeCode == 0 {
-				// Control frames (pongs, pings) are written without the
-				// writer: lift its deadline, before another writer can
-				// start and set its own.
-				_ = c.raw.SetWriteDeadline(time.Time{})
-				c.mu.Unlock()
-				return
-			}
-			// A close that waited for the queue to drain.
-			c.closing = true
-			code, reason := c.closeCode, c.closeReason
-			c.mu.Unlock()
-			_ = c.ws.Close(code, reason)
-			return
-		}
-		batch := c.queue
-		c.queue = spare
-		c.mu.Unlock()
-
-		for i, f := range batch {
-			err := c.write(f)
-			batch[i] = nil
-			c.mu.Lock()
-			if c.pending > 0 {
-				c.pending--
-			}
-			stop := c.closing || c.done
-			c.mu.Unlock()
-			if err != nil {
-				c.writeFailed(err)
-				break
-			}
-			if stop {
-				break
-			}
-		}
-		clear(batch)
-		spare = batch[:0]
-	}
-}
-
-// write writes one frame within the write timeout. The timeout is a socket
-// deadline rather than a context: the library keeps the context of the last
-// write, which would cost every idle connection a context and a timer.
-func (c *conn) write(f []byte) error {
-	if err := c.raw.SetWriteDeadline(time.Now().Add(c.hub.opts.WriteTimeout)); err != nil {
-		return err
-	}
-	if err := c.ws.Write(context.Background(), websocket.MessageText, f); err != nil {
-		return err
-	}
-	c.hub.framesSent.Add(1)
-	return nil
-}
-
-// writeFailed handles a write error: the connection is unusable. A write
-// that timed out means the client is not reading: it is slow.
-func (c *conn) writeFailed(err error) {
-	c.mu.Lock()
-	already := c.closing || c.done
-	if !already {
-		c.closing = true
-		if c.closeCode == 0 {
-			c.closeCode, c.closeReason = websocket.StatusTryAgainLater, "slow consumer"
-		}
-		c.queue = nil
-		c.pending = 0
-		c.cancel()
-	}
-	c.mu.Unlock()
-	if already {
+		c.ws.Close(wsnet.StatusCode(code), reason, false)
 		return
 	}
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		c.hub.slowDropped.Add(1)
-		c.hub.log.Info("realtime: dropped a slow consumer", "user", c.userID, deviceAttr(c.deviceIdx), "cause", "write timeout")
+	if c.ready {
+		c.ws.Close(wsnet.StatusCode(code), reason, true)
 	}
-	// Nothing more can be said on this connection, not even a close frame.
-	c.cut()
-}
-
-// heartbeat runs on the ping timer: it pings the client and re-arms the
-// timer. A ping unanswered within PingInterval is missed; after
-// maxMissedPongs in a row the connection is closed. After a miss the next
-// ping goes at once, since a whole interval has already passed.
-func (c *conn) heartbeat() {
-	c.mu.Lock()
-	if c.done || c.closing {
-		c.mu.Unlock()
-		return
-	}
-	c.wg.Add(1)
-	c.mu.Unlock()
-	defer c.wg.Done()
-
-	interval := c.hub.opts.PingInterval
-	ctx, cancel := context.WithTimeout(context.Background(), interval)
-	err := c.ws.Ping(ctx)
-	cancel()
-
-	c.mu.Lock()
-	if c.done || c.closing {
-		c.mu.Unlock()
-		return
-	}
-	next := interval
-	if err == nil {
-		c.missedPongs = 0
-	} else {
-		c.missedPongs++
-		next = 0
-	}
-	if c.missedPongs >= maxMissedPongs {
-		// The peer is gone or hopelessly behind: waiting for it to answer
-		// a close frame would only hold the connection longer.
-		a := c.beginCloseLocked(websocket.StatusGoingAway, "ping timeout", closeCut)
-		c.mu.Unlock()
-		c.hub.log.Info("realtime: closing a connection that stopped answering pings", "user", c.userID, deviceAttr(c.deviceIdx))
-		c.run(a)
-		return
-	}
-	c.timer.Reset(next)
-	c.mu.Unlock()
+	// Otherwise start closes after the ready frame and the early ones.
 }
 
 func (c *conn) isClosing() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.closeCode != 0 || c.done
-}
-
-// readLoop reads client frames until the connection ends, and returns why.
-// It runs on the ServeWS goroutine, so a client's frames are handled one at a
-// time, in order, and a slow Handler only slows that client's reading.
-func (c *conn) readLoop() error {
-	for {
-		// No deadline: a deadline would cost an idle connection a timer.
-		// Close, the heartbeat and finish unblock this read.
-		typ, data, err := c.ws.Read(context.Background())
-		if err != nil {
-			return err
-		}
-		c.handle(typ, data)
-	}
 }
 
 // handle answers one client frame.

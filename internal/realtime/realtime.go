@@ -30,6 +30,7 @@ import (
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/wire"
+	"github.com/tkesj/tkesj/internal/wsnet"
 )
 
 // Handler is the service's side of a connection.
@@ -94,9 +95,12 @@ const (
 	maxViolations = 10
 	// maxMissedPongs is how many pings in a row may go unanswered.
 	maxMissedPongs = 2
+	// closeTimeout bounds the wait for a client's answer to our close
+	// frame (coder/websocket, used before internal/wsnet, waited 5 s).
+	closeTimeout = 5 * time.Second
 	// closeWait bounds how long Hub.Close waits for connections to finish
 	// their close handshake before cutting them off, and cutWait how long it
-	// then waits for ServeWS calls to return.
+	// then waits for them to end.
 	closeWait = 4 * time.Second
 	cutWait   = time.Second
 	// maxRequestID bounds the id of a request frame that a refusal repeats
@@ -135,16 +139,16 @@ type Hub struct {
 	epoch       time.Time // the rate limiter's clock starts here
 	seed        maphash.Seed
 	shards      [shardCount]shard
+	ws          *wsnet.Server // the WebSocket transport
 
 	mu          sync.Mutex // guards closed, the close code and serving.Add
 	closed      bool
 	closeCode   websocket.StatusCode // what connections are closed with once closed
 	closeReason string
-	serving     sync.WaitGroup // one per ServeWS call
+	serving     sync.WaitGroup // one per connection (or ServeWS call refused) not yet ended
 
 	conns          atomic.Int64
 	slowDropped    atomic.Uint64
-	framesSent     atomic.Uint64
 	framesReceived atomic.Uint64
 	rateLimited    atomic.Uint64
 	tooMany        atomic.Uint64
@@ -198,8 +202,20 @@ func New(bus tkesj.Bus, h Handler, log *slog.Logger, opts Options) (*Hub, error)
 		hub.shards[i].users = make(map[string][]*conn)
 		hub.shards[i].held = make(map[string]int)
 	}
+	hub.ws, err = wsnet.NewServer(wsnet.Options{
+		ReadLimit:      opts.ReadLimit,
+		SendQueue:      opts.SendQueue,
+		WriteTimeout:   opts.WriteTimeout,
+		PingInterval:   opts.PingInterval,
+		MaxMissedPongs: maxMissedPongs,
+		CloseTimeout:   closeTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("new realtime hub: %w", err)
+	}
 	unsubscribe, err := bus.Subscribe(hub.deliver)
 	if err != nil {
+		_ = hub.ws.Close()
 		return nil, fmt.Errorf("new realtime hub: subscribe: %w", err)
 	}
 	hub.unsubscribe = unsubscribe
@@ -247,7 +263,7 @@ func (h *Hub) Stats() Stats {
 	return Stats{
 		Connections:    int(h.conns.Load()),
 		SlowDropped:    h.slowDropped.Load(),
-		FramesSent:     h.framesSent.Load(),
+		FramesSent:     h.ws.FramesSent(),
 		FramesReceived: h.framesReceived.Load(),
 		RateLimited:    h.rateLimited.Load(),
 		TooMany:        h.tooMany.Load(),
@@ -255,7 +271,7 @@ func (h *Hub) Stats() Stats {
 }
 
 // Close ends the bus subscription, closes every connection with status 1001
-// (going away) and waits, a bounded time, for every ServeWS call to return.
+// (going away) and waits, a bounded time, for every connection to end.
 // Connections that have not finished their close handshake by then are cut
 // off. ServeWS calls made after Close answer 503. Closing twice is not an
 // error.
@@ -287,14 +303,16 @@ func (h *Hub) closeWith(code websocket.StatusCode, reason string) error {
 		c.shutdown(code, reason, false)
 	}
 	if waitTimeout(&h.serving, closeWait) {
-		return nil
+		return h.ws.Close()
 	}
 	for _, c := range h.allConns() {
 		c.cut()
 	}
 	if waitTimeout(&h.serving, cutWait) {
-		return nil
+		return h.ws.Close()
 	}
+	// The transport is left running: a connection still open has a
+	// goroutine in the Handler, which closing it would wait for.
 	return fmt.Errorf("close realtime hub: %d connections still open after %v", h.conns.Load(), closeWait+cutWait)
 }
 
@@ -315,7 +333,8 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 	}
 }
 
-// enter counts a ServeWS call; it reports false once the hub is closed.
+// enter counts a connection (until it ends, or until ServeWS refuses it);
+// it reports false once the hub is closed.
 func (h *Hub) enter() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -851,7 +851,9 @@ func TestLogsHoldNoFrameContents(t *testing.T) {
 		}
 		mustWrite(t, c, websocket.MessageText, []byte(`{"type":"ack","text":"`+secret+strings.Repeat("x", 300)+`"}`))
 		readUntilClosed(t, c)
-		waitFor(t, "the connection to end", func() bool { return r.returned.Load() == 1 })
+		// ServeWS returns once the connection is set up; the hub counts
+		// it until it ends.
+		waitFor(t, "the connection to end", func() bool { return r.hub.Stats().Connections == 0 })
 		if logs := r.logs.String(); strings.Contains(logs, secret) {
 			t.Errorf("logs hold frame contents:\n%s", logs)
 		} else if !strings.Contains(logs, "disconnected") {
@@ -920,7 +922,7 @@ func TestIdleConnectionCost(t *testing.T) {
 	r := newQuietRig(t, realtime.Options{})
 	addr := strings.TrimPrefix(r.srv.URL, "http://")
 	_ = rawDial(t, addr, "warm-up").Close() // first-use allocations are not per connection
-	waitFor(t, "the warm-up connection to end", func() bool { return r.returned.Load() == 1 })
+	waitFor(t, "the warm-up connection to end", func() bool { return r.hub.Stats().Connections == 0 })
 
 	settle()
 	var before, after runtime.MemStats
@@ -937,8 +939,13 @@ func TestIdleConnectionCost(t *testing.T) {
 		conns = append(conns, rawDial(t, addr, fmt.Sprintf("user-%d", i)))
 	}
 	waitFor(t, "every connection to be registered", func() bool { return r.hub.Stats().Connections == n })
-	// Writers exit once the ready frame is written.
-	waitFor(t, "writer goroutines to exit", func() bool { return runtime.NumGoroutine() <= g0+n })
+	// Writers exit once the ready frame is written; net/http's goroutines
+	// once ServeWS returns.
+	perConn := 0 // goroutines an idle connection keeps: none on epoll (internal/wsnet)
+	if runtime.GOOS != "linux" {
+		perConn = 1 // stream mode: the reading goroutine
+	}
+	waitFor(t, "writer goroutines to exit", func() bool { return runtime.NumGoroutine() <= g0+perConn*n+10 })
 	settle()
 	runtime.ReadMemStats(&after)
 	g1 := runtime.NumGoroutine()
@@ -955,13 +962,18 @@ func TestIdleConnectionCost(t *testing.T) {
 	goroutines := float64(g1-g0) / float64(n)
 	t.Logf("%d idle connections: %.0f B heap + %.0f B stack = %.0f B per connection, %.2f goroutines per connection (race detector: %v)",
 		n, heap, stack, heap+stack, goroutines, raceEnabled)
-	if goroutines > 1.01 {
-		t.Errorf("%.2f goroutines per idle connection, want 1 (the ServeWS call)", goroutines)
+	if goroutines > float64(perConn)+0.01 {
+		t.Errorf("%.2f goroutines per idle connection, want %d", goroutines, perConn)
 	}
-	// A guard against regressions, not the target: the parked stack alone
-	// is 8 KiB (see ServeWS).
-	if !raceEnabled && heap+stack > 20<<10 {
-		t.Errorf("%.0f B per idle connection, want under 20 KiB", heap+stack)
+	// A guard against regressions, not the target: issue 17 measured
+	// 16.7 KiB of stack and ~13 KiB of heap per connection before
+	// internal/wsnet; on epoll it is ~2 KiB, raw clients included.
+	limit := 4 << 10
+	if perConn > 0 {
+		limit = 20 << 10
+	}
+	if !raceEnabled && heap+stack > float64(limit) {
+		t.Errorf("%.0f B per idle connection, want under %d B", heap+stack, limit)
 	}
 }
 

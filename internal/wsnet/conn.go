@@ -55,7 +55,7 @@ type Conn struct {
 	closeState  closeState
 	closeCode   StatusCode
 	closeReason string
-	failing     bool // cut once our close frame is out: the peer broke the protocol
+	failing     bool // the peer broke the protocol: once our close frame is out, drain until it leaves
 	remote      *CloseError
 	closeAt     int64 // when to give up on the peer's answer to our close
 
@@ -361,7 +361,13 @@ func (c *Conn) batchDoneLocked() {
 		// The peer answered our close while it was being written.
 		c.cutLocked(&CloseError{Code: c.closeCode, Reason: c.closeReason})
 	case c.failing:
-		c.cutLocked(&CloseError{Code: c.closeCode, Reason: c.closeReason})
+		// Closing the socket with the peer's bytes unread would reset it,
+		// and the peer could lose our close frame: say we are done (FIN),
+		// let the reader drain until the peer closes too, within
+		// CloseTimeout.
+		c.shutdownWrite()
+		c.closeAt = c.now() + int64(c.srv.opts.CloseTimeout)
+		c.armLocked(c.closeAt)
 	default:
 		c.closeAt = c.now() + int64(c.srv.opts.CloseTimeout)
 		c.armLocked(c.closeAt)
@@ -567,6 +573,9 @@ func (c *Conn) fail(code StatusCode, reason string) bool {
 	c.mu.Lock()
 	c.failing = true
 	c.closeLocked(code, reason, false)
+	if c.cause == nil {
+		c.cause = &CloseError{Code: c.closeCode, Reason: c.closeReason}
+	}
 	if c.closeState == closeSent && c.out == nil {
 		// Our close went already: nothing to wait for.
 		c.cutLocked(&CloseError{Code: c.closeCode, Reason: c.closeReason})
@@ -722,6 +731,17 @@ func (c *Conn) armLocked(at int64) {
 		return
 	}
 	c.timer.Reset(d)
+}
+
+// shutdownWrite sends FIN: nothing more will be written.
+func (c *Conn) shutdownWrite() {
+	if c.fd >= 0 {
+		shutdownWriteFd(c.fd)
+		return
+	}
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
 }
 
 func (c *Conn) read(p []byte) (int, error) {

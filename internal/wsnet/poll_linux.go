@@ -199,4 +199,6 @@ func writeFd(fd int, p []byte) (int, error) {
 
 func shutdownFd(fd int) { _ = unix.Shutdown(fd, unix.SHUT_RDWR) }
 
+func shutdownWriteFd(fd int) { _ = unix.Shutdown(fd, unix.SHUT_WR) }
+
 func closeFd(fd int) { _ = unix.Close(fd) }

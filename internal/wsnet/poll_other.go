@@ -22,4 +22,6 @@ func detach(tc *net.TCPConn) (int, error) { return -1, errors.New("no poller") }
 func readFd(fd int, p []byte) (int, error)  { return 0, errors.New("no poller") }
 func writeFd(fd int, p []byte) (int, error) { return 0, errors.New("no poller") }
 func shutdownFd(fd int)                     {}
-func closeFd(fd int)                        {}
+func shutdownWriteFd(fd int)                {}
+
+func closeFd(fd int) {}

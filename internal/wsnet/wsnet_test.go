@@ -383,9 +383,12 @@ func (c *raw) closeCode(tb testing.TB) (wsnet.StatusCode, [][]byte) {
 		if len(p) >= 2 {
 			code = wsnet.StatusCode(binary.BigEndian.Uint16(p))
 		}
+		// The server ends its side (FIN) after its close frame; the
+		// client then closes, as browsers do.
 		if _, err := c.br.ReadByte(); err == nil {
 			tb.Errorf("bytes after the close frame")
 		}
+		c.Close()
 		return code, got
 	}
 }
@@ -848,4 +851,23 @@ func settle() {
 	for range 3 {
 		runtime.GC()
 	}
+}
+
+// TestTooBigIsDrained: a client whose message is over the limit may finish
+// writing it (the server drains what it sends instead of resetting the
+// socket under it) and reads 1009.
+func TestTooBigIsDrained(t *testing.T) {
+	forEachMode(t, func(t *testing.T, m mode) {
+		r := newRig(t, m, wsnet.Options{ReadLimit: 1024})
+		c := r.dial(t)
+		e := r.handler(t)
+		mustWrite(t, c, websocket.MessageText, bytes.Repeat([]byte("z"), 300<<10))
+		if code := closeStatus(t, c); code != websocket.StatusMessageTooBig {
+			t.Errorf("close status = %v, want 1009", code)
+		}
+		var ce *wsnet.CloseError
+		if err := e.end(t); !errors.As(err, &ce) || ce.Code != wsnet.StatusMessageTooBig {
+			t.Errorf("OnClose(%v), want our 1009", err)
+		}
+	})
 }
