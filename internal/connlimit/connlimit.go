@@ -104,6 +104,12 @@ type conn struct {
 	once sync.Once
 }
 
+// UnwrapConn hands internal/wsnet the socket under c, whose bytes c passes
+// through unchanged, so that an idle WebSocket can be polled without a
+// goroutine. wsnet still closes c when the WebSocket ends, which gives the
+// place back.
+func (c *conn) UnwrapConn() net.Conn { return c.Conn }
+
 func (c *conn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() { c.l.done(c.key) })

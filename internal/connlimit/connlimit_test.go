@@ -104,3 +104,57 @@ func TestExemptAddressesAreNotCounted(t *testing.T) {
 		t.Errorf("Refused() = %d, want 0", n)
 	}
 }
+
+// Issue 17: a WebSocket polled by internal/wsnet holds its place while its
+// socket is taken from under the wrapper; closing the wrapper gives it back.
+func TestUnwrappedSocketKeepsItsPlace(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := Wrap(inner, 1)
+	defer ln.Close()
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	dialAndRead := func() error {
+		c, err := net.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		_, err = c.Read(make([]byte, 1))
+		return err
+	}
+	dialAndRead()
+	c := <-accepted
+	u, ok := c.(interface{ UnwrapConn() net.Conn })
+	if !ok {
+		t.Fatalf("%T does not offer its socket", c)
+	}
+	if _, ok := u.UnwrapConn().(*net.TCPConn); !ok {
+		t.Fatalf("UnwrapConn() = %T, want the *net.TCPConn", u.UnwrapConn())
+	}
+	u.UnwrapConn().Close() // wsnet closes the net.Conn it took the socket from
+	if err := dialAndRead(); err == nil || isTimeout(err) {
+		t.Errorf("second connection: Read = %v, want it refused: the place is still held", err)
+	}
+	c.Close()
+	time.Sleep(10 * time.Millisecond)
+	if err := dialAndRead(); !isTimeout(err) {
+		t.Errorf("after the wrapper closed: Read = %v, want an open connection (timeout)", err)
+	}
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}

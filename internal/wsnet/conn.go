@@ -24,6 +24,9 @@ type Conn struct {
 	h   Handler
 	fd  int      // poll mode: the socket, owned by the Conn; -1 in stream mode
 	nc  net.Conn // stream mode
+	// wrapper is what net/http handed over around the polled socket (an
+	// Unwrapper), closed at the end for its own accounting.
+	wrapper net.Conn
 
 	// The reader's own state: only the goroutine reading touches it.
 	in    *[]byte // bytes read and not yet parsed (a frame in flight); nil when none
@@ -202,6 +205,9 @@ func (c *Conn) release() {
 	if c.fd >= 0 {
 		c.srv.poller.del(c)
 		closeFd(c.fd)
+		if c.wrapper != nil {
+			_ = c.wrapper.Close() // its socket is closed already; this is for its bookkeeping
+		}
 	} else {
 		_ = c.nc.Close()
 		c.srv.forget(c)

@@ -156,6 +156,15 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// Unwrapper is implemented by a net.Conn that wraps another and passes its
+// bytes through unchanged (a listener's accounting wrapper, say): Upgrade
+// looks through it for the *net.TCPConn to poll, and closes the wrapper when
+// the connection ends. (tls.Conn's NetConn is not followed: its bytes are
+// not the socket's.)
+type Unwrapper interface {
+	UnwrapConn() net.Conn
+}
+
 // Server upgrades requests and serves the connections. It is safe for
 // concurrent use.
 type Server struct {
@@ -253,13 +262,24 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, h Handler) (*Co
 	}
 	c := &Conn{srv: s, h: h, fd: -1}
 	if s.poller != nil {
-		if tc, ok := raw.(*net.TCPConn); ok {
+		inner := raw
+		for {
+			u, ok := inner.(Unwrapper)
+			if !ok {
+				break
+			}
+			inner = u.UnwrapConn()
+		}
+		if tc, ok := inner.(*net.TCPConn); ok {
 			fd, err := detach(tc)
 			if err != nil {
 				_ = raw.Close()
 				return nil, fmt.Errorf("websocket upgrade: %w", err)
 			}
 			c.fd = fd
+			if inner != raw {
+				c.wrapper = raw
+			}
 		}
 	}
 	if c.fd < 0 {

@@ -871,3 +871,104 @@ func TestTooBigIsDrained(t *testing.T) {
 		}
 	})
 }
+
+// wrapped is a listener's accounting wrapper around a socket; unwrap says
+// whether it offers the socket underneath (wsnet.Unwrapper).
+type wrapped struct {
+	net.Conn
+	once   sync.Once
+	closed *atomic.Int64 // wrappers closed, once each
+}
+
+func (w *wrapped) Close() error {
+	w.once.Do(func() { w.closed.Add(1) })
+	return w.Conn.Close()
+}
+
+type unwrappable struct{ *wrapped }
+
+func (u unwrappable) UnwrapConn() net.Conn { return u.Conn }
+
+type wrapListener struct {
+	net.Listener
+	unwrap bool
+	closed atomic.Int64
+}
+
+func (l *wrapListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	w := &wrapped{Conn: c, closed: &l.closed}
+	if l.unwrap {
+		return unwrappable{w}, nil
+	}
+	return w, nil
+}
+
+func TestWrappedConns(t *testing.T) {
+	tests := []struct {
+		name   string
+		unwrap bool
+	}{
+		{"a wrapper that offers its socket is polled, and closed at the end", true},
+		{"a wrapper that does not is served in stream mode", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, err := wsnet.NewServer(wsnet.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			handlers := make(chan *echo, 100)
+			hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				e := newEcho()
+				c, err := srv.Upgrade(w, req, e)
+				if err != nil {
+					return
+				}
+				handlers <- e
+				c.Start()
+			}))
+			ln := &wrapListener{Listener: hs.Listener, unwrap: tt.unwrap}
+			hs.Listener = ln
+			hs.Start()
+			defer hs.Close()
+			defer srv.Close()
+			g0 := runtime.NumGoroutine()
+			const n = 50
+			var clients []*websocket.Conn
+			for range n {
+				ctx, cancel := context.WithTimeout(context.Background(), wait)
+				c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(hs.URL, "http"), nil)
+				cancel()
+				if err != nil {
+					t.Fatalf("Dial = %v", err)
+				}
+				clients = append(clients, c)
+				mustWrite(t, c, websocket.MessageText, []byte("hi"))
+				if _, got := mustRead(t, c); string(got) != "hi" {
+					t.Fatalf("echo = %q", got)
+				}
+			}
+			// Each client has a goroutine of its own (coder/websocket);
+			// the server adds one per connection only in stream mode.
+			time.Sleep(50 * time.Millisecond)
+			perConn := float64(runtime.NumGoroutine()-g0) / n
+			if tt.unwrap && perConn > 0.1 || !tt.unwrap && perConn < 0.9 {
+				t.Errorf("%.2f goroutines per connection, client's included", perConn)
+			}
+			for _, c := range clients {
+				c.Close(websocket.StatusNormalClosure, "")
+			}
+			for range n {
+				select {
+				case <-handlers:
+				default:
+				}
+			}
+			waitFor(t, "every wrapper to be closed", func() bool { return ln.closed.Load() == n })
+		})
+	}
+}
