@@ -293,6 +293,35 @@ test('issue 17, R-MSG-3: with the socket open a message goes over it as a send f
   await b.context.close();
 });
 
+test('issue 17: a long outbox flushed after going offline arrives once, each message, the socket staying open past its frame rate', { timeout: 120_000 }, async () => {
+  const { x: ann, y: ben, conv } = await pair('Ann Backlog', 'Ben Backlog');
+  const a = await signedIn(ann);
+  await openChat(a.page, conv);
+  await send(ben, conv, 'before the tunnel');
+  await log(a.page).getByText('before the tunnel').waitFor();
+  await a.context.setOffline(true);
+  const n = 45; // more than the socket's burst of 40 frames
+  for (let i = 1; i <= n; i++) {
+    await composer(a.page).fill(`backlog ${i}`);
+    await composer(a.page).press('Enter');
+  }
+  // The log shows the newest rows only; the last one waiting means all were queued.
+  await textMatches(log(a.page).locator('[data-outbox]', { hasText: `backlog ${n}` }), /Waiting for a connection/);
+  const before = fs.readFileSync(server.log, 'utf8').length;
+  await a.context.setOffline(false);
+  await until('the outbox to empty', async () => (await log(a.page).locator('[data-outbox]').count()) === 0, 60_000);
+  const msgs = (await ben.call('GET', `/api/v1/conversations/${conv}/messages?after_seq=0&limit=100`)).messages;
+  for (let i = 1; i <= n; i++) assert.equal(msgs.filter((m) => m.text === `backlog ${i}`).length, 1, `backlog ${i} arrived once`);
+  const closed = fs
+    .readFileSync(server.log, 'utf8')
+    .slice(before)
+    .split('\n')
+    .filter((l) => l.includes('closing a connection over the rate limit'));
+  assert.deepEqual(closed, [], 'the socket was not closed for its frame rate');
+  assert.deepEqual(a.problems, []);
+  await a.context.close();
+});
+
 test('defect 4: an outbox that survives going offline, closing the tab and failures; a PDF from the picture button goes as a file', { timeout: 150_000 }, async () => {
   const { x: ann, y: ben, conv } = await pair('Ann Outbox', 'Ben Outbox');
   const a = await signedIn(ann);

@@ -73,6 +73,9 @@ export function stopRealtime(): void {
   ws = null;
   s?.close(1000, 'bye');
   abandonRequests();
+  // Signed out: what waited to be acknowledged or read is no longer ours.
+  for (const p of positions.values()) window.clearTimeout(p.timer);
+  positions.clear();
   store.clear();
   setStatus('offline');
 }
@@ -163,6 +166,31 @@ export class SocketUnavailable extends Error {}
 /** The server reads frames of at most 64 KiB (API.md); a larger one would close the socket. */
 const MAX_FRAME = 64 << 10;
 const REQUEST_TIMEOUT = 15_000;
+/**
+ * After the socket refuses a frame for its rate (20 a second, API.md),
+ * requests go over HTTP for this long: ten refusals in a row would close the
+ * socket, and a long outbox flushing after a reconnect is the likely cause.
+ */
+const RATE_PAUSE = 2_000;
+let requestsPausedUntil = 0;
+/**
+ * Requests also keep to a budget of their own, half the socket's rate (10 a
+ * second, burst 20), leaving the rest to acks, reads and typing; beyond it
+ * they go over HTTP at once.
+ */
+const REQUEST_RATE = 10;
+const REQUEST_BURST = 20;
+let requestTokens = REQUEST_BURST;
+let requestTokensAt = 0;
+
+function takeRequestToken(): boolean {
+  const now = Date.now();
+  requestTokens = Math.min(REQUEST_BURST, requestTokens + ((now - requestTokensAt) / 1000) * REQUEST_RATE);
+  requestTokensAt = now;
+  if (requestTokens < 1) return false;
+  requestTokens--;
+  return true;
+}
 let requestSeq = 0;
 const requests = new Map<string, { resolve: (f: Frame) => void; reject: (e: Error) => void; timer: number }>();
 
@@ -176,7 +204,14 @@ const requests = new Map<string, { resolve: (f: Frame) => void; reject: (e: Erro
 export function request(f: Frame): Promise<Frame> {
   const id = `r${++requestSeq}`;
   const text = JSON.stringify({ ...f, id });
-  if (!ws || ws.readyState !== WebSocket.OPEN || status !== 'open' || new TextEncoder().encode(text).length > MAX_FRAME) {
+  if (
+    !ws ||
+    ws.readyState !== WebSocket.OPEN ||
+    status !== 'open' ||
+    Date.now() < requestsPausedUntil ||
+    new TextEncoder().encode(text).length > MAX_FRAME ||
+    !takeRequestToken()
+  ) {
     return Promise.reject(new SocketUnavailable('socket not open'));
   }
   return new Promise((resolve, reject) => {
@@ -196,6 +231,7 @@ function answer(f: Frame): boolean {
   requests.delete(f.id);
   window.clearTimeout(r.timer);
   const p = f.error as { status?: number; code?: string; detail?: string } | undefined;
+  if (f.type === 'error' && f.code === 'rate_limited' && !p) requestsPausedUntil = Date.now() + RATE_PAUSE;
   if (f.type === 'sent') r.resolve(f);
   else if (!p || typeof p.status !== 'number' || p.status === 401 || p.code === 'policy_acceptance_required' || p.status >= 500) {
     r.reject(new SocketUnavailable(String(f.code ?? 'refused by the socket')));
@@ -214,13 +250,58 @@ function abandonRequests() {
   }
 }
 
-/** Sends a frame if the socket is open; answers whether it was sent. */
+/**
+ * Sends a frame if the socket is open; answers whether it was sent (or, for
+ * a read, will be: see coalesced).
+ */
 export function sendFrame(f: Frame): boolean {
+  if (f.type === 'read' && typeof f.conversation_id === 'string' && typeof f.seq === 'number') {
+    const conv = f.conversation_id;
+    return coalesced('read', conv, f.seq, (seq) => void chat.read(conv, seq).catch(() => {}));
+  }
+  return sendNow(f);
+}
+
+function sendNow(f: Frame): boolean {
   if (ws && ws.readyState === WebSocket.OPEN) {
     ws.send(JSON.stringify(f));
     return true;
   }
   return false;
+}
+
+/**
+ * Acks and reads only move a position forward, so they are coalesced: while
+ * one for a conversation went out less than COALESCE ms ago, the next waits
+ * for the rest of that time and then carries the highest seq asked for
+ * meanwhile. A burst of messages (an outbox flushing after a reconnect, a
+ * busy group) then costs a few frames of the socket's 20 a second, not two
+ * per message, and the socket is not closed for going over its rate.
+ */
+const COALESCE = 300;
+const positions = new Map<string, { at: number; seq: number; timer?: number }>();
+
+/**
+ * Sends type (ack or read) for conv at seq now or once COALESCE has passed;
+ * answers false when the socket is not open (nothing was sent or queued).
+ * A queued one whose socket has closed by then goes to gone instead.
+ */
+function coalesced(type: 'ack' | 'read', conv: string, seq: number, gone: (seq: number) => void): boolean {
+  if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+  const key = `${type} ${conv}`;
+  const p = positions.get(key) ?? { at: 0, seq: 0 };
+  positions.set(key, p);
+  p.seq = Math.max(p.seq, seq);
+  if (p.timer !== undefined) return true;
+  const fire = () => {
+    p.timer = undefined;
+    p.at = Date.now();
+    if (!sendNow({ type, conversation_id: conv, seq: p.seq })) gone(p.seq);
+  };
+  const wait = p.at + COALESCE - Date.now();
+  if (wait <= 0) fire();
+  else p.timer = window.setTimeout(fire, wait);
+  return true;
 }
 
 // Offline: the socket is dead even if the browser has not noticed yet; close
@@ -241,7 +322,9 @@ window.addEventListener('online', () => {
 function ack(convId: string, seq: number) {
   const prev = store.acked.get(convId) ?? 0;
   if (seq <= prev) return;
-  if (sendFrame({ type: 'ack', conversation_id: convId, seq })) store.acked.set(convId, seq);
+  // An ack lost with its socket is not news: the next ready frame names the
+  // conversation again, and its pull acknowledges it.
+  if (coalesced('ack', convId, seq, () => store.acked.delete(convId))) store.acked.set(convId, seq);
 }
 
 function handle(f: Frame) {
