@@ -45,7 +45,7 @@ type Config struct {
 	PolicyCacheTTL   time.Duration  // how long a node trusts its view of the newest major policy; 5 s
 	PushDelay        time.Duration  // how long after a message a push goes to members no device acknowledged it for; 3 s
 	ExpirySweep      time.Duration  // how often expired disappearing messages are deleted (R-MSG-10); 15 s
-	IndexDelay       time.Duration  // how long the search indexer gathers new messages before a pass, and a fifth of how often it looks unwoken (issue 17); 100 ms
+	IndexDelay       time.Duration  // how long the search indexer gathers new messages before a pass, and a fifth of how often it looks unwoken (issue 17); 250 ms
 	// Clock, when set, is the service's clock from the start (end-to-end
 	// tests that need a running server's time to move); nil: the wall clock.
 	Clock          func() time.Time
@@ -133,7 +133,7 @@ func (c *Config) defaults() {
 		c.PushDelay = 3 * time.Second
 	}
 	if c.IndexDelay == 0 {
-		c.IndexDelay = 100 * time.Millisecond
+		c.IndexDelay = 250 * time.Millisecond
 	}
 	if c.LockAfter == 0 {
 		c.LockAfter = 10

@@ -320,8 +320,7 @@ func (q *Queries) FindSendCheck(ctx context.Context, convID, userID string) (Sen
 // messages_client says so, not a read before), or the sender is not a
 // member, or there is no such conversation; FindMessageByClientID tells
 // which. It is the send path's only write (issue 17): one statement on
-// PostgreSQL, three on SQLite, whose single writer makes the checks and the
-// insert atomic without locks.
+// either store (on SQLite with the trigger messages_append).
 func (q *Queries) AppendMessage(ctx context.Context, m MessageRecord) (seq int64, expiresAt time.Time, ok bool, err error) {
 	at := micros(m.SentAt)
 	if q.d.Name == "postgres" {
@@ -361,29 +360,24 @@ func (q *Queries) AppendMessage(ctx context.Context, m MessageRecord) (seq int64
 		}
 		return stored.Int64, expiresAt, true, nil
 	}
-	var after int64
-	err = q.row(ctx, `UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ?
-		AND EXISTS (SELECT 1 FROM members WHERE conv_id = ? AND user_id = ?)
-		AND NOT EXISTS (SELECT 1 FROM messages WHERE sender_id = ? AND client_id = ?)
-		RETURNING last_seq, disappear_after_s`, at, m.ConvID, m.ConvID, m.SenderID, m.SenderID, m.ClientID).Scan(&seq, &after)
+	// SQLite: the insert takes the next seq, and the trigger
+	// messages_append (schema 0054) moves last_seq and the read mark.
+	var exp sql.NullInt64
+	err = q.row(ctx, `INSERT INTO messages (conv_id, seq, id, sender_id, client_id, kind, body, media_id, sent_at, recalled, expires_at)
+		SELECT c.id, c.last_seq + 1, ?, ?, ?, ?, ?, ?, ?, FALSE, CASE WHEN c.disappear_after_s > 0 THEN ? + c.disappear_after_s * 1000000 END
+		FROM conversations c WHERE c.id = ? AND EXISTS (SELECT 1 FROM members WHERE conv_id = c.id AND user_id = ?)
+		ON CONFLICT (sender_id, client_id) DO NOTHING
+		RETURNING seq, expires_at`, m.ID, m.SenderID, m.ClientID, m.Kind, m.Body, m.MediaID, at, at, m.ConvID, m.SenderID).Scan(&seq, &exp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, time.Time{}, false, nil
 	}
 	if err != nil {
 		return 0, time.Time{}, false, err
 	}
-	m.Seq = seq
-	if after > 0 {
-		m.ExpiresAt = m.SentAt.Add(time.Duration(after) * time.Second)
+	if exp.Valid {
+		expiresAt = fromMicros(exp.Int64)
 	}
-	if err := q.InsertMessage(ctx, m); err != nil {
-		return 0, time.Time{}, false, err
-	}
-	if _, err := q.exec(ctx, `UPDATE members SET read_seq = ?, received_seq = CASE WHEN received_seq < ? THEN ? ELSE received_seq END
-		WHERE conv_id = ? AND user_id = ? AND read_seq < ?`, seq, seq, seq, m.ConvID, m.SenderID, seq); err != nil {
-		return 0, time.Time{}, false, err
-	}
-	return seq, m.ExpiresAt, true, nil
+	return seq, expiresAt, true, nil
 }
 
 // ErrClientIDRace: two sends with one client id met (see AppendMessage).

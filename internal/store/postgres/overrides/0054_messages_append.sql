@@ -1,0 +1,4 @@
+-- Nothing to do on PostgreSQL: store.AppendMessage moves the conversation's
+-- last_seq and the sender's read mark in the same statement as the insert
+-- (data-modifying WITH clauses), which SQLite does with the trigger of the
+-- SQLite file of this number.
