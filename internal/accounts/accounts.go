@@ -644,7 +644,8 @@ func (s *Service) authenticateHash(ctx context.Context, h []byte) (kernel.Auth, 
 	if err != nil {
 		return kernel.Auth{}, err
 	}
-	return kernel.Auth{UserID: sess.UserID, DeviceIdx: sess.DeviceIdx, PolicyPending: pending, Status: tkesj.UserStatus(sess.UserStatus), TokenHash: h}, nil
+	return kernel.Auth{UserID: sess.UserID, DeviceIdx: sess.DeviceIdx, PolicyPending: pending, Status: tkesj.UserStatus(sess.UserStatus), TokenHash: h,
+		Unrestricted: !sess.MaybeRestricted}, nil
 }
 
 // Logout ends the caller's own session.

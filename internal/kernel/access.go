@@ -19,6 +19,10 @@ type Auth struct {
 	PolicyPending bool
 	Status        tkesj.UserStatus // the account's status when the session was checked
 	TokenHash     []byte
+	// Unrestricted: no moderation restriction was in force when the
+	// session was checked (store.SessionRecord.MaybeRestricted), so
+	// RequireActive need not read them again.
+	Unrestricted bool
 }
 
 // ErrBadToken is what a caller without a valid session gets.
@@ -38,6 +42,9 @@ func (s *Core) RequireActive(ctx context.Context, a Auth) error {
 	switch status {
 	case tkesj.UserActive:
 		// A moderation restriction or ban (moderation.go) also stops sending and posting.
+		if a.Unrestricted && a.Status != "" {
+			return nil // read with the session on this very request
+		}
 		return s.CheckRestrictions(ctx, a.UserID)
 	case tkesj.UserPendingGuardian:
 		return tkesj.Errorf(tkesj.EForbidden, "guardian_consent_required", "a parent or guardian must consent before this account can chat or post")

@@ -41,6 +41,10 @@ type SessionRecord struct {
 	LastSeenAt       time.Time
 	UserStatus       string
 	PolicyAcceptedAt time.Time
+	// MaybeRestricted: the account has moderation restrictions not lifted
+	// (in force or expired); false means none is in force, so a caller
+	// need not read ActiveRestrictions (issue 17: one read less a send).
+	MaybeRestricted bool
 }
 
 // CodeRecord is an outstanding one-time code, stored as a keyed MAC.
@@ -201,9 +205,10 @@ func (q *Queries) CreateSession(ctx context.Context, s SessionRecord) error {
 func (q *Queries) FindSession(ctx context.Context, tokenHash []byte) (SessionRecord, error) {
 	var s SessionRecord
 	var c, l, p int64
-	err := q.row(ctx, `SELECT s.token_hash, s.user_id, s.device_idx, s.created_at, s.last_seen_at, u.status, u.policy_accepted_at
+	err := q.row(ctx, `SELECT s.token_hash, s.user_id, s.device_idx, s.created_at, s.last_seen_at, u.status, u.policy_accepted_at,
+		EXISTS (SELECT 1 FROM restrictions r WHERE r.user_id = s.user_id AND r.lifted_at = 0)
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`, tokenHash).
-		Scan(&s.TokenHash, &s.UserID, &s.DeviceIdx, &c, &l, &s.UserStatus, &p)
+		Scan(&s.TokenHash, &s.UserID, &s.DeviceIdx, &c, &l, &s.UserStatus, &p, &s.MaybeRestricted)
 	s.CreatedAt, s.LastSeenAt, s.PolicyAcceptedAt = fromMicros(c), fromMicros(l), fromMicros(p)
 	return s, notFound(err, "session")
 }

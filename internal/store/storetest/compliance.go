@@ -619,6 +619,10 @@ func testModeration(t *testing.T, db *store.DB) {
 	want(t, "Reports(open)", list("open"), []string{"r1", "r3"})
 	want(t, "Reports(all)", list(""), []string{"r1", "r2", "r3"})
 
+	mustSession(t, db, "b", "phone", "b-token")
+	if res(db.Read().FindSession(ctx, []byte("b-token"))).must(t, "FindSession").MaybeRestricted {
+		t.Error("FindSession before any restriction: MaybeRestricted")
+	}
 	write(t, db, "AddRestriction", func(q *store.Queries) error {
 		for _, r := range []store.RestrictionRecord{
 			{ID: "x1", UserID: "b", Kind: "restrict", DecisionID: "d", Until: now.Add(time.Hour), CreatedAt: now},
@@ -641,6 +645,9 @@ func testModeration(t *testing.T, db *store.DB) {
 		return out
 	}
 	want(t, "ActiveRestrictions(now)", active(now), []string{"x1", "x2"})
+	if !res(db.Read().FindSession(ctx, []byte("b-token"))).must(t, "FindSession").MaybeRestricted {
+		t.Error("FindSession with restrictions in force: not MaybeRestricted (a send would skip the check)")
+	}
 	want(t, "ActiveRestrictions(at x1's end)", active(now.Add(time.Hour)), []string{"x2"})
 	if rs := res(db.Read().ActiveRestrictions(ctx, "b", now)).must(t, "ActiveRestrictions"); len(rs) != 2 {
 		t.Fatalf("ActiveRestrictions = %+v", rs)
