@@ -290,7 +290,9 @@ func (s *Service) send(ctx context.Context, q *store.Queries, a kernel.Auth, sc 
 		}
 		card = &p
 	}
-	now := s.Now()
+	// The stores keep microseconds: the first answer carries the sent_at a
+	// retry of the client_id (and every later read) gives, to the digit.
+	now := s.Now().Truncate(time.Microsecond)
 	msg := Message{ID: kernel.NewID("m"), ConversationID: convID, SenderID: a.UserID, ClientID: in.ClientID, Kind: in.Kind,
 		Text: in.Text, Media: media, Location: in.Location, Card: card, SentAt: now, Mentions: in.Mentions, MentionAll: in.MentionAll}
 	if in.ReplyTo > 0 {
