@@ -3,22 +3,31 @@ package wsnet
 import (
 	"fmt"
 	"net"
+	"os"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// poller is the epoll reactor: one goroutine waits on one epoll set for
-// every connection in poll mode and hands readiness to the connections,
+// poller is the epoll reactor: one goroutine takes readiness from one epoll
+// set for every connection in poll mode and hands it to the connections,
 // which start a goroutine only when there is work.
 //
 // Sockets are registered edge-triggered for input and output once, at the
 // upgrade: no epoll_ctl call per read or write. A connection's reader (or
 // writer) that finds the socket empty (or full) just ends; the next edge
 // starts another.
+//
+// The reactor never blocks in epoll_wait: the epoll descriptor is itself
+// registered with the Go runtime's poller (an epoll set is readable while
+// it has events), and epoll_wait is called with a zero timeout once the
+// runtime says so. A thread parked in epoll_wait would hold the runtime's
+// only P when GOMAXPROCS is 1 (a server pinned to one core) until sysmon
+// took it back, delaying every other goroutine.
 type poller struct {
 	epfd int
-	wake int // an eventfd that stops the loop
+	file *os.File // epfd, for the runtime's poller
 
 	mu    sync.RWMutex
 	conns []*Conn // by descriptor
@@ -30,18 +39,18 @@ func newPoller() (*poller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
-	wake, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		_ = unix.Close(epfd)
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	f := os.NewFile(uintptr(epfd), "wsnet-epoll")
+	rc, err := f.SyscallConn()
 	if err != nil {
-		_ = unix.Close(epfd)
-		return nil, fmt.Errorf("eventfd: %w", err)
+		_ = f.Close()
+		return nil, fmt.Errorf("epoll: %w", err)
 	}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wake, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wake)}); err != nil {
-		_ = unix.Close(epfd)
-		_ = unix.Close(wake)
-		return nil, fmt.Errorf("epoll_ctl: %w", err)
-	}
-	p := &poller{epfd: epfd, wake: wake, done: make(chan struct{})}
-	go p.loop()
+	p := &poller{epfd: epfd, file: f, done: make(chan struct{})}
+	go p.loop(rc)
 	return p, nil
 }
 
@@ -86,12 +95,11 @@ func (p *poller) all() []*Conn {
 	return all
 }
 
+// close stops the loop (its wait on the closed file fails) and closes the
+// epoll set.
 func (p *poller) close() {
-	var one = [8]byte{1}
-	_, _ = unix.Write(p.wake, one[:])
+	_ = p.file.Close()
 	<-p.done
-	_ = unix.Close(p.epfd)
-	_ = unix.Close(p.wake)
 }
 
 type readiness struct {
@@ -99,28 +107,29 @@ type readiness struct {
 	ev uint32
 }
 
-func (p *poller) loop() {
+func (p *poller) loop(rc syscall.RawConn) {
 	defer close(p.done)
 	events := make([]unix.EpollEvent, 256)
 	ready := make([]readiness, 0, len(events))
 	for {
-		n, err := unix.EpollWait(p.epfd, events, -1)
-		if err == unix.EINTR {
-			continue
-		}
+		n := 0
+		err := rc.Read(func(fd uintptr) bool {
+			for {
+				var err error
+				n, err = unix.EpollWait(int(fd), events, 0)
+				if err != unix.EINTR {
+					break
+				}
+			}
+			return n > 0 // none: wait until the runtime's poller says there are
+		})
 		if err != nil {
-			// Only a bug makes epoll_wait fail (EBADF, EFAULT, EINVAL).
-			panic(fmt.Sprintf("wsnet: epoll_wait: %v", err))
+			return // closed
 		}
 		ready = ready[:0]
-		stop := false
 		p.mu.RLock()
 		for _, e := range events[:n] {
 			fd := int(e.Fd)
-			if fd == p.wake {
-				stop = true
-				continue
-			}
 			if fd < len(p.conns) && p.conns[fd] != nil {
 				ready = append(ready, readiness{p.conns[fd], e.Events})
 			}
@@ -135,9 +144,6 @@ func (p *poller) loop() {
 			}
 		}
 		clear(ready)
-		if stop {
-			return
-		}
 	}
 }
 
