@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -133,7 +132,7 @@ func (c *conn) OnClose(_ *wsnet.Conn, end error) {
 		h.log.Info("realtime: dropped a slow consumer", "user", c.userID, deviceAttr(c.deviceIdx), "cause", "write timeout")
 	case errors.Is(end, wsnet.ErrPingTimeout):
 		h.log.Info("realtime: closing a connection that stopped answering pings", "user", c.userID, deviceAttr(c.deviceIdx))
-	case end != nil && strings.Contains(end.Error(), "handler panic"):
+	case errors.Is(end, wsnet.ErrHandlerPanic):
 		h.log.Error("realtime: client frame panicked", "user", c.userID, deviceAttr(c.deviceIdx), "err", end)
 	}
 	status := -1

@@ -109,6 +109,8 @@ func (h *testHandler) ClientFrame(ctx context.Context, userID string, deviceIdx 
 		return tkesj.Errorf(tkesj.EForbidden, "not_a_member", "you are not in this conversation")
 	case "crash":
 		return errors.New("database on fire")
+	case "panic":
+		panic("handler bug")
 	}
 	return nil
 }
@@ -681,6 +683,26 @@ func TestClientFrames(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestHandlerPanic(t *testing.T) {
+	t.Run("a handler that panics closes only its connection with 1011, and it is logged", func(t *testing.T) {
+		r := newRig(t, realtime.Options{}, nil)
+		c := r.connect(t, "a", "01")
+		other := r.connect(t, "a", "02")
+		mustWrite(t, c, websocket.MessageText, []byte(`{"type":"panic"}`))
+		if _, code := readUntilClosed(t, c); code != websocket.StatusInternalError {
+			t.Errorf("closed with %v, want %v", code, websocket.StatusInternalError)
+		}
+		waitFor(t, "the connection to be unregistered", func() bool { return r.hub.Stats().Connections == 1 })
+		mustWrite(t, other, websocket.MessageText, []byte(`{"type":"ping"}`))
+		if got := mustRead(t, other); string(got) != `{"type":"pong"}` {
+			t.Errorf("the other connection got %s, want pong", got)
+		}
+		if logs := r.logs.String(); !strings.Contains(logs, "realtime: client frame panicked") {
+			t.Errorf("the panic was not logged:\n%s", logs)
+		}
+	})
 }
 
 func TestReadLimit(t *testing.T) {

@@ -666,7 +666,7 @@ func (c *Conn) deliver(op byte, data []byte) {
 				c.failing = true
 				c.closeLocked(StatusInternalError, "internal error", false)
 				// Reported as the cause, so the caller can log it.
-				c.cause = fmt.Errorf("wsnet: handler panic: %v\n%s", p, debug.Stack())
+				c.cause = fmt.Errorf("%w: %v\n%s", ErrHandlerPanic, p, debug.Stack())
 			}
 			c.mu.Unlock()
 		}

@@ -89,6 +89,9 @@ var (
 	ErrPingTimeout = errors.New("wsnet: the peer stopped answering pings")
 	// ErrCut: Cut was called.
 	ErrCut = errors.New("wsnet: connection cut")
+	// ErrHandlerPanic: OnMessage panicked; the connection was closed with
+	// 1011. The error OnClose gets wraps it, with the panic and its stack.
+	ErrHandlerPanic = errors.New("wsnet: handler panic")
 	// ErrQueueFull is returned by Send when Options.SendQueue frames are
 	// waiting already; nothing was queued.
 	ErrQueueFull = errors.New("wsnet: send queue full")
@@ -107,8 +110,8 @@ type Handler interface {
 	OnMessage(c *Conn, typ MessageType, data []byte)
 	// OnClose is called exactly once, after the socket is closed and no
 	// goroutine of the connection runs any more, with why it ended: a
-	// *CloseError, ErrWriteTimeout, ErrPingTimeout, ErrCut, or the read or
-	// write error. It runs on a goroutine of its own.
+	// *CloseError, ErrWriteTimeout, ErrPingTimeout, ErrCut, ErrHandlerPanic
+	// (wrapped), or the read or write error. It runs on a goroutine of its own.
 	OnClose(c *Conn, err error)
 }
 

@@ -698,7 +698,7 @@ func TestHandlerPanic(t *testing.T) {
 		if code := closeStatus(t, c); code != websocket.StatusInternalError {
 			t.Errorf("close status = %v, want 1011", code)
 		}
-		if err := e.end(t); err == nil || !strings.Contains(err.Error(), "panic: boom") {
+		if err := e.end(t); !errors.Is(err, wsnet.ErrHandlerPanic) || !strings.Contains(err.Error(), "boom") {
 			t.Errorf("OnClose(%v), want the panic", err)
 		}
 	})
