@@ -31,8 +31,8 @@ import (
 // their body.
 
 const (
-	indexConvs = 100  // conversations one pass looks at
-	indexMsgs  = 256  // messages one pass opens (~6,000 index rows)
+	indexConvs = 100 // conversations one pass looks at
+	indexMsgs  = 256 // messages one pass opens (~6,000 index rows)
 )
 
 // wakeIndexer tells the indexer that a message was stored. It never blocks.
