@@ -730,6 +730,27 @@ func TestReadLimit(t *testing.T) {
 	})
 }
 
+func TestInvalidUTF8(t *testing.T) {
+	t.Run("a text frame that is not UTF-8 closes only its connection with 1007 (RFC 6455)", func(t *testing.T) {
+		r := newRig(t, realtime.Options{}, nil)
+		bad := r.connect(t, "a", "01")
+		other := r.connect(t, "a", "02")
+		mustWrite(t, bad, websocket.MessageText, []byte("{\"type\":\"ack\",\"text\":\"\xff\"}"))
+		if _, code := readUntilClosed(t, bad); code != websocket.StatusInvalidFramePayloadData {
+			t.Errorf("closed with %v, want %v", code, websocket.StatusInvalidFramePayloadData)
+		}
+		mustWrite(t, other, websocket.MessageText, []byte(`{"type":"ping"}`))
+		if got := mustRead(t, other); string(got) != `{"type":"pong"}` {
+			t.Errorf("the other connection got %s, want pong", got)
+		}
+		select {
+		case got := <-r.handler.frames:
+			t.Errorf("the handler got %q, want nothing", got)
+		default:
+		}
+	})
+}
+
 func TestRateLimit(t *testing.T) {
 	t.Run("a request frame over the limit is refused with its id", func(t *testing.T) {
 		r := newRig(t, realtime.Options{FramesPerSec: 1}, nil)
