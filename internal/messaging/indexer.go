@@ -3,6 +3,7 @@ package messaging
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/tkesj/tkesj/internal/kernel"
@@ -99,13 +100,20 @@ func (s *Service) catchUpIndex(ctx context.Context) {
 	}
 }
 
-// indexPass indexes one batch of the backlog and reports whether more is
-// waiting. Passes run one at a time on a node.
+// indexPass indexes one batch of the backlog and reports whether more may
+// be waiting (a full batch, or conversations before the one it started
+// after). Passes run one at a time on a node.
 func (s *Service) indexPass(ctx context.Context) (more bool, err error) {
 	s.indexMu.Lock()
 	defer s.indexMu.Unlock()
 	q := s.DB.Read()
-	backlog, err := q.SearchBacklog(ctx, indexConvs)
+	// Round from where the last pass stopped, then from the start.
+	from := s.indexAfter
+	backlog, err := q.SearchBacklog(ctx, from, indexConvs)
+	if err == nil && len(backlog) == 0 && from != "" {
+		from = ""
+		backlog, err = q.SearchBacklog(ctx, "", indexConvs)
+	}
 	if err != nil || len(backlog) == 0 {
 		return false, err
 	}
@@ -118,6 +126,17 @@ func (s *Service) indexPass(ctx context.Context) (more bool, err error) {
 	// message read, and those after it not at all.
 	positions := make([]store.IndexBacklog, 0, len(backlog))
 	truncated := len(msgs) == indexMsgs
+	// The next pass starts after the last conversation this one finishes
+	// (a cut-short one is taken up again).
+	s.indexAfter = backlog[len(backlog)-1].ConvID
+	if truncated {
+		s.indexAfter = msgs[len(msgs)-1].ConvID
+		if i := slices.IndexFunc(backlog, func(b store.IndexBacklog) bool { return b.ConvID == s.indexAfter }); i > 0 {
+			s.indexAfter = backlog[i-1].ConvID
+		} else {
+			s.indexAfter = ""
+		}
+	}
 	for _, b := range backlog {
 		if truncated {
 			last := msgs[len(msgs)-1]
@@ -162,7 +181,7 @@ func (s *Service) indexPass(ctx context.Context) (more bool, err error) {
 			}
 			return q.SetIndexed(ctx, positions)
 		})
-		return err == nil && (truncated || len(backlog) == indexConvs), err
+		return err == nil && (truncated || len(backlog) == indexConvs || from != ""), err
 	}
 	if err := s.DB.UpdateRelaxed(ctx, func(q *store.Queries) error { return q.IndexMessages(ctx, entries) }); err != nil {
 		return false, err
@@ -175,5 +194,5 @@ func (s *Service) indexPass(ctx context.Context) (more bool, err error) {
 			return false, err
 		}
 	}
-	return truncated || len(backlog) == indexConvs, nil
+	return truncated || len(backlog) == indexConvs || from != "", nil
 }

@@ -42,6 +42,7 @@ type Service struct {
 	qr            qrLimits      // QR scans and login codes (qr.go)
 	indexWake     chan struct{} // a message was stored (indexer.go)
 	indexMu       sync.Mutex    // one indexer pass at a time
+	indexAfter    string        // the conversation the last pass ended with (indexMu)
 	copyMedia     MediaCopier
 }
 

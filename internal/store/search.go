@@ -41,11 +41,13 @@ type IndexBacklog struct {
 	LastSeq    int64
 }
 
-// SearchBacklog lists, by id, up to limit conversations with messages the
-// indexer has not reached (the partial index conversations_unindexed holds
-// only those).
-func (q *Queries) SearchBacklog(ctx context.Context, limit int) ([]IndexBacklog, error) {
-	rows, err := q.query(ctx, `SELECT id, indexed_seq, last_seq FROM conversations WHERE last_seq > indexed_seq ORDER BY id LIMIT ?`, limit)
+// SearchBacklog lists, by id, up to limit conversations after the id after
+// ("" for the first) with messages the indexer has not reached (the partial
+// index conversations_unindexed holds only those). The indexer goes round
+// from where its last pass stopped, so busy conversations early in id order
+// cannot keep the others waiting.
+func (q *Queries) SearchBacklog(ctx context.Context, after string, limit int) ([]IndexBacklog, error) {
+	rows, err := q.query(ctx, `SELECT id, indexed_seq, last_seq FROM conversations WHERE last_seq > indexed_seq AND id > ? ORDER BY id LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -385,11 +385,14 @@ func testIndexBacklog(t *testing.T, db *store.DB) {
 	chat(t, db, "quiet", 0, "a")
 	backlog := func() []store.IndexBacklog {
 		t.Helper()
-		return res(db.Read().SearchBacklog(ctx, 10)).must(t, "SearchBacklog")
+		return res(db.Read().SearchBacklog(ctx, "", 10)).must(t, "SearchBacklog")
 	}
 	want(t, "SearchBacklog of new chats", backlog(), []store.IndexBacklog{{ConvID: "c1", LastSeq: 3}, {ConvID: "c2", LastSeq: 2}})
-	if got := res(db.Read().SearchBacklog(ctx, 1)).must(t, "SearchBacklog"); len(got) != 1 || got[0].ConvID != "c1" {
+	if got := res(db.Read().SearchBacklog(ctx, "", 1)).must(t, "SearchBacklog"); len(got) != 1 || got[0].ConvID != "c1" {
 		t.Errorf("SearchBacklog(limit 1) = %+v, want c1 only", got)
+	}
+	if got := res(db.Read().SearchBacklog(ctx, "c1", 10)).must(t, "SearchBacklog"); len(got) != 1 || got[0].ConvID != "c2" {
+		t.Errorf("SearchBacklog(after c1) = %+v, want c2 only", got)
 	}
 	write(t, db, "SetIndexed c1 to 1", func(q *store.Queries) error {
 		return q.SetIndexed(ctx, []store.IndexBacklog{{ConvID: "c1", IndexedSeq: 1}, {ConvID: "gone", IndexedSeq: 9}})
