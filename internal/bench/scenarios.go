@@ -619,6 +619,11 @@ func (b *bench) b5(ctx context.Context) *Result {
 	}
 	loadStart := time.Now()
 	time.Sleep(2 * b.sz.Settle)
+	poll, err := in.counter()
+	if err != nil {
+		return fail(r, err)
+	}
+	defer poll.close()
 	fan0 := time.Now()
 	var fan []time.Duration
 posts:
@@ -631,7 +636,7 @@ posts:
 		}
 		acked := time.Now()
 		for {
-			n, err := in.countRows(ctx, `SELECT COUNT(*) FROM moment_timeline WHERE moment_id = ?`, m.ID)
+			n, err := poll.count(ctx, `SELECT COUNT(*) FROM moment_timeline WHERE moment_id = ?`, m.ID)
 			if err != nil {
 				break posts // a store without timelines (before issue 19): nothing to time
 			}
@@ -642,7 +647,7 @@ posts:
 			if time.Since(acked) > time.Minute {
 				return fail(r, fmt.Errorf("fan-out to %d friends not done after a minute (%d references)", large, n))
 			}
-			time.Sleep(time.Millisecond)
+			time.Sleep(2 * time.Millisecond)
 		}
 	}
 	fanEnd := time.Now()
@@ -774,9 +779,14 @@ func (b *bench) b67(ctx context.Context, doB6, doB7 bool) []*Result {
 			break
 		}
 	}
+	poll, err := in.counter()
+	if err != nil {
+		return failAll(err)
+	}
+	defer poll.close()
 	var purged time.Time
 	for deadline := time.Now().Add(10 * time.Minute); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(20 * time.Millisecond) {
-		left, err := in.countRows(ctx, bodies, d.ID)
+		left, err := poll.count(ctx, bodies, d.ID)
 		if err != nil {
 			r6.Error = err.Error()
 			break
