@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"time"
 )
 
 // UpdateRelaxed runs fn in one write transaction like Update, for writes that
@@ -35,6 +36,7 @@ func (db *DB) UpdateRelaxed(ctx context.Context, fn func(q *Queries) error) erro
 	default:
 		return db.Update(ctx, fn)
 	}
+	db.yieldToForeground(ctx)
 	// The writer pool is one connection: holding it from the pragma to its
 	// reset keeps every other transaction off it while it is relaxed.
 	err := db.relaxedSQLite(ctx, fn)
@@ -42,6 +44,26 @@ func (db *DB) UpdateRelaxed(ctx context.Context, fn func(q *Queries) error) erro
 	// connection is back in the pool (preparing needs it).
 	db.wStmts.prepareWanted()
 	return err
+}
+
+// relaxedYield bounds how long background work waits for the writer to be
+// free of ordinary writes: under a steady stream of messages it still gets
+// its turn.
+const relaxedYield = 50 * time.Millisecond
+
+// yieldToForeground waits, up to relaxedYield, until no ordinary write waits
+// for or holds SQLite's one writer: a message that arrives while background
+// work runs waits for one slice of it at most, and one that is already
+// waiting never waits behind it (the pool hands a freed connection to any
+// waiter, not the first).
+func (db *DB) yieldToForeground(ctx context.Context) {
+	if db.foreground.Load() == 0 {
+		return
+	}
+	deadline := time.Now().Add(relaxedYield)
+	for db.foreground.Load() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(100 * time.Microsecond)
+	}
 }
 
 func (db *DB) relaxedSQLite(ctx context.Context, fn func(q *Queries) error) error {

@@ -61,6 +61,10 @@ type DB struct {
 	closers []func() error
 	// statements counts the SQL statements this store ran (Statements).
 	statements atomic.Uint64
+	// foreground counts the ordinary writes (Update, UpdateBatch) waiting
+	// for or holding the writer; UpdateRelaxed's background work waits
+	// for a moment when there are none (relaxed.go).
+	foreground atomic.Int32
 }
 
 // New wraps a writer and a reader pool (they may be the same *sql.DB).
@@ -244,6 +248,8 @@ func (db *DB) Read() *Queries {
 // Update runs fn in one write transaction and commits it when fn returns nil.
 // An *tkesj.Error returned by fn is passed through unchanged.
 func (db *DB) Update(ctx context.Context, fn func(q *Queries) error) error {
+	db.foreground.Add(1)
+	defer db.foreground.Add(-1)
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -390,6 +396,8 @@ func (db *DB) Statements() uint64 { return db.statements.Load() }
 // fn may run twice, and must set nothing in its first run that its second
 // does not set again (every writer fn assigns its results afresh).
 func (db *DB) UpdateBatch(ctx context.Context, fns []func(q *Queries) error) []error {
+	db.foreground.Add(1)
+	defer db.foreground.Add(-1)
 	if len(fns) > 1 {
 		if errs, ok := db.batchWithoutSavepoints(ctx, fns); ok {
 			return errs
