@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -385,6 +386,24 @@ var ErrClientIDRace = errors.New("a send with the same client id committed meanw
 
 const messageCols = `conv_id, seq, id, sender_id, client_id, kind, body, media_id, sent_at, recalled, expires_at`
 
+// queryMessages runs a query selecting messageCols and scans its rows.
+func (q *Queries) queryMessages(ctx context.Context, query string, args ...any) ([]MessageRecord, error) {
+	rows, err := q.query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []MessageRecord
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
 func scanMessage(sc interface{ Scan(...any) error }) (MessageRecord, error) {
 	var m MessageRecord
 	var at int64
@@ -440,25 +459,11 @@ func (q *Queries) Messages(ctx context.Context, f MessageFilter) ([]MessageRecor
 		order = " ORDER BY seq DESC"
 	}
 	query += order + " LIMIT " + strconv.Itoa(f.Limit)
-	rows, err := q.query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []MessageRecord
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
+	out, err := q.queryMessages(ctx, query, args...)
 	if f.Newest {
-		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-			out[i], out[j] = out[j], out[i]
-		}
+		slices.Reverse(out)
 	}
-	return out, rows.Err()
+	return out, err
 }
 
 // RecallMessage drops a message's body and marks it recalled.

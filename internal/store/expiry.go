@@ -11,24 +11,11 @@ import (
 // (on its conversation or its sender) is left for the hold's release: it is
 // hidden from every API meanwhile, as every expired message is.
 func (q *Queries) ExpiredMessages(ctx context.Context, now time.Time, limit int) ([]MessageRecord, error) {
-	rows, err := q.query(ctx, `SELECT `+prefixed("m.", messageCols)+` FROM messages m
+	return q.queryMessages(ctx, `SELECT `+prefixed("m.", messageCols)+` FROM messages m
 		WHERE m.expires_at IS NOT NULL AND m.expires_at <= ?
 		AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.status = 'active' AND (
 			(h.subject_kind = 'conversation' AND h.subject_id = m.conv_id) OR (h.subject_kind = 'user' AND h.subject_id = m.sender_id)))
 		ORDER BY m.expires_at LIMIT ?`, micros(now), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []MessageRecord
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
 }
 
 // DeleteMessage deletes one message row with its index entries, mentions

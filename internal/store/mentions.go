@@ -35,23 +35,10 @@ func (q *Queries) MentionedMembers(ctx context.Context, convID string, seq int64
 // MentionsOf returns, newest first, the messages that mention userID and
 // that they may see (as SearchMessages: member, after joining, not hidden).
 func (q *Queries) MentionsOf(ctx context.Context, userID string, limit int) ([]MessageRecord, error) {
-	rows, err := q.query(ctx, `SELECT `+prefixed("m.", messageCols)+` FROM message_mentions mm
+	return q.queryMessages(ctx, `SELECT `+prefixed("m.", messageCols)+` FROM message_mentions mm
 		JOIN messages m ON m.conv_id = mm.conv_id AND m.seq = mm.seq
 		JOIN members mem ON mem.conv_id = m.conv_id AND mem.user_id = mm.user_id AND m.seq > mem.joined_seq
 		WHERE mm.user_id = ?
 		AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = mm.user_id AND h.conv_id = m.conv_id AND h.seq = m.seq)
 		ORDER BY m.sent_at DESC LIMIT `+strconv.Itoa(limit), userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []MessageRecord
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
 }

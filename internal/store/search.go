@@ -89,21 +89,8 @@ func (q *Queries) BacklogMessages(ctx context.Context, backlog []IndexBacklog, l
 	}
 	backlog = backlog[:min(len(backlog), 100)]
 	where, args := backlogRanges(backlog)
-	rows, err := q.query(ctx, `SELECT `+messageCols+` FROM messages WHERE `+where+` AND body IS NOT NULL AND NOT recalled
+	return q.queryMessages(ctx, `SELECT `+messageCols+` FROM messages WHERE `+where+` AND body IS NOT NULL AND NOT recalled
 		ORDER BY conv_id, seq LIMIT `+strconv.Itoa(limit), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []MessageRecord
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
 }
 
 // IndexEntry is one message's token hashes, for IndexMessages.
@@ -270,26 +257,13 @@ func (q *Queries) SearchMessages(ctx context.Context, viewerID string, tokens []
 		args = append(args, t)
 	}
 	args = append(args, len(tokens), viewerID, viewerID)
-	rows, err := q.query(ctx, `SELECT `+prefixed("m.", messageCols)+` FROM (
+	return q.queryMessages(ctx, `SELECT `+prefixed("m.", messageCols)+` FROM (
 			SELECT conv_id, seq FROM search_tokens WHERE token IN (?`+strings.Repeat(", ?", len(tokens)-1)+`)
 			GROUP BY conv_id, seq HAVING COUNT(*) = ?) hit
 		JOIN messages m ON m.conv_id = hit.conv_id AND m.seq = hit.seq
 		JOIN members mem ON mem.conv_id = m.conv_id AND mem.user_id = ? AND m.seq > mem.joined_seq
 		WHERE NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ? AND h.conv_id = m.conv_id AND h.seq = m.seq)
 		ORDER BY m.sent_at DESC LIMIT `+strconv.Itoa(limit), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []MessageRecord
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
 }
 
 func prefixed(p, cols string) string {
