@@ -227,6 +227,27 @@ func TestContactCardOfABlockerRevealsNothing(t *testing.T) {
 	}
 	want(t, s.do(t, viewer.Token, "POST", "/api/v1/conversations/"+conv+"/messages",
 		map[string]any{"client_id": "card-2", "kind": "card", "card_user": blocker.ID}), 422, "invalid_card")
+	// Nor forward one (R-MSG-8): the viewer holds the card the sharer sent,
+	// and forwarding it is refused like sending it, storing nothing; the
+	// sharer, not blocked, forwards it.
+	var cardSeq int64
+	for _, m := range s.do(t, viewer.Token, "GET", "/api/v1/conversations/"+conv+"/messages?after_seq=0", nil).JSON(t)["messages"].([]any) {
+		if m := m.(map[string]any); m["kind"] == "card" {
+			cardSeq = int64(m["seq"].(float64))
+		}
+	}
+	other := s.register(t, "Other Ot")
+	s.befriend(t, viewer, other)
+	s.befriend(t, sharer, other)
+	fwd := func(p person, to string) response {
+		return s.do(t, p.Token, "POST", "/api/v1/forwards", map[string]any{"from": map[string]any{"conversation_id": conv, "seqs": []int64{cardSeq}}, "to": []string{to}})
+	}
+	viewerChat := s.direct(t, viewer, other)
+	want(t, fwd(viewer, viewerChat), 422, "invalid_card")
+	if got := s.do(t, other.Token, "GET", "/api/v1/conversations/"+viewerChat+"/messages?after_seq=0", nil).JSON(t)["messages"].([]any); len(got) != 0 {
+		t.Errorf("a refused forward of a blocker's card stored %v", got)
+	}
+	want(t, fwd(sharer, s.direct(t, sharer, other)), 201, "")
 }
 
 // Issue 14 item 11 (and item 2's limits): with the production defaults one

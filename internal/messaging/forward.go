@@ -73,6 +73,13 @@ func (s *Service) Forward(ctx context.Context, a kernel.Auth, in ForwardInput) (
 		if err != nil {
 			return nil, err
 		}
+		// A card of someone who blocked the forwarder can't be shared
+		// by them, forwarded or not: Send's answer (issue 14 item 10).
+		if m.Card != nil {
+			if blocked, err := q.Blocks(ctx, m.Card.ID, a.UserID); err != nil || blocked {
+				return nil, tkesj.Errorf(tkesj.EInvalid, "invalid_card", "card_user must name an existing person")
+			}
+		}
 		msgs = append(msgs, m)
 	}
 	// The targets: a member of each, and allowed to write there.
