@@ -131,7 +131,14 @@ test('R-CAL-3: with iceTransportPolicy "relay" the built-in TURN relay carries t
   await receivesFrom(ann, 1, true);
   await receivesFrom(bo, 1, true);
   for (const p of [ann, bo]) {
-    const s = await p.page.evaluate(() => window.__tkesjCall.inbound());
+    // Read until the transport reports its selected pair (a few hundred ms
+    // after media starts on the answering side).
+    let s;
+    for (let i = 0; i < 50; i++) {
+      s = await p.page.evaluate(() => window.__tkesjCall.inbound());
+      if (s.relay) break;
+      await p.page.waitForTimeout(100);
+    }
     assert.equal(s.relay, true, `${p.nickname}'s selected candidate pair should be a relay one`);
   }
   // The answer to starting or joining holds TURN credentials; a member who

@@ -416,8 +416,16 @@ class CallEngine {
       if (r.type === 'inbound-rtp' && (r.kind === 'audio' || r.kind === 'video')) out[r.kind as 'audio' | 'video'] += r.bytesReceived ?? 0;
       if (r.type === 'local-candidate') local.set(r.id, r.candidateType);
     });
+    // The pair the transport selected (the controlled side may not see its
+    // pair marked nominated yet while media already flows on it); without
+    // that field, a nominated pair that succeeded.
+    const selected = new Set<string>();
     stats.forEach((r: any) => {
-      if (r.type === 'candidate-pair' && r.state === 'succeeded' && r.nominated && local.get(r.localCandidateId) === 'relay') out.relay = true;
+      if (r.type === 'transport' && r.selectedCandidatePairId) selected.add(r.selectedCandidatePairId);
+    });
+    stats.forEach((r: any) => {
+      if (r.type !== 'candidate-pair' || local.get(r.localCandidateId) !== 'relay') return;
+      if (selected.size ? selected.has(r.id) : r.state === 'succeeded' && r.nominated) out.relay = true;
     });
     return out;
   }
