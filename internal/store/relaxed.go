@@ -91,14 +91,7 @@ func (db *DB) relaxedSQLite(ctx context.Context, fn func(q *Queries) error) erro
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(db.txQueries(tx)); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	return db.runTx(tx, fn)
 }
 
 // CommitDurability reports how the transaction it runs in will commit:

@@ -255,6 +255,11 @@ func (db *DB) Update(ctx context.Context, fn func(q *Queries) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer db.wStmts.prepareWanted()
+	return db.runTx(tx, fn)
+}
+
+// runTx runs fn in tx, then commits tx, or rolls it back when fn fails.
+func (db *DB) runTx(tx *sql.Tx, fn func(q *Queries) error) error {
 	if err := fn(db.txQueries(tx)); err != nil {
 		tx.Rollback()
 		return err
