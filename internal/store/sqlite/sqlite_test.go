@@ -2,7 +2,9 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/tkesj/tkesj/internal/store"
@@ -41,5 +43,56 @@ func TestReopenKeepsData(t *testing.T) {
 	defer db.Close()
 	if _, err := db.Read().FindUserByID(ctx, "x"); err != nil {
 		t.Errorf("after reopening, FindUserByID = %v", err)
+	}
+}
+
+// TestMessageLookupsUseLeanIndexes: schema 0055 dropped messages_sender and
+// made messages_media partial so a send writes fewer B-trees (issue 17);
+// every look-up of messages by sender or by media must still be a search
+// of an index, never a scan of the table.
+func TestMessageLookupsUseLeanIndexes(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tkesj.db")
+	db, err := sqlite.Open(ctx, path, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	raw, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var redundant int
+	if err := raw.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages'
+		AND (name = 'messages_sender' OR name = 'messages_media' AND sql NOT LIKE '%WHERE%')`).Scan(&redundant); err != nil || redundant != 0 {
+		t.Errorf("indexes a send need not write: %d (%v)", redundant, err)
+	}
+	for _, q := range []string{
+		`SELECT 1 FROM messages WHERE sender_id = 'a' AND client_id = 'b'`,
+		`SELECT conv_id, seq FROM messages WHERE sender_id = 'a' AND (body IS NOT NULL OR media_id IS NOT NULL) LIMIT 500`,
+		`SELECT sent_at FROM messages WHERE sender_id = 'a'`,
+		`SELECT COUNT(*) FROM messages WHERE media_id = 'm'`,
+		`SELECT COUNT(*) FROM messages msg JOIN members mem ON mem.conv_id = msg.conv_id WHERE msg.media_id = 'm' AND mem.user_id = 'u' AND msg.seq > mem.joined_seq`,
+	} {
+		rows, err := raw.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		for _, step := range plan {
+			if strings.HasPrefix(step, "SCAN") {
+				t.Errorf("%s\nplan %q scans a table", q, plan)
+			}
+		}
 	}
 }
