@@ -192,6 +192,11 @@ interface Options {
   /** Send the token, and treat 401 as "signed out". Default true. */
   auth?: boolean;
   accept?: string;
+  /**
+   * Only the server's own answer will do: the service worker's offline copy
+   * of a read (sw.ts, marked X-Tkesj-Offline) throws as a network failure.
+   */
+  live?: boolean;
 }
 
 /** Sends one call; answers the response when it is 2xx, else throws ApiError. */
@@ -214,7 +219,10 @@ async function send(method: string, path: string, opts: Options = {}): Promise<R
   } catch {
     throw new ApiError(0, 'network', '');
   }
-  if (res.ok) return res;
+  if (res.ok) {
+    if (opts.live && res.headers.has('X-Tkesj-Offline')) throw new ApiError(0, 'network', '');
+    return res;
+  }
   const err = await problem(res);
   // Only a token we actually sent can be dead. A wrong password (at login, or
   // re-entered to destroy the account) is also 401, with code
@@ -482,10 +490,11 @@ export const chat = {
   mute: (id: string, muted: boolean) => request<{ muted: boolean }>('PUT', `${C(id)}/mute`, { body: { muted } }),
   read: (id: string, seq: number) => request<void>('POST', `${C(id)}/read`, { body: { seq } }),
   send: (id: string, m: NewMessage) => request<Message>('POST', `${C(id)}/messages`, { body: m }),
-  messages: (id: string, q: { after_seq?: number; before_seq?: number; limit?: number }) => {
+  /** A page of messages; `live` refuses the service worker's offline copy (see Options). */
+  messages: (id: string, q: { after_seq?: number; before_seq?: number; limit?: number }, live = false) => {
     const p = new URLSearchParams();
     for (const [k, v] of Object.entries(q)) if (v !== undefined) p.set(k, String(v));
-    return request<{ messages: Message[] }>('GET', `${C(id)}/messages?${p}`);
+    return request<{ messages: Message[] }>('GET', `${C(id)}/messages?${p}`, { live });
   },
   recall: (id: string, seq: number) => request<void>('POST', `${C(id)}/messages/${seq}/recall`),
   deleteForMe: (id: string, seq: number) => request<void>('DELETE', `${C(id)}/messages/${seq}`),

@@ -120,7 +120,7 @@ function open(url: string) {
       return;
     }
     if (!f || typeof f.type !== 'string') return;
-    handle(f);
+    handle(f, sock);
   };
   sock.onclose = (e) => {
     if (ws !== sock) return;
@@ -327,7 +327,7 @@ function ack(convId: string, seq: number) {
   if (coalesced('ack', convId, seq, () => store.acked.delete(convId))) store.acked.set(convId, seq);
 }
 
-function handle(f: Frame) {
+function handle(f: Frame, sock: WebSocket) {
   if (answer(f)) return;
   switch (f.type) {
     case 'ready':
@@ -335,7 +335,7 @@ function handle(f: Frame) {
       setStatus('open');
       window.clearInterval(pingTimer);
       pingTimer = window.setInterval(() => sendFrame({ type: 'ping' }), 25_000);
-      catchUp(f);
+      catchUp(f, sock);
       break;
     case 'message': {
       const m = f.message as Message;
@@ -358,10 +358,15 @@ function handle(f: Frame) {
   emit(f);
 }
 
-/** Pulls a conversation's messages after a seq, merges and acknowledges them. */
+/**
+ * Pulls a conversation's messages after a seq, merges and acknowledges them.
+ * Only the server's answer counts: the service worker's offline copy of the
+ * same pull (kept from an earlier one, so older) would look like "nothing
+ * new" and end the catch-up with the missed messages still missing.
+ */
 async function pull(id: string, after: number): Promise<void> {
   for (let i = 0; i < 20; i++) {
-    const { messages } = await chat.messages(id, { after_seq: after, limit: 100 });
+    const { messages } = await chat.messages(id, { after_seq: after, limit: 100 }, true);
     if (!messages?.length) break;
     store.merge(id, messages);
     after = messages[messages.length - 1].seq;
@@ -379,20 +384,37 @@ async function fillGap(id: string, after: number) {
   emit({ type: 'sync' });
 }
 
-async function catchUp(ready: Frame) {
-  const pending = new Map<string, number>();
+/**
+ * Pulls what the ready frame of sock names, and every conversation this tab
+ * holds, after what the tab has. The socket brings only what is published
+ * after it opened, so a pull that fails (the network still settling as the
+ * tab comes back online, the server busy) is tried again, after the
+ * back-off, for as long as sock is this tab's socket; otherwise a message
+ * stored while the tab was away would show only after the next reconnect.
+ */
+async function catchUp(ready: Frame, sock: WebSocket) {
+  let pending = new Map<string, number>();
   for (const c of (ready.conversations ?? []) as { id: string; received_seq?: number }[]) pending.set(c.id, c.received_seq ?? 0);
   // Conversations this tab holds may have been acknowledged by another tab or
   // device while this socket was down: pull those after what we have, too.
   for (const id of store.loaded()) pending.set(id, Math.min(pending.get(id) ?? Infinity, store.maxSeq(id)));
-  await Promise.all(
-    [...pending].map(([id, after]) =>
-      pull(id, after).catch(() => {
-        // the next reconnect tries again
-      }),
-    ),
-  );
-  emit({ type: 'sync' });
+  for (let n = 0; ; n++) {
+    const failed = new Map<string, number>();
+    await Promise.all(
+      [...pending].map(([id, after]) =>
+        pull(id, after).catch((e) => {
+          // Gone from the conversation, say: trying again would not help.
+          if (!(e instanceof ApiError) || e.status === 0 || e.status === 429 || e.status >= 500) failed.set(id, after);
+        }),
+      ),
+    );
+    emit({ type: 'sync' });
+    if (!failed.size) return;
+    await new Promise((r) => window.setTimeout(r, backoff(n)));
+    // A new socket's ready frame starts a catch-up of its own.
+    if (ws !== sock || !running) return;
+    pending = failed;
+  }
 }
 
 type ConvListener = () => void;
