@@ -371,6 +371,7 @@ func (s *Service) AddMembers(ctx context.Context, a kernel.Auth, id string, user
 	if err != nil {
 		return Conversation{}, s.Internal(ctx, "add members", err)
 	}
+	s.invalidate(ctx, invalidation{Conversations: []string{id}})
 	s.PublishToMembers(ctx, id, wire.ConversationFrame{Type: "conversation", ConversationID: id, Event: "members_changed"})
 	return s.Conversation(ctx, a, id)
 }
@@ -381,6 +382,10 @@ func (s *Service) AddMembers(ctx context.Context, a kernel.Auth, id string, user
 func (s *Service) RemoveMember(ctx context.Context, a kernel.Auth, id, userID string) error {
 	notify := []string{}
 	err := s.DB.Update(ctx, func(q *store.Queries) error {
+		// The conversation's row before the member's (BumpMemberVersion).
+		if err := q.BumpMemberVersion(ctx, id); err != nil {
+			return err
+		}
 		me, err := q.FindMember(ctx, id, a.UserID)
 		if err != nil {
 			return err
@@ -414,6 +419,7 @@ func (s *Service) RemoveMember(ctx context.Context, a kernel.Auth, id, userID st
 	if err != nil {
 		return s.Internal(ctx, "remove member", err)
 	}
+	s.invalidate(ctx, invalidation{Conversations: []string{id}})
 	s.Publish(ctx, notify, wire.ConversationFrame{Type: "conversation", ConversationID: id, Event: "members_changed"})
 	return nil
 }
@@ -439,6 +445,10 @@ func (s *Service) SetRole(ctx context.Context, a kernel.Auth, id, userID, role s
 		return tkesj.Errorf(tkesj.EInvalid, "invalid_role", "role must be owner, admin or member")
 	}
 	err := s.DB.Update(ctx, func(q *store.Queries) error {
+		// The conversation's row before the members' (BumpMemberVersion).
+		if err := q.BumpMemberVersion(ctx, id); err != nil {
+			return err
+		}
 		me, err := q.FindMember(ctx, id, a.UserID)
 		if err != nil {
 			return err
@@ -459,6 +469,7 @@ func (s *Service) SetRole(ctx context.Context, a kernel.Auth, id, userID, role s
 	if err != nil {
 		return s.Internal(ctx, "set role", err)
 	}
+	s.invalidate(ctx, invalidation{Conversations: []string{id}})
 	s.PublishToMembers(ctx, id, wire.ConversationFrame{Type: "conversation", ConversationID: id, Event: "members_changed"})
 	return nil
 }

@@ -69,7 +69,7 @@ func (s *Service) SetDisappearing(ctx context.Context, a kernel.Auth, convID str
 	if err != nil {
 		return Conversation{}, s.Internal(ctx, "disappearing", err)
 	}
-	var members []store.MemberRecord
+	var members []store.FanOutMember
 	err = s.writer.do(ctx, func(ctx context.Context, q *store.Queries) error {
 		if _, err := q.FindMember(ctx, convID, a.UserID); err != nil {
 			return err
@@ -81,7 +81,7 @@ func (s *Service) SetDisappearing(ctx context.Context, a kernel.Auth, convID str
 		if err := insertMessage(ctx, q, &msg, rec, nil); err != nil {
 			return err
 		}
-		members, err = q.Members(ctx, convID)
+		_, members, err = q.FanOut(ctx, convID)
 		return err
 	})
 	if err != nil {

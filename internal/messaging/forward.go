@@ -193,7 +193,7 @@ func (s *Service) forwardTo(ctx context.Context, a kernel.Auth, convID string, s
 		}
 		ps = append(ps, pending{msg: msg, rec: rec})
 	}
-	var members []store.MemberRecord
+	var members []store.FanOutMember
 	err := s.writer.do(ctx, func(ctx context.Context, q *store.Queries) error {
 		if _, err := q.FindMember(ctx, convID, a.UserID); err != nil {
 			return err
@@ -204,7 +204,7 @@ func (s *Service) forwardTo(ctx context.Context, a kernel.Auth, convID string, s
 			}
 		}
 		var err error
-		members, err = q.Members(ctx, convID)
+		_, members, err = q.FanOut(ctx, convID)
 		return err
 	})
 	if err != nil {

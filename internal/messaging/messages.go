@@ -236,11 +236,11 @@ func (s *Service) send(ctx context.Context, q *store.Queries, a kernel.Auth, sc 
 	me, conv, convID := sc.Member, sc.Conversation, sc.Conversation.ID
 	// A direct chat's members never change, so once its other member is
 	// known they are who the message goes to, without a read in the writer.
-	var direct []store.MemberRecord
+	var direct []store.FanOutMember
 	if conv.Kind == "direct" {
 		others := kernel.UniqueOthers(strings.Split(conv.DirectKey.String, "|"), a.UserID)
 		if len(others) == 1 && others[0] == sc.PeerID && !sc.Blocked && sc.Friends {
-			direct = []store.MemberRecord{me, {ConvID: convID, UserID: sc.PeerID, JoinedSeq: sc.PeerJoinedSeq}}
+			direct = []store.FanOutMember{{UserID: me.UserID, Role: me.Role, JoinedSeq: me.JoinedSeq}, {UserID: sc.PeerID, Role: "member", JoinedSeq: sc.PeerJoinedSeq}}
 		} else {
 			// Refused, or not the usual pair: CanMessage's reads say why.
 			for _, id := range others {
@@ -304,16 +304,23 @@ func (s *Service) send(ctx context.Context, q *store.Queries, a kernel.Auth, sc 
 	if err != nil {
 		return Message{}, false, s.Internal(ctx, "send", err)
 	}
-	var members []store.MemberRecord
+	var members []store.FanOutMember
 	var dup *store.MessageRecord
 	rec := store.MessageRecord{ConvID: convID, ID: msg.ID, SenderID: a.UserID, ClientID: in.ClientID, Kind: in.Kind, Body: sealed, SentAt: now}
 	if in.MediaID != "" {
 		rec.MediaID = sql.NullString{String: in.MediaID, Valid: true}
 	}
+	// A group's members come from memory when the member version read
+	// with the message says the cached list is still the list (issue 17):
+	// a removed member then never gets it, nor does a new one miss it,
+	// whether or not the bus brought this node the change yet.
+	gen := s.caches.members.generation()
+	cached, hit := s.caches.members.get(convID)
+	var fresh *memberList
 	write := func(ctx context.Context, q *store.Queries) error {
 		// The writer may run this twice (store.UpdateBatch): nothing it
 		// sets may survive from a first run.
-		dup, members = nil, nil
+		dup, members, fresh = nil, nil, nil
 		seq, expires, ok, err := q.AppendMessage(ctx, rec)
 		if err != nil {
 			return err
@@ -335,8 +342,22 @@ func (s *Service) send(ctx context.Context, q *store.Queries, a kernel.Auth, sc 
 			members = direct
 			return nil
 		}
-		members, err = q.Members(ctx, convID)
-		return err
+		if hit {
+			v, err := q.MemberVersion(ctx, convID)
+			if err != nil {
+				return err
+			}
+			if v == cached.version {
+				members = cached.members
+				return nil
+			}
+		}
+		v, rs, err := q.FanOut(ctx, convID)
+		if err != nil {
+			return err
+		}
+		members, fresh = rs, &memberList{version: v, members: rs}
+		return nil
 	}
 	err = s.writer.do(ctx, write)
 	if errors.Is(err, store.ErrClientIDRace) {
@@ -351,6 +372,9 @@ func (s *Service) send(ctx context.Context, q *store.Queries, a kernel.Auth, sc 
 	if dup != nil {
 		return s.sameMessage(ctx, *dup, convID)
 	}
+	if fresh != nil {
+		s.caches.members.add(convID, *fresh, gen)
+	}
 	s.wakeIndexer()
 	s.publishMessage(ctx, msg, members, mentioned)
 	s.schedulePush(msg)
@@ -361,7 +385,7 @@ func (s *Service) send(ctx context.Context, q *store.Queries, a kernel.Auth, sc 
 // person's frame says so ("mentioned": true, which reaches them in a muted
 // chat too), and someone who joined after the message a reply quotes sees
 // the quote as unavailable.
-func (s *Service) publishMessage(ctx context.Context, msg Message, members []store.MemberRecord, mentioned []string) {
+func (s *Service) publishMessage(ctx context.Context, msg Message, members []store.FanOutMember, mentioned []string) {
 	isMentioned := make(map[string]bool, len(mentioned))
 	for _, id := range mentioned {
 		isMentioned[id] = true

@@ -71,6 +71,10 @@ func (s *Service) leaveConversations(ctx context.Context, q *store.Queries, user
 			continue
 		}
 		groups = append(groups, c.ID)
+		// The conversation's row before the member's (BumpMemberVersion).
+		if err := q.BumpMemberVersion(ctx, c.ID); err != nil {
+			return nil, err
+		}
 		if _, err := q.RemoveMember(ctx, c.ID, userID); err != nil {
 			return nil, err
 		}
@@ -81,6 +85,9 @@ func (s *Service) leaveConversations(ctx context.Context, q *store.Queries, user
 		}
 	}
 	return func(ctx context.Context) {
+		// Their direct chats' rows went with the account (a cascade): the
+		// triggers counted it, and the send checks cached with them go.
+		s.invalidate(ctx, invalidation{Conversations: groups, Users: []string{userID}})
 		for _, id := range groups {
 			s.PublishToMembers(ctx, id, wire.ConversationFrame{Type: "conversation", ConversationID: id, Event: "members_changed"})
 		}

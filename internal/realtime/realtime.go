@@ -127,6 +127,9 @@ const (
 	controlDeviceFrame = "device_frame"
 	// controlCallNode is for the calls service of one node; hubs ignore it.
 	controlCallNode = "call_node"
+	// controlCacheInvalidate is for every node's messaging caches
+	// (messaging.ControlInvalidate); hubs ignore it.
+	controlCacheInvalidate = "cache_invalidate"
 )
 
 // Hub holds this node's WebSocket connections and delivers bus events to them.
@@ -435,7 +438,7 @@ func (h *Hub) deliver(e tkesj.Event) {
 			}
 			s.mu.RUnlock()
 		}
-	case controlCallNode:
+	case controlCallNode, controlCacheInvalidate:
 	case controlDeviceFrame:
 		if len(e.Users) == 0 || len(e.Frame) == 0 {
 			return

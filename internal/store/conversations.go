@@ -200,6 +200,79 @@ func (q *Queries) MemberIDs(ctx context.Context, convID string) ([]string, error
 	return q.strings(ctx, `SELECT user_id FROM members WHERE conv_id = ?`, convID)
 }
 
+// MemberVersion is the count of changes to a conversation's member list
+// (schema 0056: triggers bump it on every join, removal and role change),
+// or not_found. Read in the transaction that stores a message, it says
+// whether a member list cached at an earlier count is still the list.
+func (q *Queries) MemberVersion(ctx context.Context, convID string) (int64, error) {
+	var v int64
+	err := q.row(ctx, `SELECT member_version FROM conversations WHERE id = ?`, convID).Scan(&v)
+	return v, notFound(err, "conversation")
+}
+
+// FanOutMember is what fan-out needs of a member.
+type FanOutMember struct {
+	UserID, Role string
+	JoinedSeq    int64
+}
+
+// FanOut lists a conversation's members for fan-out, with the member
+// version (MemberVersion) they are at, read in one statement so the two
+// agree; a missing conversation is not_found.
+func (q *Queries) FanOut(ctx context.Context, convID string) (int64, []FanOutMember, error) {
+	rows, err := q.query(ctx, `SELECT c.member_version, m.user_id, m.role, m.joined_seq FROM conversations c
+		LEFT JOIN members m ON m.conv_id = c.id WHERE c.id = ?`, convID)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer rows.Close()
+	var version int64
+	var out []FanOutMember
+	found := false
+	for rows.Next() {
+		var id, role sql.NullString
+		var joined sql.NullInt64
+		if err := rows.Scan(&version, &id, &role, &joined); err != nil {
+			return 0, nil, err
+		}
+		found = true
+		if id.Valid {
+			out = append(out, FanOutMember{UserID: id.String, Role: internRole(role.String), JoinedSeq: joined.Int64})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, nil, err
+	}
+	if !found {
+		return 0, nil, tkesj.ErrNotFound("conversation")
+	}
+	return version, out, nil
+}
+
+// internRole spells the three roles with constants, so a cached list of
+// hundreds of members does not hold a copy of the word for each.
+func internRole(r string) string {
+	switch r {
+	case "owner":
+		return "owner"
+	case "admin":
+		return "admin"
+	case "member":
+		return "member"
+	}
+	return r
+}
+
+// BumpMemberVersion counts a change to a conversation's member list ahead
+// of making it. The triggers count it anyway; taking the conversation's row
+// first matters on PostgreSQL: a send locks that row and then its sender's
+// member row, so a removal or role change that locked the member row first
+// and then the conversation's (in the trigger) could deadlock with it.
+func (q *Queries) BumpMemberVersion(ctx context.Context, convID string) error {
+	_, err := q.exec(ctx, `UPDATE conversations SET member_version = member_version + 1 WHERE id = ?`, convID)
+	return err
+}
+
 // CountMembers counts a conversation's members.
 func (q *Queries) CountMembers(ctx context.Context, convID string) (int, error) {
 	var n int

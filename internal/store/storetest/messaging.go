@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/store"
 )
 
@@ -17,6 +18,7 @@ var messagingCases = []testCase{
 	{"messages take gapless sequence numbers and page both ways, minus what a viewer hid", testMessages},
 	{"AppendMessage stores a member's message once per client id, with its timer, read by its sender", testAppendMessage},
 	{"FindSendCheck reads membership, conversation, and a direct chat's peer, blocks and friendship at once", testSendCheck},
+	{"the member version counts every join, removal, role change and cascade, and FanOut lists the members at it", testMemberVersion},
 	{"receipts only move forward and never past the last message", testReceipts},
 	{"search finds messages holding every token that the viewer may see, newest first", testSearch},
 	{"the search indexer's backlog: positions, live messages only, sorted batches", testIndexBacklog},
@@ -597,4 +599,73 @@ func testLoginCodes(t *testing.T, db *store.DB) {
 	// The scanner's account going takes its confirmed request with it.
 	write(t, db, "DeleteUser(a)", func(q *store.Queries) error { _, err := q.DeleteUser(ctx, "a"); return err })
 	res(db.Read().FindLoginCode(ctx, "1")).notFound(t, "a request scanned by a deleted account")
+}
+
+// testMemberVersion: a node caches a conversation's members for fan-out and
+// uses them only while the member version read with the message is the
+// one it cached them at (issue 17), so every change to who is in a
+// conversation must move it, however it was made: joins, removals, role
+// changes and an account's deletion cascading to its memberships; and a
+// message (a read mark, a mute) must not.
+func testMemberVersion(t *testing.T, db *store.DB) {
+	users(t, db, "a", "b", "c")
+	chat(t, db, "g", 0, "a", "b")
+	version := func() int64 { return res(db.Read().MemberVersion(ctx, "g")).must(t, "MemberVersion") }
+	fanOut := func() (int64, []string) {
+		v, ms, err := db.Read().FanOut(ctx, "g")
+		if err != nil {
+			t.Fatalf("FanOut: %v", err)
+		}
+		var out []string
+		for _, m := range ms {
+			out = append(out, fmt.Sprintf("%s:%s:%d", m.UserID, m.Role, m.JoinedSeq))
+		}
+		slices.Sort(out)
+		return v, out
+	}
+	v0 := version()
+	if v, ms := fanOut(); v != v0 || !slices.Equal(ms, []string{"a:owner:0", "b:member:0"}) {
+		t.Errorf("FanOut(g) = %d %v, want %d [a:owner:0 b:member:0]", v, ms, v0)
+	}
+	changed := func(what string, fn func(q *store.Queries) error) {
+		t.Helper()
+		before := version()
+		write(t, db, what, fn)
+		if after := version(); after <= before {
+			t.Errorf("%s: member version %d, was %d; a cached member list would be used after it", what, after, before)
+		}
+	}
+	unchanged := func(what string, fn func(q *store.Queries) error) {
+		t.Helper()
+		before := version()
+		write(t, db, what, fn)
+		if after := version(); after != before {
+			t.Errorf("%s: member version moved %d -> %d; every cached list of the conversation would be dropped for nothing", what, before, after)
+		}
+	}
+	unchanged("a message, its read mark and a mute", func(q *store.Queries) error {
+		if err := send(ctx, q, "g", "a", "v1", now); err != nil {
+			return err
+		}
+		if err := q.AdvanceRead(ctx, "g", "b", 1); err != nil {
+			return err
+		}
+		return q.SetMuted(ctx, "g", "b", true)
+	})
+	changed("a join", func(q *store.Queries) error { return q.AddMember(ctx, member("g", "c", "member", 1)) })
+	if v, ms := fanOut(); v != version() || !slices.Equal(ms, []string{"a:owner:0", "b:member:0", "c:member:1"}) {
+		t.Errorf("FanOut(g) after the join = %d %v", v, ms)
+	}
+	changed("a role change", func(q *store.Queries) error { return q.SetMemberRole(ctx, "g", "b", "admin") })
+	changed("a removal", func(q *store.Queries) (err error) { _, err = q.RemoveMember(ctx, "g", "c"); return })
+	changed("BumpMemberVersion", func(q *store.Queries) error { return q.BumpMemberVersion(ctx, "g") })
+	changed("an account deleted with its memberships", func(q *store.Queries) (err error) { _, err = q.DeleteUser(ctx, "b"); return })
+	if _, ms := fanOut(); !slices.Equal(ms, []string{"a:owner:0"}) {
+		t.Errorf("FanOut(g) after b's account went = %v, want [a:owner:0]", ms)
+	}
+	write(t, db, "DeleteConversation", func(q *store.Queries) error { return q.DeleteConversation(ctx, "g") })
+	res(db.Read().MemberVersion(ctx, "g")).notFound(t, "MemberVersion of a deleted conversation")
+	if _, _, err := db.Read().FanOut(ctx, "g"); tkesj.ErrorKindOf(err) != tkesj.ENotFound {
+		t.Errorf("FanOut of a deleted conversation: %v, want not_found", err)
+	}
 }

@@ -1,0 +1,61 @@
+package e2e
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// Issue 17 (R-MSG-2, R-MSG-4): each node keeps a group's member list in
+// memory for fan-out. Across two nodes, a member removed through node 1
+// never gets a message sent through node 2 right after, though node 2 had
+// them cached, and a member added through node 1 gets the very next one;
+// round after round, with no pause for the bus's invalidation to arrive.
+func TestTwoNodesMemberChangesReachFanOut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	nodes := startNodes(t, 2)
+	n1, n2 := nodes[0], nodes[1]
+
+	owner := n1.register(t, "Group Owner")
+	stays := n2.register(t, "Stays In")
+	moves := n2.register(t, "Comes And Goes")
+	g := n1.group(t, owner, "comings and goings", stays, moves)
+	staysWS := n1.ws(t, stays.Token)
+	movesWS := n2.ws(t, moves.Token)
+	movesOther := n1.ws(t, n1.login(t, moves, "second-device"))
+	for _, w := range []*wsClient{staysWS, movesWS, movesOther} {
+		w.next("ready")
+	}
+	got := func(w *wsClient, sent map[string]any, who string) {
+		t.Helper()
+		if f := w.next("message"); f["message"].(map[string]any)["id"] != sent["id"] {
+			t.Fatalf("%s got %v, want message %v", who, f, sent["id"])
+		}
+	}
+
+	// Node 2 caches the group's members with its first message.
+	first := n2.send(t, owner, g, "everyone is here")
+	got(staysWS, first, "a member")
+	got(movesWS, first, "a member on node 2")
+	got(movesOther, first, "a member on node 1")
+
+	for round := range 5 {
+		want(t, n1.do(t, owner.Token, "DELETE", "/api/v1/conversations/"+g+"/members/"+moves.ID, nil), 204, "")
+		gone := n2.send(t, owner, g, fmt.Sprint("after the removal ", round))
+		got(staysWS, gone, "the member who stayed")
+		movesWS.none("message", 300*time.Millisecond)
+		movesOther.none("message", 50*time.Millisecond)
+
+		want(t, n1.do(t, owner.Token, "POST", "/api/v1/conversations/"+g+"/members", map[string]any{"members": []string{moves.ID}}), 200, "")
+		back := n2.send(t, owner, g, fmt.Sprint("after the return ", round))
+		got(staysWS, back, "the member who stayed")
+		got(movesWS, back, "the member added back, on node 2")
+		got(movesOther, back, "the member added back, on node 1")
+	}
+	// What the removed member missed stays missed: their history has a gap.
+	if ms := n2.messages(t, moves, g, 0); len(ms) != 1 || ms[0]["text"] != "after the return 4" {
+		t.Errorf("after the last return they see %d messages: %v", len(ms), ms)
+	}
+}

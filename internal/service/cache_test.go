@@ -1,0 +1,216 @@
+package service_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/bus/inmem"
+	"github.com/tkesj/tkesj/internal/kernel"
+	"github.com/tkesj/tkesj/internal/keyring"
+	"github.com/tkesj/tkesj/internal/service"
+	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/store/postgres"
+	"github.com/tkesj/tkesj/internal/store/sqlite"
+)
+
+// deliveries records who each message frame published on a bus was for.
+type deliveries struct {
+	mu    sync.Mutex
+	users map[string][]string // message id → users
+	got   chan struct{}
+}
+
+func record(t *testing.T, bus *inmem.Bus) *deliveries {
+	d := &deliveries{users: map[string][]string{}, got: make(chan struct{}, 64)}
+	unsub, err := bus.Subscribe(func(e tkesj.Event) {
+		var f struct {
+			Type    string `json:"type"`
+			Message struct {
+				ID string `json:"id"`
+			} `json:"message"`
+		}
+		if e.Control != "" || json.Unmarshal(e.Frame, &f) != nil || f.Type != "message" {
+			return
+		}
+		d.mu.Lock()
+		d.users[f.Message.ID] = append(d.users[f.Message.ID], e.Users...)
+		d.mu.Unlock()
+		d.got <- struct{}{}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(unsub)
+	return d
+}
+
+// of waits for the frame of message id and returns who it went to.
+func (d *deliveries) of(t *testing.T, id string) []string {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		d.mu.Lock()
+		users, ok := d.users[id]
+		d.mu.Unlock()
+		if ok {
+			slices.Sort(users)
+			return users
+		}
+		select {
+		case <-d.got:
+		case <-deadline:
+			t.Fatalf("message %s was not published within 10 s", id)
+		}
+	}
+}
+
+// TestStaleMemberListNeverUsed (issue 17; R-MSG-2, R-MSG-4): two nodes on
+// one store, each with a bus of its own, so node B never hears that node A
+// changed a group. B has the group's members cached from a first message;
+// after A removes one member and adds another, B's next message must reach
+// the new member and not the removed one: the member version read with
+// the message, not the bus, decides whether B's list is still the list.
+func TestStaleMemberListNeverUsed(t *testing.T) {
+	t.Run("on SQLite", func(t *testing.T) {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "c.db"), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		checkStaleMemberList(t, db)
+	})
+	t.Run("on PostgreSQL", func(t *testing.T) {
+		base := os.Getenv("TKESJ_TEST_POSTGRES_URL")
+		if base == "" {
+			t.Skip("TKESJ_TEST_POSTGRES_URL is not set")
+		}
+		checkStaleMemberList(t, openPostgres(t, base))
+	})
+}
+
+func checkStaleMemberList(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	ks, err := keyring.OpenSQLite(filepath.Join(t.TempDir(), "keys.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	master := make([]byte, 32)
+	rand.Read(master)
+	keys, err := keyring.New(master, ks, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := func() (*service.Service, *deliveries) {
+		bus := inmem.New(0)
+		t.Cleanup(func() { bus.Close() })
+		seen := record(t, bus)
+		svc, err := service.New(ctx, service.Deps{DB: db, Keys: keys, Bus: bus, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, service.Config{PushDelay: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(svc.Close)
+		return svc, seen
+	}
+	a, _ := node()
+	b, onB := node()
+
+	users, err := a.SeedUsers(ctx, 4, "cache", 0, "a good long password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, stays, removed, joins := users[0], users[1], users[2], users[3]
+	if err := a.SeedFriends(ctx, [][2]string{{owner.ID, stays.ID}, {owner.ID, removed.ID}, {owner.ID, joins.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	auth := func(svc *service.Service, u string) kernel.Auth {
+		t.Helper()
+		au, err := svc.Authenticate(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return au
+	}
+	onA, onBAuth := auth(a, owner.Token), auth(b, owner.Token)
+	g, err := a.CreateGroup(ctx, onA, "cache test", []string{stays.ID, removed.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	sendOnB := func() []string {
+		t.Helper()
+		n++
+		m, _, err := b.Send(ctx, onBAuth, g.ID, service.SendInput{ClientID: "cache-" + string(rune('a'+n)), Kind: "text", Text: "hello"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return onB.of(t, m.ID)
+	}
+	want := func(what string, got []string, ids ...string) {
+		t.Helper()
+		slices.Sort(ids)
+		if !slices.Equal(got, ids) {
+			t.Errorf("%s went to %v, want %v", what, got, ids)
+		}
+	}
+	want("the first message, through B", sendOnB(), owner.ID, stays.ID, removed.ID)
+
+	if err := a.RemoveMember(ctx, onA, g.ID, removed.ID); err != nil {
+		t.Fatal(err)
+	}
+	want("the message after a removal on A", sendOnB(), owner.ID, stays.ID)
+	if _, err := a.AddMembers(ctx, onA, g.ID, []string{joins.ID}); err != nil {
+		t.Fatal(err)
+	}
+	want("the message after a join on A", sendOnB(), owner.ID, stays.ID, joins.ID)
+	want("the next one, from B's refreshed list", sendOnB(), owner.ID, stays.ID, joins.ID)
+	if err := a.RemoveMember(ctx, auth(a, stays.Token), g.ID, stays.ID); err != nil {
+		t.Fatal(err)
+	}
+	want("the message after someone left on A", sendOnB(), owner.ID, joins.ID)
+}
+
+// openPostgres is a store in a schema of its own, dropped after the test.
+func openPostgres(t *testing.T, base string) *store.DB {
+	t.Helper()
+	ctx := context.Background()
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "svc_cache_" + hex.EncodeToString(b)
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() { admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`) })
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs := u.Query()
+	qs.Set("search_path", schema)
+	u.RawQuery = qs.Encode()
+	db, err := postgres.Open(ctx, u.String(), 4)
+	if err != nil {
+		t.Fatalf("open PostgreSQL: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
