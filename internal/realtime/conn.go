@@ -44,6 +44,10 @@ type conn struct {
 	closing     bool // an immediate close (or a cut) has begun: nothing more is queued
 	done        bool // the connection has ended
 
+	// Liveness for Options.Presence, guarded by the shard's liveMu.
+	live bool // counted among its person's live sockets
+	dead bool // began to close or ended: never counted again
+
 	// Rate limiter state, used only by the reading goroutine.
 	tokens     float64
 	last       time.Duration // since hub.epoch
@@ -261,6 +265,9 @@ func (c *conn) beginCloseLocked(code websocket.StatusCode, reason string, mode c
 		return
 	}
 	c.closeCode, c.closeReason = code, reason
+	// From here on enqueue drops frames for this connection, so it no
+	// longer counts as a way to reach the person.
+	c.hub.setLive(c, false)
 	if mode == closeNow {
 		c.closing = true
 		c.early = nil

@@ -77,6 +77,15 @@ type Options struct {
 	// too_many_connections, so no account can use up the node's file
 	// descriptors.
 	MaxPerUser int
+	// Presence, when set, is told when a person's first live socket on this
+	// hub opens (true) and when their last one stops being live (false).
+	// A socket is live from the moment it is registered (frames published
+	// from then on reach it, behind the ready frame) until it begins to
+	// close for any reason: signed out, too slow, over the rate limit, its
+	// pings unanswered, the peer gone, the hub closing; from then on no
+	// frame is queued for it. Calls for one person come in order. They are
+	// made under a hub lock: Presence must not block or call the hub.
+	Presence func(userID string, online bool)
 }
 
 // Defaults of Options.
@@ -130,6 +139,9 @@ const (
 	// controlCacheInvalidate is for every node's messaging caches
 	// (messaging.ControlInvalidate); hubs ignore it.
 	controlCacheInvalidate = "cache_invalidate"
+	// controlPresence carries who is online on which node
+	// (internal/presence.Control); hubs ignore it.
+	controlPresence = "presence"
 )
 
 // Hub holds this node's WebSocket connections and delivers bus events to them.
@@ -170,6 +182,12 @@ type shard struct {
 	mu    sync.RWMutex
 	users map[string][]*conn
 	held  map[string]int // sockets each user holds or is opening, for MaxPerUser
+
+	// liveMu guards live and every conn's liveness fields. It is taken
+	// under mu or a conn's mu and takes nothing but Options.Presence's own
+	// lock, so it cannot deadlock with either.
+	liveMu sync.Mutex
+	live   map[string]int // live sockets per user, when Options.Presence is set
 }
 
 // New returns a hub that delivers the events of bus to the connections it
@@ -204,6 +222,7 @@ func New(bus tkesj.Bus, h Handler, log *slog.Logger, opts Options) (*Hub, error)
 	for i := range hub.shards {
 		hub.shards[i].users = make(map[string][]*conn)
 		hub.shards[i].held = make(map[string]int)
+		hub.shards[i].live = make(map[string]int)
 	}
 	hub.ws, err = wsnet.NewServer(wsnet.Options{
 		ReadLimit:      opts.ReadLimit,
@@ -387,6 +406,7 @@ func (h *Hub) register(c *conn) {
 	s.mu.Lock()
 	s.users[c.userID] = append(s.users[c.userID], c)
 	s.mu.Unlock()
+	h.setLive(c, true)
 	h.conns.Add(1)
 	h.mu.Lock()
 	closed, code, reason := h.closed, h.closeCode, h.closeReason
@@ -406,7 +426,38 @@ func (h *Hub) unregister(c *conn) {
 		s.users[c.userID] = list
 	}
 	s.mu.Unlock()
+	h.setLive(c, false)
 	h.conns.Add(-1)
+}
+
+// setLive counts c in (live) or out of its person's live sockets and tells
+// Options.Presence when the count leaves or returns to zero. A connection is
+// live at most once: once counted out (it began to close, or ended, perhaps
+// before it was registered) it is never counted in again.
+func (h *Hub) setLive(c *conn, live bool) {
+	if h.opts.Presence == nil {
+		return
+	}
+	s := h.shard(c.userID)
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
+	switch {
+	case live && !c.live && !c.dead:
+		c.live = true
+		if s.live[c.userID]++; s.live[c.userID] == 1 {
+			h.opts.Presence(c.userID, true)
+		}
+	case !live && !c.dead:
+		c.dead = true
+		if !c.live {
+			return
+		}
+		c.live = false
+		if s.live[c.userID]--; s.live[c.userID] <= 0 {
+			delete(s.live, c.userID)
+			h.opts.Presence(c.userID, false)
+		}
+	}
 }
 
 func (h *Hub) allConns() []*conn {
@@ -438,7 +489,7 @@ func (h *Hub) deliver(e tkesj.Event) {
 			}
 			s.mu.RUnlock()
 		}
-	case controlCallNode, controlCacheInvalidate:
+	case controlCallNode, controlCacheInvalidate, controlPresence:
 	case controlDeviceFrame:
 		if len(e.Users) == 0 || len(e.Frame) == 0 {
 			return

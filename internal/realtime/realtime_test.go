@@ -1110,3 +1110,68 @@ func TestMaxPerUser(t *testing.T) {
 		return true
 	})
 }
+
+// presenceLog records Options.Presence calls in order.
+type presenceLog struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (p *presenceLog) set(userID string, online bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	state := "off"
+	if online {
+		state = "on"
+	}
+	p.calls = append(p.calls, userID+" "+state)
+}
+
+func (p *presenceLog) String() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.calls, ", ")
+}
+
+// Issue 17: the hub tells presence when a person's first live socket opens
+// and when their last one stops being live, once each however many sockets
+// they hold; a socket that begins to close (here: its device signed out)
+// stops counting at once, before its close handshake ends, since no frame
+// is queued for it any more.
+func TestPresenceHook(t *testing.T) {
+	var log presenceLog
+	r := newRig(t, realtime.Options{Presence: log.set}, nil)
+	one := startReader(r.dial(t, "a", "01", nil))
+	if got := frameType(t, one.next(t)); got != "ready" {
+		t.Fatalf("first frame %q, want ready", got)
+	}
+	if got := log.String(); got != "a on" {
+		t.Fatalf("after a's first socket: presence calls %q, want %q", got, "a on")
+	}
+	two := r.connect(t, "a", "02")
+	if got := log.String(); got != "a on" {
+		t.Errorf("after a's second socket: presence calls %q; want no second call", got)
+	}
+	two.Close(websocket.StatusNormalClosure, "bye")
+	waitFor(t, "a's second socket to end", func() bool { return r.hub.Stats().Connections == 1 })
+	if got := log.String(); got != "a on" {
+		t.Errorf("after one of a's two sockets went: presence calls %q; want a still online", got)
+	}
+	// A presence event on the bus is not for clients.
+	r.bus.MustPublish(t, tkesj.Event{Control: "presence", Users: []string{"a"}, Frame: []byte(`{"type":"x"}`)})
+	r.bus.MustPublish(t, tkesj.Event{Control: "close_device", Users: []string{"a"}, DeviceIdx: []byte{0x01}})
+	if got := one.closeStatus(t); got != 4001 {
+		t.Errorf("close status %v, want 4001", got)
+	}
+	select {
+	case b := <-one.frames:
+		t.Errorf("frame %s reached a's socket; a presence event is for nodes only", b)
+	default:
+	}
+	waitFor(t, "a to go offline", func() bool { return log.String() == "a on, a off" })
+	if strings.Contains(r.logs.String(), "unknown control") {
+		t.Error("the hub logged a presence event as an unknown control")
+	}
+	r.connect(t, "a", "01")
+	waitFor(t, "a back online", func() bool { return log.String() == "a on, a off, a on" })
+}
