@@ -31,6 +31,7 @@ import (
 	"github.com/tkesj/tkesj/internal/httpapi"
 	"github.com/tkesj/tkesj/internal/keyring"
 	"github.com/tkesj/tkesj/internal/metrics"
+	"github.com/tkesj/tkesj/internal/presence"
 	"github.com/tkesj/tkesj/internal/push/webpush"
 	"github.com/tkesj/tkesj/internal/realtime"
 	"github.com/tkesj/tkesj/internal/service"
@@ -185,11 +186,14 @@ type App struct {
 	Handler http.Handler
 	Service *service.Service
 	Hub     *realtime.Hub
-	turn    *calls.TURN       // the built-in TURN relay; nil when --turn-addr is empty
-	Metrics *metrics.Registry // served on --metrics-addr (metrics.go)
-	db      *store.DB
-	keys    keyring.Store
-	bus     tkesj.Bus
+	// Presence is who has a live socket on any node; the push path skips
+	// them (issue 17).
+	Presence *presence.Presence
+	turn     *calls.TURN       // the built-in TURN relay; nil when --turn-addr is empty
+	Metrics  *metrics.Registry // served on --metrics-addr (metrics.go)
+	db       *store.DB
+	keys     keyring.Store
+	bus      tkesj.Bus
 
 	proxies  *trustedProxies
 	draining atomic.Bool // set on SIGTERM: /readyz answers 503 so the proxy sends nothing new
@@ -298,15 +302,30 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		closeAll(bus)
 		return nil, fmt.Errorf("--sockets-per-person: %w", err)
 	}
-	// Signals carry SDP, larger than chat frames: 64 KiB a frame, still bounded.
-	hub, err := realtime.New(bus, svc, log, realtime.Options{MaxPerUser: perPerson, ReadLimit: 64 << 10})
+	// Who is online is shared between nodes over the bus; one node (the
+	// in-process bus) has nobody to tell.
+	var presenceBus tkesj.Bus
+	if cfg.NATS != "" {
+		presenceBus = bus
+	}
+	pres, err := presence.New(presenceBus, presence.Options{Log: log})
 	if err != nil {
 		turn.Close()
 		svc.Close()
 		closeAll(bus)
 		return nil, err
 	}
-	a := &App{Service: svc, Hub: hub, turn: turn, db: db, keys: ks, bus: bus}
+	svc.SetPresence(pres)
+	// Signals carry SDP, larger than chat frames: 64 KiB a frame, still bounded.
+	hub, err := realtime.New(bus, svc, log, realtime.Options{MaxPerUser: perPerson, ReadLimit: 64 << 10, Presence: pres.Set})
+	if err != nil {
+		pres.Close()
+		turn.Close()
+		svc.Close()
+		closeAll(bus)
+		return nil, err
+	}
+	a := &App{Service: svc, Hub: hub, Presence: pres, turn: turn, db: db, keys: ks, bus: bus}
 	var observe httpapi.Observer
 	a.Metrics, observe = instrument(a)
 	a.Handler = httpapi.NewServer(svc, log, httpapi.Options{Web: dist, Realtime: hub, VAPIDPublicKey: vapid.Public, BodyIdleTimeout: cfg.BodyIdleTimeout, Observe: observe})
@@ -399,6 +418,7 @@ func OpenKeyring(ctx context.Context, cfg Config) (*keyring.Keyring, keyring.Sto
 // Close stops the writer and closes the bus, the store and the key store.
 func (a *App) Close() error {
 	hubErr := a.Hub.Close()
+	a.Presence.Close() // after the hub, whose sockets' ends it publishes
 	a.Service.Close()
 	a.turn.Close()
 	return errors.Join(hubErr, a.bus.Close(), a.db.Close(), a.keys.Close())

@@ -51,6 +51,18 @@ func instrument(a *App) (*metrics.Registry, httpapi.Observer) {
 		return float64(a.Service.Integrity.Stats().Failures)
 	})
 	reg.CounterFunc("tkesj_pushes_sent_total", "Web Push notifications sent.", func() float64 { return float64(a.Service.PushesSent()) })
+	// Presence (issue 17): people online here, entries held for other nodes
+	// (bounded), and what the bound or the bus refused.
+	reg.GaugeFunc("tkesj_presence_local", "People with a live WebSocket on this node.", func() float64 { return float64(a.Presence.Stats().Local) })
+	reg.GaugeFunc("tkesj_presence_remote_entries", "Entries held for people online on other nodes (one per person and node).", func() float64 {
+		return float64(a.Presence.Stats().Remote)
+	})
+	reg.CounterFunc("tkesj_presence_refused_total", "Entries of other nodes' people refused over the bound (they count as away).", func() float64 {
+		return float64(a.Presence.Stats().Refused)
+	})
+	reg.CounterFunc("tkesj_presence_publish_errors_total", "Presence events the bus did not take (the next heartbeat repairs them).", func() float64 {
+		return float64(a.Presence.Stats().PublishErrors)
+	})
 	reg.CounterMapFunc("tkesj_retention_deleted_total", "Items removed by retention since start, by category.", "category", func() map[string]float64 {
 		out := map[string]float64{}
 		for k, v := range a.Service.RetentionCounts() {

@@ -25,13 +25,14 @@ func natsURL(t *testing.T) string {
 }
 
 // startNodes runs n tkesj processes as one cluster: fresh schemas on the
-// test PostgreSQL, the test NATS, one master key and one SMS inbox.
-func startNodes(t *testing.T, n int) []*proc {
+// test PostgreSQL, the test NATS, one master key and one SMS inbox; extra
+// flags go to every node.
+func startNodes(t *testing.T, n int, extra ...string) []*proc {
 	t.Helper()
 	nats := natsURL(t)
 	dbURL, keySchema := postgresSchemas(t)
 	env := []string{"TKESJ_MASTER_KEY=" + newMasterKey()}
-	args := []string{"--db", dbURL, "--key-schema", keySchema, "--nats", nats}
+	args := append([]string{"--db", dbURL, "--key-schema", keySchema, "--nats", nats}, extra...)
 	inbox := &smsInbox{}
 	nodes := make([]*proc, n)
 	for i := range nodes {

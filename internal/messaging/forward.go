@@ -214,7 +214,7 @@ func (s *Service) forwardTo(ctx context.Context, a kernel.Auth, convID string, s
 	out := make([]ForwardedMessage, 0, len(ps))
 	for _, p := range ps {
 		s.publishMessage(ctx, p.msg, members, nil)
-		s.schedulePush(p.msg)
+		s.schedulePush(p.msg, members, nil)
 		out = append(out, ForwardedMessage{ConversationID: convID, ID: p.msg.ID, Seq: p.msg.Seq})
 	}
 	return out, nil

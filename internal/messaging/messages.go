@@ -377,7 +377,7 @@ func (s *Service) send(ctx context.Context, q *store.Queries, a kernel.Auth, sc 
 	}
 	s.wakeIndexer()
 	s.publishMessage(ctx, msg, members, mentioned)
-	s.schedulePush(msg)
+	s.schedulePush(msg, members, mentioned)
 	return msg, true, nil
 }
 

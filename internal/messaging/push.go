@@ -12,6 +12,7 @@ import (
 
 	"github.com/tkesj/tkesj/internal/kernel"
 	"github.com/tkesj/tkesj/internal/push"
+	"github.com/tkesj/tkesj/internal/social"
 	"github.com/tkesj/tkesj/internal/store"
 	"github.com/tkesj/tkesj/internal/wire"
 )
@@ -46,29 +47,53 @@ func (s *Service) DeletePushSubscription(ctx context.Context, a kernel.Auth) err
 	return nil
 }
 
-// maxPendingPushes bounds the pushes waiting for their delay; beyond it new
-// ones are dropped (and counted) rather than held.
-const maxPendingPushes = 10_000
+// maxPendingPushes bounds the pushes waiting for their delay, and
+// maxPendingRecipients the people they name together; beyond either new ones
+// are dropped (and counted) rather than held.
+const (
+	maxPendingPushes     = 10_000
+	maxPendingRecipients = 1_000_000
+)
+
+// Presence says whether a person has a live socket on any node
+// (internal/presence), from memory.
+type Presence interface {
+	Online(userID string) bool
+}
+
+// SetPresence wires who is online (nil: nobody counts as online, and every
+// push asks the database). Call it before the service is used.
+func (s *Service) SetPresence(p Presence) { s.presence = p }
 
 // pendingPush is a push waiting for its delay. It holds ids only: the text
 // and the sender's name are read when the push is sent, if it is.
 type pendingPush struct {
-	convID   string
-	seq      int64
-	senderID string
-	mentions bool // the message mentions someone (or everyone)
-	due      time.Time
+	convID     string
+	seq        int64
+	senderID   string
+	recipients []string // the members when it was stored, but the sender
+	mentioned  []string // the members it mentions (R-MSG-7)
+	due        time.Time
 }
 
-// schedulePush arranges, PushDelay after a message committed, a push to every
-// member for whom no device has acknowledged it: people online anywhere, on
-// any node, have acked by then and get none. It never delays the send. The
-// wait is owned by runPushes, which Close stops.
-func (s *Service) schedulePush(msg Message) {
+// schedulePush arranges, PushDelay after a message committed, a push to
+// every member (members, as the send read them) who is away then and has not
+// received it. It never delays the send. The wait is owned by runPushes,
+// which Close stops.
+func (s *Service) schedulePush(msg Message, members []store.FanOutMember, mentioned []string) {
 	if s.pusher == nil {
 		return
 	}
-	p := pendingPush{convID: msg.ConversationID, seq: msg.Seq, senderID: msg.SenderID, mentions: len(msg.Mentions) > 0 || msg.MentionAll,
+	recipients := make([]string, 0, len(members))
+	for _, m := range members {
+		if m.UserID != msg.SenderID {
+			recipients = append(recipients, m.UserID)
+		}
+	}
+	if len(recipients) == 0 {
+		return
+	}
+	p := pendingPush{convID: msg.ConversationID, seq: msg.Seq, senderID: msg.SenderID, recipients: recipients, mentioned: mentioned,
 		due: time.Now().Add(s.Cfg.PushDelay)}
 	select {
 	case s.pushQueue <- p:
@@ -85,6 +110,7 @@ func (s *Service) runPushes(ctx context.Context) {
 	var sending sync.WaitGroup
 	defer sending.Wait()
 	var waiting []pendingPush // in due order: every push waits the same delay
+	held := 0                 // recipients named by waiting
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -98,18 +124,21 @@ func (s *Service) runPushes(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case p := <-s.pushQueue:
-			if len(waiting) >= maxPendingPushes {
+			if len(waiting) >= maxPendingPushes || held+len(p.recipients) > maxPendingRecipients {
 				s.pushesDropped.Add(1)
 				continue
 			}
 			waiting = append(waiting, p)
+			held += len(p.recipients)
 		case <-due:
 		}
 		timer.Stop()
 		now := time.Now()
 		for len(waiting) > 0 && !waiting[0].due.After(now) {
 			p := waiting[0]
+			waiting[0] = pendingPush{} // let the ids go with the push
 			waiting = waiting[1:]
+			held -= len(p.recipients)
 			select {
 			case s.pushSlots <- struct{}{}:
 			default:
@@ -129,69 +158,103 @@ func (s *Service) runPushes(ctx context.Context) {
 	}
 }
 
-// pushMessage notifies the members who have not received the message,
-// honouring each one's "Notification and Sound" settings (R-NTF-2): push off,
-// the conversation muted, and whether previews show the text (off by default:
-// then the push says only who wrote). The message is opened only if a
-// preview needs its text; a message recalled or gone meanwhile is not pushed.
-// The common case, everyone got it, costs one read (issue 17): the message
-// is read only when someone is left to push to, and mentions only when it
-// has some.
+// pushMessage notifies the members who are away and have not received the
+// message, honouring each one's "Notification and Sound" settings (R-NTF-2):
+// push off, the conversation muted (unless the message mentions them,
+// R-MSG-7), and whether previews show the text (off by default: then the
+// push says only who wrote). A message recalled or gone meanwhile is not
+// pushed.
+//
+// Issue 17: most recipients are online, and cost nothing here. Someone with
+// a live socket on any node (Presence) had the frame queued on it, or,
+// having connected since, got the conversation in their ready frame; they
+// are skipped without a read, and when nobody is left nothing is read at
+// all. A socket counts as live until it begins to close (realtime.Options.
+// Presence), so a slow or signed-out one stops counting at once. A socket
+// whose peer vanished without a word (a phone that lost its network) counts
+// until the hub's pings notice, at most about three ping intervals: in that
+// window its person gets no push for what it was sent. That is the price of
+// not asking, per message and recipient, whether a device acknowledged it
+// (the read that cost B3 a third of its CPU); the message itself is never
+// lost, since the client fetches it on reconnecting, and a socket found dead
+// before the push is due no longer counts, so its person is asked about
+// below like anyone away.
+//
+// For the people away, one read finds who has a push subscription and has
+// not received the message on any device (PushTargets); settings are read
+// only for them, and the message and the sender's name only once a push is
+// going to be sent.
 func (s *Service) pushMessage(ctx context.Context, p pendingPush) {
+	var away []string
+	for _, id := range p.recipients {
+		if s.presence == nil || !s.presence.Online(id) {
+			away = append(away, id)
+		}
+	}
+	if len(away) == 0 {
+		return
+	}
 	q := s.DB.Read()
-	ids, err := q.UnreceivedMembers(ctx, p.convID, p.seq, p.senderID)
+	targets, err := q.PushTargets(ctx, p.convID, p.seq, away)
 	if err != nil {
-		s.Log.WarnContext(ctx, "push members", "err", err.Error())
+		s.Log.WarnContext(ctx, "push targets", "err", err.Error())
 		return
 	}
 	// A mention reaches the person even in a muted chat (R-MSG-7).
-	var mentioned []string
-	if p.mentions {
-		if mentioned, err = q.MentionedMembers(ctx, p.convID, p.seq); err != nil {
-			s.Log.WarnContext(ctx, "push mentions", "err", err.Error())
-			return
+	subs := map[string][]store.PushSubscriptionRecord{}
+	var order []string
+	for _, t := range targets {
+		if t.Muted && !slices.Contains(p.mentioned, t.UserID) {
+			continue
 		}
-	}
-	isMentioned := map[string]bool{}
-	for _, id := range mentioned {
-		if !isMentioned[id] && !slices.Contains(ids, id) {
-			ids = append(ids, id)
+		if _, ok := subs[t.UserID]; !ok {
+			order = append(order, t.UserID)
 		}
-		isMentioned[id] = true
+		subs[t.UserID] = append(subs[t.UserID], t.PushSubscriptionRecord)
 	}
-	if len(ids) == 0 {
-		return
-	}
-	rec, err := q.FindMessage(ctx, p.convID, p.seq)
-	if err != nil || rec.Recalled || rec.Body == nil || s.expired(rec) {
-		return
-	}
-	sender, err := s.LookupProfile(ctx, q, p.senderID)
-	if err != nil {
-		return
+	// What every push needs, read by the first that is sent: the message
+	// (for its text, and to skip one recalled or expired meanwhile) and the
+	// sender's name.
+	var (
+		loaded, gone bool
+		rec          store.MessageRecord
+		sender       social.Profile
+	)
+	load := func() bool {
+		if !loaded {
+			loaded = true
+			var err error
+			rec, err = q.FindMessage(ctx, p.convID, p.seq)
+			gone = err != nil || rec.Recalled || rec.Body == nil || s.expired(rec)
+			if !gone {
+				sender, err = s.LookupProfile(ctx, q, p.senderID)
+				gone = err != nil
+			}
+		}
+		return !gone
 	}
 	preview := sync.OnceValue(func() string { return previewOf(s.MessageView(ctx, rec)) })
-	for _, uid := range ids {
+	for _, uid := range order {
 		st, err := s.LookupSettings(ctx, q, uid)
 		if err != nil || !st.PushEnabled {
 			continue
 		}
-		subs, err := q.PushSubscriptions(ctx, uid)
-		if err != nil || len(subs) == 0 {
-			continue
+		if !load() {
+			return
 		}
+		mentioned := slices.Contains(p.mentioned, uid)
 		// preview tells the client whether body is the message's text; without
 		// it the client may word "sent you a message" in the person's language.
 		body := "sent you a message"
-		if isMentioned[uid] {
+		if mentioned {
 			body = "mentioned you"
 		}
 		if st.PushShowText {
 			body = preview()
 		}
 		payload, _ := json.Marshal(wire.PushPayload{Type: "message", ConversationID: p.convID, Seq: p.seq, Title: sender.Nickname, Body: body,
-			Preview: st.PushShowText, Mentioned: isMentioned[uid]})
-		for _, r := range subs {
+			Preview: st.PushShowText, Mentioned: mentioned})
+		for _, r := range subs[uid] {
 			var sub push.Subscription
 			if err := s.Open(ctx, uid, pushAD(uid, r.DeviceIdx), r.Sealed, &sub); err != nil {
 				continue

@@ -8,10 +8,10 @@ import (
 // TestPendingPushHoldsNoText: a push waiting for its delay holds ids and its
 // due time only; the text is read when the push is sent, if a preview needs
 // it, so no plaintext sits in memory for the delay (STYLE: privacy). The
-// one flag, mentions, says only whether to read the message's mention rows
-// (issue 17: one read, not three, when everyone got the message).
+// recipients and the people it mentions are ids too, held so that the push
+// reads nothing at all for people online (issue 17).
 func TestPendingPushHoldsNoText(t *testing.T) {
-	allowed := map[string]bool{"convID": true, "seq": true, "senderID": true, "due": true, "mentions": true}
+	allowed := map[string]bool{"convID": true, "seq": true, "senderID": true, "due": true, "recipients": true, "mentioned": true}
 	ty := reflect.TypeFor[pendingPush]()
 	for i := range ty.NumField() {
 		if f := ty.Field(i); !allowed[f.Name] {

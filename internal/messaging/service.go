@@ -34,6 +34,7 @@ type Service struct {
 	sends      *ratelimit.Limiter
 	typing     *ratelimit.Limiter
 	pusher     push.Provider
+	presence   Presence      // who has a live socket anywhere; nil: nobody
 	pushSlots  chan struct{} // bounds pushes in flight
 	pushesSent atomic.Uint64
 	// pushQueue hands scheduled pushes (ids only) to runPushes.

@@ -321,11 +321,39 @@ func testReceipts(t *testing.T, db *store.DB) {
 	step("reading 9 (past the last)", func(q *store.Queries) error { return q.AdvanceRead(ctx, "c", "c", 9) }, "c", "received 0 read 0")
 	step("c reads 1", func(q *store.Queries) error { return q.AdvanceRead(ctx, "c", "c", 1) }, "c", "received 1 read 1")
 
-	// Push goes to members who have not received seq 3, have not muted the chat, and did not send it.
-	want(t, "UnreceivedMembers(3, except a)", res(db.Read().UnreceivedMembers(ctx, "c", 3, "a")).must(t, "UnreceivedMembers"), []string{"c"})
+	// Issue 17: a push goes to the subscriptions of the members asked about
+	// who have not received seq 3, with whether they muted the chat; b has
+	// received it, a has no subscription, "out" is no member.
+	users(t, db, "out")
+	for _, u := range []string{"a", "b", "c", "out"} {
+		mustSession(t, db, u, "d1", "t-"+u)
+	}
+	mustSession(t, db, "c", "d2", "t-c2")
+	for _, sub := range [][2]string{{"b", "d1"}, {"c", "d1"}, {"c", "d2"}, {"out", "d1"}} {
+		write(t, db, "PutPushSubscription", func(q *store.Queries) error {
+			return q.PutPushSubscription(ctx, store.PushSubscriptionRecord{UserID: sub[0], DeviceIdx: []byte(sub[1]), Sealed: []byte("s-" + sub[0] + sub[1]), CreatedAt: now})
+		})
+	}
+	targets := func() map[string]bool {
+		t.Helper()
+		got := map[string]bool{}
+		for _, pt := range res(db.Read().PushTargets(ctx, "c", 3, []string{"a", "b", "c", "out", "nobody"})).must(t, "PushTargets") {
+			got[string(pt.Sealed)] = pt.Muted
+		}
+		return got
+	}
+	want(t, "PushTargets(c, 3)", targets(), map[string]bool{"s-cd1": false, "s-cd2": false})
 	write(t, db, "mute", func(q *store.Queries) error { return q.SetMuted(ctx, "c", "c", true) })
-	if got := res(db.Read().UnreceivedMembers(ctx, "c", 3, "a")).must(t, "UnreceivedMembers"); len(got) != 0 {
-		t.Errorf("UnreceivedMembers after c muted = %v, want none", got)
+	want(t, "PushTargets(c, 3) after c muted", targets(), map[string]bool{"s-cd1": true, "s-cd2": true})
+	many := []string{}
+	for i := range 600 {
+		many = append(many, fmt.Sprint("x", i))
+	}
+	if got := res(db.Read().PushTargets(ctx, "c", 3, append(many, "c"))).must(t, "PushTargets"); len(got) != 2 {
+		t.Errorf("PushTargets for 601 ids (c last) = %d subscriptions, want c's 2", len(got))
+	}
+	if got := res(db.Read().PushTargets(ctx, "c", 3, nil)).must(t, "PushTargets"); len(got) != 0 {
+		t.Errorf("PushTargets for nobody = %v, want none", got)
 	}
 }
 
