@@ -203,8 +203,8 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 	}
 	q := s.DB.Read()
 	// The membership, the conversation and a direct chat's block and
-	// friendship, in one read (issue 17).
-	sc, err := q.FindSendCheck(ctx, convID, a.UserID)
+	// friendship: from memory, or in one read (issue 17).
+	sc, err := s.sendCheck(ctx, q, convID, a.UserID)
 	if err != nil {
 		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
 			return Message{}, false, err
@@ -372,7 +372,7 @@ func (s *Service) send(ctx context.Context, q *store.Queries, a kernel.Auth, sc 
 	if dup != nil {
 		return s.sameMessage(ctx, *dup, convID)
 	}
-	if fresh != nil {
+	if fresh != nil && conv.Kind == "group" {
 		s.caches.members.add(convID, *fresh, gen)
 	}
 	s.wakeIndexer()

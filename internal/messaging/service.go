@@ -6,6 +6,7 @@
 package messaging
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,6 +75,9 @@ func New(core *kernel.Core, a *accounts.Service, so *social.Service) *Service {
 			core.Log.Error("subscribe to cache invalidations", "err", err.Error())
 		}
 	}
+	so.OnRelationEnded(func(ctx context.Context, a, b string) {
+		s.invalidate(ctx, invalidation{Users: []string{a, b}})
+	})
 	s.registerPersonalData()
 	s.Loops.Go(s.runPushes)
 	s.Loops.Go(s.runExpiry)

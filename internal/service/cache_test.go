@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
@@ -173,8 +174,18 @@ func checkStaleMemberList(t *testing.T, db *store.DB) {
 		t.Fatal(err)
 	}
 	want("the message after a removal on A", sendOnB(), owner.ID, stays.ID)
+	// B's list still names them for its send check: the store refuses them.
+	if _, _, err := b.Send(ctx, auth(b, removed.Token), g.ID, service.SendInput{ClientID: "removed-1", Kind: "text", Text: "still here?"}); tkesj.ErrorKindOf(err) != tkesj.ENotFound {
+		t.Errorf("a removed member's send through B: %v, want not_found", err)
+	}
 	if _, err := a.AddMembers(ctx, onA, g.ID, []string{joins.ID}); err != nil {
 		t.Fatal(err)
+	}
+	// B's list does not name them yet: B asks the store.
+	if m, _, err := b.Send(ctx, auth(b, joins.Token), g.ID, service.SendInput{ClientID: "joined-1", Kind: "text", Text: "hi all"}); err != nil {
+		t.Errorf("a new member's first send through B: %v", err)
+	} else {
+		want("the new member's first message, through B", onB.of(t, m.ID), owner.ID, stays.ID, joins.ID)
 	}
 	want("the message after a join on A", sendOnB(), owner.ID, stays.ID, joins.ID)
 	want("the next one, from B's refreshed list", sendOnB(), owner.ID, stays.ID, joins.ID)
@@ -213,4 +224,119 @@ func openPostgres(t *testing.T, base string) *store.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// TestDirectSendCheckFollowsBlocks (issue 17; R-MSG-1): a direct chat's
+// send check is kept in memory once a message went through, and a block or
+// an ended friendship drops it: at once on the node that made the change,
+// and on the other node as soon as the bus brings the invalidation there.
+func TestDirectSendCheckFollowsBlocks(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ks, err := keyring.OpenSQLite(filepath.Join(t.TempDir(), "keys.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	master := make([]byte, 32)
+	rand.Read(master)
+	keys, err := keyring.New(master, ks, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := inmem.New(0) // one bus: two nodes of one deployment
+	t.Cleanup(func() { bus.Close() })
+	node := func() *service.Service {
+		svc, err := service.New(ctx, service.Deps{DB: db, Keys: keys, Bus: bus, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, service.Config{PushDelay: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(svc.Close)
+		return svc
+	}
+	a, b := node(), node()
+	users, err := a.SeedUsers(ctx, 2, "block", 0, "a good long password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, to := users[0], users[1]
+	auth := func(svc *service.Service, u string) kernel.Auth {
+		t.Helper()
+		au, err := svc.Authenticate(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return au
+	}
+	if err := a.SeedFriends(ctx, [][2]string{{from.ID, to.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	chat := conv(t, a, auth(a, from.Token), to.ID)
+	n := 0
+	send := func(svc *service.Service) error {
+		n++
+		_, _, err := svc.Send(ctx, auth(svc, from.Token), chat, service.SendInput{ClientID: fmt.Sprint("block-", n), Kind: "text", Text: "hello"})
+		return err
+	}
+	refusedOnB := func(what, code string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			err := send(b)
+			if tkesj.ErrorCode(err) == code {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: a send through the other node still gets %v 5 s later, want %s", what, err, code)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	for _, tc := range []struct {
+		what, code string
+		end        func() error
+		restore    func() error
+	}{
+		{"a block", "blocked",
+			func() error { return a.Block(ctx, auth(a, to.Token), from.ID) },
+			func() error {
+				if err := a.Unblock(ctx, auth(a, to.Token), from.ID); err != nil {
+					return err
+				}
+				return a.SeedFriends(ctx, [][2]string{{from.ID, to.ID}})
+			}},
+		{"an ended friendship", "not_friends",
+			func() error { return a.RemoveContact(ctx, auth(a, to.Token), from.ID) },
+			func() error { return a.SeedFriends(ctx, [][2]string{{from.ID, to.ID}}) }},
+	} {
+		// Both nodes have the check cached.
+		for _, svc := range []*service.Service{a, b} {
+			if err := send(svc); err != nil {
+				t.Fatalf("before %s: %v", tc.what, err)
+			}
+		}
+		if err := tc.end(); err != nil {
+			t.Fatal(err)
+		}
+		if err := send(a); tkesj.ErrorCode(err) != tc.code {
+			t.Errorf("right after %s, a send through the same node: %v, want %s", tc.what, err, tc.code)
+		}
+		refusedOnB(tc.what, tc.code)
+		if err := tc.restore(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// conv is the direct chat of a's caller with peer.
+func conv(t *testing.T, svc *service.Service, a kernel.Auth, peer string) string {
+	t.Helper()
+	c, _, err := svc.CreateDirect(context.Background(), a, peer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.ID
 }

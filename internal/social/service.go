@@ -5,6 +5,7 @@
 package social
 
 import (
+	"context"
 	"time"
 
 	"github.com/tkesj/tkesj/internal/accounts"
@@ -23,6 +24,23 @@ type Service struct {
 	searches       *ratelimit.Limiter
 	friendRequests *ratelimit.Limiter
 	fanout         *fanOutWorker // Moments timelines (timeline.go)
+	// onRelationEnded hears of every friendship ended and block made, after
+	// the commit (OnRelationEnded).
+	onRelationEnded func(ctx context.Context, a, b string)
+}
+
+// OnRelationEnded registers fn to hear, after the commit, that a and b are
+// no longer free to message each other (a friendship ended, a block):
+// messaging drops what it cached of their direct chat. Call it once, while
+// wiring, before serving.
+func (s *Service) OnRelationEnded(fn func(ctx context.Context, a, b string)) {
+	s.onRelationEnded = fn
+}
+
+func (s *Service) relationEnded(ctx context.Context, a, b string) {
+	if s.onRelationEnded != nil {
+		s.onRelationEnded(ctx, a, b)
+	}
 }
 
 // New returns the social capability on core and starts its Moments fan-out

@@ -376,6 +376,9 @@ func (s *Service) RemoveContact(ctx context.Context, a kernel.Auth, friendID str
 	if err != nil && tkesj.ErrorKindOf(err) != tkesj.ENotFound {
 		return s.Internal(ctx, "remove contact", err)
 	}
+	if err == nil {
+		s.relationEnded(ctx, a.UserID, friendID)
+	}
 	return err
 }
 
@@ -397,6 +400,7 @@ func (s *Service) Block(ctx context.Context, a kernel.Auth, userID string) error
 	if err != nil {
 		return s.Internal(ctx, "block", err)
 	}
+	s.relationEnded(ctx, a.UserID, userID)
 	return nil
 }
 
