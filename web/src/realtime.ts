@@ -113,6 +113,10 @@ function open(url: string) {
   }
   ws = sock;
   sock.onmessage = (e) => {
+    // A socket dropped on going offline may still deliver what it had: the
+    // next socket's ready frame and catch-up cover it, and a late "ready"
+    // here would mark the tab online with no socket.
+    if (ws !== sock) return;
     let f: Frame;
     try {
       f = JSON.parse(String(e.data));
@@ -123,11 +127,7 @@ function open(url: string) {
     handle(f, sock);
   };
   sock.onclose = (e) => {
-    if (ws !== sock) return;
-    ws = null;
-    abandonRequests();
-    window.clearInterval(pingTimer);
-    setStatus('offline');
+    if (!drop(sock)) return;
     if (!running) return;
     // 4001: this device was signed out. Asking who we are goes through the
     // signed-out handler; anything else is a reason to try again later.
@@ -146,6 +146,21 @@ function open(url: string) {
   sock.onerror = () => {
     // onclose follows and schedules the retry.
   };
+}
+
+/**
+ * Forgets sock at once and returns the client to offline; false when it was
+ * not the current socket. A socket closed while the network is gone may
+ * report its close only seconds later: the client must not wait for that
+ * before it can open the next one.
+ */
+function drop(sock: WebSocket): boolean {
+  if (ws !== sock) return false;
+  ws = null;
+  abandonRequests();
+  window.clearInterval(pingTimer);
+  setStatus('offline');
+  return true;
 }
 
 function schedule() {
@@ -307,7 +322,14 @@ function coalesced(type: 'ack' | 'read', conv: string, seq: number, gone: (seq: 
 // Offline: the socket is dead even if the browser has not noticed yet; close
 // it so the catch-up runs on the next ready frame.
 window.addEventListener('offline', () => {
-  if (ws) ws.close(4000, 'offline');
+  const s = ws;
+  if (!s) return;
+  // Dropped now, not when the browser reports the close (with no network
+  // that can take longer than the outage): coming back online then opens a
+  // new socket at once instead of finding the dead one still "current".
+  drop(s);
+  s.close(4000, 'offline');
+  schedule();
 });
 
 // Back online: try at once instead of waiting out the back-off.
