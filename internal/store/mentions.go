@@ -24,14 +24,6 @@ func (q *Queries) MentionedUnread(ctx context.Context, userID string) ([]string,
 		WHERE mm.user_id = ? AND mm.seq > m.read_seq`, userID)
 }
 
-// MentionedMembers lists which of a message's unreceived members it
-// mentions, muted or not (a mention reaches a muted chat).
-func (q *Queries) MentionedMembers(ctx context.Context, convID string, seq int64) ([]string, error) {
-	return q.strings(ctx, `SELECT mm.user_id FROM message_mentions mm
-		JOIN members m ON m.conv_id = mm.conv_id AND m.user_id = mm.user_id
-		WHERE mm.conv_id = ? AND mm.seq = ? AND m.received_seq < mm.seq`, convID, seq)
-}
-
 // MentionsOf returns, newest first, the messages that mention userID and
 // that they may see (as SearchMessages: member, after joining, not hidden).
 func (q *Queries) MentionsOf(ctx context.Context, userID string, limit int) ([]MessageRecord, error) {
