@@ -501,6 +501,24 @@ func TestIndex(t *testing.T) {
 				}
 			})
 		}
+		// Issue 17: the search indexer hashes a message's tokens in one call;
+		// the values must be the ones Index gives, or searches (which may
+		// hash otherwise) would miss what was indexed.
+		t.Run("Indexes gives each value's Index", func(t *testing.T) {
+			vals := []string{"sat", "saturday", "", "周六"}
+			got := k.Indexes("search", vals)
+			if len(got) != len(vals) {
+				t.Fatalf("Indexes() = %d values, want %d", len(got), len(vals))
+			}
+			for i, v := range vals {
+				if want := k.Index("search", v); !bytes.Equal(got[i], want) {
+					t.Errorf("Indexes()[%d] = %x, want Index(search, %q) = %x", i, got[i], v, want)
+				}
+			}
+			if len(k.Indexes("search", nil)) != 0 {
+				t.Error("Indexes(nil) is not empty")
+			}
+		})
 		t.Run("Index is keyed: another key store gives other values", func(t *testing.T) {
 			other := newKeyring(t, randomBytes(t, 32), newSQLiteStore(t), 0)
 			if bytes.Equal(k.Index("phone", "+15550100"), other.Index("phone", "+15550100")) {

@@ -26,13 +26,7 @@ func (s *Service) tokenHashes(text string) [][]byte {
 // which the index holds for every word it begins.
 func (s *Service) queryHashes(query string) [][]byte { return s.hashes(search.Tokens(query)) }
 
-func (s *Service) hashes(toks []string) [][]byte {
-	out := make([][]byte, 0, len(toks))
-	for _, t := range toks {
-		out = append(out, s.Keys.Index("search", t))
-	}
-	return out
-}
+func (s *Service) hashes(toks []string) [][]byte { return s.Keys.Indexes("search", toks) }
 
 // SearchResult is what a person finds in their own chats and contacts
 // (R-MSG-6): messages (each with the chat and sender it names), contacts,
