@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,6 +99,119 @@ func TestSearchRecallBeforeIndex(t *testing.T) {
 		}
 		if behind != 0 {
 			t.Errorf("%d conversations still wait for the indexer after a search", behind)
+		}
+	})
+}
+
+// count runs a COUNT(*) query with one argument on the check connection.
+func count(t *testing.T, db *sql.DB, b backend, q string, arg any) int {
+	t.Helper()
+	if b == "postgres" {
+		q = strings.ReplaceAll(q, "?", "$1")
+	}
+	var n int
+	if err := db.QueryRow(q, arg).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// R-MSG-6, issue 17: the index has no foreign key to cascade from (schema
+// 0057 stores it in its key for cheaper indexing), so a group deleted when
+// its last member leaves takes its messages' index rows, and the token
+// lists they are removed by, with it.
+func TestSearchIndexLeavesWithItsGroup(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s := startServer(t, b)
+		a, d := s.register(t, "Ann"), s.register(t, "Dee")
+		g := s.group(t, a, "Kilimanjaro climbers", d)
+		m := s.send(t, a, g, "Kilimanjaro trip on Saturday")
+		check := openStoreForCheck(t, b, s)
+		sent := time.Now()
+		for indexed(t, check, b, g, m["seq"]) == 0 {
+			if time.Since(sent) > time.Second {
+				t.Fatal("the message is not in the search index 1 s after its 201")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		r := s.do(t, d.Token, "GET", "/api/v1/search?q=kilim", nil)
+		want(t, r, 200, "")
+		if got := r.JSON(t)["messages"].([]any); len(got) != 1 {
+			t.Fatalf("Dee finds %d messages with 'kilim' before leaving, want 1", len(got))
+		}
+		want(t, s.do(t, d.Token, "DELETE", "/api/v1/conversations/"+g+"/members/"+d.ID, nil), 204, "")
+		want(t, s.do(t, a.Token, "DELETE", "/api/v1/conversations/"+g+"/members/"+a.ID, nil), 204, "")
+		if n := count(t, check, b, `SELECT COUNT(*) FROM conversations WHERE id = ?`, g); n != 0 {
+			t.Fatal("the group is still there after its last member left: the test cannot check its index")
+		}
+		if n := count(t, check, b, `SELECT COUNT(*) FROM search_tokens WHERE conv_id = ?`, g); n != 0 {
+			t.Errorf("%d index rows of the deleted group remain, want none", n)
+		}
+		if n := count(t, check, b, `SELECT COUNT(*) FROM search_message_tokens WHERE conv_id = ?`, g); n != 0 {
+			t.Errorf("%d token lists of the deleted group's messages remain, want none", n)
+		}
+	})
+}
+
+// Issue 17, R-MSG-6: an install upgraded from the index of schema 0003
+// (one row per token, conversation and message, 32-byte hashes) in place:
+// migration 0057 drops the old rows, which cannot be converted, and the
+// indexer indexes every stored message again; the first search after the
+// restart already finds what was sent before it.
+func TestSearchIndexRebuiltOnUpgrade(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s := startServer(t, b)
+		a, c := s.register(t, "Ann"), s.register(t, "Cai")
+		s.befriend(t, a, c)
+		conv := s.direct(t, a, c)
+		for i := range 3 {
+			s.send(t, a, conv, fmt.Sprintf("Serengeti photos, part %d", i))
+		}
+		s.stop()
+
+		// The database as the previous release left it: the old table, with
+		// a row of the old shape, and migration 0057 not applied.
+		var db *sql.DB
+		var err error
+		blob := "BLOB"
+		if b == "sqlite" {
+			db, err = sql.Open("sqlite", "file:"+filepath.Join(s.Data, "tkesj.db"))
+		} else {
+			db, err = sql.Open("pgx", s.cfg.DB)
+			blob = "BYTEA"
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, stmt := range []string{
+			`DROP TABLE search_tokens`,
+			`DROP TABLE search_message_tokens`,
+			`CREATE TABLE search_tokens (token ` + blob + ` NOT NULL, conv_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+				seq BIGINT NOT NULL, PRIMARY KEY (token, conv_id, seq))`,
+			`CREATE INDEX search_tokens_message ON search_tokens (conv_id, seq)`,
+			`DELETE FROM schema_migrations WHERE version = 57`,
+		} {
+			if _, err := db.Exec(stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+		if _, err := db.Exec(`INSERT INTO search_tokens (token, conv_id, seq) VALUES (`+ph(b, 1)+`, `+ph(b, 2)+`, 1)`, make([]byte, 32), conv); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+
+		s = s.restart(t)
+		r := s.do(t, c.Token, "GET", "/api/v1/search?q=serengeti", nil)
+		want(t, r, 200, "")
+		if got := r.JSON(t)["messages"].([]any); len(got) != 3 {
+			t.Errorf("Cai finds %d messages with 'serengeti' right after the upgrade, want the 3 sent before it", len(got))
+		}
+		check := openStoreForCheck(t, b, s)
+		if n := count(t, check, b, `SELECT COUNT(*) FROM search_message_tokens WHERE conv_id = ?`, conv); n != 3 {
+			t.Errorf("%d messages have token lists after the upgrade, want 3", n)
+		}
+		if n := count(t, check, b, `SELECT COUNT(*) FROM search_tokens WHERE length(token) <> 8 AND conv_id = ?`, conv); n != 0 {
+			t.Errorf("%d index rows of the old shape remain, want none", n)
 		}
 	})
 }

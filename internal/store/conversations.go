@@ -98,8 +98,21 @@ func (q *Queries) UpdateConversationMeta(ctx context.Context, id string, meta []
 	return err
 }
 
-// DeleteConversation removes a conversation with its members and messages.
+// DeleteConversation removes a conversation with its members, messages and
+// search index rows.
 func (q *Queries) DeleteConversation(ctx context.Context, id string) error {
+	if q.d.Name == "postgres" {
+		// An indexer pass writing this conversation's rows holds a key
+		// share on it (IndexMessages): wait for its commit, so the rows it
+		// wrote are removed below; a later pass skips the locked row.
+		if _, err := q.strings(ctx, `SELECT id FROM conversations WHERE id = ? FOR UPDATE`, id); err != nil {
+			return err
+		}
+	}
+	// The index has no foreign key to cascade from (schema 0057).
+	if err := q.unindex(ctx, `conv_id = ?`, id); err != nil {
+		return err
+	}
 	_, err := q.exec(ctx, `DELETE FROM conversations WHERE id = ?`, id)
 	return err
 }

@@ -24,9 +24,13 @@ func (q *Queries) DeleteMessage(ctx context.Context, convID string, seq int64) e
 	// The row first: on PostgreSQL an indexer pass holding the message
 	// (IndexMessages) is waited for here, so the deletes below see the
 	// tokens it wrote.
+	if _, err := q.exec(ctx, `DELETE FROM messages WHERE conv_id = ? AND seq = ?`, convID, seq); err != nil {
+		return err
+	}
+	if err := q.UnindexMessage(ctx, convID, seq); err != nil {
+		return err
+	}
 	for _, stmt := range []string{
-		`DELETE FROM messages WHERE conv_id = ? AND seq = ?`,
-		`DELETE FROM search_tokens WHERE conv_id = ? AND seq = ?`,
 		`DELETE FROM message_mentions WHERE conv_id = ? AND seq = ?`,
 		`DELETE FROM hidden_messages WHERE conv_id = ? AND seq = ?`,
 	} {

@@ -28,7 +28,7 @@ func (q *Queries) DonePurge(ctx context.Context, userID string) error {
 // index messages_sender_live keeps each batch from rescanning earlier ones.
 func (q *Queries) EmptyMessageBodies(ctx context.Context, senderID string, limit int) (int64, error) {
 	batch := `SELECT conv_id, seq FROM messages WHERE sender_id = ? AND (body IS NOT NULL OR media_id IS NOT NULL) LIMIT ?`
-	if _, err := q.exec(ctx, `DELETE FROM search_tokens WHERE (conv_id, seq) IN (`+batch+`)`, senderID, limit); err != nil {
+	if err := q.unindex(ctx, `(conv_id, seq) IN (`+batch+`)`, senderID, limit); err != nil {
 		return 0, err
 	}
 	if _, err := q.exec(ctx, `DELETE FROM message_mentions WHERE (conv_id, seq) IN (`+batch+`)`, senderID, limit); err != nil {

@@ -2,17 +2,17 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"slices"
 	"strconv"
 	"strings"
 )
 
-// IndexMessage records a message's token hashes.
+// IndexMessage records a message's token hashes, if it still has its body
+// (as IndexMessages).
 func (q *Queries) IndexMessage(ctx context.Context, convID string, seq int64, tokens [][]byte) error {
-	// One statement per 64 tokens, not one per token: the group-commit
-	// writer is the bottleneck of sending.
-	return insertPerMessage(ctx, q, "search_tokens", "token", convID, seq, tokens, 64)
+	return q.IndexMessages(ctx, []IndexEntry{{ConvID: convID, Seq: seq, Tokens: tokens}})
 }
 
 // insertPerMessage writes one row (key, conv_id, seq) per key into table,
@@ -30,6 +30,24 @@ func insertPerMessage[K any](ctx context.Context, q *Queries, table, keyCol, con
 		keys = keys[n:]
 	}
 	return nil
+}
+
+// tokenKeyLen is how much of a token's keyed hash the index keeps: 8 bytes
+// make a collision between two of a conversation's words improbable, and a
+// search confirms every candidate on its decrypted text anyway (issue 17:
+// a shorter key fits more rows on each page the indexer writes).
+const tokenKeyLen = 8
+
+// tokenKey is t's first tokenKeyLen bytes (a shorter t, as tests use,
+// padded with zeros): every key has the same length, so a message's keys
+// are stored one after the other.
+func tokenKey(t []byte) []byte {
+	if len(t) >= tokenKeyLen {
+		return t[:tokenKeyLen]
+	}
+	k := make([]byte, tokenKeyLen)
+	copy(k, t)
+	return k
 }
 
 // IndexBacklog is a conversation whose messages after IndexedSeq, up to
@@ -125,7 +143,7 @@ func (q *Queries) IndexMessages(ctx context.Context, entries []IndexEntry) error
 		r.IndexedSeq, r.LastSeq = min(r.IndexedSeq, e.Seq-1), max(r.LastSeq, e.Seq)
 	}
 	slices.Sort(convs)
-	live := map[key]bool{}
+	live := map[key]int64{} // a live message's sent_at
 	for len(convs) > 0 {
 		n := min(len(convs), 100)
 		chunk := convs[:n]
@@ -149,17 +167,18 @@ func (q *Queries) IndexMessages(ctx context.Context, entries []IndexEntry) error
 		if q.d.Name == "postgres" {
 			lock = " ORDER BY conv_id, seq FOR SHARE"
 		}
-		rows, err := q.query(ctx, `SELECT conv_id, seq FROM messages WHERE `+where+` AND body IS NOT NULL AND NOT recalled`+lock, args...)
+		rows, err := q.query(ctx, `SELECT conv_id, seq, sent_at FROM messages WHERE `+where+` AND body IS NOT NULL AND NOT recalled`+lock, args...)
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
 			var k key
-			if err := rows.Scan(&k.conv, &k.seq); err != nil {
+			var at int64
+			if err := rows.Scan(&k.conv, &k.seq, &at); err != nil {
 				rows.Close()
 				return err
 			}
-			live[k] = true
+			live[k] = at
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -168,38 +187,60 @@ func (q *Queries) IndexMessages(ctx context.Context, entries []IndexEntry) error
 	}
 	type row struct {
 		token []byte
+		at    int64
 		key
 	}
 	var all []row
+	lists := make([]any, 0, 4*len(entries))
 	for _, e := range entries {
 		k := key{e.ConvID, e.Seq}
-		if !live[k] {
+		at, ok := live[k]
+		if !ok {
 			continue
 		}
+		list := make([]byte, 0, tokenKeyLen*len(e.Tokens))
 		for _, t := range e.Tokens {
-			all = append(all, row{t, k})
+			t = tokenKey(t)
+			all = append(all, row{t, at, k})
+			list = append(list, t...)
 		}
+		lists = append(lists, e.ConvID, e.Seq, at, list)
 	}
+	// In the primary key's order: a batch then writes each page once, and
+	// its rows for a word go to the end of that word's range, which holds
+	// the newest messages (sent_at), not to one place per conversation.
 	slices.SortFunc(all, func(a, b row) int {
 		if c := bytes.Compare(a.token, b.token); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.at, b.at); c != 0 {
 			return c
 		}
 		if c := strings.Compare(a.conv, b.conv); c != 0 {
 			return c
 		}
-		return int(a.seq - b.seq)
+		return cmp.Compare(a.seq, b.seq)
 	})
 	const chunk = 256
 	for len(all) > 0 {
 		n := min(len(all), chunk)
-		args := make([]any, 0, 3*n)
+		args := make([]any, 0, 4*n)
 		for _, r := range all[:n] {
-			args = append(args, r.token, r.conv, r.seq)
+			args = append(args, r.token, r.at, r.conv, r.seq)
 		}
-		if _, err := q.exec(ctx, `INSERT INTO search_tokens (token, conv_id, seq) VALUES (?, ?, ?)`+strings.Repeat(`, (?, ?, ?)`, n-1)+` ON CONFLICT DO NOTHING`, args...); err != nil {
+		if _, err := q.exec(ctx, `INSERT INTO search_tokens (token, sent_at, conv_id, seq) VALUES (?, ?, ?, ?)`+strings.Repeat(`, (?, ?, ?, ?)`, n-1)+` ON CONFLICT DO NOTHING`, args...); err != nil {
 			return err
 		}
 		all = all[n:]
+	}
+	// Each message's token keys, for removing its rows later. Rows are
+	// always written whole for a message, so a repeat changes nothing.
+	for len(lists) > 0 {
+		n := min(len(lists)/4, chunk)
+		if _, err := q.exec(ctx, `INSERT INTO search_message_tokens (conv_id, seq, sent_at, tokens) VALUES (?, ?, ?, ?)`+strings.Repeat(`, (?, ?, ?, ?)`, n-1)+` ON CONFLICT DO NOTHING`, lists[:4*n]...); err != nil {
+			return err
+		}
+		lists = lists[4*n:]
 	}
 	return nil
 }
@@ -241,8 +282,53 @@ func anys[T any](xs []T) []any {
 
 // UnindexMessage removes a message from the index.
 func (q *Queries) UnindexMessage(ctx context.Context, convID string, seq int64) error {
-	_, err := q.exec(ctx, `DELETE FROM search_tokens WHERE conv_id = ? AND seq = ?`, convID, seq)
-	return err
+	return q.unindex(ctx, `conv_id = ? AND seq = ?`, convID, seq)
+}
+
+// unindex removes the index rows of the messages that where (a condition
+// on conv_id and seq) selects in search_message_tokens, which lists each
+// indexed message's token keys: the tokens cannot be recomputed once a
+// sender's key is destroyed (issue 17).
+func (q *Queries) unindex(ctx context.Context, where string, args ...any) error {
+	rows, err := q.query(ctx, `SELECT conv_id, seq, sent_at, tokens FROM search_message_tokens WHERE `+where, args...)
+	if err != nil {
+		return err
+	}
+	var keys, msgs []any
+	for rows.Next() {
+		var conv string
+		var seq, at int64
+		var list []byte
+		if err := rows.Scan(&conv, &seq, &at, &list); err != nil {
+			rows.Close()
+			return err
+		}
+		for ; len(list) >= tokenKeyLen; list = list[tokenKeyLen:] {
+			keys = append(keys, list[:tokenKeyLen], at, conv, seq)
+		}
+		msgs = append(msgs, conv, seq)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	// Each row by its whole key (an OR of them: PostgreSQL would type a
+	// VALUES list's parameters as text).
+	for len(keys) > 0 {
+		n := min(len(keys)/4, 200)
+		if _, err := q.exec(ctx, `DELETE FROM search_tokens WHERE (token = ? AND sent_at = ? AND conv_id = ? AND seq = ?)`+strings.Repeat(` OR (token = ? AND sent_at = ? AND conv_id = ? AND seq = ?)`, n-1), keys[:4*n]...); err != nil {
+			return err
+		}
+		keys = keys[4*n:]
+	}
+	for len(msgs) > 0 {
+		n := min(len(msgs)/2, 200)
+		if _, err := q.exec(ctx, `DELETE FROM search_message_tokens WHERE (conv_id = ? AND seq = ?)`+strings.Repeat(` OR (conv_id = ? AND seq = ?)`, n-1), msgs[:2*n]...); err != nil {
+			return err
+		}
+		msgs = msgs[2*n:]
+	}
+	return nil
 }
 
 // SearchMessages returns, newest first, messages that carry every token and
@@ -252,13 +338,21 @@ func (q *Queries) SearchMessages(ctx context.Context, viewerID string, tokens []
 	if len(tokens) == 0 {
 		return nil, nil
 	}
-	args := make([]any, 0, len(tokens)+3)
+	// Two of a query's tokens may share their first bytes: each is looked
+	// up (and counted) once.
+	var keys [][]byte
 	for _, t := range tokens {
-		args = append(args, t)
+		if k := tokenKey(t); !slices.ContainsFunc(keys, func(x []byte) bool { return bytes.Equal(x, k) }) {
+			keys = append(keys, k)
+		}
 	}
-	args = append(args, len(tokens), viewerID, viewerID)
+	args := make([]any, 0, len(keys)+3)
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	args = append(args, len(keys), viewerID, viewerID)
 	return q.queryMessages(ctx, `SELECT `+prefixed("m.", messageCols)+` FROM (
-			SELECT conv_id, seq FROM search_tokens WHERE token IN (?`+strings.Repeat(", ?", len(tokens)-1)+`)
+			SELECT conv_id, seq FROM search_tokens WHERE token IN (?`+strings.Repeat(", ?", len(keys)-1)+`)
 			GROUP BY conv_id, seq HAVING COUNT(*) = ?) hit
 		JOIN messages m ON m.conv_id = hit.conv_id AND m.seq = hit.seq
 		JOIN members mem ON mem.conv_id = m.conv_id AND mem.user_id = ? AND m.seq > mem.joined_seq
