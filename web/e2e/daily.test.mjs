@@ -427,6 +427,30 @@ test('issue 17, R-MSG-4: a catch-up pull is not answered from the offline copy; 
   await a.context.close();
 });
 
+// The same step's other way to miss the sibling's message: a chat whose
+// first page failed is held by nothing in the tab, so no catch-up pulls it.
+test('issue 17, R-MSG-4: a chat whose first page failed to load loads once the connection is back, with what was sent meanwhile', { timeout: 120_000 }, async () => {
+  const { x: ann, conv } = await pair('Ann Firstpage', 'Ben Firstpage');
+  // Ann's own messages (from her phone): nothing in the chat waits for her
+  // acknowledgement, so the ready frame does not name it.
+  await send(ann, conv, 'from my phone, earlier');
+  const a = await signedIn(ann);
+  let failed = 0;
+  await a.context.route(/\/messages\?before_seq=/, (route) => (failed++ === 0 ? route.abort('internetdisconnected') : route.continue()));
+  await openChat(a.page, conv);
+  await textMatches(a.page.getByRole('alert'), /\S/);
+  assert.equal(failed, 1);
+
+  await a.context.setOffline(true);
+  await send(ann, conv, 'from my phone, while the tab was offline');
+  await a.context.setOffline(false);
+  await log(a.page).locator('.msg.mine', { hasText: 'while the tab was offline' }).waitFor({ timeout: 20_000 });
+  await log(a.page).locator('.msg.mine', { hasText: 'from my phone, earlier' }).waitFor();
+  await until('the error to clear', async () => (await a.page.getByRole('alert').filter({ hasText: /\S/ }).count()) === 0);
+  assert.deepEqual(a.problems, []);
+  await a.context.close();
+});
+
 test('defect 5: multi-line composer, the 5,000-character limit with a counter, safe links, dir=auto, drafts per chat', { timeout: 120_000 }, async () => {
   const { x: ann, y: ben, conv } = await pair('Ann Text', 'Ben Text');
   const a = await signedIn(ann);

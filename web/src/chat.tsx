@@ -921,13 +921,30 @@ function ChatView({ c }: { c: Ctx }) {
   useEffect(() => {
     startOutbox(me);
     const off = store.subscribe(id, () => setMsgs(store.get(id)));
-    action.run(() => fresh(true));
+    // If the first page fails (the network gone as the chat opens, with no
+    // offline copy of it), this tab holds nothing of the chat, so no
+    // catch-up pulls it and messages from this person's other tabs and
+    // devices never come: it is tried again after each catch-up (a socket
+    // is back) until it loads.
+    let loaded = false;
+    let loading = false;
+    const first = () => {
+      if (loaded || loading) return;
+      loading = true;
+      action.run(() => fresh(true)).then((ok) => {
+        loading = false;
+        loaded = ok;
+      });
+    };
+    first();
+    const offSync = onFrame((f) => f.type === 'sync' && first());
     const tick = window.setInterval(() => setNow(Date.now()), 15_000);
     const loadPending = () => pendingFor(me, id).then(setPending, () => {});
     loadPending();
     const offOut = onOutbox(loadPending);
     return () => {
       off();
+      offSync();
       offOut();
       window.clearInterval(tick);
     };
