@@ -627,17 +627,30 @@ func (s *Service) AuthenticateTokenHash(ctx context.Context, h []byte) (kernel.A
 
 // authenticateHash resolves a session by its token's hash (a bearer token's,
 // or the one a WebSocket ticket names).
+// The session comes from memory when this node read it lately (issue 17;
+// sessionCacheTTL says what drops it).
 func (s *Service) authenticateHash(ctx context.Context, h []byte) (kernel.Auth, error) {
-	sess, err := s.DB.Read().FindSession(ctx, h)
-	if err != nil {
-		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
-			return kernel.Auth{}, kernel.ErrBadToken
+	// Taken before the read: a session read while a sign-out committed is
+	// not kept (kernel.LRU.Add).
+	gen := s.sessions.Generation()
+	sess, cached := s.sessions.Get(string(h))
+	if !cached {
+		var err error
+		sess, err = s.DB.Read().FindSession(ctx, h)
+		if err != nil {
+			if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
+				return kernel.Auth{}, kernel.ErrBadToken
+			}
+			return kernel.Auth{}, s.Internal(ctx, "authenticate", err)
 		}
-		return kernel.Auth{}, s.Internal(ctx, "authenticate", err)
+		s.sessions.Add(string(h), sess, gen)
 	}
 	if now := s.Now(); now.Sub(sess.LastSeenAt) > s.Cfg.SessionTouchStep {
 		if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.TouchSession(ctx, sess, now) }); err != nil {
 			s.Log.WarnContext(ctx, "touch session", "err", err.Error())
+		} else {
+			sess.LastSeenAt = now
+			s.sessions.Add(string(h), sess, gen) // touched once a step, not on every request
 		}
 	}
 	pending, err := s.policyPending(ctx, sess.PolicyAcceptedAt)

@@ -91,6 +91,7 @@ func (s *Service) Unfreeze(ctx context.Context, rawPhone, code, newPassword stri
 	if err != nil {
 		return s.Internal(ctx, "unfreeze", err)
 	}
+	s.Invalidate(ctx, kernel.Invalidation{Users: []string{rec.ID}}) // sessions that still say frozen
 	return nil
 }
 

@@ -68,5 +68,6 @@ func (s *Service) ConfirmGuardian(ctx context.Context, a kernel.Auth, rawPhone, 
 	if err != nil {
 		return s.Internal(ctx, "confirm guardian", err)
 	}
+	s.Invalidate(ctx, kernel.Invalidation{Users: []string{u.ID}}) // sessions that still say pending
 	return nil
 }

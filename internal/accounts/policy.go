@@ -70,5 +70,6 @@ func (s *Service) AcceptPolicy(ctx context.Context, a kernel.Auth, version strin
 	if err != nil {
 		return s.Internal(ctx, "accept policy", err)
 	}
+	s.Invalidate(ctx, kernel.Invalidation{Users: []string{a.UserID}}) // sessions that still say pending
 	return nil
 }

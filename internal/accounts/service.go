@@ -13,6 +13,7 @@ import (
 	"github.com/tkesj/tkesj/internal/kernel"
 	"github.com/tkesj/tkesj/internal/passhash"
 	"github.com/tkesj/tkesj/internal/ratelimit"
+	"github.com/tkesj/tkesj/internal/store"
 )
 
 // Service is the accounts capability. It is safe for concurrent use.
@@ -25,7 +26,20 @@ type Service struct {
 	decisionNotes *ratelimit.Limiter                                           // one rate-limit decision per person and rule per 10 min
 	wsTickets     wsTicketLedger                                               // WebSocket tickets redeemed on this node (wsticket.go)
 	onPermission  func(ctx context.Context, userID, name string, granted bool) // OnPermissionChange
+	sessions      *kernel.LRU[string, store.SessionRecord]                     // token hash → session (authenticateHash)
 }
+
+// sessionCacheSize bounds the sessions a node keeps in memory (~200 bytes
+// each: 20 MB).
+const sessionCacheSize = 100_000
+
+// sessionCacheTTL is how long a node trusts a session it read (issue 17).
+// Every sign-out, status change, policy acceptance and restriction drops
+// the person's sessions on every node at once (kernel.Invalidate and the
+// close events); the TTL bounds what a node that missed such an event
+// could go on accepting, and is also how late it notices a session that
+// retention deleted with its idle device.
+const sessionCacheTTL = time.Minute
 
 // New returns the accounts capability on core.
 func New(core *kernel.Core, codes tkesj.CodeSender) *Service {
@@ -39,7 +53,21 @@ func New(core *kernel.Core, codes tkesj.CodeSender) *Service {
 		Codes:         codes,
 		Hasher:        passhash.New(params, cfg.HashConcurrency),
 		decisionNotes: ratelimit.New(1, 10*time.Minute, 0),
+		sessions:      kernel.NewLRU[string](sessionCacheSize, sessionCacheTTL, func(store.SessionRecord) int { return 1 }),
 	}
+	core.OnInvalidate(func(inv kernel.Invalidation) {
+		if len(inv.Users) == 0 {
+			return
+		}
+		s.sessions.RemoveIf(func(_ string, sess store.SessionRecord) bool {
+			for _, u := range inv.Users {
+				if sess.UserID == u {
+					return true
+				}
+			}
+			return false
+		})
+	})
 	s.registerPersonalData()
 	return s
 }

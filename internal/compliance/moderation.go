@@ -296,6 +296,9 @@ func (s *Service) Moderate(ctx context.Context, a kernel.Auth, in ModerationInpu
 	if err != nil {
 		return ModerationResult{}, s.Internal(ctx, "moderate", err)
 	}
+	// Their sessions say whether a restriction may be in force, which lets
+	// a send skip reading them: every node reads them again.
+	s.Invalidate(ctx, kernel.Invalidation{Users: []string{in.UserID}})
 	s.Publish(ctx, []string{in.UserID}, noticeFrame(n))
 	return res, nil
 }

@@ -59,3 +59,54 @@ func TestTwoNodesMemberChangesReachFanOut(t *testing.T) {
 		t.Errorf("after the last return they see %d messages: %v", len(ms), ms)
 	}
 }
+
+// Issue 17 (R-ACC-4: signing out, a device signed out): each node keeps sessions it read in memory.
+// A session ended through node 1 (signing out, a device signed out from
+// another device, a password change signing the others out) fails on node
+// 2 as soon as the bus brings the close event there, though node 2 had it
+// cached: within a second, where the cache alone would keep it a minute.
+func TestTwoNodesRevokedSessionFailsEverywhere(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	nodes := startNodes(t, 2)
+	n1, n2 := nodes[0], nodes[1]
+	p := n1.register(t, "Signs Out")
+	failsOnNode2 := func(what, token string) {
+		t.Helper()
+		start := time.Now()
+		for {
+			r := n2.do(t, token, "GET", "/api/v1/me", nil)
+			if r.Status == 401 {
+				t.Logf("%s: refused on node 2 after %v", what, time.Since(start))
+				return
+			}
+			if time.Since(start) > time.Second {
+				t.Fatalf("%s: node 2 still answers %d a second later", what, r.Status)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	warm := func(tokens ...string) {
+		t.Helper()
+		for _, tok := range tokens {
+			for _, n := range nodes {
+				want(t, n.do(t, tok, "GET", "/api/v1/me", nil), 200, "")
+			}
+		}
+	}
+
+	laptop := n1.login(t, p, "laptop-1")
+	warm(p.Token, laptop)
+	want(t, n1.do(t, laptop, "DELETE", "/api/v1/sessions/current", nil), 204, "")
+	want(t, n1.do(t, laptop, "GET", "/api/v1/me", nil), 401, "unauthenticated")
+	failsOnNode2("signing out on node 1", laptop)
+	want(t, n2.do(t, p.Token, "GET", "/api/v1/me", nil), 200, "")
+
+	tablet := n1.login(t, p, "tablet-1")
+	warm(tablet)
+	want(t, n1.do(t, p.Token, "DELETE", "/api/v1/me/devices/tablet-1", nil), 204, "")
+	want(t, n1.do(t, tablet, "GET", "/api/v1/me", nil), 401, "unauthenticated")
+	failsOnNode2("the device signed out from another on node 1", tablet)
+	want(t, n2.do(t, p.Token, "GET", "/api/v1/me", nil), 200, "")
+}

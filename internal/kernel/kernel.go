@@ -226,6 +226,8 @@ type Core struct {
 	// Integrity counts stored data that failed its integrity check
 	// (integrity.go).
 	Integrity Integrity
+	// invalidators empty the capabilities' caches (cache.go).
+	invalidators invalidators
 }
 
 // NewCore returns a Core with cfg's zero values replaced by the defaults.
@@ -234,6 +236,9 @@ func NewCore(db *store.DB, keys *keyring.Keyring, bus tkesj.Bus, blobs tkesj.Blo
 	c := &Core{DB: db, Keys: keys, Bus: bus, Blobs: blobs, Cfg: cfg, Log: log, Personal: &Registry{}, Loops: NewLoops()}
 	if cfg.Clock != nil {
 		c.SetClock(cfg.Clock)
+	}
+	if bus != nil {
+		c.subscribeInvalidations()
 	}
 	return c
 }

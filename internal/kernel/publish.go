@@ -34,15 +34,26 @@ func (s *Core) PublishToMembers(ctx context.Context, convID string, frame any) {
 	s.Publish(ctx, ids, frame)
 }
 
+// The close events the realtime hub acts on (and cache.go drops sessions on).
+const (
+	controlCloseUser   = "close_user"
+	controlCloseDevice = "close_device"
+	controlCloseOthers = "close_others"
+)
+
 // CloseConnections tells every node to close a person's sockets: of one
 // device, or all of them when deviceIdx is nil.
 func (s *Core) CloseConnections(ctx context.Context, userID string, deviceIdx []byte) {
+	// Its cached sessions first, here: a request this node takes after the
+	// sign-out answered must not find them (other nodes drop theirs when
+	// the event arrives, cache.go).
+	s.dropLocal(Invalidation{Users: []string{userID}})
 	if s.Bus == nil {
 		return
 	}
-	e := tkesj.Event{Users: []string{userID}, Control: "close_user"}
+	e := tkesj.Event{Users: []string{userID}, Control: controlCloseUser}
 	if deviceIdx != nil {
-		e.Control, e.DeviceIdx = "close_device", deviceIdx
+		e.Control, e.DeviceIdx = controlCloseDevice, deviceIdx
 	}
 	if err := s.Bus.Publish(context.WithoutCancel(ctx), e); err != nil {
 		s.Log.WarnContext(ctx, "publish close", "err", err.Error())
@@ -53,10 +64,11 @@ func (s *Core) CloseConnections(ctx context.Context, userID string, deviceIdx []
 // those of the device keepIdx (the one that asked): a password change signs
 // the other devices out (issue 14 item 1).
 func (s *Core) CloseOtherConnections(ctx context.Context, userID string, keepIdx []byte) {
+	s.dropLocal(Invalidation{Users: []string{userID}})
 	if s.Bus == nil {
 		return
 	}
-	e := tkesj.Event{Users: []string{userID}, Control: "close_others", DeviceIdx: keepIdx}
+	e := tkesj.Event{Users: []string{userID}, Control: controlCloseOthers, DeviceIdx: keepIdx}
 	if err := s.Bus.Publish(context.WithoutCancel(ctx), e); err != nil {
 		s.Log.WarnContext(ctx, "publish close", "err", err.Error())
 	}

@@ -371,7 +371,7 @@ func (s *Service) AddMembers(ctx context.Context, a kernel.Auth, id string, user
 	if err != nil {
 		return Conversation{}, s.Internal(ctx, "add members", err)
 	}
-	s.invalidate(ctx, invalidation{Conversations: []string{id}})
+	s.Invalidate(ctx, kernel.Invalidation{Conversations: []string{id}})
 	s.PublishToMembers(ctx, id, wire.ConversationFrame{Type: "conversation", ConversationID: id, Event: "members_changed"})
 	return s.Conversation(ctx, a, id)
 }
@@ -419,7 +419,7 @@ func (s *Service) RemoveMember(ctx context.Context, a kernel.Auth, id, userID st
 	if err != nil {
 		return s.Internal(ctx, "remove member", err)
 	}
-	s.invalidate(ctx, invalidation{Conversations: []string{id}})
+	s.Invalidate(ctx, kernel.Invalidation{Conversations: []string{id}})
 	s.Publish(ctx, notify, wire.ConversationFrame{Type: "conversation", ConversationID: id, Event: "members_changed"})
 	return nil
 }
@@ -469,7 +469,7 @@ func (s *Service) SetRole(ctx context.Context, a kernel.Auth, id, userID, role s
 	if err != nil {
 		return s.Internal(ctx, "set role", err)
 	}
-	s.invalidate(ctx, invalidation{Conversations: []string{id}})
+	s.Invalidate(ctx, kernel.Invalidation{Conversations: []string{id}})
 	s.PublishToMembers(ctx, id, wire.ConversationFrame{Type: "conversation", ConversationID: id, Event: "members_changed"})
 	return nil
 }

@@ -314,8 +314,8 @@ func (s *Service) send(ctx context.Context, q *store.Queries, a kernel.Auth, sc 
 	// with the message says the cached list is still the list (issue 17):
 	// a removed member then never gets it, nor does a new one miss it,
 	// whether or not the bus brought this node the change yet.
-	gen := s.caches.members.generation()
-	cached, hit := s.caches.members.get(convID)
+	gen := s.caches.members.Generation()
+	cached, hit := s.caches.members.Get(convID)
 	var fresh *memberList
 	write := func(ctx context.Context, q *store.Queries) error {
 		// The writer may run this twice (store.UpdateBatch): nothing it
@@ -373,7 +373,7 @@ func (s *Service) send(ctx context.Context, q *store.Queries, a kernel.Auth, sc 
 		return s.sameMessage(ctx, *dup, convID)
 	}
 	if fresh != nil && conv.Kind == "group" {
-		s.caches.members.add(convID, *fresh, gen)
+		s.caches.members.Add(convID, *fresh, gen)
 	}
 	s.wakeIndexer()
 	s.publishMessage(ctx, msg, members, mentioned)

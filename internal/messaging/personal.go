@@ -87,7 +87,7 @@ func (s *Service) leaveConversations(ctx context.Context, q *store.Queries, user
 	return func(ctx context.Context) {
 		// Their direct chats' rows went with the account (a cascade): the
 		// triggers counted it, and the send checks cached with them go.
-		s.invalidate(ctx, invalidation{Conversations: groups, Users: []string{userID}})
+		s.Invalidate(ctx, kernel.Invalidation{Conversations: groups, Users: []string{userID}})
 		for _, id := range groups {
 			s.PublishToMembers(ctx, id, wire.ConversationFrame{Type: "conversation", ConversationID: id, Event: "members_changed"})
 		}

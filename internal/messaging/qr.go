@@ -546,7 +546,7 @@ func (s *Service) JoinByQR(ctx context.Context, a kernel.Auth, payload string) (
 		return res, nil
 	}
 	if !already {
-		s.invalidate(ctx, invalidation{Conversations: []string{convID}})
+		s.Invalidate(ctx, kernel.Invalidation{Conversations: []string{convID}})
 		s.PublishToMembers(ctx, convID, wire.ConversationFrame{Type: "conversation", ConversationID: convID, Event: "members_changed"})
 	}
 	res.Conversation, err = s.Conversation(ctx, a, convID)
@@ -664,7 +664,7 @@ func (s *Service) AnswerJoinRequest(ctx context.Context, a kernel.Auth, convID, 
 	jr.User, _ = s.LookupProfile(ctx, s.DB.Read(), rec.UserID)
 	s.Publish(ctx, []string{rec.UserID}, wire.JoinRequestFrame{Type: "join_request", ConversationID: convID, Request: wire.JoinRequestStatus{ID: rec.ID, Status: rec.Status}})
 	if approve {
-		s.invalidate(ctx, invalidation{Conversations: []string{convID}})
+		s.Invalidate(ctx, kernel.Invalidation{Conversations: []string{convID}})
 		s.PublishToMembers(ctx, convID, wire.ConversationFrame{Type: "conversation", ConversationID: convID, Event: "members_changed"})
 	}
 	return jr, nil

@@ -47,7 +47,6 @@ type Service struct {
 	indexAfter    string        // the conversation the last pass ended with (indexMu)
 	copyMedia     MediaCopier
 	caches        *caches // member lists and send checks (caches.go)
-	unsubscribe   func()  // from the bus's invalidations
 }
 
 // New returns the messaging capability on core; Close stops its writer.
@@ -64,19 +63,10 @@ func New(core *kernel.Core, a *accounts.Service, so *social.Service) *Service {
 		pushQueue:       make(chan pendingPush, 1024),
 		indexWake:       make(chan struct{}, 1),
 		caches:          newCaches(),
-		unsubscribe:     func() {},
 	}
-	if core.Bus != nil {
-		// Without the subscription this node would keep entries other
-		// nodes invalidated until they are evicted or found stale.
-		if unsub, err := core.Bus.Subscribe(s.onEvent); err == nil {
-			s.unsubscribe = unsub
-		} else {
-			core.Log.Error("subscribe to cache invalidations", "err", err.Error())
-		}
-	}
+	core.OnInvalidate(s.caches.drop)
 	so.OnRelationEnded(func(ctx context.Context, a, b string) {
-		s.invalidate(ctx, invalidation{Users: []string{a, b}})
+		s.Invalidate(ctx, kernel.Invalidation{Users: []string{a, b}})
 	})
 	s.registerPersonalData()
 	s.Loops.Go(s.runPushes)
@@ -86,10 +76,7 @@ func New(core *kernel.Core, a *accounts.Service, so *social.Service) *Service {
 }
 
 // Close stops the group-commit writer after the batches under way.
-func (s *Service) Close() {
-	s.unsubscribe()
-	s.writer.close()
-}
+func (s *Service) Close() { s.writer.close() }
 
 // WriterStats reports group commits and the writes they held.
 func (s *Service) WriterStats() (batches, writes uint64) { return s.writer.stats() }

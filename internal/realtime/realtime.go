@@ -137,7 +137,7 @@ const (
 	// controlCallNode is for the calls service of one node; hubs ignore it.
 	controlCallNode = "call_node"
 	// controlCacheInvalidate is for every node's messaging caches
-	// (messaging.ControlInvalidate); hubs ignore it.
+	// (kernel.ControlInvalidate); hubs ignore it.
 	controlCacheInvalidate = "cache_invalidate"
 	// controlPresence carries who is online on which node
 	// (internal/presence.Control); hubs ignore it.
