@@ -8,10 +8,12 @@
 // The node publishes those changes on the event bus (coalesced, state not
 // history: what goes out is who is here at the moment of publishing) and,
 // every Heartbeat, its whole list again. Other nodes keep each remote entry
-// until 2×Heartbeat after they last heard it, so the people of a node that
-// dies without a word (kill -9, a cut network) count as away at most
-// 2×Heartbeat later, and an event lost on the bus is repaired by the next
-// heartbeat. Online answers from memory, with no I/O.
+// until 2×Heartbeat after the event that last listed it was sent (by the
+// sender's clock, and never longer than 2×Heartbeat after it arrived: news
+// heard late, by a node catching up on the bus, is as old as it is), so the
+// people of a node that dies without a word (kill -9, a cut network) count
+// as away at most 2×Heartbeat later, and an event lost on the bus is
+// repaired by the next heartbeat. Online answers from memory, with no I/O.
 //
 // Being wrong here costs little either way: someone counted away who is in
 // fact here may get a push they did not need (and the push path still asks
@@ -70,6 +72,12 @@ const (
 type frame struct {
 	Node string `json:"node"`
 	Op   string `json:"op"`
+	// At is when the node published it (Unix milliseconds, its wall
+	// clock). An event heard late (a lagging subscription, or one catching
+	// up after a reconnect on what the bus kept) is trusted only for what
+	// is left of its 2×Heartbeat; without At (an older node) from when it
+	// arrived.
+	At int64 `json:"at,omitempty"`
 }
 
 // Options tune a Presence. A zero field takes its default.
@@ -298,7 +306,7 @@ func (p *Presence) publishAll() {
 // publish sends op for users, chunk by chunk; hello and bye are one event
 // naming nobody.
 func (p *Presence) publish(op string, users []string) {
-	b, _ := json.Marshal(frame{Node: p.node, Op: op})
+	b, _ := json.Marshal(frame{Node: p.node, Op: op, At: time.Now().UnixMilli()})
 	for {
 		n := min(len(users), chunk)
 		ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
@@ -325,8 +333,21 @@ func (p *Presence) receive(e tkesj.Event) {
 	}
 	switch f.Op {
 	case opOn, opRefresh:
+		now := time.Since(p.epoch)
+		until := now + p.ttl
+		if f.At > 0 {
+			// Only ever earlier: a sender whose clock runs ahead gets no
+			// more than news heard at once, one whose clock is behind has
+			// its people count as away that much sooner (a push they may
+			// not need, never one missed).
+			if age := time.Since(time.UnixMilli(f.At)); age > 0 {
+				until -= age
+			}
+		}
+		if until <= now {
+			return // too old to say anyone is here now
+		}
 		p.mu.Lock()
-		until := time.Since(p.epoch) + p.ttl
 		node := f.Node
 		for _, id := range e.Users {
 			p.stampLocked(id, node, until)
@@ -357,7 +378,9 @@ func (p *Presence) stampLocked(id, node string, until time.Duration) {
 	list := p.remote[id]
 	for i := range list {
 		if list[i].node == node {
-			list[i].until = until
+			// Events from one node come in order, but clocks may step:
+			// never shorten what a later event said.
+			list[i].until = max(list[i].until, until)
 			return
 		}
 	}

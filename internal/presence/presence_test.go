@@ -209,3 +209,76 @@ func TestLargeHeartbeat(t *testing.T) {
 func userID(i int) string {
 	return "u" + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676))
 }
+
+// Issue 17 (R-NTF-1): presence a node hears late is as old as when it was
+// sent, not as when it arrived. A node whose subscription lags behind by
+// more than 2×Heartbeat (or catches up after a reconnect) must not count
+// people online for 2×Heartbeat from the moment their node's last word
+// reached it: that node may have died meanwhile, and its people would miss
+// their pushes for as long as the lag again. Late news counts them away
+// (a push they may not need), never online.
+func TestLateNewsIsOld(t *testing.T) {
+	const hb = 100 * time.Millisecond
+	bus := inmem.New(0)
+	defer bus.Close()
+	link := &cuttable{Bus: bus}
+	a := mustNew(t, link, presence.Options{Heartbeat: hb})
+	var heard atomic.Int64
+	tap, err := bus.Subscribe(func(e tkesj.Event) {
+		if e.Control == presence.Control && len(e.Users) > 0 {
+			heard.Add(1)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tap()
+	b := mustNew(t, &slowLink{Bus: bus, by: 5 * hb}, presence.Options{Heartbeat: hb})
+	a.Set("u1", true)
+	// a's word that u1 is here is on the bus; then a dies without a goodbye.
+	for heard.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	link.cut.Store(true)
+	// b hears it 5×hb late, already older than the 2×hb it may be trusted.
+	deadline := time.Now().Add(8 * hb)
+	for time.Now().Before(deadline) {
+		if b.Online("u1") {
+			t.Fatalf("u1 counted online on b from news %v old (their node died at once); want away", 5*hb)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// slowLink delivers every event by after it was published, in order.
+type slowLink struct {
+	tkesj.Bus
+	by time.Duration
+}
+
+type lateEvent struct {
+	e  tkesj.Event
+	at time.Time
+}
+
+func (l *slowLink) Subscribe(fn func(tkesj.Event)) (func(), error) {
+	queue := make(chan lateEvent, 1024)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case le := <-queue:
+				time.Sleep(time.Until(le.at.Add(l.by)))
+				fn(le.e)
+			case <-done:
+				return
+			}
+		}
+	}()
+	unsub, err := l.Bus.Subscribe(func(e tkesj.Event) { queue <- lateEvent{e, time.Now()} })
+	if err != nil {
+		close(done)
+		return nil, err
+	}
+	return func() { unsub(); close(done) }, nil
+}
