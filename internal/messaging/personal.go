@@ -2,15 +2,25 @@ package messaging
 
 import (
 	"context"
+	"time"
 
 	"github.com/tkesj/tkesj/internal/kernel"
 	"github.com/tkesj/tkesj/internal/store"
 	"github.com/tkesj/tkesj/internal/wire"
 )
 
-// purgeBatch bounds one purge transaction, so a large account never holds
-// the writer long enough to stall chat (R-DEL-2).
-const purgeBatch = 500
+// A destroyed sender's purge (R-DEL-2) empties their bodies first, in
+// batches of bodyBatch messages (one row update each, a few milliseconds a
+// batch), then deletes their search tokens (R-DEL-4), dozens of index rows
+// a message: those batches are sized as they go so that each holds the
+// writer about unindexTarget, whatever a message's word count, so chat
+// sent meanwhile waits for one short batch at most (issue 17, B6).
+const (
+	bodyBatch     = 1000
+	unindexTarget = 50 * time.Millisecond
+	unindexMin    = 8
+	unindexMax    = 4000
+)
 
 // registerPersonalData tells the kernel's registry what messaging stores
 // about people and how it is erased and exported.
@@ -94,11 +104,52 @@ func (s *Service) leaveConversations(ctx context.Context, q *store.Queries, user
 	}, nil
 }
 
-// purgeMessages empties one batch of a destroyed person's message bodies.
+// purgeMessages runs one batch of a destroyed person's purge: their bodies
+// while any are left, then the search tokens of the emptied messages. Both
+// commit relaxed (store.UpdateRelaxed: they wait for a moment without
+// ordinary writes, and do not wait for the disk): the purge is redone from
+// the database's own state after a crash, because the queue entry goes
+// only with an ordinary (durable) commit after the last batch, and what a
+// power cut may take back is the last relaxed batches, whole, never that
+// entry's removal without them. n counts bodies only.
 func (s *Service) purgeMessages(ctx context.Context, userID string) (n int64, more bool, err error) {
-	err = s.DB.Update(ctx, func(q *store.Queries) (err error) {
-		n, err = q.EmptyMessageBodies(ctx, userID, purgeBatch)
+	err = s.DB.UpdateRelaxed(ctx, func(q *store.Queries) (err error) {
+		n, err = q.EmptyMessageBodies(ctx, userID, bodyBatch)
 		return err
 	})
-	return n, n == purgeBatch, err
+	if err != nil || n == bodyBatch {
+		return n, err == nil, err
+	}
+	size := int(s.unindexBatch.Load())
+	if size == 0 {
+		size = 64
+	}
+	var u int64
+	var took time.Duration
+	err = s.DB.UpdateRelaxed(ctx, func(q *store.Queries) (err error) {
+		t0 := time.Now()
+		u, err = q.UnindexPurged(ctx, userID, size)
+		took = time.Since(t0)
+		return err
+	})
+	if err != nil {
+		return n, false, err
+	}
+	if u == int64(size) {
+		s.unindexBatch.Store(int64(nextUnindexBatch(size, took)))
+	}
+	return n, u == int64(size), nil
+}
+
+// nextUnindexBatch sizes the next batch of search-token deletion from how
+// long one of size took: doubled while well under unindexTarget, scaled
+// down when over it, within [unindexMin, unindexMax].
+func nextUnindexBatch(size int, took time.Duration) int {
+	switch {
+	case took < unindexTarget/2:
+		size *= 2
+	case took > unindexTarget:
+		size = int(int64(size) * int64(unindexTarget) / int64(took))
+	}
+	return max(unindexMin, min(unindexMax, size))
 }

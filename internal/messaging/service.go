@@ -46,7 +46,8 @@ type Service struct {
 	indexMu       sync.Mutex    // one indexer pass at a time
 	indexAfter    string        // the conversation the last pass ended with (indexMu)
 	copyMedia     MediaCopier
-	caches        *caches // member lists and send checks (caches.go)
+	caches        *caches      // member lists and send checks (caches.go)
+	unindexBatch  atomic.Int64 // messages a purge's un-indexing batch takes (personal.go)
 }
 
 // New returns the messaging capability on core; Close stops its writer.

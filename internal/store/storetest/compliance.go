@@ -121,8 +121,13 @@ func testPurge(t *testing.T, db *store.DB) {
 				return err
 			}
 		}
-		return nil
+		if err := q.AddMentions(ctx, "c", 1, []string{"b"}); err != nil {
+			return err
+		}
+		return q.AddMentions(ctx, "c", 4, []string{"a"})
 	})
+	// R-DEL-2, issue 17: the bodies go first, in batches, with the mentions
+	// a's messages made; their words stay indexed until UnindexPurged.
 	empty := func(limit int) int64 {
 		t.Helper()
 		var n int64
@@ -143,10 +148,34 @@ func testPurge(t *testing.T, db *store.DB) {
 			t.Errorf("a's message %d = %+v, want the row kept without its body", seq, m)
 		}
 	}
-	got := seqs(res(db.Read().SearchMessages(ctx, "b", [][]byte{[]byte("w")}, 10)).must(t, "SearchMessages"))
-	want(t, "search after emptying a's bodies", got, []int64{4})
 	if m := res(db.Read().FindMessage(ctx, "c", 4)).must(t, "FindMessage"); m.Body == nil {
 		t.Error("emptying a's bodies emptied b's")
+	}
+	want(t, "mentions of b (a's mention of b went with its body)", seqs(res(db.Read().MentionsOf(ctx, "b", 10)).must(t, "MentionsOf")), []int64{})
+	want(t, "mentions of a (b's message, kept)", seqs(res(db.Read().MentionsOf(ctx, "a", 10)).must(t, "MentionsOf")), []int64{4})
+	got := seqs(res(db.Read().SearchMessages(ctx, "b", [][]byte{[]byte("w")}, 10)).must(t, "SearchMessages"))
+	want(t, "search after emptying a's bodies, before un-indexing", len(got), 4)
+
+	// R-DEL-4: then their words leave the index, in batches, and only theirs.
+	unindex := func(limit int) int64 {
+		t.Helper()
+		var n int64
+		write(t, db, "UnindexPurged", func(q *store.Queries) (err error) { n, err = q.UnindexPurged(ctx, "a", limit); return })
+		return n
+	}
+	for i, wantN := range []int64{2, 1, 0} {
+		if n := unindex(2); n != wantN {
+			t.Errorf("UnindexPurged(a, 2) #%d = %d, want %d", i+1, n, wantN)
+		}
+	}
+	got = seqs(res(db.Read().SearchMessages(ctx, "b", [][]byte{[]byte("w")}, 10)).must(t, "SearchMessages"))
+	want(t, "search after un-indexing a's messages", got, []int64{4})
+	// Another pass finds nothing left to do in either step.
+	if n := empty(2); n != 0 {
+		t.Errorf("emptying again = %d, want 0", n)
+	}
+	if n := unindex(2); n != 0 {
+		t.Errorf("un-indexing again = %d, want 0", n)
 	}
 
 	want(t, "UserIDs after a, 1", res(db.Read().UserIDs(ctx, "a", 1)).must(t, "UserIDs"), []string{"b"})
