@@ -115,6 +115,12 @@ type Step struct {
 	ServerCPU    float64 `json:"server_cpu_s"`
 	ClientCPU    float64 `json:"client_cpu_s"` // the load generator's own CPU in the same window
 	PerCPUSecond float64 `json:"per_cpu_second"`
+	// DBCPU is the CPU of the PostgreSQL backends serving the server in the
+	// same window (server.dbCPU); PerServerDBCPUSecond is what PerCPUSecond
+	// counts over the server's and those backends' CPU together. Both 0 on
+	// SQLite, whose work is in the server's process.
+	DBCPU                float64 `json:"db_cpu_s,omitempty"`
+	PerServerDBCPUSecond float64 `json:"per_server_db_cpu_second,omitempty"`
 	// StatementsPerMessage is the server's SQL statements in the step
 	// (tkesj_db_statements_total) over the messages stored; 0: not measured.
 	StatementsPerMessage float64 `json:"sql_statements_per_message,omitempty"`
@@ -326,10 +332,18 @@ func (r *Report) WriteTable(w io.Writer) {
 			fmt.Fprintf(w, "  %-44s %14s %s\n", mt.Name, num(mt.Value), mt.Unit)
 		}
 		if len(s.Steps) > 0 {
-			fmt.Fprintf(w, "  %10s %8s %6s %8s %10s %10s %9s %9s %9s %10s %11s %7s %s\n", "target/s", "sent", "failed", "overflow", "achieved/s", "delivered", "p50 ms", "p99 ms", "cpu s", "client cpu", "per cpu-s", "sql/msg", "sustained")
+			// On PostgreSQL two more columns: its backends' CPU, and the
+			// rate over the server's and the database's CPU together.
+			db := slices.ContainsFunc(s.Steps, func(st Step) bool { return st.DBCPU > 0 })
+			dbHead, dbRow := "", func(Step) string { return "" }
+			if db {
+				dbHead = fmt.Sprintf(" %9s %13s", "db cpu s", "per srv+db-s")
+				dbRow = func(st Step) string { return fmt.Sprintf(" %9s %13s", num(st.DBCPU), num(st.PerServerDBCPUSecond)) }
+			}
+			fmt.Fprintf(w, "  %10s %8s %6s %8s %10s %10s %9s %9s %9s %10s %11s%s %7s %s\n", "target/s", "sent", "failed", "overflow", "achieved/s", "delivered", "p50 ms", "p99 ms", "cpu s", "client cpu", "per cpu-s", dbHead, "sql/msg", "sustained")
 			for _, st := range s.Steps {
-				fmt.Fprintf(w, "  %10s %8d %6d %8d %10s %9.1f%% %9s %9s %9s %10s %11s %7s %v\n", num(st.Rate), st.Sent, st.Failed, st.Overflow, num(st.Achieved),
-					st.DeliveredPct, num(st.P50), num(st.P99), num(st.ServerCPU), num(st.ClientCPU), num(st.PerCPUSecond), num(st.StatementsPerMessage), st.Sustained)
+				fmt.Fprintf(w, "  %10s %8d %6d %8d %10s %9.1f%% %9s %9s %9s %10s %11s%s %7s %v\n", num(st.Rate), st.Sent, st.Failed, st.Overflow, num(st.Achieved),
+					st.DeliveredPct, num(st.P50), num(st.P99), num(st.ServerCPU), num(st.ClientCPU), num(st.PerCPUSecond), dbRow(st), num(st.StatementsPerMessage), st.Sustained)
 			}
 		}
 		if len(s.Latencies) > 0 {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tkesj/tkesj/internal/app"
+	"github.com/tkesj/tkesj/internal/store/storetest"
 )
 
 // childEnv makes the test binary run `tkesj serve` instead of the tests, so
@@ -134,7 +135,7 @@ func TestBenchTiny(t *testing.T) {
 		"B3": {"stored writes per group message", "deliveries per server CPU-second (best step)"},
 		"B4": {"reconnect → last message pulled"},
 		"B5": {"timeline p50 at 10 friends", "timeline p99 at 10 friends", "timeline p99 at 40 friends", "fan-out of one post to 40 friends (median of 1)"},
-		"B6": {"until invisible (messages read sender_deleted)", "until purged (no body left in the store)"},
+		"B6": {"until invisible (messages read sender_deleted)", "until purged (no body left in the store)", "until un-indexed (purge finished)"},
 		"B7": {"request → downloaded", "extra RSS at peak"},
 		"B8": {"1×9 audio: packets forwarded (received)", "1×9 audio: server RSS per active call"},
 	}
@@ -142,7 +143,7 @@ func TestBenchTiny(t *testing.T) {
 	// Figures that are positive however loaded the machine is (a sustained
 	// rate or a CPU figure may be 0 on a busy machine or with 10 ms ticks).
 	positive := map[string]bool{"send→deliver p99 at half that rate": true, "timeline p50 at 10 friends": true, "fan-out of one post to 40 friends (median of 1)": true, "reconnect → last message pulled": true,
-		"until invisible (messages read sender_deleted)": true, "until purged (no body left in the store)": true, "request → downloaded": true,
+		"until invisible (messages read sender_deleted)": true, "until purged (no body left in the store)": true, "until un-indexed (purge finished)": true, "request → downloaded": true,
 		"1×9 audio: packets forwarded (received)": true}
 	got := map[string]*Result{}
 	for _, s := range rep.Scenarios {
@@ -209,4 +210,49 @@ func TestSummarize(t *testing.T) {
 	if l.P50 != 500 || l.P90 != 900 || l.P99 != 990 || l.P999 != 999 || l.Max != 1000 || l.Count != 1000 {
 		t.Errorf("summarize = %+v", l)
 	}
+}
+
+// Issue 17: on PostgreSQL the report counts the database's CPU too: each
+// B2 and B3 step has the CPU of the backends serving the server, and the
+// scenarios give messages per (server+DB) CPU-second.
+func TestBenchTinyPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs servers and load")
+	}
+	url := storetest.PostgresURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var log bytes.Buffer
+	rep, err := Run(ctx, Options{Size: "tiny", Scenarios: []string{"B2", "B3"}, DB: url, ServerCommand: []string{os.Args[0]}, ServerEnv: []string{childEnv + "=1"}, Log: &log})
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, log.String())
+	}
+	if err := rep.Err(); err != nil {
+		t.Fatalf("scenarios failed: %v", err)
+	}
+	want := map[string]string{"B2": "messages per (server+DB) CPU-second at it", "B3": "group msgs per (server+DB) CPU-second (best)"}
+	for _, s := range rep.Scenarios {
+		found := false
+		for _, m := range s.Metrics {
+			found = found || m.Name == want[s.Name]
+		}
+		if !found {
+			t.Errorf("%s has no metric %q", s.Name, want[s.Name])
+		}
+		dbCPU := 0.0
+		for _, st := range s.Steps {
+			dbCPU += st.DBCPU
+		}
+		// Every step stores messages through PostgreSQL: over all of them
+		// its backends used some CPU (10 ms ticks).
+		if !(dbCPU > 0) {
+			t.Errorf("%s: the PostgreSQL backends' CPU over all steps = %v, want > 0", s.Name, dbCPU)
+		}
+	}
+	var table bytes.Buffer
+	rep.WriteTable(&table)
+	if !strings.Contains(table.String(), "db cpu s") {
+		t.Errorf("the table has no database CPU column:\n%s", table.String())
+	}
+	t.Logf("\n%s", table.String())
 }

@@ -62,6 +62,7 @@ type instance struct {
 	seeder   *app.App
 	srv      *server
 	password string
+	appName  string // application_name of the server's PostgreSQL connections
 }
 
 const benchPassword = "Bench-pa55-word"
@@ -96,6 +97,11 @@ func (b *bench) newInstance(ctx context.Context, name string) (*instance, error)
 		}
 		q := u.Query()
 		q.Set("search_path", in.schemas[0])
+		// Every connection of the server (its store and its key store)
+		// names the instance, so the bench finds the PostgreSQL backends
+		// that serve it and reads their CPU (dbCPU).
+		in.appName = "tkesj_" + in.schemas[0]
+		q.Set("application_name", in.appName)
 		u.RawQuery = q.Encode()
 		cfg.DB, cfg.KeySchema = u.String(), in.schemas[1]
 	}
@@ -158,6 +164,15 @@ func (in *instance) start(ctx context.Context) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if in.appName != "" {
+		admin, err := sql.Open("pgx", in.b.o.DB)
+		if err != nil {
+			s.stop()
+			return nil, err
+		}
+		admin.SetMaxOpenConns(1)
+		s.db = &dbProcs{admin: admin, appName: in.appName}
+	}
 	in.srv = s
 	return s, nil
 }
@@ -199,7 +214,16 @@ func (in *instance) dropSchemas() {
 // mode=ro, or the data schema on PostgreSQL.
 func (in *instance) readDB() (*sql.DB, func(string) string, error) {
 	if in.cfg.DB != "" {
-		db, err := sql.Open("pgx", in.cfg.DB)
+		// The bench's own reads are not the server's: another name keeps
+		// their backend out of dbCPU.
+		u, err := url.Parse(in.cfg.DB)
+		if err != nil {
+			return nil, nil, err
+		}
+		q := u.Query()
+		q.Set("application_name", "tkesj_bench_reader")
+		u.RawQuery = q.Encode()
+		db, err := sql.Open("pgx", u.String())
 		return db, func(q string) string { return strings.Replace(q, "?", "$1", 1) }, err
 	}
 	path := filepath.Join(in.cfg.Data, "tkesj.db")
@@ -256,6 +280,50 @@ type server struct {
 	ws      string // ws://127.0.0.1:port/api/v1/ws
 	log     *os.File
 	done    chan error
+	db      *dbProcs // its PostgreSQL backends; nil on SQLite
+}
+
+// dbProcs finds the PostgreSQL backends that serve one server: those whose
+// connection carries its application_name (pg_stat_activity), which
+// /proc then gives the CPU of. The database must run on this machine.
+type dbProcs struct {
+	admin   *sql.DB
+	appName string
+}
+
+// dbCPU is the CPU time (user+system, in seconds) the PostgreSQL backends
+// serving the server have used so far; -1 on SQLite or when they cannot be
+// read. Take it before and after a step: a backend that opened during the
+// step counts whole (it did all its work in it), one that exited during it
+// is missed — the server's pools are bounded and keep their connections
+// (store: 16, key store: 8, kept idle), so in a step there are next to
+// none. PostgreSQL's shared processes (checkpointer, WAL writer, ...) serve
+// every database on the cluster and are not counted.
+func (s *server) dbCPU(ctx context.Context) float64 {
+	if s.db == nil {
+		return -1
+	}
+	rows, err := s.db.admin.QueryContext(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, s.db.appName)
+	if err != nil {
+		return -1
+	}
+	defer rows.Close()
+	total := 0.0
+	for rows.Next() {
+		var pid int
+		if err := rows.Scan(&pid); err != nil {
+			return -1
+		}
+		st, err := readProc(pid)
+		if err != nil {
+			continue // it exited since
+		}
+		total += st.CPU
+	}
+	if rows.Err() != nil {
+		return -1
+	}
+	return total
 }
 
 func freePort() (string, error) {
@@ -335,6 +403,9 @@ func (b *bench) startServer(ctx context.Context, cfg app.Config) (*server, error
 
 // stop asks the server to stop (SIGTERM) and kills it after 20 s.
 func (s *server) stop() {
+	if s.db != nil {
+		s.db.admin.Close()
+	}
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.done:
