@@ -8,6 +8,7 @@ import (
 
 	"github.com/tkesj/tkesj/internal/kernel"
 	"github.com/tkesj/tkesj/internal/keyring"
+	"github.com/tkesj/tkesj/internal/search"
 	"github.com/tkesj/tkesj/internal/store"
 )
 
@@ -100,6 +101,34 @@ func (s *Service) catchUpIndex(ctx context.Context) {
 	}
 }
 
+// passHashes is tokenHashes through hashed, the keyed hashes of the tokens
+// a pass has met so far.
+func (s *Service) passHashes(text string, hashed map[string][]byte) [][]byte {
+	toks := search.IndexTokens(text)
+	out := make([][]byte, len(toks))
+	var missing []string
+	for i, t := range toks {
+		if h, ok := hashed[t]; ok {
+			out[i] = h
+		} else {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) == 0 {
+		return out
+	}
+	hs := s.Keys.Indexes("search", missing)
+	for i, t := range missing {
+		hashed[t] = hs[i]
+	}
+	for i, t := range toks {
+		if out[i] == nil {
+			out[i] = hashed[t]
+		}
+	}
+	return out
+}
+
 // indexPass indexes one batch of the backlog and reports whether more may
 // be waiting (a full batch, or conversations before the one it started
 // after). Passes run one at a time on a node.
@@ -150,6 +179,9 @@ func (s *Service) indexPass(ctx context.Context) (more bool, err error) {
 		positions = append(positions, store.IndexBacklog{ConvID: b.ConvID, IndexedSeq: b.LastSeq})
 	}
 	entries := make([]store.IndexEntry, 0, len(msgs))
+	// A batch's messages share most of their words (and prefixes): each
+	// distinct token is hashed once per pass.
+	hashed := map[string][]byte{}
 	for _, r := range msgs {
 		var b body
 		if err := s.Open(ctx, r.SenderID, messageAD(r.ConvID, r.ID), r.Body, &b); err != nil {
@@ -165,7 +197,7 @@ func (s *Service) indexPass(ctx context.Context) (more bool, err error) {
 		if b.History != nil {
 			text = historyText(*b.History)
 		}
-		if toks := s.tokenHashes(text); len(toks) > 0 {
+		if toks := s.passHashes(text, hashed); len(toks) > 0 {
 			entries = append(entries, store.IndexEntry{ConvID: r.ConvID, Seq: r.Seq, Tokens: toks})
 		}
 	}

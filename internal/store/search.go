@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // IndexMessage records a message's token hashes, if it still has its body
@@ -187,6 +190,7 @@ func (q *Queries) IndexMessages(ctx context.Context, entries []IndexEntry) error
 	}
 	type row struct {
 		token []byte
+		tok   uint64 // token as a number, to sort by
 		at    int64
 		key
 	}
@@ -201,7 +205,7 @@ func (q *Queries) IndexMessages(ctx context.Context, entries []IndexEntry) error
 		list := make([]byte, 0, tokenKeyLen*len(e.Tokens))
 		for _, t := range e.Tokens {
 			t = tokenKey(t)
-			all = append(all, row{t, at, k})
+			all = append(all, row{t, binary.BigEndian.Uint64(t), at, k})
 			list = append(list, t...)
 		}
 		lists = append(lists, e.ConvID, e.Seq, at, list)
@@ -210,7 +214,7 @@ func (q *Queries) IndexMessages(ctx context.Context, entries []IndexEntry) error
 	// its rows for a word go to the end of that word's range, which holds
 	// the newest messages (sent_at), not to one place per conversation.
 	slices.SortFunc(all, func(a, b row) int {
-		if c := bytes.Compare(a.token, b.token); c != 0 {
+		if c := cmp.Compare(a.tok, b.tok); c != 0 {
 			return c
 		}
 		if c := cmp.Compare(a.at, b.at); c != 0 {
@@ -221,6 +225,13 @@ func (q *Queries) IndexMessages(ctx context.Context, entries []IndexEntry) error
 		}
 		return cmp.Compare(a.seq, b.seq)
 	})
+	// INSERT OR IGNORE on SQLite: a statement that cannot fail half-way
+	// keeps no statement journal (ON CONFLICT DO NOTHING leaves the NOT
+	// NULL checks able to abort it, so every page it touched was copied).
+	insert := `INSERT INTO %s VALUES %s ON CONFLICT DO NOTHING`
+	if q.d.Name == "sqlite" {
+		insert = `INSERT OR IGNORE INTO %s VALUES %s`
+	}
 	const chunk = 256
 	for len(all) > 0 {
 		n := min(len(all), chunk)
@@ -228,7 +239,7 @@ func (q *Queries) IndexMessages(ctx context.Context, entries []IndexEntry) error
 		for _, r := range all[:n] {
 			args = append(args, r.token, r.at, r.conv, r.seq)
 		}
-		if _, err := q.exec(ctx, `INSERT INTO search_tokens (token, sent_at, conv_id, seq) VALUES (?, ?, ?, ?)`+strings.Repeat(`, (?, ?, ?, ?)`, n-1)+` ON CONFLICT DO NOTHING`, args...); err != nil {
+		if _, err := q.exec(ctx, fmt.Sprintf(insert, `search_tokens (token, sent_at, conv_id, seq)`, `(?, ?, ?, ?)`+strings.Repeat(`, (?, ?, ?, ?)`, n-1)), args...); err != nil {
 			return err
 		}
 		all = all[n:]
@@ -237,7 +248,7 @@ func (q *Queries) IndexMessages(ctx context.Context, entries []IndexEntry) error
 	// always written whole for a message, so a repeat changes nothing.
 	for len(lists) > 0 {
 		n := min(len(lists)/4, chunk)
-		if _, err := q.exec(ctx, `INSERT INTO search_message_tokens (conv_id, seq, sent_at, tokens) VALUES (?, ?, ?, ?)`+strings.Repeat(`, (?, ?, ?, ?)`, n-1)+` ON CONFLICT DO NOTHING`, lists[:4*n]...); err != nil {
+		if _, err := q.exec(ctx, fmt.Sprintf(insert, `search_message_tokens (conv_id, seq, sent_at, tokens)`, `(?, ?, ?, ?)`+strings.Repeat(`, (?, ?, ?, ?)`, n-1)), lists[:4*n]...); err != nil {
 			return err
 		}
 		lists = lists[4*n:]
@@ -335,6 +346,26 @@ func (q *Queries) unindex(ctx context.Context, where string, args ...any) error 
 // that viewerID may see: in a conversation they belong to, sent after they
 // joined, not deleted for them.
 func (q *Queries) SearchMessages(ctx context.Context, viewerID string, tokens [][]byte, limit int) ([]MessageRecord, error) {
+	return q.SearchMessagesBefore(ctx, viewerID, tokens, SearchCursor{}, limit)
+}
+
+// SearchCursor is where a page of SearchMessagesBefore ended: its last
+// message. The zero value starts at the newest.
+type SearchCursor struct {
+	SentAt time.Time
+	ConvID string
+	Seq    int64
+}
+
+// CursorAfter returns the cursor of the page that ended with m.
+func CursorAfter(m MessageRecord) SearchCursor {
+	return SearchCursor{SentAt: m.SentAt, ConvID: m.ConvID, Seq: m.Seq}
+}
+
+// SearchMessagesBefore is SearchMessages from the message after c on, in
+// a total order (sent_at, then conversation and seq, descending), so a
+// search whose candidates the decrypted text narrows can read on.
+func (q *Queries) SearchMessagesBefore(ctx context.Context, viewerID string, tokens [][]byte, c SearchCursor, limit int) ([]MessageRecord, error) {
 	if len(tokens) == 0 {
 		return nil, nil
 	}
@@ -346,18 +377,24 @@ func (q *Queries) SearchMessages(ctx context.Context, viewerID string, tokens []
 			keys = append(keys, k)
 		}
 	}
-	args := make([]any, 0, len(keys)+3)
+	args := make([]any, 0, len(keys)+6)
 	for _, k := range keys {
 		args = append(args, k)
 	}
 	args = append(args, len(keys), viewerID, viewerID)
+	page := ""
+	if c.ConvID != "" {
+		at := micros(c.SentAt)
+		page = ` AND (m.sent_at < ? OR (m.sent_at = ? AND (m.conv_id < ? OR (m.conv_id = ? AND m.seq < ?))))`
+		args = append(args, at, at, c.ConvID, c.ConvID, c.Seq)
+	}
 	return q.queryMessages(ctx, `SELECT `+prefixed("m.", messageCols)+` FROM (
 			SELECT conv_id, seq FROM search_tokens WHERE token IN (?`+strings.Repeat(", ?", len(keys)-1)+`)
 			GROUP BY conv_id, seq HAVING COUNT(*) = ?) hit
 		JOIN messages m ON m.conv_id = hit.conv_id AND m.seq = hit.seq
 		JOIN members mem ON mem.conv_id = m.conv_id AND mem.user_id = ? AND m.seq > mem.joined_seq
-		WHERE NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ? AND h.conv_id = m.conv_id AND h.seq = m.seq)
-		ORDER BY m.sent_at DESC LIMIT `+strconv.Itoa(limit), args...)
+		WHERE NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ? AND h.conv_id = m.conv_id AND h.seq = m.seq)`+page+`
+		ORDER BY m.sent_at DESC, m.conv_id DESC, m.seq DESC LIMIT `+strconv.Itoa(limit), args...)
 }
 
 func prefixed(p, cols string) string {
