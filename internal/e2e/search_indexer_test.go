@@ -215,3 +215,31 @@ func TestSearchIndexRebuiltOnUpgrade(t *testing.T) {
 		}
 	})
 }
+
+// R-MSG-6, issue 17: the index holds only some prefix lengths, so a query
+// word is looked up by a shorter prefix and the decrypted text decides.
+// A match older than more than a page of candidates that only share the
+// prefix ("satisfied" for "satu") is still found, and they are not.
+func TestSearchReadsPastPrefixCandidates(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s := startServer(t, b)
+		a, c := s.register(t, "Ann"), s.register(t, "Cai")
+		s.befriend(t, a, c)
+		conv := s.direct(t, a, c)
+		old := s.send(t, a, conv, "Saturn rises at nine")
+		for i := range 130 {
+			s.send(t, c, conv, fmt.Sprintf("satisfied customer %d", i))
+		}
+		r := s.do(t, a.Token, "GET", "/api/v1/search?q=satu", nil)
+		want(t, r, 200, "")
+		got := r.JSON(t)["messages"].([]any)
+		if len(got) != 1 || got[0].(map[string]any)["seq"] != old["seq"] {
+			t.Errorf("Ann's search for 'satu' = %d messages, want only the Saturn one behind 130 'satisfied' ones", len(got))
+		}
+		r = s.do(t, a.Token, "GET", "/api/v1/search?q="+url.QueryEscape("satisf cust"), nil)
+		want(t, r, 200, "")
+		if got := r.JSON(t)["messages"].([]any); len(got) != 50 {
+			t.Errorf("'satisf cust' finds %d messages, want the first 50 of 130", len(got))
+		}
+	})
+}

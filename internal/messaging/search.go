@@ -22,9 +22,22 @@ func (s *Service) tokenHashes(text string) [][]byte {
 	return s.hashes(search.IndexTokens(text))
 }
 
-// queryHashes are the keyed hashes a query looks up: its tokens, each of
-// which the index holds for every word it begins.
-func (s *Service) queryHashes(query string) [][]byte { return s.hashes(search.Tokens(query)) }
+// queryHashes are the keyed hashes a query looks up: its tokens cut to an
+// indexed prefix length, each of which the index holds for every word it
+// begins.
+func (s *Service) queryHashes(query string) [][]byte { return s.hashes(search.QueryTokens(query)) }
+
+// Search reads the index's candidates a page at a time until it has
+// searchResults matches: a query word is looked up by a prefix (search.
+// PrefixLengths), so candidates may hold only words sharing that prefix
+// ("satisfy" for "satu"). It opens at most searchCandidates of them; past
+// that, a query whose prefixes are common and whose words are rare may
+// miss older matches.
+const (
+	searchResults    = 50
+	searchPage       = 100
+	searchCandidates = 2000
+)
 
 func (s *Service) hashes(toks []string) [][]byte { return s.Keys.Indexes("search", toks) }
 
@@ -71,19 +84,10 @@ func (s *Service) Search(ctx context.Context, a kernel.Auth, query string, menti
 	if (query == "" && !mentioned) || len([]rune(query)) > 100 {
 		return SearchResult{}, errInvalidSearch
 	}
-	var recs []store.MessageRecord
-	var err error
-	if mentioned {
-		recs, err = s.DB.Read().MentionsOf(ctx, a.UserID, 200)
-	} else {
-		s.catchUpIndex(ctx)
-		recs, err = s.DB.Read().SearchMessages(ctx, a.UserID, s.queryHashes(query), 50)
-	}
-	if err != nil {
-		return SearchResult{}, s.Internal(ctx, "search", err)
-	}
 	res := SearchResult{Messages: []Message{}, Contacts: []social.Profile{}}
-	for _, r := range recs {
+	// keep adds what r shows the caller if it matches; it reports whether
+	// the results are full.
+	keep := func(r store.MessageRecord) bool {
 		m := s.MessageView(ctx, r)
 		// The index narrows; the decrypted text decides (and a destroyed
 		// sender's message, unreadable now, never matches).
@@ -92,8 +96,37 @@ func (s *Service) Search(ctx context.Context, a kernel.Auth, query string, menti
 			s.RedactCards(ctx, s.DB.Read(), a.UserID, one)
 			res.Messages = append(res.Messages, one[0])
 		}
-		if len(res.Messages) == 50 {
-			break
+		return len(res.Messages) == searchResults
+	}
+	if mentioned {
+		recs, err := s.DB.Read().MentionsOf(ctx, a.UserID, 200)
+		if err != nil {
+			return SearchResult{}, s.Internal(ctx, "search", err)
+		}
+		for _, r := range recs {
+			if keep(r) {
+				break
+			}
+		}
+	} else {
+		s.catchUpIndex(ctx)
+		hashes := s.queryHashes(query)
+		var cur store.SearchCursor
+	pages:
+		for read := 0; read < searchCandidates; read += searchPage {
+			recs, err := s.DB.Read().SearchMessagesBefore(ctx, a.UserID, hashes, cur, searchPage)
+			if err != nil {
+				return SearchResult{}, s.Internal(ctx, "search", err)
+			}
+			for _, r := range recs {
+				if keep(r) {
+					break pages
+				}
+			}
+			if len(recs) < searchPage {
+				break
+			}
+			cur = store.CursorAfter(recs[len(recs)-1])
 		}
 	}
 	convs, err := s.Conversations(ctx, a)

@@ -74,19 +74,28 @@ func Tokens(text string) []string {
 	return out
 }
 
-// MaxPrefix is the longest word prefix the index holds: a query word of up
-// to this many characters finds every word it begins ("sat" finds
-// "Saturday"); a longer one finds whole words.
-const MaxPrefix = 20
+// PrefixLengths are the lengths, in characters, of the word prefixes the
+// index holds besides whole words. A query word is looked up by its
+// longest prefix of one of these lengths (QueryTokens), which finds every
+// word it begins ("sat" finds "Saturday") along with some it does not
+// ("satisfy" for "satu"); the decrypted text then decides (Matches). Fewer
+// lengths mean fewer index rows per word, which is most of the indexer's
+// cost (issue 17: every prefix of 2 to 20 characters was ~25 rows for the
+// bench's six words, these are ~20), at the price of more candidates for
+// a search to open.
+var PrefixLengths = [...]int{2, 3, 5, 8}
+
+// MaxPrefix is the longest word prefix the index holds.
+const MaxPrefix = 8
 
 // MaxIndexTokens bounds the index entries of one text.
 const MaxIndexTokens = 1024
 
 // IndexTokens returns what the index holds for text (R-MSG-6, issue 15):
-// every token of Tokens, every prefix of two characters or more of each
-// word (up to MaxPrefix), and every single CJK character (the prefix of
-// its bigram), so that a query's tokens, looked up whole, find the words
-// and character runs they begin.
+// every token of Tokens, each word's prefixes of PrefixLengths shorter
+// than it, and every single CJK character (the prefix of its bigram), so
+// that a query's QueryTokens, looked up whole, find the words and
+// character runs they begin.
 func IndexTokens(text string) []string {
 	seen := map[string]bool{}
 	var out []string
@@ -105,8 +114,34 @@ func IndexTokens(text string) []string {
 			}
 			continue
 		}
-		for n := 2; n < len(rs) && n <= MaxPrefix; n++ {
-			add(string(rs[:n]))
+		for _, n := range PrefixLengths {
+			if n < len(rs) {
+				add(string(rs[:n]))
+			}
+		}
+	}
+	return out
+}
+
+// QueryTokens returns what the index is searched for to find text's words
+// as word beginnings: each token of Tokens cut to the longest of
+// PrefixLengths it reaches (a one-character word, and CJK, as it is). A
+// message holding a word that a query word begins holds that prefix.
+func QueryTokens(query string) []string {
+	var out []string
+	for _, t := range Tokens(query) {
+		rs := []rune(t)
+		if !isCJK(rs[0]) && len(rs) > 1 {
+			n := 0
+			for _, l := range PrefixLengths {
+				if l <= len(rs) {
+					n = l
+				}
+			}
+			t = string(rs[:n])
+		}
+		if !slices.Contains(out, t) {
+			out = append(out, t)
 		}
 	}
 	return out

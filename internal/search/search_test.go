@@ -34,7 +34,8 @@ func TestIndexTokens(t *testing.T) {
 	for _, tc := range []struct {
 		name, text, want string
 	}{
-		{"a word brings its prefixes of two or more", "Saturday", "saturday sa sat satu satur saturd saturda"},
+		{"a word brings its prefixes of PrefixLengths", "Saturday", "saturday sa sat satur"},
+		{"a long word stops at MaxPrefix", "internationalisation", "internationalisation in int inter internat"},
 		{"a one-letter word is itself", "a", "a"},
 		{"CJK brings its characters", "周六见", "周六 周 六 六见 见"},
 	} {
@@ -45,13 +46,19 @@ func TestIndexTokens(t *testing.T) {
 		})
 	}
 	long := strings.Repeat("x", 100)
-	if n := len(IndexTokens(long)); n != MaxPrefix {
-		t.Errorf("a 100-letter word gives %d index tokens, want itself and prefixes 2..%d", n, MaxPrefix)
+	if n := len(IndexTokens(long)); n != 1+len(PrefixLengths) {
+		t.Errorf("a 100-letter word gives %d index tokens, want itself and its %d prefixes", n, len(PrefixLengths))
 	}
-	// Every query token of a prefix query is among the index tokens.
-	for _, c := range []struct{ text, query string }{{"see you Saturday", "Sat"}, {"我们周六见面", "周"}, {"我们周六见面", "周六见"}} {
+	// Every query token of a prefix query is among the index tokens, for
+	// query words of every length up to past the longest prefix (issue 17:
+	// only some prefix lengths are indexed).
+	cases := []struct{ text, query string }{{"see you Saturday", "Sat"}, {"我们周六见面", "周"}, {"我们周六见面", "周六见"}, {"a", "a"}}
+	for n := 2; n <= len("internationalisation"); n++ { // one letter finds one-letter words
+		cases = append(cases, struct{ text, query string }{"Internationalisation day", "internationalisation"[:n]})
+	}
+	for _, c := range cases {
 		idx := strings.Join(IndexTokens(c.text), "\x00")
-		for _, q := range Tokens(c.query) {
+		for _, q := range QueryTokens(c.query) {
 			if !strings.Contains("\x00"+idx+"\x00", "\x00"+q+"\x00") {
 				t.Errorf("query %q token %q is not indexed for %q", c.query, q, c.text)
 			}
@@ -59,6 +66,28 @@ func TestIndexTokens(t *testing.T) {
 		if !Matches(c.text, c.query) {
 			t.Errorf("Matches(%q, %q) = false", c.text, c.query)
 		}
+	}
+}
+
+// Issue 17: a query word is looked up by its longest indexed prefix; the
+// decrypted text then tells "satisfy" from "satu".
+func TestQueryTokens(t *testing.T) {
+	for _, tc := range []struct{ query, want string }{
+		{"Sat", "sat"},
+		{"satu", "sat"},
+		{"saturday", "saturday"},
+		{"Saturday harbour", "saturday harbo"},
+		{"internationalisation", "internat"},
+		{"a", "a"},
+		{"周六见", "周六 六见"},
+		{"satu sat", "sat"},
+	} {
+		if got := strings.Join(QueryTokens(tc.query), " "); got != tc.want {
+			t.Errorf("QueryTokens(%q) = %q, want %q", tc.query, got, tc.want)
+		}
+	}
+	if Matches("I am satisfied", "satu") {
+		t.Error(`Matches("I am satisfied", "satu") = true: the index's candidate must not be the answer`)
 	}
 }
 

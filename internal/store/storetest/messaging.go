@@ -392,6 +392,19 @@ func testSearch(t *testing.T, db *store.DB) {
 	if got := res(db.Read().SearchMessages(ctx, "b", tok("x"), 1)).must(t, "SearchMessages"); len(got) != 1 {
 		t.Errorf("SearchMessages with limit 1 = %d results", len(got))
 	}
+	// Issue 17: a search reads on, a page at a time, while the decrypted
+	// text rejects candidates; pages neither skip nor repeat a message.
+	var paged []int64
+	for cur := (store.SearchCursor{}); ; {
+		page := res(db.Read().SearchMessagesBefore(ctx, "b", tok("x"), cur, 1)).must(t, "SearchMessagesBefore")
+		if len(page) == 0 {
+			break
+		}
+		paged = append(paged, seqs(page)...)
+		cur = store.CursorAfter(page[len(page)-1])
+	}
+	want(t, "b searching x a page of one at a time", paged, []int64{3, 2, 1})
+	want(t, "b searching x and the same token again", search("b", "x", "x"), []int64{3, 2, 1})
 	write(t, db, "hide and unindex", func(q *store.Queries) error {
 		if err := q.HideMessage(ctx, "b", "c", 3); err != nil {
 			return err
