@@ -925,16 +925,24 @@ function ChatView({ c }: { c: Ctx }) {
     // offline copy of it), this tab holds nothing of the chat, so no
     // catch-up pulls it and messages from this person's other tabs and
     // devices never come: it is tried again after each catch-up (a socket
-    // is back) until it loads.
-    let loaded = false;
+    // is back) until it loads. A refusal (not a member, no such chat) is
+    // final: asking again would only be refused again.
+    let done = false;
     let loading = false;
     const first = () => {
-      if (loaded || loading) return;
+      if (done || loading) return;
       loading = true;
-      action.run(() => fresh(true)).then((ok) => {
-        loading = false;
-        loaded = ok;
-      });
+      action
+        .run(() =>
+          fresh(true).catch((e) => {
+            if (e instanceof ApiError && e.status !== 0 && e.status !== 429 && e.status < 500) done = true;
+            throw e;
+          }),
+        )
+        .then((ok) => {
+          loading = false;
+          done ||= ok;
+        });
     };
     first();
     const offSync = onFrame((f) => f.type === 'sync' && first());
