@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -215,6 +216,16 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 		return Message{}, false, err
 	}
 	msg, created, err := s.send(ctx, q, a, sc, in)
+	if errors.Is(err, errStaleSender) {
+		// The cached list the check came from was out of date about the
+		// sender: check again from the store, once.
+		if sc, err = q.FindSendCheck(ctx, convID, a.UserID); err == nil {
+			msg, created, err = s.send(ctx, q, a, sc, in)
+		}
+		if errors.Is(err, errStaleSender) {
+			err = s.Internal(ctx, "send", err)
+		}
+	}
 	if err != nil {
 		// A retry of a message that did go through never turns into an
 		// error (a rate limit, a block or a permission since): it gets
@@ -227,6 +238,10 @@ func (s *Service) Send(ctx context.Context, a kernel.Auth, convID string, in Sen
 	}
 	return msg, created, err
 }
+
+// errStaleSender: the member list a send was checked against said
+// something else of its sender than the one read with the message.
+var errStaleSender = errors.New("messaging: the sender's cached membership is out of date")
 
 // send is Send after the membership and account checks.
 func (s *Service) send(ctx context.Context, q *store.Queries, a kernel.Auth, sc store.SendCheck, in SendInput) (Message, bool, error) {
@@ -314,6 +329,30 @@ func (s *Service) send(ctx context.Context, q *store.Queries, a kernel.Auth, sc 
 	// with the message says the cached list is still the list (issue 17):
 	// a removed member then never gets it, nor does a new one miss it,
 	// whether or not the bus brought this node the change yet.
+	//
+	// The sender's role allowed @all and their joined_seq the quote; both
+	// may come from a list cached before a change this node has not heard
+	// of (R-MSG-2, R-MSG-7). The list the write settles on is the list: the
+	// message stands only if it agrees.
+	//
+	// On PostgreSQL the list read here may also no longer hold the sender:
+	// a removal that committed while AppendMessage waited for the
+	// conversation's row passes its membership test (evaluated on the
+	// statement's older snapshot), and the message would stand after the
+	// removal. The list read under that row's lock is the truth.
+	sameSender := func(list []store.FanOutMember) error {
+		if conv.Kind != "group" {
+			return nil
+		}
+		i := slices.IndexFunc(list, func(m store.FanOutMember) bool { return m.UserID == me.UserID })
+		if i < 0 {
+			return tkesj.ErrNotFound("conversation")
+		}
+		if (in.MentionAll || in.ReplyTo > 0) && (list[i].Role != me.Role || list[i].JoinedSeq != me.JoinedSeq) {
+			return errStaleSender
+		}
+		return nil
+	}
 	gen := s.caches.members.Generation()
 	cached, hit := s.caches.members.Get(convID)
 	var fresh *memberList
@@ -349,7 +388,10 @@ func (s *Service) send(ctx context.Context, q *store.Queries, a kernel.Auth, sc 
 			}
 			if v == cached.version {
 				members = cached.members
-				return nil
+				if !in.MentionAll && in.ReplyTo <= 0 {
+					return nil // the list is current, and the store found the sender in it
+				}
+				return sameSender(members)
 			}
 		}
 		v, rs, err := q.FanOut(ctx, convID)
@@ -357,14 +399,14 @@ func (s *Service) send(ctx context.Context, q *store.Queries, a kernel.Auth, sc 
 			return err
 		}
 		members, fresh = rs, &memberList{version: v, members: rs}
-		return nil
+		return sameSender(rs)
 	}
 	err = s.writer.do(ctx, write)
 	if errors.Is(err, store.ErrClientIDRace) {
 		err = s.writer.do(ctx, write) // its first attempt has committed: now a retry
 	}
 	if err != nil {
-		if tkesj.ErrorKindOf(err) == tkesj.ENotFound {
+		if tkesj.ErrorKindOf(err) == tkesj.ENotFound || errors.Is(err, errStaleSender) {
 			return Message{}, false, err
 		}
 		return Message{}, false, s.Internal(ctx, "send", err)

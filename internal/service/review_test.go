@@ -1,0 +1,146 @@
+package service_test
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tkesj/tkesj"
+	"github.com/tkesj/tkesj/internal/bus/inmem"
+	"github.com/tkesj/tkesj/internal/kernel"
+	"github.com/tkesj/tkesj/internal/keyring"
+	"github.com/tkesj/tkesj/internal/service"
+	"github.com/tkesj/tkesj/internal/store"
+	"github.com/tkesj/tkesj/internal/store/sqlite"
+)
+
+// TestStaleCachedMemberChecks (issue 17; R-MSG-2, R-MSG-7): a node whose
+// cached member list is stale (it has not heard, or never will hear, of a
+// change another node made) must not judge a send by what the list says of
+// the sender. Two nodes on one store, each on a bus of its own, as when an
+// invalidation is lost or still on its way:
+//   - someone removed and added back must not quote, through the stale node,
+//     a message sent while they were out: the send answer would show them its
+//     text (R-MSG-2: non-members can read nothing);
+//   - an admin made a plain member must not mention everyone (R-MSG-7: @all
+//     by owners and admins).
+//
+// Both were refused before the send check came from memory, whatever node.
+func TestStaleCachedMemberChecks(t *testing.T) {
+	t.Run("on SQLite", func(t *testing.T) {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "r.db"), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		checkStaleCachedMemberChecks(t, db)
+	})
+	t.Run("on PostgreSQL", func(t *testing.T) {
+		base := os.Getenv("TKESJ_TEST_POSTGRES_URL")
+		if base == "" {
+			t.Skip("TKESJ_TEST_POSTGRES_URL is not set")
+		}
+		checkStaleCachedMemberChecks(t, openPostgres(t, base))
+	})
+}
+
+func checkStaleCachedMemberChecks(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	ks, err := keyring.OpenSQLite(filepath.Join(t.TempDir(), "keys.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	master := make([]byte, 32)
+	rand.Read(master)
+	keys, err := keyring.New(master, ks, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := func() *service.Service {
+		bus := inmem.New(0) // a bus of its own: B never hears of A's changes
+		t.Cleanup(func() { bus.Close() })
+		svc, err := service.New(ctx, service.Deps{DB: db, Keys: keys, Bus: bus, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, service.Config{PushDelay: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(svc.Close)
+		return svc
+	}
+	a, b := node(), node()
+	users, err := a.SeedUsers(ctx, 3, "stale", 0, "a good long password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, back, demoted := users[0], users[1], users[2]
+	if err := a.SeedFriends(ctx, [][2]string{{owner.ID, back.ID}, {owner.ID, demoted.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	auth := func(svc *service.Service, token string) kernel.Auth {
+		t.Helper()
+		au, err := svc.Authenticate(ctx, token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return au
+	}
+	ownerA, ownerB := auth(a, owner.Token), auth(b, owner.Token)
+	// Two groups, each cached on B by a first message through it: each
+	// check below is the first send through B after the change, since any
+	// message B stores refreshes its list.
+	group := func(name string) string {
+		t.Helper()
+		g, err := a.CreateGroup(ctx, ownerA, name, []string{back.ID, demoted.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.SetRole(ctx, ownerA, g.ID, demoted.ID, "admin"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := b.Send(ctx, ownerB, g.ID, service.SendInput{ClientID: "fill-" + name, Kind: "text", Text: "hello"}); err != nil {
+			t.Fatal(err)
+		}
+		return g.ID
+	}
+	quoted, all := group("quote"), group("all")
+
+	// On A: one member is taken out, a message is sent without them, and
+	// they are added back; in the other group an admin becomes a member.
+	if err := a.RemoveMember(ctx, ownerA, quoted, back.ID); err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := a.Send(ctx, ownerA, quoted, service.SendInput{ClientID: "secret", Kind: "text", Text: "said while they were out"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.AddMembers(ctx, ownerA, quoted, []string{back.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetRole(ctx, ownerA, all, demoted.ID, "member"); err != nil {
+		t.Fatal(err)
+	}
+
+	m, _, err := b.Send(ctx, auth(b, back.Token), quoted, service.SendInput{ClientID: "quote", Kind: "text", Text: "what was that?", ReplyTo: secret.Seq})
+	switch {
+	case err == nil && m.ReplyTo != nil && m.ReplyTo.Preview != "":
+		t.Errorf("R-MSG-2: through the stale node, someone added back quoted a message sent while they were out and was shown %q; want not_found", m.ReplyTo.Preview)
+	case err == nil:
+		t.Errorf("R-MSG-2: through the stale node, someone added back quoted a message sent while they were out; want not_found")
+	case tkesj.ErrorKindOf(err) != tkesj.ENotFound:
+		t.Errorf("quoting a message from before one's return: %v, want not_found", err)
+	}
+	if _, _, err := b.Send(ctx, auth(b, demoted.Token), all, service.SendInput{ClientID: "all", Kind: "text", Text: "everyone!", MentionAll: true}); tkesj.ErrorKindOf(err) != tkesj.EForbidden {
+		t.Errorf("R-MSG-7: through the stale node, a former admin's mention of everyone: %v, want forbidden", err)
+	}
+	// The same sends through A, which made the changes, are refused.
+	if _, _, err := a.Send(ctx, auth(a, back.Token), quoted, service.SendInput{ClientID: "quote-a", Kind: "text", Text: "what was that?", ReplyTo: secret.Seq}); tkesj.ErrorKindOf(err) != tkesj.ENotFound {
+		t.Errorf("through the node that made the change, quoting a message from before one's return: %v, want not_found", err)
+	}
+	if _, _, err := a.Send(ctx, auth(a, demoted.Token), all, service.SendInput{ClientID: "all-a", Kind: "text", Text: "everyone!", MentionAll: true}); tkesj.ErrorKindOf(err) != tkesj.EForbidden {
+		t.Errorf("through the node that made the change, a former admin's mention of everyone: %v, want forbidden", err)
+	}
+}
