@@ -118,7 +118,7 @@ func (s *Service) Stats() Stats {
 	return st
 }
 
-// New starts calls on this node on core: it subscribes to the bus for
+// New starts calls on this node on core: it listens on the bus (the kernel's subscription) for
 // signals meant for this node's SFU, and registers the live calls table with
 // the personal-data registry.
 func New(core *kernel.Core, a *accounts.Service, m *messaging.Service, opts Options) (*Service, error) {
@@ -129,15 +129,8 @@ func New(core *kernel.Core, a *accounts.Service, m *messaging.Service, opts Opti
 		return nil, err
 	}
 	s.sfu = sfu
-	s.unsub = func() {}
-	if core.Bus != nil {
-		unsub, err := core.Bus.Subscribe(s.onEvent)
-		if err != nil {
-			sfu.Close()
-			return nil, err
-		}
-		s.unsub = unsub
-	}
+	// The kernel's subscription, not one of our own (kernel.OnBusEvent).
+	s.unsub = core.OnBusEvent(s.onEvent)
 	s.registerPersonalData()
 	a.OnPermissionChange(s.PermissionChanged)
 	return s, nil

@@ -30,10 +30,32 @@ type Invalidation struct {
 	Users         []string `json:"users,omitempty"`
 }
 
-// invalidators are the caches' drop functions (OnInvalidate).
+// invalidators are the caches' drop functions (OnInvalidate) and the
+// other handlers of bus events (OnBusEvent).
 type invalidators struct {
-	mu  sync.RWMutex
-	fns []func(Invalidation)
+	mu       sync.RWMutex
+	fns      []func(Invalidation)
+	handlers map[*func(tkesj.Event)]struct{}
+}
+
+// OnBusEvent has fn called with every event on the bus, from every node,
+// on the one subscription the kernel holds: with NATS each subscription is
+// a consumer that receives every event, so capabilities share this one
+// rather than add their own. fn must not block for long. remove stops the
+// calls (one already running may finish).
+func (s *Core) OnBusEvent(fn func(tkesj.Event)) (remove func()) {
+	h := &fn
+	s.invalidators.mu.Lock()
+	if s.invalidators.handlers == nil {
+		s.invalidators.handlers = map[*func(tkesj.Event)]struct{}{}
+	}
+	s.invalidators.handlers[h] = struct{}{}
+	s.invalidators.mu.Unlock()
+	return func() {
+		s.invalidators.mu.Lock()
+		delete(s.invalidators.handlers, h)
+		s.invalidators.mu.Unlock()
+	}
 }
 
 // OnInvalidate registers drop to empty a cache of what an invalidation
@@ -89,6 +111,16 @@ func (s *Core) subscribeInvalidations() {
 }
 
 func (s *Core) onBusEvent(e tkesj.Event) {
+	// Called outside the lock, so a handler may remove itself.
+	s.invalidators.mu.RLock()
+	hs := make([]*func(tkesj.Event), 0, len(s.invalidators.handlers))
+	for h := range s.invalidators.handlers {
+		hs = append(hs, h)
+	}
+	s.invalidators.mu.RUnlock()
+	for _, h := range hs {
+		(*h)(e)
+	}
 	switch e.Control {
 	case ControlInvalidate:
 		var inv Invalidation
