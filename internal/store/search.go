@@ -377,19 +377,24 @@ func (q *Queries) SearchMessagesBefore(ctx context.Context, viewerID string, tok
 			keys = append(keys, k)
 		}
 	}
-	args := make([]any, 0, len(keys)+6)
+	args := make([]any, 0, len(keys)+7)
 	for _, k := range keys {
 		args = append(args, k)
 	}
-	args = append(args, len(keys), viewerID, viewerID)
-	page := ""
+	older, page := "", ""
 	if c.ConvID != "" {
+		// A later page reads only the older part of each token's range
+		// (the key orders it by sent_at), not all of it again.
 		at := micros(c.SentAt)
+		older = ` AND sent_at <= ?`
+		args = append(args, at)
 		page = ` AND (m.sent_at < ? OR (m.sent_at = ? AND (m.conv_id < ? OR (m.conv_id = ? AND m.seq < ?))))`
-		args = append(args, at, at, c.ConvID, c.ConvID, c.Seq)
+		args = append(args, len(keys), viewerID, viewerID, at, at, c.ConvID, c.ConvID, c.Seq)
+	} else {
+		args = append(args, len(keys), viewerID, viewerID)
 	}
 	return q.queryMessages(ctx, `SELECT `+prefixed("m.", messageCols)+` FROM (
-			SELECT conv_id, seq FROM search_tokens WHERE token IN (?`+strings.Repeat(", ?", len(keys)-1)+`)
+			SELECT conv_id, seq FROM search_tokens WHERE token IN (?`+strings.Repeat(", ?", len(keys)-1)+`)`+older+`
 			GROUP BY conv_id, seq HAVING COUNT(*) = ?) hit
 		JOIN messages m ON m.conv_id = hit.conv_id AND m.seq = hit.seq
 		JOIN members mem ON mem.conv_id = m.conv_id AND mem.user_id = ? AND m.seq > mem.joined_seq
