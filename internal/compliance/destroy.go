@@ -59,7 +59,11 @@ func (s *Service) DestroyAccount(ctx context.Context, a kernel.Auth, in DestroyI
 	// rows that go are noted first and deleted after the commit.
 	var archives []string
 	var afters []func(context.Context)
-	err = s.DB.Update(ctx, func(q *store.Queries) error {
+	// It leaves every conversation of theirs, taking each one's row, while
+	// group commits hold some of those rows in their own order: on
+	// PostgreSQL the database may break a deadlock by failing this one,
+	// which then runs again.
+	err = s.DB.UpdateRetrying(ctx, func(q *store.Queries) error {
 		archives, afters = nil, nil // a retried transaction starts afresh
 		for _, d := range s.Personal.All() {
 			if d.Erase.Blobs != nil {

@@ -3,10 +3,12 @@ package service_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,5 +144,107 @@ func checkStaleCachedMemberChecks(t *testing.T, db *store.DB) {
 	}
 	if _, _, err := a.Send(ctx, auth(a, demoted.Token), all, service.SendInput{ClientID: "all-a", Kind: "text", Text: "everyone!", MentionAll: true}); tkesj.ErrorKindOf(err) != tkesj.EForbidden {
 		t.Errorf("through the node that made the change, a former admin's mention of everyone: %v, want forbidden", err)
+	}
+}
+
+// TestLeavingGroupsBesideAGroupCommit (issue 17; R-DEL, PostgreSQL): an
+// account's destruction takes the person out of each of their groups in
+// one transaction (messaging.leaveConversations), and since schema 0056
+// each removal takes the conversation's row (BumpMemberVersion, then the
+// member_version trigger), one group after another. A group commit takes
+// the rows of the conversations its messages go to, in the order they came.
+// When the two meet in opposite orders PostgreSQL breaks the deadlock by
+// failing one; the destruction, which waited first, is the one failed
+// (the account is not destroyed, and the person is told it failed). The
+// test runs the two transactions' statements in that interleaving: the
+// destruction's must commit.
+func TestLeavingGroupsBesideAGroupCommit(t *testing.T) {
+	base := os.Getenv("TKESJ_TEST_POSTGRES_URL")
+	if base == "" {
+		t.Skip("TKESJ_TEST_POSTGRES_URL is not set")
+	}
+	ctx := context.Background()
+	db := openPostgres(t, base)
+	ks, err := keyring.OpenSQLite(filepath.Join(t.TempDir(), "keys.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	master := make([]byte, 32)
+	rand.Read(master)
+	keys, err := keyring.New(master, ks, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := service.New(ctx, service.Deps{DB: db, Keys: keys, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, service.Config{PushDelay: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	users, err := svc.SeedUsers(ctx, 3, "dl", 0, "a good long password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, sender, leaving := users[0], users[1], users[2]
+	if err := svc.SeedFriends(ctx, [][2]string{{owner.ID, sender.ID}, {owner.ID, leaving.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	oa, err := svc.Authenticate(ctx, owner.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var groups [2]string
+	for i := range groups {
+		g, err := svc.CreateGroup(ctx, oa, fmt.Sprint("dl", i), []string{sender.ID, leaving.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		groups[i] = g.ID
+	}
+	msg := func(conv, client string) store.MessageRecord {
+		return store.MessageRecord{ConvID: conv, ID: "m" + client, SenderID: sender.ID, ClientID: client, Kind: "text", Body: []byte("sealed"), SentAt: time.Now()}
+	}
+	took2, took1 := make(chan struct{}), make(chan struct{})
+	commitErr := make(chan error, 1)
+	go func() {
+		// The group commit: a message to the second group, then one to the
+		// first (retried, as the writer retries a failed batch).
+		first := true
+		commitErr <- db.Update(ctx, func(q *store.Queries) error {
+			if _, _, _, err := q.AppendMessage(ctx, msg(groups[1], fmt.Sprint("dl-b-", first))); err != nil {
+				return err
+			}
+			if first {
+				first = false
+				close(took2)
+				<-took1
+				time.Sleep(200 * time.Millisecond) // the destruction waits first
+			}
+			_, _, _, err := q.AppendMessage(ctx, msg(groups[0], fmt.Sprint("dl-a-", first)))
+			return err
+		})
+	}()
+	<-took2
+	closeTook1 := sync.OnceFunc(func() { close(took1) })
+	err = db.UpdateRetrying(ctx, func(q *store.Queries) error {
+		// leaveConversations' statements, group by group.
+		for i, g := range groups {
+			if err := q.BumpMemberVersion(ctx, g); err != nil {
+				return err
+			}
+			if _, err := q.RemoveMember(ctx, g, leaving.ID); err != nil {
+				return err
+			}
+			if i == 0 {
+				closeTook1() // the first run only: a retry finds it closed
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("leaving one's groups beside a group commit that holds them in the other order: %v", err)
+	}
+	if err := <-commitErr; err != nil {
+		// The writer runs a failed batch again, each write in its savepoint.
+		t.Logf("the group commit: %v", err)
 	}
 }

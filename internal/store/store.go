@@ -36,6 +36,11 @@ type Dialect struct {
 	Placeholders bool
 	// IsUnique reports whether err is a unique-constraint violation.
 	IsUnique func(err error) bool
+	// IsConflict reports whether the database failed the transaction to
+	// break a deadlock or a serialization conflict, so that running it
+	// again may succeed; nil when the backend never does (SQLite has one
+	// writer).
+	IsConflict func(err error) bool
 	// Lock serialises migrations between processes (PostgreSQL advisory lock);
 	// nil when the backend needs none.
 	Lock func(ctx context.Context, tx *sql.Tx) error
@@ -256,6 +261,25 @@ func (db *DB) Update(ctx context.Context, fn func(q *Queries) error) error {
 	}
 	defer db.wStmts.prepareWanted()
 	return db.runTx(tx, fn)
+}
+
+// maxConflictRetries bounds UpdateRetrying's attempts after the first.
+const maxConflictRetries = 4
+
+// UpdateRetrying is Update for a transaction that takes many rows others
+// write too, in an order it cannot share with them (an account's
+// destruction leaves each of its conversations while a group commit holds
+// some of them, issue 17): when the database fails it to break a deadlock
+// (PostgreSQL 40P01) or a serialization conflict, fn runs again in a new
+// transaction, a few times. fn must start afresh on each run: reset what
+// it collects, not append to it.
+func (db *DB) UpdateRetrying(ctx context.Context, fn func(q *Queries) error) error {
+	for attempt := 0; ; attempt++ {
+		err := db.Update(ctx, fn)
+		if err == nil || db.d.IsConflict == nil || !db.d.IsConflict(err) || attempt == maxConflictRetries || ctx.Err() != nil {
+			return err
+		}
+	}
 }
 
 // runTx runs fn in tx, then commits tx, or rolls it back when fn fails.

@@ -42,6 +42,10 @@ var dialect = &store.Dialect{
 		var e *pgconn.PgError
 		return errors.As(err, &e) && e.Code == "23505"
 	},
+	IsConflict: func(err error) bool {
+		var e *pgconn.PgError
+		return errors.As(err, &e) && (e.Code == "40P01" || e.Code == "40001")
+	},
 	Lock: func(ctx context.Context, tx *sql.Tx) error {
 		// Nodes starting together apply migrations one at a time.
 		_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7201)`)
