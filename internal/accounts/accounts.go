@@ -646,11 +646,17 @@ func (s *Service) authenticateHash(ctx context.Context, h []byte) (kernel.Auth, 
 		s.sessions.Add(string(h), sess, gen)
 	}
 	if now := s.Now(); now.Sub(sess.LastSeenAt) > s.Cfg.SessionTouchStep {
-		if err := s.DB.Update(ctx, func(q *store.Queries) error { return q.TouchSession(ctx, sess, now) }); err != nil {
+		err := s.DB.Update(ctx, func(q *store.Queries) error { return q.TouchSession(ctx, sess, now) })
+		// The next request reads the session again rather than trusting this
+		// copy for another sessionCacheTTL: what it holds besides
+		// last_seen_at (the account's status, its restrictions) was read
+		// up to a TTL ago.
+		s.sessions.Remove(string(h))
+		switch {
+		case tkesj.ErrorKindOf(err) == tkesj.ENotFound:
+			return kernel.Auth{}, kernel.ErrBadToken // it ended since it was cached
+		case err != nil:
 			s.Log.WarnContext(ctx, "touch session", "err", err.Error())
-		} else {
-			sess.LastSeenAt = now
-			s.sessions.Add(string(h), sess, gen) // touched once a step, not on every request
 		}
 	}
 	pending, err := s.policyPending(ctx, sess.PolicyAcceptedAt)

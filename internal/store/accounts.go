@@ -213,12 +213,17 @@ func (q *Queries) FindSession(ctx context.Context, tokenHash []byte) (SessionRec
 	return s, notFound(err, "session")
 }
 
-// TouchSession records that a session (and its device) was used at at.
+// TouchSession records that a session (and its device) was used at at;
+// ErrNotFound when the session has ended (a node's cached copy outlived it).
 func (q *Queries) TouchSession(ctx context.Context, s SessionRecord, at time.Time) error {
-	if _, err := q.exec(ctx, `UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?`, micros(at), s.TokenHash); err != nil {
+	res, err := q.exec(ctx, `UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?`, micros(at), s.TokenHash)
+	if err != nil {
 		return err
 	}
-	_, err := q.exec(ctx, `UPDATE devices SET last_seen_at = ? WHERE user_id = ? AND device_idx = ?`, micros(at), s.UserID, s.DeviceIdx)
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return tkesj.ErrNotFound("session") // ended meanwhile
+	}
+	_, err = q.exec(ctx, `UPDATE devices SET last_seen_at = ? WHERE user_id = ? AND device_idx = ?`, micros(at), s.UserID, s.DeviceIdx)
 	return err
 }
 

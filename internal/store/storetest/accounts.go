@@ -102,6 +102,11 @@ func testSessions(t *testing.T, db *store.DB) {
 	}
 	write(t, db, "DeleteSession", func(q *store.Queries) error { return q.DeleteSession(ctx, []byte("t1")) })
 	alive(map[string]bool{"t1": false, "t2": true, "t3": true, "t4": true})
+	// A node's cached copy of an ended session learns it when it touches it
+	// (issue 17: sessions come from memory).
+	if err := writeErr(db, func(q *store.Queries) error { return q.TouchSession(ctx, s, later) }); tkesj.ErrorKindOf(err) != tkesj.ENotFound {
+		t.Errorf("TouchSession(ended session) = %v, want not found", err)
+	}
 	write(t, db, "DeleteOtherSessions", func(q *store.Queries) error { return q.DeleteOtherSessions(ctx, "u", []byte("t3")) })
 	alive(map[string]bool{"t2": false, "t3": true, "t4": true})
 	write(t, db, "DeleteAllSessions", func(q *store.Queries) error { return q.DeleteAllSessions(ctx, "u") })
