@@ -322,6 +322,57 @@ test('issue 17: a long outbox flushed after going offline arrives once, each mes
   await a.context.close();
 });
 
+test('issue 17, R-MSG-3: a send the server answers busy (429 over the socket, then 503) goes again by itself with the socket open, in order, and shows sent', { timeout: 90_000 }, async () => {
+  const { x: ann, y: ben, conv } = await pair('Ann Busy', 'Ben Busy');
+  const a = await signedIn(ann);
+  // The socket stays open; its first two send frames are answered as an
+  // overloaded server would: 429 with a retry hint of a second, then 503
+  // (which the page takes to HTTP, answered 503 once too).
+  let wsRefused = 0;
+  await a.page.routeWebSocket(/\/api\/v1\/ws/, (ws) => {
+    const srv = ws.connectToServer();
+    ws.onMessage((frame) => {
+      const f = typeof frame === 'string' && frame.startsWith('{') ? JSON.parse(frame) : null;
+      if (f?.type === 'send' && wsRefused < 2) {
+        wsRefused++;
+        const p = wsRefused === 1 ? { status: 429, code: 'rate_limited', detail: 'Too many requests.' } : { status: 503, code: 'unavailable', detail: 'Try again shortly.' };
+        ws.send(JSON.stringify({ type: 'error', id: f.id, code: p.code, detail: p.detail, error: { type: `urn:tkesj:problem:${p.code}`, title: 'busy', ...p }, ...(wsRefused === 1 ? { retry_after: 1 } : {}) }));
+        return;
+      }
+      srv.send(frame);
+    });
+    srv.onMessage((frame) => ws.send(frame));
+  });
+  let httpRefused = 0;
+  await a.context.route(new RegExp(`/api/v1/conversations/${conv}/messages(\\?|$)`), (route) => {
+    if (route.request().method() !== 'POST' || httpRefused >= 1) return route.continue();
+    httpRefused++;
+    return route.fulfill({ status: 503, contentType: 'application/problem+json', body: JSON.stringify({ type: 'urn:tkesj:problem:unavailable', title: 'Service Unavailable', status: 503, code: 'unavailable', detail: 'Try again shortly.' }) });
+  });
+  await openChat(a.page, conv);
+  await send(ben, conv, 'are you busy?');
+  await log(a.page).getByText('are you busy?').waitFor();
+  // Past the app shell's start-up flush (3 s after load), which would
+  // otherwise send again by chance: only the retry timer is left to do it.
+  await a.page.waitForTimeout(3_500);
+
+  await composer(a.page).fill('first, though the server is busy');
+  await composer(a.page).press('Enter');
+  await until('the first refusal', () => wsRefused === 1);
+  // The connection is fine: the row says it is sending, not waiting for one.
+  await textMatches(log(a.page).locator('[data-outbox]', { hasText: 'first, though' }), /Sending/);
+  await composer(a.page).fill('second, written after');
+  await composer(a.page).press('Enter');
+  await until('the outbox to empty with no one touching anything', async () => (await log(a.page).locator('[data-outbox]').count()) === 0, 30_000);
+  assert.deepEqual([wsRefused, httpRefused], [2, 1], 'each refusal was met');
+  await log(a.page).locator('.msg.mine', { hasText: 'first, though the server is busy' }).waitFor();
+  await log(a.page).locator('.msg.mine', { hasText: 'second, written after' }).waitFor();
+  const msgs = (await ben.call('GET', `/api/v1/conversations/${conv}/messages?after_seq=0`)).messages.filter((m) => m.sender_id === ann.user.id);
+  assert.deepEqual(msgs.map((m) => m.text), ['first, though the server is busy', 'second, written after'], 'once each, in the order written');
+  assert.deepEqual(a.problems, []);
+  await a.context.close();
+});
+
 test('defect 4: an outbox that survives going offline, closing the tab and failures; a PDF from the picture button goes as a file', { timeout: 150_000 }, async () => {
   const { x: ann, y: ben, conv } = await pair('Ann Outbox', 'Ben Outbox');
   const a = await signedIn(ann);

@@ -3,7 +3,10 @@
 // fails for want of a connection stays "waiting" and is sent again, with the
 // same client_id, whenever the socket is back (the server answers a repeated
 // client_id with the message it already has, so nothing is doubled). A send the
-// server refuses is "failed": the person may try again or discard it. Pictures
+// server answers "busy" (429, 5xx) stays "sending" and goes again by itself
+// after a backoff, even while the socket stays open. Messages of a chat go in
+// the order they were written: a later one waits while an earlier one does. A
+// send the server refuses is "failed": the person may try again or discard it. Pictures
 // and files wait here as blobs until they are uploaded. Loaded with the chat
 // chunk; items are kept per signed-in person.
 
@@ -82,6 +85,37 @@ async function put(it: OutItem) {
   changed();
 }
 
+/**
+ * Writes it back only if it is still in the outbox, in one transaction: another
+ * tab may have delivered and removed it meanwhile, and writing it back would
+ * make this tab send it again. Answers whether it was written.
+ */
+async function update(it: OutItem): Promise<boolean> {
+  const d = await db();
+  if (memory.has(it.client_id) || !d) {
+    if (!memory.has(it.client_id)) return false;
+    await put(it);
+    return true;
+  }
+  const ok = await new Promise<boolean>((resolve) => {
+    try {
+      const s = d.transaction(STORE, 'readwrite').objectStore(STORE);
+      const g = s.get(it.client_id);
+      g.onsuccess = () => {
+        if (!g.result) return resolve(false);
+        const w = s.put(it);
+        w.onsuccess = () => resolve(true);
+        w.onerror = () => resolve(false);
+      };
+      g.onerror = () => resolve(false);
+    } catch {
+      resolve(false);
+    }
+  });
+  if (ok) changed();
+  return ok;
+}
+
 async function del(client_id: string) {
   memory.delete(client_id);
   await tx('readwrite', (s) => s.delete(client_id));
@@ -108,7 +142,17 @@ export function onOutbox(f: () => void): () => void {
 
 /** The person's waiting and failed messages for one conversation, oldest first. */
 export async function pendingFor(user: string, conv: string): Promise<OutItem[]> {
-  return (await all()).filter((x) => x.user === user && x.conv === conv);
+  // What this tab is sending right now shows as sending, whatever was stored,
+  // and so does what waits its turn behind a message the server was too busy
+  // to take (the connection is fine; it goes by itself).
+  let behindBusy = false;
+  return (await all())
+    .filter((x) => x.user === user && x.conv === conv)
+    .map((x) => {
+      const sending = x.status !== 'failed' && (inFlight.has(x.client_id) || x.status === 'sending' || behindBusy);
+      if (x.status === 'sending') behindBusy = true;
+      return sending ? { ...x, status: 'sending' } : x;
+    });
 }
 
 let me = '';
@@ -122,7 +166,9 @@ export function startOutbox(user: string) {
 export async function enqueue(it: Omit<OutItem, 'client_id' | 'created' | 'status' | 'user'>): Promise<void> {
   const item: OutItem = { ...it, client_id: newClientId(), created: Date.now(), status: 'waiting', user: me };
   await put(item);
-  await deliver(item);
+  // Through flush, not straight to the server: an earlier message of the same
+  // chat still waiting must go first.
+  await flush();
 }
 
 const inFlight = new Set<string>();
@@ -132,8 +178,40 @@ function transient(e: unknown) {
   return e instanceof ApiError ? e.status === 0 || e.status === 429 || e.status >= 500 : true;
 }
 
-async function deliver(it: OutItem): Promise<void> {
-  if (inFlight.has(it.client_id)) return;
+/** The server answered but could not take it now (429, 5xx): the connection is fine. */
+function busy(e: unknown) {
+  return e instanceof ApiError && (e.status === 429 || e.status >= 500);
+}
+
+/**
+ * Retries after a temporary failure: the socket staying open, nothing else
+ * would send the message again until a reconnect or the next message. The
+ * first after a second, doubling to at most a minute, never sooner than the
+ * server's Retry-After (capped, so a wrong hint cannot park a message for
+ * hours), with some jitter so that many tabs do not come back at once.
+ */
+const RETRY_FIRST = 1_000;
+const RETRY_CAP = 60_000;
+const RETRY_HINT_CAP = 5 * 60_000;
+let retryTimer: number | undefined;
+let retries = 0;
+
+function retryLater(e: unknown) {
+  const backoff = Math.min(RETRY_CAP, RETRY_FIRST * 2 ** Math.min(retries, 10)) * (0.8 + Math.random() * 0.4);
+  retries++;
+  const hint = e instanceof ApiError && e.retryAfter !== undefined ? Math.min(e.retryAfter * 1000, RETRY_HINT_CAP) : 0;
+  window.clearTimeout(retryTimer);
+  retryTimer = window.setTimeout(() => {
+    retryTimer = undefined;
+    void flush();
+  }, Math.max(hint, backoff));
+}
+
+/** How a delivery ended: sent (or another tab had sent it), still to send, or refused for good. */
+type Outcome = 'sent' | 'waiting' | 'failed';
+
+async function deliver(it: OutItem): Promise<Outcome> {
+  if (inFlight.has(it.client_id)) return 'waiting';
   inFlight.add(it.client_id);
   let cur: OutItem = { ...it, status: 'sending', error: undefined, code: undefined };
   changed();
@@ -144,7 +222,8 @@ async function deliver(it: OutItem): Promise<void> {
       // PDF picked with the picture button goes as a file, not as a picture.
       const kind = (['image', 'video', 'voice'].includes(media.kind) ? media.kind : 'file') as NewMessage['kind'];
       cur = { ...cur, media_id: media.id, kind, file: undefined, text: kind === 'file' ? cur.name : undefined };
-      await put(cur);
+      // Gone meanwhile: another tab has sent it.
+      if (!(await update({ ...cur, status: it.status }))) return 'sent';
     }
     const body: NewMessage = { client_id: cur.client_id, kind: cur.kind };
     if (cur.text !== undefined) body.text = cur.text;
@@ -156,14 +235,19 @@ async function deliver(it: OutItem): Promise<void> {
     const m = await sendMessage(cur.conv, body);
     store.merge(cur.conv, [m]);
     await del(cur.client_id);
+    retries = 0;
+    return 'sent';
   } catch (e) {
     const fail = !transient(e);
-    await put({
+    if (!fail) retryLater(e);
+    // Written back only if still there: a tab that has delivered it removed it.
+    await update({
       ...cur,
-      status: fail ? 'failed' : 'waiting',
+      status: fail ? 'failed' : busy(e) ? 'sending' : 'waiting',
       error: fail ? (e instanceof ApiError ? e.detail || e.code : String(e)) : undefined,
       code: e instanceof ApiError ? e.code : undefined,
     });
+    return fail ? 'failed' : 'waiting';
   } finally {
     inFlight.delete(cur.client_id);
     changed();
@@ -186,20 +270,40 @@ async function sendMessage(conv: string, body: NewMessage): Promise<Message> {
   }
 }
 
-let flushing = false;
-/** Sends every waiting message of the signed-in person, in order. */
-export async function flush() {
-  if (flushing || !me) return;
-  flushing = true;
-  try {
-    for (const it of await all()) if (it.user === me && it.status !== 'failed') await deliver(it);
-  } finally {
-    flushing = false;
+let flushing: Promise<void> | null = null;
+let again = false;
+/**
+ * Sends every waiting message of the signed-in person, oldest first; a chat
+ * whose message could not go now sends none of its later ones (they would
+ * arrive before it). Called while it runs, it runs once more after.
+ */
+export function flush(): Promise<void> {
+  if (!me) return Promise.resolve();
+  if (flushing) {
+    again = true;
+    return flushing;
   }
+  flushing = (async () => {
+    try {
+      do {
+        again = false;
+        const held = new Set<string>();
+        for (const it of await all()) {
+          if (it.user !== me || it.status === 'failed' || held.has(it.conv)) continue;
+          if ((await deliver(it)) === 'waiting') held.add(it.conv);
+        }
+      } while (again);
+    } finally {
+      flushing = null;
+    }
+  })();
+  return flushing;
 }
 
-export function retry(it: OutItem) {
-  return deliver({ ...it, status: 'waiting' });
+/** Sends a failed message again (as it is given: a reply may have lost its quote), in its turn. */
+export async function retry(it: OutItem) {
+  await put({ ...it, status: 'waiting', error: undefined, code: undefined });
+  await flush();
 }
 
 export function discard(it: OutItem) {
