@@ -3,6 +3,7 @@ package messaging
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
 	"time"
 
@@ -35,6 +36,10 @@ import (
 const (
 	indexConvs = 100 // conversations one pass looks at
 	indexMsgs  = 256 // messages one pass opens (~6,000 index rows)
+	// indexSlice is how many messages' tokens one SQLite transaction of a
+	// pass writes (~500 rows, a few ms): a send waits for one slice at
+	// most, not for the whole pass.
+	indexSlice = 24
 )
 
 // wakeIndexer tells the indexer that a message was stored. It never blocks.
@@ -182,7 +187,10 @@ func (s *Service) indexPass(ctx context.Context) (more bool, err error) {
 	// A batch's messages share most of their words (and prefixes): each
 	// distinct token is hashed once per pass.
 	hashed := map[string][]byte{}
-	for _, r := range msgs {
+	for i, r := range msgs {
+		if i%16 == 15 {
+			runtime.Gosched() // on one core, requests run between
+		}
 		var b body
 		if err := s.Open(ctx, r.SenderID, messageAD(r.ConvID, r.ID), r.Body, &b); err != nil {
 			// A destroyed sender's or a damaged message has nothing to
@@ -206,7 +214,18 @@ func (s *Service) indexPass(ctx context.Context) (more bool, err error) {
 	// (store.UpdateRelaxed), so they do not hold the writer through an
 	// fsync that messages then wait behind.
 	if s.DB.Dialect() != "postgres" {
-		// One writer: the tokens and the positions commit together.
+		// One writer, which messages wait for while a pass holds it: the
+		// tokens go in slices of indexSlice messages, each its own short
+		// transaction, and the positions with the last one. A crash between
+		// slices means the pass is done again, and rows already there are
+		// left alone.
+		for len(entries) > indexSlice {
+			if err := s.DB.UpdateRelaxed(ctx, func(q *store.Queries) error { return q.IndexMessages(ctx, entries[:indexSlice]) }); err != nil {
+				return false, err
+			}
+			entries = entries[indexSlice:]
+			runtime.Gosched()
+		}
 		err = s.DB.UpdateRelaxed(ctx, func(q *store.Queries) error {
 			if err := q.IndexMessages(ctx, entries); err != nil {
 				return err
