@@ -373,6 +373,46 @@ test('issue 17, R-MSG-3: a send the server answers busy (429 over the socket, th
   await a.context.close();
 });
 
+test('issue 17: a tab whose send fails after another tab delivered the message does not put it back to send again', { timeout: 90_000 }, async () => {
+  const { x: ann, y: ben, conv } = await pair('Ann Tabs', 'Ben Tabs');
+  const a = await signedIn(ann);
+  // Tab 1's socket holds its send of the message: no answer until told.
+  const sends = [];
+  await a.page.routeWebSocket(/\/api\/v1\/ws/, (ws) => {
+    const srv = ws.connectToServer();
+    ws.onMessage((frame) => {
+      const f = typeof frame === 'string' && frame.startsWith('{') ? JSON.parse(frame) : null;
+      if (f?.type === 'send' && f.text === 'raced between tabs') {
+        sends.push({ ws, id: f.id });
+        if (sends.length === 1) return;
+      }
+      srv.send(frame);
+    });
+    srv.onMessage((frame) => ws.send(frame));
+  });
+  await openChat(a.page, conv);
+  await send(ben, conv, 'two tabs?');
+  await log(a.page).getByText('two tabs?').waitFor();
+  await a.page.waitForTimeout(3_500); // past the start-up flush
+  await composer(a.page).fill('raced between tabs');
+  await composer(a.page).press('Enter');
+  await until('tab 1 to send it', () => sends.length === 1);
+  // Tab 2 opens and delivers it from the shared outbox.
+  const a2 = await a.context.newPage();
+  a2.on('pageerror', (e) => a.problems.push(`pageerror (tab 2): ${e.message}`));
+  await openChat(a2, conv);
+  await log(a2).locator('.msg.mine', { hasText: 'raced between tabs' }).waitFor();
+  await until('the outbox to empty', async () => (await log(a2).locator('[data-outbox]').count()) === 0);
+  // Only now does tab 1 hear that the server was busy.
+  sends[0].ws.send(JSON.stringify({ type: 'error', id: sends[0].id, code: 'rate_limited', detail: 'Too many requests.', error: { type: 'urn:tkesj:problem:rate_limited', title: 'busy', status: 429, code: 'rate_limited', detail: 'Too many requests.' }, retry_after: 1 }));
+  await a.page.waitForTimeout(4_000);
+  assert.equal(sends.length, 1, 'tab 1 did not send it again');
+  assert.equal((await ben.call('GET', `/api/v1/conversations/${conv}/messages?after_seq=0`)).messages.filter((m) => m.text === 'raced between tabs').length, 1);
+  for (const p of [a.page, a2]) assert.equal(await log(p).locator('[data-outbox]').count(), 0);
+  assert.deepEqual(a.problems, []);
+  await a.context.close();
+});
+
 test('defect 4: an outbox that survives going offline, closing the tab and failures; a PDF from the picture button goes as a file', { timeout: 150_000 }, async () => {
   const { x: ann, y: ben, conv } = await pair('Ann Outbox', 'Ben Outbox');
   const a = await signedIn(ann);
