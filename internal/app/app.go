@@ -268,6 +268,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		}
 	}
 	cfg.Service.RelayAnnouncements = cfg.NATS == "" // announcements by `tkesj admin` reach this node's sockets (ops.go)
+	if cfg.Service.Writers == 0 && isPostgres(cfg.DB) {
+		// PostgreSQL commits several transactions at once: four group-commit
+		// workers, each conversation's writes through one of them (issue 17),
+		// within the pool of 16 connections.
+		cfg.Service.Writers = postgresWriters
+	}
 	callOpts, turn, err := callOptions(cfg, log)
 	if err != nil {
 		closeAll(bus)
@@ -349,6 +355,10 @@ func positive(v string, def int) (int, error) {
 	}
 	return n, nil
 }
+
+// postgresWriters is how many group-commit workers a node runs on
+// PostgreSQL; SQLite has one writer.
+const postgresWriters = 4
 
 func isPostgres(url string) bool {
 	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")

@@ -70,7 +70,7 @@ func (s *Service) SetDisappearing(ctx context.Context, a kernel.Auth, convID str
 		return Conversation{}, s.Internal(ctx, "disappearing", err)
 	}
 	var members []store.FanOutMember
-	err = s.writer.do(ctx, func(ctx context.Context, q *store.Queries) error {
+	err = s.writer.do(ctx, convID, func(ctx context.Context, q *store.Queries) error {
 		if _, err := q.FindMember(ctx, convID, a.UserID); err != nil {
 			return err
 		}
@@ -121,21 +121,31 @@ func (s *Service) SweepExpired(ctx context.Context, now time.Time) (int64, error
 		if err != nil || len(recs) == 0 {
 			return total, err
 		}
+		// One write per conversation, through that conversation's writer
+		// (with several, a write must not hold rows of others' chats).
+		byConv := map[string][]store.MessageRecord{}
+		for _, r := range recs {
+			byConv[r.ConvID] = append(byConv[r.ConvID], r)
+		}
 		var media []string
-		err = s.writer.do(ctx, func(ctx context.Context, q *store.Queries) error {
-			media = media[:0] // the writer may run this twice (store.UpdateBatch)
-			for _, r := range recs {
-				if err := q.DeleteMessage(ctx, r.ConvID, r.Seq); err != nil {
-					return err
+		for convID, recs := range byConv {
+			var got []string
+			err = s.writer.do(ctx, convID, func(ctx context.Context, q *store.Queries) error {
+				got = got[:0] // the writer may run this twice (store.UpdateBatch)
+				for _, r := range recs {
+					if err := q.DeleteMessage(ctx, r.ConvID, r.Seq); err != nil {
+						return err
+					}
+					if r.MediaID.Valid {
+						got = append(got, r.MediaID.String)
+					}
 				}
-				if r.MediaID.Valid {
-					media = append(media, r.MediaID.String)
-				}
+				return nil
+			})
+			if err != nil {
+				return total, err
 			}
-			return nil
-		})
-		if err != nil {
-			return total, err
+			media = append(media, got...)
 		}
 		total += int64(len(recs))
 		for _, id := range media {

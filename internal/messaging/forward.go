@@ -194,7 +194,7 @@ func (s *Service) forwardTo(ctx context.Context, a kernel.Auth, convID string, s
 		ps = append(ps, pending{msg: msg, rec: rec})
 	}
 	var members []store.FanOutMember
-	err := s.writer.do(ctx, func(ctx context.Context, q *store.Queries) error {
+	err := s.writer.do(ctx, convID, func(ctx context.Context, q *store.Queries) error {
 		if _, err := q.FindMember(ctx, convID, a.UserID); err != nil {
 			return err
 		}

@@ -401,9 +401,9 @@ func (s *Service) send(ctx context.Context, q *store.Queries, a kernel.Auth, sc 
 		members, fresh = rs, &memberList{version: v, members: rs}
 		return sameSender(rs)
 	}
-	err = s.writer.do(ctx, write)
+	err = s.writer.do(ctx, convID, write)
 	if errors.Is(err, store.ErrClientIDRace) {
-		err = s.writer.do(ctx, write) // its first attempt has committed: now a retry
+		err = s.writer.do(ctx, convID, write) // its first attempt has committed: now a retry
 	}
 	if err != nil {
 		if tkesj.ErrorKindOf(err) == tkesj.ENotFound || errors.Is(err, errStaleSender) {
@@ -606,7 +606,7 @@ func (s *Service) AppendCallRecord(ctx context.Context, senderID, convID string,
 		return s.Internal(ctx, "call record", err)
 	}
 	var members []string
-	err = s.writer.do(ctx, func(ctx context.Context, q *store.Queries) error {
+	err = s.writer.do(ctx, convID, func(ctx context.Context, q *store.Queries) error {
 		if _, err := q.FindMessageByClientID(ctx, senderID, msg.ClientID); err == nil {
 			return nil // already recorded
 		}
@@ -787,7 +787,7 @@ func (s *Service) Messages(ctx context.Context, a kernel.Auth, convID string, af
 // Recall takes back one's own message within the recall window (R-MSG-5):
 // its body is deleted and every member is told.
 func (s *Service) Recall(ctx context.Context, a kernel.Auth, convID string, seq int64) error {
-	err := s.writer.do(ctx, func(ctx context.Context, q *store.Queries) error {
+	err := s.writer.do(ctx, convID, func(ctx context.Context, q *store.Queries) error {
 		if _, err := q.FindMember(ctx, convID, a.UserID); err != nil {
 			return err
 		}
@@ -834,7 +834,7 @@ func (s *Service) DeleteForMe(ctx context.Context, a kernel.Auth, convID string,
 	if _, err := s.DB.Read().FindMessage(ctx, convID, seq); err != nil || seq <= m.JoinedSeq {
 		return tkesj.ErrNotFound("message")
 	}
-	if err := s.writer.do(ctx, func(ctx context.Context, q *store.Queries) error { return q.HideMessage(ctx, a.UserID, convID, seq) }); err != nil {
+	if err := s.writer.do(ctx, convID, func(ctx context.Context, q *store.Queries) error { return q.HideMessage(ctx, a.UserID, convID, seq) }); err != nil {
 		return s.Internal(ctx, "delete for me", err)
 	}
 	return nil
@@ -859,7 +859,7 @@ func (s *Service) advance(ctx context.Context, a kernel.Auth, convID string, seq
 	if (read && seq <= m.ReadSeq) || (!read && seq <= m.ReceivedSeq) {
 		return nil
 	}
-	err = s.writer.do(ctx, func(ctx context.Context, q *store.Queries) error {
+	err = s.writer.do(ctx, convID, func(ctx context.Context, q *store.Queries) error {
 		if read {
 			return q.AdvanceRead(ctx, convID, a.UserID, seq)
 		}

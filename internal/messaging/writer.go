@@ -3,6 +3,7 @@ package messaging
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"sync"
 	"sync/atomic"
 
@@ -14,7 +15,7 @@ import (
 // each request is answered only after the commit that holds its write.
 type writer struct {
 	db      *store.DB
-	in      chan writeReq
+	in      []chan writeReq // one per worker
 	maxSize int
 	done    chan struct{} // closed to stop the workers
 	stopped chan struct{} // closed once they have stopped
@@ -36,23 +37,39 @@ func newWriter(db *store.DB, workers, maxBatch int) *writer {
 	if maxBatch <= 0 {
 		maxBatch = 256
 	}
-	w := &writer{db: db, in: make(chan writeReq, 4*maxBatch), maxSize: maxBatch, done: make(chan struct{}), stopped: make(chan struct{})}
-	for i := 0; i < workers; i++ {
+	w := &writer{db: db, in: make([]chan writeReq, workers), maxSize: maxBatch, done: make(chan struct{}), stopped: make(chan struct{})}
+	for i := range w.in {
+		w.in[i] = make(chan writeReq, 4*maxBatch)
 		w.wg.Add(1)
-		go w.loop()
+		go w.loop(w.in[i])
 	}
 	return w
 }
 
-// do runs fn in the next batch and returns its result once committed. fn
+// shard is the worker that writes for a conversation. With several workers
+// (PostgreSQL, issue 17) each conversation's writes go through one of
+// them: a group commit takes its conversations' rows in the order its
+// messages came, so two workers sharing conversations would deadlock, and
+// a conversation's messages keep the order they were sent in.
+func (w *writer) shard(convID string) chan writeReq {
+	if len(w.in) == 1 {
+		return w.in[0]
+	}
+	h := fnv.New32a()
+	h.Write([]byte(convID))
+	return w.in[h.Sum32()%uint32(len(w.in))]
+}
+
+// do runs fn in the next batch of the worker for convID (the conversation
+// whose rows fn writes) and returns its result once committed. fn
 // gets ctx detached from its cancellation and must use that one: once a
 // write is queued it is done whether or not its client is still there, and a
 // cancelled request must not fail its own statement (or, on PostgreSQL, where
 // a cancelled statement ends the connection, everyone's batch).
-func (w *writer) do(ctx context.Context, fn func(ctx context.Context, q *store.Queries) error) error {
+func (w *writer) do(ctx context.Context, convID string, fn func(ctx context.Context, q *store.Queries) error) error {
 	req := writeReq{ctx: context.WithoutCancel(ctx), fn: fn, res: make(chan error, 1)}
 	select {
-	case w.in <- req:
+	case w.shard(convID) <- req:
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-w.done:
@@ -74,14 +91,14 @@ func (w *writer) do(ctx context.Context, fn func(ctx context.Context, q *store.Q
 	}
 }
 
-func (w *writer) loop() {
+func (w *writer) loop(in chan writeReq) {
 	defer w.wg.Done()
 	batch := make([]writeReq, 0, w.maxSize)
 	fns := make([]func(q *store.Queries) error, 0, w.maxSize)
 	for {
 		batch, fns = batch[:0], fns[:0]
 		select {
-		case r := <-w.in:
+		case r := <-in:
 			batch = append(batch, r)
 		case <-w.done:
 			return
@@ -89,7 +106,7 @@ func (w *writer) loop() {
 	fill:
 		for len(batch) < w.maxSize {
 			select {
-			case r := <-w.in:
+			case r := <-in:
 				batch = append(batch, r)
 			default:
 				break fill
@@ -113,12 +130,15 @@ func (w *writer) close() {
 	close(w.done)
 	w.wg.Wait()
 	close(w.stopped)
-	for {
-		select {
-		case r := <-w.in:
-			r.res <- errWriterClosed
-		default:
-			return
+	for _, in := range w.in {
+	drain:
+		for {
+			select {
+			case r := <-in:
+				r.res <- errWriterClosed
+			default:
+				break drain
+			}
 		}
 	}
 }
