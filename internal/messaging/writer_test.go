@@ -2,11 +2,7 @@ package messaging
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -19,6 +15,7 @@ import (
 	"github.com/tkesj/tkesj/internal/store"
 	"github.com/tkesj/tkesj/internal/store/postgres"
 	"github.com/tkesj/tkesj/internal/store/sqlite"
+	"github.com/tkesj/tkesj/internal/testkit"
 )
 
 // TestQueuedWriteOutlivesItsClient: a client whose request is cancelled
@@ -112,37 +109,6 @@ func checkQueuedWriteOutlivesItsClient(t *testing.T, db *store.DB) {
 	}
 }
 
-// openPostgres migrates a fresh schema of its own and drops it afterwards.
-func openPostgres(t *testing.T, base string) *store.DB {
-	t.Helper()
-	ctx := context.Background()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "arch_writer_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() { admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`) })
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	qs := u.Query()
-	qs.Set("search_path", schema)
-	u.RawQuery = qs.Encode()
-	db, err := postgres.Open(ctx, u.String(), 4)
-	if err != nil {
-		t.Fatalf("open PostgreSQL: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 // TestShardedWritersNeverDeadlock (issue 17: several writers on
 // PostgreSQL): sends to many conversations from many clients at once, four
 // group-commit workers. A batch takes its conversations' rows in the order
@@ -226,4 +192,15 @@ func TestShardedWritersNeverDeadlock(t *testing.T) {
 	if stored != clients*each {
 		t.Errorf("%d messages took a seq, want %d", stored, clients*each)
 	}
+}
+
+// openPostgres is a store in a schema of its own, dropped after the test.
+func openPostgres(t *testing.T, base string) *store.DB {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), testkit.PostgresSchema(t, base, "msg_writer"), 4)
+	if err != nil {
+		t.Fatalf("open PostgreSQL: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

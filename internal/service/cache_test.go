@@ -2,14 +2,8 @@ package service_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,11 +16,11 @@ import (
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/bus/inmem"
 	"github.com/tkesj/tkesj/internal/kernel"
-	"github.com/tkesj/tkesj/internal/keyring"
 	"github.com/tkesj/tkesj/internal/service"
 	"github.com/tkesj/tkesj/internal/store"
 	"github.com/tkesj/tkesj/internal/store/postgres"
 	"github.com/tkesj/tkesj/internal/store/sqlite"
+	"github.com/tkesj/tkesj/internal/testkit"
 )
 
 // deliveries records who each message frame published on a bus was for.
@@ -106,25 +100,12 @@ func TestStaleMemberListNeverUsed(t *testing.T) {
 
 func checkStaleMemberList(t *testing.T, db *store.DB) {
 	ctx := context.Background()
-	ks, err := keyring.OpenSQLite(filepath.Join(t.TempDir(), "keys.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	master := make([]byte, 32)
-	rand.Read(master)
-	keys, err := keyring.New(master, ks, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := testKeys(t)
 	node := func() (*service.Service, *deliveries) {
 		bus := inmem.New(0)
 		t.Cleanup(func() { bus.Close() })
 		seen := record(t, bus)
-		svc, err := service.New(ctx, service.Deps{DB: db, Keys: keys, Bus: bus, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, service.Config{PushDelay: time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(svc.Close)
+		svc := testNode(t, db, keys, bus)
 		return svc, seen
 	}
 	a, _ := node()
@@ -195,37 +176,6 @@ func checkStaleMemberList(t *testing.T, db *store.DB) {
 	want("the message after someone left on A", sendOnB(), owner.ID, joins.ID)
 }
 
-// openPostgres is a store in a schema of its own, dropped after the test.
-func openPostgres(t *testing.T, base string) *store.DB {
-	t.Helper()
-	ctx := context.Background()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "svc_cache_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() { admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`) })
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	qs := u.Query()
-	qs.Set("search_path", schema)
-	u.RawQuery = qs.Encode()
-	db, err := postgres.Open(ctx, u.String(), 4)
-	if err != nil {
-		t.Fatalf("open PostgreSQL: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 // TestDirectSendCheckFollowsBlocks (issue 17; R-MSG-1): a direct chat's
 // send check is kept in memory once a message went through, and a block or
 // an ended friendship drops it: at once on the node that made the change,
@@ -237,24 +187,11 @@ func TestDirectSendCheckFollowsBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	ks, err := keyring.OpenSQLite(filepath.Join(t.TempDir(), "keys.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	master := make([]byte, 32)
-	rand.Read(master)
-	keys, err := keyring.New(master, ks, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := testKeys(t)
 	bus := inmem.New(0) // one bus: two nodes of one deployment
 	t.Cleanup(func() { bus.Close() })
 	node := func() *service.Service {
-		svc, err := service.New(ctx, service.Deps{DB: db, Keys: keys, Bus: bus, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, service.Config{PushDelay: time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(svc.Close)
+		svc := testNode(t, db, keys, bus)
 		return svc
 	}
 	a, b := node(), node()
@@ -339,4 +276,15 @@ func conv(t *testing.T, svc *service.Service, a kernel.Auth, peer string) string
 		t.Fatal(err)
 	}
 	return c.ID
+}
+
+// openPostgres is a store in a schema of its own, dropped after the test.
+func openPostgres(t *testing.T, base string) *store.DB {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), testkit.PostgresSchema(t, base, "svc_cache"), 4)
+	if err != nil {
+		t.Fatalf("open PostgreSQL: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

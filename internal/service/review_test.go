@@ -2,10 +2,7 @@ package service_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -15,7 +12,6 @@ import (
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/bus/inmem"
 	"github.com/tkesj/tkesj/internal/kernel"
-	"github.com/tkesj/tkesj/internal/keyring"
 	"github.com/tkesj/tkesj/internal/service"
 	"github.com/tkesj/tkesj/internal/store"
 	"github.com/tkesj/tkesj/internal/store/sqlite"
@@ -53,24 +49,11 @@ func TestStaleCachedMemberChecks(t *testing.T) {
 
 func checkStaleCachedMemberChecks(t *testing.T, db *store.DB) {
 	ctx := context.Background()
-	ks, err := keyring.OpenSQLite(filepath.Join(t.TempDir(), "keys.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	master := make([]byte, 32)
-	rand.Read(master)
-	keys, err := keyring.New(master, ks, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := testKeys(t)
 	node := func() *service.Service {
 		bus := inmem.New(0) // a bus of its own: B never hears of A's changes
 		t.Cleanup(func() { bus.Close() })
-		svc, err := service.New(ctx, service.Deps{DB: db, Keys: keys, Bus: bus, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, service.Config{PushDelay: time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(svc.Close)
+		svc := testNode(t, db, keys, bus)
 		return svc
 	}
 	a, b := node(), node()
@@ -165,21 +148,8 @@ func TestLeavingGroupsBesideAGroupCommit(t *testing.T) {
 	}
 	ctx := context.Background()
 	db := openPostgres(t, base)
-	ks, err := keyring.OpenSQLite(filepath.Join(t.TempDir(), "keys.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	master := make([]byte, 32)
-	rand.Read(master)
-	keys, err := keyring.New(master, ks, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := service.New(ctx, service.Deps{DB: db, Keys: keys, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, service.Config{PushDelay: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close)
+	keys := testKeys(t)
+	svc := testNode(t, db, keys, nil)
 	users, err := svc.SeedUsers(ctx, 3, "dl", 0, "a good long password")
 	if err != nil {
 		t.Fatal(err)

@@ -2,17 +2,13 @@ package service_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
-	"io"
-	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/tkesj/tkesj/internal/bus/inmem"
 	"github.com/tkesj/tkesj/internal/kernel"
-	"github.com/tkesj/tkesj/internal/keyring"
 	"github.com/tkesj/tkesj/internal/service"
 	"github.com/tkesj/tkesj/internal/store/sqlite"
 )
@@ -29,24 +25,11 @@ func TestEndedSessionOutlivesNoTouch(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	ks, err := keyring.OpenSQLite(filepath.Join(t.TempDir(), "keys.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	master := make([]byte, 32)
-	rand.Read(master)
-	keys, err := keyring.New(master, ks, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := testKeys(t)
 	node := func() *service.Service {
 		bus := inmem.New(0) // a bus of its own: neither node hears the other
 		t.Cleanup(func() { bus.Close() })
-		svc, err := service.New(ctx, service.Deps{DB: db, Keys: keys, Bus: bus, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, service.Config{PushDelay: time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(svc.Close)
+		svc := testNode(t, db, keys, bus)
 		return svc
 	}
 	a, b := node(), node()

@@ -2,22 +2,20 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/tkesj/tkesj/internal/store"
 	"github.com/tkesj/tkesj/internal/store/postgres"
 	"github.com/tkesj/tkesj/internal/store/storetest"
+	"github.com/tkesj/tkesj/internal/testkit"
 )
 
 // TestConformance runs the suite in one schema, migrated once and emptied
 // before each case: migrating a fresh schema per case costs seconds each.
 func TestConformance(t *testing.T) {
-	u := testSchema(t, storetest.PostgresURL(t))
+	u := testkit.PostgresSchema(t, storetest.PostgresURL(t), "t")
 	storetest.Run(t, func(t *testing.T) *store.DB {
 		ctx := context.Background()
 		db, err := postgres.Open(ctx, u, 8) // the migrations are applied already: Open checks and skips them
@@ -36,45 +34,12 @@ func TestConformance(t *testing.T) {
 // so tests never see each other's rows.
 func OpenTestDB(t *testing.T, base string) *store.DB {
 	t.Helper()
-	db, err := postgres.Open(context.Background(), testSchema(t, base), 8)
+	db, err := postgres.Open(context.Background(), testkit.PostgresSchema(t, base, "t"), 8)
 	if err != nil {
 		t.Fatalf("Open = %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
-}
-
-// testSchema creates a schema that is dropped when the test ends and
-// returns base's URL with it as the search path.
-func testSchema(t *testing.T, base string) string {
-	t.Helper()
-	ctx := context.Background()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "t_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		a, err := sql.Open("pgx", base)
-		if err == nil {
-			a.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
-			a.Close()
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	qs := u.Query()
-	qs.Set("search_path", schema)
-	u.RawQuery = qs.Encode()
-	return u.String()
 }
 
 // emptyTables deletes every row of the schema but the migration record, in

@@ -6,6 +6,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tkesj/tkesj"
 	"github.com/tkesj/tkesj/internal/store"
@@ -54,6 +57,7 @@ func cases() []testCase {
 			{"the consent ledger keeps order and the latest entry wins", testConsents},
 			{"the newest policy is current", testPolicies},
 			{"many concurrent writers never fail", testConcurrentWriters},
+			{"a transaction the database failed to break a deadlock runs again, nothing else does", testUpdateRetrying},
 			{"timelines hold exactly the posts each viewer may see, through every change", testTimelines},
 			{"throttle counters count every hit once, across writers and windows", testThrottles},
 			{"the store answers, names its dialect and commits groups of writes slot by slot", testDB},
@@ -84,6 +88,7 @@ var dbMethods = map[string]string{
 	"Dialect":        "testDB",
 	"UpdateBatch":    "testDB",
 	"UpdateRelaxed":  "testRelaxedUpdate (social.go)",
+	"UpdateRetrying": "testUpdateRetrying",
 	"Reclaim":        "testExpiry (conv.go)",
 	"Statements":     "testDB",
 }
@@ -425,5 +430,41 @@ func testConcurrentWriters(t *testing.T, db *store.DB) {
 	}
 	if got, _ := db.Read().Consents(ctx, "w"); len(got) != 320 {
 		t.Errorf("after 320 concurrent appends the ledger has %d entries", len(got))
+	}
+}
+
+// testUpdateRetrying: UpdateRetrying (an account's destruction, issue 17)
+// runs its transaction again when the database failed it to break a
+// deadlock (PostgreSQL's 40P01; the error is made here, a real deadlock is
+// in internal/service's TestLeavingGroupsBesideAGroupCommit), and never
+// for any other error; SQLite, with one writer, never fails one so.
+func testUpdateRetrying(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	runs := 0
+	err := db.UpdateRetrying(ctx, func(q *store.Queries) error {
+		runs++
+		if err := q.CreateUser(ctx, user("r")); err != nil {
+			return err
+		}
+		if runs == 1 {
+			return &pgconn.PgError{Code: "40P01", Message: "deadlock detected"}
+		}
+		return nil
+	})
+	_, findErr := db.Read().FindUserByID(ctx, "r")
+	switch db.Dialect() {
+	case "postgres":
+		if err != nil || runs != 2 || findErr != nil {
+			t.Errorf("after a deadlock: %v, %d runs, reading the user: %v; want it run again and committed", err, runs, findErr)
+		}
+	default:
+		if err == nil || runs != 1 || findErr == nil {
+			t.Errorf("SQLite: %v, %d runs, reading the user: %v; want the error, one run, nothing stored", err, runs, findErr)
+		}
+	}
+	runs = 0
+	plain := errors.New("not a conflict")
+	if err := db.UpdateRetrying(ctx, func(q *store.Queries) error { runs++; return plain }); !errors.Is(err, plain) || runs != 1 {
+		t.Errorf("a plain error: %v after %d runs, want it at once", err, runs)
 	}
 }
