@@ -21,12 +21,7 @@ func TestKillDuringSendsLosesNothing(t *testing.T) {
 		t.Skip("starts child processes")
 	}
 	forEachBackend(t, func(t *testing.T, b backend) {
-		var extra []string
-		if b == "postgres" {
-			url, keySchema := postgresSchemas(t)
-			extra = []string{"--db", url, "--key-schema", keySchema}
-		}
-		p := startProc(t, nil, t.TempDir(), extra...)
+		p := startProc(t, nil, t.TempDir(), backendFlags(t, b)...)
 		const pairs, perSender = 6, 400
 		type pair struct {
 			a, c person

@@ -115,6 +115,16 @@ func (s *server) restart(t testing.TB) *server {
 	return runServer(t, s.cfg, s.SMS)
 }
 
+// backendFlags are the serve flags that put a child process on backend b:
+// none for SQLite (its data directory), fresh schemas for PostgreSQL.
+func backendFlags(t testing.TB, b backend) []string {
+	if b != "postgres" {
+		return nil
+	}
+	url, keySchema := postgresSchemas(t)
+	return []string{"--db", url, "--key-schema", keySchema}
+}
+
 // postgresSchemas returns a URL whose search_path is a new schema, and a
 // second new schema for the key store; both are dropped when the test ends.
 func postgresSchemas(t testing.TB) (string, string) {

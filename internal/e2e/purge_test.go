@@ -19,12 +19,8 @@ func TestKillDuringPurgeResumes(t *testing.T) {
 		t.Skip("starts child processes")
 	}
 	forEachBackend(t, func(t *testing.T, b backend) {
-		var extra []string
-		if b == "postgres" {
-			url, keySchema := postgresSchemas(t)
-			extra = []string{"--db", url, "--key-schema", keySchema}
-		}
-		p := startProc(t, nil, t.TempDir(), extra...)
+		flags := backendFlags(t, b)
+		p := startProc(t, nil, t.TempDir(), flags...)
 		gone, stay := p.register(t, "Purged Midway"), p.register(t, "Stays")
 		p.befriend(t, gone, stay)
 		conv := p.direct(t, gone, stay)
@@ -40,7 +36,7 @@ func TestKillDuringPurgeResumes(t *testing.T) {
 		}
 		p.send(t, stay, conv, "zebracrossing stays findable")
 		if b == "postgres" {
-			p.cfg.DB = extra[1]
+			p.cfg.DB = flags[1] // --db's value
 		}
 		db := openStoreForCheck(t, b, p.server)
 		count := func(query string) int {
