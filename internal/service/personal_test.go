@@ -20,7 +20,6 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/tkesj/tkesj/internal/kernel"
-	"github.com/tkesj/tkesj/internal/keyring"
 	"github.com/tkesj/tkesj/internal/service"
 	"github.com/tkesj/tkesj/internal/store/postgres"
 	"github.com/tkesj/tkesj/internal/store/sqlite"
@@ -91,16 +90,7 @@ func registry(t *testing.T) *kernel.Registry {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	ks, err := keyring.OpenSQLite(filepath.Join(dir, "keys.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	master := make([]byte, 32)
-	rand.Read(master)
-	keys, err := keyring.New(master, ks, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := testKeys(t)
 	svc, err := service.New(ctx, service.Deps{DB: db, Keys: keys, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, service.Config{})
 	if err != nil {
 		t.Fatal(err)

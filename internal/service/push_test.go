@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tkesj/tkesj/internal/keyring"
 	"github.com/tkesj/tkesj/internal/push"
 	"github.com/tkesj/tkesj/internal/service"
 	"github.com/tkesj/tkesj/internal/store/sqlite"
@@ -47,16 +46,7 @@ func pushSetup(t *testing.T, delay time.Duration, fake *fakePush) (*service.Serv
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	ks, err := keyring.OpenSQLite(filepath.Join(dir, "keys.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	master := make([]byte, 32)
-	rand.Read(master)
-	keys, err := keyring.New(master, ks, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := testKeys(t)
 	svc, err := service.New(ctx, service.Deps{DB: db, Keys: keys, Log: slog.New(slog.NewTextHandler(io.Discard, nil))},
 		service.Config{PushDelay: delay, PushAllowHosts: []string{"push.test"}})
 	if err != nil {
