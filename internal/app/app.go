@@ -88,6 +88,9 @@ type Config struct {
 	CallPublicIP    string // --call-public-ip, TKESJ_CALL_PUBLIC_IP: the IP clients reach the relay and the SFU at
 	SFUPorts        string // --sfu-ports, TKESJ_SFU_PORTS: MIN-MAX UDP ports of the SFU; empty: any
 	CallRingTimeout string // --call-ring-timeout, TKESJ_CALL_RING_TIMEOUT: how long a call rings before it is missed
+	// CallPushDelay is how long a ringing call waits before pushing to a
+	// member whose socket is live but did not ring (0: 2 s); tests set it.
+	CallPushDelay time.Duration
 	// Console, when set, gets each one-time code as one readable line when
 	// no --sms-webhook is set (development); cmd/tkesj sets it to stderr.
 	Console io.Writer

@@ -45,7 +45,7 @@ func callOptions(cfg Config, log *slog.Logger) (calls.Options, *calls.TURN, erro
 	}
 	loopback := strings.HasPrefix(cfg.Addr, "127.") || strings.HasPrefix(cfg.Addr, "localhost:") || strings.HasPrefix(cfg.Addr, "[::1]")
 	return calls.Options{
-		Config: calls.Config{RingTimeout: ring},
+		Config: calls.Config{RingTimeout: ring, PushDelay: cfg.CallPushDelay},
 		TURN:   turn,
 		SFU:    calls.SFUConfig{PublicIP: cfg.CallPublicIP, MinPort: sfuMin, MaxPort: sfuMax, Loopback: loopback || cfg.CallPublicIP != ""},
 	}, turn, nil

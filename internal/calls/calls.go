@@ -42,8 +42,9 @@ import (
 type Config struct {
 	// RingTimeout is how long a call rings before it is missed; default 45 s.
 	RingTimeout time.Duration
-	// PushDelay is how long after the call starts a member none of whose
-	// devices rang gets a push; default 2 s.
+	// PushDelay is how long after the call starts a member who has a live
+	// socket but none of whose devices rang gets a push; default 2 s. A
+	// member with no live socket anywhere gets one at once.
 	PushDelay time.Duration
 	// SignalsPerSecond and SignalBurst bound the signals one participant may
 	// send in one call; over them signals are refused (rate_limited).
@@ -453,8 +454,28 @@ func (s *Service) Sweep(ctx context.Context) {
 	}
 }
 
-// schedulePush pushes, after PushDelay, to members none of whose devices rang.
+// schedulePush pushes to the members who should hear of the call from a
+// push: at once to those with no live socket on any node (presence says
+// so: no device of theirs can ring, and waiting would only delay the
+// phone in their pocket), and after PushDelay to the others none of whose
+// devices rang by then (a socket that looked alive but was not).
 func (s *Service) schedulePush(c Call) {
+	payload := wire.PushPayload{Type: "call", CallID: c.ID, ConversationID: c.ConversationID, Media: c.Media}
+	var away []string
+	for _, m := range c.Members {
+		if _, in := c.Participant(m); !in && s.msg.Away(m) {
+			away = append(away, m)
+		}
+	}
+	if len(away) > 0 {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			for _, m := range away {
+				s.msg.PushCall(ctx, m, payload, c.InitiatorID)
+			}
+		}()
+	}
 	time.AfterFunc(s.cfg.PushDelay, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -463,10 +484,10 @@ func (s *Service) schedulePush(c Call) {
 			return
 		}
 		for _, m := range cur.Members {
-			if _, in := cur.Participant(m); in || slices.Contains(cur.Rung, m) || slices.Contains(cur.Declined, m) {
+			if _, in := cur.Participant(m); in || slices.Contains(away, m) || slices.Contains(cur.Rung, m) || slices.Contains(cur.Declined, m) {
 				continue
 			}
-			s.msg.PushCall(ctx, m, wire.PushPayload{Type: "call", CallID: c.ID, ConversationID: c.ConversationID, Media: c.Media}, c.InitiatorID)
+			s.msg.PushCall(ctx, m, payload, c.InitiatorID)
 		}
 	})
 }

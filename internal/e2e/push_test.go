@@ -216,3 +216,41 @@ func TestPushNotifications(t *testing.T) {
 		want(t, s.do(t, a.Token, "PUT", "/api/v1/me/push-subscription", sub), 422, "invalid_subscription")
 	}
 }
+
+// R-NTF-1, R-CAL-1: a callee with no live socket anywhere gets the call's
+// push at once, not after the ringing delay (set to an hour here, so only
+// the at-once push can arrive); a callee whose device rings gets none.
+func TestCallPushReachesAnOfflineCalleeAtOnce(t *testing.T) {
+	br := newBrowser(t)
+	s := startServer(t, "sqlite", func(c *app.Config) {
+		c.CallPushDelay = time.Hour
+		c.PushAllowHosts = br.srv.Listener.Addr().String()
+	})
+	a, b := s.register(t, "Caller Cao"), s.register(t, "Callee")
+	s.befriend(t, a, b)
+	conv := s.direct(t, a, b)
+	s.grant(t, a, "microphone")
+	s.grant(t, b, "microphone")
+	want(t, s.do(t, b.Token, "PUT", "/api/v1/me/push-subscription", br.subscription()), 204, "")
+
+	r := s.do(t, a.Token, "POST", "/api/v1/calls", map[string]any{"conversation_id": conv, "media": "audio"})
+	want(t, r, 201, "")
+	id := r.JSON(t)["call"].(map[string]any)["id"].(string)
+	m := br.next(t)
+	if m["type"] != "call" || m["call_id"] != id || m["conversation_id"] != conv || m["title"] != "Caller Cao" || m["media"] != "audio" {
+		t.Errorf("call push = %v; want the ringing call from Caller Cao", m)
+	}
+	br.none(t, 500*time.Millisecond) // one push, not two
+	want(t, s.do(t, a.Token, "POST", "/api/v1/calls/"+id+"/leave", nil), 200, "")
+
+	t.Run("a callee whose device rings gets no push", func(t *testing.T) {
+		w := s.ws(t, b.Token)
+		w.next("ready")
+		r := s.do(t, a.Token, "POST", "/api/v1/calls", map[string]any{"conversation_id": conv, "media": "audio"})
+		want(t, r, 201, "")
+		id := r.JSON(t)["call"].(map[string]any)["id"].(string)
+		w.callFrame(id, "ringing")
+		br.none(t, time.Second)
+		want(t, s.do(t, a.Token, "POST", "/api/v1/calls/"+id+"/leave", nil), 200, "")
+	})
+}

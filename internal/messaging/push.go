@@ -65,6 +65,12 @@ type Presence interface {
 // push asks the database). Call it before the service is used.
 func (s *Service) SetPresence(p Presence) { s.presence = p }
 
+// Away says that userID is known to have no live socket on any node. It
+// is false when nobody tracks presence (then nothing is known).
+func (s *Service) Away(userID string) bool {
+	return s.presence != nil && !s.presence.Online(userID)
+}
+
 // pendingPush is a push waiting for its delay. It holds ids only: the text
 // and the sender's name are read when the push is sent, if it is.
 type pendingPush struct {
