@@ -58,7 +58,12 @@ func open(ctx context.Context, path string, readers int, checkpointEvery time.Du
 	// secure_delete(1): a deleted row's bytes (an expired, recalled or
 	// purged message) are zeroed, not left in free pages (R-MSG-10).
 	pragmas := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=secure_delete(1)&_txlock=immediate"
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas
+	// vfs: every connection writes its WAL through walVFS (walvfs.go), which
+	// gathers a commit's frames into one write.
+	if err := registerWALVFS(); err != nil {
+		return nil, nil, err
+	}
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?vfs=" + walVFS + "&" + pragmas
 	// The writer never checkpoints: the checkpointer does, off the commit path.
 	// temp_store(MEMORY): a statement that may fail half-way (a multi-row
 	// insert, a foreign key checked at its end) journals the pages it
