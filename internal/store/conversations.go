@@ -407,7 +407,9 @@ func (q *Queries) FindSendCheck(ctx context.Context, convID, userID string) (Sen
 // messages_client says so, not a read before), or the sender is not a
 // member, or there is no such conversation; FindMessageByClientID tells
 // which. It is the send path's only write (issue 17): one statement on
-// either store (on SQLite with the trigger messages_append).
+// either store (on SQLite with the trigger messages_append); on
+// PostgreSQL the writer stores the sends of a group commit with one
+// AppendMessages.
 func (q *Queries) AppendMessage(ctx context.Context, m MessageRecord) (seq int64, expiresAt time.Time, ok bool, err error) {
 	at := micros(m.SentAt)
 	if q.d.Name == "postgres" {
@@ -465,6 +467,121 @@ func (q *Queries) AppendMessage(ctx context.Context, m MessageRecord) (seq int64
 		expiresAt = fromMicros(exp.Int64)
 	}
 	return seq, expiresAt, true, nil
+}
+
+// Appended is what AppendMessages did with one message: as AppendMessage's
+// results, and the conversation's member version (MemberVersion) read under
+// the row lock the seq was taken with, when OK.
+type Appended struct {
+	Seq           int64
+	ExpiresAt     time.Time
+	OK            bool
+	MemberVersion int64
+}
+
+// appendBatch is AppendMessages on PostgreSQL: AppendMessage's WITH
+// statement for many messages at once. The input comes as arrays, one per
+// column, in the order the messages were queued (i). A message may be
+// stored (e) when its sender is a member and its client id is not used
+// yet, neither by a stored message nor by an earlier one of e. Each
+// conversation's row is updated once (c), by the number of messages it
+// takes, which get the seqs after its last one in the order they came (m);
+// the senders' read marks move to their last message (rd). The messages
+// ride through c as arrays, so nothing joins them back row by row (the
+// planner, knowing no sizes, joined those CTEs in nested loops: quadratic
+// in the batch). The last column counts the rows stored: fewer than
+// returned means a retry committed meanwhile (ErrClientIDRace).
+const appendBatch = `WITH i AS (
+		SELECT * FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BYTEA[]), CAST(? AS TEXT[]), CAST(? AS BIGINT[]))
+		WITH ORDINALITY AS t (conv_id, id, sender_id, client_id, kind, body, media_id, sent_at, ord)),
+	e AS (
+		SELECT i.*, row_number() OVER (PARTITION BY i.sender_id, i.client_id ORDER BY i.ord) AS nth FROM i
+		WHERE EXISTS (SELECT 1 FROM members m WHERE m.conv_id = i.conv_id AND m.user_id = i.sender_id)
+		AND NOT EXISTS (SELECT 1 FROM messages x WHERE x.sender_id = i.sender_id AND x.client_id = i.client_id)),
+	k AS (
+		SELECT conv_id, count(*) AS n, max(sent_at) AS at, array_agg(ord ORDER BY ord) AS ords, array_agg(id ORDER BY ord) AS ids,
+			array_agg(sender_id ORDER BY ord) AS senders, array_agg(client_id ORDER BY ord) AS clients, array_agg(kind ORDER BY ord) AS kinds,
+			array_agg(body ORDER BY ord) AS bodies, array_agg(media_id ORDER BY ord) AS media, array_agg(sent_at ORDER BY ord) AS sent
+		FROM e WHERE nth = 1 GROUP BY conv_id),
+	c AS (
+		UPDATE conversations SET last_seq = last_seq + k.n, updated_at = k.at FROM k WHERE conversations.id = k.conv_id
+		RETURNING k.*, conversations.last_seq - k.n AS base, conversations.disappear_after_s AS after, conversations.member_version AS version),
+	m AS (
+		SELECT c.conv_id, c.base + o.n AS seq, o.*, CASE WHEN c.after > 0 THEN o.sent_at + c.after * 1000000 END AS expires_at, c.version
+		FROM c, unnest(c.ords, c.ids, c.senders, c.clients, c.kinds, c.bodies, c.media, c.sent) WITH ORDINALITY
+			AS o (ord, id, sender_id, client_id, kind, body, media_id, sent_at, n)),
+	ins AS (
+		INSERT INTO messages (conv_id, seq, id, sender_id, client_id, kind, body, media_id, sent_at, recalled, expires_at)
+		SELECT conv_id, seq, id, sender_id, client_id, kind, body, media_id, sent_at, FALSE, expires_at FROM m ORDER BY ord
+		ON CONFLICT (sender_id, client_id) DO NOTHING
+		RETURNING conv_id, seq, sender_id),
+	rd AS (
+		UPDATE members SET read_seq = r.seq, received_seq = GREATEST(received_seq, r.seq)
+		FROM (SELECT conv_id, sender_id, max(seq) AS seq FROM ins GROUP BY conv_id, sender_id) r
+		WHERE members.conv_id = r.conv_id AND members.user_id = r.sender_id AND members.read_seq < r.seq)
+	SELECT ord, seq, expires_at, version, (SELECT count(*) FROM ins) FROM m`
+
+// AppendMessages is AppendMessage for several messages in one statement
+// on PostgreSQL (issue 17: the group-commit writer's batch of sends was a
+// round trip and a statement each): the result for ms[i] is in slot i, as
+// if they had been appended one after the other in that order; a message
+// whose client id an earlier one of ms used is not stored (OK false), as
+// a retry. When a message meets the unique index anyway (a retry that
+// committed on another node meanwhile) it returns ErrClientIDRace, and
+// the transaction must not commit: seqs were taken for nothing. On SQLite
+// it runs AppendMessage and MemberVersion for each message.
+func (q *Queries) AppendMessages(ctx context.Context, ms []MessageRecord) ([]Appended, error) {
+	out := make([]Appended, len(ms))
+	if q.d.Name != "postgres" {
+		for i, m := range ms {
+			a := &out[i]
+			var err error
+			if a.Seq, a.ExpiresAt, a.OK, err = q.AppendMessage(ctx, m); err != nil {
+				return nil, err
+			}
+			if a.OK {
+				if a.MemberVersion, err = q.MemberVersion(ctx, m.ConvID); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return out, nil
+	}
+	n := len(ms)
+	convs, ids, senders, clients, kinds := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	bodies, media, at := make([][]byte, n), make([]*string, n), make([]int64, n)
+	for i, m := range ms {
+		convs[i], ids[i], senders[i], clients[i], kinds[i], bodies[i], at[i] = m.ConvID, m.ID, m.SenderID, m.ClientID, m.Kind, m.Body, micros(m.SentAt)
+		if m.MediaID.Valid {
+			media[i] = &m.MediaID.String
+		}
+	}
+	rows, err := q.query(ctx, appendBatch, convs, ids, senders, clients, kinds, bodies, media, at)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var taken, stored int64
+	for rows.Next() {
+		var ord, seq, version int64
+		var exp sql.NullInt64
+		if err := rows.Scan(&ord, &seq, &exp, &version, &stored); err != nil {
+			return nil, err
+		}
+		taken++
+		a := &out[ord-1]
+		a.Seq, a.OK, a.MemberVersion = seq, true, version
+		if exp.Valid {
+			a.ExpiresAt = fromMicros(exp.Int64)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if stored < taken {
+		return nil, ErrClientIDRace
+	}
+	return out, nil
 }
 
 // ErrClientIDRace: two sends with one client id met (see AppendMessage).

@@ -423,7 +423,10 @@ func (db *DB) Statements() uint64 { return db.statements.Load() }
 // to the savepoint's journal). Only when some fn fails is that transaction
 // rolled back and the batch run again with a savepoint around each fn. So
 // fn may run twice, and must set nothing in its first run that its second
-// does not set again (every writer fn assigns its results afresh).
+// does not set again (every writer fn assigns its results afresh). That
+// first run commits all of fns or none, so one fn may do a write for
+// several (the messaging writer stores a run of sends with one
+// AppendMessages); in the run with savepoints each must do its own.
 func (db *DB) UpdateBatch(ctx context.Context, fns []func(q *Queries) error) []error {
 	db.foreground.Add(1)
 	defer db.foreground.Add(-1)

@@ -17,6 +17,8 @@ var messagingCases = []testCase{
 	{"conversations keep their members in role order and go with them", testConversations},
 	{"messages take gapless sequence numbers and page both ways, minus what a viewer hid", testMessages},
 	{"AppendMessage stores a member's message once per client id, with its timer, read by its sender", testAppendMessage},
+	{"AppendMessages stores a batch as AppendMessage would one by one, in one statement on PostgreSQL", testAppendMessages},
+	{"a batch append that meets a retry committed meanwhile stores nothing", testAppendMessagesRace},
 	{"FindSendCheck reads membership, conversation, and a direct chat's peer, blocks and friendship at once", testSendCheck},
 	{"the member version counts every join, removal, role change and cascade, and FanOut lists the members at it", testMemberVersion},
 	{"receipts only move forward and never past the last message", testReceipts},
@@ -211,6 +213,156 @@ func testAppendMessage(t *testing.T, db *store.DB) {
 	want(t, "AppendMessage under a timer", appendMsg(msg("a", "t1", "c")), out{Seq: 4, Expires: at.Add(24 * time.Hour), OK: true})
 	if m := res(db.Read().FindMessage(ctx, "c", 4)).must(t, "FindMessage"); !m.ExpiresAt.Equal(at.Add(24 * time.Hour)) {
 		t.Errorf("stored expiry = %v, want %v", m.ExpiresAt, at.Add(24*time.Hour))
+	}
+}
+
+// testAppendMessages: the group-commit writer's batch of sends (issue 17)
+// in one statement. Each message gets what AppendMessage would have given
+// it, appended in the batch's order: seqs per conversation in that order
+// and gapless (R-MSG-4), each conversation's timer (R-MSG-10), nothing for
+// a non-member, a missing conversation, a client id already stored (a
+// retry) or used by an earlier message of the batch (a retry queued with
+// its first attempt; R-MSG-3); the senders' read marks at their last
+// message; and the member version of a stored message's conversation.
+func testAppendMessages(t *testing.T, db *store.DB) {
+	users(t, db, "a", "b", "out")
+	chat(t, db, "c", 2, "a", "b")
+	chat(t, db, "d", 0, "a", "b")
+	chat(t, db, "e", 0, "out")
+	write(t, db, "a 1-day timer in d", func(q *store.Queries) error { return q.SetDisappearing(ctx, "d", 24*time.Hour) })
+	at := now.Add(time.Hour)
+	msg := func(sender, clientID, conv string, later time.Duration) store.MessageRecord {
+		return store.MessageRecord{ConvID: conv, ID: conv + "/" + clientID, SenderID: sender, ClientID: clientID, Kind: "text",
+			Body: []byte("sealed " + clientID), SentAt: at.Add(later)}
+	}
+	withMedia := msg("a", "y2", "d", 4*time.Second)
+	withMedia.MediaID = sql.NullString{String: "media-1", Valid: true}
+	dupInBatch := msg("b", "x1", "c", 3*time.Second)
+	dupInBatch.ID = "c/x1-again"
+	batch := []store.MessageRecord{
+		msg("b", "x1", "c", 0),
+		msg("a", "y1", "d", time.Second),
+		msg("out", "o1", "c", 2*time.Second), // not a member
+		dupInBatch,                           // b's x1 again, in the same batch
+		withMedia,
+		msg("b", "x2", "c", 5*time.Second),
+		msg("a", "c-1", "c", 6*time.Second),   // a retry of a message stored before
+		msg("a", "n1", "nope", 7*time.Second), // no such conversation
+		// The client id of a send that stored nothing is free: as one by one.
+		msg("out", "o1", "e", 8*time.Second),
+	}
+	vc := res(db.Read().MemberVersion(ctx, "c")).must(t, "MemberVersion c")
+	vd := res(db.Read().MemberVersion(ctx, "d")).must(t, "MemberVersion d")
+	ve := res(db.Read().MemberVersion(ctx, "e")).must(t, "MemberVersion e")
+	var got []store.Appended
+	write(t, db, "AppendMessages", func(q *store.Queries) error {
+		var err error
+		got, err = q.AppendMessages(ctx, batch)
+		return err
+	})
+	day := 24 * time.Hour
+	want(t, "AppendMessages", got, []store.Appended{
+		{Seq: 3, OK: true, MemberVersion: vc},
+		{Seq: 1, OK: true, ExpiresAt: at.Add(time.Second + day), MemberVersion: vd},
+		{}, {},
+		{Seq: 2, OK: true, ExpiresAt: at.Add(4*time.Second + day), MemberVersion: vd},
+		{Seq: 4, OK: true, MemberVersion: vc},
+		{}, {},
+		{Seq: 1, OK: true, MemberVersion: ve},
+	})
+	for _, w := range []struct {
+		conv string
+		seq  int64
+		m    store.MessageRecord
+	}{{"c", 3, batch[0]}, {"d", 1, batch[1]}, {"d", 2, batch[4]}, {"c", 4, batch[5]}} {
+		stored := res(db.Read().FindMessage(ctx, w.conv, w.seq)).must(t, "FindMessage")
+		w.m.Seq = w.seq
+		if w.conv == "d" {
+			w.m.ExpiresAt = w.m.SentAt.Add(day)
+		}
+		want(t, fmt.Sprintf("message %s/%d", w.conv, w.seq), stored, w.m)
+	}
+	for conv, last := range map[string]struct {
+		seq int64
+		at  time.Time
+	}{"c": {4, at.Add(5 * time.Second)}, "d": {2, at.Add(4 * time.Second)}} {
+		c := res(db.Read().FindConversation(ctx, conv)).must(t, "FindConversation")
+		if c.LastSeq != last.seq || !c.UpdatedAt.Equal(last.at) {
+			t.Errorf("conversation %s after the batch: last_seq %d, updated_at %v; want %d, %v", conv, c.LastSeq, c.UpdatedAt, last.seq, last.at)
+		}
+	}
+	for _, m := range []struct {
+		conv, user string
+		read       int64
+	}{{"c", "b", 4}, {"d", "a", 2}, {"c", "a", 0}, {"d", "b", 0}} {
+		if got := res(db.Read().FindMember(ctx, m.conv, m.user)).must(t, "FindMember"); got.ReadSeq != m.read || got.ReceivedSeq != m.read {
+			t.Errorf("%s's positions in %s = read %d, received %d; want %d, %d", m.user, m.conv, got.ReadSeq, got.ReceivedSeq, m.read, m.read)
+		}
+	}
+	if prev := res(db.Read().FindMessageByClientID(ctx, "b", "x1")).must(t, "FindMessageByClientID"); prev.ID != "c/x1" {
+		t.Errorf("b's x1 is %s, want the batch's first (c/x1)", prev.ID)
+	}
+	write(t, db, "AppendMessages of nothing", func(q *store.Queries) error {
+		got, err := q.AppendMessages(ctx, nil)
+		if err == nil && len(got) != 0 {
+			err = fmt.Errorf("got %d results", len(got))
+		}
+		return err
+	})
+}
+
+// testAppendMessagesRace: a retry that another node stores while a batch
+// holding the same client id waits for the conversation (the batch's look
+// for the client id came before that commit) must not leave a seq taken
+// for nothing: AppendMessages fails with ErrClientIDRace on PostgreSQL,
+// and the writer runs the batch again; on SQLite, one writer, the batch
+// sees the first one stored and stores nothing.
+func testAppendMessagesRace(t *testing.T, db *store.DB) {
+	users(t, db, "a", "b")
+	chat(t, db, "c", 1, "a", "b")
+	m := store.MessageRecord{ConvID: "c", ID: "c/r1", SenderID: "b", ClientID: "r1", Kind: "text", Body: []byte("sealed"), SentAt: now}
+	holding, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- db.Update(ctx, func(q *store.Queries) error {
+			if _, _, ok, err := q.AppendMessage(ctx, m); err != nil || !ok {
+				return fmt.Errorf("first attempt: stored %v, %v", ok, err)
+			}
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	<-holding
+	second := make(chan error, 1)
+	var got []store.Appended
+	go func() {
+		retry := m
+		retry.ID = "c/r1-again"
+		second <- db.Update(ctx, func(q *store.Queries) error {
+			var err error
+			got, err = q.AppendMessages(ctx, []store.MessageRecord{{ConvID: "c", ID: "c/other", SenderID: "a", ClientID: "o1", Kind: "text", SentAt: now}, retry})
+			return err
+		})
+	}()
+	time.Sleep(200 * time.Millisecond) // the batch waits for c's row (PostgreSQL) or for the writer (SQLite)
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	err := <-second
+	switch db.Dialect() {
+	case "postgres":
+		if err != store.ErrClientIDRace {
+			t.Errorf("the batch with the retry = %v, want ErrClientIDRace", err)
+		}
+		if c := res(db.Read().FindConversation(ctx, "c")).must(t, "FindConversation"); c.LastSeq != 2 {
+			t.Errorf("last_seq = %d, want 2: the failed batch took none", c.LastSeq)
+		}
+	default:
+		if err != nil || len(got) != 2 || !got[0].OK || got[1].OK {
+			t.Errorf("the batch with the retry = %+v, %v; want the other stored, the retry not", got, err)
+		}
 	}
 }
 
