@@ -356,15 +356,14 @@ func (s *Service) send(ctx context.Context, q *store.Queries, a kernel.Auth, sc 
 	gen := s.caches.members.Generation()
 	cached, hit := s.caches.members.Get(convID)
 	var fresh *memberList
-	write := func(ctx context.Context, q *store.Queries) error {
+	// The writer stores rec (store.AppendMessage, or on PostgreSQL one
+	// AppendMessages for the sends queued together) and then runs this in
+	// the same transaction.
+	write := func(ctx context.Context, q *store.Queries, stored store.Appended, batched bool) error {
 		// The writer may run this twice (store.UpdateBatch): nothing it
 		// sets may survive from a first run.
 		dup, members, fresh = nil, nil, nil
-		seq, expires, ok, err := q.AppendMessage(ctx, rec)
-		if err != nil {
-			return err
-		}
-		if !ok {
+		if !stored.OK {
 			// Nothing stored: a repeated client_id, or no longer a member.
 			prev, err := q.FindMessageByClientID(ctx, a.UserID, in.ClientID)
 			if err != nil {
@@ -373,8 +372,8 @@ func (s *Service) send(ctx context.Context, q *store.Queries, a kernel.Auth, sc 
 			dup = &prev
 			return nil
 		}
-		msg.Seq, msg.ExpiresAt = seq, expires
-		if err := q.AddMentions(ctx, convID, seq, mentioned); err != nil {
+		msg.Seq, msg.ExpiresAt = stored.Seq, stored.ExpiresAt
+		if err := q.AddMentions(ctx, convID, stored.Seq, mentioned); err != nil {
 			return err
 		}
 		if direct != nil {
@@ -382,9 +381,12 @@ func (s *Service) send(ctx context.Context, q *store.Queries, a kernel.Auth, sc 
 			return nil
 		}
 		if hit {
-			v, err := q.MemberVersion(ctx, convID)
-			if err != nil {
-				return err
+			v := stored.MemberVersion // read with the seq when batched
+			if !batched {
+				var err error
+				if v, err = q.MemberVersion(ctx, convID); err != nil {
+					return err
+				}
 			}
 			if v == cached.version {
 				members = cached.members
@@ -401,9 +403,9 @@ func (s *Service) send(ctx context.Context, q *store.Queries, a kernel.Auth, sc 
 		members, fresh = rs, &memberList{version: v, members: rs}
 		return sameSender(rs)
 	}
-	err = s.writer.do(ctx, convID, write)
+	err = s.writer.doAppend(ctx, rec, write)
 	if errors.Is(err, store.ErrClientIDRace) {
-		err = s.writer.do(ctx, convID, write) // its first attempt has committed: now a retry
+		err = s.writer.doAppend(ctx, rec, write) // its first attempt has committed: now a retry
 	}
 	if err != nil {
 		if tkesj.ErrorKindOf(err) == tkesj.ENotFound || errors.Is(err, errStaleSender) {

@@ -21,13 +21,29 @@ type writer struct {
 	stopped chan struct{} // closed once they have stopped
 	wg      sync.WaitGroup
 
-	batches, writes atomic.Uint64
+	// batchAppends: consecutive message appends of a batch are stored by
+	// one statement (store.AppendMessages; PostgreSQL, issue 17).
+	batchAppends bool
+
+	batches, writes, appendStatements atomic.Uint64
 }
 
 type writeReq struct {
 	ctx context.Context // the caller's, without its cancellation
 	fn  func(ctx context.Context, q *store.Queries) error
+	app *appendReq // a message append (doAppend): fn is nil then
 	res chan error
+}
+
+// appendReq is a message append: rec is stored by store.AppendMessage or,
+// with the appends queued next to it, by one store.AppendMessages; then
+// does the rest of the write with the result, in the same transaction.
+// batched says the result came from AppendMessages, whose MemberVersion
+// is then the conversation's member version under the row lock the seq was
+// taken with (AppendMessage does not read it).
+type appendReq struct {
+	rec  store.MessageRecord
+	then func(ctx context.Context, q *store.Queries, a store.Appended, batched bool) error
 }
 
 func newWriter(db *store.DB, workers, maxBatch int) *writer {
@@ -37,7 +53,8 @@ func newWriter(db *store.DB, workers, maxBatch int) *writer {
 	if maxBatch <= 0 {
 		maxBatch = 256
 	}
-	w := &writer{db: db, in: make([]chan writeReq, workers), maxSize: maxBatch, done: make(chan struct{}), stopped: make(chan struct{})}
+	w := &writer{db: db, in: make([]chan writeReq, workers), maxSize: maxBatch, done: make(chan struct{}), stopped: make(chan struct{}),
+		batchAppends: db.Dialect() == "postgres"}
 	for i := range w.in {
 		w.in[i] = make(chan writeReq, 4*maxBatch)
 		w.wg.Add(1)
@@ -67,7 +84,19 @@ func (w *writer) shard(convID string) chan writeReq {
 // cancelled request must not fail its own statement (or, on PostgreSQL, where
 // a cancelled statement ends the connection, everyone's batch).
 func (w *writer) do(ctx context.Context, convID string, fn func(ctx context.Context, q *store.Queries) error) error {
-	req := writeReq{ctx: context.WithoutCancel(ctx), fn: fn, res: make(chan error, 1)}
+	return w.queue(ctx, convID, writeReq{fn: fn})
+}
+
+// doAppend is do for a message append (appendReq): rec is stored, then
+// then runs, both in the next batch of rec's conversation's worker. then
+// may run twice, like any writer fn (store.UpdateBatch), the second time
+// with a result of store.AppendMessage.
+func (w *writer) doAppend(ctx context.Context, rec store.MessageRecord, then func(ctx context.Context, q *store.Queries, a store.Appended, batched bool) error) error {
+	return w.queue(ctx, rec.ConvID, writeReq{app: &appendReq{rec: rec, then: then}})
+}
+
+func (w *writer) queue(ctx context.Context, convID string, req writeReq) error {
+	req.ctx, req.res = context.WithoutCancel(ctx), make(chan error, 1)
 	select {
 	case w.shard(convID) <- req:
 	case <-ctx.Done():
@@ -112,9 +141,7 @@ func (w *writer) loop(in chan writeReq) {
 				break fill
 			}
 		}
-		for _, r := range batch {
-			fns = append(fns, func(q *store.Queries) error { return r.fn(r.ctx, q) })
-		}
+		fns = w.fns(batch, fns)
 		errs := w.db.UpdateBatch(context.Background(), fns)
 		w.batches.Add(1)
 		w.writes.Add(uint64(len(batch)))
@@ -122,6 +149,74 @@ func (w *writer) loop(in chan writeReq) {
 			r.res <- errs[i]
 		}
 	}
+}
+
+// fns are the batch's writes for store.UpdateBatch. With batchAppends,
+// each run of consecutive appends is stored by one AppendMessages, at the
+// place of its first (so writes keep the order they were queued in: a
+// timer change queued before a send still applies to it), and each
+// append's then gets its slot of the result. That is only right while
+// the transaction commits every write of the batch or none: the first
+// time UpdateBatch runs a batch of several writes (no savepoints; a
+// failing write rolls it all back). When it runs the batch again, with a
+// savepoint around each write, each append is stored by its own
+// AppendMessage, so a failing one takes nothing of the others with it.
+func (w *writer) fns(batch []writeReq, fns []func(q *store.Queries) error) []func(q *store.Queries) error {
+	run := 0                                     // the runs of the batch so far, counted by its first write
+	var got []store.Appended                     // the appends' results, by index in batch
+	var gotIn []int                              // the run each result was stored in
+	batching := w.batchAppends && len(batch) > 1 // one write: nothing to share
+	for i, r := range batch {
+		var fn func(q *store.Queries) error
+		switch {
+		case r.app == nil:
+			fn = func(q *store.Queries) error { return r.fn(r.ctx, q) }
+		default:
+			end := i + 1
+			for end < len(batch) && batch[end].app != nil {
+				end++
+			}
+			first := i == 0 || batch[i-1].app == nil
+			fn = func(q *store.Queries) error {
+				if batching && run == 1 && first && end-i > 1 {
+					if got == nil {
+						got, gotIn = make([]store.Appended, len(batch)), make([]int, len(batch))
+					}
+					recs := make([]store.MessageRecord, 0, end-i)
+					for _, b := range batch[i:end] {
+						recs = append(recs, b.app.rec)
+					}
+					w.appendStatements.Add(1)
+					res, err := q.AppendMessages(r.ctx, recs)
+					if err != nil {
+						return err
+					}
+					copy(got[i:end], res)
+					for k := i; k < end; k++ {
+						gotIn[k] = run
+					}
+				}
+				if got != nil && gotIn[i] == run {
+					return r.app.then(r.ctx, q, got[i], true)
+				}
+				var a store.Appended
+				var err error
+				if a.Seq, a.ExpiresAt, a.OK, err = q.AppendMessage(r.ctx, r.app.rec); err != nil {
+					return err
+				}
+				return r.app.then(r.ctx, q, a, false)
+			}
+		}
+		if i == 0 {
+			inner := fn
+			fn = func(q *store.Queries) error {
+				run++
+				return inner(q)
+			}
+		}
+		fns = append(fns, fn)
+	}
+	return fns
 }
 
 // close stops the workers after the batches under way; queued writes that

@@ -2,10 +2,12 @@ package messaging
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -204,3 +206,191 @@ func openPostgres(t *testing.T, base string) *store.DB {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+// TestBatchedAppends (issue 17): on PostgreSQL the sends of one group
+// commit are stored by one statement per run of consecutive sends; on
+// either store every send gets what it got one at a time. In one batch:
+// two conversations, a client id twice (a retry queued with its first
+// attempt), a retry of a message stored before, a timer change between two
+// sends (the send queued after it has the timer, R-MSG-10); seqs follow the
+// order the sends were queued in. In a second batch a non-member's send
+// fails alone: the members' sends around it are stored.
+func TestBatchedAppends(t *testing.T) {
+	t.Run("on SQLite", func(t *testing.T) {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "w.db"), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		checkBatchedAppends(t, db)
+	})
+	t.Run("on PostgreSQL", func(t *testing.T) {
+		base := os.Getenv("TKESJ_TEST_POSTGRES_URL")
+		if base == "" {
+			t.Skip("TKESJ_TEST_POSTGRES_URL is not set")
+		}
+		checkBatchedAppends(t, openPostgres(t, base))
+	})
+}
+
+// sent is what a test send learnt in the writer.
+type sent struct {
+	seq     int64
+	expires time.Time
+	dup     bool // a retry: the first message's seq
+	batched bool
+	err     error
+}
+
+func checkBatchedAppends(t *testing.T, db *store.DB) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	now := time.Now().Truncate(time.Microsecond)
+	if err := db.Update(ctx, func(q *store.Queries) error {
+		for _, u := range []string{"u0", "u1", "u2", "u3", "out"} {
+			if err := q.CreateUser(ctx, store.UserRecord{ID: u, UsernameIdx: []byte(u), PhoneIdx: []byte(u), Profile: []byte("s"), Status: "active"}); err != nil {
+				return err
+			}
+		}
+		for conv, members := range map[string][]string{"g1": {"u0", "u1"}, "g2": {"u2", "u3"}} {
+			if err := q.CreateConversation(ctx, store.ConversationRecord{ID: conv, Kind: "group", CreatedAt: now, UpdatedAt: now}); err != nil {
+				return err
+			}
+			for _, u := range members {
+				if err := q.AddMember(ctx, store.MemberRecord{ConvID: conv, UserID: u, Role: "member", JoinedAt: now}); err != nil {
+					return err
+				}
+			}
+		}
+		_, _, _, err := q.AppendMessage(ctx, store.MessageRecord{ConvID: "g1", ID: "m-old", SenderID: "u0", ClientID: "old", Kind: "text", Body: []byte("s"), SentAt: now})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	w := newWriter(db, 1, 64)
+	defer w.close()
+
+	// batch queues the writes while the worker is held by a first one, so
+	// they make one group commit, in this order.
+	batch := func(writes ...func() error) []error {
+		release, running := make(chan struct{}), make(chan struct{})
+		held := make(chan error, 1)
+		go func() {
+			held <- w.do(ctx, "g1", func(context.Context, *store.Queries) error {
+				close(running)
+				<-release
+				return nil
+			})
+		}()
+		<-running
+		errs := make([]error, len(writes))
+		var wg sync.WaitGroup
+		for i, write := range writes {
+			wg.Add(1)
+			go func() { defer wg.Done(); errs[i] = write() }()
+			for len(w.in[0]) < i+1 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		close(release)
+		wg.Wait()
+		if err := <-held; err != nil {
+			t.Fatal(err)
+		}
+		return errs
+	}
+	send := func(out *sent, conv, sender, clientID string) func() error {
+		rec := store.MessageRecord{ConvID: conv, ID: kernelID(), SenderID: sender, ClientID: clientID, Kind: "text", Body: []byte("s"), SentAt: now}
+		return func() error {
+			out.err = w.doAppend(ctx, rec, func(ctx context.Context, q *store.Queries, a store.Appended, batched bool) error {
+				*out = sent{batched: batched}
+				if !a.OK {
+					prev, err := q.FindMessageByClientID(ctx, sender, clientID)
+					if err != nil {
+						return tkesj.ErrNotFound("conversation")
+					}
+					out.seq, out.dup = prev.Seq, true
+					return nil
+				}
+				out.seq, out.expires = a.Seq, a.ExpiresAt
+				return nil
+			})
+			return out.err
+		}
+	}
+	statements0 := w.appendStatements.Load()
+	var a1, b1, a1again, oldAgain, b2, a2 sent
+	errs := batch(
+		send(&a1, "g1", "u0", "a1"),
+		send(&b1, "g2", "u2", "b1"),
+		send(&a1again, "g1", "u0", "a1"),
+		send(&oldAgain, "g1", "u0", "old"),
+		func() error {
+			return w.do(ctx, "g2", func(ctx context.Context, q *store.Queries) error { return q.SetDisappearing(ctx, "g2", time.Hour) })
+		},
+		send(&b2, "g2", "u3", "b2"),
+		send(&a2, "g1", "u1", "a2"),
+	)
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("write %d of the first batch = %v", i, err)
+		}
+	}
+	batched := db.Dialect() == "postgres"
+	want := map[string]sent{
+		"a1":       {seq: 2, batched: batched},
+		"b1":       {seq: 1, batched: batched},
+		"a1 again": {seq: 2, dup: true, batched: batched},
+		"old":      {seq: 1, dup: true, batched: batched},
+		"b2":       {seq: 2, expires: now.Add(time.Hour), batched: batched},
+		"a2":       {seq: 3, batched: batched},
+	}
+	for name, got := range map[string]sent{"a1": a1, "b1": b1, "a1 again": a1again, "old": oldAgain, "b2": b2, "a2": a2} {
+		if !got.expires.Equal(want[name].expires) || got.seq != want[name].seq || got.dup != want[name].dup || got.batched != want[name].batched || got.err != nil {
+			t.Errorf("send %s = %+v, want %+v", name, got, want[name])
+		}
+	}
+	if n := w.appendStatements.Load() - statements0; batched && n != 2 {
+		t.Errorf("%d AppendMessages statements for the first batch, want 2 (the timer change between its two runs of sends)", n)
+	}
+
+	// A send whose write fails after its message was stored (a stale
+	// member list, say): its message must go with it, and only it.
+	boom := errors.New("boom")
+	failing := func() error {
+		rec := store.MessageRecord{ConvID: "g1", ID: kernelID(), SenderID: "u0", ClientID: "boom", Kind: "text", Body: []byte("s"), SentAt: now}
+		return w.doAppend(ctx, rec, func(context.Context, *store.Queries, store.Appended, bool) error { return boom })
+	}
+	var a3, z, b3 sent
+	errs = batch(send(&a3, "g1", "u1", "a3"), send(&z, "g1", "out", "z"), failing, send(&b3, "g2", "u2", "b3"))
+	if errs[0] != nil || errs[3] != nil || a3.seq != 4 || b3.seq != 3 {
+		t.Errorf("the members' sends around a non-member's = %+v, %+v; want seqs 4 and 3", a3, b3)
+	}
+	if tkesj.ErrorKindOf(errs[1]) != tkesj.ENotFound {
+		t.Errorf("the non-member's send = %v, want not_found", errs[1])
+	}
+	if !errors.Is(errs[2], boom) {
+		t.Errorf("the failing send = %v, want boom", errs[2])
+	}
+	if _, err := db.Read().FindMessageByClientID(ctx, "u0", "boom"); tkesj.ErrorKindOf(err) != tkesj.ENotFound {
+		t.Errorf("the failing send's message: %v, want not_found (not stored)", err)
+	}
+	for conv, last := range map[string]int64{"g1": 4, "g2": 3} {
+		if c, err := db.Read().FindConversation(ctx, conv); err != nil || c.LastSeq != last {
+			t.Errorf("%s's last seq = %d (%v), want %d: gapless", conv, c.LastSeq, err, last)
+		}
+	}
+	for _, m := range []struct {
+		conv string
+		seq  int64
+		who  string
+	}{{"g1", 2, "a1"}, {"g1", 3, "a2"}, {"g1", 4, "a3"}, {"g2", 1, "b1"}, {"g2", 2, "b2"}, {"g2", 3, "b3"}} {
+		if r, err := db.Read().FindMessage(ctx, m.conv, m.seq); err != nil || r.ClientID != m.who {
+			t.Errorf("%s/%d = %q (%v), want %s", m.conv, m.seq, r.ClientID, err, m.who)
+		}
+	}
+}
+
+var testIDs atomic.Int64
+
+func kernelID() string { return fmt.Sprint("m-", testIDs.Add(1)) }
