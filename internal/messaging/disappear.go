@@ -62,7 +62,7 @@ func (s *Service) SetDisappearing(ctx context.Context, a kernel.Auth, convID str
 		return s.Conversation(ctx, a, convID)
 	}
 	now := s.Now()
-	msg := Message{ID: kernel.NewID("m"), ConversationID: convID, SenderID: a.UserID, Kind: KindSystem, SentAt: now,
+	msg := Message{ID: kernel.NewMessageID(now), ConversationID: convID, SenderID: a.UserID, Kind: KindSystem, SentAt: now,
 		System: &SystemEvent{Event: "disappear_after_changed", DisappearAfterS: seconds}}
 	msg.ClientID = "sys:" + msg.ID
 	sealed, err := s.Seal(ctx, a.UserID, messageAD(convID, msg.ID), body{System: msg.System})

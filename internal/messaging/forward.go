@@ -171,7 +171,7 @@ func (s *Service) forwardTo(ctx context.Context, a kernel.Auth, convID string, s
 		if !merged {
 			kind = srcs[i].Kind
 		}
-		id := kernel.NewID("m")
+		id := kernel.NewMessageID(now)
 		sealed, err := s.Seal(ctx, a.UserID, messageAD(convID, id), b)
 		if err != nil {
 			return nil, err

@@ -139,7 +139,7 @@ func seedUnindexed(b *testing.B, s *Service, senders, convs []string, count int,
 		for range count {
 			*n++
 			i := *n % len(convs)
-			id := kernel.NewID("m")
+			id := kernel.NewMessageID(now)
 			sealed, err := s.Seal(ctx, senders[i], messageAD(convs[i], id), body{Text: fmt.Sprintf("bench message %d: the quick brown fox", *n)})
 			if err != nil {
 				return err

@@ -308,7 +308,7 @@ func (s *Service) send(ctx context.Context, q *store.Queries, a kernel.Auth, sc 
 	// The stores keep microseconds: the first answer carries the sent_at a
 	// retry of the client_id (and every later read) gives, to the digit.
 	now := s.Now().Truncate(time.Microsecond)
-	msg := Message{ID: kernel.NewID("m"), ConversationID: convID, SenderID: a.UserID, ClientID: in.ClientID, Kind: in.Kind,
+	msg := Message{ID: kernel.NewMessageID(now), ConversationID: convID, SenderID: a.UserID, ClientID: in.ClientID, Kind: in.Kind,
 		Text: in.Text, Media: media, Location: in.Location, Card: card, SentAt: now, Mentions: in.Mentions, MentionAll: in.MentionAll}
 	if in.ReplyTo > 0 {
 		r := s.replyView(ctx, convID, in.ReplyTo)
@@ -602,7 +602,7 @@ func (s *Service) RedactCards(ctx context.Context, q *store.Queries, viewer stri
 // caller's other messages.
 func (s *Service) AppendCallRecord(ctx context.Context, senderID, convID string, info CallInfo) error {
 	now := s.Now()
-	msg := Message{ID: kernel.NewID("m"), ConversationID: convID, SenderID: senderID, ClientID: "call:" + info.CallID, Kind: KindCall, Call: &info, SentAt: now}
+	msg := Message{ID: kernel.NewMessageID(now), ConversationID: convID, SenderID: senderID, ClientID: "call:" + info.CallID, Kind: KindCall, Call: &info, SentAt: now}
 	sealed, err := s.Seal(ctx, senderID, messageAD(convID, msg.ID), body{Call: &info})
 	if err != nil {
 		return s.Internal(ctx, "call record", err)

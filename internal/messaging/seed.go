@@ -135,7 +135,7 @@ func (s *Service) SeedMessages(ctx context.Context, senderID, convID string, n i
 		recs := make([]store.MessageRecord, 0, end-start)
 		tokens := make([][][]byte, 0, end-start)
 		for i := start; i < end; i++ {
-			id := kernel.NewID("m")
+			id := kernel.NewMessageID(now)
 			txt := fmt.Sprintf("%s (%d)", text, i+1)
 			sealed, err := s.Seal(ctx, senderID, messageAD(convID, id), body{Text: txt})
 			if err != nil {
