@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 	"time"
 )
@@ -27,16 +28,51 @@ func (q *Queries) DonePurge(ctx context.Context, userID string) error {
 // EmptyMessageBodies drops the bodies and media references of up to limit
 // messages a person sent (their rows stay, so others see "message from a
 // deleted account") with the mentions they made, marks them for
-// UnindexPurged, and reports how many it emptied. It is the first step of a
-// destroyed sender's purge, the one B6's "purged" times (issue 17): one row
-// update a message, where their search tokens are dozens of index rows a
-// message, so the bodies go within a second or two of the destruction and
-// the index follows. The partial index messages_sender_live keeps each
-// batch from rescanning the emptied ones.
+// UnindexPurged, and reports how many of their messages it went through
+// (emptied, or found empty: recalled). It is the first step of a destroyed
+// sender's purge, the one B6's "purged" times (issue 17): one row update a
+// message, where their search tokens are dozens of index rows a message,
+// so the bodies go within a second or two of the destruction and the index
+// follows. It walks their messages in client-id order over the unique
+// index messages_client and keeps its place in their purges row
+// (bodies_after), in the same transaction: each batch starts after the
+// last, never rescanning emptied rows, and a purge cut short carries on
+// from there. (A partial index of the messages with a body did that
+// before, at the price of one more page dirtied by every send.) Without a
+// queued purge it starts from their first message each time. The cost:
+// client-id order is not the rows' order on disk, so messages that sit
+// together (a long burst, as B6 seeds them) are no longer emptied a page
+// at a time; with random client ids such a burst of 100,000 took 3.1 CPU-s
+// instead of 0.7, where messages spread among others' (the usual case)
+// cost a page each in either order.
 func (q *Queries) EmptyMessageBodies(ctx context.Context, senderID string, limit int) (int64, error) {
-	return q.purgeBatch(ctx, senderID, limit,
-		`sender_id = ? AND (body IS NOT NULL OR media_id IS NOT NULL)`, "message_mentions",
-		`body = NULL, media_id = NULL, unindex_pending = TRUE`)
+	var after sql.NullString
+	if err := q.row(ctx, `SELECT bodies_after FROM purges WHERE user_id = ?`, senderID).Scan(&after); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	from, args := `sender_id = ?`, []any{senderID}
+	if after.Valid {
+		from, args = from+` AND client_id > ?`, append(args, after.String)
+	}
+	// The batch is the range up to its last client id: both statements
+	// below act on exactly it, on PostgreSQL as on SQLite.
+	var n int64
+	var last sql.NullString
+	if err := q.row(ctx, `SELECT COUNT(*), MAX(client_id) FROM (SELECT client_id FROM messages WHERE `+from+` ORDER BY client_id LIMIT ?) b`,
+		append(args, limit)...).Scan(&n, &last); err != nil || n == 0 {
+		return 0, err
+	}
+	batch, args := from+` AND client_id <= ?`, append(args, last.String)
+	if _, err := q.exec(ctx, `DELETE FROM message_mentions WHERE (conv_id, seq) IN (SELECT conv_id, seq FROM messages WHERE `+batch+`)`, args...); err != nil {
+		return 0, err
+	}
+	if _, err := q.exec(ctx, `UPDATE messages SET body = NULL, media_id = NULL, unindex_pending = TRUE WHERE `+batch+` AND (body IS NOT NULL OR media_id IS NOT NULL)`, args...); err != nil {
+		return 0, err
+	}
+	if _, err := q.exec(ctx, `UPDATE purges SET bodies_after = ? WHERE user_id = ?`, last.String, senderID); err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // UnindexPurged deletes the search-index rows of up to limit messages of a
@@ -81,34 +117,6 @@ func (q *Queries) UnindexPurged(ctx context.Context, senderID string, limit int)
 		keys = keys[2*n:]
 	}
 	return done, nil
-}
-
-// purgeBatch picks up to limit of senderID's messages matching where,
-// deletes their rows of table (keyed by conv_id, seq), and updates the
-// messages with set; it reports how many messages it updated. Both must
-// act on the same batch, or a message would be updated out of the batch
-// while its rows stay, and never be picked again: PostgreSQL picks it once
-// in one statement (a CTE referenced twice is evaluated once; without an
-// ORDER BY two statements' LIMITs may pick different rows). On SQLite the
-// same LIMIT query over the same index picks the same rows in the one
-// writer's transaction, and the delete does not change what it reads.
-func (q *Queries) purgeBatch(ctx context.Context, senderID string, limit int, where, table, set string) (int64, error) {
-	var res sql.Result
-	var err error
-	if q.d.Name == "postgres" {
-		res, err = q.exec(ctx, `WITH b AS (SELECT conv_id, seq FROM messages WHERE `+where+` LIMIT ?),
-			d AS (DELETE FROM `+table+` t USING b WHERE t.conv_id = b.conv_id AND t.seq = b.seq)
-			UPDATE messages m SET `+set+` FROM b WHERE m.conv_id = b.conv_id AND m.seq = b.seq`, senderID, limit)
-	} else {
-		batch := `SELECT conv_id, seq FROM messages WHERE ` + where + ` LIMIT ?`
-		if _, err = q.exec(ctx, `DELETE FROM `+table+` WHERE (conv_id, seq) IN (`+batch+`)`, senderID, limit); err == nil {
-			res, err = q.exec(ctx, `UPDATE messages SET `+set+` WHERE (conv_id, seq) IN (`+batch+`)`, senderID, limit)
-		}
-	}
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
 }
 
 // OwnedMediaIDs lists up to limit media ids a person owns.

@@ -47,9 +47,10 @@ func TestReopenKeepsData(t *testing.T) {
 }
 
 // TestMessageLookupsUseLeanIndexes: schema 0055 dropped messages_sender and
-// made messages_media partial so a send writes fewer B-trees (issue 17);
-// every look-up of messages by sender or by media must still be a search
-// of an index, never a scan of the table.
+// made messages_media partial, and 0059 dropped messages_sender_live, so a
+// send writes fewer B-trees (issue 17); every look-up of messages by sender
+// or by media (the purge's walk over a sender's messages among them) must
+// still be a search of an index, never a scan of the table.
 func TestMessageLookupsUseLeanIndexes(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "tkesj.db")
@@ -65,12 +66,13 @@ func TestMessageLookupsUseLeanIndexes(t *testing.T) {
 	defer raw.Close()
 	var redundant int
 	if err := raw.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages'
-		AND (name = 'messages_sender' OR name = 'messages_media' AND sql NOT LIKE '%WHERE%')`).Scan(&redundant); err != nil || redundant != 0 {
+		AND (name IN ('messages_sender', 'messages_sender_live') OR name = 'messages_media' AND sql NOT LIKE '%WHERE%')`).Scan(&redundant); err != nil || redundant != 0 {
 		t.Errorf("indexes a send need not write: %d (%v)", redundant, err)
 	}
 	for _, q := range []string{
 		`SELECT 1 FROM messages WHERE sender_id = 'a' AND client_id = 'b'`,
-		`SELECT conv_id, seq FROM messages WHERE sender_id = 'a' AND (body IS NOT NULL OR media_id IS NOT NULL) LIMIT 500`,
+		`SELECT COUNT(*), MAX(client_id) FROM (SELECT client_id FROM messages WHERE sender_id = 'a' AND client_id > 'k' ORDER BY client_id LIMIT 1000) b`,
+		`UPDATE messages SET body = NULL WHERE sender_id = 'a' AND client_id > 'k' AND client_id <= 'l' AND (body IS NOT NULL OR media_id IS NOT NULL)`,
 		`SELECT sent_at FROM messages WHERE sender_id = 'a'`,
 		`SELECT COUNT(*) FROM messages WHERE media_id = 'm'`,
 		`SELECT COUNT(*) FROM messages msg JOIN members mem ON mem.conv_id = msg.conv_id WHERE msg.media_id = 'm' AND mem.user_id = 'u' AND msg.seq > mem.joined_seq`,
@@ -90,7 +92,7 @@ func TestMessageLookupsUseLeanIndexes(t *testing.T) {
 		}
 		rows.Close()
 		for _, step := range plan {
-			if strings.HasPrefix(step, "SCAN") {
+			if strings.HasPrefix(step, "SCAN") && step != "SCAN b" { // b: the batch, a subquery
 				t.Errorf("%s\nplan %q scans a table", q, plan)
 			}
 		}

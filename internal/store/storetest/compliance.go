@@ -127,7 +127,9 @@ func testPurge(t *testing.T, db *store.DB) {
 		return q.AddMentions(ctx, "c", 4, []string{"a"})
 	})
 	// R-DEL-2, issue 17: the bodies go first, in batches, with the mentions
-	// a's messages made; their words stay indexed until UnindexPurged.
+	// a's messages made; their words stay indexed until UnindexPurged. Each
+	// batch carries on where the last stopped, from a's queued purge.
+	write(t, db, "EnqueuePurge(a) again", func(q *store.Queries) error { return q.EnqueuePurge(ctx, "a", now) })
 	empty := func(limit int) int64 {
 		t.Helper()
 		var n int64
