@@ -153,6 +153,11 @@ func (s *Service) SweepExpired(ctx context.Context, now time.Time) (int64, error
 				s.deleteMediaCopies(ctx, []string{id})
 			}
 		}
+		// SQLite: their words leave the index file before its log is
+		// truncated too.
+		if err := s.drainUnindex(ctx); err != nil {
+			s.Log.WarnContext(ctx, "un-index after expiry", "err", err.Error())
+		}
 		if err := s.DB.Reclaim(ctx); err != nil {
 			s.Log.WarnContext(ctx, "reclaim after expiry", "err", err.Error())
 		}

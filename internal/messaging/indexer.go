@@ -140,6 +140,9 @@ func (s *Service) passHashes(text string, hashed map[string][]byte) [][]byte {
 func (s *Service) indexPass(ctx context.Context) (more bool, err error) {
 	s.indexMu.Lock()
 	defer s.indexMu.Unlock()
+	if s.DB.SearchIndex() != s.DB {
+		return s.indexFilePass(ctx)
+	}
 	q := s.DB.Read()
 	// Round from where the last pass stopped, then from the start.
 	from := s.indexAfter
@@ -183,31 +186,9 @@ func (s *Service) indexPass(ctx context.Context) (more bool, err error) {
 		}
 		positions = append(positions, store.IndexBacklog{ConvID: b.ConvID, IndexedSeq: b.LastSeq})
 	}
-	entries := make([]store.IndexEntry, 0, len(msgs))
-	// A batch's messages share most of their words (and prefixes): each
-	// distinct token is hashed once per pass.
-	hashed := map[string][]byte{}
-	for i, r := range msgs {
-		if i%16 == 15 {
-			runtime.Gosched() // on one core, requests run between
-		}
-		var b body
-		if err := s.Open(ctx, r.SenderID, messageAD(r.ConvID, r.ID), r.Body, &b); err != nil {
-			// A destroyed sender's or a damaged message has nothing to
-			// index; anything else (a key store not answering) is tried
-			// again by the next pass.
-			if errors.Is(err, keyring.ErrShredded) || errors.Is(err, kernel.ErrIntegrity) {
-				continue
-			}
-			return false, err
-		}
-		text := b.Text
-		if b.History != nil {
-			text = historyText(*b.History)
-		}
-		if toks := s.passHashes(text, hashed); len(toks) > 0 {
-			entries = append(entries, store.IndexEntry{ConvID: r.ConvID, Seq: r.Seq, Tokens: toks})
-		}
+	entries, err := s.indexEntries(ctx, msgs)
+	if err != nil {
+		return false, err
 	}
 	// The index is derived from stored messages, and a pass is redone from
 	// the positions: its commits need not wait for the disk
@@ -246,4 +227,119 @@ func (s *Service) indexPass(ctx context.Context) (more bool, err error) {
 		}
 	}
 	return truncated || len(backlog) == indexConvs || from != "", nil
+}
+
+// indexEntries opens msgs and returns their token hashes.
+func (s *Service) indexEntries(ctx context.Context, msgs []store.MessageRecord) ([]store.IndexEntry, error) {
+	entries := make([]store.IndexEntry, 0, len(msgs))
+	// A batch's messages share most of their words (and prefixes): each
+	// distinct token is hashed once per pass.
+	hashed := map[string][]byte{}
+	for i, r := range msgs {
+		if i%16 == 15 {
+			runtime.Gosched() // on one core, requests run between
+		}
+		var b body
+		if err := s.Open(ctx, r.SenderID, messageAD(r.ConvID, r.ID), r.Body, &b); err != nil {
+			// A destroyed sender's or a damaged message has nothing to
+			// index; anything else (a key store not answering) is tried
+			// again by the next pass.
+			if errors.Is(err, keyring.ErrShredded) || errors.Is(err, kernel.ErrIntegrity) {
+				continue
+			}
+			return nil, err
+		}
+		text := b.Text
+		if b.History != nil {
+			text = historyText(*b.History)
+		}
+		if toks := s.passHashes(text, hashed); len(toks) > 0 {
+			entries = append(entries, store.IndexEntry{ConvID: r.ConvID, Seq: r.Seq, Tokens: toks, SentAt: r.SentAt})
+		}
+	}
+	return entries, nil
+}
+
+// indexFileMsgs is how many rows of the message log one pass reads when
+// the index has a file of its own (SQLite): its transaction holds only
+// the index file's writer, so a pass may be long, and a longer one shares
+// more of the index's pages among its rows.
+const indexFileMsgs = 1000
+
+// indexHook, when set (tests), runs while a pass holds the index file's
+// writer, before it commits.
+var indexHook func()
+
+// indexFilePass is indexPass on SQLite, whose search index is a file of
+// its own (store/searchfile.go, sqlite/searchindex.go): it reads the
+// message log after the index's position, writes the tokens and the new
+// position in one transaction of the index file (never the message
+// file's writer), and then applies what the message file's transactions
+// asked to remove since. Run in this order under indexMu, a message read
+// here before its recall or deletion is un-indexed by this pass or the
+// next, never left behind.
+func (s *Service) indexFilePass(ctx context.Context) (more bool, err error) {
+	idx := s.DB.SearchIndex()
+	pos, err := idx.Read().SearchPosition(ctx)
+	if err != nil {
+		return false, err
+	}
+	msgs, last, read, err := s.DB.Read().LogMessages(ctx, pos, indexFileMsgs)
+	if err != nil {
+		return false, err
+	}
+	if last > pos {
+		entries, err := s.indexEntries(ctx, msgs)
+		if err != nil {
+			return false, err
+		}
+		// Derived data, redone from the position after a crash: the commit
+		// need not wait for the disk.
+		err = idx.UpdateRelaxed(ctx, func(q *store.Queries) error {
+			if err := q.IndexMessages(ctx, entries); err != nil {
+				return err
+			}
+			if indexHook != nil {
+				indexHook()
+			}
+			return q.SetSearchPosition(ctx, last)
+		})
+		if err != nil {
+			return false, err
+		}
+	}
+	n, err := s.applyUnindex(ctx)
+	return read == indexFileMsgs || n > 0, err
+}
+
+// unindexQueueBatch is how many removal requests one index transaction
+// takes.
+const unindexQueueBatch = 1000
+
+// applyUnindex applies one batch of removal requests (store.ApplyUnindexQueue);
+// the caller holds indexMu.
+func (s *Service) applyUnindex(ctx context.Context) (int, error) {
+	n, err := s.DB.ApplyUnindexQueue(ctx, unindexQueueBatch)
+	if n < unindexQueueBatch {
+		n = 0
+	}
+	return n, err
+}
+
+// drainUnindex applies every removal request waiting (SQLite's index
+// file; nothing elsewhere), between indexer passes: a purge and the
+// expiry sweep call it so that their messages' words have left the index
+// when they report done.
+func (s *Service) drainUnindex(ctx context.Context) error {
+	if s.DB.SearchIndex() == s.DB {
+		return nil
+	}
+	for {
+		s.indexMu.Lock()
+		n, err := s.DB.ApplyUnindexQueue(ctx, unindexQueueBatch)
+		s.indexMu.Unlock()
+		if err != nil || n < unindexQueueBatch {
+			return err
+		}
+	}
 }

@@ -28,7 +28,7 @@ func (s *Service) registerPersonalData() {
 	s.Personal.Register(
 		kernel.PersonalData{
 			Name: "conversations and messages", Owner: "messaging",
-			Tables: []string{"conversations", "members", "messages", "hidden_messages", "search_tokens", "search_message_tokens", "message_mentions"},
+			Tables: []string{"conversations", "members", "messages", "hidden_messages", "search_tokens", "search_message_tokens", "search_unindex", "message_mentions"},
 			Erase: kernel.Erasure{
 				Cascade: true, // memberships and hidden marks
 				Destroy: s.leaveConversations,
@@ -133,6 +133,11 @@ func (s *Service) purgeMessages(ctx context.Context, userID string) (n int64, mo
 		return err
 	})
 	if err != nil {
+		return n, false, err
+	}
+	// SQLite: the batch's marks became requests to the index file; its
+	// rows go now, before the purge counts the batch done.
+	if err := s.drainUnindex(ctx); err != nil {
 		return n, false, err
 	}
 	if u == int64(size) {

@@ -109,6 +109,14 @@ func (q *Queries) DeleteConversation(ctx context.Context, id string) error {
 			return err
 		}
 	}
+	if q.split {
+		// The index is in its own file: asked for after the delete, so
+		// the request's floor is below the rowids it frees (schema 0060).
+		if _, err := q.exec(ctx, `DELETE FROM conversations WHERE id = ?`, id); err != nil {
+			return err
+		}
+		return q.enqueueUnindex(ctx, id, 0)
+	}
 	// The index has no foreign key to cascade from (schema 0057).
 	if err := q.unindex(ctx, `conv_id = ?`, id); err != nil {
 		return err

@@ -59,5 +59,11 @@ func (db *DB) Reclaim(ctx context.Context) error {
 		return nil
 	}
 	var busy, logFrames, done sql.NullInt64
-	return db.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done)
+	if err := db.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done); err != nil {
+		return err
+	}
+	if db.search != nil {
+		return db.search.Reclaim(ctx) // the index file's log too
+	}
+	return nil
 }

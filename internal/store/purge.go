@@ -108,7 +108,13 @@ func (q *Queries) UnindexPurged(ctx context.Context, senderID string, limit int)
 	for len(keys) > 0 {
 		n := min(len(keys)/2, 200)
 		where := `(conv_id = ? AND seq = ?)` + strings.Repeat(` OR (conv_id = ? AND seq = ?)`, n-1)
-		if err := q.unindex(ctx, where, keys[:2*n]...); err != nil {
+		if q.split {
+			// SQLite: the index is in its own file; the marks become
+			// requests to it, which the purge applies next (searchfile.go).
+			if _, err := q.exec(ctx, `INSERT INTO search_unindex (conv_id, seq, floor) SELECT conv_id, seq, (SELECT COALESCE(MAX(rowid), 0) FROM messages) FROM messages WHERE `+where, keys[:2*n]...); err != nil {
+				return 0, err
+			}
+		} else if err := q.unindex(ctx, where, keys[:2*n]...); err != nil {
 			return 0, err
 		}
 		if _, err := q.exec(ctx, `UPDATE messages SET unindex_pending = NULL WHERE `+where, keys[:2*n]...); err != nil {

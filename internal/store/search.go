@@ -119,6 +119,9 @@ type IndexEntry struct {
 	ConvID string
 	Seq    int64
 	Tokens [][]byte
+	// SentAt is the message's time, which the index store takes as given
+	// (it cannot read messages); elsewhere it is read from the message.
+	SentAt time.Time
 }
 
 // IndexMessages writes the token hashes of entries whose message still has
@@ -147,6 +150,15 @@ func (q *Queries) IndexMessages(ctx context.Context, entries []IndexEntry) error
 	}
 	slices.Sort(convs)
 	live := map[key]int64{} // a live message's sent_at
+	if q.indexOnly {
+		// The messages are in the other file: the indexer read them live,
+		// and anything recalled or deleted since is in search_unindex,
+		// which it applies after this pass (searchfile.go).
+		for _, e := range entries {
+			live[key{e.ConvID, e.Seq}] = micros(e.SentAt)
+		}
+		convs = nil
+	}
 	for len(convs) > 0 {
 		n := min(len(convs), 100)
 		chunk := convs[:n]
@@ -291,8 +303,12 @@ func anys[T any](xs []T) []any {
 	return out
 }
 
-// UnindexMessage removes a message from the index.
+// UnindexMessage removes a message from the index (on SQLite: asks the
+// index file to, searchfile.go).
 func (q *Queries) UnindexMessage(ctx context.Context, convID string, seq int64) error {
+	if q.split {
+		return q.enqueueUnindex(ctx, convID, seq)
+	}
 	return q.unindex(ctx, `conv_id = ? AND seq = ?`, convID, seq)
 }
 

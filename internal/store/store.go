@@ -70,6 +70,12 @@ type DB struct {
 	// for or holding the writer; UpdateRelaxed's background work waits
 	// for a moment when there are none (relaxed.go).
 	foreground atomic.Int32
+	// search is the store of the search index when it is a file of its
+	// own (SQLite, searchfile.go); nil: this store holds it.
+	search *DB
+	// indexOnly marks the index file's store: its Queries write index
+	// rows without looking at messages, which are in the other file.
+	indexOnly bool
 }
 
 // New wraps a writer and a reader pool (they may be the same *sql.DB).
@@ -86,7 +92,12 @@ func New(writer, reader *sql.DB, d *Dialect) *DB {
 // caller called to run it (the outermost one, when methods call each other);
 // nil stops it. The conformance suite uses it to prove that every method is
 // exercised against every backend; call it before any Read or Update.
-func (db *DB) Observe(fn func(method string)) { db.observe = fn }
+func (db *DB) Observe(fn func(method string)) {
+	db.observe = fn
+	if db.search != nil {
+		db.search.observe = fn
+	}
+}
 
 // Dialect returns the backend's name.
 func (db *DB) Dialect() string { return db.d.Name }
@@ -235,10 +246,15 @@ type Queries struct {
 	wStmts  *writerStmts         // the writer connection's kept statements
 	observe func(method string)  // DB.Observe's listener; nil: none
 	count   *atomic.Uint64       // DB.statements
+	// split: the search index is in another store (searchfile.go), so
+	// removing index rows means asking for it in search_unindex.
+	split bool
+	// indexOnly: these are the index store's queries (DB.indexOnly).
+	indexOnly bool
 }
 
 func (db *DB) txQueries(tx *sql.Tx) *Queries {
-	q := &Queries{q: tx, d: db.d, tx: tx, wStmts: db.wStmts, observe: db.observe, count: &db.statements}
+	q := &Queries{q: tx, d: db.d, tx: tx, wStmts: db.wStmts, observe: db.observe, count: &db.statements, split: db.search != nil, indexOnly: db.indexOnly}
 	if db.d.PrepareStatements {
 		q.txStmts = map[string]*sql.Stmt{}
 	}
@@ -247,7 +263,7 @@ func (db *DB) txQueries(tx *sql.Tx) *Queries {
 
 // Read returns queries on the reader pool.
 func (db *DB) Read() *Queries {
-	return &Queries{q: db.r, d: db.d, stmts: db.rStmts, observe: db.observe, count: &db.statements}
+	return &Queries{q: db.r, d: db.d, stmts: db.rStmts, observe: db.observe, count: &db.statements, split: db.search != nil, indexOnly: db.indexOnly}
 }
 
 // Update runs fn in one write transaction and commits it when fn returns nil.

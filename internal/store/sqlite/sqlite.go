@@ -85,9 +85,17 @@ func open(ctx context.Context, path string, readers int, checkpointEvery time.Du
 		w.Close()
 		return nil, nil, err
 	}
-	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	// The search index, in a file of its own (searchindex.go), which the
+	// readers attach.
+	idx, err := openSearch(ctx, SearchPath(path))
 	if err != nil {
 		w.Close()
+		return nil, nil, err
+	}
+	r, err := attachingReaders(dsn + "&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		idx.Close()
 		return nil, nil, fmt.Errorf("open sqlite readers: %w", err)
 	}
 	r.SetMaxOpenConns(readers)
@@ -97,9 +105,11 @@ func open(ctx context.Context, path string, readers int, checkpointEvery time.Du
 	if err != nil {
 		w.Close()
 		r.Close()
+		idx.Close()
 		return nil, nil, err
 	}
 	s := store.New(w, r, dialect)
 	s.OnClose(cp.close)
+	s.UseSearchIndex(idx)
 	return s, cp, nil
 }

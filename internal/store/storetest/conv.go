@@ -180,10 +180,10 @@ func testExpiry(t *testing.T, db *store.DB) {
 			if i == 0 {
 				m.MediaID = sql.NullString{String: "pic", Valid: true}
 			}
-			if err := q.InsertMessage(ctx, m); err != nil {
-				return err
-			}
-			return q.IndexMessage(ctx, "c", seq, [][]byte{[]byte("tok")})
+			return q.InsertMessage(ctx, m)
+		})
+		mustUpdate(t, db.SearchIndex(), "index", func(q *store.Queries) error {
+			return q.IndexMessage(ctx, "c", int64(i+1), [][]byte{[]byte("tok")})
 		})
 	}
 	due, err := db.Read().ExpiredMessages(ctx, now.Add(90*time.Minute), 10)

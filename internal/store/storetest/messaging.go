@@ -24,6 +24,7 @@ var messagingCases = []testCase{
 	{"receipts only move forward and never past the last message", testReceipts},
 	{"search finds messages holding every token that the viewer may see, newest first", testSearch},
 	{"the search indexer's backlog: positions, live messages only, sorted batches", testIndexBacklog},
+	{"SQLite's index file follows the log by rowid and removes what the messages' transactions ask", testSearchFile},
 	{"friend codes are created once and reset by replacing", testFriendCodes},
 	{"group codes, join approval and join requests", testGroupCodes},
 	{"scan-to-login requests move one state at a time and expire", testLoginCodes},
@@ -524,7 +525,7 @@ func testSearch(t *testing.T, db *store.DB) {
 	for i := range 70 { // more than one statement's worth
 		many = append(many, []byte(fmt.Sprintf("t%02d", i)))
 	}
-	write(t, db, "IndexMessage", func(q *store.Queries) error {
+	write(t, db.SearchIndex(), "IndexMessage", func(q *store.Queries) error {
 		for seq, ts := range map[int64][][]byte{1: tok("x", "y"), 2: tok("x"), 3: many, 4: tok("y")} {
 			if err := q.IndexMessage(ctx, "c", seq, ts); err != nil {
 				return err
@@ -563,6 +564,7 @@ func testSearch(t *testing.T, db *store.DB) {
 		}
 		return q.UnindexMessage(ctx, "c", 1)
 	})
+	applyUnindex(t, db)
 	want(t, "b searching x after hiding 3 and unindexing 1", search("b", "x"), []int64{2})
 	want(t, "a searching x", search("a", "x"), []int64{3, 2})
 }
@@ -594,7 +596,12 @@ func testIndexBacklog(t *testing.T, db *store.DB) {
 	})
 	b := backlog()
 	want(t, "SearchBacklog after c1 indexed to 1", b, []store.IndexBacklog{{ConvID: "c1", IndexedSeq: 1, LastSeq: 3}, {ConvID: "c2", LastSeq: 2}})
-	write(t, db, "recall c1/3", func(q *store.Queries) error { return q.RecallMessage(ctx, "c1", 3) })
+	write(t, db, "recall c1/3", func(q *store.Queries) error {
+		if err := q.RecallMessage(ctx, "c1", 3); err != nil {
+			return err
+		}
+		return q.UnindexMessage(ctx, "c1", 3) // as messaging's Recall does
+	})
 	msgs := res(db.Read().BacklogMessages(ctx, b, 10)).must(t, "BacklogMessages")
 	type cs struct {
 		Conv string
@@ -619,15 +626,21 @@ func testIndexBacklog(t *testing.T, db *store.DB) {
 	}
 	entries := []store.IndexEntry{{ConvID: "c1", Seq: 2, Tokens: tok("zeta", "alpha")}, {ConvID: "c1", Seq: 3, Tokens: tok("alpha")},
 		{ConvID: "c2", Seq: 1, Tokens: tok("alpha", "mid")}, {ConvID: "c2", Seq: 2, Tokens: tok("alpha")}}
-	write(t, db, "IndexMessages", func(q *store.Queries) error {
+	for i := range entries {
+		entries[i].SentAt = now
+	}
+	write(t, db.SearchIndex(), "IndexMessages", func(q *store.Queries) error {
 		if err := q.IndexMessages(ctx, entries); err != nil {
 			return err
 		}
-		if err := q.IndexMessages(ctx, entries[:1]); err != nil { // again: harmless
-			return err
-		}
+		return q.IndexMessages(ctx, entries[:1]) // again: harmless
+	})
+	write(t, db, "SetIndexed", func(q *store.Queries) error {
 		return q.SetIndexed(ctx, []store.IndexBacklog{{ConvID: "c1", IndexedSeq: 3}, {ConvID: "c2", IndexedSeq: 2}})
 	})
+	// SQLite's index file took the rows as given; the recall's and the
+	// deletion's requests then remove them (store/searchfile.go).
+	applyUnindex(t, db)
 	search := func(ts ...string) []int64 {
 		t.Helper()
 		return seqs(res(db.Read().SearchMessages(ctx, "b", tok(ts...), 10)).must(t, "SearchMessages"))
@@ -636,7 +649,7 @@ func testIndexBacklog(t *testing.T, db *store.DB) {
 	want(t, "b searching zeta", search("zeta"), []int64{2})
 	want(t, "b searching mid", search("mid"), []int64{1})
 	want(t, "SearchBacklog when all is indexed", backlog(), []store.IndexBacklog(nil))
-	write(t, db, "IndexMessages of nothing", func(q *store.Queries) error { return q.IndexMessages(ctx, nil) })
+	write(t, db.SearchIndex(), "IndexMessages of nothing", func(q *store.Queries) error { return q.IndexMessages(ctx, nil) })
 	write(t, db, "a new message", func(q *store.Queries) error { return send(ctx, q, "c2", "b", "c2-new", now) })
 	want(t, "SearchBacklog after a new message", backlog(), []store.IndexBacklog{{ConvID: "c2", IndexedSeq: 2, LastSeq: 3}})
 }
@@ -860,5 +873,109 @@ func testMemberVersion(t *testing.T, db *store.DB) {
 	res(db.Read().MemberVersion(ctx, "g")).notFound(t, "MemberVersion of a deleted conversation")
 	if _, _, err := db.Read().FanOut(ctx, "g"); tkesj.ErrorKindOf(err) != tkesj.ENotFound {
 		t.Errorf("FanOut of a deleted conversation: %v, want not_found", err)
+	}
+}
+
+// applyUnindex applies the removal requests waiting for SQLite's index file
+// (nothing elsewhere), as the search indexer does after each pass.
+func applyUnindex(t *testing.T, db *store.DB) {
+	t.Helper()
+	for {
+		n, err := db.ApplyUnindexQueue(ctx, 2)
+		if err != nil {
+			t.Fatalf("ApplyUnindexQueue = %v", err)
+		}
+		if n == 0 {
+			return
+		}
+	}
+}
+
+// testSearchFile: SQLite's search index in a file of its own (issue 17,
+// store/searchfile.go). The indexer reads the log by rowid past emptied
+// and recalled messages; every removal the message file's transactions
+// ask for (a recall, an expired message, a deleted conversation) reaches
+// the index file; and a rowid SQLite hands out again after the newest
+// message is deleted is read again (R-MSG-5, R-MSG-6, R-MSG-10).
+func testSearchFile(t *testing.T, db *store.DB) {
+	if db.SearchIndex() == db {
+		t.Skip("the search index is in the database itself (PostgreSQL)")
+	}
+	users(t, db, "a", "b")
+	chat(t, db, "c", 3, "a", "b")
+	chat(t, db, "d", 1, "a", "b")
+	msgs, last, read := must3(t)(db.Read().LogMessages(ctx, 0, 2))
+	if len(msgs) != 2 || read != 2 || msgs[0].ConvID != "c" || msgs[1].Seq != 2 {
+		t.Fatalf("LogMessages(0, 2) = %+v, read %d", msgs, read)
+	}
+	write(t, db, "recall c/3", func(q *store.Queries) error { return q.RecallMessage(ctx, "c", 3) })
+	rest, end, read := must3(t)(db.Read().LogMessages(ctx, last, 10))
+	if len(rest) != 1 || rest[0].ConvID != "d" || read != 2 || end <= last {
+		t.Fatalf("LogMessages after %d = %+v, %d, read %d; want d/1 alone past the recalled c/3", last, rest, end, read)
+	}
+	tok := [][]byte{[]byte("w")}
+	var entries []store.IndexEntry
+	for _, m := range append(msgs, rest...) {
+		entries = append(entries, store.IndexEntry{ConvID: m.ConvID, Seq: m.Seq, Tokens: tok, SentAt: m.SentAt})
+	}
+	write(t, db.SearchIndex(), "a pass", func(q *store.Queries) error {
+		if err := q.IndexMessages(ctx, entries); err != nil {
+			return err
+		}
+		return q.SetSearchPosition(ctx, end)
+	})
+	want(t, "SearchPosition", res(db.SearchIndex().Read().SearchPosition(ctx)).must(t, "SearchPosition"), end)
+	search := func() []string {
+		t.Helper()
+		var out []string
+		for _, m := range res(db.Read().SearchMessages(ctx, "b", tok, 10)).must(t, "SearchMessages") {
+			out = append(out, fmt.Sprint(m.ConvID, "/", m.Seq))
+		}
+		slices.Sort(out)
+		return out
+	}
+	want(t, "search w", search(), []string{"c/1", "c/2", "d/1"})
+
+	// Un-index c/2 (a recall), then delete d/1, the newest message.
+	write(t, db, "UnindexMessage c/2", func(q *store.Queries) error { return q.UnindexMessage(ctx, "c", 2) })
+	write(t, db, "DeleteMessage d/1", func(q *store.Queries) error { return q.DeleteMessage(ctx, "d", 1) })
+	queue := res(db.Read().UnindexQueue(ctx, 10)).must(t, "UnindexQueue")
+	if len(queue) != 2 || queue[0].Seq != 2 || queue[1].ConvID != "d" || queue[1].Floor >= end {
+		t.Fatalf("UnindexQueue = %+v, want c/2 and d/1, the latter with a floor below %d", queue, end)
+	}
+	applyUnindex(t, db)
+	want(t, "search w after the removals", search(), []string{"c/1"})
+	want(t, "UnindexQueue after they were applied", res(db.Read().UnindexQueue(ctx, 10)).must(t, "UnindexQueue"), []store.UnindexEntry(nil))
+	pos := res(db.SearchIndex().Read().SearchPosition(ctx)).must(t, "SearchPosition")
+	if pos != queue[1].Floor {
+		t.Errorf("SearchPosition after a deletion of the newest message = %d, want its floor %d", pos, queue[1].Floor)
+	}
+	// The next message may take d/1's rowid: the position lets it be read.
+	write(t, db, "a new message", func(q *store.Queries) error { return send(ctx, q, "c", "a", "new", now) })
+	again, _, _ := must3(t)(db.Read().LogMessages(ctx, pos, 10))
+	if len(again) != 1 || again[0].Seq != 4 {
+		t.Errorf("LogMessages after the lowered position = %+v, want the new c/4", again)
+	}
+
+	// A deleted conversation's rows go; a request handled twice is harmless.
+	write(t, db, "DeleteConversation c", func(q *store.Queries) error { return q.DeleteConversation(ctx, "c") })
+	queue = res(db.Read().UnindexQueue(ctx, 10)).must(t, "UnindexQueue")
+	applyUnindex(t, db)
+	write(t, db.SearchIndex(), "ApplyUnindex again", func(q *store.Queries) error { return q.ApplyUnindex(ctx, queue) })
+	write(t, db, "DoneUnindex of nothing", func(q *store.Queries) error { return q.DoneUnindex(ctx, 0) })
+	if n := db.SearchIndex().Read(); n == nil {
+		t.Fatal("no reader on the index store")
+	}
+	want(t, "search w after deleting c", search(), []string(nil))
+}
+
+// must3 unpacks LogMessages's answer, failing the test on its error.
+func must3(t *testing.T) func([]store.MessageRecord, int64, int, error) ([]store.MessageRecord, int64, int) {
+	return func(m []store.MessageRecord, last int64, read int, err error) ([]store.MessageRecord, int64, int) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("LogMessages = %v", err)
+		}
+		return m, last, read
 	}
 }
