@@ -15,12 +15,15 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" driver, for VACUUM INTO
 
 	"github.com/tkesj/tkesj/internal/service"
+	"github.com/tkesj/tkesj/internal/store/sqlite"
 )
 
 // Backup writes a consistent online snapshot of the embedded store to dir:
 // dir/tkesj.db (SQLite's VACUUM INTO, which reads one snapshot while the
 // server keeps writing) and dir/media (hard links to the sealed, write-once
-// blobs, or copies where links are impossible). It never copies keys.db or
+// blobs, or copies where links are impossible). The search index's file
+// (tkesj-search.db) is not copied: it is derived from the messages, and
+// Restore has it built again. It never copies keys.db or
 // master.key: a data backup must not carry the keys that crypto-shredding
 // destroys (R-DEL-3). For PostgreSQL use pg_dump of the data schema (README).
 func Backup(ctx context.Context, cfg Config, dir string) error {
@@ -85,6 +88,16 @@ func Restore(ctx context.Context, cfg Config, dir string, log *slog.Logger) (ser
 	}
 	if err := copyFile(src, live); err != nil {
 		return service.PurgeStats{}, err
+	}
+	// The search index (its own file, issue 17) is derived from the
+	// messages and never backed up: the current one follows the current
+	// database's rowids, not the restored one's (VACUUM INTO renumbers
+	// them), so it goes, and the server builds it again from the restored
+	// messages.
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(sqlite.SearchPath(live) + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return service.PurgeStats{}, fmt.Errorf("remove the search index: %w", err)
+		}
 	}
 	if !isS3(cfg.Media) {
 		if err := copyTree(filepath.Join(dir, "media"), mediaDir(cfg), true); err != nil {

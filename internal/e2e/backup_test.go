@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tkesj/tkesj/internal/app"
+	"github.com/tkesj/tkesj/internal/store/sqlite"
 	"github.com/tkesj/tkesj/internal/store/storetest"
 )
 
@@ -116,7 +117,24 @@ func openStoreForCheck(t *testing.T, b backend, s *server) *sql.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	if b == "sqlite" {
+		attachSearch(t, db, s.Data)
+	}
 	return db
+}
+
+// attachSearch attaches SQLite's search index file (issue 17) to db as the
+// server's readers do, so queries name search_tokens as on PostgreSQL. db
+// keeps one connection, which holds the attachment.
+func attachSearch(t *testing.T, db *sql.DB, data string) {
+	t.Helper()
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	if _, err := db.Exec(`ATTACH DATABASE ? AS search`, "file:"+sqlite.SearchPath(filepath.Join(data, "tkesj.db"))+"?mode=ro"); err != nil {
+		t.Fatalf("attach the search index: %v", err)
+	}
 }
 
 func schemaOf(t *testing.T, dbURL string) string {

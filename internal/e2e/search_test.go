@@ -75,6 +75,7 @@ func TestSearch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	attachSearch(t, db, s.Data)
 	var n int
 	if err := db.QueryRow(`SELECT COUNT(*) FROM search_tokens WHERE conv_id = ?`, conv).Scan(&n); err != nil {
 		t.Fatal(err)
@@ -84,7 +85,7 @@ func TestSearch(t *testing.T) {
 	if n != 13 {
 		t.Errorf("%d index rows remain for the chat, want 13 (Cai's words only)", n)
 	}
-	files, _ := filepath.Glob(filepath.Join(s.Data, "tkesj.db*"))
+	files, _ := filepath.Glob(filepath.Join(s.Data, "tkesj*.db*")) // the search index's file too
 	for _, f := range files {
 		b, _ := os.ReadFile(f)
 		for _, word := range []string{"Zanzibar", "zanzibar", "北京", "tomorrow"} {

@@ -433,6 +433,9 @@ func (s *Service) PassOwnership(ctx context.Context, q *store.Queries, id string
 	}
 	if len(ms) == 0 {
 		s.Keys.Destroy(ctx, convKeyID(id))
+		// SQLite: its index rows go with the indexer's next pass (a
+		// request in search_unindex); wake it for that.
+		s.wakeIndexer()
 		return q.DeleteConversation(ctx, id)
 	}
 	return q.SetMemberRole(ctx, id, ms[0].UserID, "owner")

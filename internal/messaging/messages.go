@@ -823,6 +823,7 @@ func (s *Service) Recall(ctx context.Context, a kernel.Auth, convID string, seq 
 	if err != nil {
 		return s.Internal(ctx, "recall", err)
 	}
+	s.wakeIndexer() // SQLite: the index file's rows go with its next pass
 	s.PublishToMembers(ctx, convID, wire.RecallFrame{Type: "recall", ConversationID: convID, Seq: seq})
 	return nil
 }
