@@ -288,7 +288,7 @@ func (s *Service) indexFilePass(ctx context.Context) (more bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	if last > pos {
+	if last.Rowid > pos {
 		entries, err := s.indexEntries(ctx, msgs)
 		if err != nil {
 			return false, err

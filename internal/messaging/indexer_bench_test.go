@@ -67,7 +67,7 @@ func cpuTime() time.Duration {
 // convs conversations of two people each, holding history messages already
 // indexed (so the index's B-trees have a realistic depth). The indexer's
 // own loop waits an hour, so only the benchmark's passes run.
-func newIndexBench(b *testing.B, convs, history int) (*Service, []string, []string) {
+func newIndexBench(b testing.TB, convs, history int) (*Service, []string, []string) {
 	b.Helper()
 	ctx := context.Background()
 	dir := b.TempDir()
@@ -131,7 +131,7 @@ func newIndexBench(b *testing.B, convs, history int) (*Service, []string, []stri
 
 // seedUnindexed stores count messages of the bench's text round the
 // conversations, sealed as Send seals them, and leaves them to the indexer.
-func seedUnindexed(b *testing.B, s *Service, senders, convs []string, count int, n *int) {
+func seedUnindexed(b testing.TB, s *Service, senders, convs []string, count int, n *int) {
 	b.Helper()
 	ctx := context.Background()
 	now := s.Now()

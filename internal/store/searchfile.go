@@ -93,29 +93,40 @@ func (q *Queries) DoneUnindex(ctx context.Context, through int64) error {
 	return err
 }
 
+// LogPosition is a place in the message log: a message's rowid, and the
+// message, by which the index file checks at open that the rowids are
+// still the ones it followed (a VACUUM or a restore renumbers them).
+type LogPosition struct {
+	Rowid  int64
+	ConvID string
+	Seq    int64
+}
+
 // LogMessages reads the message log after rowid after, up to limit rows in
 // rowid order, and returns those that still have a body to index and the
-// last rowid read (after, when none). Emptied and recalled messages are
-// read past, not returned.
-func (q *Queries) LogMessages(ctx context.Context, after int64, limit int) (msgs []MessageRecord, last int64, read int, err error) {
+// last position read (Rowid after, when none). Emptied and recalled
+// messages are read past, not returned.
+func (q *Queries) LogMessages(ctx context.Context, after int64, limit int) (msgs []MessageRecord, last LogPosition, read int, err error) {
+	last.Rowid = after
 	rows, err := q.query(ctx, `SELECT rowid, `+messageCols+` FROM messages WHERE rowid > ? ORDER BY rowid LIMIT ?`, after, limit)
 	if err != nil {
-		return nil, after, 0, err
+		return nil, last, 0, err
 	}
 	defer rows.Close()
-	last = after
 	for rows.Next() {
-		m, err := scanMessage(rowidScanner{rows, &last})
+		var id int64
+		m, err := scanMessage(rowidScanner{rows, &id})
 		if err != nil {
-			return nil, after, 0, err
+			return nil, LogPosition{Rowid: after}, 0, err
 		}
 		read++
+		last = LogPosition{Rowid: id, ConvID: m.ConvID, Seq: m.Seq}
 		if m.Body != nil && !m.Recalled {
 			msgs = append(msgs, m)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, after, 0, err
+		return nil, LogPosition{Rowid: after}, 0, err
 	}
 	return msgs, last, read, nil
 }
@@ -136,9 +147,9 @@ func (q *Queries) SearchPosition(ctx context.Context) (int64, error) {
 	return pos, err
 }
 
-// SetSearchPosition records, with a pass's rows, the last rowid it read.
-func (q *Queries) SetSearchPosition(ctx context.Context, pos int64) error {
-	_, err := q.exec(ctx, `UPDATE search_state SET pos = ?`, pos)
+// SetSearchPosition records, with a pass's rows, the last position it read.
+func (q *Queries) SetSearchPosition(ctx context.Context, pos LogPosition) error {
+	_, err := q.exec(ctx, `UPDATE search_state SET pos = ?, conv_id = ?, seq = ?`, pos.Rowid, pos.ConvID, pos.Seq)
 	return err
 }
 
@@ -174,7 +185,9 @@ func (q *Queries) ApplyUnindex(ctx context.Context, entries []UnindexEntry) erro
 	if err := flush(); err != nil {
 		return err
 	}
-	_, err := q.exec(ctx, `UPDATE search_state SET pos = MIN(pos, ?)`, floor)
+	// Below the floor the message at the position is not known (the check
+	// at open skips it).
+	_, err := q.exec(ctx, `UPDATE search_state SET conv_id = CASE WHEN pos > ? THEN NULL ELSE conv_id END, pos = MIN(pos, ?)`, floor, floor)
 	return err
 }
 

@@ -43,7 +43,9 @@ func SearchPath(path string) string {
 const searchSchemaVersion = 1
 
 var searchSchema = []string{
-	`CREATE TABLE IF NOT EXISTS search_state (version INTEGER NOT NULL, pos INTEGER NOT NULL)`,
+	// pos is the rowid of the last message read, and conv_id and seq that
+	// message, to check the rowids against at open (NULL: not known).
+	`CREATE TABLE IF NOT EXISTS search_state (version INTEGER NOT NULL, pos INTEGER NOT NULL, conv_id TEXT, seq INTEGER)`,
 	// As schema 0057 made them in the message database.
 	`CREATE TABLE IF NOT EXISTS search_tokens (
 		token   BLOB NOT NULL,
@@ -70,8 +72,8 @@ var searchDialect = &store.Dialect{
 
 // openSearch opens the index file at path, building it again when it is
 // missing or unusable.
-func openSearch(ctx context.Context, path string) (*store.DB, error) {
-	db, err := tryOpenSearch(ctx, path)
+func openSearch(ctx context.Context, path string, messages *sql.DB) (*store.DB, error) {
+	db, err := tryOpenSearch(ctx, path, messages)
 	if err == nil {
 		return db, nil
 	}
@@ -81,10 +83,12 @@ func openSearch(ctx context.Context, path string) (*store.DB, error) {
 			return nil, fmt.Errorf("search index %s unusable (%v), and removing it failed: %w", path, err, rerr)
 		}
 	}
-	return tryOpenSearch(ctx, path)
+	return tryOpenSearch(ctx, path, messages)
 }
 
-func tryOpenSearch(ctx context.Context, path string) (*store.DB, error) {
+// tryOpenSearch opens the index file at path for the message database
+// messages, and fails when it is unusable or follows other rowids.
+func tryOpenSearch(ctx context.Context, path string, messages *sql.DB) (*store.DB, error) {
 	if f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600); err == nil {
 		f.Close()
 	}
@@ -115,6 +119,27 @@ func tryOpenSearch(ctx context.Context, path string) (*store.DB, error) {
 	}
 	if version != searchSchemaVersion {
 		return fail(fmt.Errorf("search index schema version %d, want %d", version, searchSchemaVersion))
+	}
+	// The message the position names must still have that rowid: a VACUUM
+	// of tkesj.db, or a restore, renumbers them, and the index would then
+	// skip messages for good. (One deleted since is fine: its removal is in
+	// search_unindex.)
+	var pos int64
+	var conv sql.NullString
+	var seq sql.NullInt64
+	if err := w.QueryRowContext(ctx, `SELECT pos, conv_id, seq FROM search_state`).Scan(&pos, &conv, &seq); err != nil {
+		return fail(fmt.Errorf("search index state: %w", err))
+	}
+	if conv.Valid && pos > 0 {
+		var c string
+		var s int64
+		err := messages.QueryRowContext(ctx, `SELECT conv_id, seq FROM messages WHERE rowid = ?`, pos).Scan(&c, &s)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fail(fmt.Errorf("check the search index's position: %w", err))
+		}
+		if err == nil && (c != conv.String || s != seq.Int64) {
+			return fail(fmt.Errorf("search index follows other rowids (message %d is %s/%d, not %s/%d)", pos, c, s, conv.String, seq.Int64))
+		}
 	}
 	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 	if err != nil {

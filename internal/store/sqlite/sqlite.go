@@ -87,7 +87,7 @@ func open(ctx context.Context, path string, readers int, checkpointEvery time.Du
 	}
 	// The search index, in a file of its own (searchindex.go), which the
 	// readers attach.
-	idx, err := openSearch(ctx, SearchPath(path))
+	idx, err := openSearch(ctx, SearchPath(path), w)
 	if err != nil {
 		w.Close()
 		return nil, nil, err

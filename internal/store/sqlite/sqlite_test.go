@@ -3,9 +3,11 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tkesj/tkesj/internal/store"
 	"github.com/tkesj/tkesj/internal/store/sqlite"
@@ -96,5 +98,135 @@ func TestMessageLookupsUseLeanIndexes(t *testing.T) {
 				t.Errorf("%s\nplan %q scans a table", q, plan)
 			}
 		}
+	}
+}
+
+// Issue 17: the search index's own file holds only derived data, so
+// whatever is wrong with it at open is answered by building it again
+// (position 0, no rows; the indexer then reads the whole log): missing,
+// not a database, or following rowids that are no longer the messages'
+// (a VACUUM or a restore renumbers them). A sound file is kept.
+func TestSearchFileRebuiltAtOpen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tkesj.db")
+	open := func() *store.DB {
+		t.Helper()
+		db, err := sqlite.Open(ctx, path, 2)
+		if err != nil {
+			t.Fatalf("Open = %v", err)
+		}
+		return db
+	}
+	index := func(db *store.DB) {
+		t.Helper()
+		err := db.Update(ctx, func(q *store.Queries) error {
+			if err := q.CreateUser(ctx, store.UserRecord{ID: "a", UsernameIdx: []byte("u"), PhoneIdx: []byte("p"), Profile: []byte("s"), Status: "active"}); err != nil {
+				return err
+			}
+			if err := q.CreateConversation(ctx, store.ConversationRecord{ID: "c", Kind: "group"}); err != nil {
+				return err
+			}
+			if err := q.AddMember(ctx, store.MemberRecord{ConvID: "c", UserID: "a", Role: "owner"}); err != nil {
+				return err
+			}
+			seq, err := q.NextSeq(ctx, "c", time.Now())
+			if err != nil {
+				return err
+			}
+			return q.InsertMessage(ctx, store.MessageRecord{ConvID: "c", Seq: seq, ID: "m", SenderID: "a", ClientID: "m", Kind: "text", Body: []byte("x"), SentAt: time.Now()})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs, last, _, err := db.Read().LogMessages(ctx, 0, 10)
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("LogMessages = %v, %v", msgs, err)
+		}
+		err = db.SearchIndex().Update(ctx, func(q *store.Queries) error {
+			if err := q.IndexMessages(ctx, []store.IndexEntry{{ConvID: "c", Seq: 1, Tokens: [][]byte{[]byte("w")}, SentAt: msgs[0].SentAt}}); err != nil {
+				return err
+			}
+			return q.SetSearchPosition(ctx, last)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	found := func(db *store.DB) int {
+		t.Helper()
+		got, err := db.Read().SearchMessages(ctx, "a", [][]byte{[]byte("w")}, 10)
+		if err != nil {
+			t.Fatalf("SearchMessages = %v", err)
+		}
+		pos, err := db.SearchIndex().Read().SearchPosition(ctx)
+		if err != nil {
+			t.Fatalf("SearchPosition = %v", err)
+		}
+		if (pos == 0) != (len(got) == 0) {
+			t.Errorf("position %d with %d messages found", pos, len(got))
+		}
+		return len(got)
+	}
+	db := open()
+	index(db)
+	if n := found(db); n != 1 {
+		t.Fatalf("found %d before any damage, want 1", n)
+	}
+	db.Close()
+	if db = open(); found(db) != 1 {
+		t.Error("a sound index file was not kept")
+	}
+	db.Close()
+
+	search := sqlite.SearchPath(path)
+	for _, damage := range []struct {
+		name string
+		do   func() error
+	}{
+		{"missing", func() error { return os.Remove(search) }},
+		{"not a database", func() error { return os.WriteFile(search, []byte(strings.Repeat("garbage ", 1000)), 0o600) }},
+		{"following other rowids", func() error {
+			raw, err := sql.Open("sqlite", "file:"+search)
+			if err != nil {
+				return err
+			}
+			defer raw.Close()
+			_, err = raw.Exec(`UPDATE search_state SET conv_id = 'another'`)
+			return err
+		}},
+	} {
+		for _, f := range []string{path, search} { // start afresh
+			for _, suffix := range []string{"", "-wal", "-shm"} {
+				os.Remove(f + suffix)
+			}
+		}
+		db = open()
+		index(db)
+		db.Close()
+		if err := damage.do(); err != nil {
+			t.Fatalf("%s: %v", damage.name, err)
+		}
+		db = open()
+		if n := found(db); n != 0 {
+			t.Errorf("%s: the index file was kept (%d found)", damage.name, n)
+		}
+		// Built again from the log.
+		msgs, last, _, err := db.Read().LogMessages(ctx, 0, 10)
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("LogMessages = %v, %v", msgs, err)
+		}
+		err = db.SearchIndex().Update(ctx, func(q *store.Queries) error {
+			if err := q.IndexMessages(ctx, []store.IndexEntry{{ConvID: "c", Seq: 1, Tokens: [][]byte{[]byte("w")}, SentAt: msgs[0].SentAt}}); err != nil {
+				return err
+			}
+			return q.SetSearchPosition(ctx, last)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := found(db); n != 1 {
+			t.Errorf("%s: %d found after indexing again, want 1", damage.name, n)
+		}
+		db.Close()
 	}
 }

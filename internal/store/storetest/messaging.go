@@ -909,9 +909,9 @@ func testSearchFile(t *testing.T, db *store.DB) {
 		t.Fatalf("LogMessages(0, 2) = %+v, read %d", msgs, read)
 	}
 	write(t, db, "recall c/3", func(q *store.Queries) error { return q.RecallMessage(ctx, "c", 3) })
-	rest, end, read := must3(t)(db.Read().LogMessages(ctx, last, 10))
-	if len(rest) != 1 || rest[0].ConvID != "d" || read != 2 || end <= last {
-		t.Fatalf("LogMessages after %d = %+v, %d, read %d; want d/1 alone past the recalled c/3", last, rest, end, read)
+	rest, end, read := must3(t)(db.Read().LogMessages(ctx, last.Rowid, 10))
+	if len(rest) != 1 || rest[0].ConvID != "d" || read != 2 || end.Rowid <= last.Rowid || end.ConvID != "d" || end.Seq != 1 {
+		t.Fatalf("LogMessages after %d = %+v, %d, read %d; want d/1 alone past the recalled c/3", last.Rowid, rest, end.Rowid, read)
 	}
 	tok := [][]byte{[]byte("w")}
 	var entries []store.IndexEntry
@@ -924,7 +924,7 @@ func testSearchFile(t *testing.T, db *store.DB) {
 		}
 		return q.SetSearchPosition(ctx, end)
 	})
-	want(t, "SearchPosition", res(db.SearchIndex().Read().SearchPosition(ctx)).must(t, "SearchPosition"), end)
+	want(t, "SearchPosition", res(db.SearchIndex().Read().SearchPosition(ctx)).must(t, "SearchPosition"), end.Rowid)
 	search := func() []string {
 		t.Helper()
 		var out []string
@@ -940,8 +940,8 @@ func testSearchFile(t *testing.T, db *store.DB) {
 	write(t, db, "UnindexMessage c/2", func(q *store.Queries) error { return q.UnindexMessage(ctx, "c", 2) })
 	write(t, db, "DeleteMessage d/1", func(q *store.Queries) error { return q.DeleteMessage(ctx, "d", 1) })
 	queue := res(db.Read().UnindexQueue(ctx, 10)).must(t, "UnindexQueue")
-	if len(queue) != 2 || queue[0].Seq != 2 || queue[1].ConvID != "d" || queue[1].Floor >= end {
-		t.Fatalf("UnindexQueue = %+v, want c/2 and d/1, the latter with a floor below %d", queue, end)
+	if len(queue) != 2 || queue[0].Seq != 2 || queue[1].ConvID != "d" || queue[1].Floor >= end.Rowid {
+		t.Fatalf("UnindexQueue = %+v, want c/2 and d/1, the latter with a floor below %d", queue, end.Rowid)
 	}
 	applyUnindex(t, db)
 	want(t, "search w after the removals", search(), []string{"c/1"})
@@ -970,8 +970,8 @@ func testSearchFile(t *testing.T, db *store.DB) {
 }
 
 // must3 unpacks LogMessages's answer, failing the test on its error.
-func must3(t *testing.T) func([]store.MessageRecord, int64, int, error) ([]store.MessageRecord, int64, int) {
-	return func(m []store.MessageRecord, last int64, read int, err error) ([]store.MessageRecord, int64, int) {
+func must3(t *testing.T) func([]store.MessageRecord, store.LogPosition, int, error) ([]store.MessageRecord, store.LogPosition, int) {
+	return func(m []store.MessageRecord, last store.LogPosition, read int, err error) ([]store.MessageRecord, store.LogPosition, int) {
 		t.Helper()
 		if err != nil {
 			t.Fatalf("LogMessages = %v", err)
