@@ -281,3 +281,39 @@ func TestSearchReadsPastPrefixCandidates(t *testing.T) {
 		}
 	})
 }
+
+// R-MSG-5, R-MSG-6, issue 17: a message recalled after it was indexed
+// leaves the index: on PostgreSQL in the recall's transaction, on SQLite
+// (whose index is a file of its own) with the indexer's next pass, woken by
+// the recall. A search never shows it meanwhile.
+func TestRecalledMessageLeavesTheIndex(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s := startServer(t, b)
+		a, c := s.register(t, "Ann"), s.register(t, "Cai")
+		s.befriend(t, a, c)
+		conv := s.direct(t, a, c)
+		check := openStoreForCheck(t, b, s)
+		m := s.send(t, a, conv, "the Ngorongoro crater plan")
+		for deadline := time.Now().Add(2 * time.Second); indexed(t, check, b, conv, m["seq"]) == 0; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the message is not in the search index 2 s after its 201")
+			}
+		}
+		want(t, s.do(t, a.Token, "POST", fmt.Sprintf("/api/v1/conversations/%s/messages/%v/recall", conv, m["seq"]), nil), 204, "")
+		r := s.do(t, c.Token, "GET", "/api/v1/search?q=ngorongoro", nil)
+		want(t, r, 200, "")
+		if got := r.JSON(t)["messages"].([]any); len(got) != 0 {
+			t.Errorf("Cai finds the recalled message: %v", got)
+		}
+		for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			rows := indexed(t, check, b, conv, m["seq"])
+			lists := count(t, check, b, `SELECT COUNT(*) FROM search_message_tokens WHERE conv_id = ?`, conv)
+			if rows == 0 && lists == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("2 s after the recall its message has %d index rows and %d token lists, want none", rows, lists)
+			}
+		}
+	})
+}
