@@ -67,7 +67,9 @@ func TestKillDuringIndexingResumes(t *testing.T) {
 		}
 		p.start(t)
 		check := openStoreForCheck(t, b, p.server)
-		lists := func() int { return count(t, check, b, `SELECT COUNT(*) FROM search_message_tokens WHERE conv_id = ?`, g) }
+		lists := func() int {
+			return count(t, check, b, `SELECT COUNT(*) FROM search_message_tokens WHERE conv_id = ?`, g)
+		}
 		var at int
 		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(time.Millisecond) {
 			if at = lists(); at > 0 || time.Now().After(deadline) {

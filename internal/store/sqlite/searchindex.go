@@ -95,7 +95,12 @@ func tryOpenSearch(ctx context.Context, path string, messages *sql.DB) (*store.D
 	// synchronous(FULL) by default, for the deletions; passes commit with
 	// NORMAL (store.UpdateRelaxed). secure_delete(1): a removed message's
 	// token hashes are zeroed on disk too (R-MSG-10, R-DEL-4).
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=secure_delete(1)&_txlock=immediate"
+	// vfs: as the message database, the WAL's frames gathered into one
+	// write (walvfs.go).
+	if err := registerWALVFS(); err != nil {
+		return nil, err
+	}
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?vfs=" + walVFS + "&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=secure_delete(1)&_txlock=immediate"
 	w, err := sql.Open("sqlite", dsn+"&_pragma=temp_store(2)&_pragma=cache_size(-16384)")
 	if err != nil {
 		return nil, fmt.Errorf("open search index: %w", err)
@@ -168,7 +173,8 @@ func attachingReaders(dsn string) (*sql.DB, error) {
 			if err != nil {
 				return err
 			}
-			_, err = c.ExecContext(context.Background(), `ATTACH DATABASE ? AS search`, []driver.NamedValue{{Ordinal: 1, Value: SearchPath(path)}})
+			uri := "file:" + (&url.URL{Path: SearchPath(path)}).EscapedPath() + "?vfs=" + walVFS
+			_, err = c.ExecContext(context.Background(), `ATTACH DATABASE ? AS search`, []driver.NamedValue{{Ordinal: 1, Value: uri}})
 			return err
 		})
 		sql.Register(attachDriver, d)
