@@ -26,6 +26,14 @@ import (
 // written with ON CONFLICT DO NOTHING, and store.IndexMessages takes the
 // locks that keep a recall from passing an index write).
 //
+// On SQLite the index is a database file of its own (issue 17; see
+// store/searchfile.go and sqlite/searchindex.go), so that a pass never
+// holds the lock a send's group commit needs: indexFilePass follows the
+// log by rowid instead of indexed_seq, writes each pass (up to
+// indexFileMsgs messages) in one transaction of the index file with its
+// position, and then applies the removals the message store's
+// transactions asked for in search_unindex.
+//
 // A message is searchable within IndexDelay plus one pass after it is
 // stored (within a second by default), and a search waits for this node's
 // backlog first, so people find what they have just sent. A message
