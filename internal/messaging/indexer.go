@@ -42,12 +42,8 @@ import (
 // their body.
 
 const (
-	indexConvs = 100 // conversations one pass looks at
+	indexConvs = 100 // conversations one pass looks at (PostgreSQL)
 	indexMsgs  = 256 // messages one pass opens (~6,000 index rows)
-	// indexSlice is how many messages' tokens one SQLite transaction of a
-	// pass writes (~500 rows, a few ms): a send waits for one slice at
-	// most, not for the whole pass.
-	indexSlice = 24
 )
 
 // wakeIndexer tells the indexer that a message was stored. It never blocks.
@@ -89,10 +85,11 @@ func (s *Service) runIndexer(ctx context.Context) {
 				break
 			}
 			// A backlog (after a burst, or a restart) is worked off at
-			// most half the time: SQLite has one writer, and messages
-			// must not queue behind the indexer (B2 full: a 1,000/s step
-			// after overload ran at p50 2.7 s while passes of 2,000
-			// messages followed each other).
+			// most half the time: messages must not queue behind the
+			// indexer (B2 full: a 1,000/s step after overload ran at p50
+			// 2.7 s while passes of 2,000 messages followed each other,
+			// when SQLite's index shared the messages' writer; with its
+			// own file they still share the processor).
 			select {
 			case <-ctx.Done():
 				return
@@ -202,27 +199,7 @@ func (s *Service) indexPass(ctx context.Context) (more bool, err error) {
 	// the positions: its commits need not wait for the disk
 	// (store.UpdateRelaxed), so they do not hold the writer through an
 	// fsync that messages then wait behind.
-	if s.DB.Dialect() != "postgres" {
-		// One writer, which messages wait for while a pass holds it: the
-		// tokens go in slices of indexSlice messages, each its own short
-		// transaction, and the positions with the last one. A crash between
-		// slices means the pass is done again, and rows already there are
-		// left alone.
-		for len(entries) > indexSlice {
-			if err := s.DB.UpdateRelaxed(ctx, func(q *store.Queries) error { return q.IndexMessages(ctx, entries[:indexSlice]) }); err != nil {
-				return false, err
-			}
-			entries = entries[indexSlice:]
-			runtime.Gosched()
-		}
-		err = s.DB.UpdateRelaxed(ctx, func(q *store.Queries) error {
-			if err := q.IndexMessages(ctx, entries); err != nil {
-				return err
-			}
-			return q.SetIndexed(ctx, positions)
-		})
-		return err == nil && (truncated || len(backlog) == indexConvs || from != ""), err
-	}
+	// (PostgreSQL: SQLite's index has its own file, indexFilePass.)
 	if err := s.DB.UpdateRelaxed(ctx, func(q *store.Queries) error { return q.IndexMessages(ctx, entries) }); err != nil {
 		return false, err
 	}
