@@ -195,16 +195,25 @@ const RETRY_CAP = 60_000;
 const RETRY_HINT_CAP = 5 * 60_000;
 let retryTimer: number | undefined;
 let retries = 0;
+/**
+ * Until then, a message the server was too busy to take waits for the retry
+ * timer: the next message written (which flushes the outbox) would
+ * otherwise send it again at once, ignoring the backoff and Retry-After.
+ */
+let busyUntil = 0;
 
 function retryLater(e: unknown) {
   const backoff = Math.min(RETRY_CAP, RETRY_FIRST * 2 ** Math.min(retries, 10)) * (0.8 + Math.random() * 0.4);
   retries++;
   const hint = e instanceof ApiError && e.retryAfter !== undefined ? Math.min(e.retryAfter * 1000, RETRY_HINT_CAP) : 0;
+  const wait = Math.max(hint, backoff);
+  if (busy(e)) busyUntil = Date.now() + wait;
   window.clearTimeout(retryTimer);
   retryTimer = window.setTimeout(() => {
     retryTimer = undefined;
+    busyUntil = 0;
     void flush();
-  }, Math.max(hint, backoff));
+  }, wait);
 }
 
 /** How a delivery ended: sent (or another tab had sent it), still to send, or refused for good. */
@@ -290,6 +299,11 @@ export function flush(): Promise<void> {
         const held = new Set<string>();
         for (const it of await all()) {
           if (it.user !== me || it.status === 'failed' || held.has(it.conv)) continue;
+          // Refused as busy and its wait not over: it, and what follows it in its chat, wait.
+          if (it.status === 'sending' && Date.now() < busyUntil) {
+            held.add(it.conv);
+            continue;
+          }
           if ((await deliver(it)) === 'waiting') held.add(it.conv);
         }
       } while (again);
@@ -312,6 +326,9 @@ export function discard(it: OutItem) {
 
 // The socket is back (its "ready" frame): whatever waited goes now.
 onStatus((s) => {
-  if (s === 'open') flush();
+  if (s !== 'open') return;
+  // A new socket is a new chance: a busy server's wait does not outlast it.
+  busyUntil = 0;
+  flush();
 });
 window.addEventListener('online', () => window.setTimeout(flush, 500));

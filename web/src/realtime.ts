@@ -214,7 +214,11 @@ const requests = new Map<string, { resolve: (f: Frame) => void; reject: (e: Erro
  * SocketUnavailable when the socket cannot carry it (see there), and with the
  * ApiError HTTP would have thrown when the server refused the request; for
  * the refusals HTTP acts on by itself (a dead session, a policy to accept),
- * it rejects with SocketUnavailable, so that the HTTP call runs them.
+ * it rejects with SocketUnavailable, so that the HTTP call runs them. A
+ * server too busy to take it (5xx, like 429) is an ApiError too: going
+ * straight to HTTP would put a second request on a server that has just
+ * said it cannot take one; the caller waits and tries again (the outbox
+ * backs off).
  */
 export function request(f: Frame): Promise<Frame> {
   const id = `r${++requestSeq}`;
@@ -248,7 +252,7 @@ function answer(f: Frame): boolean {
   const p = f.error as { status?: number; code?: string; detail?: string } | undefined;
   if (f.type === 'error' && f.code === 'rate_limited' && !p) requestsPausedUntil = Date.now() + RATE_PAUSE;
   if (f.type === 'sent') r.resolve(f);
-  else if (!p || typeof p.status !== 'number' || p.status === 401 || p.code === 'policy_acceptance_required' || p.status >= 500) {
+  else if (!p || typeof p.status !== 'number' || p.status === 401 || p.code === 'policy_acceptance_required') {
     r.reject(new SocketUnavailable(String(f.code ?? 'refused by the socket')));
   } else {
     r.reject(new ApiError(p.status, p.code ?? String(f.code ?? ''), p.detail ?? '', typeof f.retry_after === 'number' ? f.retry_after : undefined));
