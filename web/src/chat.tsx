@@ -1724,7 +1724,7 @@ function ChatHeader({ title, info, actions }: { title: string; info: string; act
       <a class="back chat-back" {...link('/chats')} aria-label={t('common.back')}>
         <span aria-hidden="true">‹</span>
       </a>
-      <h1 tabIndex={-1} ref={h} dir="auto">
+      <h1 tabIndex={-1} ref={h} dir="auto" title={title}>
         {title}
       </h1>
       {actions}
