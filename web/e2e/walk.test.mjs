@@ -7,7 +7,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { befriend, direct, log, openChat, people, send, server, signedIn as signedInAt, textMatches, until } from './harness.mjs';
+import { befriend, browser, direct, log, openChat, people, send, server, signedIn as signedInAt, textMatches, until } from './harness.mjs';
 
 const composer = (page, name = 'Message') => page.getByLabel(name, { exact: true });
 
@@ -44,4 +44,44 @@ test('a long chat name stays on one line in the chat header, at phone and deskto
   assert.ok(list && list.width >= 379, `the chat list is ${list?.width} px wide beside a long name, not 380`);
   assert.deepEqual(l.problems, []);
   await l.context.close();
+});
+
+/** A real PNG of the given size (a screenshot of a coloured page). */
+async function pngBytes(w, h, color) {
+  const ctx = await browser.newContext({ viewport: { width: w, height: h } });
+  const page = await ctx.newPage();
+  await page.setContent(`<body style="margin:0;background:${color}"></body>`);
+  const buf = await page.screenshot();
+  await ctx.close();
+  return buf;
+}
+
+test('a picture being sent shows itself while it uploads, not "[Picture]"', { timeout: 90_000 }, async () => {
+  const ann = await person('Ann Pic');
+  const ben = await person('Ben Pic');
+  await befriend(ann, ben);
+  const conv = await direct(ann, ben);
+  const a = await signedIn(ann);
+  // A slow connection: the upload takes three seconds.
+  let uploads = 0;
+  await a.context.route(/\/api\/v1\/media$/, async (route) => {
+    uploads++;
+    await new Promise((r) => setTimeout(r, 3_000));
+    await route.continue();
+  });
+  await openChat(a.page, conv);
+  await a.page.locator('input[type=file][accept^="image/"]').setInputFiles({ name: 'hike.png', mimeType: 'image/png', buffer: await pngBytes(300, 400, '#c60') });
+  const row = log(a.page).locator('[data-outbox]');
+  await until('the upload to start', () => uploads === 1);
+  // While it uploads, the row shows the picture itself (from the file).
+  const img = row.locator('img');
+  await img.waitFor();
+  assert.match(await img.getAttribute('src'), /^blob:/);
+  await until('the preview to load', () => img.evaluate((el) => el.complete && el.naturalWidth === 300));
+  assert.equal(await row.count(), 1, 'still uploading');
+  // Once sent, it is the message's own thumbnail.
+  await until('the outbox to empty', async () => (await row.count()) === 0);
+  await log(a.page).locator('.msg.mine img').waitFor();
+  assert.deepEqual(a.problems, []);
+  await a.context.close();
 });

@@ -624,6 +624,18 @@ function Viewer({ kind, url, onClose }: { kind: 'image' | 'video'; url: string; 
   );
 }
 
+/**
+ * A picture still in the outbox, shown from the file itself: on a slow
+ * connection the upload takes seconds, and "[Picture]" alone did not say
+ * which. The URL is made once (the outbox hands out a new Blob object on
+ * each change, and drops it once uploaded) and freed with the row.
+ */
+function PendingPicture({ file, label }: { file?: Blob; label: string }) {
+  const [src] = useState(() => (file?.type.startsWith('image/') ? URL.createObjectURL(file) : ''));
+  useEffect(() => () => void (src && URL.revokeObjectURL(src)), [src]);
+  return src ? <img class="thumb" src={src} alt={label} /> : <RichText text={label} />;
+}
+
 function MediaView({ m }: { m: Message }) {
   const media = m.media;
   const [open, setOpen] = useState(false);
@@ -1326,7 +1338,7 @@ function ChatView({ c }: { c: Ctx }) {
     return (
       <div class="msg mine" data-outbox={p.status}>
         <div class="msg-body">
-          <div class={failed ? 'bubble pending failed' : 'bubble pending'}>
+          <div class={`bubble pending${failed ? ' failed' : ''}${p.kind === 'image' ? ' bubble-image' : ''}`}>
             {p.reply_label && (
               <span class="quote quote-static">
                 <span class="quote-text" dir="auto">
@@ -1334,7 +1346,7 @@ function ChatView({ c }: { c: Ctx }) {
                 </span>
               </span>
             )}
-            <RichText text={p.label} />
+            {p.kind === 'image' ? <PendingPicture file={p.file} label={p.label} /> : <RichText text={p.label} />}
           </div>
           <p class="msg-meta small">
             {failed && p.code === 'not_found' && p.reply_to ? (
