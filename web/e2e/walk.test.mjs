@@ -85,3 +85,62 @@ test('a picture being sent shows itself while it uploads, not "[Picture]"', { ti
   assert.deepEqual(a.problems, []);
   await a.context.close();
 });
+
+test('desktop: a chat picked low in a long list leaves the list where it was; nothing of one chat (draft, quote, read receipts) follows into the next', { timeout: 150_000 }, async () => {
+  const me = await person('Many Chats');
+  const friends = [];
+  for (let i = 1; i <= 14; i++) {
+    const f = await person(`Friend ${i}`);
+    await befriend(me, f);
+    const conv = await direct(me, f);
+    await send(f, conv, `hello from friend ${i}`);
+    // Her chat with friend 1 (the oldest, at the bottom of the list) has her message, unread.
+    if (i === 1) await send(me, conv, 'not read by one');
+    friends.push({ f, conv });
+  }
+  // With friend 14 (at the top) her message is read.
+  const [first, last] = [friends[0], friends[13]];
+  const read = await send(me, last.conv, 'read by fourteen');
+  await last.f.call('POST', `/api/v1/conversations/${last.conv}/read`, { seq: read.seq });
+  const a = await signedIn(me, { width: 1280, height: 800 });
+  await openChat(a.page, last.conv);
+  await textMatches(log(a.page).locator('.msg.mine', { hasText: 'read by fourteen' }), /Read/);
+  // A draft and a quote in this chat.
+  await composer(a.page).fill('a draft for fourteen');
+  await log(a.page).locator('.msg', { hasText: 'hello from friend 14' }).getByRole('button', { name: 'Message actions' }).click();
+  await a.page.getByRole('button', { name: 'Reply', exact: true }).click();
+  await a.page.getByRole('group', { name: /Replying to/ }).waitFor();
+
+  // Friend 1's chat is at the bottom of the list (its message is oldest).
+  const list = a.page.locator('.split-list');
+  await list.evaluate((el) => (el.scrollTop = el.scrollHeight));
+  const scrolled = await list.evaluate((el) => el.scrollTop);
+  assert.ok(scrolled > 200, `the list scrolls (${scrolled})`);
+  await list.getByRole('link', { name: /Friend 1(?!\d)/ }).click();
+  await a.page.waitForURL(`**/chats/${first.conv}`);
+  await log(a.page).getByText('not read by one').waitFor();
+  // The list stayed where it was (it went back to the top on every click),
+  // the chat just opened in view and marked as open.
+  assert.ok((await list.evaluate((el) => el.scrollTop)) >= scrolled - 2, 'the list kept its place');
+  const row = list.locator('a[aria-current="page"]');
+  await row.waitFor();
+  assert.equal(await row.getAttribute('href'), `/chats/${first.conv}`);
+  assert.ok(await row.evaluate((el) => { const r = el.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }), 'the open chat is in view in the list');
+  // Nothing of the last chat came along: not its draft, not its quote, not
+  // its read receipts (friend 1 has read nothing).
+  assert.equal(await composer(a.page).inputValue(), '');
+  assert.equal(await a.page.getByRole('group', { name: /Replying to/ }).count(), 0);
+  assert.doesNotMatch(await log(a.page).locator('.msg.mine', { hasText: 'not read by one' }).textContent(), /Read/);
+  // Writing here sends here, without the other chat's quote.
+  await composer(a.page).fill('plain, to one');
+  await composer(a.page).press('Enter');
+  await until('it is sent', async () => (await log(a.page).locator('[data-outbox]').count()) === 0 && (await log(a.page).locator('.msg.mine', { hasText: 'plain, to one' }).count()) === 1);
+  const sent = (await first.f.call('GET', `/api/v1/conversations/${first.conv}/messages?after_seq=0`)).messages.find((m) => m.text === 'plain, to one');
+  assert.ok(sent && !sent.reply_to, 'no quote from the other chat');
+  // And back: fourteen's draft is still there.
+  await list.getByRole('link', { name: /Friend 14(?!\d)/ }).click();
+  await a.page.waitForURL(`**/chats/${last.conv}`);
+  await until('the draft is back', async () => (await composer(a.page).inputValue()) === 'a draft for fourteen');
+  assert.deepEqual(a.problems, []);
+  await a.context.close();
+});

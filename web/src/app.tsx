@@ -176,6 +176,16 @@ function route(path: string): { screen: Screen; params: string[] } | null {
   return best;
 }
 
+/**
+ * What the screen area is keyed by: each path starts afresh, except going
+ * from chat to chat, which keeps the chat list beside the chat mounted (its
+ * scroll position, not a reload from the top on every click on a desktop);
+ * the chat itself is keyed by its id (ConversationScreen).
+ */
+function shellKey(path: string): string {
+  return /^\/chats\/[^/]+$/.test(path) ? '/chats/:' : path;
+}
+
 const TABS = ['chats', 'contacts', 'moments', 'me'] as const;
 
 /** The conversation open on screen, if any (its unread messages are being read). */
@@ -442,7 +452,7 @@ export function App() {
   // screen-reader users land on the screen, as in a native app.
   return (
     <div class={(path.match(/^\/chats\/[^/]+$/) ? 'shell shell-chat' : 'shell') + (path.match(/^\/chats(\/[^/]+)?$/) ? ' shell-chats' : '')}>
-      <div class="shell-main" key={`${path}#${epoch}`}>
+      <div class="shell-main" key={`${shellKey(path)}#${epoch}`}>
         <Alerts />
         {!online && (
           <p class="offline-banner" role="status">

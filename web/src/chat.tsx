@@ -798,7 +798,11 @@ export function ConversationScreen(c: Ctx) {
           <ChatList c={c} active={c.params[0]} heading={2} />
         </section>
       )}
-      <ChatView c={c} />
+      {/* Keyed by the chat: going from one chat to another (the list beside
+          it stays mounted) starts a fresh view, so nothing of the last chat
+          (its draft, the message being replied to, its read receipts) is
+          carried into the next. */}
+      <ChatView key={c.params[0]} c={c} />
     </div>
   );
 }
