@@ -136,11 +136,31 @@ test('desktop: a chat picked low in a long list leaves the list where it was; no
   await composer(a.page).press('Enter');
   await until('it is sent', async () => (await log(a.page).locator('[data-outbox]').count()) === 0 && (await log(a.page).locator('.msg.mine', { hasText: 'plain, to one' }).count()) === 1);
   const sent = (await first.f.call('GET', `/api/v1/conversations/${first.conv}/messages?after_seq=0`)).messages.find((m) => m.text === 'plain, to one');
-  assert.ok(sent && !sent.reply_to, 'no quote from the other chat');
+  assert.ok(sent && !sent.reply_to, `no quote from the other chat: ${JSON.stringify(sent)}`);
   // And back: fourteen's draft is still there.
   await list.getByRole('link', { name: /Friend 14(?!\d)/ }).click();
   await a.page.waitForURL(`**/chats/${last.conv}`);
   await until('the draft is back', async () => (await composer(a.page).inputValue()) === 'a draft for fourteen');
+
+  // On a phone the list is a page of its own: into a chat low in it and
+  // back with the chat's ‹ finds the list where it was, not at the top.
+  // Friend 2's chat is the oldest now (friend 1's has her new message).
+  const low = friends[1];
+  await a.page.setViewportSize({ width: 390, height: 844 });
+  await a.page.goto(`${server.base}/chats`);
+  await a.page.locator(`a[href="/chats/${low.conv}"]`).waitFor();
+  await a.page.mouse.move(200, 400);
+  await a.page.mouse.wheel(0, 2_000);
+  await until('the list to scroll', async () => (await a.page.evaluate(() => scrollY)) > 200);
+  const y = await a.page.evaluate(() => scrollY);
+  // Tapped where it is (locator.click() may scroll the page first).
+  const box = await a.page.locator(`a[href="/chats/${low.conv}"]`).boundingBox();
+  assert.ok(box.y > 0 && box.y + box.height < 844, `the chat is in view (${JSON.stringify(box)})`);
+  await a.page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+  await log(a.page).getByText('hello from friend 2').waitFor();
+  await a.page.getByRole('link', { name: 'Back' }).first().click();
+  await a.page.waitForURL('**/chats');
+  await until(`the list is back where it was (${y})`, async () => Math.abs((await a.page.evaluate(() => scrollY)) - y) < 4, 5_000).catch(async (e) => { throw new Error(`${e.message}: at ${await a.page.evaluate(() => scrollY)}`); });
   assert.deepEqual(a.problems, []);
   await a.context.close();
 });

@@ -231,6 +231,12 @@ function useWide(): boolean {
 // The last list seen, so switching chats on a wide screen redraws the list at
 // once (the screen is remounted per path) instead of flashing "Loading".
 let lastList: Conversation[] | null = null;
+/**
+ * How far the page was scrolled down the phone's chat list: going into a
+ * chat and back with its ‹ (a new history entry, not Back) found the list
+ * at the top again, however far down the chat was.
+ */
+let listScrollY = 0;
 
 function ChatList({ c, active, heading }: { c: Ctx; active?: string; heading: 1 | 2 }) {
   useRemarks();
@@ -261,6 +267,19 @@ function ChatList({ c, active, heading }: { c: Ctx; active?: string; heading: 1 
     );
   useEffect(() => {
     load();
+  }, []);
+  useLayoutEffect(() => {
+    // The list on its own page (a phone, or the chats tab); beside a chat it
+    // scrolls in its own pane, which stays mounted from chat to chat.
+    if (heading !== 1) return;
+    if (list && listScrollY > 0) window.scrollTo(0, listScrollY);
+    // Only while the list is what the address shows: leaving it, the page
+    // is scrolled to the top (and reports it) before the list is gone.
+    const save = () => {
+      if (location.pathname === '/chats') listScrollY = window.scrollY;
+    };
+    window.addEventListener('scroll', save, { passive: true });
+    return () => window.removeEventListener('scroll', save);
   }, []);
   useLive(load, ['message', 'sync', 'conversation', 'recall', 'read', 'receipt']);
   const f = filter.trim().toLowerCase();
