@@ -210,7 +210,7 @@ test('R-NTF-3: allowing notifications is recorded in the ledger; the tab shows t
   await c.context.close();
 });
 
-test('the app is installable and opens offline with the chats it saw, read only', { timeout: 180_000 }, async () => {
+test('the app is installable and opens offline with the chats it saw; what is written offline is sent once back', { timeout: 180_000 }, async () => {
   const erin = await person('Erin');
   const fay = await person('Fay');
   const conv = await friends(fay, erin);
@@ -235,13 +235,21 @@ test('the app is installable and opens offline with the chats it saw, read only'
   });
   await e.context.setOffline(true);
   await e.page.reload();
-  await e.page.getByText('You are offline: showing saved chats, read only.').waitFor();
+  await e.page.getByText('You are offline: showing saved chats. Messages you write are sent when you are back online.').waitFor();
   await e.page.locator('a.chat-row', { hasText: 'Fay' }).click();
   await textMatches(e.page.getByRole('log'), /saved for later/);
   // What showed came from the service worker's copies, not the network.
   assert.ok(fromCache.includes('/api/v1/conversations'), `the chat list came from the offline cache: ${fromCache}`);
   assert.ok(fromCache.includes(`/api/v1/conversations/${conv}/messages`), `the messages came from the offline cache: ${fromCache}`);
+  // Not read only, as the banner said it was: a message written now waits
+  // and goes when the network is back, as the banner now says.
+  await e.page.getByLabel('Message', { exact: true }).fill('written with the app opened offline');
+  await e.page.getByLabel('Message', { exact: true }).press('Enter');
+  await textMatches(e.page.getByRole('log').locator('[data-outbox]'), /Waiting for a connection/);
   await e.context.setOffline(false);
-  await e.page.getByText('You are offline: showing saved chats, read only.').waitFor({ state: 'detached' });
+  await e.page.getByText('You are offline: showing saved chats. Messages you write are sent when you are back online.').waitFor({ state: 'detached' });
+  await until('the message written offline to arrive', async () =>
+    ((await fay.call('GET', `/api/v1/conversations/${conv}/messages?after_seq=0`)).messages ?? []).some((m) => m.text === 'written with the app opened offline'),
+  30_000);
   await e.context.close();
 });
