@@ -7,7 +7,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { befriend, browser, direct, log, openChat, people, send, server, signedIn as signedInAt, textMatches, until } from './harness.mjs';
+import { alert, befriend, browser, codeFor, direct, log, openChat, people, send, server, signedIn as signedInAt, signedOut, sms, textMatches, until } from './harness.mjs';
 
 const composer = (page, name = 'Message') => page.getByLabel(name, { exact: true });
 
@@ -163,4 +163,37 @@ test('desktop: a chat picked low in a long list leaves the list where it was; no
   await until(`the list is back where it was (${y})`, async () => Math.abs((await a.page.evaluate(() => scrollY)) - y) < 4, 5_000).catch(async (e) => { throw new Error(`${e.message}: at ${await a.page.evaluate(() => scrollY)}`); });
   assert.deepEqual(a.problems, []);
   await a.context.close();
+});
+
+test('the server\'s refusals read in Chinese in the Chinese UI (a wrong password, a taken username), in the server\'s words in English', { timeout: 90_000 }, async () => {
+  const zhang = await person('张三');
+  const z = await signedOut({ locale: 'zh-CN', width: 390 });
+  await z.page.goto(`${server.base}/login`);
+  await z.page.getByLabel('用户名或手机号').fill(zhang.user.username);
+  await z.page.getByRole('textbox', { name: '密码', exact: true }).fill('Wr0ng-Passw0rd!');
+  await z.page.getByRole('button', { name: '登录', exact: true }).click();
+  // It read "The login, password or code is wrong", in English.
+  await textMatches(alert(z.page), /账号、密码或验证码不正确/);
+  // Registering with a username someone has: it read "This username is
+  // taken; choose another", in English.
+  await z.page.goto(`${server.base}/register`);
+  await z.page.getByLabel('手机号').fill('+8613701699900');
+  const since = sms.codes.length;
+  await z.page.getByRole('button', { name: '获取验证码' }).click();
+  await z.page.getByLabel('验证码', { exact: true }).fill(await codeFor('+8613701699900', 'register', since));
+  await z.page.getByLabel('用户名', { exact: true }).fill(zhang.user.username);
+  await z.page.getByRole('textbox', { name: '密码', exact: true }).fill('Str0ng-Passw0rd!');
+  await z.page.getByLabel('昵称').fill('另一个张三');
+  await z.page.getByLabel('我已阅读并同意隐私政策').check();
+  await z.page.getByRole('button', { name: '注册', exact: true }).click();
+  await textMatches(alert(z.page), /该用户名已被占用/);
+  // The same wrong password in English keeps the server's words.
+  const e = await signedOut({ locale: 'en-US', width: 390 });
+  await e.page.goto(`${server.base}/login`);
+  await e.page.getByLabel('Username or phone number').fill(zhang.user.username);
+  await e.page.getByRole('textbox', { name: 'Password', exact: true }).fill('Wr0ng-Passw0rd!');
+  await e.page.getByRole('button', { name: 'Log in', exact: true }).click();
+  await textMatches(alert(e.page), /The login, password or code is wrong/);
+  assert.deepEqual([...z.problems, ...e.problems], []);
+  for (const x of [z, e]) await x.context.close();
 });

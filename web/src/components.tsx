@@ -4,7 +4,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, api, type CodePurpose, type Policy } from './api';
-import { formatList, t } from './i18n';
+import { formatList, problemText, t } from './i18n';
 import { CLASSES, MIN_LENGTH, strength } from './password';
 import { link } from './router';
 
@@ -13,6 +13,8 @@ export function errorText(err: unknown): string {
   if (err instanceof ApiError) {
     if (err.status === 429) return t('err.rateLimited', { n: err.retryAfter ?? 60 });
     if (err.status === 0) return t('err.network');
+    const own = problemText(err.code);
+    if (own) return own;
     // Server details start in lower case (they read as clauses); capitalise for display.
     if (err.detail) return err.detail.charAt(0).toUpperCase() + err.detail.slice(1);
     return t('err.generic', { status: err.status });

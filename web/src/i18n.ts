@@ -902,6 +902,65 @@ const zh: Record<Key, string> = {
   'me.notices': '通知',
 };
 
+/**
+ * What the server's refusals say, in Chinese, by their code: the server
+ * words its details in English only, and a person using the app in Chinese
+ * met "The login, password or code is wrong" on a wrong password. These are
+ * the refusals a person can meet through the app; API misuse (a malformed
+ * cursor, say) keeps the server's words. English shows the server's detail,
+ * which is often more precise than one line per code.
+ */
+const zhProblems: Record<string, string> = {
+  invalid_credentials: '账号、密码或验证码不正确。',
+  missing_credentials: '请填写账号和密码，或手机号和验证码。',
+  code_mismatch: '验证码不正确或已过期，请重新获取。',
+  code_delivery_failed: '验证码暂时无法发送，请一分钟后再试。',
+  account_frozen: '该账号已冻结：请用发送到手机的验证码并设置新密码来解冻。',
+  not_frozen: '该手机号没有需要解冻的账号。',
+  invalid_phone: '手机号不正确，请包含国家码，例如 +86 138 0013 8000。',
+  phone_taken: '该手机号已注册账号，请直接登录。',
+  same_phone: '这已经是你的手机号。',
+  invalid_username: '用户名为 4–32 位：以英文字母开头，可含英文字母、数字和下划线。',
+  username_taken: '该用户名已被占用，请换一个。',
+  username_reserved: '该用户名为保留用户名，请换一个。',
+  weak_password: '密码强度不够：至少 8 位，且包含小写字母、大写字母、数字、符号中的 3 类；或任意 16 位以上。',
+  common_password: '这个密码过于常见，容易被猜到，请换一个。',
+  password_contains_personal_info: '密码中含有你的用户名、手机号或昵称，请换一个。',
+  password_too_long: '密码太长：最多 128 个字母、数字或符号。',
+  reverification_failed: '密码不正确。',
+  invalid_nickname: '昵称不符合要求：请填写 1–32 个字，不含控制字符或不可见字符。',
+  invalid_birth_date: '出生日期不正确。',
+  guardian_phone_is_own: '请填写父母或监护人的手机号，而不是你自己的。',
+  already_friends: '你们已经是好友了。',
+  cannot_befriend_self: '不能添加自己为好友。',
+  blocked: '由于拉黑，无法进行此操作。',
+  friend_limit_reached: '好友数量已达上限。',
+  greeting_too_long: '打招呼内容最多 200 个字。',
+  remark_too_long: '备注最多 32 个字。',
+  request_closed: '该申请已处理或已过期。',
+  group_full: '群成员已达上限。',
+  invalid_group_name: '群名称为 1–64 个字。',
+  announcement_too_long: '群公告最多 2000 个字。',
+  forbidden: '你没有权限进行此操作。',
+  recall_window_passed: '已超过可撤回的时间。',
+  invalid_text: '文字长度不符合要求。',
+  empty_post: '动态需要文字、图片或视频。',
+  too_many_media: '一条动态最多 9 张图片或 1 个视频。',
+  media_too_large: '文件太大。',
+  unsupported_media: '不支持这种文件类型。',
+  empty_file: '文件是空的。',
+  upload_failed: '上传失败，请重试。',
+  qr_expired: '二维码已过期或已失效，请重新获取。',
+  favorites_full: '收藏已满，请先删除一些。',
+  disappearing_message: '定时销毁的消息不能收藏。',
+  session_ended: '登录已失效，请重新登录。',
+};
+
+/** The refusal with this code in the current language, when the app words it itself. */
+export function problemText(code: string): string | undefined {
+  return current === 'zh' ? zhProblems[code] : undefined;
+}
+
 export type Lang = 'en' | 'zh';
 export const LANGS: { id: Lang; name: string; tag: string }[] = [
   { id: 'en', name: 'English', tag: 'en' },
