@@ -7,7 +7,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { alert, befriend, browser, codeFor, direct, log, openChat, people, send, server, signedIn as signedInAt, signedOut, sms, textMatches, until } from './harness.mjs';
+import { alert, befriend, browser, codeFor, direct, log, openChat, people, send, server, signedIn as signedInAt, signedOut, sms, status, textMatches, until } from './harness.mjs';
 
 const composer = (page, name = 'Message') => page.getByLabel(name, { exact: true });
 
@@ -196,4 +196,25 @@ test('the server\'s refusals read in Chinese in the Chinese UI (a wrong password
   await textMatches(alert(e.page), /The login, password or code is wrong/);
   assert.deepEqual([...z.problems, ...e.problems], []);
   for (const x of [z, e]) await x.context.close();
+});
+
+test('registration on a phone: what "Send code" did is said under the phone field, in view (a bad number, then a good one)', { timeout: 60_000 }, async () => {
+  const z = await signedOut({ locale: 'zh-CN', width: 390 });
+  await z.page.setViewportSize({ width: 390, height: 844 });
+  await z.page.goto(`${server.base}/register`);
+  await z.page.getByLabel('手机号').fill('12345');
+  await z.page.getByRole('button', { name: '获取验证码' }).click();
+  // The refusal was written by the submit button, 1,300 px down: tapping
+  // the button seemed to do nothing.
+  const refused = alert(z.page);
+  await textMatches(refused, /手机号不正确/);
+  assert.ok(await refused.first().evaluate((el) => { const r = el.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }), 'the refusal is in view');
+  await z.page.getByLabel('手机号').fill('+8613701699800');
+  await z.page.getByRole('button', { name: '获取验证码' }).click();
+  const sent = status(z.page);
+  await textMatches(sent, /验证码已发送至 \+8613701699800/);
+  assert.ok(await sent.first().evaluate((el) => { const r = el.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }), 'the confirmation is in view');
+  assert.equal(await alert(z.page).count(), 0, 'the refusal is gone');
+  assert.deepEqual(z.problems, []);
+  await z.context.close();
 });

@@ -18,6 +18,10 @@ export function Register({ onSignedIn }: { onSignedIn: (u: User, token: string) 
   const [policy, setPolicy] = useState<Policy | null>(null);
   const [policyError, setPolicyError] = useState<unknown>(null);
   const form = useAction();
+  // What became of "Send code", said under the phone field: the form's own
+  // notices sit by the submit button, a screen and a half down on a phone,
+  // where a refused number ("12345") went unseen and the button seemed dead.
+  const sendCode = useAction();
   const related = [username, phone, nickname];
 
   async function loadPolicy() {
@@ -88,12 +92,13 @@ export function Register({ onSignedIn }: { onSignedIn: (u: User, token: string) 
               phone={phone}
               purpose="register"
               onResult={(err, info) => {
-                form.setError(err);
-                form.setInfo(info);
+                sendCode.setError(err);
+                sendCode.setInfo(info);
               }}
             />
           }
         />
+        <Notices error={sendCode.error} info={sendCode.info} />
         <Field
           id="code"
           label={t('field.code')}
