@@ -972,3 +972,65 @@ func TestWrappedConns(t *testing.T) {
 		})
 	}
 }
+
+// TestShortWriteKeepsOrder (issue 17): a frame the socket takes only part
+// of is finished once the peer reads, the frames sent meanwhile wait behind
+// it in order, and a payload shared by several connections arrives whole on
+// each.
+func TestShortWriteKeepsOrder(t *testing.T) {
+	r := newRig(t, modes[0], wsnet.Options{SendQueue: 100})
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	var clients []*websocket.Conn
+	var conns []*wsnet.Conn
+	// A receive buffer this small, but not smaller: below half the
+	// loopback MSS the sender only probes the window now and then.
+	opts := smallReceiveBuffer(r)
+	opts.HTTPClient.Transport.(*http.Transport).DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err == nil {
+			_ = c.(*net.TCPConn).SetReadBuffer(64 << 10)
+		}
+		return c, err
+	}
+	for range 3 {
+		c, _, err := websocket.Dial(ctx, r.url(), opts)
+		if err != nil {
+			t.Fatalf("Dial = %v", err)
+		}
+		c.SetReadLimit(1 << 24)
+		defer c.CloseNow()
+		r.handler(t)
+		clients = append(clients, c)
+		conns = append(conns, r.conn(t))
+	}
+	// Bigger than the socket buffers: the direct write is partial.
+	big := make([]byte, 8<<20)
+	for i := range big {
+		big[i] = byte('a' + i%26)
+	}
+	for _, sc := range conns {
+		if err := sc.Send(big); err != nil {
+			t.Fatalf("Send = %v", err)
+		}
+		for i := range 20 {
+			if err := sc.Send(fmt.Appendf(nil, "after %d", i)); err != nil {
+				t.Fatalf("Send = %v", err)
+			}
+		}
+		if n := sc.Pending(); n == 0 {
+			t.Fatalf("Pending = 0 after a frame bigger than the socket buffers")
+		}
+	}
+	for k, c := range clients {
+		if _, got := mustRead(t, c); !bytes.Equal(got, big) {
+			t.Fatalf("client %d: the big frame arrived changed (%d bytes)", k, len(got))
+		}
+		for i := range 20 {
+			if _, got := mustRead(t, c); string(got) != fmt.Sprintf("after %d", i) {
+				t.Fatalf("client %d: frame %d = %q", k, i, got)
+			}
+		}
+	}
+	waitFor(t, "the frames to be counted", func() bool { return r.srv.FramesSent() == 3*21 })
+}
