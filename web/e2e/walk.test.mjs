@@ -218,3 +218,16 @@ test('registration on a phone: what "Send code" did is said under the phone fiel
   assert.deepEqual(z.problems, []);
   await z.context.close();
 });
+
+test('the consent history reads in Chinese in the Chinese UI (the server records its purposes in English)', { timeout: 60_000 }, async () => {
+  const wang = await person('王五');
+  await wang.call('PUT', '/api/v1/me/permissions/album', { granted: true });
+  const w = await signedIn(wang, { lang: 'zh', locale: 'zh-CN' });
+  await w.page.goto(`${server.base}/me/privacy`);
+  const history = w.page.locator('ol.consents');
+  await textMatches(history, /注册时同意隐私政策/);
+  await textMatches(history, /从相册上传图片和视频/);
+  assert.doesNotMatch(await history.textContent(), /acceptance of the privacy policy|uploading pictures/);
+  assert.deepEqual(w.problems, []);
+  await w.context.close();
+});

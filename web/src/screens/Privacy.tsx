@@ -1,9 +1,29 @@
 import { useEffect, useState } from 'preact/hooks';
 import { PERMISSIONS, api, social, type Consent, type Permission, type Policy, type Settings } from '../api';
 import { Notices, Page, PolicyText, useAction } from '../components';
-import { formatTime, t, tMaybe, type Key } from '../i18n';
+import { formatTime, lang, t, tMaybe, type Key } from '../i18n';
 
 const permName = (p: string) => (PERMISSIONS.includes(p as Permission) ? t(`perm.${p}` as Key) : p);
+
+/**
+ * The purposes the server records ledger entries with (in English: the
+ * record is kept as written), in Chinese for display: the Chinese history
+ * read "uploading pictures and videos from the album". A purpose not here
+ * (a data recipient's, written by staff) shows as recorded.
+ */
+const zhPurposes: Record<string, string> = {
+  'acceptance of the privacy policy at registration': '注册时同意隐私政策',
+  'acceptance of an updated privacy policy': '同意更新后的隐私政策',
+  "a parent or guardian consents to a minor's use of tkesj": '父母或监护人同意未成年人使用 tkesj',
+  'security risk control, statistics and message push': '安全风控、统计和消息推送',
+  'saving and opening pictures, videos and files': '保存和打开图片、视频及文件',
+  'uploading pictures and videos from the album': '从相册上传图片和视频',
+  'taking photos and videos to send or post': '拍摄照片和视频以发送或发表',
+  'sharing your current location in chats and Moments': '在聊天和朋友圈中分享当前位置',
+  'sending voice messages': '发送语音消息',
+  'showing notifications of new messages while the app is closed (Web Push)': '在 tkesj 关闭时显示新消息通知（Web 推送）',
+};
+const purposeText = (p: string) => (lang() === 'zh' && zhPurposes[p]) || p;
 
 /**
  * Whether each permission is granted, from the newest "permission" entry for it
@@ -169,7 +189,7 @@ export function Privacy() {
                       {c.kind === 'permission' ? permName(c.subject) : c.kind === 'policy' ? t('policy.version', { v: c.subject }) : c.subject}
                     </span>
                   </p>
-                  {c.purpose && <p class="small">{c.purpose}</p>}
+                  {c.purpose && <p class="small">{purposeText(c.purpose)}</p>}
                   <p class="muted small">
                     {c.policy_version && <>{t('consent.policyVersion', { v: c.policy_version })} · </>}
                     <time dateTime={c.at}>{formatTime(c.at)}</time>
