@@ -231,3 +231,20 @@ test('the consent history reads in Chinese in the Chinese UI (the server records
   assert.deepEqual(w.problems, []);
   await w.context.close();
 });
+
+test('contacts are in the order a person looks for them: Chinese names by pinyin in the Chinese UI (an English browser), numbers by value', { timeout: 90_000 }, async () => {
+  const me = await person('Sorter');
+  const names = ['张伟', 'Friend 10', '王芳', 'Friend 2', '李娜'];
+  for (const n of names) await befriend(me, await person(n));
+  // The browser is English; the app is in Chinese.
+  const s = await signedIn(me, { lang: 'zh', locale: 'en-US' });
+  await s.page.goto(`${server.base}/contacts`);
+  const list = s.page.getByRole('heading', { name: /好友/ }).locator('xpath=following-sibling::ul[1]');
+  await until('five friends', async () => (await list.locator('li').count()) === 5);
+  const order = (await list.locator('li').allTextContents()).map((x) => names.find((n) => x.includes(n)));
+  // It was code-point order: "Friend 10" before "Friend 2", 张 before 李 and 王.
+  // Chinese collation puts Han names (by pinyin: Li, Wang, Zhang) first.
+  assert.deepEqual(order, ['李娜', '王芳', '张伟', 'Friend 2', 'Friend 10']);
+  assert.deepEqual(s.problems, []);
+  await s.context.close();
+});

@@ -6,7 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { chat, social, type FriendRequest, type PublicUser } from './api';
 import type { Ctx } from './app';
 import { Field, Notices, Page, useAction } from './components';
-import { t } from './i18n';
+import { lang, t } from './i18n';
 import { onFrame } from './realtime';
 import { ct } from './chat-text';
 import { ReportDialog } from './report';
@@ -38,6 +38,17 @@ function PersonRow({ u, href, children }: { u: PublicUser; href?: string; childr
   );
 }
 
+/**
+ * People in the order a person looks for them: by name in the app's
+ * language (Chinese names by pinyin in Chinese, whatever the browser's own
+ * locale), numbers by value ("Friend 2" before "Friend 10"). It was
+ * localeCompare in the browser's locale, by code point for numbers.
+ */
+function byName<T extends PublicUser>(people: T[]): T[] {
+  const c = new Intl.Collator(lang() === 'zh' ? 'zh-CN' : 'en', { numeric: true, sensitivity: 'base' });
+  return [...people].sort((a, b) => c.compare(displayName(a), displayName(b)));
+}
+
 export function Contacts(c: Ctx) {
   const [contacts, setContacts] = useState<PublicUser[] | null>(null);
   const [requests, setRequests] = useState<FriendRequest[]>([]);
@@ -46,7 +57,7 @@ export function Contacts(c: Ctx) {
 
   async function load() {
     const [cs, rs, cv] = await Promise.all([social.contacts(), social.requests(), chat.list()]);
-    setContacts([...(cs.contacts ?? [])].sort((a, b) => displayName(a).localeCompare(displayName(b))));
+    setContacts(byName(cs.contacts ?? []));
     setRequests(rs.requests ?? []);
     setGroups((cv.conversations ?? []).filter((x) => x.kind === 'group').map((x) => ({ id: x.id, name: x.name || t('chat.group') })));
   }
@@ -371,7 +382,7 @@ export function NewGroup() {
   const [name, setName] = useState('');
   const action = useAction();
   useEffect(() => {
-    action.run(async () => setFriends((await social.contacts()).contacts ?? []));
+    action.run(async () => setFriends(byName((await social.contacts()).contacts ?? [])));
   }, []);
   async function create(e: Event) {
     e.preventDefault();
