@@ -142,10 +142,22 @@ test('desktop: a chat picked low in a long list leaves the list where it was; no
   await a.page.waitForURL(`**/chats/${last.conv}`);
   await until('the draft is back', async () => (await composer(a.page).inputValue()) === 'a draft for fourteen');
 
-  // On a phone the list is a page of its own: into a chat low in it and
-  // back with the chat's ‹ finds the list where it was, not at the top.
   // Friend 2's chat is the oldest now (friend 1's has her new message).
   const low = friends[1];
+  // From the chats tab (the list alone beside an empty pane) the first chat
+  // opened keeps the list's place too.
+  await a.page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Chats', exact: true }).click();
+  await a.page.waitForURL('**/chats');
+  const pane = a.page.locator('.split-list');
+  await pane.evaluate((el) => (el.scrollTop = el.scrollHeight));
+  const paneTop = await pane.evaluate((el) => el.scrollTop);
+  assert.ok(paneTop > 200, `the pane scrolls (${paneTop})`);
+  await pane.locator(`a[href="/chats/${low.conv}"]`).click();
+  await log(a.page).getByText('hello from friend 2').waitFor();
+  assert.ok((await a.page.locator('.split-list').evaluate((el) => el.scrollTop)) >= paneTop - 2, 'the list kept its place from the chats tab');
+
+  // On a phone the list is a page of its own: into a chat low in it and
+  // back with the chat's ‹ finds the list where it was, not at the top.
   await a.page.setViewportSize({ width: 390, height: 844 });
   await a.page.goto(`${server.base}/chats`);
   await a.page.locator(`a[href="/chats/${low.conv}"]`).waitFor();

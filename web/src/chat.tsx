@@ -237,6 +237,8 @@ let lastList: Conversation[] | null = null;
  * at the top again, however far down the chat was.
  */
 let listScrollY = 0;
+/** The same for the desktop's list pane. */
+let paneScrollTop = 0;
 
 function ChatList({ c, active, heading }: { c: Ctx; active?: string; heading: 1 | 2 }) {
   useRemarks();
@@ -268,9 +270,19 @@ function ChatList({ c, active, heading }: { c: Ctx; active?: string; heading: 1 
   useEffect(() => {
     load();
   }, []);
+  const head = useRef<HTMLElement>(null);
   useLayoutEffect(() => {
-    // The list on its own page (a phone, or the chats tab); beside a chat it
-    // scrolls in its own pane, which stays mounted from chat to chat.
+    // On a desktop the list scrolls in its own pane: the chats tab's, then
+    // the one beside the open chat (which stays mounted from chat to chat);
+    // the first chat opened from the tab found the list at the top.
+    const pane = head.current?.closest<HTMLElement>('.split-list');
+    if (pane) {
+      if (list && paneScrollTop > 0) pane.scrollTop = paneScrollTop;
+      const save = () => (paneScrollTop = pane.scrollTop);
+      pane.addEventListener('scroll', save, { passive: true });
+      return () => pane.removeEventListener('scroll', save);
+    }
+    // On a phone the list is a page of its own.
     if (heading !== 1) return;
     if (list && listScrollY > 0) window.scrollTo(0, listScrollY);
     // Only while the list is what the address shows: leaving it, the page
@@ -288,7 +300,7 @@ function ChatList({ c, active, heading }: { c: Ctx; active?: string; heading: 1 
 
   return (
     <>
-      <header class="page-header list-header">
+      <header class="page-header list-header" ref={head}>
         <H tabIndex={-1} class="list-title">
           {t('tab.chats')}
         </H>
