@@ -120,6 +120,10 @@ func (s *Service) purgeMessages(ctx context.Context, userID string) (n int64, mo
 	if err != nil || n == bodyBatch {
 		return n, err == nil, err
 	}
+	if s.DB.SearchIndex() != s.DB {
+		u, err := s.unindexPurgedFile(ctx, userID)
+		return n, u == unindexMax, err
+	}
 	size := int(s.unindexBatch.Load())
 	if size == 0 {
 		size = 64
@@ -135,15 +139,35 @@ func (s *Service) purgeMessages(ctx context.Context, userID string) (n int64, mo
 	if err != nil {
 		return n, false, err
 	}
-	// SQLite: the batch's marks became requests to the index file; its
-	// rows go now, before the purge counts the batch done.
-	if err := s.drainUnindex(ctx); err != nil {
-		return n, false, err
-	}
 	if u == int64(size) {
 		s.unindexBatch.Store(int64(nextUnindexBatch(size, took)))
 	}
 	return n, u == int64(size), nil
+}
+
+// unindexPurgedFile is the purge's second step on SQLite, whose index is a
+// file of its own (issue 17): up to unindexMax emptied messages' rows are
+// deleted in the index file, which holds no lock a send needs, so the batch
+// need not be short, and then their marks in one write of the message
+// store. Holding indexMu keeps an indexer pass that read one of them before
+// its body went from writing its rows after they are deleted (a pass after
+// this reads no body). A crash in between leaves the marks, and the batch
+// is done again. It reports how many messages it un-indexed.
+func (s *Service) unindexPurgedFile(ctx context.Context, userID string) (int, error) {
+	entries, err := s.DB.Read().PurgeMarks(ctx, userID, unindexMax)
+	if err != nil || len(entries) == 0 {
+		return 0, err
+	}
+	s.indexMu.Lock()
+	err = s.DB.SearchIndex().Update(ctx, func(q *store.Queries) error { return q.ApplyUnindex(ctx, entries) })
+	s.indexMu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	if err := s.DB.UpdateRelaxed(ctx, func(q *store.Queries) error { return q.ClearPurgeMarks(ctx, entries) }); err != nil {
+		return 0, err
+	}
+	return len(entries), nil
 }
 
 // nextUnindexBatch sizes the next batch of search-token deletion from how

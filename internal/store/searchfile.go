@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"math"
 	"strings"
 )
 
@@ -213,4 +214,44 @@ func (db *DB) ApplyUnindexQueue(ctx context.Context, limit int) (int, error) {
 		return 0, err
 	}
 	return len(es), nil
+}
+
+// PurgeMarks lists up to limit of a destroyed sender's messages whose body
+// EmptyMessageBodies emptied and whose index rows are still to delete (the
+// unindex_pending marks), as removals for the index file's ApplyUnindex.
+// On SQLite the purge deletes their rows there, holding off the indexer,
+// and then clears the marks (ClearPurgeMarks): one write of the message
+// store a batch, as UnindexPurged is on PostgreSQL.
+func (q *Queries) PurgeMarks(ctx context.Context, senderID string, limit int) ([]UnindexEntry, error) {
+	rows, err := q.query(ctx, `SELECT conv_id, seq FROM messages WHERE sender_id = ? AND unindex_pending IS NOT NULL LIMIT ?`, senderID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []UnindexEntry
+	for rows.Next() {
+		e := UnindexEntry{Floor: math.MaxInt64} // the rows stay: no rowid frees
+		if err := rows.Scan(&e.ConvID, &e.Seq); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// ClearPurgeMarks clears the marks of entries (from PurgeMarks) once the
+// index file has deleted their rows.
+func (q *Queries) ClearPurgeMarks(ctx context.Context, entries []UnindexEntry) error {
+	for len(entries) > 0 {
+		n := min(len(entries), 200)
+		args := make([]any, 0, 2*n)
+		for _, e := range entries[:n] {
+			args = append(args, e.ConvID, e.Seq)
+		}
+		if _, err := q.exec(ctx, `UPDATE messages SET unindex_pending = NULL WHERE (conv_id = ? AND seq = ?)`+strings.Repeat(` OR (conv_id = ? AND seq = ?)`, n-1), args...); err != nil {
+			return err
+		}
+		entries = entries[n:]
+	}
+	return nil
 }

@@ -988,6 +988,23 @@ func testSearchFile(t *testing.T, db *store.DB) {
 		t.Fatal("no reader on the index store")
 	}
 	want(t, "search w after deleting c", search(), []string(nil))
+
+	// A destroyed sender's purge (R-DEL-4): their emptied messages' rows
+	// are deleted in the index file by the marks, and then the marks.
+	write(t, db, "a's message in d", func(q *store.Queries) error { return send(ctx, q, "d", "a", "d-new", now) })
+	write(t, db.SearchIndex(), "index d/2", func(q *store.Queries) error {
+		return q.IndexMessages(ctx, []store.IndexEntry{{ConvID: "d", Seq: 2, Tokens: tok, SentAt: now}})
+	})
+	want(t, "search w with d/2", search(), []string{"d/2"})
+	write(t, db, "EmptyMessageBodies", func(q *store.Queries) error { _, err := q.EmptyMessageBodies(ctx, "a", 10); return err })
+	marks := res(db.Read().PurgeMarks(ctx, "a", 10)).must(t, "PurgeMarks")
+	if len(marks) != 1 || marks[0].ConvID != "d" || marks[0].Seq != 2 {
+		t.Fatalf("PurgeMarks = %+v, want d/2", marks)
+	}
+	write(t, db.SearchIndex(), "ApplyUnindex of the marks", func(q *store.Queries) error { return q.ApplyUnindex(ctx, marks) })
+	write(t, db, "ClearPurgeMarks", func(q *store.Queries) error { return q.ClearPurgeMarks(ctx, marks) })
+	want(t, "PurgeMarks after ClearPurgeMarks", res(db.Read().PurgeMarks(ctx, "a", 10)).must(t, "PurgeMarks"), []store.UnindexEntry(nil))
+	want(t, "search w after the purge", search(), []string(nil))
 }
 
 // must3 unpacks LogMessages's answer, failing the test on its error.

@@ -102,6 +102,7 @@ var dbMethods = map[string]string{
 var fileIndexMethods = map[string]bool{
 	"LogMessages": true, "UnindexQueue": true, "DoneUnindex": true,
 	"SearchPosition": true, "SetSearchPosition": true, "ApplyUnindex": true,
+	"PurgeMarks": true, "ClearPurgeMarks": true,
 }
 
 // Run runs the whole suite against the backend that open makes. When every
