@@ -122,7 +122,7 @@ func (s *Service) purgeMessages(ctx context.Context, userID string) (n int64, mo
 	}
 	if s.DB.SearchIndex() != s.DB {
 		u, err := s.unindexPurgedFile(ctx, userID)
-		return n, u == unindexMax, err
+		return n, u == unindexQueueBatch, err
 	}
 	size := int(s.unindexBatch.Load())
 	if size == 0 {
@@ -146,15 +146,15 @@ func (s *Service) purgeMessages(ctx context.Context, userID string) (n int64, mo
 }
 
 // unindexPurgedFile is the purge's second step on SQLite, whose index is a
-// file of its own (issue 17): up to unindexMax emptied messages' rows are
-// deleted in the index file, which holds no lock a send needs, so the batch
-// need not be short, and then their marks in one write of the message
-// store. Holding indexMu keeps an indexer pass that read one of them before
+// file of its own (issue 17): up to unindexQueueBatch emptied messages'
+// rows are deleted in the index file, which holds no lock a send needs, so
+// the batch need not be short, and then their marks in one write of the
+// message store. Holding indexMu keeps an indexer pass that read one of them before
 // its body went from writing its rows after they are deleted (a pass after
 // this reads no body). A crash in between leaves the marks, and the batch
 // is done again. It reports how many messages it un-indexed.
 func (s *Service) unindexPurgedFile(ctx context.Context, userID string) (int, error) {
-	entries, err := s.DB.Read().PurgeMarks(ctx, userID, unindexMax)
+	entries, err := s.DB.Read().PurgeMarks(ctx, userID, unindexQueueBatch)
 	if err != nil || len(entries) == 0 {
 		return 0, err
 	}
