@@ -1406,7 +1406,10 @@ function ChatView({ c }: { c: Ctx }) {
                 </button>
               </>
             ) : p.status === 'sending' ? (
-              <span class="muted">{t('chat.sending')}</span>
+              // A send the server refused as busy (its code is kept) goes
+              // again by itself after a pause that may last a minute:
+              // "Sending…" all that while read as stuck.
+              <span class="muted">{p.code ? ct('busy') : t('chat.sending')}</span>
             ) : (
               <span class="muted">{ct('waiting')}</span>
             )}
