@@ -1151,7 +1151,10 @@ function ChatView({ c }: { c: Ctx }) {
     const pos = mq.start + name.length + 2;
     requestAnimationFrame(() => {
       el.focus();
-      el.setSelectionRange(pos, pos);
+      // The caret goes after the name, unless the person has typed on
+      // already (a fast typist, or a busy device where this frame came
+      // late): moving it then would put their next letters mid-word.
+      if (el.value === v) el.setSelectionRange(pos, pos);
     });
   }
 
