@@ -42,6 +42,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		cfg.Console = stderr
+		if err := schedulerFloor(getenv); err != nil {
+			return err
+		}
 		return app.Serve(ctx, cfg, app.NewLogger(stderr, cfg.LogLevel), nil)
 	case "init":
 		return initCommand(args[1:], getenv, stdout, stderr)
