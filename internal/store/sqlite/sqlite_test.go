@@ -117,6 +117,23 @@ func TestSearchFileRebuiltAtOpen(t *testing.T) {
 		}
 		return db
 	}
+	// indexLog indexes the log's one message ("w") as the indexer would.
+	indexLog := func(db *store.DB) {
+		t.Helper()
+		msgs, last, _, err := db.Read().LogMessages(ctx, 0, 10)
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("LogMessages = %v, %v", msgs, err)
+		}
+		err = db.SearchIndex().Update(ctx, func(q *store.Queries) error {
+			if err := q.IndexMessages(ctx, []store.IndexEntry{{ConvID: "c", Seq: 1, Tokens: [][]byte{[]byte("w")}, SentAt: msgs[0].SentAt}}); err != nil {
+				return err
+			}
+			return q.SetSearchPosition(ctx, last)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	index := func(db *store.DB) {
 		t.Helper()
 		err := db.Update(ctx, func(q *store.Queries) error {
@@ -138,19 +155,7 @@ func TestSearchFileRebuiltAtOpen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		msgs, last, _, err := db.Read().LogMessages(ctx, 0, 10)
-		if err != nil || len(msgs) != 1 {
-			t.Fatalf("LogMessages = %v, %v", msgs, err)
-		}
-		err = db.SearchIndex().Update(ctx, func(q *store.Queries) error {
-			if err := q.IndexMessages(ctx, []store.IndexEntry{{ConvID: "c", Seq: 1, Tokens: [][]byte{[]byte("w")}, SentAt: msgs[0].SentAt}}); err != nil {
-				return err
-			}
-			return q.SetSearchPosition(ctx, last)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		indexLog(db)
 	}
 	found := func(db *store.DB) int {
 		t.Helper()
@@ -211,19 +216,7 @@ func TestSearchFileRebuiltAtOpen(t *testing.T) {
 			t.Errorf("%s: the index file was kept (%d found)", damage.name, n)
 		}
 		// Built again from the log.
-		msgs, last, _, err := db.Read().LogMessages(ctx, 0, 10)
-		if err != nil || len(msgs) != 1 {
-			t.Fatalf("LogMessages = %v, %v", msgs, err)
-		}
-		err = db.SearchIndex().Update(ctx, func(q *store.Queries) error {
-			if err := q.IndexMessages(ctx, []store.IndexEntry{{ConvID: "c", Seq: 1, Tokens: [][]byte{[]byte("w")}, SentAt: msgs[0].SentAt}}); err != nil {
-				return err
-			}
-			return q.SetSearchPosition(ctx, last)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		indexLog(db)
 		if n := found(db); n != 1 {
 			t.Errorf("%s: %d found after indexing again, want 1", damage.name, n)
 		}
