@@ -11,8 +11,6 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  PASSWORD,
-  SHOTS,
   axeViolations,
   befriend,
   browser,
@@ -21,9 +19,12 @@ import {
   log,
   newPerson,
   openChat,
+  PASSWORD,
   people,
+  pngBytes,
   send,
   server,
+  SHOTS,
   signedIn as signedInAt,
   sms,
   startServer,
@@ -57,16 +58,6 @@ async function uploadAs(who, bytes, name, type) {
   const r = await fetch(`${server.base}/api/v1/media`, { method: 'POST', headers: { Authorization: `Bearer ${who.token}` }, body: form });
   assert.equal(r.status, 201, await r.clone().text());
   return (await r.json()).id;
-}
-
-/** A real PNG of the given size (a screenshot of a coloured page). */
-async function pngBytes(w = 320, h = 480, color = '#2a7') {
-  const ctx = await browser.newContext({ viewport: { width: w, height: h } });
-  const page = await ctx.newPage();
-  await page.setContent(`<body style="margin:0;background:${color}"></body>`);
-  const buf = await page.screenshot();
-  await ctx.close();
-  return buf;
 }
 
 /** A short real WebM video, recorded from a canvas in Chromium. */

@@ -369,3 +369,13 @@ export async function direct(x, y) {
 /** Sends a message as `who` through the API (a text unless `extra` says otherwise). */
 export const send = (who, conv, text, extra = {}) =>
   who.call('POST', `/api/v1/conversations/${conv}/messages`, { client_id: `api-${Math.random().toString(36).slice(2)}`, kind: 'text', text, ...extra });
+
+/** A real PNG of the given size (a screenshot of a coloured page). */
+export async function pngBytes(w = 320, h = 480, color = '#2a7') {
+  const ctx = await browser.newContext({ viewport: { width: w, height: h } });
+  const page = await ctx.newPage();
+  await page.setContent(`<body style="margin:0;background:${color}"></body>`);
+  const buf = await page.screenshot();
+  await ctx.close();
+  return buf;
+}

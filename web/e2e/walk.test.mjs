@@ -7,7 +7,25 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { alert, befriend, browser, codeFor, direct, log, openChat, people, send, server, signedIn as signedInAt, signedOut, sms, status, textMatches, until } from './harness.mjs';
+import {
+  alert,
+  befriend,
+  browser,
+  codeFor,
+  direct,
+  log,
+  openChat,
+  people,
+  pngBytes,
+  send,
+  server,
+  signedIn as signedInAt,
+  signedOut,
+  sms,
+  status,
+  textMatches,
+  until,
+} from './harness.mjs';
 
 const composer = (page, name = 'Message') => page.getByLabel(name, { exact: true });
 
@@ -45,16 +63,6 @@ test('a long chat name stays on one line in the chat header, at phone and deskto
   assert.deepEqual(l.problems, []);
   await l.context.close();
 });
-
-/** A real PNG of the given size (a screenshot of a coloured page). */
-async function pngBytes(w, h, color) {
-  const ctx = await browser.newContext({ viewport: { width: w, height: h } });
-  const page = await ctx.newPage();
-  await page.setContent(`<body style="margin:0;background:${color}"></body>`);
-  const buf = await page.screenshot();
-  await ctx.close();
-  return buf;
-}
 
 test('a picture being sent shows itself while it uploads, not "[Picture]"', { timeout: 90_000 }, async () => {
   const ann = await person('Ann Pic');
