@@ -487,6 +487,39 @@ func readProc(pid int) (procStat, error) {
 	return st, nil
 }
 
+// quietPercent is the share of one core under which a server counts as
+// idle (its periodic work only) for quiesce.
+const quietPercent = 10
+
+// quiesce waits the least time and then until the server used under
+// quietPercent of a core over a quarter of a second (its backlog done),
+// or until most has passed, and answers how long it waited.
+func (s *server) quiesce(ctx context.Context, least, most time.Duration) time.Duration {
+	start := time.Now()
+	const window = 250 * time.Millisecond
+	sleep := func(d time.Duration) bool {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(d):
+			return true
+		}
+	}
+	if !sleep(least) {
+		return time.Since(start)
+	}
+	for time.Since(start) < most {
+		before := s.stat().CPU
+		if !sleep(window) {
+			break
+		}
+		if used := s.stat().CPU - before; used < window.Seconds()*quietPercent/100 {
+			break
+		}
+	}
+	return time.Since(start)
+}
+
 // selfCPU is the load generator's own CPU time in seconds.
 func selfCPU() float64 {
 	st, _ := readProc(os.Getpid())
