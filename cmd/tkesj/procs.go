@@ -17,15 +17,10 @@ const defaultMinProcs = 2
 // a delivery's socket write) waits until the running goroutine yields or
 // sysmon preempts it after 10 ms; the group-commit writer and the search
 // indexer run pure-Go SQLite for milliseconds at a time, so on a one-core
-// server each hop of a send could wait that long, and the open-loop
-// bench saturated at 2,000 msg/s with 60-90 ms p99 at half that rate
-// (BENCHMARKS.md, "Issue 17, fourth pass"). With several Ps on the same
-// core the kernel time-slices the threads and a woken one runs within a
-// slice; the cost is some thread switching. Measured on one pinned core
-// (small size): B2 sustained 4,000-6,000 msg/s instead of 2,000, B3's
-// deliveries per CPU-second and last-member p99 unchanged, B1 5.61 KiB
-// per connection at 19,000 (was 5.06); 4 Ps did no better for B2 and cost
-// B3 a fifth of its deliveries per CPU-second.
+// server each hop of a send could wait that long. With several Ps on the
+// same core the kernel time-slices the threads and a woken one runs within
+// a slice; the cost is some thread switching. Two rather than four: the
+// measurements are in BENCHMARKS.md, "Issue 17, fourth pass".
 func schedulerFloor(getenv func(string) string) error {
 	if getenv("GOMAXPROCS") != "" {
 		return nil

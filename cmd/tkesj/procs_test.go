@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// R-PERF (issue 17): a server given one CPU still runs with two Ps, so a
+// Issue 17 (no requirement of its own): a server given one CPU still runs with two Ps, so a
 // woken goroutine does not wait behind the writer for sysmon's 10 ms
 // preemption; GOMAXPROCS set by the operator wins, and a bad
 // TKESJ_MIN_PROCS is refused in words.
