@@ -32,6 +32,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	keep := fs.Bool("keep", false, "keep the temporary data directories (and PostgreSQL schemas)")
 	serverCPUs := fs.String("server-cpus", "", "pin the server with taskset -c LIST (when taskset exists)")
 	clientCPUs := fs.String("client-cpus", "", "pin the load generator with taskset -c LIST (when taskset exists)")
+	b2Rates := fs.String("b2-rates", "", "comma-separated msg/s for B2's ramp instead of the size's (e.g. 2000 to profile one rate)")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return nil
 	} else if err != nil {
@@ -44,8 +45,12 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
+	rates, err := bench.ParseRates(*b2Rates)
+	if err != nil {
+		return err
+	}
 	rep, err := bench.Run(ctx, bench.Options{Scenarios: scen, Size: *size, DB: *db, Keep: *keep,
-		ServerCPUs: *serverCPUs, ClientCPUs: *clientCPUs, Log: stderr})
+		ServerCPUs: *serverCPUs, ClientCPUs: *clientCPUs, B2Rates: rates, Log: stderr})
 	if rep != nil {
 		if *asJSON {
 			if jerr := rep.WriteJSON(stdout); jerr != nil {

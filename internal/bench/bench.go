@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -44,7 +45,25 @@ type Options struct {
 	// appended); ServerEnv is added to its environment.
 	ServerCommand []string
 	ServerEnv     []string
-	Log           io.Writer // progress; nil discards
+	// B2Rates, when set, is B2's ramp instead of the size's (ParseRates).
+	B2Rates []float64
+	Log     io.Writer // progress; nil discards
+}
+
+// ParseRates reads a comma-separated list of rates in msg/s ("" is none).
+func ParseRates(s string) ([]float64, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || r <= 0 || r > 1e6 || math.IsNaN(r) {
+			return nil, fmt.Errorf("B2 rate %q: want a number of msg/s above 0 and at most 1000000", f)
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // Report is everything a run measured.
@@ -124,7 +143,10 @@ type Step struct {
 	// StatementsPerMessage is the server's SQL statements in the step
 	// (tkesj_db_statements_total) over the messages stored; 0: not measured.
 	StatementsPerMessage float64 `json:"sql_statements_per_message,omitempty"`
-	Sustained            bool    `json:"sustained"`
+	// WritesPerCommit is the writer's writes over its group commits in the
+	// step (tkesj_writer_writes_total, _batches_total); 0: not measured.
+	WritesPerCommit float64 `json:"writes_per_commit,omitempty"`
+	Sustained       bool    `json:"sustained"`
 }
 
 func (r *Result) metric(name string, v float64, unit string) {
@@ -165,6 +187,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	if !ok {
 		return nil, fmt.Errorf("unknown size %q: tiny, small or full", o.Size)
+	}
+	if len(o.B2Rates) > 0 {
+		sz.B2Rates = o.B2Rates
 	}
 	scen := o.Scenarios
 	if len(scen) == 0 {
@@ -340,10 +365,10 @@ func (r *Report) WriteTable(w io.Writer) {
 				dbHead = fmt.Sprintf(" %9s %13s", "db cpu s", "per srv+db-s")
 				dbRow = func(st Step) string { return fmt.Sprintf(" %9s %13s", num(st.DBCPU), num(st.PerServerDBCPUSecond)) }
 			}
-			fmt.Fprintf(w, "  %10s %8s %6s %8s %10s %10s %9s %9s %9s %10s %11s%s %7s %s\n", "target/s", "sent", "failed", "overflow", "achieved/s", "delivered", "p50 ms", "p99 ms", "cpu s", "client cpu", "per cpu-s", dbHead, "sql/msg", "sustained")
+			fmt.Fprintf(w, "  %10s %8s %6s %8s %10s %10s %9s %9s %9s %10s %11s%s %7s %10s %s\n", "target/s", "sent", "failed", "overflow", "achieved/s", "delivered", "p50 ms", "p99 ms", "cpu s", "client cpu", "per cpu-s", dbHead, "sql/msg", "per commit", "sustained")
 			for _, st := range s.Steps {
-				fmt.Fprintf(w, "  %10s %8d %6d %8d %10s %9.1f%% %9s %9s %9s %10s %11s%s %7s %v\n", num(st.Rate), st.Sent, st.Failed, st.Overflow, num(st.Achieved),
-					st.DeliveredPct, num(st.P50), num(st.P99), num(st.ServerCPU), num(st.ClientCPU), num(st.PerCPUSecond), dbRow(st), num(st.StatementsPerMessage), st.Sustained)
+				fmt.Fprintf(w, "  %10s %8d %6d %8d %10s %9.1f%% %9s %9s %9s %10s %11s%s %7s %10s %v\n", num(st.Rate), st.Sent, st.Failed, st.Overflow, num(st.Achieved),
+					st.DeliveredPct, num(st.P50), num(st.P99), num(st.ServerCPU), num(st.ClientCPU), num(st.PerCPUSecond), dbRow(st), num(st.StatementsPerMessage), num(st.WritesPerCommit), st.Sustained)
 			}
 		}
 		if len(s.Latencies) > 0 {

@@ -36,7 +36,8 @@ const profileEnv = "TKESJ_BENCH_TEST_CPUPROFILE"
 
 // TestProfile runs scenarios with a CPU profile of the server, for finding
 // what limits a figure: TKESJ_BENCH_PROFILE=DIR [TKESJ_BENCH_SCENARIOS=B2]
-// [TKESJ_BENCH_SIZE=small] [TKESJ_BENCH_DB=postgres://...] go test -run
+// [TKESJ_BENCH_SIZE=small] [TKESJ_BENCH_DB=postgres://...]
+// [TKESJ_BENCH_B2_RATES=2000] [TKESJ_BENCH_SERVER_CPUS=0 TKESJ_BENCH_CLIENT_CPUS=1] go test -run
 // TestProfile ./internal/bench, then go tool pprof DIR/<scenario>.pprof.
 // Each server writes its profile when stopped; the last one wins per run.
 func TestProfile(t *testing.T) {
@@ -48,9 +49,13 @@ func TestProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rates, err := ParseRates(os.Getenv("TKESJ_BENCH_B2_RATES"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, s := range scen {
 		path := filepath.Join(dir, s+".pprof")
-		rep, err := Run(context.Background(), Options{Scenarios: []string{s}, Size: os.Getenv("TKESJ_BENCH_SIZE"), DB: os.Getenv("TKESJ_BENCH_DB"),
+		rep, err := Run(context.Background(), Options{Scenarios: []string{s}, Size: os.Getenv("TKESJ_BENCH_SIZE"), DB: os.Getenv("TKESJ_BENCH_DB"), B2Rates: rates, ServerCPUs: os.Getenv("TKESJ_BENCH_SERVER_CPUS"), ClientCPUs: os.Getenv("TKESJ_BENCH_CLIENT_CPUS"),
 			ServerCommand: []string{os.Args[0]}, ServerEnv: []string{childEnv + "=1", profileEnv + "=" + path, heapEnv + "=" + filepath.Join(dir, s)}, Log: os.Stderr})
 		if err != nil {
 			t.Fatal(err)

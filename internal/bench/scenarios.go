@@ -158,6 +158,7 @@ func (b *bench) directStep(ctx context.Context, srv *server, pairs [][2]user, co
 	acks := make([]time.Duration, 0, int(rate*dur.Seconds()))
 	c0, me0, d0 := srv.stat(), selfCPU(), srv.dbCPU(ctx)
 	q0 := srv.counter("tkesj_db_statements_total")
+	w0, b0 := srv.counter("tkesj_writer_writes_total"), srv.counter("tkesj_writer_batches_total")
 	ls := openLoop(ctx, rate, dur, b.sz.InFlight, func(i int, sched time.Time) bool {
 		p := i % len(pairs)
 		from := pairs[p][(i/len(pairs))%2]
@@ -187,6 +188,9 @@ func (b *bench) directStep(ctx context.Context, srv *server, pairs [][2]user, co
 	// part of what a message costs.
 	if q1 := srv.counter("tkesj_db_statements_total"); q0 >= 0 && q1 >= q0 && ls.OK > 0 {
 		st.StatementsPerMessage = (q1 - q0) / float64(ls.OK)
+	}
+	if w1, b1 := srv.counter("tkesj_writer_writes_total"), srv.counter("tkesj_writer_batches_total"); w0 >= 0 && b0 >= 0 && b1 > b0 {
+		st.WritesPerCommit = (w1 - w0) / (b1 - b0)
 	}
 	return st, t, acks
 }
