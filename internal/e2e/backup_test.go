@@ -124,7 +124,7 @@ func openStoreForCheck(t *testing.T, b backend, s *server) *sql.DB {
 }
 
 // attachSearch attaches SQLite's search index file (issue 17) to db as the
-// server's readers do, so queries name search_tokens as on PostgreSQL. db
+// server's readers do, so queries name the index tables as on PostgreSQL. db
 // keeps one connection, which holds the attachment.
 func attachSearch(t *testing.T, db *sql.DB, data string) {
 	t.Helper()

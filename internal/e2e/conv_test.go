@@ -515,9 +515,7 @@ func TestDisappearingMessages(t *testing.T) {
 		// With the sweep (on SQLite the index file's rows go just after the
 		// messages, issue 17).
 		waitFor(t, "the expired message's search index rows to go", func() bool {
-			tokens := -1
-			db.QueryRow(`SELECT COUNT(*) FROM search_tokens WHERE conv_id = `+ph(b, 1)+` AND seq = `+ph(b, 2), g, seqOf(gone)).Scan(&tokens)
-			return tokens == 0
+			return indexed(t, db, b, g, seqOf(gone)) == 0
 		})
 		_, x, _ := s.exportNow(t, m)
 		if body := string(x.file(t, "messages/"+g+".json")); strings.Contains(body, "secret") || !strings.Contains(body, "kept forever") {

@@ -76,10 +76,7 @@ func TestSearch(t *testing.T) {
 	}
 	defer db.Close()
 	attachSearch(t, db, s.Data)
-	var n int
-	if err := db.QueryRow(`SELECT COUNT(*) FROM search_tokens WHERE conv_id = ?`, conv).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
+	n := indexed(t, db, "sqlite", conv, nil)
 	// Only Cai's message remains indexed in that chat: 明天 天在 在北 北京 京见
 	// 见面 = 6 bigrams, and its 7 characters (prefixes of bigrams, issue 15).
 	if n != 13 {

@@ -28,7 +28,7 @@ func (s *Service) registerPersonalData() {
 	s.Personal.Register(
 		kernel.PersonalData{
 			Name: "conversations and messages", Owner: "messaging",
-			Tables: []string{"conversations", "members", "messages", "hidden_messages", "search_tokens", "search_message_tokens", "search_unindex", "message_mentions"},
+			Tables: []string{"conversations", "members", "messages", "hidden_messages", "search_batches", "search_postings", "search_message_tokens", "search_unindex", "message_mentions"},
 			Erase: kernel.Erasure{
 				Cascade: true, // memberships and hidden marks
 				Destroy: s.leaveConversations,

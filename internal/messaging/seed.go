@@ -147,6 +147,7 @@ func (s *Service) SeedMessages(ctx context.Context, senderID, convID string, n i
 		}
 		err := s.DB.Update(ctx, func(q *store.Queries) error {
 			var seq int64
+			var entries []store.IndexEntry
 			for i := range recs {
 				var err error
 				if seq, err = q.NextSeq(ctx, convID, now); err != nil {
@@ -159,12 +160,13 @@ func (s *Service) SeedMessages(ctx context.Context, senderID, convID string, n i
 				if split {
 					continue
 				}
-				if err := q.IndexMessage(ctx, convID, seq, tokens[i]); err != nil {
+				entries = append(entries, store.IndexEntry{ConvID: convID, Seq: seq, Tokens: tokens[i], SentAt: now})
+			}
+			// Indexed here (one batch), so the indexer has nothing to redo.
+			if !split {
+				if err := q.IndexMessages(ctx, entries); err != nil {
 					return err
 				}
-			}
-			// Indexed here, so the indexer has nothing to redo.
-			if !split {
 				if err := q.SetIndexed(ctx, []store.IndexBacklog{{ConvID: convID, IndexedSeq: seq}}); err != nil {
 					return err
 				}

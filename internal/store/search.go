@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"slices"
 	"strconv"
@@ -120,14 +119,16 @@ type IndexEntry struct {
 	Seq    int64
 	Tokens [][]byte
 	// SentAt is the message's time, which the index store takes as given
-	// (it cannot read messages); elsewhere it is read from the message.
+	// (it cannot read messages) and orders a search's candidates by;
+	// elsewhere it is read from the message.
 	SentAt time.Time
 }
 
 // IndexMessages writes the token hashes of entries whose message still has
 // its body: a message recalled, emptied by a purge or deleted after the
-// indexer read it gets none. The rows go in sorted by token, so a batch
-// writes each B-tree page of the index once, not once per message. On
+// indexer read it gets none. The entries become one batch of the index
+// (writeBatch, postings.go): a row per token they hold, not per token and
+// message. On
 // PostgreSQL, where other nodes' transactions run meanwhile, the messages
 // are locked (FOR SHARE) until the commit, so a recall waits for it and
 // then deletes these rows; a conversation being deleted is left to its
@@ -200,43 +201,31 @@ func (q *Queries) IndexMessages(ctx context.Context, entries []IndexEntry) error
 			return err
 		}
 	}
-	type row struct {
-		token []byte
-		tok   uint64 // token as a number, to sort by
-		at    int64
-		key
-	}
-	var all []row
-	lists := make([]any, 0, 4*len(entries))
+	var items []batchItem
+	var itemTokens [][][]byte
 	for _, e := range entries {
-		k := key{e.ConvID, e.Seq}
-		at, ok := live[k]
+		at, ok := live[key{e.ConvID, e.Seq}]
 		if !ok {
 			continue
 		}
-		list := make([]byte, 0, tokenKeyLen*len(e.Tokens))
-		for _, t := range e.Tokens {
-			t = tokenKey(t)
-			all = append(all, row{t, binary.BigEndian.Uint64(t), at, k})
-			list = append(list, t...)
-		}
-		lists = append(lists, e.ConvID, e.Seq, at, list)
+		items = append(items, batchItem{conv: e.ConvID, seq: e.Seq, at: at})
+		itemTokens = append(itemTokens, e.Tokens)
 	}
-	// In the primary key's order: a batch then writes each page once, and
-	// its rows for a word go to the end of that word's range, which holds
-	// the newest messages (sent_at), not to one place per conversation.
-	slices.SortFunc(all, func(a, b row) int {
-		if c := cmp.Compare(a.tok, b.tok); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.at, b.at); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.conv, b.conv); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.seq, b.seq)
-	})
+	if len(items) == 0 {
+		return nil
+	}
+	return q.writeBatch(ctx, items, itemTokens)
+}
+
+// writeBatch writes items, whose token hashes are tokens, as one batch of
+// the index (postings.go). A message already indexed (a pass done again,
+// or on PostgreSQL another node's at the same time) keeps its entries and
+// is left out: search_message_tokens's key decides, row by row.
+func (q *Queries) writeBatch(ctx context.Context, items []batchItem, tokens [][][]byte) error {
+	var batch int64
+	if err := q.row(ctx, `INSERT INTO search_batches (msgs) VALUES (?) RETURNING batch`, encodeBatch(items)).Scan(&batch); err != nil {
+		return err
+	}
 	// INSERT OR IGNORE on SQLite: a statement that cannot fail half-way
 	// keeps no statement journal (ON CONFLICT DO NOTHING leaves the NOT
 	// NULL checks able to abort it, so every page it touched was copied).
@@ -244,26 +233,79 @@ func (q *Queries) IndexMessages(ctx context.Context, entries []IndexEntry) error
 	if q.d.Name == "sqlite" {
 		insert = `INSERT OR IGNORE INTO %s VALUES %s`
 	}
-	const chunk = 256
-	for len(all) > 0 {
-		n := min(len(all), chunk)
-		args := make([]any, 0, 4*n)
-		for _, r := range all[:n] {
-			args = append(args, r.token, r.at, r.conv, r.seq)
-		}
-		if _, err := q.exec(ctx, fmt.Sprintf(insert, `search_tokens (token, sent_at, conv_id, seq)`, `(?, ?, ?, ?)`+strings.Repeat(`, (?, ?, ?, ?)`, n-1)), args...); err != nil {
-			return err
-		}
-		all = all[n:]
+	type msgKey struct {
+		conv string
+		seq  int64
 	}
-	// Each message's token keys, for removing its rows later. Rows are
-	// always written whole for a message, so a repeat changes nothing.
-	for len(lists) > 0 {
-		n := min(len(lists)/4, chunk)
-		if _, err := q.exec(ctx, fmt.Sprintf(insert, `search_message_tokens (conv_id, seq, sent_at, tokens)`, `(?, ?, ?, ?)`+strings.Repeat(`, (?, ?, ?, ?)`, n-1)), lists[:4*n]...); err != nil {
+	written := make(map[msgKey]bool, len(items))
+	const chunk = 200
+	for from := 0; from < len(items); from += chunk {
+		to := min(from+chunk, len(items))
+		args := make([]any, 0, 6*(to-from))
+		for i := from; i < to; i++ {
+			list := make([]byte, 0, tokenKeyLen*len(tokens[i]))
+			for _, t := range tokens[i] {
+				list = append(list, tokenKey(t)...)
+			}
+			args = append(args, items[i].conv, items[i].seq, items[i].at, batch, i, list)
+		}
+		rows, err := q.query(ctx, fmt.Sprintf(insert, `search_message_tokens (conv_id, seq, sent_at, batch, item, tokens)`,
+			`(?, ?, ?, ?, ?, ?)`+strings.Repeat(`, (?, ?, ?, ?, ?, ?)`, to-from-1))+` RETURNING conv_id, seq`, args...)
+		if err != nil {
 			return err
 		}
-		lists = lists[4*n:]
+		for rows.Next() {
+			var k msgKey
+			if err := rows.Scan(&k.conv, &k.seq); err != nil {
+				rows.Close()
+				return err
+			}
+			written[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	if len(written) < len(items) {
+		if len(written) == 0 {
+			_, err := q.exec(ctx, `DELETE FROM search_batches WHERE batch = ?`, batch)
+			return err
+		}
+		for i, it := range items {
+			if !written[msgKey{it.conv, it.seq}] {
+				items[i], tokens[i] = batchItem{}, nil
+			}
+		}
+		if _, err := q.exec(ctx, `UPDATE search_batches SET msgs = ? WHERE batch = ?`, encodeBatch(items), batch); err != nil {
+			return err
+		}
+	}
+	// Each token's item numbers, ascending; the rows in key order.
+	lists := map[[tokenKeyLen]byte][]int{}
+	for i, toks := range tokens {
+		for _, t := range toks {
+			k := [tokenKeyLen]byte(tokenKey(t))
+			if l := lists[k]; len(l) == 0 || l[len(l)-1] != i {
+				lists[k] = append(l, i)
+			}
+		}
+	}
+	keys := make([][tokenKeyLen]byte, 0, len(lists))
+	for k := range lists {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b [tokenKeyLen]byte) int { return bytes.Compare(a[:], b[:]) })
+	for len(keys) > 0 {
+		n := min(len(keys), 300)
+		args := make([]any, 0, 3*n)
+		for _, k := range keys[:n] {
+			args = append(args, k[:], batch, encodeItems(lists[k]))
+		}
+		if _, err := q.exec(ctx, fmt.Sprintf(insert, `search_postings (token, batch, items)`, `(?, ?, ?)`+strings.Repeat(`, (?, ?, ?)`, n-1)), args...); err != nil {
+			return err
+		}
+		keys = keys[n:]
 	}
 	return nil
 }
@@ -312,26 +354,45 @@ func (q *Queries) UnindexMessage(ctx context.Context, convID string, seq int64) 
 	return q.unindex(ctx, `conv_id = ? AND seq = ?`, convID, seq)
 }
 
-// unindex removes the index rows of the messages that where (a condition
-// on conv_id and seq) selects in search_message_tokens, which lists each
-// indexed message's token keys: the tokens cannot be recomputed once a
-// sender's key is destroyed (issue 17).
+// unindex removes from the index the messages that where (a condition on
+// conv_id and seq) selects in search_message_tokens, which lists each
+// indexed message's batch, item and token keys (the tokens cannot be
+// recomputed once a sender's key is destroyed): their numbers leave the
+// posting lists of those tokens in that batch, and their entries in the
+// batch are emptied (postings.go). On PostgreSQL the lists and batches
+// are locked in key order before they are rewritten, so two removals
+// never undo each other's and never deadlock.
 func (q *Queries) unindex(ctx context.Context, where string, args ...any) error {
-	rows, err := q.query(ctx, `SELECT conv_id, seq, sent_at, tokens FROM search_message_tokens WHERE `+where, args...)
+	type postKey struct {
+		tok   [tokenKeyLen]byte
+		batch int64
+	}
+	rows, err := q.query(ctx, `SELECT conv_id, seq, batch, item, tokens FROM search_message_tokens WHERE `+where, args...)
 	if err != nil {
 		return err
 	}
-	var keys, msgs []any
+	var msgs []any
+	batches := map[int64]map[int]bool{}
+	lists := map[postKey]map[int]bool{}
 	for rows.Next() {
 		var conv string
-		var seq, at int64
+		var seq, batch int64
+		var item int
 		var list []byte
-		if err := rows.Scan(&conv, &seq, &at, &list); err != nil {
+		if err := rows.Scan(&conv, &seq, &batch, &item, &list); err != nil {
 			rows.Close()
 			return err
 		}
+		if batches[batch] == nil {
+			batches[batch] = map[int]bool{}
+		}
+		batches[batch][item] = true
 		for ; len(list) >= tokenKeyLen; list = list[tokenKeyLen:] {
-			keys = append(keys, list[:tokenKeyLen], at, conv, seq)
+			k := postKey{[tokenKeyLen]byte(list), batch}
+			if lists[k] == nil {
+				lists[k] = map[int]bool{}
+			}
+			lists[k][item] = true
 		}
 		msgs = append(msgs, conv, seq)
 	}
@@ -339,14 +400,130 @@ func (q *Queries) unindex(ctx context.Context, where string, args ...any) error 
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	// Each row by its whole key (an OR of them: PostgreSQL would type a
-	// VALUES list's parameters as text).
+	if len(msgs) == 0 {
+		return nil
+	}
+	lock := ""
+	if q.d.Name == "postgres" {
+		lock = " FOR UPDATE"
+	}
+	keys := make([]postKey, 0, len(lists))
+	for k := range lists {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b postKey) int {
+		if c := bytes.Compare(a.tok[:], b.tok[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.batch, b.batch)
+	})
+	var emptied []any
 	for len(keys) > 0 {
-		n := min(len(keys)/4, 200)
-		if _, err := q.exec(ctx, `DELETE FROM search_tokens WHERE (token = ? AND sent_at = ? AND conv_id = ? AND seq = ?)`+strings.Repeat(` OR (token = ? AND sent_at = ? AND conv_id = ? AND seq = ?)`, n-1), keys[:4*n]...); err != nil {
+		n := min(len(keys), 200)
+		args := make([]any, 0, 2*n)
+		for _, k := range keys[:n] {
+			args = append(args, k.tok[:], k.batch)
+		}
+		keys = keys[n:]
+		rows, err := q.query(ctx, `SELECT token, batch, items FROM search_postings WHERE (token = ? AND batch = ?)`+strings.Repeat(` OR (token = ? AND batch = ?)`, n-1)+` ORDER BY token, batch`+lock, args...)
+		if err != nil {
 			return err
 		}
-		keys = keys[4*n:]
+		type rewrite struct {
+			k     postKey
+			items []byte
+		}
+		var rewrites []rewrite
+		for rows.Next() {
+			var tok, b []byte
+			var k postKey
+			if err := rows.Scan(&tok, &k.batch, &b); err != nil {
+				rows.Close()
+				return err
+			}
+			if len(tok) != tokenKeyLen {
+				continue
+			}
+			k.tok = [tokenKeyLen]byte(tok)
+			items, err := decodeItems(b)
+			if err != nil {
+				items = nil // a damaged list goes whole
+			}
+			if items = withoutItems(items, lists[k]); len(items) == 0 {
+				emptied = append(emptied, k.tok[:], k.batch)
+			} else {
+				rewrites = append(rewrites, rewrite{k, encodeItems(items)})
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, r := range rewrites {
+			if _, err := q.exec(ctx, `UPDATE search_postings SET items = ? WHERE token = ? AND batch = ?`, r.items, r.k.tok[:], r.k.batch); err != nil {
+				return err
+			}
+		}
+	}
+	for len(emptied) > 0 {
+		n := min(len(emptied)/2, 200)
+		if _, err := q.exec(ctx, `DELETE FROM search_postings WHERE (token = ? AND batch = ?)`+strings.Repeat(` OR (token = ? AND batch = ?)`, n-1), emptied[:2*n]...); err != nil {
+			return err
+		}
+		emptied = emptied[2*n:]
+	}
+	ids := make([]int64, 0, len(batches))
+	for b := range batches {
+		ids = append(ids, b)
+	}
+	slices.Sort(ids)
+	for len(ids) > 0 {
+		n := min(len(ids), 200)
+		rows, err := q.query(ctx, `SELECT batch, msgs FROM search_batches WHERE batch IN (?`+strings.Repeat(`, ?`, n-1)+`) ORDER BY batch`+lock, anys(ids[:n])...)
+		ids = ids[n:]
+		if err != nil {
+			return err
+		}
+		var gone []int64
+		var kept [][]any
+		for rows.Next() {
+			var batch int64
+			var b []byte
+			if err := rows.Scan(&batch, &b); err != nil {
+				rows.Close()
+				return err
+			}
+			items, err := decodeBatch(b)
+			if err != nil {
+				items = nil
+			}
+			left := false
+			for i := range items {
+				if batches[batch][i] {
+					items[i] = batchItem{}
+				}
+				left = left || !items[i].removed()
+			}
+			if left {
+				kept = append(kept, []any{encodeBatch(items), batch})
+			} else {
+				gone = append(gone, batch)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, k := range kept {
+			if _, err := q.exec(ctx, `UPDATE search_batches SET msgs = ? WHERE batch = ?`, k...); err != nil {
+				return err
+			}
+		}
+		if len(gone) > 0 {
+			if _, err := q.exec(ctx, `DELETE FROM search_batches WHERE batch IN (?`+strings.Repeat(`, ?`, len(gone)-1)+`)`, anys(gone)...); err != nil {
+				return err
+			}
+		}
 	}
 	for len(msgs) > 0 {
 		n := min(len(msgs)/2, 200)
@@ -393,29 +570,156 @@ func (q *Queries) SearchMessagesBefore(ctx context.Context, viewerID string, tok
 			keys = append(keys, k)
 		}
 	}
-	args := make([]any, 0, len(keys)+7)
-	for _, k := range keys {
-		args = append(args, k)
+	// The viewer's conversations, and the seq each was joined at.
+	joined := map[string]int64{}
+	rows, err := q.query(ctx, `SELECT conv_id, joined_seq FROM members WHERE user_id = ?`, viewerID)
+	if err != nil {
+		return nil, err
 	}
-	older, page := "", ""
-	if c.ConvID != "" {
-		// A later page reads only the older part of each token's range
-		// (the key orders it by sent_at), not all of it again.
-		at := micros(c.SentAt)
-		older = ` AND sent_at <= ?`
-		args = append(args, at)
-		page = ` AND (m.sent_at < ? OR (m.sent_at = ? AND (m.conv_id < ? OR (m.conv_id = ? AND m.seq < ?))))`
-		args = append(args, len(keys), viewerID, viewerID, at, at, c.ConvID, c.ConvID, c.Seq)
-	} else {
-		args = append(args, len(keys), viewerID, viewerID)
+	for rows.Next() {
+		var conv string
+		var seq int64
+		if err := rows.Scan(&conv, &seq); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		joined[conv] = seq
 	}
-	return q.queryMessages(ctx, `SELECT `+prefixed("m.", messageCols)+` FROM (
-			SELECT conv_id, seq FROM search_tokens WHERE token IN (?`+strings.Repeat(", ?", len(keys)-1)+`)`+older+`
-			GROUP BY conv_id, seq HAVING COUNT(*) = ?) hit
-		JOIN messages m ON m.conv_id = hit.conv_id AND m.seq = hit.seq
-		JOIN members mem ON mem.conv_id = m.conv_id AND mem.user_id = ? AND m.seq > mem.joined_seq
-		WHERE NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ? AND h.conv_id = m.conv_id AND h.seq = m.seq)`+page+`
-		ORDER BY m.sent_at DESC, m.conv_id DESC, m.seq DESC LIMIT `+strconv.Itoa(limit), args...)
+	rows.Close()
+	if err := rows.Err(); err != nil || len(joined) == 0 {
+		return nil, err
+	}
+	// The batches holding every token, and in each the items that do.
+	type hit struct {
+		n     int
+		items []int
+	}
+	hits := map[int64]*hit{}
+	rows, err = q.query(ctx, `SELECT batch, items FROM search_postings WHERE token IN (?`+strings.Repeat(", ?", len(keys)-1)+`)`, anys(keys)...)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var batch int64
+		var b []byte
+		if err := rows.Scan(&batch, &b); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		items, err := decodeItems(b)
+		if err != nil {
+			continue
+		}
+		h := hits[batch]
+		switch {
+		case h == nil:
+			hits[batch] = &hit{1, items}
+		case h.n > 0:
+			h.n++
+			if h.items = intersectItems(h.items, items); len(h.items) == 0 {
+				h.n = -len(keys) // no match here, whatever follows
+			}
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var batches []int64
+	for b, h := range hits {
+		if h.n == len(keys) {
+			batches = append(batches, b)
+		}
+	}
+	slices.Sort(batches)
+	// Their messages the viewer may see, older than the cursor, newest
+	// first (sent_at, then conversation and seq).
+	at := micros(c.SentAt)
+	before := func(it batchItem) bool {
+		if c.ConvID == "" {
+			return true
+		}
+		if it.at != at {
+			return it.at < at
+		}
+		if it.conv != c.ConvID {
+			return it.conv < c.ConvID
+		}
+		return it.seq < c.Seq
+	}
+	var cands []batchItem
+	for len(batches) > 0 {
+		n := min(len(batches), 200)
+		rows, err := q.query(ctx, `SELECT batch, msgs FROM search_batches WHERE batch IN (?`+strings.Repeat(`, ?`, n-1)+`)`, anys(batches[:n])...)
+		batches = batches[n:]
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var batch int64
+			var b []byte
+			if err := rows.Scan(&batch, &b); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			items, err := decodeBatch(b)
+			if err != nil {
+				continue
+			}
+			for _, i := range hits[batch].items {
+				if i >= len(items) || items[i].removed() {
+					continue
+				}
+				it := items[i]
+				if j, ok := joined[it.conv]; ok && it.seq > j && before(it) {
+					cands = append(cands, it)
+				}
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(cands, func(a, b batchItem) int {
+		if c := cmp.Compare(b.at, a.at); c != 0 {
+			return c
+		}
+		if c := strings.Compare(b.conv, a.conv); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.seq, a.seq)
+	})
+	cands = slices.CompactFunc(cands, func(a, b batchItem) bool { return a.conv == b.conv && a.seq == b.seq })
+	// The messages, a page of candidates at a time, but those hidden from
+	// the viewer.
+	var out []MessageRecord
+	for len(cands) > 0 && len(out) < limit {
+		n := min(len(cands), max(limit-len(out), 20), 200)
+		args := make([]any, 0, 2*n+1)
+		args = append(args, viewerID)
+		for _, it := range cands[:n] {
+			args = append(args, it.conv, it.seq)
+		}
+		page := cands[:n]
+		cands = cands[n:]
+		msgs, err := q.queryMessages(ctx, `SELECT `+prefixed("m.", messageCols)+` FROM messages m
+			WHERE NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ? AND h.conv_id = m.conv_id AND h.seq = m.seq)
+			AND ((m.conv_id = ? AND m.seq = ?)`+strings.Repeat(` OR (m.conv_id = ? AND m.seq = ?)`, n-1)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		found := make(map[batchItem]MessageRecord, len(msgs))
+		for _, m := range msgs {
+			found[batchItem{conv: m.ConvID, seq: m.Seq}] = m
+		}
+		for _, it := range page {
+			if m, ok := found[batchItem{conv: it.conv, seq: it.seq}]; ok && len(out) < limit {
+				out = append(out, m)
+			}
+		}
+	}
+	return out, nil
 }
 
 func prefixed(p, cols string) string {

@@ -11,9 +11,9 @@ import (
 // write lock per database file, and while an indexer pass held the writer
 // a send's group commit waited for it (B2 small p99 21–30 ms with the
 // indexer on, 6–11 ms with it off). So on SQLite the index tables
-// (search_tokens, search_message_tokens) live in a second database, the
+// (search_batches, search_postings, search_message_tokens) live in a second database, the
 // index store, with its own writer connection; the message store's reader
-// connections attach it read-only, so SearchMessagesBefore joins the two
+// connections attach it read-only, so SearchMessagesBefore reads the two
 // as before. PostgreSQL keeps one database: SearchIndex is the store itself
 // and nothing here runs.
 //

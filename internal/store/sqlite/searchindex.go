@@ -40,24 +40,30 @@ func SearchPath(path string) string {
 
 // searchSchemaVersion is the index file's schema; a file of another
 // version is built again.
-const searchSchemaVersion = 1
+const searchSchemaVersion = 2
 
 var searchSchema = []string{
 	// pos is the rowid of the last message read, and conv_id and seq that
 	// message, to check the rowids against at open (NULL: not known).
 	`CREATE TABLE IF NOT EXISTS search_state (version INTEGER NOT NULL, pos INTEGER NOT NULL, conv_id TEXT, seq INTEGER)`,
-	// As schema 0057 made them in the message database.
-	`CREATE TABLE IF NOT EXISTS search_tokens (
-		token   BLOB NOT NULL,
-		sent_at INTEGER NOT NULL,
-		conv_id TEXT NOT NULL,
-		seq     INTEGER NOT NULL,
-		PRIMARY KEY (token, sent_at, conv_id, seq)
+	// The index as posting lists per batch (store/postings.go; schema
+	// 0061 makes the same tables on PostgreSQL).
+	`CREATE TABLE IF NOT EXISTS search_batches (
+		batch INTEGER PRIMARY KEY,
+		msgs  BLOB NOT NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS search_postings (
+		token BLOB NOT NULL,
+		batch INTEGER NOT NULL,
+		items BLOB NOT NULL,
+		PRIMARY KEY (token, batch)
 	) WITHOUT ROWID`,
 	`CREATE TABLE IF NOT EXISTS search_message_tokens (
 		conv_id TEXT NOT NULL,
 		seq     INTEGER NOT NULL,
 		sent_at INTEGER NOT NULL,
+		batch   INTEGER NOT NULL,
+		item    INTEGER NOT NULL,
 		tokens  BLOB NOT NULL,
 		PRIMARY KEY (conv_id, seq)
 	) WITHOUT ROWID`,
@@ -158,7 +164,7 @@ func tryOpenSearch(ctx context.Context, path string, messages *sql.DB) (*store.D
 
 // attachDriver is the driver of the message database's readers: each of
 // its connections attaches the index file (read-only, as the reader is),
-// so a search joins search_tokens to messages in one statement as on
+// so a search reads the index and the messages through one connection as on
 // PostgreSQL. The writer never attaches it: BEGIN IMMEDIATE would take the
 // index file's write lock with the messages'.
 const attachDriver = "sqlite-search-attached"

@@ -548,11 +548,14 @@ func testSearch(t *testing.T, db *store.DB) {
 	}
 	write(t, db.SearchIndex(), "IndexMessage", func(q *store.Queries) error {
 		for seq, ts := range map[int64][][]byte{1: tok("x", "y"), 2: tok("x"), 3: many, 4: tok("y")} {
-			if err := q.IndexMessage(ctx, "c", seq, ts); err != nil {
+			// At the times chat gave the messages (the index store takes
+			// them as given: it orders its candidates by them).
+			at := now.Add(time.Duration(seq-1) * time.Minute)
+			if err := q.IndexMessages(ctx, []store.IndexEntry{{ConvID: "c", Seq: seq, Tokens: ts, SentAt: at}}); err != nil {
 				return err
 			}
 		}
-		return q.IndexMessage(ctx, "c", 2, tok("x")) // a repeat is harmless
+		return q.IndexMessages(ctx, []store.IndexEntry{{ConvID: "c", Seq: 2, Tokens: tok("x"), SentAt: now.Add(time.Minute)}}) // a repeat is harmless
 	})
 	search := func(viewer string, ts ...string) []int64 {
 		t.Helper()
@@ -673,6 +676,37 @@ func testIndexBacklog(t *testing.T, db *store.DB) {
 	write(t, db.SearchIndex(), "IndexMessages of nothing", func(q *store.Queries) error { return q.IndexMessages(ctx, nil) })
 	write(t, db, "a new message", func(q *store.Queries) error { return send(ctx, q, "c2", "b", "c2-new", now) })
 	want(t, "SearchBacklog after a new message", backlog(), []store.IndexBacklog{{ConvID: "c2", IndexedSeq: 2, LastSeq: 3}})
+
+	// Issue 17, R-MSG-10: the batch's last messages leave the index, and
+	// with them every row of it: no posting list, batch or token list is
+	// left behind to say that a message once held a word.
+	size := func() [3]int64 {
+		t.Helper()
+		var s [3]int64
+		err := func() (err error) { s[0], s[1], s[2], err = db.SearchIndex().Read().IndexSize(ctx); return err }()
+		if err != nil {
+			t.Fatalf("IndexSize: %v", err)
+		}
+		return s
+	}
+	want(t, "the index's batches, lists and messages with c1/2 and c2/1 in it", size(), [3]int64{1, 3, 2})
+	write(t, db, "recall c1/2 and c2/1", func(q *store.Queries) error {
+		for _, m := range []struct {
+			conv string
+			seq  int64
+		}{{"c1", 2}, {"c2", 1}} {
+			if err := q.RecallMessage(ctx, m.conv, m.seq); err != nil {
+				return err
+			}
+			if err := q.UnindexMessage(ctx, m.conv, m.seq); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	applyUnindex(t, db)
+	want(t, "b searching alpha after both recalls", search("alpha"), []int64{})
+	want(t, "the index after its last messages left", size(), [3]int64{0, 0, 0})
 }
 
 func testFriendCodes(t *testing.T, db *store.DB) {
