@@ -203,13 +203,12 @@ func (s *Service) indexPass(ctx context.Context) (more bool, err error) {
 	if err := s.DB.UpdateRelaxed(ctx, func(q *store.Queries) error { return q.IndexMessages(ctx, entries) }); err != nil {
 		return false, err
 	}
-	// After the tokens committed, each position alone (see SetIndexed); a
-	// crash in between means those messages are indexed again, which
-	// changes nothing.
-	for _, p := range positions {
-		if err := s.DB.UpdateRelaxed(ctx, func(q *store.Queries) error { return q.SetIndexed(ctx, []store.IndexBacklog{p}) }); err != nil {
-			return false, err
-		}
+	// After the tokens committed, the positions (a crash in between means
+	// those messages are read again, and IndexMessages leaves them as they
+	// are). SetIndexed skips a conversation a group commit holds, rather
+	// than wait for it in an order that could deadlock.
+	if err := s.DB.UpdateRelaxed(ctx, func(q *store.Queries) error { return q.SetIndexed(ctx, positions) }); err != nil {
+		return false, err
 	}
 	return truncated || len(backlog) == indexConvs || from != "", nil
 }

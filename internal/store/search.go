@@ -311,11 +311,18 @@ func (q *Queries) writeBatch(ctx context.Context, items []batchItem, tokens [][]
 }
 
 // SetIndexed records how far the indexer got in each conversation of
-// positions (IndexedSeq; LastSeq is not used). On PostgreSQL call it for
-// one conversation per transaction: a transaction holding several
-// conversations' rows could deadlock with a group commit that holds them
-// in another order.
+// positions (IndexedSeq; LastSeq is not used). On PostgreSQL a
+// conversation whose row another transaction holds (a group commit
+// appending to it) is skipped, not waited for, so that one transaction
+// may move many positions without ever waiting in a lock order that
+// could deadlock with a group commit, which takes the rows in the order
+// its messages came (issue 17: one transaction per conversation was three
+// round trips per indexed message). A skipped position stays behind: the
+// next pass reads those messages again and IndexMessages leaves them as
+// they are.
 func (q *Queries) SetIndexed(ctx context.Context, positions []IndexBacklog) error {
+	positions = slices.Clone(positions)
+	slices.SortFunc(positions, func(a, b IndexBacklog) int { return strings.Compare(a.ConvID, b.ConvID) })
 	for len(positions) > 0 {
 		n := min(len(positions), 100)
 		var b strings.Builder
@@ -325,7 +332,11 @@ func (q *Queries) SetIndexed(ctx context.Context, positions []IndexBacklog) erro
 			b.WriteString(` WHEN ? THEN CAST(? AS BIGINT)`)
 			args = append(args, p.ConvID, p.IndexedSeq)
 		}
-		b.WriteString(` ELSE indexed_seq END WHERE id IN (?` + strings.Repeat(`, ?`, n-1) + `)`)
+		in := `(?` + strings.Repeat(`, ?`, n-1) + `)`
+		if q.d.Name == "postgres" {
+			in = `(SELECT id FROM conversations WHERE id IN ` + in + ` ORDER BY id FOR NO KEY UPDATE SKIP LOCKED)`
+		}
+		b.WriteString(` ELSE indexed_seq END WHERE id IN ` + in)
 		for _, p := range positions[:n] {
 			args = append(args, p.ConvID)
 		}

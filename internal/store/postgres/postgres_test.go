@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tkesj/tkesj/internal/store"
 	"github.com/tkesj/tkesj/internal/store/postgres"
@@ -82,4 +83,69 @@ func emptyTables(ctx context.Context, u string) error {
 		}
 	}
 	return tx.Commit()
+}
+
+// Issue 17, R-MSG-6: the indexer records its positions in one transaction
+// and never waits for a conversation row a group commit holds (waiting, in
+// its own order, could deadlock with the commit, which takes rows in the
+// order its messages came). The held conversation's position stays where
+// it was, for the next pass; the others move.
+func TestSetIndexedSkipsHeldConversations(t *testing.T) {
+	ctx := context.Background()
+	db := OpenTestDB(t, storetest.PostgresURL(t))
+	now := time.Now()
+	err := db.Update(ctx, func(q *store.Queries) error {
+		for _, id := range []string{"held", "free"} {
+			if err := q.CreateConversation(ctx, store.ConversationRecord{ID: id, Kind: "group", CreatedAt: now, UpdatedAt: now}); err != nil {
+				return err
+			}
+			if _, err := q.NextSeq(ctx, id, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A group commit holds "held" (its seq taken, not yet committed).
+	holding, release := make(chan struct{}), make(chan struct{})
+	commit := make(chan error, 1)
+	go func() {
+		commit <- db.Update(ctx, func(q *store.Queries) error {
+			if _, err := q.NextSeq(ctx, "held", now); err != nil {
+				return err
+			}
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	<-holding
+	done := make(chan error, 1)
+	go func() {
+		done <- db.Update(ctx, func(q *store.Queries) error {
+			return q.SetIndexed(ctx, []store.IndexBacklog{{ConvID: "held", IndexedSeq: 1}, {ConvID: "free", IndexedSeq: 1}})
+		})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("SetIndexed = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		close(release)
+		t.Fatal("SetIndexed waited for the group commit's row")
+	}
+	close(release)
+	if err := <-commit; err != nil {
+		t.Fatal(err)
+	}
+	backlog, err := db.Read().SearchBacklog(ctx, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(backlog) != 1 || backlog[0] != (store.IndexBacklog{ConvID: "held", IndexedSeq: 0, LastSeq: 2}) {
+		t.Errorf("backlog after SetIndexed = %+v, want only held, still at 0 (free moved to 1)", backlog)
+	}
 }
