@@ -490,23 +490,12 @@ func (q *Queries) unindex(ctx context.Context, where string, args ...any) error 
 	slices.Sort(ids)
 	for len(ids) > 0 {
 		n := min(len(ids), 200)
-		rows, err := q.query(ctx, `SELECT batch, msgs FROM search_batches WHERE batch IN (?`+strings.Repeat(`, ?`, n-1)+`) ORDER BY batch`+lock, anys(ids[:n])...)
-		ids = ids[n:]
-		if err != nil {
-			return err
-		}
 		var gone []int64
 		var kept [][]any
-		for rows.Next() {
-			var batch int64
-			var b []byte
-			if err := rows.Scan(&batch, &b); err != nil {
-				rows.Close()
-				return err
-			}
+		err := q.eachIDBlob(ctx, `SELECT batch, msgs FROM search_batches WHERE batch IN (?`+strings.Repeat(`, ?`, n-1)+`) ORDER BY batch`+lock, anys(ids[:n]), func(batch int64, b []byte) {
 			items, err := decodeBatch(b)
 			if err != nil {
-				items = nil
+				items = nil // a damaged batch goes whole
 			}
 			left := false
 			for i := range items {
@@ -520,9 +509,9 @@ func (q *Queries) unindex(ctx context.Context, where string, args ...any) error 
 			} else {
 				gone = append(gone, batch)
 			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		})
+		ids = ids[n:]
+		if err != nil {
 			return err
 		}
 		for _, k := range kept {
@@ -606,20 +595,10 @@ func (q *Queries) SearchMessagesBefore(ctx context.Context, viewerID string, tok
 		items []int
 	}
 	hits := map[int64]*hit{}
-	rows, err = q.query(ctx, `SELECT batch, items FROM search_postings WHERE token IN (?`+strings.Repeat(", ?", len(keys)-1)+`)`, anys(keys)...)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var batch int64
-		var b []byte
-		if err := rows.Scan(&batch, &b); err != nil {
-			rows.Close()
-			return nil, err
-		}
+	err = q.eachIDBlob(ctx, `SELECT batch, items FROM search_postings WHERE token IN (?`+strings.Repeat(", ?", len(keys)-1)+`)`, anys(keys), func(batch int64, b []byte) {
 		items, err := decodeItems(b)
 		if err != nil {
-			continue
+			return
 		}
 		h := hits[batch]
 		switch {
@@ -631,9 +610,8 @@ func (q *Queries) SearchMessagesBefore(ctx context.Context, viewerID string, tok
 				h.n = -len(keys) // no match here, whatever follows
 			}
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
 	var batches []int64
@@ -661,21 +639,10 @@ func (q *Queries) SearchMessagesBefore(ctx context.Context, viewerID string, tok
 	var cands []batchItem
 	for len(batches) > 0 {
 		n := min(len(batches), 200)
-		rows, err := q.query(ctx, `SELECT batch, msgs FROM search_batches WHERE batch IN (?`+strings.Repeat(`, ?`, n-1)+`)`, anys(batches[:n])...)
-		batches = batches[n:]
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var batch int64
-			var b []byte
-			if err := rows.Scan(&batch, &b); err != nil {
-				rows.Close()
-				return nil, err
-			}
+		err := q.eachIDBlob(ctx, `SELECT batch, msgs FROM search_batches WHERE batch IN (?`+strings.Repeat(`, ?`, n-1)+`)`, anys(batches[:n]), func(batch int64, b []byte) {
 			items, err := decodeBatch(b)
 			if err != nil {
-				continue
+				return
 			}
 			for _, i := range hits[batch].items {
 				if i >= len(items) || items[i].removed() {
@@ -686,9 +653,9 @@ func (q *Queries) SearchMessagesBefore(ctx context.Context, viewerID string, tok
 					cands = append(cands, it)
 				}
 			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		})
+		batches = batches[n:]
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -731,6 +698,25 @@ func (q *Queries) SearchMessagesBefore(ctx context.Context, viewerID string, tok
 		}
 	}
 	return out, nil
+}
+
+// eachIDBlob runs query, whose rows are an integer and a blob, and calls fn
+// on each row.
+func (q *Queries) eachIDBlob(ctx context.Context, query string, args []any, fn func(id int64, b []byte)) error {
+	rows, err := q.query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var b []byte
+		if err := rows.Scan(&id, &b); err != nil {
+			return err
+		}
+		fn(id, b)
+	}
+	return rows.Err()
 }
 
 func prefixed(p, cols string) string {
