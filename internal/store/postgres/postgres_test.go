@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -147,5 +148,67 @@ func TestSetIndexedSkipsHeldConversations(t *testing.T) {
 	}
 	if len(backlog) != 1 || backlog[0] != (store.IndexBacklog{ConvID: "held", IndexedSeq: 0, LastSeq: 2}) {
 		t.Errorf("backlog after SetIndexed = %+v, want only held, still at 0 (free moved to 1)", backlog)
+	}
+}
+
+// Issue 17, R-MSG-10: two removals from one posting list at once (a recall
+// on one node, a purge on another) both take effect: the list is locked
+// before it is rewritten, so the second removal rewrites what the first
+// left, not the list as it read it before (which would bring the first
+// message's entry back).
+func TestConcurrentUnindexBothTakeEffect(t *testing.T) {
+	ctx := context.Background()
+	db := OpenTestDB(t, storetest.PostgresURL(t))
+	now := time.Now()
+	var entries []store.IndexEntry
+	err := db.Update(ctx, func(q *store.Queries) error {
+		if err := q.CreateConversation(ctx, store.ConversationRecord{ID: "c", Kind: "group", CreatedAt: now, UpdatedAt: now}); err != nil {
+			return err
+		}
+		for i := range 2 {
+			seq, err := q.NextSeq(ctx, "c", now)
+			if err != nil {
+				return err
+			}
+			id := fmt.Sprint("c/", seq)
+			if err := q.InsertMessage(ctx, store.MessageRecord{ConvID: "c", Seq: seq, ID: id, SenderID: "a", ClientID: id, Kind: "text", Body: []byte("sealed"), SentAt: now}); err != nil {
+				return err
+			}
+			entries = append(entries, store.IndexEntry{ConvID: "c", Seq: seq, Tokens: [][]byte{[]byte("shared"), []byte(fmt.Sprint("own", i))}, SentAt: now})
+		}
+		return q.IndexMessages(ctx, entries)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 2)
+	go func() {
+		done <- db.Update(ctx, func(q *store.Queries) error {
+			if err := q.UnindexMessage(ctx, "c", 1); err != nil {
+				return err
+			}
+			close(first)
+			<-release
+			return nil
+		})
+	}()
+	<-first
+	go func() {
+		done <- db.Update(ctx, func(q *store.Queries) error { return q.UnindexMessage(ctx, "c", 2) })
+	}()
+	time.Sleep(200 * time.Millisecond) // the second removal reaches the lists the first holds
+	close(release)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	batches, lists, msgs, err := db.Read().IndexSize(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if batches != 0 || lists != 0 || msgs != 0 {
+		t.Errorf("after both removals the index holds %d batches, %d posting lists and %d messages, want none", batches, lists, msgs)
 	}
 }
