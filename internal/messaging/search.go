@@ -111,10 +111,18 @@ func (s *Service) Search(ctx context.Context, a kernel.Auth, query string, menti
 	} else {
 		s.catchUpIndex(ctx)
 		hashes := s.queryHashes(query)
-		var cur store.SearchCursor
+		// The index is read once for its candidates, newest first; they
+		// are opened a page at a time until the decrypted text has given
+		// searchResults matches.
+		cands, err := s.DB.Read().SearchCandidates(ctx, a.UserID, hashes, store.SearchCursor{}, searchCandidates)
+		if err != nil {
+			return SearchResult{}, s.Internal(ctx, "search", err)
+		}
 	pages:
-		for read := 0; read < searchCandidates; read += searchPage {
-			recs, err := s.DB.Read().SearchMessagesBefore(ctx, a.UserID, hashes, cur, searchPage)
+		for len(cands) > 0 {
+			page := cands[:min(len(cands), searchPage)]
+			cands = cands[len(page):]
+			recs, err := s.DB.Read().CandidateMessages(ctx, a.UserID, page, len(page))
 			if err != nil {
 				return SearchResult{}, s.Internal(ctx, "search", err)
 			}
@@ -123,10 +131,6 @@ func (s *Service) Search(ctx context.Context, a kernel.Auth, query string, menti
 					break pages
 				}
 			}
-			if len(recs) < searchPage {
-				break
-			}
-			cur = store.CursorAfter(recs[len(recs)-1])
 		}
 	}
 	convs, err := s.Conversations(ctx, a)

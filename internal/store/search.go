@@ -559,6 +559,26 @@ func CursorAfter(m MessageRecord) SearchCursor {
 // a total order (sent_at, then conversation and seq, descending), so a
 // search whose candidates the decrypted text narrows can read on.
 func (q *Queries) SearchMessagesBefore(ctx context.Context, viewerID string, tokens [][]byte, c SearchCursor, limit int) ([]MessageRecord, error) {
+	cands, err := q.SearchCandidates(ctx, viewerID, tokens, c, 0)
+	if err != nil {
+		return nil, err
+	}
+	return q.CandidateMessages(ctx, viewerID, cands, limit)
+}
+
+// SearchCandidate is a message the index names for a search.
+type SearchCandidate struct {
+	ConvID string
+	Seq    int64
+}
+
+// SearchCandidates returns the messages that carry every token, in
+// conversations viewerID belongs to and sent after they joined, older than
+// c, newest first (sent_at, then conversation and seq): the first most
+// of them (0: all). The index is read once: a search then opens the
+// candidates a page at a time (CandidateMessages), while their decrypted
+// text decides, without reading the posting lists again for each page.
+func (q *Queries) SearchCandidates(ctx context.Context, viewerID string, tokens [][]byte, c SearchCursor, most int) ([]SearchCandidate, error) {
 	if len(tokens) == 0 {
 		return nil, nil
 	}
@@ -669,15 +689,26 @@ func (q *Queries) SearchMessagesBefore(ctx context.Context, viewerID string, tok
 		return cmp.Compare(b.seq, a.seq)
 	})
 	cands = slices.CompactFunc(cands, func(a, b batchItem) bool { return a.conv == b.conv && a.seq == b.seq })
-	// The messages, a page of candidates at a time, but those hidden from
-	// the viewer.
+	if most > 0 && len(cands) > most {
+		cands = cands[:most]
+	}
+	out := make([]SearchCandidate, len(cands))
+	for i, it := range cands {
+		out[i] = SearchCandidate{it.conv, it.seq}
+	}
+	return out, nil
+}
+
+// CandidateMessages returns, in their order, up to limit of cands's
+// messages that are still there and not hidden from viewerID.
+func (q *Queries) CandidateMessages(ctx context.Context, viewerID string, cands []SearchCandidate, limit int) ([]MessageRecord, error) {
 	var out []MessageRecord
 	for len(cands) > 0 && len(out) < limit {
 		n := min(len(cands), max(limit-len(out), 20), 200)
 		args := make([]any, 0, 2*n+1)
 		args = append(args, viewerID)
 		for _, it := range cands[:n] {
-			args = append(args, it.conv, it.seq)
+			args = append(args, it.ConvID, it.Seq)
 		}
 		page := cands[:n]
 		cands = cands[n:]
@@ -687,12 +718,12 @@ func (q *Queries) SearchMessagesBefore(ctx context.Context, viewerID string, tok
 		if err != nil {
 			return nil, err
 		}
-		found := make(map[batchItem]MessageRecord, len(msgs))
+		found := make(map[SearchCandidate]MessageRecord, len(msgs))
 		for _, m := range msgs {
-			found[batchItem{conv: m.ConvID, seq: m.Seq}] = m
+			found[SearchCandidate{m.ConvID, m.Seq}] = m
 		}
 		for _, it := range page {
-			if m, ok := found[batchItem{conv: it.conv, seq: it.seq}]; ok && len(out) < limit {
+			if m, ok := found[it]; ok && len(out) < limit {
 				out = append(out, m)
 			}
 		}

@@ -581,6 +581,12 @@ func testSearch(t *testing.T, db *store.DB) {
 		cur = store.CursorAfter(page[len(page)-1])
 	}
 	want(t, "b searching x a page of one at a time", paged, []int64{3, 2, 1})
+	// Issue 17: the index read once, the newest candidates first, then
+	// their messages a page at a time.
+	cands := res(db.Read().SearchCandidates(ctx, "b", tok("x"), store.SearchCursor{}, 2)).must(t, "SearchCandidates")
+	want(t, "b's first 2 candidates for x", cands, []store.SearchCandidate{{ConvID: "c", Seq: 3}, {ConvID: "c", Seq: 2}})
+	want(t, "their messages", seqs(res(db.Read().CandidateMessages(ctx, "b", cands, 10)).must(t, "CandidateMessages")), []int64{3, 2})
+	want(t, "the first of their messages", seqs(res(db.Read().CandidateMessages(ctx, "b", cands, 1)).must(t, "CandidateMessages")), []int64{3})
 	want(t, "b searching x and the same token again", search("b", "x", "x"), []int64{3, 2, 1})
 	write(t, db, "hide and unindex", func(q *store.Queries) error {
 		if err := q.HideMessage(ctx, "b", "c", 3); err != nil {
