@@ -226,7 +226,7 @@ func pushService(t *testing.T, status int, extra http.Header) (*httptest.Server,
 // verifyVAPID checks an Authorization header as a push service would
 // (RFC 8292): the k= key is ours, the ES256 signature verifies with it, and
 // the claims name the right audience, a near expiry and our subject.
-func verifyVAPID(t *testing.T, authz string, keys Keys, audience, subject string, now time.Time) {
+func verifyVAPID(t *testing.T, authz string, keys Keys, audience, subject string, before, after time.Time) {
 	t.Helper()
 	rest, ok := strings.CutPrefix(authz, "vapid ")
 	if !ok {
@@ -275,9 +275,12 @@ func verifyVAPID(t *testing.T, authz string, keys Keys, audience, subject string
 	if claims.Sub != subject {
 		t.Errorf("sub = %q, want %q", claims.Sub, subject)
 	}
+	// The token was made between before and after (Send's call), and exp
+	// is that time plus 12 h in whole seconds: a Send that began just
+	// before a second's end may sign it in the next one.
 	exp := time.Unix(claims.Exp, 0)
-	if !exp.After(now) || exp.After(now.Add(12*time.Hour)) {
-		t.Errorf("exp = %v, want after %v and at most 12 h later", exp, now)
+	if !exp.After(before) || exp.After(after.Add(12*time.Hour)) {
+		t.Errorf("exp = %v, want after %v and at most 12 h after %v", exp, before, after)
 	}
 }
 
@@ -304,10 +307,11 @@ func TestSendDeliversAnEncryptedSignedNotification(t *testing.T) {
 			srv, got, _ := pushService(t, http.StatusCreated, nil)
 			b := newBrowser(t)
 			s := New(keys, subject, srv.Client(), srv.Listener.Addr().String())
-			now := time.Now()
+			before := time.Now()
 			if err := s.Send(context.Background(), b.subscription(srv.URL+"/wpush/v2/abc"), tt.payload, tt.ttl); err != nil {
 				t.Fatalf("Send = %v, want nil", err)
 			}
+			after := time.Now()
 			if len(*got) != 1 {
 				t.Fatalf("push service got %d requests, want 1", len(*got))
 			}
@@ -325,7 +329,7 @@ func TestSendDeliversAnEncryptedSignedNotification(t *testing.T) {
 					t.Errorf("header %s = %q, want %q", h, v, want)
 				}
 			}
-			verifyVAPID(t, req.header.Get("Authorization"), keys, srv.URL, subject, now)
+			verifyVAPID(t, req.header.Get("Authorization"), keys, srv.URL, subject, before, after)
 			if len(req.body) > 4096 {
 				t.Errorf("body is %d bytes, over the 4096 push services accept", len(req.body))
 			}
