@@ -114,7 +114,7 @@ func (s *Service) Search(ctx context.Context, a kernel.Auth, query string, menti
 		// The index is read once for its candidates, newest first; they
 		// are opened a page at a time until the decrypted text has given
 		// searchResults matches.
-		cands, err := s.DB.Read().SearchCandidates(ctx, a.UserID, hashes, store.SearchCursor{}, searchCandidates)
+		cands, err := s.DB.Read().SearchCandidates(ctx, a.UserID, hashes, searchCandidates)
 		if err != nil {
 			return SearchResult{}, s.Internal(ctx, "search", err)
 		}

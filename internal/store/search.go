@@ -134,10 +134,6 @@ type IndexEntry struct {
 // then deletes these rows; a conversation being deleted is left to its
 // deletion (SKIP LOCKED), so the two never wait on each other.
 func (q *Queries) IndexMessages(ctx context.Context, entries []IndexEntry) error {
-	type key struct {
-		conv string
-		seq  int64
-	}
 	ranges := map[string]*IndexBacklog{}
 	var convs []string
 	for _, e := range entries {
@@ -150,13 +146,13 @@ func (q *Queries) IndexMessages(ctx context.Context, entries []IndexEntry) error
 		r.IndexedSeq, r.LastSeq = min(r.IndexedSeq, e.Seq-1), max(r.LastSeq, e.Seq)
 	}
 	slices.Sort(convs)
-	live := map[key]int64{} // a live message's sent_at
+	live := map[MessageRef]int64{} // a live message's sent_at
 	if q.indexOnly {
 		// The messages are in the other file: the indexer read them live,
 		// and anything recalled or deleted since is in search_unindex,
 		// which it applies after this pass (searchfile.go).
 		for _, e := range entries {
-			live[key{e.ConvID, e.Seq}] = micros(e.SentAt)
+			live[MessageRef{e.ConvID, e.Seq}] = micros(e.SentAt)
 		}
 		convs = nil
 	}
@@ -188,9 +184,9 @@ func (q *Queries) IndexMessages(ctx context.Context, entries []IndexEntry) error
 			return err
 		}
 		for rows.Next() {
-			var k key
+			var k MessageRef
 			var at int64
-			if err := rows.Scan(&k.conv, &k.seq, &at); err != nil {
+			if err := rows.Scan(&k.ConvID, &k.Seq, &at); err != nil {
 				rows.Close()
 				return err
 			}
@@ -204,7 +200,7 @@ func (q *Queries) IndexMessages(ctx context.Context, entries []IndexEntry) error
 	var items []batchItem
 	var itemTokens [][][]byte
 	for _, e := range entries {
-		at, ok := live[key{e.ConvID, e.Seq}]
+		at, ok := live[MessageRef{e.ConvID, e.Seq}]
 		if !ok {
 			continue
 		}
@@ -233,11 +229,7 @@ func (q *Queries) writeBatch(ctx context.Context, items []batchItem, tokens [][]
 	if q.d.Name == "sqlite" {
 		insert = `INSERT OR IGNORE INTO %s VALUES %s`
 	}
-	type msgKey struct {
-		conv string
-		seq  int64
-	}
-	written := make(map[msgKey]bool, len(items))
+	written := make(map[MessageRef]bool, len(items))
 	const chunk = 200
 	for from := 0; from < len(items); from += chunk {
 		to := min(from+chunk, len(items))
@@ -255,8 +247,8 @@ func (q *Queries) writeBatch(ctx context.Context, items []batchItem, tokens [][]
 			return err
 		}
 		for rows.Next() {
-			var k msgKey
-			if err := rows.Scan(&k.conv, &k.seq); err != nil {
+			var k MessageRef
+			if err := rows.Scan(&k.ConvID, &k.Seq); err != nil {
 				rows.Close()
 				return err
 			}
@@ -273,7 +265,7 @@ func (q *Queries) writeBatch(ctx context.Context, items []batchItem, tokens [][]
 			return err
 		}
 		for i, it := range items {
-			if !written[msgKey{it.conv, it.seq}] {
+			if !written[MessageRef{it.conv, it.seq}] {
 				items[i], tokens[i] = batchItem{}, nil
 			}
 		}
@@ -535,50 +527,30 @@ func (q *Queries) unindex(ctx context.Context, where string, args ...any) error 
 	return nil
 }
 
-// SearchMessages returns, newest first, messages that carry every token and
-// that viewerID may see: in a conversation they belong to, sent after they
-// joined, not deleted for them.
+// SearchMessages returns, newest first, the first limit messages that
+// carry every token and that viewerID may see: in a conversation they
+// belong to, sent after they joined, not deleted for them.
 func (q *Queries) SearchMessages(ctx context.Context, viewerID string, tokens [][]byte, limit int) ([]MessageRecord, error) {
-	return q.SearchMessagesBefore(ctx, viewerID, tokens, SearchCursor{}, limit)
-}
-
-// SearchCursor is where a page of SearchMessagesBefore ended: its last
-// message. The zero value starts at the newest.
-type SearchCursor struct {
-	SentAt time.Time
-	ConvID string
-	Seq    int64
-}
-
-// CursorAfter returns the cursor of the page that ended with m.
-func CursorAfter(m MessageRecord) SearchCursor {
-	return SearchCursor{SentAt: m.SentAt, ConvID: m.ConvID, Seq: m.Seq}
-}
-
-// SearchMessagesBefore is SearchMessages from the message after c on, in
-// a total order (sent_at, then conversation and seq, descending), so a
-// search whose candidates the decrypted text narrows can read on.
-func (q *Queries) SearchMessagesBefore(ctx context.Context, viewerID string, tokens [][]byte, c SearchCursor, limit int) ([]MessageRecord, error) {
-	cands, err := q.SearchCandidates(ctx, viewerID, tokens, c, 0)
+	cands, err := q.SearchCandidates(ctx, viewerID, tokens, 0)
 	if err != nil {
 		return nil, err
 	}
 	return q.CandidateMessages(ctx, viewerID, cands, limit)
 }
 
-// SearchCandidate is a message the index names for a search.
-type SearchCandidate struct {
+// MessageRef names a message: a search's candidate, an index entry's.
+type MessageRef struct {
 	ConvID string
 	Seq    int64
 }
 
 // SearchCandidates returns the messages that carry every token, in
-// conversations viewerID belongs to and sent after they joined, older than
-// c, newest first (sent_at, then conversation and seq): the first most
-// of them (0: all). The index is read once: a search then opens the
-// candidates a page at a time (CandidateMessages), while their decrypted
-// text decides, without reading the posting lists again for each page.
-func (q *Queries) SearchCandidates(ctx context.Context, viewerID string, tokens [][]byte, c SearchCursor, most int) ([]SearchCandidate, error) {
+// conversations viewerID belongs to and sent after they joined, newest
+// first (sent_at, then conversation and seq): the first most of them (0:
+// all). The index is read once: a search then opens the candidates a page
+// at a time (CandidateMessages), while their decrypted text decides,
+// without reading the posting lists again for each page.
+func (q *Queries) SearchCandidates(ctx context.Context, viewerID string, tokens [][]byte, most int) ([]MessageRef, error) {
 	if len(tokens) == 0 {
 		return nil, nil
 	}
@@ -641,21 +613,8 @@ func (q *Queries) SearchCandidates(ctx context.Context, viewerID string, tokens 
 		}
 	}
 	slices.Sort(batches)
-	// Their messages the viewer may see, older than the cursor, newest
-	// first (sent_at, then conversation and seq).
-	at := micros(c.SentAt)
-	before := func(it batchItem) bool {
-		if c.ConvID == "" {
-			return true
-		}
-		if it.at != at {
-			return it.at < at
-		}
-		if it.conv != c.ConvID {
-			return it.conv < c.ConvID
-		}
-		return it.seq < c.Seq
-	}
+	// Their messages the viewer may see, newest first (sent_at, then
+	// conversation and seq).
 	var cands []batchItem
 	for len(batches) > 0 {
 		n := min(len(batches), 200)
@@ -669,7 +628,7 @@ func (q *Queries) SearchCandidates(ctx context.Context, viewerID string, tokens 
 					continue
 				}
 				it := items[i]
-				if j, ok := joined[it.conv]; ok && it.seq > j && before(it) {
+				if j, ok := joined[it.conv]; ok && it.seq > j {
 					cands = append(cands, it)
 				}
 			}
@@ -692,16 +651,16 @@ func (q *Queries) SearchCandidates(ctx context.Context, viewerID string, tokens 
 	if most > 0 && len(cands) > most {
 		cands = cands[:most]
 	}
-	out := make([]SearchCandidate, len(cands))
+	out := make([]MessageRef, len(cands))
 	for i, it := range cands {
-		out[i] = SearchCandidate{it.conv, it.seq}
+		out[i] = MessageRef{it.conv, it.seq}
 	}
 	return out, nil
 }
 
 // CandidateMessages returns, in their order, up to limit of cands's
 // messages that are still there and not hidden from viewerID.
-func (q *Queries) CandidateMessages(ctx context.Context, viewerID string, cands []SearchCandidate, limit int) ([]MessageRecord, error) {
+func (q *Queries) CandidateMessages(ctx context.Context, viewerID string, cands []MessageRef, limit int) ([]MessageRecord, error) {
 	var out []MessageRecord
 	for len(cands) > 0 && len(out) < limit {
 		n := min(len(cands), max(limit-len(out), 20), 200)
@@ -718,9 +677,9 @@ func (q *Queries) CandidateMessages(ctx context.Context, viewerID string, cands 
 		if err != nil {
 			return nil, err
 		}
-		found := make(map[SearchCandidate]MessageRecord, len(msgs))
+		found := make(map[MessageRef]MessageRecord, len(msgs))
 		for _, m := range msgs {
-			found[SearchCandidate{m.ConvID, m.Seq}] = m
+			found[MessageRef{m.ConvID, m.Seq}] = m
 		}
 		for _, it := range page {
 			if m, ok := found[it]; ok && len(out) < limit {

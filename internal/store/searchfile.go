@@ -13,7 +13,7 @@ import (
 // indexer on, 6–11 ms with it off). So on SQLite the index tables
 // (search_batches, search_postings, search_message_tokens) live in a second database, the
 // index store, with its own writer connection; the message store's reader
-// connections attach it read-only, so SearchMessagesBefore reads the two
+// connections attach it read-only, so a search reads the two
 // as before. PostgreSQL keeps one database: SearchIndex is the store itself
 // and nothing here runs.
 //
