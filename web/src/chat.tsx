@@ -1199,7 +1199,10 @@ function ChatView({ c }: { c: Ctx }) {
   function onInput(v: string, look = true) {
     setText(v);
     saveDraft(me, id, v);
-    if (look && group) {
+    // The "@query" is followed in every chat: the chat's info (is it a
+    // group, its members) may arrive after the typing started, and the list
+    // then opens on what was already typed. mOpts stays empty elsewhere.
+    if (look) {
       const q = mentionQuery(v, textRef.current?.selectionStart ?? v.length);
       setMq(q);
       if (q?.q !== mq?.q) setMActive(0);
