@@ -3,12 +3,12 @@ package messaging
 import (
 	"context"
 	"errors"
-	"runtime"
 	"slices"
 	"time"
 
 	"github.com/tkesj/tkesj/internal/kernel"
 	"github.com/tkesj/tkesj/internal/keyring"
+	"github.com/tkesj/tkesj/internal/pace"
 	"github.com/tkesj/tkesj/internal/search"
 	"github.com/tkesj/tkesj/internal/store"
 )
@@ -44,6 +44,12 @@ import (
 const (
 	indexConvs = 100 // conversations one pass looks at (PostgreSQL)
 	indexMsgs  = 256 // messages one pass opens (~6,000 index rows)
+
+	// A pass in the background works for indexWork, then rests for
+	// indexRest (package pace): a request waits behind at most one such
+	// stretch, and a backlog is still worked off at up to half the core.
+	indexWork = time.Millisecond
+	indexRest = time.Millisecond
 )
 
 // wakeIndexer tells the indexer that a message was stored. It never blocks.
@@ -74,7 +80,7 @@ func (s *Service) runIndexer(ctx context.Context) {
 		}
 		for {
 			start := time.Now()
-			more, err := s.indexPass(ctx)
+			more, err := s.indexPass(pace.With(ctx, &pace.Pacer{Work: indexWork, Rest: indexRest}))
 			if err != nil {
 				if ctx.Err() == nil {
 					s.Log.WarnContext(ctx, "search indexer", "err", err.Error())
@@ -219,10 +225,8 @@ func (s *Service) indexEntries(ctx context.Context, msgs []store.MessageRecord) 
 	// A batch's messages share most of their words (and prefixes): each
 	// distinct token is hashed once per pass.
 	hashed := map[string][]byte{}
-	for i, r := range msgs {
-		if i%16 == 15 {
-			runtime.Gosched() // on one core, requests run between
-		}
+	for _, r := range msgs {
+		pace.Step(ctx) // the runIndexer's passes rest now and then
 		var b body
 		if err := s.Open(ctx, r.SenderID, messageAD(r.ConvID, r.ID), r.Body, &b); err != nil {
 			// A destroyed sender's or a damaged message has nothing to

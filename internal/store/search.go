@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"github.com/tkesj/tkesj/internal/pace"
 	"slices"
 	"strconv"
 	"strings"
@@ -232,6 +233,7 @@ func (q *Queries) writeBatch(ctx context.Context, items []batchItem, tokens [][]
 	written := make(map[MessageRef]bool, len(items))
 	const chunk = 200
 	for from := 0; from < len(items); from += chunk {
+		pace.Step(ctx)
 		to := min(from+chunk, len(items))
 		args := make([]any, 0, 6*(to-from))
 		for i := from; i < to; i++ {
@@ -289,6 +291,7 @@ func (q *Queries) writeBatch(ctx context.Context, items []batchItem, tokens [][]
 	}
 	slices.SortFunc(keys, func(a, b [tokenKeyLen]byte) int { return bytes.Compare(a[:], b[:]) })
 	for len(keys) > 0 {
+		pace.Step(ctx)
 		n := min(len(keys), 300)
 		args := make([]any, 0, 3*n)
 		for _, k := range keys[:n] {
