@@ -40,6 +40,7 @@ type Config struct {
 	RecallWindow     time.Duration  // how long a sender may recall a message; 2 min
 	Writers          int            // group-commit workers; 1 (SQLite has one writer anyway)
 	MaxBatch         int            // most writes in one group commit; 256
+	CommitLinger     time.Duration  // how long a group commit waits for more writes while they come faster than one per CommitLinger (issue 17); 1 ms, negative: never
 	SendsPerMinute   int            // messages one person may send per minute; 600
 	MediaLimits      process.Limits // per-kind upload caps; process.DefaultLimits
 	DecodeBudget     int64          // bytes all picture decodes may hold at once; process.DefaultDecodeBudget (512 MiB)
@@ -132,6 +133,9 @@ func (c *Config) defaults() {
 	}
 	if c.PushDelay == 0 {
 		c.PushDelay = 3 * time.Second
+	}
+	if c.CommitLinger == 0 {
+		c.CommitLinger = time.Millisecond
 	}
 	if c.IndexDelay == 0 {
 		c.IndexDelay = 250 * time.Millisecond

@@ -57,7 +57,7 @@ func New(core *kernel.Core, a *accounts.Service, so *social.Service) *Service {
 		Core:            core,
 		accountsService: a,
 		socialService:   so,
-		writer:          newWriter(core.DB, cfg.Writers, cfg.MaxBatch),
+		writer:          newWriter(core.DB, cfg.Writers, cfg.MaxBatch, cfg.CommitLinger),
 		sends:           ratelimit.New(cfg.SendsPerMinute, time.Minute, 0),
 		typing:          ratelimit.New(5, 5*time.Second, 0),
 		pushSlots:       make(chan struct{}, 64),

@@ -46,7 +46,7 @@ func TestQueuedWriteOutlivesItsClient(t *testing.T) {
 func checkQueuedWriteOutlivesItsClient(t *testing.T, db *store.DB) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	w := newWriter(db, 1, 16)
+	w := newWriter(db, 1, 16, 0)
 	defer w.close()
 
 	// A first write holds the worker until the next two are queued, so those
@@ -148,7 +148,7 @@ func TestShardedWritersNeverDeadlock(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	w := newWriter(db, 4, 16)
+	w := newWriter(db, 4, 16, 0)
 	defer w.close()
 	var wg sync.WaitGroup
 	errs := make(chan error, clients*each)
@@ -267,7 +267,7 @@ func checkBatchedAppends(t *testing.T, db *store.DB) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	w := newWriter(db, 1, 64)
+	w := newWriter(db, 1, 64, 0)
 	defer w.close()
 
 	// batch queues the writes while the worker is held by a first one, so
@@ -397,3 +397,62 @@ func checkBatchedAppends(t *testing.T, db *store.DB) {
 var testIDs atomic.Int64
 
 func kernelID() string { return fmt.Sprint("m-", testIDs.Add(1)) }
+
+// TestWriterLingersOnlyUnderLoad (issue 17): while writes come faster
+// than one per linger, a group commit waits for more until its first write
+// has waited the linger, so writes that came apart share one commit; no
+// write waits much longer than that; and a write that comes alone after a
+// quiet spell is committed at once. (The linger here is 200 ms so that the
+// test does not depend on the machine's timing; the server's is 1 ms.)
+func TestWriterLingersOnlyUnderLoad(t *testing.T) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "w.db"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const linger = 200 * time.Millisecond
+	w := newWriter(db, 1, 64, linger)
+	defer w.close()
+	write := func() error { return w.do(ctx, "c", func(context.Context, *store.Queries) error { return nil }) }
+
+	start := time.Now()
+	if err := write(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > linger/2 {
+		t.Fatalf("a lone write took %v: it was held for others", took)
+	}
+
+	// Load: a write every 2 ms, each from its own request.
+	var wg sync.WaitGroup
+	var slowest atomic.Int64
+	spaced := func(n int, gap time.Duration) {
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				t0 := time.Now()
+				if err := write(); err != nil {
+					t.Error(err)
+				}
+				if d := int64(time.Since(t0)); d > slowest.Load() {
+					slowest.Store(d)
+				}
+			}()
+			time.Sleep(gap)
+		}
+	}
+	spaced(40, 2*time.Millisecond)
+	wg.Wait()
+	before := w.batches.Load()
+	spaced(10, 5*time.Millisecond) // 45 ms from the first to the last
+	wg.Wait()
+	if n := w.batches.Load() - before; n > 2 {
+		t.Errorf("10 writes 5 ms apart under load took %d commits, want them to share one or two", n)
+	}
+	if d := time.Duration(slowest.Load()); d > linger+time.Second {
+		t.Errorf("a write waited %v with a linger of %v", d, linger)
+	}
+}
