@@ -272,7 +272,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	cfg.Service.RelayAnnouncements = cfg.NATS == "" // announcements by `tkesj admin` reach this node's sockets (ops.go)
 	if cfg.Service.Writers == 0 && isPostgres(cfg.DB) {
-		// PostgreSQL commits several transactions at once: four group-commit
+		// PostgreSQL commits several transactions at once: two group-commit
 		// workers, each conversation's writes through one of them (issue 17),
 		// within the pool of 16 connections.
 		cfg.Service.Writers = postgresWriters
@@ -360,8 +360,16 @@ func positive(v string, def int) (int, error) {
 }
 
 // postgresWriters is how many group-commit workers a node runs on
-// PostgreSQL; SQLite has one writer.
-const postgresWriters = 4
+// PostgreSQL; SQLite has one writer. Two, not four (issue 17, sixth pass,
+// B2 full on one pinned core, two runs each): since a batch's sends are
+// one AppendMessages statement, fewer workers make fuller batches, and a
+// commit is most of PostgreSQL's CPU at moderate rates. Messages per
+// (server+DB) CPU-second at 2,000/s: 4 workers 1,410-1,435, 2: 1,610-1,647,
+// 1: 2,008-2,066; at 4,000/s 2,751-2,782, 3,145-3,195, 3,565-3,571. One
+// worker is a queue of round trips at the top: it sustained 6,000/s in one
+// of four runs that reached it, two workers in three of four (and 7,000/s
+// once), four in two of three.
+const postgresWriters = 2
 
 func isPostgres(url string) bool {
 	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
