@@ -41,6 +41,8 @@ func instrument(a *App) (*metrics.Registry, httpapi.Observer) {
 	reg.CounterFunc("tkesj_ws_rate_limited_total", "Client frames refused for going over the rate limit.", func() float64 { return float64(a.Hub.Stats().RateLimited) })
 	reg.CounterFunc("tkesj_writer_batches_total", "Group commits of the writer.", func() float64 { b, _ := a.Service.WriterStats(); return float64(b) })
 	reg.CounterFunc("tkesj_writer_writes_total", "Writes carried by group commits.", func() float64 { _, w := a.Service.WriterStats(); return float64(w) })
+	commits := reg.HistogramVec("tkesj_writer_commit_seconds", "Group commits by how long their transaction took (writes, commit and fsync).", commitBuckets)
+	a.Service.ObserveCommits(func(d time.Duration) { commits.Observe(d.Seconds()) })
 	reg.CounterFunc("tkesj_db_statements_total", "SQL statements run by this node's store (queries, writes and group-commit savepoints; not BEGIN/COMMIT).", func() float64 { return float64(a.db.Statements()) })
 	reg.CounterFunc("tkesj_moment_fanout_batches_total", "Moments fan-out batches written by this node (timeline references, issue 19).", func() float64 { b, _ := a.Service.FanOutStats(); return float64(b) })
 	reg.GaugeFunc("tkesj_moment_fanout_pending", "Moments fan-outs and backfills not finished, on every node (the durable queue).", func() float64 {
@@ -85,6 +87,11 @@ func instrument(a *App) (*metrics.Registry, httpapi.Observer) {
 	reg.GaugeFunc("tkesj_turn_allocations", "Open relay allocations of the built-in TURN server (0 when it is off).", func() float64 { return float64(a.turn.Allocations()) })
 	return reg, obs
 }
+
+// commitBuckets are tkesj_writer_commit_seconds' bounds: an fsync is a
+// fraction of a millisecond, a batch of hundreds of sends some
+// milliseconds, and a tail past 50 ms is what delays a chat.
+var commitBuckets = []float64{0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1}
 
 // serveMetrics serves reg at /metrics on addr, a listener apart from the
 // API so it need not be exposed with it. Empty addr serves nothing.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -159,6 +160,7 @@ func (b *bench) directStep(ctx context.Context, srv *server, pairs [][2]user, co
 	c0, me0, d0 := srv.stat(), selfCPU(), srv.dbCPU(ctx)
 	q0 := srv.counter("tkesj_db_statements_total")
 	w0, b0 := srv.counter("tkesj_writer_writes_total"), srv.counter("tkesj_writer_batches_total")
+	h0 := srv.buckets("tkesj_writer_commit_seconds")
 	ls := openLoop(ctx, rate, dur, b.sz.InFlight, func(i int, sched time.Time) bool {
 		p := i % len(pairs)
 		from := pairs[p][(i/len(pairs))%2]
@@ -191,6 +193,12 @@ func (b *bench) directStep(ctx context.Context, srv *server, pairs [][2]user, co
 	}
 	if w1, b1 := srv.counter("tkesj_writer_writes_total"), srv.counter("tkesj_writer_batches_total"); w0 >= 0 && b0 >= 0 && b1 > b0 {
 		st.WritesPerCommit = (w1 - w0) / (b1 - b0)
+	}
+	if h0 != nil {
+		st.CommitP99 = quantileBound(h0, srv.buckets("tkesj_writer_commit_seconds"), 0.99) * 1000
+		if math.IsInf(st.CommitP99, 1) {
+			st.CommitP99 = -1 // over the last bound; JSON has no infinity
+		}
 	}
 	return st, t, acks
 }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -445,6 +446,62 @@ func (s *server) counter(name string) float64 {
 		}
 	}
 	return -1
+}
+
+// buckets reads the histogram name from the server's /metrics: its
+// cumulative counts by upper bound (le, +Inf as math.Inf(1)); nil when it
+// cannot be read.
+func (s *server) buckets(name string) map[float64]float64 {
+	resp, err := http.Get(s.metrics)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil
+	}
+	out := map[float64]float64{}
+	for _, l := range strings.Split(string(b), "\n") {
+		rest, ok := strings.CutPrefix(l, name+`_bucket{le="`)
+		if !ok {
+			continue
+		}
+		le, count, ok := strings.Cut(rest, `"} `)
+		if !ok {
+			continue
+		}
+		bound, err1 := strconv.ParseFloat(le, 64) // "+Inf" parses as +Inf
+		n, err2 := strconv.ParseFloat(strings.TrimSpace(count), 64)
+		if err1 == nil && err2 == nil {
+			out[bound] = n
+		}
+	}
+	return out
+}
+
+// quantileBound is the upper bound (in the histogram's unit) of the bucket
+// that holds quantile q of what was observed between the cumulative
+// counts before and after; 0 when nothing was.
+func quantileBound(before, after map[float64]float64, q float64) float64 {
+	bounds := make([]float64, 0, len(after))
+	for b := range after {
+		bounds = append(bounds, b)
+	}
+	slices.Sort(bounds)
+	if len(bounds) == 0 {
+		return 0
+	}
+	total := after[bounds[len(bounds)-1]] - before[bounds[len(bounds)-1]]
+	if total <= 0 {
+		return 0
+	}
+	for _, b := range bounds {
+		if after[b]-before[b] >= q*total {
+			return b
+		}
+	}
+	return bounds[len(bounds)-1]
 }
 
 // procStat is a process's CPU time (user+system) and resident memory.

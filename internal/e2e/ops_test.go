@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -350,6 +351,9 @@ func TestMetricsAndReadiness(t *testing.T) {
 	want(t, s.do(t, p.Token, "GET", "/api/v1/users/"+p.ID+"/avatar", nil), 404, "")
 	sock := s.ws(t, p.Token)
 	sock.next("ready")
+	// A message: one group commit, timed (issue 17).
+	q := s.registerFriendOf(t, p)
+	s.send(t, p, s.direct(t, p, q), "measured")
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -360,14 +364,18 @@ func TestMetricsAndReadiness(t *testing.T) {
 	for _, w := range []string{
 		`tkesj_http_requests_total{route="GET /readyz",code="2xx"} 1`,
 		`tkesj_http_requests_total{route="GET /api/v1/users/{id}/avatar",code="4xx"} 1`,
-		`tkesj_http_request_duration_seconds_bucket{route="POST /api/v1/accounts",le="+Inf"} 1`,
+		`tkesj_http_request_duration_seconds_bucket{route="POST /api/v1/accounts",le="+Inf"} 2`, // p and q
 		"tkesj_ws_connections 1", "# TYPE tkesj_writer_batches_total counter", "tkesj_pushes_sent_total 0",
 		`tkesj_retention_deleted_total{category="tickets"} 0`,
 		"tkesj_sfu_calls 0", "tkesj_turn_allocations 0", "# TYPE tkesj_call_signals_total counter",
+		"# TYPE tkesj_writer_commit_seconds histogram", `tkesj_writer_commit_seconds_bucket{le="1"} `,
 	} {
 		if !strings.Contains(text, w) {
 			t.Errorf("/metrics lacks %q", w)
 		}
+	}
+	if n := metricValue(text, `tkesj_writer_commit_seconds_count`); n < 1 {
+		t.Errorf("tkesj_writer_commit_seconds_count is %v after a message was sent", n)
 	}
 	if strings.Contains(text, p.ID) {
 		t.Error("/metrics holds a user id: labels must be route patterns")
@@ -375,6 +383,19 @@ func TestMetricsAndReadiness(t *testing.T) {
 	if r := s.do(t, "", "GET", "/metrics", nil); strings.Contains(string(r.Body), "tkesj_http_requests_total") {
 		t.Error("the API address serves metrics too")
 	}
+}
+
+// metricValue is the value of the unlabeled sample name in an exposition; -1
+// when it is missing.
+func metricValue(text, name string) float64 {
+	for _, l := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				return f
+			}
+		}
+	}
+	return -1
 }
 
 // R-OPS-3: README.md lists what the erasure keeps, and the code keeps only that.

@@ -81,3 +81,7 @@ func (s *Service) Close() { s.writer.close() }
 
 // WriterStats reports group commits and the writes they held.
 func (s *Service) WriterStats() (batches, writes uint64) { return s.writer.stats() }
+
+// ObserveCommits has f told how long each group commit's transaction took
+// (its writes, the commit and its fsync); /metrics keeps a histogram.
+func (s *Service) ObserveCommits(f func(time.Duration)) { s.writer.onCommit.Store(&f) }

@@ -31,6 +31,10 @@ type writer struct {
 	linger time.Duration
 
 	batches, writes, appendStatements atomic.Uint64
+
+	// onCommit, when set (ObserveCommits), is told how long each group
+	// commit's transaction took.
+	onCommit atomic.Pointer[func(time.Duration)]
 }
 
 // arrivals estimates how often writes come to a worker: an average of
@@ -204,7 +208,11 @@ func (w *writer) loop(in chan writeReq) {
 			}
 		}
 		fns = w.fns(batch, fns)
+		start := time.Now()
 		errs := w.db.UpdateBatch(context.Background(), fns)
+		if f := w.onCommit.Load(); f != nil {
+			(*f)(time.Since(start))
+		}
 		w.batches.Add(1)
 		w.writes.Add(uint64(len(batch)))
 		for i, r := range batch {
