@@ -367,7 +367,7 @@ func positive(v string, def int) (int, error) {
 // (server+DB) CPU-second at 2,000/s: 4 workers 1,410-1,435, 2: 1,610-1,647,
 // 1: 2,008-2,066; at 4,000/s 2,751-2,782, 3,145-3,195, 3,565-3,571. One
 // worker is a queue of round trips at the top: it sustained 6,000/s in one
-// of four runs that reached it, two workers in three of four (and 7,000/s
+// of four runs that reached it, two workers in two of three (and 7,000/s
 // once), four in two of three.
 const postgresWriters = 2
 
