@@ -149,6 +149,13 @@ func overHTTP(srv *server, _ []user, _ []*wsConn) sender {
 	}
 }
 
+// requestSeconds is the server's histogram of request durations, and
+// sendRoutes the label of a send over HTTP and over a WebSocket frame: the
+// time from the handler's start to its answer (ServerP99).
+const requestSeconds = "tkesj_http_request_duration_seconds"
+
+var sendRoutes = []string{`route="POST /api/v1/conversations/{id}/messages",`, `route="WS POST /api/v1/conversations/{id}/messages",`}
+
 // directStep runs one open-loop level of one-to-one messages over pairs.
 func (b *bench) directStep(ctx context.Context, srv *server, pairs [][2]user, convs []string, rate float64, dur time.Duration,
 	onMsg *atomic.Pointer[deliveryFunc], send sender) (Step, *tracker, []time.Duration) {
@@ -160,7 +167,7 @@ func (b *bench) directStep(ctx context.Context, srv *server, pairs [][2]user, co
 	c0, me0, d0 := srv.stat(), selfCPU(), srv.dbCPU(ctx)
 	q0 := srv.counter("tkesj_db_statements_total")
 	w0, b0 := srv.counter("tkesj_writer_writes_total"), srv.counter("tkesj_writer_batches_total")
-	h0 := srv.buckets("tkesj_writer_commit_seconds")
+	h0, r0 := srv.buckets("tkesj_writer_commit_seconds"), srv.buckets(requestSeconds, sendRoutes...)
 	ls := openLoop(ctx, rate, dur, b.sz.InFlight, func(i int, sched time.Time) bool {
 		p := i % len(pairs)
 		from := pairs[p][(i/len(pairs))%2]
@@ -198,6 +205,12 @@ func (b *bench) directStep(ctx context.Context, srv *server, pairs [][2]user, co
 		st.CommitP99 = quantileBound(h0, srv.buckets("tkesj_writer_commit_seconds"), 0.99) * 1000
 		if math.IsInf(st.CommitP99, 1) {
 			st.CommitP99 = -1 // over the last bound; JSON has no infinity
+		}
+	}
+	if r0 != nil {
+		st.ServerP99 = quantileBound(r0, srv.buckets(requestSeconds, sendRoutes...), 0.99) * 1000
+		if math.IsInf(st.ServerP99, 1) {
+			st.ServerP99 = -1
 		}
 	}
 	return st, t, acks

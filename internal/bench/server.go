@@ -450,8 +450,10 @@ func (s *server) counter(name string) float64 {
 
 // buckets reads the histogram name from the server's /metrics: its
 // cumulative counts by upper bound (le, +Inf as math.Inf(1)); nil when it
-// cannot be read.
-func (s *server) buckets(name string) map[float64]float64 {
+// cannot be read. labels, when given, are the series' other labels as
+// /metrics writes them before le (`route="…",`); series whose labels are
+// among them are summed.
+func (s *server) buckets(name string, labels ...string) map[float64]float64 {
 	resp, err := http.Get(s.metrics)
 	if err != nil {
 		return nil
@@ -462,8 +464,17 @@ func (s *server) buckets(name string) map[float64]float64 {
 		return nil
 	}
 	out := map[float64]float64{}
+	if len(labels) == 0 {
+		labels = []string{""}
+	}
 	for _, l := range strings.Split(string(b), "\n") {
-		rest, ok := strings.CutPrefix(l, name+`_bucket{le="`)
+		var rest string
+		ok := false
+		for _, lb := range labels {
+			if rest, ok = strings.CutPrefix(l, name+`_bucket{`+lb+`le="`); ok {
+				break
+			}
+		}
 		if !ok {
 			continue
 		}
@@ -474,7 +485,7 @@ func (s *server) buckets(name string) map[float64]float64 {
 		bound, err1 := strconv.ParseFloat(le, 64) // "+Inf" parses as +Inf
 		n, err2 := strconv.ParseFloat(strings.TrimSpace(count), 64)
 		if err1 == nil && err2 == nil {
-			out[bound] = n
+			out[bound] += n
 		}
 	}
 	return out

@@ -1,7 +1,10 @@
 package bench
 
 import (
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 )
 
@@ -30,5 +33,30 @@ func TestQuantileBoundOfAStep(t *testing.T) {
 	}
 	if got := quantileBound(nil, nil, 0.99); got != 0 {
 		t.Errorf("no histogram: %v, want 0", got)
+	}
+}
+
+// buckets reads a histogram from /metrics: unlabeled, or the series of the
+// given labels summed (a send over HTTP and over a WebSocket frame).
+func TestBucketsFromMetrics(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, `# TYPE tkesj_writer_commit_seconds histogram
+tkesj_writer_commit_seconds_bucket{le="0.001"} 7
+tkesj_writer_commit_seconds_bucket{le="+Inf"} 9
+tkesj_http_request_duration_seconds_bucket{route="GET /healthz",le="0.001"} 100
+tkesj_http_request_duration_seconds_bucket{route="POST /api/v1/conversations/{id}/messages",le="0.001"} 3
+tkesj_http_request_duration_seconds_bucket{route="POST /api/v1/conversations/{id}/messages",le="+Inf"} 4
+tkesj_http_request_duration_seconds_bucket{route="WS POST /api/v1/conversations/{id}/messages",le="0.001"} 5
+tkesj_http_request_duration_seconds_bucket{route="WS POST /api/v1/conversations/{id}/messages",le="+Inf"} 5
+`)
+	}))
+	defer ts.Close()
+	s := &server{metrics: ts.URL}
+	inf := math.Inf(1)
+	if got := s.buckets("tkesj_writer_commit_seconds"); got[0.001] != 7 || got[inf] != 9 || len(got) != 2 {
+		t.Errorf("commit buckets = %v", got)
+	}
+	if got := s.buckets(requestSeconds, sendRoutes...); got[0.001] != 8 || got[inf] != 9 || len(got) != 2 {
+		t.Errorf("send buckets = %v, want the two send routes summed and /healthz left out", got)
 	}
 }
