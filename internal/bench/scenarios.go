@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -165,9 +164,7 @@ func (b *bench) directStep(ctx context.Context, srv *server, pairs [][2]user, co
 	var mu sync.Mutex
 	acks := make([]time.Duration, 0, int(rate*dur.Seconds()))
 	c0, me0, d0 := srv.stat(), selfCPU(), srv.dbCPU(ctx)
-	q0 := srv.counter("tkesj_db_statements_total")
-	w0, b0 := srv.counter("tkesj_writer_writes_total"), srv.counter("tkesj_writer_batches_total")
-	h0, r0 := srv.buckets("tkesj_writer_commit_seconds"), srv.buckets(requestSeconds, sendRoutes...)
+	m0 := srv.scrape()
 	ls := openLoop(ctx, rate, dur, b.sz.InFlight, func(i int, sched time.Time) bool {
 		p := i % len(pairs)
 		from := pairs[p][(i/len(pairs))%2]
@@ -195,24 +192,16 @@ func (b *bench) directStep(ctx context.Context, srv *server, pairs [][2]user, co
 	// Statements in the window (which includes the drain) over the
 	// messages stored in it: deliveries and receipts are in, as they are
 	// part of what a message costs.
-	if q1 := srv.counter("tkesj_db_statements_total"); q0 >= 0 && q1 >= q0 && ls.OK > 0 {
+	m1 := srv.scrape()
+	if q0, q1 := m0.counter("tkesj_db_statements_total"), m1.counter("tkesj_db_statements_total"); q0 >= 0 && q1 >= q0 && ls.OK > 0 {
 		st.StatementsPerMessage = (q1 - q0) / float64(ls.OK)
 	}
-	if w1, b1 := srv.counter("tkesj_writer_writes_total"), srv.counter("tkesj_writer_batches_total"); w0 >= 0 && b0 >= 0 && b1 > b0 {
+	w0, b0 := m0.counter("tkesj_writer_writes_total"), m0.counter("tkesj_writer_batches_total")
+	if w1, b1 := m1.counter("tkesj_writer_writes_total"), m1.counter("tkesj_writer_batches_total"); w0 >= 0 && b0 >= 0 && b1 > b0 {
 		st.WritesPerCommit = (w1 - w0) / (b1 - b0)
 	}
-	if h0 != nil {
-		st.CommitP99 = quantileBound(h0, srv.buckets("tkesj_writer_commit_seconds"), 0.99) * 1000
-		if math.IsInf(st.CommitP99, 1) {
-			st.CommitP99 = -1 // over the last bound; JSON has no infinity
-		}
-	}
-	if r0 != nil {
-		st.ServerP99 = quantileBound(r0, srv.buckets(requestSeconds, sendRoutes...), 0.99) * 1000
-		if math.IsInf(st.ServerP99, 1) {
-			st.ServerP99 = -1
-		}
-	}
+	st.CommitP99 = p99ms(m0.buckets("tkesj_writer_commit_seconds"), m1.buckets("tkesj_writer_commit_seconds"))
+	st.ServerP99 = p99ms(m0.buckets(requestSeconds, sendRoutes...), m1.buckets(requestSeconds, sendRoutes...))
 	return st, t, acks
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -426,19 +427,27 @@ func tail(path string) string {
 	return string(bytes.TrimSpace(b))
 }
 
-// counter reads one unlabelled counter from the server's /metrics; -1 when
-// it cannot.
-func (s *server) counter(name string) float64 {
+// metricsText is one scrape of the server's /metrics; nil when it could
+// not be read. A step reads it once before and once after, and takes its
+// counters and histograms from those two.
+type metricsText []string
+
+func (s *server) scrape() metricsText {
 	resp, err := http.Get(s.metrics)
 	if err != nil {
-		return -1
+		return nil
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
-		return -1
+		return nil
 	}
-	for _, l := range strings.Split(string(b), "\n") {
+	return strings.Split(string(b), "\n")
+}
+
+// counter is the unlabeled sample name; -1 when it is missing.
+func (m metricsText) counter(name string) float64 {
+	for _, l := range m {
 		if v, ok := strings.CutPrefix(l, name+" "); ok {
 			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
 				return f
@@ -448,26 +457,19 @@ func (s *server) counter(name string) float64 {
 	return -1
 }
 
-// buckets reads the histogram name from the server's /metrics: its
-// cumulative counts by upper bound (le, +Inf as math.Inf(1)); nil when it
-// cannot be read. labels, when given, are the series' other labels as
-// /metrics writes them before le (`route="…",`); series whose labels are
-// among them are summed.
-func (s *server) buckets(name string, labels ...string) map[float64]float64 {
-	resp, err := http.Get(s.metrics)
-	if err != nil {
-		return nil
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
+// buckets is the histogram name: its cumulative counts by upper bound (le,
+// +Inf as math.Inf(1)); nil when the scrape failed. labels, when given, are
+// the series' other labels as /metrics writes them before le
+// (`route="…",`); series whose labels are among them are summed.
+func (m metricsText) buckets(name string, labels ...string) map[float64]float64 {
+	if m == nil {
 		return nil
 	}
 	out := map[float64]float64{}
 	if len(labels) == 0 {
 		labels = []string{""}
 	}
-	for _, l := range strings.Split(string(b), "\n") {
+	for _, l := range m {
 		var rest string
 		ok := false
 		for _, lb := range labels {
@@ -513,6 +515,20 @@ func quantileBound(before, after map[float64]float64, q float64) float64 {
 		}
 	}
 	return bounds[len(bounds)-1]
+}
+
+// p99ms is quantileBound's 99th percentile of a histogram in seconds, in
+// ms; -1 when it is past the last bound (JSON has no infinity); 0 when
+// either scrape failed.
+func p99ms(before, after map[float64]float64) float64 {
+	if before == nil || after == nil {
+		return 0
+	}
+	v := quantileBound(before, after, 0.99)
+	if math.IsInf(v, 1) {
+		return -1
+	}
+	return v * 1000
 }
 
 // procStat is a process's CPU time (user+system) and resident memory.

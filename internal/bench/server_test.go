@@ -51,12 +51,18 @@ tkesj_http_request_duration_seconds_bucket{route="WS POST /api/v1/conversations/
 `)
 	}))
 	defer ts.Close()
-	s := &server{metrics: ts.URL}
+	m := (&server{metrics: ts.URL}).scrape()
 	inf := math.Inf(1)
-	if got := s.buckets("tkesj_writer_commit_seconds"); got[0.001] != 7 || got[inf] != 9 || len(got) != 2 {
+	if got := m.buckets("tkesj_writer_commit_seconds"); got[0.001] != 7 || got[inf] != 9 || len(got) != 2 {
 		t.Errorf("commit buckets = %v", got)
 	}
-	if got := s.buckets(requestSeconds, sendRoutes...); got[0.001] != 8 || got[inf] != 9 || len(got) != 2 {
+	if got := m.buckets(requestSeconds, sendRoutes...); got[0.001] != 8 || got[inf] != 9 || len(got) != 2 {
 		t.Errorf("send buckets = %v, want the two send routes summed and /healthz left out", got)
+	}
+	if got := p99ms(nil, m.buckets("tkesj_writer_commit_seconds")); got != 0 {
+		t.Errorf("p99 with a failed first scrape = %v, want 0 (not measured)", got)
+	}
+	if got := (&server{metrics: "http://127.0.0.1:1/metrics"}).scrape().buckets("x"); got != nil {
+		t.Errorf("a failed scrape's buckets = %v, want nil", got)
 	}
 }

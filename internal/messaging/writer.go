@@ -60,9 +60,6 @@ func (a *arrivals) add(now time.Time) {
 	a.avg += (gap - a.avg) / 8
 }
 
-// every is the average gap between writes.
-func (a *arrivals) every() time.Duration { return a.avg }
-
 type writeReq struct {
 	ctx context.Context // the caller's, without its cancellation
 	fn  func(ctx context.Context, q *store.Queries) error
@@ -186,7 +183,7 @@ func (w *writer) loop(in chan writeReq) {
 		// w.linger, the batch waits for more until its first write has
 		// waited w.linger, so that a commit's fixed cost is shared. A
 		// write never waits longer than that for others.
-		if w.linger > 0 && len(batch) < w.maxSize && rate.every() < w.linger {
+		if w.linger > 0 && len(batch) < w.maxSize && rate.avg < w.linger {
 			if wait := w.linger - time.Since(first); wait > 0 {
 				linger.Reset(wait)
 			gather:
