@@ -264,6 +264,59 @@ test('defect 3: an open chat follows new messages while pictures load late; a "n
   await a.context.close();
 });
 
+test('the chat list keeps up with a busy chat: a message shows in its row from its frame alone, and a busy chat does not hold back the list', { timeout: 120_000 }, async () => {
+  const { x: ann, y: ben, conv } = await pair('Ann Busy', 'Ben Busy');
+  const cat = await person('Cat Busy');
+  await befriend(ann, cat);
+  const group = (await cat.call('POST', '/api/v1/conversations', { kind: 'group', name: 'Quiet team', members: [ann.user.id] })).id;
+  await send(ben, conv, 'an old one');
+  await send(cat, group, 'the newest chat first');
+
+  const a = await signedIn(ann);
+  await a.page.goto(`${server.base}/chats`);
+  const rows = a.page.locator('a.chat-row');
+  await textMatches(rows.first(), /Quiet team/);
+  const benRow = rows.filter({ hasText: 'Ben Busy' });
+  await textMatches(benRow, /an old one/);
+
+  // The list is not reloaded (its requests hang): Ben's message still
+  // shows in his row, counted unread (two now), and his chat moves to the top.
+  let hold = true;
+  await a.context.route('**/api/v1/conversations', async (route) => {
+    if (hold && route.request().method() === 'GET') await new Promise((r) => setTimeout(r, 8000));
+    await route.continue().catch(() => {});
+  });
+  await send(ben, conv, 'straight from the frame');
+  await textMatches(benRow, /straight from the frame/, 5000);
+  await textMatches(benRow.locator('.unread-badge'), /^2$/, 5000);
+  await textMatches(rows.first(), /Ben Busy/, 5000);
+  hold = false;
+
+  // Ben writes every 100 ms for 4 s; a second in, Cat renames the group.
+  // The list shows the new name while Ben is still writing (a refresh that
+  // every message put off again came only once he stopped).
+  let writing = true;
+  const stream = (async () => {
+    for (let i = 0; i < 40; i++) {
+      await send(ben, conv, `busy ${i}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    writing = false;
+  })();
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    await cat.call('PATCH', `/api/v1/conversations/${group}`, { name: 'Renamed team' });
+    await rows.filter({ hasText: 'Renamed team' }).waitFor({ timeout: 2500 });
+    assert.equal(writing, true, 'the rename showed while Ben was still writing');
+  } finally {
+    await stream;
+  }
+  await textMatches(benRow, /busy 39/);
+  await textMatches(benRow.locator('.unread-badge'), /^42$/);
+  assert.deepEqual(a.problems, []);
+  await a.context.close();
+});
+
 test('issue 17, R-MSG-3: with the socket open a message goes over it as a send frame, with its client_id, and shows once for both', { timeout: 90_000 }, async () => {
   const { x: ann, y: ben, conv } = await pair('Ann Socket', 'Ben Socket');
   const a = await signedIn(ann);

@@ -86,14 +86,22 @@ export function openAt(conv: string, seq: number) {
   navigate(`/chats/${encodeURIComponent(conv)}`);
 }
 
-/** Refreshes f whenever a frame could change what it shows (debounced). */
+/**
+ * Refreshes f whenever a frame could change what it shows: 250 ms after the
+ * first such frame, so that a burst costs one refresh. A frame that comes
+ * while one is due does not put it off: in a busy group (a message every
+ * 100 ms) a debounce that restarted on each frame never refreshed until
+ * the group went quiet.
+ */
 function useLive(f: () => void, types: string[], deps: unknown[] = []) {
   useEffect(() => {
     let timer: number | undefined;
     const off = onFrame((fr) => {
-      if (!types.includes(fr.type)) return;
-      window.clearTimeout(timer);
-      timer = window.setTimeout(f, 250);
+      if (!types.includes(fr.type) || timer !== undefined) return;
+      timer = window.setTimeout(() => {
+        timer = undefined;
+        f();
+      }, 250);
     });
     return () => {
       off();
@@ -240,6 +248,34 @@ let listScrollY = 0;
 /** The same for the desktop's list pane. */
 let paneScrollTop = 0;
 
+/**
+ * The chat list with message m (from a "message" frame) in conversation
+ * conv: its row shows m, counts it unread unless it is the caller's own
+ * (sent from another device: the server marks it read), and moves to the
+ * top of the unpinned chats (pinned ones keep their pin order). The same
+ * list when the chat is not in it (a new chat: the refresh brings it) or m
+ * is not newer than what the row shows (a frame seen twice).
+ */
+export function withMessage(list: Conversation[], conv: string, m: Message, me: string): Conversation[] {
+  const i = list.findIndex((cv) => cv.id === conv);
+  if (i < 0) return list;
+  const cv = list[i];
+  if (m.seq <= Math.max(cv.last_message?.seq ?? 0, cv.read_seq ?? 0)) return list;
+  const mine = m.sender_id === me;
+  const row: Conversation = {
+    ...cv,
+    last_message: m,
+    last_seq: Math.max(cv.last_seq ?? 0, m.seq),
+    unread: mine ? 0 : (cv.unread ?? 0) + 1,
+    read_seq: mine ? m.seq : cv.read_seq,
+    updated_at: m.sent_at,
+  };
+  const rest = list.filter((_, k) => k !== i);
+  const at = cv.pinned ? i : rest.findIndex((x) => !x.pinned);
+  rest.splice(at < 0 ? rest.length : at, 0, row);
+  return rest;
+}
+
 function ChatList({ c, active, heading }: { c: Ctx; active?: string; heading: 1 | 2 }) {
   useRemarks();
   useMentions();
@@ -294,6 +330,20 @@ function ChatList({ c, active, heading }: { c: Ctx; active?: string; heading: 1 
     return () => window.removeEventListener('scroll', save);
   }, []);
   useLive(load, ['message', 'sync', 'conversation', 'recall', 'read', 'receipt']);
+  // A message shows in its row at once (preview, time, badge, order); the
+  // refresh above then brings the server's word on the rest.
+  useEffect(
+    () =>
+      onFrame((fr) => {
+        if (fr.type !== 'message') return;
+        setList((l) => {
+          const n = l && withMessage(l, fr.conversation_id, fr.message, c.user.id);
+          if (n && n !== l) lastList = n;
+          return n;
+        });
+      }),
+    [],
+  );
   const f = filter.trim().toLowerCase();
   const shown = (list ?? []).filter((cv) => !f || convTitle(cv).toLowerCase().includes(f) || preview(cv.last_message, c.user.id).toLowerCase().includes(f));
   const H = heading === 1 ? 'h1' : 'h2';
