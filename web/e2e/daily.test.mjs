@@ -317,6 +317,34 @@ test('the chat list keeps up with a busy chat: a message shows in its row from i
   await a.context.close();
 });
 
+test('desktop, 中文: the chat open beside the list gets no badge while messages come, and none once left; another chat counts them', { timeout: 120_000 }, async () => {
+  const { x: ann, y: ben, conv } = await pair('Ann Pane', 'Ben Pane');
+  const cat = await person('Cat Pane');
+  await befriend(ann, cat);
+  const other = await direct(ann, cat);
+  await send(cat, other, '早上好');
+  const a = await signedIn(ann, { width: 1280, height: 800, locale: 'zh-CN', lang: 'zh' });
+  await openChat(a.page, conv);
+  const rows = a.page.locator('a.chat-row');
+  const benRow = rows.filter({ hasText: 'Ben Pane' });
+  const catRow = rows.filter({ hasText: 'Cat Pane' });
+  await textMatches(catRow.locator('.unread-badge'), /^1$/);
+  for (const text of ['一', '二', '三']) await send(ben, conv, `消息${text}`);
+  await send(cat, other, '在吗？');
+  await log(a.page).getByText('消息三').waitFor();
+  await textMatches(benRow, /消息三/);
+  await textMatches(catRow, /在吗？/);
+  await textMatches(catRow.locator('.unread-badge'), /^2$/);
+  assert.equal(await benRow.locator('.unread-badge').count(), 0, 'no badge for the open chat');
+  // Leaving the chat (the list stays, the pane empties): still none for it.
+  await catRow.click();
+  await log(a.page).getByText('在吗？').waitFor();
+  await a.page.waitForTimeout(800); // a refresh's time: a badge that came back would show by now
+  assert.equal(await benRow.locator('.unread-badge').count(), 0, 'the chat read beside the list stays read');
+  assert.deepEqual(a.problems, []);
+  await a.context.close();
+});
+
 test('issue 17, R-MSG-3: with the socket open a message goes over it as a send frame, with its client_id, and shows once for both', { timeout: 90_000 }, async () => {
   const { x: ann, y: ben, conv } = await pair('Ann Socket', 'Ben Socket');
   const a = await signedIn(ann);
