@@ -313,6 +313,11 @@ test('the chat list keeps up with a busy chat: a message shows in its row from i
   }
   await textMatches(benRow, /busy 39/);
   await textMatches(benRow.locator('.unread-badge'), /^42$/);
+  // Ann answers from her phone: this tab's row shows it, read (the server
+  // marks a sender's own message read), with no badge.
+  await send(ann, conv, 'from my phone');
+  await textMatches(benRow, /from my phone/);
+  await until('the badge to go', async () => (await benRow.locator('.unread-badge').count()) === 0, 5000);
   assert.deepEqual(a.problems, []);
   await a.context.close();
 });
