@@ -258,7 +258,7 @@ let paneScrollTop = 0;
  */
 export function withMessage(list: Conversation[], conv: string, m: Message, me: string): Conversation[] {
   const i = list.findIndex((cv) => cv.id === conv);
-  if (i < 0) return list;
+  if (i < 0 || typeof m?.seq !== 'number') return list;
   const cv = list[i];
   if (m.seq <= Math.max(cv.last_message?.seq ?? 0, cv.read_seq ?? 0)) return list;
   const mine = m.sender_id === me;
