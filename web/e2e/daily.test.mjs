@@ -48,6 +48,13 @@ async function pair(a = 'Ann', b = 'Ben') {
   return { x, y, conv: await direct(x, y) };
 }
 
+/** A fresh person who is already x's friend. */
+async function friendOf(x, name) {
+  const y = await person(name);
+  await befriend(x, y);
+  return y;
+}
+
 /** A browser context signed in with the person's token, 390 px wide unless told. */
 const signedIn = (who, o = {}) => signedInAt(who, { width: 390, height: 800, acceptDownloads: true, ...o });
 
@@ -266,8 +273,7 @@ test('defect 3: an open chat follows new messages while pictures load late; a "n
 
 test('the chat list keeps up with a busy chat: a message shows in its row from its frame alone, and a busy chat does not hold back the list', { timeout: 120_000 }, async () => {
   const { x: ann, y: ben, conv } = await pair('Ann Busy', 'Ben Busy');
-  const cat = await person('Cat Busy');
-  await befriend(ann, cat);
+  const cat = await friendOf(ann, 'Cat Busy');
   const group = (await cat.call('POST', '/api/v1/conversations', { kind: 'group', name: 'Quiet team', members: [ann.user.id] })).id;
   await send(ben, conv, 'an old one');
   await send(cat, group, 'the newest chat first');
@@ -324,8 +330,7 @@ test('the chat list keeps up with a busy chat: a message shows in its row from i
 
 test('desktop, 中文: the chat open beside the list gets no badge while messages come, and none once left; another chat counts them', { timeout: 120_000 }, async () => {
   const { x: ann, y: ben, conv } = await pair('Ann Pane', 'Ben Pane');
-  const cat = await person('Cat Pane');
-  await befriend(ann, cat);
+  const cat = await friendOf(ann, 'Cat Pane');
   const other = await direct(ann, cat);
   await send(cat, other, '早上好');
   const a = await signedIn(ann, { width: 1280, height: 800, locale: 'zh-CN', lang: 'zh' });
