@@ -27,6 +27,7 @@ import (
 	_ "modernc.org/sqlite"             // the "sqlite" driver, to read the SQLite file read-only
 
 	"github.com/tkesj/tkesj/internal/app"
+	"github.com/tkesj/tkesj/internal/metrics"
 	"github.com/tkesj/tkesj/internal/service"
 )
 
@@ -447,12 +448,8 @@ func (s *server) scrape() metricsText {
 
 // counter is the unlabeled sample name; -1 when it is missing.
 func (m metricsText) counter(name string) float64 {
-	for _, l := range m {
-		if v, ok := strings.CutPrefix(l, name+" "); ok {
-			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-				return f
-			}
-		}
+	if v, ok := metrics.Sample(m, name); ok {
+		return v
 	}
 	return -1
 }

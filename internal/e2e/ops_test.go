@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tkesj/tkesj/internal/app"
+	"github.com/tkesj/tkesj/internal/metrics"
 	"github.com/tkesj/tkesj/internal/service"
 )
 
@@ -374,7 +374,7 @@ func TestMetricsAndReadiness(t *testing.T) {
 			t.Errorf("/metrics lacks %q", w)
 		}
 	}
-	if n := metricValue(text, `tkesj_writer_commit_seconds_count`); n < 1 {
+	if n, _ := metrics.Sample(strings.Split(text, "\n"), `tkesj_writer_commit_seconds_count`); n < 1 {
 		t.Errorf("tkesj_writer_commit_seconds_count is %v after a message was sent", n)
 	}
 	if strings.Contains(text, p.ID) {
@@ -383,19 +383,6 @@ func TestMetricsAndReadiness(t *testing.T) {
 	if r := s.do(t, "", "GET", "/metrics", nil); strings.Contains(string(r.Body), "tkesj_http_requests_total") {
 		t.Error("the API address serves metrics too")
 	}
-}
-
-// metricValue is the value of the unlabeled sample name in an exposition; -1
-// when it is missing.
-func metricValue(text, name string) float64 {
-	for _, l := range strings.Split(text, "\n") {
-		if v, ok := strings.CutPrefix(l, name+" "); ok {
-			if f, err := strconv.ParseFloat(v, 64); err == nil {
-				return f
-			}
-		}
-	}
-	return -1
 }
 
 // R-OPS-3: README.md lists what the erasure keeps, and the code keeps only that.

@@ -245,3 +245,18 @@ func (h *HistogramVec) write(w io.Writer) {
 		fmt.Fprintf(w, "%s_count%s %d\n", h.name, labelString(h.labels, cell.values), cell.n)
 	}
 }
+
+// Sample reads the value of the sample named name (with its labels as
+// Expose writes them, e.g. `x_bucket{le="1"}`, or none) from lines of an
+// exposition; ok is false when it is not there. For the bench and tests
+// that read /metrics back.
+func Sample(lines []string, name string) (v float64, ok bool) {
+	for _, l := range lines {
+		if s, found := strings.CutPrefix(l, name+" "); found {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil {
+				return f, true
+			}
+		}
+	}
+	return 0, false
+}

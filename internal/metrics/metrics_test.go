@@ -34,3 +34,26 @@ func TestTextFormat(t *testing.T) {
 		}
 	}
 }
+
+// Sample reads back what Expose wrote: unlabeled samples and a histogram's
+// series by their labels; a missing or prefix-only name is not found.
+func TestSampleReadsExpose(t *testing.T) {
+	r := New()
+	r.GaugeFunc("conns", "Connections.", func() float64 { return 3 })
+	h := r.HistogramVec("commit_seconds", "Commits.", []float64{0.001, 1})
+	h.Observe(0.0005)
+	h.Observe(2)
+	var b strings.Builder
+	r.Expose(&b)
+	lines := strings.Split(b.String(), "\n")
+	for name, want := range map[string]float64{"conns": 3, "commit_seconds_count": 2, `commit_seconds_bucket{le="0.001"}`: 1, `commit_seconds_bucket{le="+Inf"}`: 2} {
+		if got, ok := Sample(lines, name); !ok || got != want {
+			t.Errorf("Sample(%s) = %v, %v; want %v", name, got, ok, want)
+		}
+	}
+	for _, name := range []string{"conn", "missing"} {
+		if v, ok := Sample(lines, name); ok {
+			t.Errorf("Sample(%s) = %v, found; want not found", name, v)
+		}
+	}
+}
