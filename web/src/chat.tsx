@@ -256,7 +256,7 @@ let paneScrollTop = 0;
  * list when the chat is not in it (a new chat: the refresh brings it) or m
  * is not newer than what the row shows (a frame seen twice).
  */
-export function withMessage(list: Conversation[], conv: string, m: Message, me: string): Conversation[] {
+function withMessage(list: Conversation[], conv: string, m: Message, me: string): Conversation[] {
   const i = list.findIndex((cv) => cv.id === conv);
   if (i < 0 || typeof m?.seq !== 'number') return list;
   const cv = list[i];
